@@ -1,0 +1,747 @@
+//! Per-host tumbling windows on packet time.
+//!
+//! A pure core in the style of vector's aggregate transform: [`Aggregator::record`]
+//! adds an enriched lookup to the window `[floor(ts / W) * W, + W)` of its client
+//! host, and [`Aggregator::advance`] closes every window whose end is at or before
+//! the watermark (`max packet time seen - grace`), so packets that arrive a little
+//! late (within the grace period) still count. A lookup for a window that was
+//! already closed is counted ([`Aggregator::late_lookups`], reported as
+//! `late_lookup`), never silently merged elsewhere. There are no timers, threads or wall-clock reads: the same input
+//! always yields the same windows, in the same order (sorted by start, then host).
+//!
+//! Memory: one accumulator per open (host, window); each keeps its distinct names
+//! (bounded by `max_names_per_window`, beyond which new names are still counted
+//! but not kept) and distinct registrable domains. Closed accumulators are
+//! cleared and reused, so steady state allocates only for names never seen in
+//! the window before.
+//!
+//! mDNS/LLMNR (`Multicast`) lookups are counted in `multicast` only; every other
+//! count and feature is about unicast DNS.
+
+use crate::enrich::Enrichment;
+use crate::event::{qtype, rcode, Lookup, LookupOutcome, TsMicros, MICROS};
+use rustc_hash::FxHashMap;
+use serde::Serialize;
+use std::net::IpAddr;
+
+/// Window parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AggregateConfig {
+    /// Window length.
+    pub window: TsMicros,
+    /// How far behind the newest packet a window may still receive lookups.
+    pub grace: TsMicros,
+    /// How many top and riskiest domains each window keeps.
+    pub top_domains: usize,
+    /// Distinct names kept per window (memory bound).
+    pub max_names_per_window: usize,
+}
+
+impl Default for AggregateConfig {
+    fn default() -> Self {
+        AggregateConfig {
+            window: 300 * MICROS,
+            grace: 30 * MICROS,
+            top_domains: 5,
+            max_names_per_window: 65_536,
+        }
+    }
+}
+
+/// A domain and how it appeared in a window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DomainCount {
+    /// The name.
+    pub name: String,
+    /// Lookups of it.
+    pub count: u32,
+    /// Of which NXDOMAIN.
+    pub nxdomain: u32,
+    /// Its lexical risk.
+    pub risk: f32,
+}
+
+/// The most regular repeated lookup of a window (beacon candidate).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Beacon {
+    /// Registrable domain.
+    pub domain: String,
+    /// Lookups of it.
+    pub queries: u32,
+    /// Mean seconds between lookups.
+    pub mean_interval_s: f64,
+    /// Coefficient of variation of the intervals (0 = perfectly periodic).
+    pub cv: f64,
+}
+
+/// Lookups per query type.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct QtypeCounts {
+    /// A.
+    pub a: u32,
+    /// AAAA.
+    pub aaaa: u32,
+    /// TXT.
+    pub txt: u32,
+    /// NULL.
+    pub null: u32,
+    /// ANY.
+    pub any: u32,
+    /// PTR.
+    pub ptr: u32,
+    /// MX, SRV, CNAME, NS, SOA, HTTPS, SVCB (ordinary but not address).
+    pub common_other: u32,
+    /// Every other type.
+    pub rare: u32,
+}
+
+impl QtypeCounts {
+    fn add(&mut self, t: u16) {
+        match t {
+            qtype::A => self.a += 1,
+            qtype::AAAA => self.aaaa += 1,
+            qtype::TXT => self.txt += 1,
+            qtype::NULL => self.null += 1,
+            qtype::ANY => self.any += 1,
+            qtype::PTR => self.ptr += 1,
+            qtype::MX
+            | qtype::SRV
+            | qtype::CNAME
+            | qtype::NS
+            | qtype::SOA
+            | qtype::HTTPS
+            | qtype::SVCB => self.common_other += 1,
+            _ => self.rare += 1,
+        }
+    }
+}
+
+/// Ground truth carried by labelled input.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Truth {
+    /// Lookups that carried any label.
+    pub labelled_lookups: u32,
+    /// Lookups labelled as anything other than `benign`/`normal`.
+    pub malicious_lookups: u32,
+    /// `malicious` if any lookup was, `benign` if all labelled ones were, else none.
+    pub label: Option<String>,
+    /// Scenario of the first malicious lookup.
+    pub scenario: Option<String>,
+}
+
+/// Everything observed for one host in one window. Features are derived from
+/// it by [`crate::features`]; a verdict attaches to it downstream.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HostWindow {
+    /// Client host.
+    pub host: IpAddr,
+    /// Window start (inclusive), packet time.
+    pub start: TsMicros,
+    /// Window end (exclusive).
+    pub end: TsMicros,
+    /// First lookup in the window.
+    pub first_ts: TsMicros,
+    /// Last lookup in the window.
+    pub last_ts: TsMicros,
+    /// Unicast lookups.
+    pub lookups: u32,
+    /// Paired query + response.
+    pub answered: u32,
+    /// Query without response.
+    pub unanswered: u32,
+    /// Response without query.
+    pub unsolicited: u32,
+    /// From JSONL events.
+    pub events: u32,
+    /// mDNS / LLMNR queries (not in the other counts).
+    pub multicast: u32,
+    /// Lookups with a response code.
+    pub with_rcode: u32,
+    /// NXDOMAIN responses.
+    pub nxdomain: u32,
+    /// SERVFAIL responses.
+    pub servfail: u32,
+    /// REFUSED responses.
+    pub refused: u32,
+    /// Other non-zero response codes.
+    pub other_error: u32,
+    /// Distinct names.
+    pub unique_domains: u32,
+    /// Distinct names at or above the high-risk threshold.
+    pub high_risk_domains: u32,
+    /// Distinct registrable domains.
+    pub unique_registrable: u32,
+    /// Registrable domains never seen by the sensor before.
+    pub new_domains: u32,
+    /// Registrable domains never seen from this host before.
+    pub new_host_domains: u32,
+    /// Most distinct names under one registrable domain.
+    pub max_subdomains: u32,
+    /// That registrable domain.
+    pub max_subdomains_domain: String,
+    /// Sum of name lengths over distinct names.
+    pub qname_len_sum: u64,
+    /// Longest name.
+    pub max_qname_len: u32,
+    /// Sum of label entropy over distinct names.
+    pub entropy_sum: f64,
+    /// Highest label entropy.
+    pub max_entropy: f32,
+    /// Sum of lexical risk over distinct names.
+    pub risk_sum: f64,
+    /// Highest lexical risk.
+    pub max_risk: f32,
+    /// Lookups per query type.
+    pub qtypes: QtypeCounts,
+    /// Response bytes.
+    pub response_bytes: u64,
+    /// Query bytes.
+    pub query_bytes: u64,
+    /// Sum of latencies of paired lookups.
+    pub latency_sum_us: u64,
+    /// Paired lookups with a latency.
+    pub latency_n: u32,
+    /// Most regular repeated lookup, if any domain had ≥ 4 lookups.
+    pub beacon: Option<Beacon>,
+    /// Most looked-up names (count desc, name asc).
+    pub top_domains: Vec<DomainCount>,
+    /// Riskiest names (risk desc, name asc).
+    pub risky_domains: Vec<DomainCount>,
+    /// More distinct names than were kept.
+    pub names_saturated: bool,
+    /// Ground truth from labelled input.
+    pub truth: Truth,
+}
+
+impl HostWindow {
+    fn empty(host: IpAddr, start: TsMicros, end: TsMicros) -> Self {
+        HostWindow {
+            host,
+            start,
+            end,
+            first_ts: TsMicros::MAX,
+            last_ts: TsMicros::MIN,
+            lookups: 0,
+            answered: 0,
+            unanswered: 0,
+            unsolicited: 0,
+            events: 0,
+            multicast: 0,
+            with_rcode: 0,
+            nxdomain: 0,
+            servfail: 0,
+            refused: 0,
+            other_error: 0,
+            unique_domains: 0,
+            high_risk_domains: 0,
+            unique_registrable: 0,
+            new_domains: 0,
+            new_host_domains: 0,
+            max_subdomains: 0,
+            max_subdomains_domain: String::new(),
+            qname_len_sum: 0,
+            max_qname_len: 0,
+            entropy_sum: 0.0,
+            max_entropy: 0.0,
+            risk_sum: 0.0,
+            max_risk: 0.0,
+            qtypes: QtypeCounts::default(),
+            response_bytes: 0,
+            query_bytes: 0,
+            latency_sum_us: 0,
+            latency_n: 0,
+            beacon: None,
+            top_domains: Vec::new(),
+            risky_domains: Vec::new(),
+            names_saturated: false,
+            truth: Truth::default(),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct DomStat {
+    name: String,
+    count: u32,
+    nxdomain: u32,
+    risk: f32,
+}
+
+#[derive(Debug)]
+struct RegStat {
+    name: String,
+    subdomains: u32,
+    count: u32,
+    last_ts: TsMicros,
+    n_dt: u32,
+    sum_dt: f64,
+    sum_dt2: f64,
+}
+
+#[derive(Debug)]
+struct Acc {
+    w: HostWindow,
+    domains: FxHashMap<u64, DomStat>,
+    regs: FxHashMap<u64, RegStat>,
+}
+
+fn is_malicious_label(l: &str) -> bool {
+    !(l.eq_ignore_ascii_case("benign") || l.eq_ignore_ascii_case("normal") || l == "0")
+}
+
+impl Acc {
+    fn record(&mut self, l: &Lookup<'_>, e: &Enrichment, max_names: usize) {
+        let w = &mut self.w;
+        w.first_ts = w.first_ts.min(l.ts);
+        w.last_ts = w.last_ts.max(l.ts);
+        if let Some(label) = l.label {
+            w.truth.labelled_lookups += 1;
+            if is_malicious_label(label) {
+                w.truth.malicious_lookups += 1;
+                if w.truth.scenario.is_none() {
+                    w.truth.scenario = l.scenario.map(str::to_string);
+                }
+            }
+        }
+        if l.outcome == LookupOutcome::Multicast {
+            w.multicast += 1;
+            return;
+        }
+        w.lookups += 1;
+        match l.outcome {
+            LookupOutcome::Answered => w.answered += 1,
+            LookupOutcome::Unanswered => w.unanswered += 1,
+            LookupOutcome::Unsolicited => w.unsolicited += 1,
+            LookupOutcome::Event => w.events += 1,
+            LookupOutcome::Multicast => {}
+        }
+        let nx = l.rcode == Some(rcode::NXDOMAIN);
+        if let Some(rc) = l.rcode {
+            w.with_rcode += 1;
+            match rc {
+                rcode::NOERROR => {}
+                rcode::NXDOMAIN => w.nxdomain += 1,
+                rcode::SERVFAIL => w.servfail += 1,
+                rcode::REFUSED => w.refused += 1,
+                _ => w.other_error += 1,
+            }
+        }
+        w.qtypes.add(l.qtype);
+        w.response_bytes += l.response_bytes as u64;
+        w.query_bytes += l.query_bytes as u64;
+        if let Some(lat) = l.latency_us {
+            w.latency_sum_us += lat as u64;
+            w.latency_n += 1;
+        }
+        if e.new_global {
+            w.new_domains += 1;
+        }
+        if e.new_host {
+            w.new_host_domains += 1;
+        }
+
+        // Distinct names.
+        let mut new_name = false;
+        match self.domains.get_mut(&e.qname_hash) {
+            Some(d) => {
+                d.count += 1;
+                d.nxdomain += nx as u32;
+            }
+            None => {
+                new_name = true;
+                w.unique_domains += 1;
+                w.high_risk_domains += e.high_risk as u32;
+                let len = l.qname.len() as u32;
+                w.qname_len_sum += len as u64;
+                w.max_qname_len = w.max_qname_len.max(len);
+                w.entropy_sum += e.entropy as f64;
+                w.max_entropy = w.max_entropy.max(e.entropy);
+                w.risk_sum += e.risk as f64;
+                w.max_risk = w.max_risk.max(e.risk);
+                if self.domains.len() < max_names {
+                    self.domains.insert(
+                        e.qname_hash,
+                        DomStat {
+                            name: l.qname.to_string(),
+                            count: 1,
+                            nxdomain: nx as u32,
+                            risk: e.risk,
+                        },
+                    );
+                } else {
+                    w.names_saturated = true;
+                }
+            }
+        }
+
+        // Registrable domains: distinct subdomains and lookup regularity.
+        let reg_name = &l.qname[l.qname.len().saturating_sub(e.registrable_len as usize)..];
+        let reg_key = if e.registrable_len == 0 {
+            e.qname_hash
+        } else {
+            e.registrable_hash
+        };
+        let r = self.regs.entry(reg_key).or_insert_with(|| {
+            w.unique_registrable += 1;
+            RegStat {
+                name: if reg_name.is_empty() {
+                    l.qname.to_string()
+                } else {
+                    reg_name.to_string()
+                },
+                subdomains: 0,
+                count: 0,
+                last_ts: l.ts,
+                n_dt: 0,
+                sum_dt: 0.0,
+                sum_dt2: 0.0,
+            }
+        });
+        if new_name {
+            r.subdomains += 1;
+        }
+        if r.count > 0 {
+            let dt = (l.ts - r.last_ts).unsigned_abs() as f64 / MICROS as f64;
+            r.n_dt += 1;
+            r.sum_dt += dt;
+            r.sum_dt2 += dt * dt;
+        }
+        r.count += 1;
+        r.last_ts = l.ts;
+    }
+
+    fn finish(&mut self, top: usize) -> HostWindow {
+        let host = self.w.host;
+        let mut w = std::mem::replace(&mut self.w, HostWindow::empty(host, 0, 0));
+        // Largest subdomain fan-out and most regular beacon (ties: name).
+        let mut best_fan: Option<&RegStat> = None;
+        let mut best_beacon: Option<(&RegStat, f64, f64)> = None;
+        for r in self.regs.values() {
+            let better = match best_fan {
+                None => true,
+                Some(b) => {
+                    (r.subdomains, std::cmp::Reverse(&r.name))
+                        > (b.subdomains, std::cmp::Reverse(&b.name))
+                }
+            };
+            if better {
+                best_fan = Some(r);
+            }
+            if r.count >= 4 && r.n_dt >= 3 {
+                let n = r.n_dt as f64;
+                let mean = r.sum_dt / n;
+                let var = (r.sum_dt2 / n - mean * mean).max(0.0);
+                let cv = if mean > 0.0 {
+                    var.sqrt() / mean
+                } else {
+                    f64::INFINITY
+                };
+                let better = match &best_beacon {
+                    None => true,
+                    Some((b, bcv, _)) => {
+                        cv < *bcv - 1e-12
+                            || ((cv - *bcv).abs() <= 1e-12
+                                && (r.count, std::cmp::Reverse(&r.name))
+                                    > (b.count, std::cmp::Reverse(&b.name)))
+                    }
+                };
+                if better && cv.is_finite() {
+                    best_beacon = Some((r, cv, mean));
+                }
+            }
+        }
+        if let Some(b) = best_fan {
+            w.max_subdomains = b.subdomains;
+            w.max_subdomains_domain = b.name.clone();
+        }
+        w.beacon = best_beacon.map(|(r, cv, mean)| Beacon {
+            domain: r.name.clone(),
+            queries: r.count,
+            mean_interval_s: mean,
+            cv,
+        });
+        let mut doms: Vec<&DomStat> = self.domains.values().collect();
+        let k = top.min(doms.len());
+        if k > 0 {
+            doms.sort_unstable_by(|a, b| b.count.cmp(&a.count).then_with(|| a.name.cmp(&b.name)));
+            w.top_domains = doms[..k].iter().map(|d| dc(d)).collect();
+            doms.sort_unstable_by(|a, b| {
+                b.risk
+                    .total_cmp(&a.risk)
+                    .then_with(|| b.count.cmp(&a.count))
+                    .then_with(|| a.name.cmp(&b.name))
+            });
+            w.risky_domains = doms[..k].iter().map(|d| dc(d)).collect();
+        }
+        w.truth.label = if w.truth.malicious_lookups > 0 {
+            Some("malicious".into())
+        } else if w.truth.labelled_lookups > 0 {
+            Some("benign".into())
+        } else {
+            None
+        };
+        self.domains.clear();
+        self.regs.clear();
+        w
+    }
+}
+
+fn dc(d: &DomStat) -> DomainCount {
+    DomainCount {
+        name: d.name.clone(),
+        count: d.count,
+        nxdomain: d.nxdomain,
+        risk: d.risk,
+    }
+}
+
+/// The windowing state.
+#[derive(Debug)]
+pub struct Aggregator {
+    cfg: AggregateConfig,
+    open: FxHashMap<(IpAddr, TsMicros), Acc>,
+    pool: Vec<Acc>,
+    /// Every window ending at or before this is closed.
+    closed_until: TsMicros,
+    keys: Vec<(TsMicros, IpAddr)>,
+    late: u64,
+}
+
+impl Aggregator {
+    /// New aggregator. `cfg.window` must be positive.
+    pub fn new(cfg: AggregateConfig) -> Self {
+        Aggregator {
+            cfg: AggregateConfig {
+                window: cfg.window.max(1),
+                ..cfg
+            },
+            open: FxHashMap::default(),
+            pool: Vec::new(),
+            closed_until: TsMicros::MIN,
+            keys: Vec::new(),
+            late: 0,
+        }
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &AggregateConfig {
+        &self.cfg
+    }
+
+    /// Open (host, window) accumulators.
+    pub fn open_windows(&self) -> usize {
+        self.open.len()
+    }
+
+    /// Lookups that arrived after their window had closed.
+    pub fn late_lookups(&self) -> u64 {
+        self.late
+    }
+
+    /// Add one enriched lookup.
+    pub fn record(&mut self, l: &Lookup<'_>, e: &Enrichment) {
+        let w = self.cfg.window;
+        let start = l.ts.div_euclid(w) * w;
+        let end = start.saturating_add(w);
+        if end <= self.closed_until {
+            self.late += 1;
+            return;
+        }
+        let acc = match self.open.get_mut(&(l.client, start)) {
+            Some(a) => a,
+            None => {
+                let mut a = self.pool.pop().unwrap_or_else(|| Acc {
+                    w: HostWindow::empty(l.client, start, end),
+                    domains: FxHashMap::default(),
+                    regs: FxHashMap::default(),
+                });
+                a.w = HostWindow::empty(l.client, start, end);
+                self.open.entry((l.client, start)).or_insert(a)
+            }
+        };
+        acc.record(l, e, self.cfg.max_names_per_window);
+    }
+
+    /// Move the watermark to `max_ts - grace` and close every window that ends at
+    /// or before it, appending them to `out` sorted by (start, host).
+    pub fn advance(&mut self, max_ts: TsMicros, out: &mut Vec<HostWindow>) {
+        let wm = max_ts.saturating_sub(self.cfg.grace);
+        let boundary = wm.div_euclid(self.cfg.window) * self.cfg.window;
+        if boundary > self.closed_until {
+            self.close(boundary, out);
+        }
+    }
+
+    /// Close every open window (end of input or shutdown).
+    pub fn flush_all(&mut self, out: &mut Vec<HostWindow>) {
+        self.close(TsMicros::MAX, out);
+    }
+
+    fn close(&mut self, boundary: TsMicros, out: &mut Vec<HostWindow>) {
+        // Only move the late-data fence forward for real boundaries, so that a
+        // final flush does not turn later input (another file) into late data.
+        if boundary != TsMicros::MAX {
+            self.closed_until = boundary;
+        }
+        self.keys.clear();
+        self.keys.extend(
+            self.open
+                .iter()
+                .filter(|(_, a)| a.w.end <= boundary)
+                .map(|((h, s), _)| (*s, *h)),
+        );
+        self.keys.sort_unstable();
+        for i in 0..self.keys.len() {
+            let (s, h) = self.keys[i];
+            if let Some(mut acc) = self.open.remove(&(h, s)) {
+                out.push(acc.finish(self.cfg.top_domains));
+                self.pool.push(acc);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Answers, DnsService};
+
+    pub(crate) fn lookup(ts_s: f64, host: &str, name: &'static str, rc: u16) -> Lookup<'static> {
+        Lookup {
+            ts: (ts_s * MICROS as f64) as i64,
+            client: host.parse().unwrap(),
+            server: None,
+            transport: None,
+            service: DnsService::Dns,
+            qname: name,
+            qtype: 1,
+            rcode: Some(rc),
+            answers: Answers::default(),
+            min_ttl: None,
+            latency_us: None,
+            query_bytes: 30,
+            response_bytes: 60,
+            outcome: LookupOutcome::Event,
+            label: None,
+            scenario: None,
+        }
+    }
+
+    fn enr(name: &str, reg_len: usize, risk: f32) -> Enrichment {
+        use std::hash::{Hash, Hasher};
+        let h = |s: &str| {
+            let mut x = rustc_hash::FxHasher::default();
+            s.hash(&mut x);
+            x.finish()
+        };
+        Enrichment {
+            qname_hash: h(name),
+            registrable_len: reg_len as u16,
+            registrable_hash: h(&name[name.len() - reg_len..]),
+            risk,
+            high_risk: risk >= 0.7,
+            entropy: 2.5,
+            max_label_len: 8,
+            labels: 2,
+            digit_ratio: 0.0,
+            new_global: false,
+            new_host: false,
+        }
+    }
+
+    #[test]
+    fn windows_close_on_watermark_with_grace_and_late_data_is_counted() {
+        let mut a = Aggregator::new(AggregateConfig::default());
+        let mut out = Vec::new();
+        let l1 = lookup(10.0, "10.0.0.1", "a.example.com", 0);
+        a.record(&l1, &enr(l1.qname, 11, 0.1));
+        // 310 s: past the window end but within grace, window stays open.
+        a.advance(310 * MICROS, &mut out);
+        assert!(out.is_empty());
+        let late = lookup(299.0, "10.0.0.1", "b.example.com", 3);
+        a.record(&late, &enr(late.qname, 11, 0.1));
+        a.advance(331 * MICROS, &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].lookups, 2);
+        assert_eq!(out[0].nxdomain, 1);
+        assert_eq!(out[0].unique_registrable, 1);
+        assert_eq!(out[0].max_subdomains, 2);
+        assert_eq!((out[0].start, out[0].end), (0, 300 * MICROS));
+        let too_late = lookup(100.0, "10.0.0.1", "c.example.com", 0);
+        a.record(&too_late, &enr(too_late.qname, 11, 0.1));
+        assert_eq!(a.late_lookups(), 1);
+    }
+
+    #[test]
+    fn output_is_sorted_and_top_domains_deterministic() {
+        let mut a = Aggregator::new(AggregateConfig::default());
+        for (t, h, n) in [
+            (1.0, "10.0.0.9", "z.com"),
+            (2.0, "10.0.0.1", "b.com"),
+            (3.0, "10.0.0.1", "a.com"),
+            (4.0, "10.0.0.1", "b.com"),
+            (400.0, "10.0.0.1", "c.com"),
+        ] {
+            let l = lookup(t, h, n, 0);
+            a.record(&l, &enr(n, n.len(), 0.2));
+        }
+        let mut out = Vec::new();
+        a.flush_all(&mut out);
+        let keys: Vec<_> = out
+            .iter()
+            .map(|w| (w.start / MICROS, w.host.to_string()))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                (0, "10.0.0.1".into()),
+                (0, "10.0.0.9".into()),
+                (300, "10.0.0.1".into())
+            ]
+        );
+        let top: Vec<_> = out[0]
+            .top_domains
+            .iter()
+            .map(|d| (d.name.as_str(), d.count))
+            .collect();
+        assert_eq!(top, [("b.com", 2), ("a.com", 1)]);
+    }
+
+    #[test]
+    fn periodic_lookups_form_a_beacon() {
+        let mut a = Aggregator::new(AggregateConfig::default());
+        for i in 0..10 {
+            let l = lookup(i as f64 * 30.0, "10.0.0.1", "c2.evil.net", 0);
+            a.record(&l, &enr(l.qname, 8, 0.5));
+            let j = lookup(
+                i as f64 * 30.0 + (i * i) as f64,
+                "10.0.0.1",
+                "www.news.com",
+                0,
+            );
+            a.record(&j, &enr(j.qname, 8, 0.1));
+        }
+        let mut out = Vec::new();
+        a.flush_all(&mut out);
+        let b = out[0].beacon.as_ref().unwrap();
+        assert_eq!(b.domain, "evil.net");
+        assert!(b.cv < 1e-9 && (b.mean_interval_s - 30.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn names_beyond_the_cap_are_counted_not_kept() {
+        let mut a = Aggregator::new(AggregateConfig {
+            max_names_per_window: 2,
+            ..Default::default()
+        });
+        for n in ["a.x.com", "b.x.com", "c.x.com", "d.x.com"] {
+            let l = lookup(1.0, "10.0.0.1", n, 0);
+            a.record(&l, &enr(n, 5, 0.1));
+        }
+        let mut out = Vec::new();
+        a.flush_all(&mut out);
+        assert_eq!(out[0].unique_domains, 4);
+        assert!(out[0].names_saturated);
+        assert_eq!(out[0].top_domains.len(), 2);
+    }
+}

@@ -1,0 +1,196 @@
+//! Command-line interface (clap derive): one variant per subcommand.
+//!
+//! Options that change results (window length, grace) are parsed here into
+//! typed values; [`crate::cmd`] turns them into a validated
+//! [`crate::pipeline::PipelineConfig`].
+
+use crate::event::{TsMicros, MICROS};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// sentineldns: DNS sensor — replay captures into per-host windows, score them, store them.
+#[derive(Debug, Parser)]
+#[command(name = "sentineldns", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Log level filter (error, warn, info, debug, trace, or a tracing directive).
+    #[arg(long, global = true, default_value = "warn", env = "SENTINELDNS_LOG")]
+    pub log_level: String,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Replay captures (pcap, pcapng, gzip-compressed) and JSONL DNS events into
+    /// per-host windows stored in SQLite.
+    ///
+    /// Inputs are recognised by content, not by name, and merged in time order.
+    /// Damaged packets and lines are counted and reported, never fatal; a file
+    /// that cannot be read at all stops the run before anything is written.
+    /// SIGINT/SIGTERM stop reading, flush every open window and exit 130.
+    Replay(ReplayArgs),
+    /// List stored windows, filtered by host and time.
+    Windows(WindowsArgs),
+}
+
+/// Output format for windows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Aligned table for people.
+    Table,
+    /// One JSON object per window per line (for SIEMs and jq).
+    Json,
+    /// Nothing (summary only).
+    None,
+}
+
+/// When to draw a progress bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Progress {
+    /// When stderr is a terminal.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// Options for `replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// Input files: pcap, pcapng (optionally .gz) or JSONL; several are merged in time order.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// SQLite database to write (created if missing).
+    #[arg(long, default_value = "sentineldns.db", env = "SENTINELDNS_DB")]
+    pub db: PathBuf,
+    /// Window length, e.g. 300, 300s, 5m, 1h.
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub window: TsMicros,
+    /// How long after a window ends late packets still count (packet time).
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub grace: TsMicros,
+    /// How long a query waits for its response before it counts as unanswered.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub pair_timeout: TsMicros,
+    /// How many top and riskiest domains to keep per window.
+    #[arg(long, default_value_t = 5)]
+    pub top: usize,
+    /// Window output on stdout.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+    /// Progress bar on stderr.
+    #[arg(long, value_enum, default_value_t = Progress::Auto)]
+    pub progress: Progress,
+    /// Also write the run summary as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub summary_json: Option<PathBuf>,
+    /// Do not print the run summary on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Options for `windows`.
+#[derive(Debug, Args)]
+pub struct WindowsArgs {
+    /// SQLite database to read.
+    #[arg(long, default_value = "sentineldns.db", env = "SENTINELDNS_DB")]
+    pub db: PathBuf,
+    /// Only this client host (IP address).
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Windows starting at or after this time (RFC 3339 or epoch seconds).
+    #[arg(long, value_parser = parse_time)]
+    pub since: Option<i64>,
+    /// Windows starting before this time (RFC 3339 or epoch seconds).
+    #[arg(long, value_parser = parse_time)]
+    pub until: Option<i64>,
+    /// Only windows of this run id.
+    #[arg(long)]
+    pub run: Option<i64>,
+    /// Only the newest N windows.
+    #[arg(long)]
+    pub limit: Option<u32>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+}
+
+/// Parse `300`, `300s`, `5m`, `1h`, `250ms` into microseconds.
+pub fn parse_duration(s: &str) -> Result<TsMicros, String> {
+    let t = s.trim();
+    let (num, mult) = if let Some(n) = t.strip_suffix("ms") {
+        (n, MICROS / 1000)
+    } else if let Some(n) = t.strip_suffix('s') {
+        (n, MICROS)
+    } else if let Some(n) = t.strip_suffix('m') {
+        (n, 60 * MICROS)
+    } else if let Some(n) = t.strip_suffix('h') {
+        (n, 3600 * MICROS)
+    } else {
+        (t, MICROS)
+    };
+    let v: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration (examples: 300, 300s, 5m, 1h)"))?;
+    if !v.is_finite() || v < 0.0 || v * mult as f64 > i64::MAX as f64 / 2.0 {
+        return Err(format!("{s:?} is out of range"));
+    }
+    Ok((v * mult as f64).round() as TsMicros)
+}
+
+/// Parse RFC 3339 or epoch seconds into unix seconds.
+pub fn parse_time(s: &str) -> Result<i64, String> {
+    crate::source::jsonl::parse_ts(s)
+        .map(|us| us.div_euclid(MICROS))
+        .ok_or_else(|| format!("{s:?} is not RFC 3339 (2024-03-01T12:00:00Z) or epoch seconds"))
+}
+
+/// Set up `tracing` on stderr.
+pub fn init_tracing(cli: &Cli) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log_level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match cli.log_format {
+        LogFormat::Json => b.json().try_init(),
+        LogFormat::Text => b.try_init(),
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("300"), Ok(300 * MICROS));
+        assert_eq!(parse_duration("5m"), Ok(300 * MICROS));
+        assert_eq!(parse_duration("1h"), Ok(3600 * MICROS));
+        assert_eq!(parse_duration("250ms"), Ok(250_000));
+        assert!(parse_duration("five").is_err());
+        assert!(parse_duration("-3s").is_err());
+    }
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,202 @@
+//! `sentineldns replay FILE...`: the main job. Opens every input (failing early,
+//! naming the file, if one is unusable), restores first-seen state from the
+//! database, runs the pipeline with a progress bar, writes each batch of closed
+//! windows to SQLite in one transaction, prints them, and reports the run.
+
+use super::output::{Printer, WindowView};
+use crate::aggregate::{AggregateConfig, HostWindow};
+use crate::cli::{Progress, ReplayArgs};
+use crate::enrich::{Enricher, FirstSeenRecord};
+use crate::pair::PairConfig;
+use crate::pipeline::{Pipeline, PipelineConfig, RunEnd, WindowSink};
+use crate::source::merge::Merger;
+use crate::stats::{Stats, StatsReport};
+use crate::store::Store;
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Writes each batch to the store and prints it.
+struct StoreSink {
+    store: Store,
+    run: i64,
+    printer: Printer,
+    windows: u64,
+}
+
+impl WindowSink for StoreSink {
+    type Error = anyhow::Error;
+    fn write(&mut self, w: &[HostWindow], f: &[FirstSeenRecord]) -> anyhow::Result<()> {
+        self.store
+            .write_batch(self.run, w, f)
+            .context("writing windows")?;
+        self.windows += w.len() as u64;
+        // A closed stdout (e.g. `| head`) must not lose stored data: ignore it.
+        let _ = self.printer.print(w.iter().map(WindowView::from));
+        Ok(())
+    }
+}
+
+/// Build the pipeline configuration from the flags.
+pub fn config_from(a: &ReplayArgs) -> anyhow::Result<PipelineConfig> {
+    let cfg = PipelineConfig {
+        aggregate: AggregateConfig {
+            window: a.window,
+            grace: a.grace,
+            top_domains: a.top,
+            ..Default::default()
+        },
+        pair: PairConfig {
+            timeout: a.pair_timeout,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    cfg.validate().context("invalid options")?;
+    Ok(cfg)
+}
+
+/// Install SIGINT/SIGTERM handlers that set the returned flag; a second signal
+/// terminates immediately.
+pub fn stop_flag() -> anyhow::Result<Arc<AtomicBool>> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [SIGINT, SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(sig, 130, stop.clone())
+            .context("installing signal handler")?;
+        signal_hook::flag::register(sig, stop.clone()).context("installing signal handler")?;
+    }
+    Ok(stop)
+}
+
+fn progress_bar(mode: Progress, total: u64) -> ProgressBar {
+    let show = match mode {
+        Progress::Always => true,
+        Progress::Never => false,
+        Progress::Auto => std::io::stderr().is_terminal(),
+    };
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    pb.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta}) {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    pb
+}
+
+/// Human summary of a run on stderr.
+pub fn print_summary(r: &StatsReport, secs: f64, end: RunEnd, db: &str, run: i64) {
+    let rate = if secs > 0.0 {
+        r.packets as f64 / secs
+    } else {
+        0.0
+    };
+    eprintln!(
+        "run {run} {}: {} file(s), {} packets, {} lines in {:.2}s ({:.0} packets/s)",
+        match end {
+            RunEnd::Complete => "complete",
+            RunEnd::Interrupted => "interrupted (open windows flushed)",
+        },
+        r.files,
+        r.packets,
+        r.lines,
+        secs,
+        rate
+    );
+    eprintln!(
+        "  dns messages {} (queries {}, responses {}, tcp {}, mdns {}, llmnr {}, from fragments {})",
+        r.dns_messages,
+        r.dns_queries,
+        r.dns_responses,
+        r.tcp_messages,
+        r.mdns_messages,
+        r.llmnr_messages,
+        r.reassembled_datagrams
+    );
+    eprintln!(
+        "  lookups {} (answered {}, unanswered {}, unsolicited {}, events {}, retransmits {})",
+        r.lookups, r.answered, r.unanswered, r.unsolicited, r.events, r.duplicate_queries
+    );
+    eprintln!("  windows {} written to {db}", r.windows);
+    if !r.skipped.is_empty() {
+        let parts: Vec<String> = r.skipped.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        eprintln!("  skipped: {}", parts.join(", "));
+    }
+    if r.malformed > 0 {
+        eprintln!("  malformed input: {} (first ones below)", r.malformed);
+        for e in &r.examples {
+            eprintln!("    {e}");
+        }
+    }
+}
+
+/// Run `replay`.
+pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
+    let cfg = config_from(&a)?;
+    let mut stats = Stats::default();
+    let mut merger = Merger::open(&a.files, &mut stats)?;
+    let mut store = Store::open(&a.db)?;
+    let mut enricher = Enricher::new(cfg.enrich.clone());
+    let cap = cfg.enrich.first_seen_cap;
+    store
+        .load_first_seen(cap, |r| enricher.preload_first_seen(&r))
+        .context("loading first-seen domains")?;
+    let names: Vec<String> = a.files.iter().map(|p| p.display().to_string()).collect();
+    let run = store.begin_run("replay", &names, a.window / crate::event::MICROS)?;
+    for i in merger.inputs() {
+        tracing::info!(file = %i.name, kind = i.kind.as_str(), gzip = i.gzip, bytes = i.size, "input opened");
+    }
+    let stop = stop_flag()?;
+    let sink = StoreSink {
+        store,
+        run,
+        printer: Printer::new(a.format),
+        windows: 0,
+    };
+    let mut pipeline = Pipeline::new(&cfg, enricher, sink);
+    pipeline.source_stats().merge(&stats);
+    let pb = progress_bar(a.progress, merger.total_bytes());
+    let t0 = Instant::now();
+    let result = pipeline.run(&mut merger, &stop, |m, s| {
+        pb.set_position(m.bytes_read());
+        pb.set_message(format!(
+            "{} pkts, {} lines, {} windows",
+            s.packets, s.lines, s.windows
+        ));
+    });
+    pb.finish_and_clear();
+    let secs = t0.elapsed().as_secs_f64();
+    let report = StatsReport::from(&pipeline.stats());
+    let summary = serde_json::to_string(&report)?;
+    let mut sink = pipeline.into_sink();
+    let end = match result {
+        Ok(end) => end,
+        Err(e) => {
+            let _ = sink.store.finish_run(run, "failed", &summary);
+            return Err(e);
+        }
+    };
+    let status = match end {
+        RunEnd::Complete => "complete",
+        RunEnd::Interrupted => "interrupted",
+    };
+    sink.store.finish_run(run, status, &summary)?;
+    if let Some(p) = &a.summary_json {
+        std::fs::write(p, &summary).with_context(|| format!("writing {}", p.display()))?;
+    }
+    if !a.quiet {
+        print_summary(&report, secs, end, &a.db.display().to_string(), run);
+    }
+    Ok(match end {
+        RunEnd::Complete => ExitCode::SUCCESS,
+        RunEnd::Interrupted => ExitCode::from(130),
+    })
+}

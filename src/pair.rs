@@ -1,0 +1,411 @@
+//! Pairs DNS queries with their responses into [`Lookup`]s.
+//!
+//! A query waits in a table keyed by (client, server, client port, server port,
+//! transaction id, transport) until its response arrives, or until the pairing
+//! timeout passes on *packet time* (then it becomes an `Unanswered` lookup). A
+//! response whose query was not seen becomes an `Unsolicited` lookup keyed to
+//! its destination (the client), so one-way taps still produce windows. A
+//! retransmitted query (same key while pending) is counted once. mDNS and LLMNR
+//! queries are answered by any host on the link, so they are passed through as
+//! `Multicast` lookups and their responses are not paired.
+//!
+//! The table is bounded (`max_pending`); query names live in pooled strings, so
+//! steady-state pairing does not allocate. Expired queries are emitted sorted by
+//! (query time, arrival order) so that results never depend on hash order.
+
+use crate::event::{DnsMessage, DnsService, Lookup, LookupOutcome, Transport, TsMicros, MICROS};
+use crate::stats::Stats;
+use rustc_hash::FxHashMap;
+use std::net::IpAddr;
+
+/// Pairing parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PairConfig {
+    /// How long a query waits for its response (packet time).
+    pub timeout: TsMicros,
+    /// Most queries waiting at once; beyond it the oldest are expired early.
+    pub max_pending: usize,
+}
+
+impl Default for PairConfig {
+    fn default() -> Self {
+        PairConfig {
+            timeout: 10 * MICROS,
+            max_pending: 1 << 20,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Key {
+    client: IpAddr,
+    server: IpAddr,
+    cport: u16,
+    sport: u16,
+    id: u16,
+    tcp: bool,
+}
+
+#[derive(Debug)]
+struct Pending {
+    ts: TsMicros,
+    seq: u64,
+    qtype: u16,
+    qbytes: u32,
+    service: DnsService,
+    qname: String,
+}
+
+/// The query/response pairing table.
+#[derive(Debug, Default)]
+pub struct Pairer {
+    cfg: PairConfig,
+    pending: FxHashMap<Key, Pending>,
+    pool: Vec<String>,
+    seq: u64,
+    last_expire: TsMicros,
+    expired: Vec<(TsMicros, u64, Key)>,
+}
+
+impl Pairer {
+    /// New empty table.
+    pub fn new(cfg: PairConfig) -> Self {
+        Pairer {
+            cfg,
+            ..Default::default()
+        }
+    }
+
+    /// Queries waiting for a response.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Feed one decoded message; calls `emit` for each lookup it completes.
+    pub fn push<F: FnMut(&Lookup<'_>)>(
+        &mut self,
+        m: &DnsMessage<'_>,
+        stats: &mut Stats,
+        mut emit: F,
+    ) {
+        if m.service != DnsService::Dns {
+            if !m.response {
+                stats.lookups += 1;
+                emit(&Lookup {
+                    ts: m.ts,
+                    client: m.src,
+                    server: Some(m.dst),
+                    transport: Some(m.transport),
+                    service: m.service,
+                    qname: m.qname,
+                    qtype: m.qtype,
+                    rcode: None,
+                    answers: Default::default(),
+                    min_ttl: None,
+                    latency_us: None,
+                    query_bytes: m.size,
+                    response_bytes: 0,
+                    outcome: LookupOutcome::Multicast,
+                    label: None,
+                    scenario: None,
+                });
+            }
+            return;
+        }
+        let tcp = m.transport == Transport::Tcp;
+        if !m.response {
+            let key = Key {
+                client: m.src,
+                server: m.dst,
+                cport: m.sport,
+                sport: m.dport,
+                id: m.id,
+                tcp,
+            };
+            if self.pending.contains_key(&key) {
+                stats.duplicate_queries += 1;
+                return;
+            }
+            if self.pending.len() >= self.cfg.max_pending {
+                // Expire the oldest half of the timeout window early.
+                let horizon = m.ts.saturating_sub(self.cfg.timeout / 2);
+                self.expire_before(horizon, stats, &mut emit);
+                if self.pending.len() >= self.cfg.max_pending {
+                    let oldest = self.pending.values().map(|p| p.ts).min().unwrap_or(m.ts);
+                    self.expire_before(oldest + 1, stats, &mut emit);
+                }
+            }
+            let mut qname = self.pool.pop().unwrap_or_default();
+            qname.clear();
+            qname.push_str(m.qname);
+            self.seq += 1;
+            self.pending.insert(
+                key,
+                Pending {
+                    ts: m.ts,
+                    seq: self.seq,
+                    qtype: m.qtype,
+                    qbytes: m.size,
+                    service: m.service,
+                    qname,
+                },
+            );
+            return;
+        }
+        let key = Key {
+            client: m.dst,
+            server: m.src,
+            cport: m.dport,
+            sport: m.sport,
+            id: m.id,
+            tcp,
+        };
+        let matched = match self.pending.get(&key) {
+            Some(p) => p.qname == m.qname,
+            None => false,
+        };
+        stats.lookups += 1;
+        if matched {
+            if let Some(p) = self.pending.remove(&key) {
+                stats.answered += 1;
+                let latency = (m.ts - p.ts).clamp(0, u32::MAX as i64) as u32;
+                emit(&Lookup {
+                    ts: p.ts,
+                    client: m.dst,
+                    server: Some(m.src),
+                    transport: Some(m.transport),
+                    service: p.service,
+                    qname: m.qname,
+                    qtype: p.qtype,
+                    rcode: Some(m.rcode),
+                    answers: m.answers,
+                    min_ttl: m.min_ttl,
+                    latency_us: Some(latency),
+                    query_bytes: p.qbytes,
+                    response_bytes: m.size,
+                    outcome: LookupOutcome::Answered,
+                    label: None,
+                    scenario: None,
+                });
+                self.pool.push(p.qname);
+            }
+        } else {
+            stats.unsolicited += 1;
+            emit(&Lookup {
+                ts: m.ts,
+                client: m.dst,
+                server: Some(m.src),
+                transport: Some(m.transport),
+                service: m.service,
+                qname: m.qname,
+                qtype: m.qtype,
+                rcode: Some(m.rcode),
+                answers: m.answers,
+                min_ttl: m.min_ttl,
+                latency_us: None,
+                query_bytes: 0,
+                response_bytes: m.size,
+                outcome: LookupOutcome::Unsolicited,
+                label: None,
+                scenario: None,
+            });
+        }
+    }
+
+    /// Expire queries older than `now - timeout`. Cheap to call per packet: it
+    /// scans the table at most once per second of packet time.
+    pub fn expire<F: FnMut(&Lookup<'_>)>(&mut self, now: TsMicros, stats: &mut Stats, mut emit: F) {
+        if now.saturating_sub(self.last_expire) < MICROS && now >= self.last_expire {
+            return;
+        }
+        self.last_expire = now;
+        self.expire_before(now.saturating_sub(self.cfg.timeout), stats, &mut emit);
+    }
+
+    /// Emit every waiting query as unanswered (end of input).
+    pub fn flush_all<F: FnMut(&Lookup<'_>)>(&mut self, stats: &mut Stats, mut emit: F) {
+        self.expire_before(TsMicros::MAX, stats, &mut emit);
+    }
+
+    fn expire_before<F: FnMut(&Lookup<'_>)>(
+        &mut self,
+        horizon: TsMicros,
+        stats: &mut Stats,
+        emit: &mut F,
+    ) {
+        self.expired.clear();
+        self.expired.extend(
+            self.pending
+                .iter()
+                .filter(|(_, p)| p.ts < horizon)
+                .map(|(k, p)| (p.ts, p.seq, *k)),
+        );
+        if self.expired.is_empty() {
+            return;
+        }
+        self.expired
+            .sort_unstable_by_key(|(ts, seq, _)| (*ts, *seq));
+        for i in 0..self.expired.len() {
+            let key = self.expired[i].2;
+            if let Some(p) = self.pending.remove(&key) {
+                stats.lookups += 1;
+                stats.unanswered += 1;
+                emit(&Lookup {
+                    ts: p.ts,
+                    client: key.client,
+                    server: Some(key.server),
+                    transport: Some(if key.tcp {
+                        Transport::Tcp
+                    } else {
+                        Transport::Udp
+                    }),
+                    service: p.service,
+                    qname: &p.qname,
+                    qtype: p.qtype,
+                    rcode: None,
+                    answers: Default::default(),
+                    min_ttl: None,
+                    latency_us: None,
+                    query_bytes: p.qbytes,
+                    response_bytes: 0,
+                    outcome: LookupOutcome::Unanswered,
+                    label: None,
+                    scenario: None,
+                });
+                self.pool.push(p.qname);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Answers;
+
+    fn msg(ts: i64, response: bool, id: u16, name: &'static str) -> DnsMessage<'static> {
+        let c: IpAddr = "10.0.0.2".parse().unwrap();
+        let s: IpAddr = "10.0.0.1".parse().unwrap();
+        let (src, dst, sport, dport) = if response {
+            (s, c, 53, 40000)
+        } else {
+            (c, s, 40000, 53)
+        };
+        DnsMessage {
+            ts,
+            src,
+            dst,
+            sport,
+            dport,
+            transport: Transport::Udp,
+            service: DnsService::Dns,
+            id,
+            response,
+            opcode: 0,
+            rcode: if response { 3 } else { 0 },
+            truncated: false,
+            qname: name,
+            qtype: 1,
+            qclass: 1,
+            qdcount: 1,
+            answers: Answers::default(),
+            min_ttl: None,
+            size: 40,
+        }
+    }
+
+    fn run(
+        msgs: &[DnsMessage<'static>],
+        end: bool,
+    ) -> (Vec<(i64, String, LookupOutcome, Option<u32>)>, Stats) {
+        let mut p = Pairer::new(PairConfig::default());
+        let mut s = Stats::default();
+        let mut out = Vec::new();
+        for m in msgs {
+            let mut e =
+                |l: &Lookup<'_>| out.push((l.ts, l.qname.to_string(), l.outcome, l.latency_us));
+            p.expire(m.ts, &mut s, &mut e);
+            p.push(m, &mut s, &mut e);
+        }
+        if end {
+            p.flush_all(&mut s, |l| {
+                out.push((l.ts, l.qname.to_string(), l.outcome, l.latency_us))
+            });
+        }
+        (out, s)
+    }
+
+    #[test]
+    fn query_and_response_pair_with_latency() {
+        let (out, s) = run(
+            &[
+                msg(1_000_000, false, 7, "a.com"),
+                msg(1_020_000, true, 7, "a.com"),
+            ],
+            true,
+        );
+        assert_eq!(
+            out,
+            vec![(
+                1_000_000,
+                "a.com".into(),
+                LookupOutcome::Answered,
+                Some(20_000)
+            )]
+        );
+        assert_eq!(
+            (s.answered, s.unanswered, s.unsolicited, s.lookups),
+            (1, 0, 0, 1)
+        );
+    }
+
+    #[test]
+    fn unanswered_expire_on_packet_time_in_order() {
+        let (out, s) = run(
+            &[
+                msg(1_000_000, false, 1, "b.com"),
+                msg(1_000_000, false, 2, "a.com"),
+                msg(30_000_000, false, 3, "c.com"),
+            ],
+            false,
+        );
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].1, "b.com");
+        assert_eq!(out[1].1, "a.com");
+        assert_eq!(s.unanswered, 2);
+    }
+
+    #[test]
+    fn unsolicited_and_mismatched_names_and_duplicates() {
+        let (out, s) = run(
+            &[
+                msg(1, false, 9, "x.com"),
+                msg(2, false, 9, "x.com"),
+                msg(3, true, 9, "y.com"),
+                msg(4, true, 5, "z.com"),
+            ],
+            true,
+        );
+        assert_eq!(s.duplicate_queries, 1);
+        assert_eq!(s.unsolicited, 2);
+        assert_eq!(s.unanswered, 1);
+        assert_eq!(
+            out.iter()
+                .filter(|o| o.2 == LookupOutcome::Unsolicited)
+                .count(),
+            2
+        );
+    }
+
+    #[test]
+    fn multicast_queries_pass_through() {
+        let mut m = msg(1, false, 0, "printer.local");
+        m.service = DnsService::Mdns;
+        let mut r = msg(2, true, 0, "printer.local");
+        r.service = DnsService::Mdns;
+        let (out, s) = run(&[m, r], true);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].2, LookupOutcome::Multicast);
+        assert_eq!(s.unanswered + s.unsolicited, 0);
+    }
+}

@@ -1,0 +1,694 @@
+//! SQLite persistence: runs, windows, first-seen domains.
+//!
+//! One [`Store`] owns the connection. The schema is versioned with
+//! `PRAGMA user_version` and upgraded step by step by [`MIGRATIONS`]; the
+//! database runs in WAL mode; every flushed batch of windows (and the first-seen
+//! records that came with it) is written in one transaction, so a crash loses at
+//! most the batch in flight and never leaves half a batch. Only `?` parameters
+//! are used. rusqlite types do not leave this module.
+//!
+//! Window rows carry every feature of [`crate::features::FEATURE_NAMES`] as a
+//! column, plus nullable `score`, `label`, `reasons` and `explanation` columns
+//! that the detection stage fills in.
+
+use crate::aggregate::HostWindow;
+use crate::enrich::FirstSeenRecord;
+use crate::event::{TsMicros, MICROS};
+use crate::features::{self, FEATURE_NAMES, N_FEATURES};
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Transaction};
+use serde::Serialize;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+/// Store failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite reported an error.
+    #[error("database {path}: {source}")]
+    Sqlite {
+        /// Database file.
+        path: PathBuf,
+        /// Cause.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The database was written by a newer sentineldns.
+    #[error("database {path} has schema version {found}, newer than this build supports ({supported}); upgrade sentineldns")]
+    TooNew {
+        /// Database file.
+        path: PathBuf,
+        /// Version in the file.
+        found: i64,
+        /// Latest known version.
+        supported: i64,
+    },
+}
+
+/// Schema migrations; entry `i` upgrades version `i` to `i + 1`.
+pub const MIGRATIONS: &[&str] = &[
+    // v1: runs, windows, first-seen.
+    r#"
+CREATE TABLE runs (
+    id           INTEGER PRIMARY KEY,
+    command      TEXT NOT NULL,
+    inputs       TEXT NOT NULL,          -- JSON array of input names
+    window_secs  INTEGER NOT NULL,
+    started_at   TEXT NOT NULL,          -- wall clock, RFC 3339 (bookkeeping only)
+    finished_at  TEXT,
+    status       TEXT NOT NULL,          -- running | complete | interrupted | failed
+    stats        TEXT                    -- JSON run summary
+);
+CREATE TABLE windows (
+    id                     INTEGER PRIMARY KEY,
+    run_id                 INTEGER NOT NULL REFERENCES runs(id),
+    host                   TEXT NOT NULL,
+    window_start           INTEGER NOT NULL,   -- unix seconds, packet time
+    window_end             INTEGER NOT NULL,
+    first_ts               REAL NOT NULL,      -- unix seconds
+    last_ts                REAL NOT NULL,
+    lookups                INTEGER NOT NULL,
+    answered               INTEGER NOT NULL,
+    unanswered             INTEGER NOT NULL,
+    unsolicited            INTEGER NOT NULL,
+    multicast              INTEGER NOT NULL,
+    nxdomain               INTEGER NOT NULL,
+    servfail               INTEGER NOT NULL,
+    high_risk_domains      INTEGER NOT NULL,
+    new_domains            INTEGER NOT NULL,
+    response_bytes         INTEGER NOT NULL,
+    queries_per_min            REAL NOT NULL,
+    nxdomain_rate              REAL NOT NULL,
+    servfail_rate              REAL NOT NULL,
+    unanswered_rate            REAL NOT NULL,
+    high_risk_domain_ratio     REAL NOT NULL,
+    newly_seen_ratio           REAL NOT NULL,
+    host_newly_seen_ratio      REAL NOT NULL,
+    unique_domains             REAL NOT NULL,
+    unique_registrable_domains REAL NOT NULL,
+    max_subdomains_per_domain  REAL NOT NULL,
+    mean_qname_len             REAL NOT NULL,
+    max_qname_len              REAL NOT NULL,
+    mean_label_entropy         REAL NOT NULL,
+    max_label_entropy          REAL NOT NULL,
+    mean_risk                  REAL NOT NULL,
+    max_risk                   REAL NOT NULL,
+    txt_ratio                  REAL NOT NULL,
+    null_ratio                 REAL NOT NULL,
+    rare_qtype_ratio           REAL NOT NULL,
+    response_bytes_per_lookup  REAL NOT NULL,
+    mean_latency_ms            REAL NOT NULL,
+    beacon_score               REAL NOT NULL,
+    distinct_name_ratio        REAL NOT NULL,
+    max_subdomains_domain  TEXT NOT NULL,
+    beacon_domain          TEXT,
+    top_domains            TEXT NOT NULL,      -- JSON [{name,count,nxdomain,risk}]
+    risky_domains          TEXT NOT NULL,      -- JSON, same shape
+    truth_label            TEXT,
+    truth_scenario         TEXT,
+    malicious_lookups      INTEGER NOT NULL DEFAULT 0,
+    score                  REAL,               -- filled by detection
+    label                  TEXT,
+    reasons                TEXT,
+    explanation            TEXT,
+    UNIQUE (run_id, host, window_start)
+);
+CREATE INDEX windows_host_start ON windows (host, window_start);
+CREATE INDEX windows_start ON windows (window_start);
+CREATE TABLE first_seen (
+    scope     TEXT NOT NULL,      -- '' = sensor-wide, else the client IP
+    domain    TEXT NOT NULL,      -- registrable domain
+    first_ts  INTEGER NOT NULL,   -- unix microseconds, packet time
+    PRIMARY KEY (scope, domain)
+) WITHOUT ROWID;
+"#,
+];
+
+/// Latest schema version.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Columns of `windows` filled by [`Store::insert_windows`], in order.
+fn window_columns() -> Vec<&'static str> {
+    let mut c = vec![
+        "run_id",
+        "host",
+        "window_start",
+        "window_end",
+        "first_ts",
+        "last_ts",
+        "lookups",
+        "answered",
+        "unanswered",
+        "unsolicited",
+        "multicast",
+        "nxdomain",
+        "servfail",
+        "high_risk_domains",
+        "new_domains",
+        "response_bytes",
+    ];
+    c.extend(FEATURE_NAMES);
+    c.extend([
+        "max_subdomains_domain",
+        "beacon_domain",
+        "top_domains",
+        "risky_domains",
+        "truth_label",
+        "truth_scenario",
+        "malicious_lookups",
+    ]);
+    c
+}
+
+/// A stored window as read back by queries (what `sentineldns windows` prints).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct StoredWindow {
+    /// Row id.
+    pub id: i64,
+    /// Run that produced it.
+    pub run_id: i64,
+    /// Client host.
+    pub host: String,
+    /// Window start, unix seconds.
+    pub window_start: i64,
+    /// Window end, unix seconds.
+    pub window_end: i64,
+    /// Lookups.
+    pub lookups: i64,
+    /// Features in [`FEATURE_NAMES`] order.
+    pub features: Vec<f64>,
+    /// Top domains (JSON text).
+    pub top_domains: String,
+    /// Riskiest domains (JSON text).
+    pub risky_domains: String,
+    /// Ground truth label.
+    pub truth_label: Option<String>,
+    /// Ground truth scenario.
+    pub truth_scenario: Option<String>,
+    /// Anomaly score, once scored.
+    pub score: Option<f64>,
+    /// Verdict label, once scored.
+    pub label: Option<String>,
+}
+
+/// Filter for [`Store::query_windows`].
+#[derive(Debug, Clone, Default)]
+pub struct WindowQuery {
+    /// Only this host.
+    pub host: Option<String>,
+    /// Windows starting at or after (unix seconds).
+    pub since: Option<i64>,
+    /// Windows starting before (unix seconds).
+    pub until: Option<i64>,
+    /// Only this run.
+    pub run: Option<i64>,
+    /// At most this many rows (newest last).
+    pub limit: Option<u32>,
+}
+
+/// The database.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+fn us_to_s(ts: TsMicros) -> f64 {
+    ts as f64 / MICROS as f64
+}
+
+impl Store {
+    /// Open (creating if needed) and migrate the database at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open(path).map_err(|e| StoreError::Sqlite {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
+        let mut s = Store {
+            conn,
+            path: path.to_path_buf(),
+        };
+        s.init()?;
+        Ok(s)
+    }
+
+    /// An in-memory database (tests).
+    pub fn open_in_memory() -> Result<Self, StoreError> {
+        let conn = Connection::open_in_memory().map_err(|e| StoreError::Sqlite {
+            path: ":memory:".into(),
+            source: e,
+        })?;
+        let mut s = Store {
+            conn,
+            path: ":memory:".into(),
+        };
+        s.init()?;
+        Ok(s)
+    }
+
+    fn err(&self, e: rusqlite::Error) -> StoreError {
+        StoreError::Sqlite {
+            path: self.path.clone(),
+            source: e,
+        }
+    }
+
+    fn init(&mut self) -> Result<(), StoreError> {
+        self.conn
+            .pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| self.err(e))?;
+        self.conn
+            .pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| self.err(e))?;
+        self.conn
+            .pragma_update(None, "foreign_keys", "ON")
+            .map_err(|e| self.err(e))?;
+        self.conn
+            .busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(|e| self.err(e))?;
+        self.migrate()
+    }
+
+    /// Current schema version of the file.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        self.conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(|e| self.err(e))
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let v = self.schema_version()?;
+        if v > SCHEMA_VERSION {
+            return Err(StoreError::TooNew {
+                path: self.path.clone(),
+                found: v,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(v as usize) {
+            let path = self.path.clone();
+            let tx = self.conn.transaction().map_err(|e| StoreError::Sqlite {
+                path: path.clone(),
+                source: e,
+            })?;
+            let step = (|| {
+                tx.execute_batch(sql)?;
+                tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+                tx.commit()
+            })();
+            step.map_err(|e| StoreError::Sqlite { path, source: e })?;
+        }
+        Ok(())
+    }
+
+    /// Record the start of a run; returns its id.
+    pub fn begin_run(
+        &mut self,
+        command: &str,
+        inputs: &[String],
+        window_secs: i64,
+    ) -> Result<i64, StoreError> {
+        let inputs = serde_json::to_string(inputs).unwrap_or_else(|_| "[]".into());
+        let now = chrono::Utc::now().to_rfc3339();
+        self.conn
+            .execute(
+                "INSERT INTO runs (command, inputs, window_secs, started_at, status) VALUES (?, ?, ?, ?, 'running')",
+                params![command, inputs, window_secs, now],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Record the end of a run with its status and JSON summary.
+    pub fn finish_run(
+        &mut self,
+        run: i64,
+        status: &str,
+        stats_json: &str,
+    ) -> Result<(), StoreError> {
+        let now = chrono::Utc::now().to_rfc3339();
+        self.conn
+            .execute(
+                "UPDATE runs SET finished_at = ?, status = ?, stats = ? WHERE id = ?",
+                params![now, status, stats_json, run],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Write one batch of windows and first-seen records in a single transaction.
+    pub fn write_batch(
+        &mut self,
+        run: i64,
+        windows: &[HostWindow],
+        first_seen: &[FirstSeenRecord],
+    ) -> Result<(), StoreError> {
+        if windows.is_empty() && first_seen.is_empty() {
+            return Ok(());
+        }
+        let path = self.path.clone();
+        let wrap = |e| StoreError::Sqlite {
+            path: path.clone(),
+            source: e,
+        };
+        let tx = self.conn.transaction().map_err(wrap)?;
+        insert_windows(&tx, run, windows).map_err(wrap)?;
+        insert_first_seen(&tx, first_seen).map_err(wrap)?;
+        tx.commit().map_err(wrap)
+    }
+
+    /// Every persisted first-seen record (for [`crate::enrich::Enricher::preload_first_seen`]),
+    /// newest last, at most `limit` of each scope kind.
+    pub fn load_first_seen(
+        &self,
+        limit: usize,
+        mut f: impl FnMut(FirstSeenRecord),
+    ) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for (cond, lim) in [
+            ("scope = ''", limit),
+            ("scope <> ''", limit.saturating_mul(2)),
+        ] {
+            let sql = format!(
+                "SELECT scope, domain, first_ts FROM (SELECT * FROM first_seen WHERE {cond} ORDER BY first_ts DESC LIMIT ?) ORDER BY first_ts"
+            );
+            let mut st = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
+            let rows = st
+                .query_map([lim as i64], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                })
+                .map_err(|e| self.err(e))?;
+            for row in rows {
+                let (scope, domain, first_ts) = row.map_err(|e| self.err(e))?;
+                let host = if scope.is_empty() {
+                    None
+                } else {
+                    scope.parse::<IpAddr>().ok()
+                };
+                if !scope.is_empty() && host.is_none() {
+                    continue;
+                }
+                f(FirstSeenRecord {
+                    host,
+                    domain,
+                    first_ts,
+                });
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Stored windows matching `q`, ordered by start then host.
+    pub fn query_windows(&self, q: &WindowQuery) -> Result<Vec<StoredWindow>, StoreError> {
+        let feats = FEATURE_NAMES.join(", ");
+        let mut sql = format!(
+            "SELECT id, run_id, host, window_start, window_end, lookups, {feats}, top_domains, risky_domains, truth_label, truth_scenario, score, label FROM windows WHERE 1=1"
+        );
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        if let Some(h) = &q.host {
+            sql.push_str(" AND host = ?");
+            args.push(h.clone().into());
+        }
+        if let Some(s) = q.since {
+            sql.push_str(" AND window_start >= ?");
+            args.push(s.into());
+        }
+        if let Some(u) = q.until {
+            sql.push_str(" AND window_start < ?");
+            args.push(u.into());
+        }
+        if let Some(r) = q.run {
+            sql.push_str(" AND run_id = ?");
+            args.push(r.into());
+        }
+        if let Some(l) = q.limit {
+            // The newest `l` windows, still returned oldest first.
+            sql = format!(
+                "SELECT * FROM ({sql} ORDER BY window_start DESC, host DESC, run_id DESC LIMIT {l}) \
+                 ORDER BY window_start, host, run_id"
+            );
+        } else {
+            sql.push_str(" ORDER BY window_start, host, run_id");
+        }
+        let mut st = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map(params_from_iter(args), |r| {
+                let mut features = Vec::with_capacity(N_FEATURES);
+                for i in 0..N_FEATURES {
+                    features.push(r.get::<_, f64>(6 + i)?);
+                }
+                let b = 6 + N_FEATURES;
+                Ok(StoredWindow {
+                    id: r.get(0)?,
+                    run_id: r.get(1)?,
+                    host: r.get(2)?,
+                    window_start: r.get(3)?,
+                    window_end: r.get(4)?,
+                    lookups: r.get(5)?,
+                    features,
+                    top_domains: r.get(b)?,
+                    risky_domains: r.get(b + 1)?,
+                    truth_label: r.get(b + 2)?,
+                    truth_scenario: r.get(b + 3)?,
+                    score: r.get(b + 4)?,
+                    label: r.get(b + 5)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+    }
+
+    /// Number of windows stored for a run.
+    pub fn count_windows(&self, run: i64) -> Result<i64, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM windows WHERE run_id = ?",
+                [run],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))
+    }
+
+    /// Status of a run.
+    pub fn run_status(&self, run: i64) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row("SELECT status FROM runs WHERE id = ?", [run], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+}
+
+fn insert_windows(tx: &Transaction<'_>, run: i64, windows: &[HostWindow]) -> rusqlite::Result<()> {
+    if windows.is_empty() {
+        return Ok(());
+    }
+    let cols = window_columns();
+    let sql = format!(
+        "INSERT OR REPLACE INTO windows ({}) VALUES ({})",
+        cols.join(", "),
+        vec!["?"; cols.len()].join(", ")
+    );
+    let mut st = tx.prepare_cached(&sql)?;
+    for w in windows {
+        let mut v: Vec<rusqlite::types::Value> = Vec::with_capacity(cols.len());
+        v.push(run.into());
+        v.push(w.host.to_string().into());
+        v.push((w.start.div_euclid(MICROS)).into());
+        v.push((w.end.div_euclid(MICROS)).into());
+        v.push(us_to_s(w.first_ts).into());
+        v.push(us_to_s(w.last_ts).into());
+        for n in [
+            w.lookups,
+            w.answered,
+            w.unanswered,
+            w.unsolicited,
+            w.multicast,
+            w.nxdomain,
+            w.servfail,
+            w.high_risk_domains,
+            w.new_domains,
+        ] {
+            v.push((n as i64).into());
+        }
+        v.push((w.response_bytes as i64).into());
+        for f in features::compute(w) {
+            v.push(f.into());
+        }
+        v.push(w.max_subdomains_domain.clone().into());
+        v.push(match &w.beacon {
+            Some(b) => b.domain.clone().into(),
+            None => rusqlite::types::Value::Null,
+        });
+        v.push(
+            serde_json::to_string(&w.top_domains)
+                .unwrap_or_default()
+                .into(),
+        );
+        v.push(
+            serde_json::to_string(&w.risky_domains)
+                .unwrap_or_default()
+                .into(),
+        );
+        v.push(opt(&w.truth.label));
+        v.push(opt(&w.truth.scenario));
+        v.push((w.truth.malicious_lookups as i64).into());
+        st.execute(params_from_iter(v))?;
+    }
+    Ok(())
+}
+
+fn opt(s: &Option<String>) -> rusqlite::types::Value {
+    match s {
+        Some(s) => s.clone().into(),
+        None => rusqlite::types::Value::Null,
+    }
+}
+
+fn insert_first_seen(tx: &Transaction<'_>, recs: &[FirstSeenRecord]) -> rusqlite::Result<()> {
+    if recs.is_empty() {
+        return Ok(());
+    }
+    let mut st = tx.prepare_cached(
+        "INSERT INTO first_seen (scope, domain, first_ts) VALUES (?, ?, ?)
+         ON CONFLICT (scope, domain) DO UPDATE SET first_ts = MIN(first_ts, excluded.first_ts)",
+    )?;
+    for r in recs {
+        let scope = r.host.map(|h| h.to_string()).unwrap_or_default();
+        st.execute(params![scope, r.domain, r.first_ts])?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aggregate::{AggregateConfig, Aggregator};
+    use crate::enrich::Enrichment;
+    use crate::event::{Answers, DnsService, Lookup, LookupOutcome};
+
+    fn some_windows() -> Vec<HostWindow> {
+        let mut a = Aggregator::new(AggregateConfig::default());
+        for (t, h) in [(10, "10.0.0.1"), (20, "10.0.0.2"), (400, "10.0.0.1")] {
+            let l = Lookup {
+                ts: t * MICROS,
+                client: h.parse().unwrap(),
+                server: None,
+                transport: None,
+                service: DnsService::Dns,
+                qname: "www.example.com",
+                qtype: 1,
+                rcode: Some(0),
+                answers: Answers::default(),
+                min_ttl: None,
+                latency_us: None,
+                query_bytes: 0,
+                response_bytes: 0,
+                outcome: LookupOutcome::Event,
+                label: Some("benign"),
+                scenario: None,
+            };
+            a.record(
+                &l,
+                &Enrichment {
+                    qname_hash: 1,
+                    registrable_len: 11,
+                    registrable_hash: 2,
+                    ..Default::default()
+                },
+            );
+        }
+        let mut out = Vec::new();
+        a.flush_all(&mut out);
+        out
+    }
+
+    #[test]
+    fn schema_has_a_column_per_feature_and_migrates_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.db");
+        let s = Store::open(&p).unwrap();
+        assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
+        let mut st = s
+            .conn
+            .prepare("SELECT name FROM pragma_table_info('windows')")
+            .unwrap();
+        let cols: Vec<String> = st
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        for f in FEATURE_NAMES {
+            assert!(cols.iter().any(|c| c == f), "missing column {f}");
+        }
+        drop(st);
+        drop(s);
+        // Reopening does not re-run migrations.
+        let s = Store::open(&p).unwrap();
+        assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
+        let mode: String = s
+            .conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+
+    #[test]
+    fn too_new_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.db");
+        Connection::open(&p)
+            .unwrap()
+            .pragma_update(None, "user_version", 99)
+            .unwrap();
+        let e = Store::open(&p).unwrap_err().to_string();
+        assert!(e.contains("schema version 99"), "{e}");
+    }
+
+    #[test]
+    fn windows_and_first_seen_round_trip() {
+        let mut s = Store::open_in_memory().unwrap();
+        let run = s.begin_run("replay", &["a.pcap".into()], 300).unwrap();
+        let ws = some_windows();
+        let fs = vec![
+            FirstSeenRecord {
+                host: None,
+                domain: "example.com".into(),
+                first_ts: 5,
+            },
+            FirstSeenRecord {
+                host: Some("10.0.0.1".parse().unwrap()),
+                domain: "example.com".into(),
+                first_ts: 5,
+            },
+        ];
+        s.write_batch(run, &ws, &fs).unwrap();
+        s.finish_run(run, "complete", "{}").unwrap();
+        assert_eq!(s.count_windows(run).unwrap(), 3);
+        let got = s
+            .query_windows(&WindowQuery {
+                host: Some("10.0.0.1".into()),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].window_start, 0);
+        assert_eq!(got[1].window_start, 300);
+        assert_eq!(got[0].features.len(), N_FEATURES);
+        assert_eq!(got[0].truth_label.as_deref(), Some("benign"));
+        let got = s
+            .query_windows(&WindowQuery {
+                limit: Some(1),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].window_start, 300);
+        let mut loaded = Vec::new();
+        assert_eq!(s.load_first_seen(10, |r| loaded.push(r)).unwrap(), 2);
+        assert_eq!(s.run_status(run).unwrap().as_deref(), Some("complete"));
+    }
+}
