@@ -163,7 +163,7 @@ mod tests {
             };
             let e = Enrichment {
                 qname_hash: n.len() as u64 * 31 + n.as_bytes()[0] as u64,
-                registrable_len: if n.ends_with("ex.com") { 6 } else { 6 },
+                registrable_len: 6,
                 registrable_hash: if n.ends_with("ex.com") { 1 } else { 2 },
                 risk: if i == 3 { 0.9 } else { 0.1 },
                 high_risk: i == 3,

@@ -314,10 +314,9 @@ mod tests {
         }
     }
 
-    fn run(
-        msgs: &[DnsMessage<'static>],
-        end: bool,
-    ) -> (Vec<(i64, String, LookupOutcome, Option<u32>)>, Stats) {
+    type Seen = Vec<(i64, String, LookupOutcome, Option<u32>)>;
+
+    fn run(msgs: &[DnsMessage<'static>], end: bool) -> (Seen, Stats) {
         let mut p = Pairer::new(PairConfig::default());
         let mut s = Stats::default();
         let mut out = Vec::new();

@@ -353,7 +353,7 @@ mod tests {
         std::fs::write(&p, text).unwrap();
         let run = || {
             let mut stats = Stats::default();
-            let mut m = Merger::open(&[p.clone()], &mut stats).unwrap();
+            let mut m = Merger::open(std::slice::from_ref(&p), &mut stats).unwrap();
             let cfg = PipelineConfig::default();
             let mut pl = Pipeline::new(&cfg, Enricher::new(cfg.enrich.clone()), VecSink::default());
             let stop = AtomicBool::new(false);

@@ -57,8 +57,8 @@ pub struct DomainCount {
     pub count: u32,
     /// Of which NXDOMAIN.
     pub nxdomain: u32,
-    /// Its lexical risk.
-    pub risk: f32,
+    /// Its lexical risk, rounded to 4 decimals (stable through JSON and SQLite).
+    pub risk: f64,
 }
 
 /// The most regular repeated lookup of a window (beacon candidate).
@@ -491,7 +491,7 @@ fn dc(d: &DomStat) -> DomainCount {
         name: d.name.clone(),
         count: d.count,
         nxdomain: d.nxdomain,
-        risk: d.risk,
+        risk: (d.risk as f64 * 1e4).round() / 1e4,
     }
 }
 
