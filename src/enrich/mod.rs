@@ -1,15 +1,92 @@
-//! TEMPORARY stub with the agreed API; replaced by the real enrichment module.
-#![allow(missing_docs, dead_code)]
+//! Per-lookup enrichment: registrable domain (Public Suffix List), lexical risk,
+//! and first-seen state, for every [`Lookup`].
+//!
+//! [`Enricher::enrich`] is on the hot path. A bounded per-qname cache (keyed by
+//! the qname's FxHash) holds the PSL and lexical results, so a repeated name costs
+//! one hash of the name, one cache probe and two first-seen probes, and
+//! allocates nothing. First-seen state is keyed by 64-bit hashes only; strings
+//! are built just for the (rare) newly-seen records queued for persistence.
+//!
+//! # Names without a registrable domain
+//! Reverse lookups (`*.arpa`), unlisted TLDs (`.local`, `.lan`, `.internal`,
+//! alternative roots), bare labels, IP literals and the root have
+//! `registrable_len == 0` and `registrable_hash == 0`. They are still lexically
+//! scored (see [`lexical`]) but are **excluded from first-seen tracking**:
+//! `new_global`/`new_host` are `false` and nothing is queued. Rationale: every
+//! PTR name or mDNS instance name is unique, so they would flood the bounded
+//! sets and the store without telling an analyst anything about new *Internet*
+//! domains.
+//!
+//! # Hashes
+//! `qname_hash` is FxHash (rustc-hash 2) of the name bytes without a trailing
+//! dot; `registrable_hash` is the same hash of the registrable domain. Both are
+//! deterministic across runs and processes (no random seed). The per-host key
+//! hashes the client address bytes followed by `registrable_hash`.
+
+#![forbid(unsafe_code)]
+
+pub mod firstseen;
+pub mod lexical;
+pub mod psl;
+
+pub use firstseen::FirstSeenSet;
+pub use lexical::{LexicalModel, LexicalScore};
+pub use psl::Psl;
+
 use crate::event::{Lookup, TsMicros};
+use rustc_hash::{FxHashMap, FxHasher};
+use serde::{Deserialize, Serialize};
+use std::hash::Hasher;
 use std::net::IpAddr;
-#[derive(Debug, Clone)]
+
+/// Errors from building the enrichment models.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EnrichError {
+    /// The PSL text lacks the `===BEGIN ICANN DOMAINS===` marker.
+    #[error("public suffix list has no `===BEGIN ICANN DOMAINS===` marker")]
+    PslNoIcannSection,
+    /// The PSL text has an invalid rule.
+    #[error("public suffix list: {0}")]
+    Psl(String),
+    /// The lexical model bytes are not UTF-8.
+    #[error("lexical model is not valid UTF-8")]
+    ModelNotUtf8,
+    /// The lexical model text is malformed.
+    #[error("lexical model line {line}: {msg}")]
+    Model {
+        /// 1-based line (0 = whole file).
+        line: usize,
+        /// What is wrong.
+        msg: String,
+    },
+    /// Reading a training list failed.
+    #[error("reading {path}: {source}")]
+    Io {
+        /// File or directory.
+        path: String,
+        /// Underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Enrichment settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct EnrichConfig {
+    /// Use the private section of the PSL too (default `false`: ICANN only).
     pub include_private_suffixes: bool,
+    /// A lookup is high risk when `risk >= high_risk_threshold` (default 0.7).
     pub high_risk_threshold: f32,
+    /// Per-qname cache entries before the cache is cleared (default 200 000).
     pub domain_cache_cap: usize,
+    /// Sensor-wide registrable domains kept in memory (default 1 000 000).
     pub first_seen_cap: usize,
+    /// `(host, registrable domain)` pairs kept in memory (default 2 000 000).
     pub host_first_seen_cap: usize,
 }
+
 impl Default for EnrichConfig {
     fn default() -> Self {
         EnrichConfig {
@@ -21,76 +98,511 @@ impl Default for EnrichConfig {
         }
     }
 }
-#[derive(Debug, Clone, Copy, Default)]
+
+/// What enrichment adds to one lookup. Fixed size, `Copy`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct Enrichment {
+    /// FxHash of the qname bytes (trailing dot removed).
     pub qname_hash: u64,
+    /// Length of the registrable domain, which is the last `registrable_len`
+    /// bytes of the qname with any trailing dot removed (see
+    /// [`Enrichment::registrable`]); 0 when there is none.
     pub registrable_len: u16,
+    /// FxHash of the registrable domain (0 when there is none).
     pub registrable_hash: u64,
+    /// Lexical risk in `[0, 1]` (see [`lexical`]).
     pub risk: f32,
+    /// `risk >= high_risk_threshold`.
     pub high_risk: bool,
+    /// Shannon entropy (bits/char, over bytes) of the *scored part*: the
+    /// characters of the labels left of the public suffix, excluding dots,
+    /// ordinary host labels in subdomain position (`www`, `mail`, `ns1`,
+    /// `_dmarc`, ...) and punycode (`xn--`) labels (see [`lexical`]). For names
+    /// without a registrable domain the last label is treated as the suffix
+    /// (a single label is used whole); 0 for `.arpa` names and empty input.
     pub entropy: f32,
+    /// Longest label of the whole qname, in bytes (saturating).
     pub max_label_len: u8,
+    /// Number of labels of the whole qname (saturating; 0 for the root).
     pub labels: u8,
+    /// Digits / characters of the scored part (same part as `entropy`).
     pub digit_ratio: f32,
+    /// The registrable domain was never seen by this sensor (within memory).
     pub new_global: bool,
+    /// The registrable domain was never seen from this client (within memory).
     pub new_host: bool,
 }
-#[derive(Debug, Clone)]
+
+impl Enrichment {
+    /// The registrable domain as a slice of the lookup's qname.
+    pub fn registrable<'a>(&self, qname: &'a str) -> Option<&'a str> {
+        if self.registrable_len == 0 {
+            return None;
+        }
+        let q = psl::trim_dot(qname);
+        q.get(q.len().checked_sub(self.registrable_len as usize)?..)
+    }
+}
+
+/// A first-seen fact, to persist (`host: None` = sensor-wide) or to preload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FirstSeenRecord {
+    /// Client host, or `None` for the sensor-wide record.
     pub host: Option<IpAddr>,
+    /// Registrable domain.
     pub domain: String,
+    /// Time of the first lookup.
     pub first_ts: TsMicros,
 }
-#[derive(Debug, Default)]
+
+/// Counters of the enricher (for the run summary / metrics).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct EnrichStats {
+    /// Lookups enriched.
+    pub lookups: u64,
+    /// Per-qname cache hits.
+    pub cache_hits: u64,
+    /// Per-qname cache misses (PSL + lexical work done).
+    pub cache_misses: u64,
+    /// Times the cache was cleared because it was full.
+    pub cache_clears: u64,
+    /// Sensor-wide first-seen entries evicted.
+    pub global_evicted: u64,
+    /// Per-host first-seen entries evicted.
+    pub host_evicted: u64,
+    /// New first-seen records dropped because the queue was full.
+    pub records_dropped: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct CacheEntry {
+    qname_len: u32,
+    registrable_len: u16,
+    registrable_hash: u64,
+    risk: f32,
+    entropy: f32,
+    digit_ratio: f32,
+    max_label_len: u8,
+    labels: u8,
+}
+
+/// Stable 64-bit FxHash of bytes.
+#[inline]
+pub fn fx_hash(bytes: &[u8]) -> u64 {
+    let mut h = FxHasher::default();
+    h.write(bytes);
+    h.finish()
+}
+
+#[inline]
+fn host_key(host: IpAddr, registrable_hash: u64) -> u64 {
+    let mut h = FxHasher::default();
+    match host {
+        IpAddr::V4(a) => {
+            h.write_u8(4);
+            h.write(&a.octets());
+        }
+        IpAddr::V6(a) => {
+            h.write_u8(6);
+            h.write(&a.octets());
+        }
+    }
+    h.write_u64(registrable_hash);
+    h.finish()
+}
+
+/// The enrichment stage. One per pipeline worker; not shared.
+#[derive(Debug)]
 pub struct Enricher {
-    seen: std::collections::HashSet<String>,
-    new: Vec<FirstSeenRecord>,
+    cfg: EnrichConfig,
+    psl: Psl,
+    lexical: LexicalModel,
+    cache: FxHashMap<u64, CacheEntry>,
+    global: FirstSeenSet,
+    hosts: FirstSeenSet,
+    queue: Vec<FirstSeenRecord>,
+    tick: u64,
+    stats: EnrichStats,
 }
-fn h(s: &str) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut x = rustc_hash::FxHasher::default();
-    s.hash(&mut x);
-    x.finish()
-}
+
 impl Enricher {
-    pub fn new(_c: EnrichConfig) -> Self {
-        Self::default()
+    /// At most this many newly-seen records wait for [`Enricher::drain_new_first_seen`];
+    /// more are dropped (and counted in [`EnrichStats::records_dropped`]).
+    pub const RECORD_QUEUE_CAP: usize = 65_536;
+
+    /// An enricher using the embedded PSL and lexical model (works offline).
+    pub fn new(cfg: EnrichConfig) -> Self {
+        let psl = Psl::embedded(cfg.include_private_suffixes);
+        Self::with_models(cfg, psl, LexicalModel::embedded())
     }
-    pub fn preload_first_seen(&mut self, r: &FirstSeenRecord) {
-        self.seen.insert(r.domain.clone());
+
+    /// An enricher with explicit models (`cfg.include_private_suffixes` is
+    /// ignored: `psl` decides).
+    pub fn with_models(cfg: EnrichConfig, psl: Psl, lexical: LexicalModel) -> Self {
+        Enricher {
+            global: FirstSeenSet::new(cfg.first_seen_cap),
+            hosts: FirstSeenSet::new(cfg.host_first_seen_cap),
+            cache: FxHashMap::default(),
+            queue: Vec::new(),
+            tick: 0,
+            stats: EnrichStats::default(),
+            cfg,
+            psl,
+            lexical,
+        }
     }
+
+    /// The configuration.
+    pub fn config(&self) -> &EnrichConfig {
+        &self.cfg
+    }
+
+    /// The PSL in use.
+    pub fn psl(&self) -> &Psl {
+        &self.psl
+    }
+
+    /// The lexical model in use.
+    pub fn lexical(&self) -> &LexicalModel {
+        &self.lexical
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> EnrichStats {
+        EnrichStats {
+            global_evicted: self.global.evicted(),
+            host_evicted: self.hosts.evicted(),
+            ..self.stats
+        }
+    }
+
+    /// Restore a persisted first-seen fact (call at startup, oldest first if
+    /// the store has more than the caps: later calls are "more recent"). The
+    /// domain should be a registrable domain; it is hashed as given (trailing
+    /// dot removed). Nothing is queued.
+    pub fn preload_first_seen(&mut self, rec: &FirstSeenRecord) {
+        let d = psl::trim_dot(&rec.domain);
+        if d.is_empty() {
+            return;
+        }
+        self.tick += 1;
+        let h = fx_hash(d.as_bytes());
+        match rec.host {
+            None => {
+                self.global.touch(h, self.tick);
+            }
+            Some(host) => {
+                self.hosts.touch(host_key(host, h), self.tick);
+            }
+        }
+    }
+
+    /// Enrich one lookup. No allocation on a cache hit for already-seen
+    /// domains.
     pub fn enrich(&mut self, l: &Lookup<'_>) -> Enrichment {
-        let q = l.qname;
-        let parts: Vec<&str> = q.rsplitn(3, '.').collect();
-        let reg = if parts.len() >= 2 {
-            &q[q.len() - parts[0].len() - parts[1].len() - 1..]
-        } else {
-            q
+        self.stats.lookups += 1;
+        self.tick += 1;
+        let q = psl::trim_dot(l.qname);
+        let qname_hash = fx_hash(q.as_bytes());
+        let c = match self.cache.get(&qname_hash) {
+            Some(c) if c.qname_len as usize == q.len() => {
+                self.stats.cache_hits += 1;
+                *c
+            }
+            _ => {
+                self.stats.cache_misses += 1;
+                let c = self.compute(q);
+                if self.cache.len() >= self.cfg.domain_cache_cap.max(1) {
+                    self.cache.clear();
+                    self.stats.cache_clears += 1;
+                }
+                self.cache.insert(qname_hash, c);
+                c
+            }
         };
-        let new = self.seen.insert(reg.to_string());
-        if new {
-            self.new.push(FirstSeenRecord {
-                host: None,
-                domain: reg.to_string(),
-                first_ts: l.ts,
-            });
+        let mut e = Enrichment {
+            qname_hash,
+            registrable_len: c.registrable_len,
+            registrable_hash: c.registrable_hash,
+            risk: c.risk,
+            high_risk: c.risk >= self.cfg.high_risk_threshold,
+            entropy: c.entropy,
+            max_label_len: c.max_label_len,
+            labels: c.labels,
+            digit_ratio: c.digit_ratio,
+            new_global: false,
+            new_host: false,
+        };
+        if c.registrable_len > 0 {
+            e.new_global = self.global.touch(c.registrable_hash, self.tick);
+            e.new_host = self
+                .hosts
+                .touch(host_key(l.client, c.registrable_hash), self.tick);
+            if e.new_global {
+                self.queue_record(None, q, c.registrable_len, l.ts);
+            }
+            if e.new_host {
+                self.queue_record(Some(l.client), q, c.registrable_len, l.ts);
+            }
         }
-        let risk = if q.len() > 30 { 0.9 } else { 0.1 };
-        Enrichment {
-            qname_hash: h(q),
-            registrable_len: reg.len() as u16,
-            registrable_hash: h(reg),
-            risk,
-            high_risk: risk >= 0.7,
-            entropy: 2.0,
-            max_label_len: 10,
-            labels: 2,
-            digit_ratio: 0.0,
-            new_global: new,
-            new_host: new,
+        e
+    }
+
+    fn queue_record(&mut self, host: Option<IpAddr>, q: &str, reg_len: u16, ts: TsMicros) {
+        if self.queue.len() >= Self::RECORD_QUEUE_CAP {
+            self.stats.records_dropped += 1;
+            return;
+        }
+        let domain = q.get(q.len() - reg_len as usize..).unwrap_or(q);
+        self.queue.push(FirstSeenRecord {
+            host,
+            domain: domain.to_string(),
+            first_ts: ts,
+        });
+    }
+
+    /// Move the records queued since the last drain into `out` (appending).
+    pub fn drain_new_first_seen(&mut self, out: &mut Vec<FirstSeenRecord>) {
+        out.append(&mut self.queue);
+    }
+
+    /// PSL + lexical work for one (trimmed) qname.
+    fn compute(&self, q: &str) -> CacheEntry {
+        let reg = self.psl.registrable_domain(q);
+        let unlisted = reg.is_none() && lexical::is_unlisted_tld(q, &self.psl);
+        let s = self.lexical.score_inner(q, reg, unlisted);
+        let (mut labels, mut max_label) = (0usize, 0usize);
+        if !q.is_empty() {
+            for label in q.split('.') {
+                labels += 1;
+                max_label = max_label.max(label.len());
+            }
+        }
+        // A registrable domain longer than u16::MAX cannot occur for DNS
+        // names (<= 255 bytes); treat it as "none" defensively.
+        let reg_len = reg.map_or(0, |r| u16::try_from(r.len()).unwrap_or(0));
+        CacheEntry {
+            qname_len: u32::try_from(q.len()).unwrap_or(u32::MAX),
+            registrable_len: reg_len,
+            registrable_hash: match reg {
+                Some(r) if reg_len > 0 => fx_hash(r.as_bytes()),
+                _ => 0,
+            },
+            risk: s.risk,
+            entropy: s.entropy,
+            digit_ratio: s.digit_ratio,
+            max_label_len: max_label.min(255) as u8,
+            labels: labels.min(255) as u8,
         }
     }
-    pub fn drain_new_first_seen(&mut self, out: &mut Vec<FirstSeenRecord>) {
-        out.append(&mut self.new);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Answers, DnsService, LookupOutcome};
+
+    fn lk(client: [u8; 4], qname: &str, ts: TsMicros) -> Lookup<'_> {
+        Lookup {
+            ts,
+            client: IpAddr::from(client),
+            server: None,
+            transport: None,
+            service: DnsService::Dns,
+            qname,
+            qtype: 1,
+            rcode: Some(0),
+            answers: Answers::default(),
+            min_ttl: None,
+            latency_us: None,
+            query_bytes: 0,
+            response_bytes: 0,
+            outcome: LookupOutcome::Answered,
+            label: None,
+            scenario: None,
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let c = EnrichConfig::default();
+        assert!(!c.include_private_suffixes);
+        assert_eq!(c.high_risk_threshold, 0.7);
+        assert_eq!(
+            (c.domain_cache_cap, c.first_seen_cap, c.host_first_seen_cap),
+            (200_000, 1_000_000, 2_000_000)
+        );
+    }
+
+    #[test]
+    fn registrable_and_features() {
+        let mut e = Enricher::new(EnrichConfig::default());
+        let q = "www.bbc.co.uk";
+        let r = e.enrich(&lk([10, 0, 0, 1], q, 1));
+        assert_eq!(r.registrable(q), Some("bbc.co.uk"));
+        assert_eq!(r.registrable_hash, fx_hash(b"bbc.co.uk"));
+        assert_eq!(r.qname_hash, fx_hash(q.as_bytes()));
+        assert_eq!((r.labels, r.max_label_len), (4, 3));
+        assert!(!r.high_risk && r.risk < 0.3);
+        // trailing dot: same hashes, registrable relative to the trimmed name
+        let r2 = e.enrich(&lk([10, 0, 0, 1], "www.bbc.co.uk.", 2));
+        assert_eq!(r2.qname_hash, r.qname_hash);
+        assert_eq!(r2.registrable("www.bbc.co.uk."), Some("bbc.co.uk"));
+        let t = "mzxw6ytboi2gk4tfmvzxi5dfon2gk3tfmvzxi5dfon2gk3tf.x9q7zk2w.tunnel.example.com";
+        let r = e.enrich(&lk([10, 0, 0, 1], t, 3));
+        assert!(r.high_risk, "{r:?}");
+        assert!(r.entropy > 3.0);
+    }
+
+    #[test]
+    fn first_seen_global_and_host_and_drain() {
+        let mut e = Enricher::new(EnrichConfig::default());
+        let a = e.enrich(&lk([10, 0, 0, 1], "www.example.com", 100));
+        assert!(a.new_global && a.new_host);
+        let b = e.enrich(&lk([10, 0, 0, 1], "mail.example.com", 200));
+        assert!(!b.new_global && !b.new_host);
+        let c = e.enrich(&lk([10, 0, 0, 2], "example.com", 300));
+        assert!(!c.new_global && c.new_host);
+        let d = e.enrich(&lk([10, 0, 0, 2], "example.com", 400));
+        assert!(!d.new_global && !d.new_host);
+        let mut out = Vec::new();
+        e.drain_new_first_seen(&mut out);
+        assert_eq!(
+            out,
+            vec![
+                FirstSeenRecord {
+                    host: None,
+                    domain: "example.com".into(),
+                    first_ts: 100
+                },
+                FirstSeenRecord {
+                    host: Some(IpAddr::from([10, 0, 0, 1])),
+                    domain: "example.com".into(),
+                    first_ts: 100
+                },
+                FirstSeenRecord {
+                    host: Some(IpAddr::from([10, 0, 0, 2])),
+                    domain: "example.com".into(),
+                    first_ts: 300
+                },
+            ]
+        );
+        out.clear();
+        e.drain_new_first_seen(&mut out);
+        assert!(out.is_empty());
+
+        // restart: preload restores both sets
+        let mut e2 = Enricher::new(EnrichConfig::default());
+        for r in [
+            FirstSeenRecord {
+                host: None,
+                domain: "example.com".into(),
+                first_ts: 100,
+            },
+            FirstSeenRecord {
+                host: Some(IpAddr::from([10, 0, 0, 1])),
+                domain: "example.com".into(),
+                first_ts: 100,
+            },
+        ] {
+            e2.preload_first_seen(&r);
+        }
+        let x = e2.enrich(&lk([10, 0, 0, 1], "example.com", 500));
+        assert!(!x.new_global && !x.new_host);
+        let y = e2.enrich(&lk([10, 0, 0, 3], "example.com", 600));
+        assert!(!y.new_global && y.new_host);
+        e2.drain_new_first_seen(&mut out);
+        assert_eq!(out.len(), 1);
+    }
+
+    #[test]
+    fn no_registrable_domain_is_not_tracked() {
+        let mut e = Enricher::new(EnrichConfig::default());
+        for q in [
+            "1.0.168.192.in-addr.arpa",
+            "printer.local",
+            "wpad",
+            "",
+            "192.168.1.1",
+            "co.uk",
+        ] {
+            let r = e.enrich(&lk([10, 0, 0, 1], q, 1));
+            assert_eq!((r.registrable_len, r.registrable_hash), (0, 0), "{q}");
+            assert!(!r.new_global && !r.new_host, "{q}");
+            assert_eq!(r.registrable(q), None);
+        }
+        let mut out = Vec::new();
+        e.drain_new_first_seen(&mut out);
+        assert!(out.is_empty());
+        let r = e.enrich(&lk([10, 0, 0, 1], "1.0.168.192.in-addr.arpa", 1));
+        assert_eq!(r.risk, 0.0);
+        assert_eq!(e.enrich(&lk([10, 0, 0, 1], "", 1)).labels, 0);
+    }
+
+    #[test]
+    fn cache_hits_and_clears_when_full() {
+        let cfg = EnrichConfig {
+            domain_cache_cap: 4,
+            ..EnrichConfig::default()
+        };
+        let mut e = Enricher::new(cfg);
+        let first = e.enrich(&lk([10, 0, 0, 1], "a1.example.com", 1));
+        let again = e.enrich(&lk([10, 0, 0, 1], "a1.example.com", 2));
+        assert_eq!(first.risk, again.risk);
+        assert_eq!(e.stats().cache_hits, 1);
+        for i in 0..10 {
+            let q = format!("h{i}.example.com");
+            e.enrich(&lk([10, 0, 0, 1], &q, 3));
+        }
+        let s = e.stats();
+        assert_eq!(s.cache_misses, 11);
+        assert!(s.cache_clears >= 2);
+        assert!(e.cache.len() <= 4);
+    }
+
+    #[test]
+    fn first_seen_caps_evict_and_renew() {
+        let cfg = EnrichConfig {
+            first_seen_cap: 10,
+            host_first_seen_cap: 10,
+            ..EnrichConfig::default()
+        };
+        let mut e = Enricher::new(cfg);
+        for i in 0..11 {
+            let q = format!("d{i}.com");
+            assert!(e.enrich(&lk([10, 0, 0, 1], &q, i)).new_global);
+        }
+        // d0 was the least recently seen: evicted, so new again
+        assert!(e.stats().global_evicted >= 1);
+        assert!(e.enrich(&lk([10, 0, 0, 1], "d0.com", 99)).new_global);
+        assert!(!e.enrich(&lk([10, 0, 0, 1], "d10.com", 99)).new_global);
+    }
+
+    #[test]
+    fn high_risk_threshold_and_private_suffixes() {
+        let cfg = EnrichConfig {
+            high_risk_threshold: 0.0,
+            include_private_suffixes: true,
+            ..EnrichConfig::default()
+        };
+        let mut e = Enricher::new(cfg);
+        let q = "foo.blogspot.com";
+        let r = e.enrich(&lk([10, 0, 0, 1], q, 1));
+        assert!(r.high_risk);
+        assert_eq!(r.registrable(q), Some("foo.blogspot.com"));
+    }
+
+    #[test]
+    fn record_queue_is_bounded() {
+        let mut e = Enricher::new(EnrichConfig::default());
+        let n = Enricher::RECORD_QUEUE_CAP / 2 + 10;
+        for i in 0..n {
+            let q = format!("x{i}.com");
+            e.enrich(&lk([10, 0, 0, 1], &q, 1));
+        }
+        assert_eq!(e.stats().records_dropped, 20);
+        let mut out = Vec::new();
+        e.drain_new_first_seen(&mut out);
+        assert_eq!(out.len(), Enricher::RECORD_QUEUE_CAP);
     }
 }
