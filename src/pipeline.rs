@@ -136,7 +136,7 @@ impl<S: WindowSink> Pipeline<S> {
     /// state) and a sink.
     pub fn new(cfg: &PipelineConfig, enricher: Enricher, sink: S) -> Self {
         Pipeline {
-            decoder: Decoder::new(cfg.decode.clone()),
+            decoder: Decoder::new(cfg.decode),
             pairer: Pairer::new(cfg.pair),
             enricher,
             aggregator: Aggregator::new(cfg.aggregate),
