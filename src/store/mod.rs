@@ -115,11 +115,11 @@ CREATE TABLE windows (
 CREATE INDEX windows_host_start ON windows (host, window_start);
 CREATE INDEX windows_start ON windows (window_start);
 CREATE TABLE first_seen (
-    scope     TEXT NOT NULL,      -- '' = sensor-wide, else the client IP
-    domain    TEXT NOT NULL,      -- registrable domain
-    first_ts  INTEGER NOT NULL,   -- unix microseconds, packet time
-    PRIMARY KEY (scope, domain)
-) WITHOUT ROWID;
+    key       INTEGER PRIMARY KEY, -- FNV-1a 64 of scope || 0x00 || domain (see first_seen_key)
+    scope     TEXT NOT NULL,       -- '' = sensor-wide, else the client IP
+    domain    TEXT NOT NULL,       -- registrable domain
+    first_ts  INTEGER NOT NULL     -- unix microseconds, packet time
+);
 "#,
 ];
 
@@ -548,17 +548,42 @@ fn opt(s: &Option<String>) -> rusqlite::types::Value {
     }
 }
 
+/// Stable key of a first-seen record: FNV-1a 64 over `scope`, a zero byte and
+/// `domain`, as a signed integer. Stable across builds and platforms (unlike
+/// std's hasher), so the key written by one version matches the next.
+pub fn first_seen_key(scope: &str, domain: &str) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in scope
+        .bytes()
+        .chain(std::iter::once(0))
+        .chain(domain.bytes())
+    {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h as i64
+}
+
 fn insert_first_seen(tx: &Transaction<'_>, recs: &[FirstSeenRecord]) -> rusqlite::Result<()> {
     if recs.is_empty() {
         return Ok(());
     }
     let mut st = tx.prepare_cached(
-        "INSERT INTO first_seen (scope, domain, first_ts) VALUES (?, ?, ?)
-         ON CONFLICT (scope, domain) DO UPDATE SET first_ts = MIN(first_ts, excluded.first_ts)",
+        "INSERT INTO first_seen (key, scope, domain, first_ts) VALUES (?, ?, ?, ?)
+         ON CONFLICT (key) DO UPDATE SET first_ts = MIN(first_ts, excluded.first_ts)",
     )?;
-    for r in recs {
-        let scope = r.host.map(|h| h.to_string()).unwrap_or_default();
-        st.execute(params![scope, r.domain, r.first_ts])?;
+    // Integer keys in ascending order: sequential B-tree inserts, no string
+    // comparisons. A fresh sensor writes one row per new (host, domain) pair.
+    let mut keyed: Vec<(i64, String, &FirstSeenRecord)> = recs
+        .iter()
+        .map(|r| {
+            let scope = r.host.map(|h| h.to_string()).unwrap_or_default();
+            (first_seen_key(&scope, &r.domain), scope, r)
+        })
+        .collect();
+    keyed.sort_unstable_by_key(|k| k.0);
+    for (key, scope, r) in keyed {
+        st.execute(params![key, scope, r.domain, r.first_ts])?;
     }
     Ok(())
 }
@@ -687,8 +712,20 @@ mod tests {
             .unwrap();
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].window_start, 300);
+        // The same record again keeps the earliest time and adds no row.
+        let again = vec![FirstSeenRecord {
+            host: None,
+            domain: "example.com".into(),
+            first_ts: 3,
+        }];
+        s.write_batch(run, &[], &again).unwrap();
         let mut loaded = Vec::new();
         assert_eq!(s.load_first_seen(10, |r| loaded.push(r)).unwrap(), 2);
+        assert_eq!(
+            loaded.iter().find(|r| r.host.is_none()).unwrap().first_ts,
+            3
+        );
+        assert_ne!(first_seen_key("", "a.com"), first_seen_key("a.com", ""));
         assert_eq!(s.run_status(run).unwrap().as_deref(), Some("complete"));
     }
 }
