@@ -79,3 +79,99 @@ fn cache_hit_does_not_allocate() {
     assert_eq!(after - before, 0, "allocations on the cache-hit path");
     assert!(high > 0);
 }
+
+/// An Ethernet/IPv4/UDP DNS query or response frame for `name`.
+fn frame(client: [u8; 4], port: u16, id: u16, name: &str, response: bool) -> Vec<u8> {
+    let mut dns = Vec::new();
+    dns.extend_from_slice(&id.to_be_bytes());
+    dns.extend_from_slice(&(if response { 0x8180u16 } else { 0x0100 }).to_be_bytes());
+    dns.extend_from_slice(&[0, 1, 0, response as u8, 0, 0, 0, 0]);
+    for l in name.split('.') {
+        dns.push(l.len() as u8);
+        dns.extend_from_slice(l.as_bytes());
+    }
+    dns.extend_from_slice(&[0, 0, 1, 0, 1]);
+    if response {
+        dns.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 1, 0, 0, 4, 93, 184, 216, 34]);
+    }
+    let server = [10, 0, 0, 53];
+    let (src, dst, sport, dport) = if response {
+        (server, client, 53, port)
+    } else {
+        (client, server, port, 53)
+    };
+    let mut f = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 8, 0];
+    let total = (28 + dns.len()) as u16;
+    f.extend_from_slice(&[
+        0x45,
+        0,
+        (total >> 8) as u8,
+        total as u8,
+        0,
+        0,
+        0x40,
+        0,
+        64,
+        17,
+        0,
+        0,
+    ]);
+    f.extend_from_slice(&src);
+    f.extend_from_slice(&dst);
+    f.extend_from_slice(&sport.to_be_bytes());
+    f.extend_from_slice(&dport.to_be_bytes());
+    f.extend_from_slice(&((8 + dns.len()) as u16).to_be_bytes());
+    f.extend_from_slice(&[0, 0]);
+    f.extend_from_slice(&dns);
+    f
+}
+
+/// The whole hot path — decode, pair, enrich, aggregate — allocates nothing per
+/// packet in steady state (same hosts and names, windows still open).
+#[test]
+fn steady_state_pipeline_does_not_allocate_per_packet() {
+    use sentineldns::event::{RawPacket, MICROS};
+    use sentineldns::pipeline::{Ingest, PipelineConfig, VecSink, Windowing};
+    let cfg = PipelineConfig::default();
+    let mut ingest = Ingest::new(&cfg);
+    let mut win = Windowing::new(&cfg, Enricher::new(cfg.enrich.clone()), VecSink::default());
+    let names = [
+        "www.google.com",
+        "api.github.com",
+        "outlook.office365.com",
+        "cdn.bbc.co.uk",
+    ];
+    let mut frames = Vec::new();
+    for (i, n) in names.iter().enumerate() {
+        for h in 1..=8u8 {
+            let port = 40000 + h as u16 * 10 + i as u16;
+            frames.push(frame([10, 1, 0, h], port, 7 + i as u16, n, false));
+            frames.push(frame([10, 1, 0, h], port, 7 + i as u16, n, true));
+        }
+    }
+    let t0 = 1_700_000_000 * MICROS;
+    let feed = |round: i64, ingest: &mut Ingest, win: &mut Windowing<VecSink>| {
+        for (k, f) in frames.iter().enumerate() {
+            let pkt = RawPacket {
+                ts: t0 + round * 1000 + k as i64,
+                linktype: 1,
+                data: f,
+                orig_len: f.len() as u32,
+            };
+            ingest.packet(&pkt, "mem", k as u64, win);
+            win.advance(ingest.now());
+        }
+    };
+    for r in 0..200 {
+        feed(r, &mut ingest, &mut win);
+    }
+    let before = ALLOCS.load(Ordering::Relaxed);
+    let rounds = 2000;
+    for r in 200..200 + rounds {
+        feed(r, &mut ingest, &mut win);
+    }
+    let allocs = ALLOCS.load(Ordering::Relaxed) - before;
+    let packets = rounds as usize * frames.len();
+    assert!(ingest.stats().answered >= packets as u64 / 2);
+    assert_eq!(allocs, 0, "{allocs} allocations over {packets} packets");
+}

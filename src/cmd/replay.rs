@@ -8,7 +8,7 @@ use crate::aggregate::{AggregateConfig, HostWindow};
 use crate::cli::{Progress, ReplayArgs};
 use crate::enrich::{Enricher, FirstSeenRecord};
 use crate::pair::PairConfig;
-use crate::pipeline::{Pipeline, PipelineConfig, RunEnd, WindowSink};
+use crate::pipeline::{Pipeline, PipelineConfig, RunEnd, Threads, WindowSink};
 use crate::source::merge::Merger;
 use crate::stats::{Stats, StatsReport};
 use crate::store::Store;
@@ -164,8 +164,13 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     let mut pipeline = Pipeline::new(&cfg, enricher, sink);
     pipeline.source_stats().merge(&stats);
     let pb = progress_bar(a.progress, merger.total_bytes());
+    let threads = if a.threads == 1 {
+        Threads::One
+    } else {
+        Threads::Two
+    };
     let t0 = Instant::now();
-    let result = pipeline.run(&mut merger, &stop, |m, s| {
+    let result = pipeline.run(&mut merger, &stop, threads, |m, s| {
         pb.set_position(m.bytes_read());
         pb.set_message(format!(
             "{} pkts, {} lines, {} windows",
