@@ -45,6 +45,49 @@ pub enum Command {
     Replay(ReplayArgs),
     /// List stored windows, filtered by host and time.
     Windows(WindowsArgs),
+    /// Write labelled simulated DNS traffic (JSONL, optionally also pcap):
+    /// benign workstations, servers and IoT devices plus injected incidents
+    /// (DGA beacons, DNS tunnels, slow exfiltration, phishing, NXDOMAIN storms).
+    /// The same options and seed always give byte-identical files.
+    Simulate(SimulateArgs),
+}
+
+/// Options for `simulate`.
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// JSONL file to write.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Also write the same traffic as a pcap (Ethernet, UDP DNS queries and responses).
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Option<PathBuf>,
+    /// Client hosts.
+    #[arg(long, default_value_t = 20)]
+    pub hosts: usize,
+    /// Hours of traffic.
+    #[arg(long, default_value_t = 6.0)]
+    pub hours: f64,
+    /// RNG seed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Start time (RFC 3339).
+    #[arg(long, default_value = "2024-03-04T08:00:00Z")]
+    pub start: String,
+    /// Incident scenarios to inject, comma separated (dga_beacon, dns_tunnel,
+    /// slow_exfil, phishing, nxdomain_storm); `none` for benign traffic only.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "dga_beacon,dns_tunnel,slow_exfil,phishing,nxdomain_storm"
+    )]
+    pub scenarios: Vec<String>,
+    /// Hosts that get incidents (default: one in five).
+    #[arg(long)]
+    pub incident_hosts: Option<usize>,
+    /// Load the full domain lists from this directory (layout of
+    /// shared/data/domains) instead of the embedded samples.
+    #[arg(long, value_name = "DIR")]
+    pub lists: Option<PathBuf>,
 }
 
 /// Output format for windows.

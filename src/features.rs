@@ -28,7 +28,7 @@
 //! | `rare_qtype_ratio` | TXT + NULL + ANY + uncommon types / lookups |
 //! | `response_bytes_per_lookup` | response bytes / lookups that got a response |
 //! | `mean_latency_ms` | mean query→response latency of paired lookups |
-//! | `beacon_score` | `1 / (1 + cv)` of the intervals between lookups of the most regular registrable domain with ≥ 4 lookups (1 = perfectly periodic), 0 if none |
+//! | `beacon_score` | `1 / (1 + cv)` of the intervals between contacts with the most regular registrable domain (lookups < 1 s apart are one contact; ≥ 4 contacts needed; 1 = perfectly periodic), 0 if none |
 //! | `distinct_name_ratio` | distinct names / lookups (1 = every lookup a new name) |
 
 use crate::aggregate::HostWindow;

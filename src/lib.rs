@@ -46,6 +46,7 @@ pub mod event;
 pub mod features;
 pub mod pair;
 pub mod pipeline;
+pub mod simulate;
 pub mod source;
 pub mod stats;
 pub mod store;

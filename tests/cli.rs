@@ -522,3 +522,78 @@ fn one_and_two_threads_give_identical_windows_on_real_captures() {
     assert_eq!(counters(&err_one), counters(&err_two));
     assert!(err_one.contains("dns messages 336"), "{err_one}");
 }
+
+#[test]
+fn shipped_sample_matches_its_generating_command() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("sample.jsonl");
+    bin()
+        .args([
+            "simulate", "--hosts", "8", "--hours", "2", "--seed", "7", "--out",
+        ])
+        .arg(&out)
+        .assert()
+        .success();
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("simulations/sample.jsonl");
+    assert!(
+        std::fs::read(&out).unwrap() == std::fs::read(&shipped).unwrap(),
+        "simulations/sample.jsonl is stale: regenerate it with the command in simulations/README.md"
+    );
+}
+
+/// The packet path (simulated pcap → decode → pair) and the event path
+/// (the same simulation as JSONL) must give the same windows.
+#[test]
+fn simulated_pcap_and_jsonl_give_the_same_windows() {
+    let d = tempfile::tempdir().unwrap();
+    let jsonl = d.path().join("sim.jsonl");
+    let pcap = d.path().join("sim.pcap");
+    bin()
+        .args([
+            "simulate", "--hosts", "6", "--hours", "1.5", "--seed", "11", "--out",
+        ])
+        .arg(&jsonl)
+        .arg("--pcap")
+        .arg(&pcap)
+        .assert()
+        .success();
+    let run = |input: &Path, db: &str| {
+        json_lines(
+            &bin()
+                .args(["replay", "--format", "json", "--db"])
+                .arg(d.path().join(db))
+                .arg(input)
+                .assert()
+                .success()
+                .get_output()
+                .stdout,
+        )
+    };
+    let a = run(&jsonl, "a.db");
+    let b = run(&pcap, "b.db");
+    assert_eq!(a.len(), b.len());
+    assert!(a.len() > 50);
+    for (x, y) in a.iter().zip(&b) {
+        for k in ["host", "window_start", "lookups", "top_domains"] {
+            assert_eq!(x[k], y[k], "{k} differs");
+        }
+        for f in sentineldns::features::FEATURE_NAMES {
+            let (p, q) = (x[f].as_f64().unwrap(), y[f].as_f64().unwrap());
+            let tol = match f {
+                // The pcap writer pads responses in 4-byte EDNS steps.
+                "response_bytes_per_lookup" => 0.02 * p.max(q) + 4.0,
+                // Latency is rounded to microseconds in the pcap.
+                "mean_latency_ms" => 0.01,
+                // JSONL timestamps have millisecond precision, pcap microsecond.
+                "beacon_score" => 5e-3,
+                _ => 1e-6,
+            };
+            assert!(
+                (p - q).abs() <= tol,
+                "{f}: jsonl {p} vs pcap {q} in {} {}",
+                x["host"],
+                x["window_start"]
+            );
+        }
+    }
+}

@@ -22,6 +22,7 @@ use crate::enrich::Enrichment;
 use crate::event::{qtype, rcode, Lookup, LookupOutcome, TsMicros, MICROS};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
+use std::collections::BinaryHeap;
 use std::net::IpAddr;
 
 /// Window parameters.
@@ -147,7 +148,7 @@ pub struct HostWindow {
     pub lookups: u32,
     /// Paired query + response.
     pub answered: u32,
-    /// Query without response.
+    /// Lookups without a response (timed out, or a JSONL event with no rcode).
     pub unanswered: u32,
     /// Response without query.
     pub unsolicited: u32,
@@ -201,7 +202,8 @@ pub struct HostWindow {
     pub latency_sum_us: u64,
     /// Paired lookups with a latency.
     pub latency_n: u32,
-    /// Most regular repeated lookup, if any domain had ≥ 4 lookups.
+    /// Most regular repeated contact, if any domain had ≥ 4 contacts (lookups
+    /// less than [`BEACON_MIN_GAP`] apart are one contact).
     pub beacon: Option<Beacon>,
     /// Most looked-up names (count desc, name asc).
     pub top_domains: Vec<DomainCount>,
@@ -267,15 +269,59 @@ struct DomStat {
     risk: f32,
 }
 
+/// Lookup times kept per registrable domain for the beacon feature (memory
+/// bound); a domain looked up more often is judged on its first ones.
+pub const BEACON_SAMPLES: usize = 256;
+
+/// Lookups of a domain closer together than this count as one contact for the
+/// beacon feature.
+pub const BEACON_MIN_GAP: TsMicros = MICROS;
+
 #[derive(Debug)]
 struct RegStat {
     name: String,
     subdomains: u32,
     count: u32,
-    last_ts: TsMicros,
-    n_dt: u32,
-    sum_dt: f64,
-    sum_dt2: f64,
+    /// The [`BEACON_SAMPLES`] earliest lookup times (a max-heap, so the set
+    /// kept does not depend on arrival order: responses can complete lookups
+    /// out of query order); sorted at window close.
+    times: BinaryHeap<TsMicros>,
+    /// (cv, mean interval) once computed at close.
+    regular: Option<(f64, f64)>,
+}
+
+impl RegStat {
+    /// Coefficient of variation and mean of the sorted inter-lookup intervals.
+    fn regularity(&mut self) -> Option<(f64, f64)> {
+        if self.times.len() < 4 {
+            return None;
+        }
+        let mut times = std::mem::take(&mut self.times).into_sorted_vec();
+        // One event per burst: lookups less than a second after the previous
+        // kept one (A + AAAA pairs, retries, a page's parallel fetches) are
+        // the same contact, not a beacon interval.
+        let mut last = TsMicros::MIN;
+        times.retain(|t| {
+            let keep = t.saturating_sub(last) >= BEACON_MIN_GAP;
+            if keep {
+                last = *t;
+            }
+            keep
+        });
+        if times.len() < 4 {
+            return None;
+        }
+        let n = (times.len() - 1) as f64;
+        let (mut sum, mut sum2) = (0.0, 0.0);
+        for p in times.windows(2) {
+            let dt = (p[1] - p[0]) as f64 / MICROS as f64;
+            sum += dt;
+            sum2 += dt * dt;
+        }
+        let mean = sum / n;
+        let var = (sum2 / n - mean * mean).max(0.0);
+        (mean > 0.0).then(|| (var.sqrt() / mean, mean))
+    }
 }
 
 #[derive(Debug)]
@@ -283,6 +329,28 @@ struct Acc {
     w: HostWindow,
     domains: FxHashMap<u64, DomStat>,
     regs: FxHashMap<u64, RegStat>,
+}
+
+/// The domain a name is grouped under for fan-out and beacon features: its
+/// registrable domain when the Public Suffix List has a rule for it; otherwise
+/// the PSL's default `*` rule (the last two labels), so tunnels under made-up
+/// TLDs (iodine's `pirate.sea`) still group; reverse (`.arpa`) names and single
+/// labels stand alone, so PTR sweeps do not look like one domain's fan-out.
+pub fn group_domain<'a>(qname: &'a str, e: &Enrichment) -> (&'a str, u64) {
+    if e.registrable_len > 0 {
+        let start = qname.len().saturating_sub(e.registrable_len as usize);
+        return (qname.get(start..).unwrap_or(qname), e.registrable_hash);
+    }
+    if !qname.ends_with(".arpa") {
+        if let Some(last) = qname.rfind('.') {
+            let start = qname[..last].rfind('.').map_or(0, |i| i + 1);
+            if start < last {
+                let g = &qname[start..];
+                return (g, crate::enrich::fx_hash(g.as_bytes()));
+            }
+        }
+    }
+    (qname, e.qname_hash)
 }
 
 fn is_malicious_label(l: &str) -> bool {
@@ -310,10 +378,15 @@ impl Acc {
         w.lookups += 1;
         match l.outcome {
             LookupOutcome::Answered => w.answered += 1,
-            LookupOutcome::Unanswered => w.unanswered += 1,
+            LookupOutcome::Unanswered => {}
             LookupOutcome::Unsolicited => w.unsolicited += 1,
             LookupOutcome::Event => w.events += 1,
             LookupOutcome::Multicast => {}
+        }
+        // No response code means no response, whether a query timed out on the
+        // wire or a JSONL event says `"rcode": null`.
+        if l.rcode.is_none() {
+            w.unanswered += 1;
         }
         let nx = l.rcode == Some(rcode::NXDOMAIN);
         if let Some(rc) = l.rcode {
@@ -375,39 +448,27 @@ impl Acc {
         }
 
         // Registrable domains: distinct subdomains and lookup regularity.
-        let reg_name = &l.qname[l.qname.len().saturating_sub(e.registrable_len as usize)..];
-        let reg_key = if e.registrable_len == 0 {
-            e.qname_hash
-        } else {
-            e.registrable_hash
-        };
+        let (reg_name, reg_key) = group_domain(l.qname, e);
         let r = self.regs.entry(reg_key).or_insert_with(|| {
             w.unique_registrable += 1;
             RegStat {
-                name: if reg_name.is_empty() {
-                    l.qname.to_string()
-                } else {
-                    reg_name.to_string()
-                },
+                name: reg_name.to_string(),
                 subdomains: 0,
                 count: 0,
-                last_ts: l.ts,
-                n_dt: 0,
-                sum_dt: 0.0,
-                sum_dt2: 0.0,
+                times: BinaryHeap::new(),
+                regular: None,
             }
         });
         if new_name {
             r.subdomains += 1;
         }
-        if r.count > 0 {
-            let dt = (l.ts - r.last_ts).unsigned_abs() as f64 / MICROS as f64;
-            r.n_dt += 1;
-            r.sum_dt += dt;
-            r.sum_dt2 += dt * dt;
-        }
         r.count += 1;
-        r.last_ts = l.ts;
+        if r.times.len() < BEACON_SAMPLES {
+            r.times.push(l.ts);
+        } else if r.times.peek().is_some_and(|latest| l.ts < *latest) {
+            r.times.pop();
+            r.times.push(l.ts);
+        }
     }
 
     fn finish(&mut self, top: usize) -> HostWindow {
@@ -416,6 +477,9 @@ impl Acc {
         // Largest subdomain fan-out and most regular beacon (ties: name).
         let mut best_fan: Option<&RegStat> = None;
         let mut best_beacon: Option<(&RegStat, f64, f64)> = None;
+        for r in self.regs.values_mut() {
+            r.regular = r.regularity();
+        }
         for r in self.regs.values() {
             let better = match best_fan {
                 None => true,
@@ -427,27 +491,20 @@ impl Acc {
             if better {
                 best_fan = Some(r);
             }
-            if r.count >= 4 && r.n_dt >= 3 {
-                let n = r.n_dt as f64;
-                let mean = r.sum_dt / n;
-                let var = (r.sum_dt2 / n - mean * mean).max(0.0);
-                let cv = if mean > 0.0 {
-                    var.sqrt() / mean
-                } else {
-                    f64::INFINITY
-                };
-                let better = match &best_beacon {
-                    None => true,
-                    Some((b, bcv, _)) => {
-                        cv < *bcv - 1e-12
-                            || ((cv - *bcv).abs() <= 1e-12
-                                && (r.count, std::cmp::Reverse(&r.name))
-                                    > (b.count, std::cmp::Reverse(&b.name)))
-                    }
-                };
-                if better && cv.is_finite() {
-                    best_beacon = Some((r, cv, mean));
+            let Some((cv, mean)) = r.regular else {
+                continue;
+            };
+            let better = match &best_beacon {
+                None => true,
+                Some((b, bcv, _)) => {
+                    cv < *bcv - 1e-12
+                        || ((cv - *bcv).abs() <= 1e-12
+                            && (r.count, std::cmp::Reverse(&r.name))
+                                > (b.count, std::cmp::Reverse(&b.name)))
                 }
+            };
+            if better {
+                best_beacon = Some((r, cv, mean));
             }
         }
         if let Some(b) = best_fan {
@@ -726,6 +783,60 @@ mod tests {
         let b = out[0].beacon.as_ref().unwrap();
         assert_eq!(b.domain, "evil.net");
         assert!(b.cv < 1e-9 && (b.mean_interval_s - 30.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn names_without_a_psl_rule_group_by_the_default_rule() {
+        let none = Enrichment::default();
+        assert_eq!(group_domain("abc.pirate.sea", &none).0, "pirate.sea");
+        assert_eq!(group_domain("x.y.pirate.sea", &none).0, "pirate.sea");
+        assert_eq!(group_domain("localhost", &none).0, "localhost");
+        assert_eq!(
+            group_domain("4.3.2.1.in-addr.arpa", &none).0,
+            "4.3.2.1.in-addr.arpa"
+        );
+        assert_eq!(group_domain(".weird", &none).0, ".weird");
+        let mut a = Aggregator::new(AggregateConfig::default());
+        for n in ["a1.pirate.sea", "b2.pirate.sea", "c3.pirate.sea"] {
+            let l = lookup(1.0, "10.0.0.1", n, 0);
+            let e = Enrichment {
+                qname_hash: n.len() as u64 + n.as_bytes()[0] as u64,
+                ..Default::default()
+            };
+            a.record(&l, &e);
+        }
+        let mut out = Vec::new();
+        a.flush_all(&mut out);
+        assert_eq!(out[0].max_subdomains, 3);
+        assert_eq!(out[0].max_subdomains_domain, "pirate.sea");
+        assert_eq!(out[0].unique_registrable, 1);
+    }
+
+    #[test]
+    fn beacon_ignores_arrival_order_and_collapses_bursts() {
+        let beacon = |times: &[f64]| {
+            let mut a = Aggregator::new(AggregateConfig::default());
+            for t in times {
+                let l = lookup(*t, "10.0.0.1", "c2.evil.net", 0);
+                a.record(&l, &enr(l.qname, 8, 0.5));
+            }
+            let mut out = Vec::new();
+            a.flush_all(&mut out);
+            out[0].beacon.clone()
+        };
+        let sorted = beacon(&[0.0, 60.0, 120.0, 185.0, 240.0]);
+        let shuffled = beacon(&[60.0, 0.0, 185.0, 120.0, 240.0]);
+        assert_eq!(sorted, shuffled);
+        assert!(sorted.is_some());
+        // Bursts: each contact is an A + AAAA pair 5 ms apart.
+        let bursts = beacon(&[0.0, 0.005, 60.0, 60.005, 120.0, 120.005, 180.0, 180.005]);
+        let b = bursts.expect("four contacts");
+        assert!(
+            b.cv < 1e-3 && (b.mean_interval_s - 60.0).abs() < 0.01,
+            "{b:?}"
+        );
+        // A single burst is not a beacon.
+        assert_eq!(beacon(&[0.0, 0.002, 0.02, 0.025]), None);
     }
 
     #[test]

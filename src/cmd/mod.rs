@@ -4,6 +4,7 @@
 
 pub mod output;
 pub mod replay;
+pub mod simulate;
 pub mod windows;
 
 use crate::cli::{Cli, Command};
@@ -14,5 +15,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Replay(a) => replay::run(a),
         Command::Windows(a) => windows::run(a),
+        Command::Simulate(a) => simulate::run(a),
     }
 }
