@@ -3,7 +3,7 @@
 //! This module sits at the bottom of the dependency graph: every other module may
 //! use it, it uses nothing of the crate but [`crate::stats`]. The hot path passes
 //! *borrowed* values ([`RawPacket`], [`DnsMessage`], [`Lookup`]) by reference so
-//! that the common case allocates nothing per packet; only [`HostWindow`] (one per
+//! that the common case allocates nothing per packet; only [`crate::aggregate::HostWindow`] (one per
 //! host per window) is owned.
 
 use serde::Serialize;
