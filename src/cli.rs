@@ -178,6 +178,11 @@ pub struct WindowsArgs {
 }
 
 /// Parse `300`, `300s`, `5m`, `1h`, `250ms` into microseconds.
+///
+/// ```
+/// assert_eq!(sentineldns::cli::parse_duration("5m"), Ok(300_000_000));
+/// assert!(sentineldns::cli::parse_duration("soon").is_err());
+/// ```
 pub fn parse_duration(s: &str) -> Result<TsMicros, String> {
     let t = s.trim();
     let (num, mult) = if let Some(n) = t.strip_suffix("ms") {

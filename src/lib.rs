@@ -34,6 +34,37 @@
 //!
 //! Every stateful stage runs on packet time ([`event::TsMicros`]); nothing reads
 //! the wall clock, so the same input always produces the same windows.
+//!
+//! ## Example
+//!
+//! Replay a JSONL file into windows collected in memory:
+//!
+//! ```
+//! use sentineldns::enrich::Enricher;
+//! use sentineldns::pipeline::{Pipeline, PipelineConfig, RunEnd, Threads, VecSink};
+//! use sentineldns::source::merge::Merger;
+//! use sentineldns::stats::Stats;
+//! use std::sync::atomic::AtomicBool;
+//!
+//! let dir = tempfile::tempdir()?;
+//! let path = dir.path().join("events.jsonl");
+//! std::fs::write(&path, concat!(
+//!     r#"{"ts": 1700000000, "host": "10.0.0.7", "domain": "www.example.co.uk", "qtype": "A", "rcode": "NOERROR"}"#, "\n",
+//!     r#"{"ts": 1700000001, "host": "10.0.0.7", "domain": "xkqjzvtrbw.info", "qtype": "A", "rcode": "NXDOMAIN"}"#, "\n",
+//! ))?;
+//! let cfg = PipelineConfig::default();
+//! let mut stats = Stats::default();
+//! let mut merger = Merger::open(&[path], &mut stats)?;
+//! let mut pipeline = Pipeline::new(&cfg, Enricher::new(cfg.enrich.clone()), VecSink::default());
+//! let end = pipeline.run(&mut merger, &AtomicBool::new(false), Threads::One, |_, _| {})?;
+//! assert_eq!(end, RunEnd::Complete);
+//! let windows = pipeline.into_sink().windows;
+//! assert_eq!(windows.len(), 1);
+//! assert_eq!(windows[0].lookups, 2);
+//! assert_eq!(windows[0].nxdomain, 1);
+//! assert_eq!(windows[0].unique_registrable, 2);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

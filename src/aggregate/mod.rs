@@ -336,6 +336,14 @@ struct Acc {
 /// the PSL's default `*` rule (the last two labels), so tunnels under made-up
 /// TLDs (iodine's `pirate.sea`) still group; reverse (`.arpa`) names and single
 /// labels stand alone, so PTR sweeps do not look like one domain's fan-out.
+///
+/// ```
+/// use sentineldns::aggregate::group_domain;
+/// use sentineldns::enrich::Enrichment;
+/// let no_rule = Enrichment::default();
+/// assert_eq!(group_domain("paaamiii.pirate.sea", &no_rule).0, "pirate.sea");
+/// assert_eq!(group_domain("4.3.2.1.in-addr.arpa", &no_rule).0, "4.3.2.1.in-addr.arpa");
+/// ```
 pub fn group_domain<'a>(qname: &'a str, e: &Enrichment) -> (&'a str, u64) {
     if e.registrable_len > 0 {
         let start = qname.len().saturating_sub(e.registrable_len as usize);

@@ -128,6 +128,13 @@ const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 const SNIFF_LEN: usize = 64 * 1024;
 
 /// Decide what `head` (the first bytes of a stream) is. `None` if unknown.
+///
+/// ```
+/// use sentineldns::source::{sniff, InputKind};
+/// assert_eq!(sniff(&[0x0a, 0x0d, 0x0d, 0x0a, 0, 0]), Some(InputKind::Pcapng));
+/// assert_eq!(sniff(b"{\"ts\": 1}"), Some(InputKind::Jsonl));
+/// assert_eq!(sniff(b"GET / HTTP/1.1"), None);
+/// ```
 pub fn sniff(head: &[u8]) -> Option<InputKind> {
     if head.len() >= 4 {
         let m = [head[0], head[1], head[2], head[3]];
