@@ -2,10 +2,11 @@
 //!
 //! It has two halves with one seam between them:
 //!
-//! * [`Ingest`] (front): source items → [`Decoder`] → [`Pairer`] → lookups. It
-//!   owns the packet clock (`max_ts`, the newest packet time seen) and stamps every
-//!   lookup with it.
-//! * [`Windowing`] (back): lookup → [`Enricher`] → [`Aggregator`] → [`WindowSink`].
+//! * [`Ingest`] (front): source items → [`Decoder`] → [`Pairer`] → [`Enricher`] →
+//!   enriched lookups. It owns the packet clock (`max_ts`, the newest packet time
+//!   seen) and stamps every lookup with it; newly seen domains travel with the
+//!   lookups to be persisted with the windows.
+//! * [`Windowing`] (back): enriched lookup → [`Aggregator`] → [`WindowSink`].
 //!   Before recording a lookup it advances the window watermark to the lookup's
 //!   stamp, so closing windows depends only on the sequence of (lookup, stamp)
 //!   pairs — never on how the halves are scheduled.
@@ -21,7 +22,7 @@
 
 use crate::aggregate::{AggregateConfig, Aggregator, HostWindow};
 use crate::decode::{DecodeConfig, Decoder, Location};
-use crate::enrich::{EnrichConfig, Enricher, FirstSeenRecord};
+use crate::enrich::{EnrichConfig, Enricher, Enrichment, FirstSeenRecord};
 use crate::event::{
     Answers, DnsService, Lookup, LookupOutcome, RawPacket, Transport, TsMicros, MICROS,
 };
@@ -132,16 +133,20 @@ pub enum Threads {
     Two,
 }
 
-/// Receives lookups from [`Ingest`], each stamped with the packet clock.
+/// Receives enriched lookups from [`Ingest`], each stamped with the packet clock.
 pub trait LookupOut {
     /// One lookup; `now` is the newest packet time seen when it was produced.
-    fn lookup(&mut self, l: &Lookup<'_>, now: TsMicros);
+    fn lookup(&mut self, l: &Lookup<'_>, e: &Enrichment, now: TsMicros);
+    /// Newly seen domains to persist (moved out of `recs`).
+    fn first_seen(&mut self, recs: &mut Vec<FirstSeenRecord>);
 }
 
 /// Front half: decode and pair.
 pub struct Ingest {
     decoder: Decoder,
     pairer: Pairer,
+    enricher: Enricher,
+    new_seen: Vec<FirstSeenRecord>,
     /// Source and decoder counters.
     stats: Stats,
     /// Pairing counters (kept apart so stages can borrow them independently).
@@ -151,11 +156,13 @@ pub struct Ingest {
 }
 
 impl Ingest {
-    /// New front half.
-    pub fn new(cfg: &PipelineConfig) -> Self {
+    /// New front half around an enricher (already preloaded with first-seen state).
+    pub fn new(cfg: &PipelineConfig, enricher: Enricher) -> Self {
         Ingest {
             decoder: Decoder::new(cfg.decode),
             pairer: Pairer::new(cfg.pair),
+            enricher,
+            new_seen: Vec::new(),
             stats: Stats::default(),
             pair_stats: Stats::default(),
             max_ts: TsMicros::MIN,
@@ -193,6 +200,7 @@ impl Ingest {
         let Ingest {
             decoder,
             pairer,
+            enricher,
             stats,
             pair_stats,
             ..
@@ -202,7 +210,7 @@ impl Ingest {
             packet: number,
         };
         decoder.decode(pkt, &loc, stats, |m| {
-            pairer.push(m, pair_stats, |l| out.lookup(l, now));
+            pairer.push(m, pair_stats, |l| out.lookup(l, &enricher.enrich(l), now));
         });
         self.tick(out);
     }
@@ -231,32 +239,42 @@ impl Ingest {
             label: ev.label.as_deref(),
             scenario: ev.scenario.as_deref(),
         };
-        out.lookup(&l, self.max_ts);
+        let e = self.enricher.enrich(&l);
+        out.lookup(&l, &e, self.max_ts);
         self.tick(out);
     }
 
     fn tick<O: LookupOut>(&mut self, out: &mut O) {
         let now = self.max_ts;
-        self.pairer
-            .expire(now, &mut self.pair_stats, |l| out.lookup(l, now));
+        let enricher = &mut self.enricher;
+        self.pairer.expire(now, &mut self.pair_stats, |l| {
+            out.lookup(l, &enricher.enrich(l), now)
+        });
         if now.saturating_sub(self.last_decoder_expiry) >= MICROS || now < self.last_decoder_expiry
         {
             self.last_decoder_expiry = now;
             self.decoder.expire(now, &mut self.stats);
+        }
+        self.enricher.drain_new_first_seen(&mut self.new_seen);
+        if !self.new_seen.is_empty() {
+            out.first_seen(&mut self.new_seen);
         }
     }
 
     /// End of input: every waiting query becomes an unanswered lookup.
     pub fn finish<O: LookupOut>(&mut self, out: &mut O) {
         let now = self.max_ts;
-        self.pairer
-            .flush_all(&mut self.pair_stats, |l| out.lookup(l, now));
+        let enricher = &mut self.enricher;
+        self.pairer.flush_all(&mut self.pair_stats, |l| {
+            out.lookup(l, &enricher.enrich(l), now)
+        });
+        self.enricher.drain_new_first_seen(&mut self.new_seen);
+        out.first_seen(&mut self.new_seen);
     }
 }
 
-/// Back half: enrich, aggregate, hand closed windows to the sink.
+/// Back half: aggregate, hand closed windows to the sink.
 pub struct Windowing<S: WindowSink> {
-    enricher: Enricher,
     aggregator: Aggregator,
     sink: S,
     closed: Vec<HostWindow>,
@@ -268,9 +286,8 @@ pub struct Windowing<S: WindowSink> {
 
 impl<S: WindowSink> Windowing<S> {
     /// New back half.
-    pub fn new(cfg: &PipelineConfig, enricher: Enricher, sink: S) -> Self {
+    pub fn new(cfg: &PipelineConfig, sink: S) -> Self {
         Windowing {
-            enricher,
             aggregator: Aggregator::new(cfg.aggregate),
             sink,
             closed: Vec::new(),
@@ -292,15 +309,13 @@ impl<S: WindowSink> Windowing<S> {
         }
     }
 
-    /// Record one lookup produced at packet time `now`.
-    pub fn record(&mut self, l: &Lookup<'_>, now: TsMicros) {
+    /// Record one enriched lookup produced at packet time `now`.
+    pub fn record(&mut self, l: &Lookup<'_>, e: &Enrichment, now: TsMicros) {
         self.advance(now);
-        let e = self.enricher.enrich(l);
-        self.aggregator.record(l, &e);
+        self.aggregator.record(l, e);
     }
 
     fn emit(&mut self) {
-        self.enricher.drain_new_first_seen(&mut self.first_seen);
         self.windows += self.closed.len() as u64;
         if self.error.is_none() {
             if let Err(e) = self.sink.write(&self.closed, &self.first_seen) {
@@ -328,8 +343,11 @@ impl<S: WindowSink> Windowing<S> {
 }
 
 impl<S: WindowSink> LookupOut for Windowing<S> {
-    fn lookup(&mut self, l: &Lookup<'_>, now: TsMicros) {
-        self.record(l, now);
+    fn lookup(&mut self, l: &Lookup<'_>, e: &Enrichment, now: TsMicros) {
+        self.record(l, e, now);
+    }
+    fn first_seen(&mut self, recs: &mut Vec<FirstSeenRecord>) {
+        self.first_seen.append(recs);
     }
 }
 
@@ -337,6 +355,7 @@ impl<S: WindowSink> LookupOut for Windowing<S> {
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     now: TsMicros,
+    enr: Enrichment,
     ts: TsMicros,
     client: IpAddr,
     server: Option<IpAddr>,
@@ -355,12 +374,18 @@ struct Entry {
     scenario: Option<(u32, u32)>,
 }
 
+/// Batches that may wait between the halves: enough for the ingest half to keep
+/// going while the windowing half writes a large batch to SQLite (64 × 2048
+/// lookups, about 20 MB at most).
+const CHANNEL_BATCHES: usize = 64;
+
 /// Lookups in transit between the halves: owned, reusable, one text buffer for
 /// all names so a batch costs no allocation once warmed up.
 #[derive(Debug, Default)]
 pub struct LookupBatch {
     text: String,
     entries: Vec<Entry>,
+    first_seen: Vec<FirstSeenRecord>,
     /// Packet clock when the batch was sent.
     now: TsMicros,
 }
@@ -384,13 +409,17 @@ impl LookupBatch {
     fn clear(&mut self) {
         self.text.clear();
         self.entries.clear();
+        self.first_seen.clear();
     }
 
     fn is_full(&self) -> bool {
         self.entries.len() >= Self::CAP
     }
 
-    fn replay<O: LookupOut>(&self, out: &mut O) {
+    fn replay<O: LookupOut>(&mut self, out: &mut O) {
+        // Newly seen domains first: they were seen by lookups of this batch and
+        // go to the store with the next windows that close.
+        out.first_seen(&mut self.first_seen);
         for e in &self.entries {
             let l = Lookup {
                 ts: e.ts,
@@ -410,18 +439,23 @@ impl LookupBatch {
                 label: e.label.map(|r| self.str(r)),
                 scenario: e.scenario.map(|r| self.str(r)),
             };
-            out.lookup(&l, e.now);
+            out.lookup(&l, &e.enr, e.now);
         }
     }
 }
 
 impl LookupOut for LookupBatch {
-    fn lookup(&mut self, l: &Lookup<'_>, now: TsMicros) {
+    fn first_seen(&mut self, recs: &mut Vec<FirstSeenRecord>) {
+        self.first_seen.append(recs);
+    }
+
+    fn lookup(&mut self, l: &Lookup<'_>, e: &Enrichment, now: TsMicros) {
         let qname = self.push_str(l.qname);
         let label = l.label.map(|s| self.push_str(s));
         let scenario = l.scenario.map(|s| self.push_str(s));
         self.entries.push(Entry {
             now,
+            enr: *e,
             ts: l.ts,
             client: l.client,
             server: l.server,
@@ -453,8 +487,8 @@ impl<S: WindowSink> Pipeline<S> {
     /// state) and a sink.
     pub fn new(cfg: &PipelineConfig, enricher: Enricher, sink: S) -> Self {
         Pipeline {
-            ingest: Ingest::new(cfg),
-            windowing: Windowing::new(cfg, enricher, sink),
+            ingest: Ingest::new(cfg, enricher),
+            windowing: Windowing::new(cfg, sink),
         }
     }
 
@@ -583,49 +617,55 @@ impl<S: WindowSink> Pipeline<S> {
         stop: &AtomicBool,
         mut progress: impl FnMut(&Merger, &Stats) + Send,
     ) -> Result<RunEnd, S::Error> {
-        let (full_tx, full_rx) = mpsc::sync_channel::<LookupBatch>(4);
+        let (full_tx, full_rx) = mpsc::sync_channel::<LookupBatch>(CHANNEL_BATCHES);
         let (empty_tx, empty_rx) = mpsc::channel::<LookupBatch>();
         let Pipeline { ingest, windowing } = self;
         let end = std::thread::scope(|scope| {
-            let producer = scope.spawn(move || {
-                let mut batch = LookupBatch::default();
-                let mut n: u64 = 0;
-                let mut end = RunEnd::Complete;
-                let send = |batch: &mut LookupBatch, now: TsMicros| -> bool {
-                    let next = empty_rx.try_recv().unwrap_or_default();
-                    let mut full = std::mem::replace(batch, next);
-                    full.now = now;
-                    full_tx.send(full).is_ok()
-                };
-                loop {
-                    if stop.load(Ordering::Relaxed) {
-                        end = RunEnd::Interrupted;
-                        break;
+            let producer = std::thread::Builder::new()
+                .name("ingest".into())
+                .spawn_scoped(scope, move || {
+                    let mut batch = LookupBatch::default();
+                    let mut n: u64 = 0;
+                    let mut end = RunEnd::Complete;
+                    let send = |batch: &mut LookupBatch, now: TsMicros| -> bool {
+                        let next = empty_rx.try_recv().unwrap_or_default();
+                        let mut full = std::mem::replace(batch, next);
+                        full.now = now;
+                        full_tx.send(full).is_ok()
+                    };
+                    loop {
+                        if stop.load(Ordering::Relaxed) {
+                            end = RunEnd::Interrupted;
+                            break;
+                        }
+                        match merger.next_item(&mut ingest.stats) {
+                            None => break,
+                            Some(Item::Packet {
+                                packet,
+                                source,
+                                number,
+                            }) => ingest.packet(&packet, source, number, &mut batch),
+                            Some(Item::Event { event, .. }) => ingest.event(event, &mut batch),
+                        }
+                        n += 1;
+                        // Send when full, and at least every 64 Ki items so windows
+                        // keep closing on quiet (non-DNS) stretches.
+                        if (batch.is_full() || n & 0xffff == 0) && !send(&mut batch, ingest.now()) {
+                            return end; // the windowing half stopped (sink error)
+                        }
+                        if n & 0xffff == 0 {
+                            progress(merger, &ingest.stats);
+                        }
                     }
-                    match merger.next_item(&mut ingest.stats) {
-                        None => break,
-                        Some(Item::Packet {
-                            packet,
-                            source,
-                            number,
-                        }) => ingest.packet(&packet, source, number, &mut batch),
-                        Some(Item::Event { event, .. }) => ingest.event(event, &mut batch),
-                    }
-                    n += 1;
-                    // Send when full, and at least every 64 Ki items so windows
-                    // keep closing on quiet (non-DNS) stretches.
-                    if (batch.is_full() || n & 0xffff == 0) && !send(&mut batch, ingest.now()) {
-                        return end; // the windowing half stopped (sink error)
-                    }
-                    if n & 0xffff == 0 {
-                        progress(merger, &ingest.stats);
-                    }
-                }
-                ingest.finish(&mut batch);
-                let _ = send(&mut batch, ingest.now());
-                progress(merger, &ingest.stats);
-                end
-            });
+                    ingest.finish(&mut batch);
+                    let _ = send(&mut batch, ingest.now());
+                    progress(merger, &ingest.stats);
+                    end
+                });
+            let producer = match producer {
+                Ok(p) => p,
+                Err(e) => panic!("cannot start the ingest thread: {e}"),
+            };
             for mut b in full_rx.iter() {
                 b.replay(windowing);
                 windowing.advance(b.now);

@@ -22,7 +22,6 @@ use crate::enrich::Enrichment;
 use crate::event::{qtype, rcode, Lookup, LookupOutcome, TsMicros, MICROS};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
-use std::collections::BinaryHeap;
 use std::net::IpAddr;
 
 /// Window parameters.
@@ -282,10 +281,13 @@ struct RegStat {
     name: String,
     subdomains: u32,
     count: u32,
-    /// The [`BEACON_SAMPLES`] earliest lookup times (a max-heap, so the set
-    /// kept does not depend on arrival order: responses can complete lookups
-    /// out of query order); sorted at window close.
-    times: BinaryHeap<TsMicros>,
+    /// The [`BEACON_SAMPLES`] earliest lookup times, so the set kept does not
+    /// depend on arrival order (responses can complete lookups out of query
+    /// order); sorted at window close. Input is nearly sorted, so appending and
+    /// replacing the latest kept time when full is O(1) in the common case.
+    times: Vec<TsMicros>,
+    /// Latest time in `times`.
+    latest: TsMicros,
     /// (cv, mean interval) once computed at close.
     regular: Option<(f64, f64)>,
 }
@@ -296,7 +298,8 @@ impl RegStat {
         if self.times.len() < 4 {
             return None;
         }
-        let mut times = std::mem::take(&mut self.times).into_sorted_vec();
+        let mut times = std::mem::take(&mut self.times);
+        times.sort_unstable();
         // One event per burst: lookups less than a second after the previous
         // kept one (A + AAAA pairs, retries, a page's parallel fetches) are
         // the same contact, not a beacon interval.
@@ -309,6 +312,8 @@ impl RegStat {
             keep
         });
         if times.len() < 4 {
+            times.clear();
+            self.times = times;
             return None;
         }
         let n = (times.len() - 1) as f64;
@@ -318,9 +323,43 @@ impl RegStat {
             sum += dt;
             sum2 += dt * dt;
         }
+        times.clear();
+        self.times = times;
         let mean = sum / n;
         let var = (sum2 / n - mean * mean).max(0.0);
         (mean > 0.0).then(|| (var.sqrt() / mean, mean))
+    }
+}
+
+/// Reusable per-window allocations (names, beacon heaps), shared by all
+/// accumulators so window turnover does not churn the allocator. Bounded.
+#[derive(Debug, Default)]
+struct Pools {
+    strings: Vec<String>,
+    times: Vec<Vec<TsMicros>>,
+}
+
+impl Pools {
+    const CAP: usize = 1 << 16;
+
+    fn string(&mut self, s: &str) -> String {
+        let mut out = self.strings.pop().unwrap_or_default();
+        out.push_str(s);
+        out
+    }
+
+    fn put_string(&mut self, mut s: String) {
+        if self.strings.len() < Self::CAP {
+            s.clear();
+            self.strings.push(s);
+        }
+    }
+
+    fn put_times(&mut self, mut t: Vec<TsMicros>) {
+        if self.times.len() < Self::CAP {
+            t.clear();
+            self.times.push(t);
+        }
     }
 }
 
@@ -366,7 +405,7 @@ fn is_malicious_label(l: &str) -> bool {
 }
 
 impl Acc {
-    fn record(&mut self, l: &Lookup<'_>, e: &Enrichment, max_names: usize) {
+    fn record(&mut self, l: &Lookup<'_>, e: &Enrichment, max_names: usize, pools: &mut Pools) {
         let w = &mut self.w;
         w.first_ts = w.first_ts.min(l.ts);
         w.last_ts = w.last_ts.max(l.ts);
@@ -443,7 +482,7 @@ impl Acc {
                     self.domains.insert(
                         e.qname_hash,
                         DomStat {
-                            name: l.qname.to_string(),
+                            name: pools.string(l.qname),
                             count: 1,
                             nxdomain: nx as u32,
                             risk: e.risk,
@@ -460,10 +499,11 @@ impl Acc {
         let r = self.regs.entry(reg_key).or_insert_with(|| {
             w.unique_registrable += 1;
             RegStat {
-                name: reg_name.to_string(),
+                name: pools.string(reg_name),
                 subdomains: 0,
                 count: 0,
-                times: BinaryHeap::new(),
+                times: pools.times.pop().unwrap_or_default(),
+                latest: TsMicros::MIN,
                 regular: None,
             }
         });
@@ -473,13 +513,17 @@ impl Acc {
         r.count += 1;
         if r.times.len() < BEACON_SAMPLES {
             r.times.push(l.ts);
-        } else if r.times.peek().is_some_and(|latest| l.ts < *latest) {
-            r.times.pop();
-            r.times.push(l.ts);
+            r.latest = r.latest.max(l.ts);
+        } else if l.ts < r.latest {
+            // Full and earlier than the latest kept: replace the latest (rare).
+            if let Some(i) = r.times.iter().position(|t| *t == r.latest) {
+                r.times[i] = l.ts;
+            }
+            r.latest = r.times.iter().copied().max().unwrap_or(l.ts);
         }
     }
 
-    fn finish(&mut self, top: usize) -> HostWindow {
+    fn finish(&mut self, top: usize, pools: &mut Pools) -> HostWindow {
         let host = self.w.host;
         let mut w = std::mem::replace(&mut self.w, HostWindow::empty(host, 0, 0));
         // Largest subdomain fan-out and most regular beacon (ties: name).
@@ -545,8 +589,13 @@ impl Acc {
         } else {
             None
         };
-        self.domains.clear();
-        self.regs.clear();
+        for (_, d) in self.domains.drain() {
+            pools.put_string(d.name);
+        }
+        for (_, r) in self.regs.drain() {
+            pools.put_string(r.name);
+            pools.put_times(r.times);
+        }
         w
     }
 }
@@ -566,6 +615,7 @@ pub struct Aggregator {
     cfg: AggregateConfig,
     open: FxHashMap<(IpAddr, TsMicros), Acc>,
     pool: Vec<Acc>,
+    pools: Pools,
     /// Every window ending at or before this is closed.
     closed_until: TsMicros,
     keys: Vec<(TsMicros, IpAddr)>,
@@ -582,6 +632,7 @@ impl Aggregator {
             },
             open: FxHashMap::default(),
             pool: Vec::new(),
+            pools: Pools::default(),
             closed_until: TsMicros::MIN,
             keys: Vec::new(),
             late: 0,
@@ -624,7 +675,7 @@ impl Aggregator {
                 self.open.entry((l.client, start)).or_insert(a)
             }
         };
-        acc.record(l, e, self.cfg.max_names_per_window);
+        acc.record(l, e, self.cfg.max_names_per_window, &mut self.pools);
     }
 
     /// Move the watermark to `max_ts - grace` and close every window that ends at
@@ -659,7 +710,7 @@ impl Aggregator {
         for i in 0..self.keys.len() {
             let (s, h) = self.keys[i];
             if let Some(mut acc) = self.open.remove(&(h, s)) {
-                out.push(acc.finish(self.cfg.top_domains));
+                out.push(acc.finish(self.cfg.top_domains, &mut self.pools));
                 self.pool.push(acc);
             }
         }
@@ -843,6 +894,13 @@ mod tests {
             b.cv < 1e-3 && (b.mean_interval_s - 60.0).abs() < 0.01,
             "{b:?}"
         );
+        // Past the sample cap, the earliest contacts are kept whatever the order.
+        let many: Vec<f64> = (0..400)
+            .map(|i| i as f64 * 10.0 % 300.0 + (i / 30) as f64 * 0.001)
+            .collect();
+        let mut rev = many.clone();
+        rev.reverse();
+        assert_eq!(beacon(&many), beacon(&rev));
         // A single burst is not a beacon.
         assert_eq!(beacon(&[0.0, 0.002, 0.02, 0.025]), None);
     }

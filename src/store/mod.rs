@@ -564,16 +564,29 @@ pub fn first_seen_key(scope: &str, domain: &str) -> i64 {
     h as i64
 }
 
+/// Rows per multi-row `INSERT` for first-seen records.
+const FIRST_SEEN_CHUNK: usize = 128;
+
+fn first_seen_insert_sql(rows: usize) -> String {
+    let mut sql = String::from("INSERT INTO first_seen (key, scope, domain, first_ts) VALUES ");
+    for i in 0..rows {
+        sql.push_str(if i == 0 {
+            "(?, ?, ?, ?)"
+        } else {
+            ", (?, ?, ?, ?)"
+        });
+    }
+    sql.push_str(" ON CONFLICT (key) DO UPDATE SET first_ts = MIN(first_ts, excluded.first_ts)");
+    sql
+}
+
 fn insert_first_seen(tx: &Transaction<'_>, recs: &[FirstSeenRecord]) -> rusqlite::Result<()> {
     if recs.is_empty() {
         return Ok(());
     }
-    let mut st = tx.prepare_cached(
-        "INSERT INTO first_seen (key, scope, domain, first_ts) VALUES (?, ?, ?, ?)
-         ON CONFLICT (key) DO UPDATE SET first_ts = MIN(first_ts, excluded.first_ts)",
-    )?;
     // Integer keys in ascending order: sequential B-tree inserts, no string
-    // comparisons. A fresh sensor writes one row per new (host, domain) pair.
+    // comparisons. A fresh sensor writes one row per new (host, domain) pair, so
+    // rows go in multi-row statements to spread the per-statement cost.
     let mut keyed: Vec<(i64, String, &FirstSeenRecord)> = recs
         .iter()
         .map(|r| {
@@ -582,8 +595,16 @@ fn insert_first_seen(tx: &Transaction<'_>, recs: &[FirstSeenRecord]) -> rusqlite
         })
         .collect();
     keyed.sort_unstable_by_key(|k| k.0);
-    for (key, scope, r) in keyed {
-        st.execute(params![key, scope, r.domain, r.first_ts])?;
+    for chunk in keyed.chunks(FIRST_SEEN_CHUNK) {
+        let mut st = tx.prepare_cached(&first_seen_insert_sql(chunk.len()))?;
+        for (i, (key, scope, r)) in chunk.iter().enumerate() {
+            let b = i * 4;
+            st.raw_bind_parameter(b + 1, key)?;
+            st.raw_bind_parameter(b + 2, scope.as_str())?;
+            st.raw_bind_parameter(b + 3, r.domain.as_str())?;
+            st.raw_bind_parameter(b + 4, r.first_ts)?;
+        }
+        st.raw_execute()?;
     }
     Ok(())
 }
@@ -726,6 +747,20 @@ mod tests {
             3
         );
         assert_ne!(first_seen_key("", "a.com"), first_seen_key("a.com", ""));
+        // More rows than one statement holds, with a duplicate inside the batch.
+        let many: Vec<FirstSeenRecord> = (0..300)
+            .map(|i| FirstSeenRecord {
+                host: None,
+                domain: format!("d{}.com", i % 290),
+                first_ts: 1000 - i,
+            })
+            .collect();
+        s.write_batch(run, &[], &many).unwrap();
+        let mut loaded = Vec::new();
+        s.load_first_seen(10_000, |r| loaded.push(r)).unwrap();
+        assert_eq!(loaded.len(), 2 + 290);
+        let d5 = loaded.iter().find(|r| r.domain == "d5.com").unwrap();
+        assert_eq!(d5.first_ts, 1000 - 295, "earliest of the two rows wins");
         assert_eq!(s.run_status(run).unwrap().as_deref(), Some("complete"));
     }
 }
