@@ -570,18 +570,15 @@ impl Acc {
             cv,
         });
         let mut doms: Vec<&DomStat> = self.domains.values().collect();
-        let k = top.min(doms.len());
-        if k > 0 {
-            doms.sort_unstable_by(|a, b| b.count.cmp(&a.count).then_with(|| a.name.cmp(&b.name)));
-            w.top_domains = doms[..k].iter().map(|d| dc(d)).collect();
-            doms.sort_unstable_by(|a, b| {
-                b.risk
-                    .total_cmp(&a.risk)
-                    .then_with(|| b.count.cmp(&a.count))
-                    .then_with(|| a.name.cmp(&b.name))
-            });
-            w.risky_domains = doms[..k].iter().map(|d| dc(d)).collect();
-        }
+        w.top_domains = top_k(&mut doms, top, |a, b| {
+            b.count.cmp(&a.count).then_with(|| a.name.cmp(&b.name))
+        });
+        w.risky_domains = top_k(&mut doms, top, |a, b| {
+            b.risk
+                .total_cmp(&a.risk)
+                .then_with(|| b.count.cmp(&a.count))
+                .then_with(|| a.name.cmp(&b.name))
+        });
         w.truth.label = if w.truth.malicious_lookups > 0 {
             Some("malicious".into())
         } else if w.truth.labelled_lookups > 0 {
@@ -598,6 +595,24 @@ impl Acc {
         }
         w
     }
+}
+
+/// The first `k` of `v` in `cmp` order: partial selection, then a sort of
+/// only those `k` (a host with 50 000 distinct names is not sorted twice).
+fn top_k(
+    v: &mut [&DomStat],
+    k: usize,
+    cmp: impl Fn(&&DomStat, &&DomStat) -> std::cmp::Ordering,
+) -> Vec<DomainCount> {
+    let k = k.min(v.len());
+    if k == 0 {
+        return Vec::new();
+    }
+    if k < v.len() {
+        v.select_nth_unstable_by(k - 1, &cmp);
+    }
+    v[..k].sort_unstable_by(&cmp);
+    v[..k].iter().map(|d| dc(d)).collect()
 }
 
 fn dc(d: &DomStat) -> DomainCount {

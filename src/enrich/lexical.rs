@@ -76,8 +76,10 @@
 
 use super::psl::{trim_dot, Psl};
 use super::EnrichError;
+use aho_corasick::{AhoCorasick, MatchKind};
 use std::collections::BTreeSet;
 use std::path::Path;
+use std::sync::OnceLock;
 
 /// Number of symbols: boundary, `a`-`z`, `0`-`9`, `-`.
 const NSYM: usize = 38;
@@ -177,6 +179,28 @@ pub const ORDINARY_LABELS: &[&str] = &[
     "accounts",
     "secure",
 ];
+
+/// One automaton for all [`KEYWORDS`] (a scan is linear in the name).
+fn keywords() -> &'static AhoCorasick {
+    static AC: OnceLock<AhoCorasick> = OnceLock::new();
+    AC.get_or_init(|| build_matcher(KEYWORDS))
+}
+
+/// One automaton for all [`BRANDS`].
+fn brands() -> &'static AhoCorasick {
+    static AC: OnceLock<AhoCorasick> = OnceLock::new();
+    AC.get_or_init(|| build_matcher(BRANDS))
+}
+
+fn build_matcher(words: &[&str]) -> AhoCorasick {
+    // Invariant: the word lists are small compile-time constants of plain ASCII,
+    // well within aho-corasick's limits (tested by `matchers_agree_with_naive_search`).
+    #[allow(clippy::expect_used)]
+    AhoCorasick::builder()
+        .match_kind(MatchKind::Standard)
+        .build(words)
+        .expect("keyword automaton builds")
+}
 
 /// Phishing / lure keywords (substring match in the scored part).
 pub const KEYWORDS: &[&str] = &[
@@ -578,7 +602,7 @@ impl LexicalModel {
                 punycode = true;
                 continue;
             }
-            if !is_reg && BRANDS.iter().any(|b| label.contains(b)) {
+            if !is_reg && brands().is_match(label) {
                 keyword = true;
             }
             let mut prev = Some(BOUNDARY);
@@ -613,10 +637,12 @@ impl LexicalModel {
             }
         }
         if !keyword {
-            keyword = KEYWORDS.iter().any(|k| scored.contains(k))
-                || BRANDS
-                    .iter()
-                    .any(|b| reg_label != *b && reg_label.len() > b.len() && reg_label.contains(b));
+            // A brand inside a longer registrable label (paypal-secure.com),
+            // not the brand's own domain (paypal.com).
+            keyword = keywords().is_match(scored)
+                || brands()
+                    .find_overlapping_iter(reg_label)
+                    .any(|m| m.len() < reg_label.len());
         }
         let nf = n as f32;
         let entropy = if n == 0 {
@@ -816,6 +842,40 @@ pub fn build_model_text(dir: &Path, psl: &Psl) -> Result<String, EnrichError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn matchers_agree_with_naive_search() {
+        for name in [
+            "paypal-secure-login.com",
+            "paypal",
+            "mypaypal",
+            "applecare",
+            "login.microsoftonline",
+            "www.example.com",
+            "verify-account-wallet",
+            "xn--pple-43d",
+            "",
+            "signinsecure",
+        ] {
+            assert_eq!(
+                keywords().is_match(name),
+                KEYWORDS.iter().any(|k| name.contains(k)),
+                "{name}"
+            );
+            assert_eq!(
+                brands().is_match(name),
+                BRANDS.iter().any(|b| name.contains(b)),
+                "{name}"
+            );
+            let naive = BRANDS
+                .iter()
+                .any(|b| name != *b && name.len() > b.len() && name.contains(b));
+            let fast = brands()
+                .find_overlapping_iter(name)
+                .any(|m| m.len() < name.len());
+            assert_eq!(fast, naive, "{name}");
+        }
+    }
 
     fn m() -> LexicalModel {
         LexicalModel::embedded()
