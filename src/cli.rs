@@ -45,6 +45,21 @@ pub enum Command {
     Replay(ReplayArgs),
     /// List stored windows, filtered by host and time.
     Windows(WindowsArgs),
+    /// List flagged windows (Unusual or Likely Compromise) with their explanation.
+    Alerts(AlertsArgs),
+    /// Train the extended-isolation-forest bundle from captures or JSONL.
+    ///
+    /// Builds windows exactly as `replay` does (with a fresh first-seen state),
+    /// fits a seeded extended isolation forest on them and writes a versioned,
+    /// checksummed bundle. The same input, options and seed give the same bundle.
+    Train(TrainArgs),
+    /// Replay labelled input, score every window and measure detection quality:
+    /// confusion matrix, precision, recall, F1, PR-AUC and ROC-AUC per scenario
+    /// and overall, detection delay and false alerts per host-day.
+    ///
+    /// JSONL input carries its ground truth (`label`, `scenario`); for captures
+    /// give it with `--labels FILE`.
+    Evaluate(EvaluateArgs),
     /// Write labelled simulated DNS traffic (JSONL, optionally also pcap):
     /// benign workstations, servers and IoT devices plus injected incidents
     /// (DGA beacons, DNS tunnels, slow exfiltration, phishing, NXDOMAIN storms).
@@ -112,15 +127,9 @@ pub enum Progress {
     Never,
 }
 
-/// Options for `replay`.
-#[derive(Debug, Args)]
-pub struct ReplayArgs {
-    /// Input files: pcap, pcapng (optionally .gz) or JSONL; several are merged in time order.
-    #[arg(required = true, value_name = "FILE")]
-    pub files: Vec<PathBuf>,
-    /// SQLite database to write (created if missing).
-    #[arg(long, default_value = "sentineldns.db", env = "SENTINELDNS_DB")]
-    pub db: PathBuf,
+/// Options that shape windows (shared by `replay`, `train` and `evaluate`).
+#[derive(Debug, Clone, Args)]
+pub struct WindowArgs {
     /// Window length, e.g. 300, 300s, 5m, 1h.
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub window: TsMicros,
@@ -133,6 +142,27 @@ pub struct ReplayArgs {
     /// How many top and riskiest domains to keep per window.
     #[arg(long, default_value_t = 5)]
     pub top: usize,
+}
+
+/// Options for `replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// Input files: pcap, pcapng (optionally .gz) or JSONL; several are merged in time order.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// SQLite database to write (created if missing).
+    #[arg(long, default_value = "sentineldns.db", env = "SENTINELDNS_DB")]
+    pub db: PathBuf,
+    /// Window options.
+    #[command(flatten)]
+    pub windows: WindowArgs,
+    /// Model bundle that scores every window (default: models/default.bin, then
+    /// /usr/share/sentineldns/default.bin).
+    #[arg(long, env = "SENTINELDNS_MODEL", conflicts_with = "no_model")]
+    pub model: Option<PathBuf>,
+    /// Store windows without scoring them.
+    #[arg(long)]
+    pub no_model: bool,
     /// Window output on stdout.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
@@ -149,6 +179,115 @@ pub struct ReplayArgs {
     /// Do not print the run summary on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// Options for `train`.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Training input: captures or (labelled) JSONL; each file is an independent dataset.
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+    /// Where to write the bundle.
+    #[arg(long, default_value = "models/default.bin")]
+    pub out: PathBuf,
+    /// Train only on windows whose ground truth is benign (needs labelled input).
+    #[arg(long)]
+    pub benign_only: bool,
+    /// Trees in the forest.
+    #[arg(long, default_value_t = 200)]
+    pub trees: usize,
+    /// Windows sampled per tree.
+    #[arg(long, default_value_t = 256)]
+    pub sample_size: usize,
+    /// Extension level: split hyperplanes span this many + 1 features (0 = the
+    /// classic axis-parallel isolation forest, features − 1 = fully extended).
+    /// 1 measured best on DNS windows (see BENCHMARKS.md).
+    #[arg(long, default_value_t = 1)]
+    pub extension_level: usize,
+    /// RNG seed.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Set the Unusual threshold from a target false-alert rate on the training windows.
+    #[arg(long)]
+    pub calibrate: bool,
+    /// Target false-alert rate for `--calibrate` (fraction of training windows flagged).
+    #[arg(long, default_value_t = 0.002)]
+    pub target_far: f64,
+    /// Window options (must match how the model will be used).
+    #[command(flatten)]
+    pub windows: WindowArgs,
+}
+
+/// Options for `evaluate`.
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// Labelled input: JSONL with `label`/`scenario`, or captures with `--labels`.
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+    /// Model bundle (default: models/default.bin).
+    #[arg(long, env = "SENTINELDNS_MODEL")]
+    pub model: Option<PathBuf>,
+    /// Ground truth for captures: JSON array of {"host", "label", "scenario",
+    /// "from", "to"}; a host's windows overlapping [from, to) of a malicious
+    /// entry are malicious.
+    #[arg(long, value_name = "FILE")]
+    pub labels: Option<PathBuf>,
+    /// Output format for the metrics.
+    #[arg(long, value_enum, default_value_t = EvalFormat::Table)]
+    pub format: EvalFormat,
+    /// Also write an HTML report with a score timeline per host.
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
+    /// Window options (must match the model's).
+    #[command(flatten)]
+    pub windows: WindowArgs,
+}
+
+/// Output format of `evaluate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EvalFormat {
+    /// Readable table.
+    Table,
+    /// JSON document.
+    Json,
+}
+
+/// Verdict threshold for `alerts`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MinLabel {
+    /// Unusual and Likely Compromise.
+    Unusual,
+    /// Likely Compromise only.
+    Likely,
+}
+
+/// Options for `alerts`.
+#[derive(Debug, Args)]
+pub struct AlertsArgs {
+    /// SQLite database to read.
+    #[arg(long, default_value = "sentineldns.db", env = "SENTINELDNS_DB")]
+    pub db: PathBuf,
+    /// Lowest verdict to list.
+    #[arg(long, value_enum, default_value_t = MinLabel::Unusual)]
+    pub min_label: MinLabel,
+    /// Only this client host (IP address).
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Windows starting at or after this time (RFC 3339 or epoch seconds).
+    #[arg(long, value_parser = parse_time)]
+    pub since: Option<i64>,
+    /// Windows starting before this time (RFC 3339 or epoch seconds).
+    #[arg(long, value_parser = parse_time)]
+    pub until: Option<i64>,
+    /// Only windows of this run id.
+    #[arg(long)]
+    pub run: Option<i64>,
+    /// Only the newest N alerts.
+    #[arg(long)]
+    pub limit: Option<u32>,
+    /// Output format (`table` prints each alert with its explanation).
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
 }
 
 /// Options for `windows`.

@@ -63,7 +63,7 @@ fn every_capture_replays_through_the_pipeline() {
         let s = p.stats();
         assert!(s.packets > 0 || s.skipped(sentineldns::stats::SkipReason::CaptureRecord) > 0, "{}", c.display());
         // Every lookup lands in exactly one window (or is counted late).
-        let in_windows: u64 = p.sink().windows.iter().map(|w| (w.lookups + w.multicast) as u64).sum();
+        let in_windows: u64 = p.sink().windows.iter().map(|w| (w.lookups + w.multicast + w.infra_lookups) as u64).sum();
         let late = s.skipped(sentineldns::stats::SkipReason::LateLookup);
         assert_eq!(in_windows + late, s.lookups, "{}", c.display());
         total_messages += s.dns_messages;

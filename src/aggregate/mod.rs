@@ -15,8 +15,10 @@
 //! cleared and reused, so steady state allocates only for names never seen in
 //! the window before.
 //!
-//! mDNS/LLMNR (`Multicast`) lookups are counted in `multicast` only; every other
-//! count and feature is about unicast DNS.
+//! mDNS/LLMNR (`Multicast`) lookups are counted in `multicast` only, and
+//! infrastructure lookups (reverse `.arpa` names, DNS-blocklist queries) in
+//! `infra_lookups` only; every other count and feature is about the host's own
+//! unicast DNS behaviour.
 
 use crate::enrich::Enrichment;
 use crate::event::{qtype, rcode, Lookup, LookupOutcome, TsMicros, MICROS};
@@ -127,6 +129,8 @@ pub struct Truth {
     pub label: Option<String>,
     /// Scenario of the first malicious lookup.
     pub scenario: Option<String>,
+    /// Time of the earliest malicious lookup.
+    pub first_malicious_ts: Option<TsMicros>,
 }
 
 /// Everything observed for one host in one window. Features are derived from
@@ -155,6 +159,9 @@ pub struct HostWindow {
     pub events: u32,
     /// mDNS / LLMNR queries (not in the other counts).
     pub multicast: u32,
+    /// Infrastructure lookups: reverse (`.arpa`) and DNS-blocklist names (not
+    /// in the other counts).
+    pub infra_lookups: u32,
     /// Lookups with a response code.
     pub with_rcode: u32,
     /// NXDOMAIN responses.
@@ -169,6 +176,8 @@ pub struct HostWindow {
     pub unique_domains: u32,
     /// Distinct names at or above the high-risk threshold.
     pub high_risk_domains: u32,
+    /// Distinct high-risk names shaped like lures (keyword, brand, punycode).
+    pub risky_lure_domains: u32,
     /// Distinct registrable domains.
     pub unique_registrable: u32,
     /// Registrable domains never seen by the sensor before.
@@ -228,6 +237,7 @@ impl HostWindow {
             unsolicited: 0,
             events: 0,
             multicast: 0,
+            infra_lookups: 0,
             with_rcode: 0,
             nxdomain: 0,
             servfail: 0,
@@ -235,6 +245,7 @@ impl HostWindow {
             other_error: 0,
             unique_domains: 0,
             high_risk_domains: 0,
+            risky_lure_domains: 0,
             unique_registrable: 0,
             new_domains: 0,
             new_host_domains: 0,
@@ -413,6 +424,8 @@ impl Acc {
             w.truth.labelled_lookups += 1;
             if is_malicious_label(label) {
                 w.truth.malicious_lookups += 1;
+                w.truth.first_malicious_ts =
+                    Some(w.truth.first_malicious_ts.map_or(l.ts, |t| t.min(l.ts)));
                 if w.truth.scenario.is_none() {
                     w.truth.scenario = l.scenario.map(str::to_string);
                 }
@@ -420,6 +433,10 @@ impl Acc {
         }
         if l.outcome == LookupOutcome::Multicast {
             w.multicast += 1;
+            return;
+        }
+        if e.infra {
+            w.infra_lookups += 1;
             return;
         }
         w.lookups += 1;
@@ -471,6 +488,7 @@ impl Acc {
                 new_name = true;
                 w.unique_domains += 1;
                 w.high_risk_domains += e.high_risk as u32;
+                w.risky_lure_domains += (e.high_risk && e.lure) as u32;
                 let len = l.qname.len() as u32;
                 w.qname_len_sum += len as u64;
                 w.max_qname_len = w.max_qname_len.max(len);
@@ -777,6 +795,7 @@ mod tests {
             digit_ratio: 0.0,
             new_global: false,
             new_host: false,
+            ..Default::default()
         }
     }
 

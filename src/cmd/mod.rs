@@ -1,20 +1,114 @@
 //! Subcommand implementations: the CLI edge, where `anyhow` errors with context live.
 //!
-//! One file per subcommand; [`output`] renders windows the same way for all of them.
+//! One file per subcommand; [`output`] renders windows the same way for all of
+//! them. Helpers shared by several commands (configuration from flags, model
+//! loading, building windows in memory) live here.
 
+pub mod alerts;
+pub mod evaluate;
 pub mod output;
 pub mod replay;
 pub mod simulate;
+pub mod train;
 pub mod windows;
 
-use crate::cli::{Cli, Command};
+use crate::aggregate::{AggregateConfig, HostWindow};
+use crate::cli::{Cli, Command, WindowArgs};
+use crate::detect::{Detector, MODEL_FEATURES};
+use crate::enrich::Enricher;
+use crate::model::Bundle;
+use crate::pair::PairConfig;
+use crate::pipeline::{Pipeline, PipelineConfig, Threads, VecSink};
+use crate::source::merge::Merger;
+use crate::stats::Stats;
+use anyhow::Context;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
 
 /// Run the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Replay(a) => replay::run(a),
         Command::Windows(a) => windows::run(a),
+        Command::Alerts(a) => alerts::run(a),
+        Command::Train(a) => train::run(a),
+        Command::Evaluate(a) => evaluate::run(a),
         Command::Simulate(a) => simulate::run(a),
     }
+}
+
+/// Pipeline configuration from the window flags, validated.
+pub fn pipeline_config(a: &WindowArgs) -> anyhow::Result<PipelineConfig> {
+    let cfg = PipelineConfig {
+        aggregate: AggregateConfig {
+            window: a.window,
+            grace: a.grace,
+            top_domains: a.top,
+            ..Default::default()
+        },
+        pair: PairConfig {
+            timeout: a.pair_timeout,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    cfg.validate().context("invalid options")?;
+    Ok(cfg)
+}
+
+/// Where the model is looked for when `--model` is not given.
+pub fn default_model_paths() -> Vec<PathBuf> {
+    vec![
+        PathBuf::from("models/default.bin"),
+        PathBuf::from("/usr/share/sentineldns/default.bin"),
+    ]
+}
+
+/// Load the model bundle: the given path, else the first default that exists.
+pub fn load_detector(model: Option<&Path>) -> anyhow::Result<(Detector, PathBuf)> {
+    let path = match model {
+        Some(p) => p.to_path_buf(),
+        None => default_model_paths().into_iter().find(|p| p.exists()).ok_or_else(|| {
+            anyhow::anyhow!(
+                "no model bundle found (looked for {}); pass --model FILE, train one with `sentineldns train`, or use --no-model",
+                default_model_paths()
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })?,
+    };
+    let bundle = Bundle::load(&path, &MODEL_FEATURES)
+        .with_context(|| format!("loading model {}", path.display()))?;
+    let det = Detector::new(bundle).with_context(|| format!("model {}", path.display()))?;
+    Ok((det, path))
+}
+
+/// Build every window of `inputs` in memory, with a fresh first-seen state
+/// (as a newly installed sensor would), for training and evaluation. Each
+/// input is an independent dataset (its own pipeline): simulations or captures
+/// from different networks may reuse the same addresses and times.
+pub fn windows_in_memory(inputs: &[PathBuf], cfg: &PipelineConfig) -> anyhow::Result<(Vec<HostWindow>, Stats)> {
+    // Open every input first, so an unreadable one fails before any work.
+    let mut total = Stats::default();
+    let mut mergers = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        let mut stats = Stats::default();
+        mergers.push((Merger::open(std::slice::from_ref(input), &mut stats)?, stats));
+    }
+    let mut windows = Vec::new();
+    for (mut merger, stats) in mergers {
+        let mut p = Pipeline::new(cfg, Enricher::new(cfg.enrich.clone()), VecSink::default());
+        p.source_stats().merge(&stats);
+        let stop = AtomicBool::new(false);
+        match p.run(&mut merger, &stop, Threads::Two, |_, _| {}) {
+            Ok(_) => {}
+            Err(never) => match never {},
+        }
+        total.merge(&p.stats());
+        windows.extend(p.into_sink().windows);
+    }
+    Ok((windows, total))
 }

@@ -2,6 +2,7 @@
 //! windows) and `windows` (stored ones): both go through [`WindowView`].
 
 use crate::aggregate::HostWindow;
+use crate::detect::Verdict;
 use crate::event::MICROS;
 use crate::features::{self, FEATURE_NAMES};
 use crate::store::StoredWindow;
@@ -33,6 +34,35 @@ pub struct WindowView {
     pub score: Option<f64>,
     /// Verdict (once scored).
     pub label: Option<String>,
+    /// Reasons (JSON array of {tag, feature, value, usual, deviation}).
+    pub reasons: Value,
+    /// Explanation (once scored).
+    pub explanation: Option<String>,
+}
+
+impl WindowView {
+    /// A fresh window with its verdict, if it was scored.
+    pub fn scored(w: &HostWindow, v: Option<&Verdict>) -> Self {
+        let mut view = WindowView::from(w);
+        if let Some(v) = v {
+            view.score = Some((v.score * 1e4).round() / 1e4);
+            view.label = Some(v.label.as_str().to_string());
+            view.reasons = serde_json::to_value(&v.reasons).unwrap_or(Value::Null);
+            view.explanation = Some(v.explanation.clone());
+        }
+        view
+    }
+
+    /// The reason tags.
+    pub fn reason_tags(&self) -> Vec<String> {
+        match &self.reasons {
+            Value::Array(a) => a
+                .iter()
+                .filter_map(|r| r.get("tag").and_then(Value::as_str).map(str::to_string))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
 }
 
 impl From<&HostWindow> for WindowView {
@@ -49,6 +79,8 @@ impl From<&HostWindow> for WindowView {
             truth_scenario: w.truth.scenario.clone(),
             score: None,
             label: None,
+            reasons: Value::Null,
+            explanation: None,
         }
     }
 }
@@ -65,8 +97,14 @@ impl From<&StoredWindow> for WindowView {
             risky_domains: serde_json::from_str(&w.risky_domains).unwrap_or(Value::Null),
             truth_label: w.truth_label.clone(),
             truth_scenario: w.truth_scenario.clone(),
-            score: w.score,
+            score: w.score.map(|s| (s * 1e4).round() / 1e4),
             label: w.label.clone(),
+            reasons: w
+                .reasons
+                .as_deref()
+                .and_then(|r| serde_json::from_str(r).ok())
+                .unwrap_or(Value::Null),
+            explanation: w.explanation.clone(),
         }
     }
 }
@@ -108,6 +146,8 @@ impl WindowView {
         m.insert("truth_scenario".into(), json!(self.truth_scenario));
         m.insert("score".into(), json!(self.score));
         m.insert("label".into(), json!(self.label));
+        m.insert("reasons".into(), self.reasons.clone());
+        m.insert("explanation".into(), json!(self.explanation));
         Value::Object(m)
     }
 
@@ -135,7 +175,7 @@ pub struct Printer {
     header_done: bool,
 }
 
-const HEADER: &str = "WINDOW_START          HOST                            LOOKUPS    QPM   NX%  RISKY%  NEW%  UNIQ   REG  MAXSUB  LEN  ENTR  RARE%  LABEL              TOP DOMAINS";
+const HEADER: &str = "WINDOW_START          HOST                            LOOKUPS    QPM   NX%  RISKY%  NEW%  UNIQ   REG  MAXSUB  LEN  ENTR  RARE%  SCORE  LABEL              TRUTH      REASONS / TOP DOMAINS";
 
 impl Printer {
     /// New printer.
@@ -165,14 +205,18 @@ impl Printer {
                         writeln!(out, "{HEADER}")?;
                         self.header_done = true;
                     }
-                    let label = match (&v.label, &v.truth_label) {
-                        (Some(l), _) => l.clone(),
-                        (None, Some(t)) => format!("truth:{t}"),
+                    let label = v.label.clone().unwrap_or_else(|| "-".into());
+                    let score = v.score.map_or("-".to_string(), |s| format!("{s:.2}"));
+                    let truth = match (&v.truth_label, &v.truth_scenario) {
+                        (Some(_), Some(sc)) => sc.clone(),
+                        (Some(t), None) => t.clone(),
                         _ => "-".into(),
                     };
+                    let tags = v.reason_tags();
+                    let tail = if tags.is_empty() { v.top_names() } else { tags.join(",") };
                     writeln!(
                         out,
-                        "{:<21} {:<31} {:>7} {:>6.1} {:>5.1} {:>7.1} {:>5.1} {:>5} {:>5} {:>7} {:>4.0} {:>5.2} {:>6.1}  {:<18} {}",
+                        "{:<21} {:<31} {:>7} {:>6.1} {:>5.1} {:>7.1} {:>5.1} {:>5} {:>5} {:>7} {:>4.0} {:>5.2} {:>6.1}  {:>5}  {:<18} {:<10} {}",
                         rfc3339(v.start),
                         v.host,
                         v.lookups,
@@ -186,8 +230,10 @@ impl Printer {
                         v.feature("mean_qname_len"),
                         v.feature("mean_label_entropy"),
                         100.0 * v.feature("rare_qtype_ratio"),
+                        score,
                         label,
-                        v.top_names()
+                        truth,
+                        tail
                     )?;
                 }
                 OutputFormat::None => {}

@@ -4,11 +4,12 @@
 //! windows to SQLite in one transaction, prints them, and reports the run.
 
 use super::output::{Printer, WindowView};
-use crate::aggregate::{AggregateConfig, HostWindow};
+use crate::aggregate::HostWindow;
+use crate::detect::{Detector, Verdict};
+use crate::model::Label;
 use crate::cli::{Progress, ReplayArgs};
 use crate::enrich::{Enricher, FirstSeenRecord};
-use crate::pair::PairConfig;
-use crate::pipeline::{Pipeline, PipelineConfig, RunEnd, Threads, WindowSink};
+use crate::pipeline::{Pipeline, RunEnd, Threads, WindowSink};
 use crate::source::merge::Merger;
 use crate::stats::{Stats, StatsReport};
 use crate::store::Store;
@@ -20,44 +21,41 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Writes each batch to the store and prints it.
+/// Scores each batch, writes it to the store and prints it.
 struct StoreSink {
     store: Store,
     run: i64,
     printer: Printer,
-    windows: u64,
+    detector: Option<Detector>,
+    verdicts: Vec<Verdict>,
+    labels: [u64; 3],
 }
 
 impl WindowSink for StoreSink {
     type Error = anyhow::Error;
     fn write(&mut self, w: &[HostWindow], f: &[FirstSeenRecord]) -> anyhow::Result<()> {
+        self.verdicts.clear();
+        if let Some(d) = &self.detector {
+            self.verdicts.extend(w.iter().map(|w| d.judge(w)));
+            for v in &self.verdicts {
+                let i = match v.label {
+                    Label::Normal => 0,
+                    Label::Unusual => 1,
+                    Label::LikelyCompromise => 2,
+                };
+                self.labels[i] += 1;
+            }
+        }
         self.store
-            .write_batch(self.run, w, f)
+            .write_batch(self.run, w, &self.verdicts, f)
             .context("writing windows")?;
-        self.windows += w.len() as u64;
         // A closed stdout (e.g. `| head`) must not lose stored data: ignore it.
-        let _ = self.printer.print(w.iter().map(WindowView::from));
+        let verdicts = &self.verdicts;
+        let _ = self
+            .printer
+            .print(w.iter().enumerate().map(|(i, w)| WindowView::scored(w, verdicts.get(i))));
         Ok(())
     }
-}
-
-/// Build the pipeline configuration from the flags.
-pub fn config_from(a: &ReplayArgs) -> anyhow::Result<PipelineConfig> {
-    let cfg = PipelineConfig {
-        aggregate: AggregateConfig {
-            window: a.window,
-            grace: a.grace,
-            top_domains: a.top,
-            ..Default::default()
-        },
-        pair: PairConfig {
-            timeout: a.pair_timeout,
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    cfg.validate().context("invalid options")?;
-    Ok(cfg)
 }
 
 /// Install SIGINT/SIGTERM handlers that set the returned flag; a second signal
@@ -140,7 +138,14 @@ pub fn print_summary(r: &StatsReport, secs: f64, end: RunEnd, db: &str, run: i64
 
 /// Run `replay`.
 pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
-    let cfg = config_from(&a)?;
+    let cfg = super::pipeline_config(&a.windows)?;
+    let detector = if a.no_model {
+        None
+    } else {
+        let (d, path) = super::load_detector(a.model.as_deref())?;
+        tracing::info!(model = %path.display(), "model loaded");
+        Some(d)
+    };
     let mut stats = Stats::default();
     let mut merger = Merger::open(&a.files, &mut stats)?;
     let mut store = Store::open(&a.db)?;
@@ -150,16 +155,19 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         .load_first_seen(cap, |r| enricher.preload_first_seen(&r))
         .context("loading first-seen domains")?;
     let names: Vec<String> = a.files.iter().map(|p| p.display().to_string()).collect();
-    let run = store.begin_run("replay", &names, a.window / crate::event::MICROS)?;
+    let run = store.begin_run("replay", &names, a.windows.window / crate::event::MICROS)?;
     for i in merger.inputs() {
         tracing::info!(file = %i.name, kind = i.kind.as_str(), gzip = i.gzip, bytes = i.size, "input opened");
     }
     let stop = stop_flag()?;
+    let scored = detector.is_some();
     let sink = StoreSink {
         store,
         run,
         printer: Printer::new(a.format),
-        windows: 0,
+        detector,
+        verdicts: Vec::new(),
+        labels: [0; 3],
     };
     let mut pipeline = Pipeline::new(&cfg, enricher, sink);
     pipeline.source_stats().merge(&stats);
@@ -199,6 +207,15 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     }
     if !a.quiet {
         print_summary(&report, secs, end, &a.db.display().to_string(), run);
+        if scored {
+            eprintln!(
+                "  verdicts: {} Normal, {} Unusual, {} Likely Compromise (`sentineldns alerts --db {}` explains them)",
+                sink.labels[0],
+                sink.labels[1],
+                sink.labels[2],
+                a.db.display()
+            );
+        }
     }
     Ok(match end {
         RunEnd::Complete => ExitCode::SUCCESS,

@@ -25,6 +25,7 @@ pub fn run(a: WindowsArgs) -> anyhow::Result<ExitCode> {
         until: a.until,
         run: a.run,
         limit: a.limit,
+        labels: Vec::new(),
     })?;
     let n = rows.len();
     Printer::new(a.format)

@@ -25,6 +25,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod allowlist;
 pub mod firstseen;
 pub mod lexical;
 pub mod psl;
@@ -34,6 +35,7 @@ pub use lexical::{LexicalModel, LexicalScore};
 pub use psl::Psl;
 
 use crate::event::{Lookup, TsMicros};
+use allowlist::AllowList;
 use rustc_hash::{FxHashMap, FxHasher};
 use serde::{Deserialize, Serialize};
 use std::hash::Hasher;
@@ -85,6 +87,8 @@ pub struct EnrichConfig {
     pub first_seen_cap: usize,
     /// `(host, registrable domain)` pairs kept in memory (default 2 000 000).
     pub host_first_seen_cap: usize,
+    /// Apply the embedded default allow-list (default `true`).
+    pub default_allowlist: bool,
 }
 
 impl Default for EnrichConfig {
@@ -95,6 +99,7 @@ impl Default for EnrichConfig {
             domain_cache_cap: 200_000,
             first_seen_cap: 1_000_000,
             host_first_seen_cap: 2_000_000,
+            default_allowlist: true,
         }
     }
 }
@@ -127,6 +132,14 @@ pub struct Enrichment {
     pub labels: u8,
     /// Digits / characters of the scored part (same part as `entropy`).
     pub digit_ratio: f32,
+    /// The name carries a lure keyword, a brand outside its own domain, or
+    /// punycode (lookalike / phishing shape).
+    pub lure: bool,
+    /// On the allow-list: no risk, never newly seen.
+    pub allowed: bool,
+    /// Infrastructure lookup (reverse `.arpa`, DNS blocklist): kept out of
+    /// the behavioural window features.
+    pub infra: bool,
     /// The registrable domain was never seen by this sensor (within memory).
     pub new_global: bool,
     /// The registrable domain was never seen from this client (within memory).
@@ -184,6 +197,9 @@ struct CacheEntry {
     digit_ratio: f32,
     max_label_len: u8,
     labels: u8,
+    lure: bool,
+    allowed: bool,
+    infra: bool,
 }
 
 /// Stable 64-bit FxHash of bytes.
@@ -214,6 +230,7 @@ fn host_key(host: IpAddr, registrable_hash: u64) -> u64 {
 /// The enrichment stage. One per pipeline worker; not shared.
 #[derive(Debug)]
 pub struct Enricher {
+    allow: AllowList,
     cfg: EnrichConfig,
     psl: Psl,
     lexical: LexicalModel,
@@ -240,6 +257,11 @@ impl Enricher {
     /// ignored: `psl` decides).
     pub fn with_models(cfg: EnrichConfig, psl: Psl, lexical: LexicalModel) -> Self {
         Enricher {
+            allow: if cfg.default_allowlist {
+                AllowList::default_list()
+            } else {
+                AllowList::default()
+            },
             global: FirstSeenSet::new(cfg.first_seen_cap),
             hosts: FirstSeenSet::new(cfg.host_first_seen_cap),
             cache: FxHashMap::default(),
@@ -250,6 +272,12 @@ impl Enricher {
             psl,
             lexical,
         }
+    }
+
+    /// Add entries to the allow-list (clears the per-name cache).
+    pub fn extend_allowlist(&mut self, list: AllowList) {
+        self.allow.extend(list);
+        self.cache.clear();
     }
 
     /// The configuration.
@@ -330,10 +358,13 @@ impl Enricher {
             max_label_len: c.max_label_len,
             labels: c.labels,
             digit_ratio: c.digit_ratio,
+            lure: c.lure,
+            allowed: c.allowed,
+            infra: c.infra,
             new_global: false,
             new_host: false,
         };
-        if c.registrable_len > 0 {
+        if c.registrable_len > 0 && !c.allowed {
             e.new_global = self.global.touch(c.registrable_hash, self.tick);
             e.new_host = self
                 .hosts
@@ -371,6 +402,7 @@ impl Enricher {
         let reg = self.psl.registrable_domain(q);
         let unlisted = reg.is_none() && lexical::is_unlisted_tld(q, &self.psl);
         let s = self.lexical.score_inner(q, reg, unlisted);
+        let allowed = self.allow.matches(q);
         let (mut labels, mut max_label) = (0usize, 0usize);
         if !q.is_empty() {
             for label in q.split('.') {
@@ -388,11 +420,14 @@ impl Enricher {
                 Some(r) if reg_len > 0 => fx_hash(r.as_bytes()),
                 _ => 0,
             },
-            risk: s.risk,
+            risk: if allowed { 0.0 } else { s.risk },
             entropy: s.entropy,
             digit_ratio: s.digit_ratio,
             max_label_len: max_label.min(255) as u8,
             labels: labels.min(255) as u8,
+            lure: (s.keyword || s.punycode) && !allowed,
+            allowed,
+            infra: allowlist::is_infrastructure(q),
         }
     }
 }

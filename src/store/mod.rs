@@ -12,6 +12,7 @@
 //! that the detection stage fills in.
 
 use crate::aggregate::HostWindow;
+use crate::detect::Verdict;
 use crate::enrich::FirstSeenRecord;
 use crate::event::{TsMicros, MICROS};
 use crate::features::{self, FEATURE_NAMES, N_FEATURES};
@@ -71,6 +72,7 @@ CREATE TABLE windows (
     unanswered             INTEGER NOT NULL,
     unsolicited            INTEGER NOT NULL,
     multicast              INTEGER NOT NULL,
+    infra_lookups          INTEGER NOT NULL,
     nxdomain               INTEGER NOT NULL,
     servfail               INTEGER NOT NULL,
     high_risk_domains      INTEGER NOT NULL,
@@ -140,6 +142,7 @@ fn window_columns() -> Vec<&'static str> {
         "unanswered",
         "unsolicited",
         "multicast",
+        "infra_lookups",
         "nxdomain",
         "servfail",
         "high_risk_domains",
@@ -155,6 +158,10 @@ fn window_columns() -> Vec<&'static str> {
         "truth_label",
         "truth_scenario",
         "malicious_lookups",
+        "score",
+        "label",
+        "reasons",
+        "explanation",
     ]);
     c
 }
@@ -188,6 +195,10 @@ pub struct StoredWindow {
     pub score: Option<f64>,
     /// Verdict label, once scored.
     pub label: Option<String>,
+    /// Reasons (JSON text), once scored.
+    pub reasons: Option<String>,
+    /// Explanation, once scored.
+    pub explanation: Option<String>,
 }
 
 /// Filter for [`Store::query_windows`].
@@ -203,6 +214,8 @@ pub struct WindowQuery {
     pub run: Option<i64>,
     /// At most this many rows (newest last).
     pub limit: Option<u32>,
+    /// Only windows whose verdict is one of these labels.
+    pub labels: Vec<String>,
 }
 
 /// The database.
@@ -336,10 +349,13 @@ impl Store {
     }
 
     /// Write one batch of windows and first-seen records in a single transaction.
+    ///
+    /// `verdicts` is either empty (no model) or holds one verdict per window.
     pub fn write_batch(
         &mut self,
         run: i64,
         windows: &[HostWindow],
+        verdicts: &[Verdict],
         first_seen: &[FirstSeenRecord],
     ) -> Result<(), StoreError> {
         if windows.is_empty() && first_seen.is_empty() {
@@ -351,7 +367,7 @@ impl Store {
             source: e,
         };
         let tx = self.conn.transaction().map_err(wrap)?;
-        insert_windows(&tx, run, windows).map_err(wrap)?;
+        insert_windows(&tx, run, windows, verdicts).map_err(wrap)?;
         insert_first_seen(&tx, first_seen).map_err(wrap)?;
         tx.commit().map_err(wrap)
     }
@@ -406,7 +422,7 @@ impl Store {
     pub fn query_windows(&self, q: &WindowQuery) -> Result<Vec<StoredWindow>, StoreError> {
         let feats = FEATURE_NAMES.join(", ");
         let mut sql = format!(
-            "SELECT id, run_id, host, window_start, window_end, lookups, {feats}, top_domains, risky_domains, truth_label, truth_scenario, score, label FROM windows WHERE 1=1"
+            "SELECT id, run_id, host, window_start, window_end, lookups, {feats}, top_domains, risky_domains, truth_label, truth_scenario, score, label, reasons, explanation FROM windows WHERE 1=1"
         );
         let mut args: Vec<rusqlite::types::Value> = Vec::new();
         if let Some(h) = &q.host {
@@ -424,6 +440,10 @@ impl Store {
         if let Some(r) = q.run {
             sql.push_str(" AND run_id = ?");
             args.push(r.into());
+        }
+        if !q.labels.is_empty() {
+            sql.push_str(&format!(" AND label IN ({})", vec!["?"; q.labels.len()].join(", ")));
+            args.extend(q.labels.iter().map(|l| rusqlite::types::Value::from(l.clone())));
         }
         if let Some(l) = q.limit {
             // The newest `l` windows, still returned oldest first.
@@ -456,6 +476,8 @@ impl Store {
                     truth_scenario: r.get(b + 3)?,
                     score: r.get(b + 4)?,
                     label: r.get(b + 5)?,
+                    reasons: r.get(b + 6)?,
+                    explanation: r.get(b + 7)?,
                 })
             })
             .map_err(|e| self.err(e))?;
@@ -482,7 +504,12 @@ impl Store {
     }
 }
 
-fn insert_windows(tx: &Transaction<'_>, run: i64, windows: &[HostWindow]) -> rusqlite::Result<()> {
+fn insert_windows(
+    tx: &Transaction<'_>,
+    run: i64,
+    windows: &[HostWindow],
+    verdicts: &[Verdict],
+) -> rusqlite::Result<()> {
     if windows.is_empty() {
         return Ok(());
     }
@@ -493,7 +520,8 @@ fn insert_windows(tx: &Transaction<'_>, run: i64, windows: &[HostWindow]) -> rus
         vec!["?"; cols.len()].join(", ")
     );
     let mut st = tx.prepare_cached(&sql)?;
-    for w in windows {
+    for (i, w) in windows.iter().enumerate() {
+        let verdict = verdicts.get(i);
         let mut v: Vec<rusqlite::types::Value> = Vec::with_capacity(cols.len());
         v.push(run.into());
         v.push(w.host.to_string().into());
@@ -507,6 +535,7 @@ fn insert_windows(tx: &Transaction<'_>, run: i64, windows: &[HostWindow]) -> rus
             w.unanswered,
             w.unsolicited,
             w.multicast,
+            w.infra_lookups,
             w.nxdomain,
             w.servfail,
             w.high_risk_domains,
@@ -536,6 +565,15 @@ fn insert_windows(tx: &Transaction<'_>, run: i64, windows: &[HostWindow]) -> rus
         v.push(opt(&w.truth.label));
         v.push(opt(&w.truth.scenario));
         v.push((w.truth.malicious_lookups as i64).into());
+        match verdict {
+            Some(vd) => {
+                v.push(vd.score.into());
+                v.push(vd.label.as_str().to_string().into());
+                v.push(serde_json::to_string(&vd.reasons).unwrap_or_default().into());
+                v.push(vd.explanation.clone().into());
+            }
+            None => v.extend(std::iter::repeat_n(rusqlite::types::Value::Null, 4)),
+        }
         st.execute(params_from_iter(v))?;
     }
     Ok(())
@@ -711,7 +749,7 @@ mod tests {
                 first_ts: 5,
             },
         ];
-        s.write_batch(run, &ws, &fs).unwrap();
+        s.write_batch(run, &ws, &[], &fs).unwrap();
         s.finish_run(run, "complete", "{}").unwrap();
         assert_eq!(s.count_windows(run).unwrap(), 3);
         let got = s
@@ -739,7 +777,7 @@ mod tests {
             domain: "example.com".into(),
             first_ts: 3,
         }];
-        s.write_batch(run, &[], &again).unwrap();
+        s.write_batch(run, &[], &[], &again).unwrap();
         let mut loaded = Vec::new();
         assert_eq!(s.load_first_seen(10, |r| loaded.push(r)).unwrap(), 2);
         assert_eq!(
@@ -755,7 +793,7 @@ mod tests {
                 first_ts: 1000 - i,
             })
             .collect();
-        s.write_batch(run, &[], &many).unwrap();
+        s.write_batch(run, &[], &[], &many).unwrap();
         let mut loaded = Vec::new();
         s.load_first_seen(10_000, |r| loaded.push(r)).unwrap();
         assert_eq!(loaded.len(), 2 + 290);

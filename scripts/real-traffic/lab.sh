@@ -1,0 +1,387 @@
+#!/usr/bin/env bash
+# sentineldns real-traffic lab: real DNS software (unbound, NSD, iodine/iodined,
+# dig) in Linux network namespaces, captured with tcpdump, with ground truth.
+# See README.md beside this file. Needs root. Touches nothing outside the
+# namespaces it creates (prefix sdns-<tag>-) and the --out directory.
+#
+#   sudo scripts/real-traffic/lab.sh --duration 660 --seed 1 --out DIR
+set -Eeuo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+PY=${PYTHON:-/usr/bin/python3}
+DOMAINS=${DOMAINS_DIR:-$HERE/../../../shared/data/domains}
+
+# ---------------------------------------------------------------- options
+DURATION=660 SEED=1 OUT="" TAG=lab
+WORKSTATIONS=3 SERVERS=1
+DGA_SPEC="" DGA_MIN=20 DGA_MAX=60 BATCH_MIN=10 BATCH_MAX=40 DGA_START=45
+TUN_DOMAIN=t.tunnel.test TUN_TYPE=NULL TUN_EXTRA="" TUN_START=60 TUN_RATE=2000
+TUN_UP=400000 TUN_DOWN=150000 TUN_BEACON="3 12" PING_INTERVAL=2
+MAL_TAIL=25 PACE=1.0 QNAME_MIN=no ZONE_COUNT=350 AUTH_DELAY_MS=18 KEEP=0
+usage() {
+  cat <<EOF
+usage: $0 --out DIR [options]
+  --duration SEC       capture length (default 660 = 11 min, >= 120)
+  --seed N             RNG seed for clients and host addresses (default 1)
+  --out DIR            output directory (capture.pcap, labels.json, summary.txt, logs/)
+  --tag NAME           namespace prefix sdns-NAME- (default lab; lets two labs run at once)
+  --workstations N     benign workstations (default 3)
+  --servers N          benign servers (default 1)
+  --dga SPEC           DGA names: a plain list file, or FAMILY:baderj-csv
+                       (default: andrewaeva conficker list)
+  --dga-period MIN MAX seconds between DGA batches (default 20 60)
+  --dga-batch MIN MAX  lookups per DGA batch (default 10 40)
+  --dga-start SEC      DGA starts this long after the capture starts (default 45)
+  --tunnel-domain D    iodine topdomain (default t.tunnel.test)
+  --tunnel-type T      iodine -T record type, or 'auto' (default NULL)
+  --tunnel-extra ARGS  extra iodine client args, e.g. '-O Base32 -M 200'
+  --tunnel-start SEC   tunnel starts this long after the capture starts (default 60)
+  --tunnel-rate B/s    bulk transfer rate through the tunnel (default 2000)
+  --tunnel-bytes UP DOWN  bulk bytes to exfiltrate / download (default 400000 150000)
+  --tunnel-beacon MIN MAX seconds between C2 beacons (default 3 12)
+  --ping-interval SEC  ping through the tunnel every SEC s (default 2; 0 = off)
+  --mal-tail SEC       malicious activity stops this long before the capture ends (default 25)
+  --pace F             multiply benign dwell/idle times by F (default 1.0)
+  --qname-min yes|no   unbound qname-minimisation (default no: with yes, unbound sends
+                       A queries for iodine's names first and breaks the handshake)
+  --keep               leave namespaces running at the end (debugging; run --teardown later)
+  --teardown           only remove namespaces of --tag and exit
+EOF
+}
+TEARDOWN_ONLY=0
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --duration) DURATION=$2; shift 2;;
+    --seed) SEED=$2; shift 2;;
+    --out) OUT=$2; shift 2;;
+    --tag) TAG=$2; shift 2;;
+    --workstations) WORKSTATIONS=$2; shift 2;;
+    --servers) SERVERS=$2; shift 2;;
+    --dga) DGA_SPEC=$2; shift 2;;
+    --dga-period) DGA_MIN=$2; DGA_MAX=$3; shift 3;;
+    --dga-batch) BATCH_MIN=$2; BATCH_MAX=$3; shift 3;;
+    --dga-start) DGA_START=$2; shift 2;;
+    --tunnel-domain) TUN_DOMAIN=$2; shift 2;;
+    --tunnel-type) TUN_TYPE=$2; shift 2;;
+    --tunnel-extra) TUN_EXTRA=$2; shift 2;;
+    --tunnel-start) TUN_START=$2; shift 2;;
+    --tunnel-rate) TUN_RATE=$2; shift 2;;
+    --tunnel-bytes) TUN_UP=$2; TUN_DOWN=$3; shift 3;;
+    --tunnel-beacon) TUN_BEACON="$2 $3"; shift 3;;
+    --ping-interval) PING_INTERVAL=$2; shift 2;;
+    --mal-tail) MAL_TAIL=$2; shift 2;;
+    --pace) PACE=$2; shift 2;;
+    --qname-min) QNAME_MIN=$2; shift 2;;
+    --keep) KEEP=1; shift;;
+    --teardown) TEARDOWN_ONLY=1; shift;;
+    -h|--help) usage; exit 0;;
+    *) echo "unknown option $1" >&2; usage >&2; exit 2;;
+  esac
+done
+[[ $EUID -eq 0 ]] || { echo "must run as root" >&2; exit 1; }
+[[ "$TAG" =~ ^[a-z0-9]{1,8}$ ]] || { echo "--tag must be 1-8 of [a-z0-9]" >&2; exit 2; }
+P="sdns-$TAG"
+
+# ---------------------------------------------------------------- teardown
+lab_namespaces() { ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^$P-" || true; }
+teardown() {
+  local ns pids
+  for ns in $(lab_namespaces); do
+    pids=$(ip netns pids "$ns" 2>/dev/null || true)
+    [[ -n "$pids" ]] && kill $pids 2>/dev/null || true
+  done
+  sleep 1
+  for ns in $(lab_namespaces); do
+    pids=$(ip netns pids "$ns" 2>/dev/null || true)
+    [[ -n "$pids" ]] && kill -9 $pids 2>/dev/null || true
+    ip netns del "$ns" 2>/dev/null || true
+  done
+}
+if [[ $TEARDOWN_ONLY -eq 1 ]]; then teardown; echo "removed namespaces $P-*"; exit 0; fi
+[[ -n "$OUT" ]] || { usage >&2; exit 2; }
+(( DURATION >= 120 )) || { echo "--duration must be >= 120" >&2; exit 2; }
+for t in unbound nsd iodine iodined dig tcpdump ping "$PY"; do
+  command -v "$t" >/dev/null || { echo "missing $t (apt-get install unbound nsd iodine bind9-dnsutils tcpdump iputils-ping)" >&2; exit 1; }
+done
+[[ -e /dev/net/tun ]] || { echo "/dev/net/tun missing" >&2; exit 1; }
+[[ -n "$DGA_SPEC" ]] || DGA_SPEC="$DOMAINS/dga/andrewaeva_conficker_1000.txt"
+
+on_exit() {
+  local rc=$? j
+  for j in $(jobs -p); do kill "$j" 2>/dev/null || true; done
+  if [[ $KEEP -eq 1 ]]; then echo "--keep: namespaces left running; remove with: $0 --tag $TAG --teardown"; else teardown; fi
+  [[ $rc -ne 0 ]] && echo "lab.sh: exit status $rc" >&2
+  exit $rc
+}
+trap on_exit EXIT
+trap 'echo "lab.sh: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
+trap 'exit 130' INT TERM
+
+teardown    # idempotent: remove leftovers of an earlier run with the same tag
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+W="$OUT/lab"; LOGS="$OUT/logs"
+rm -rf "$W" "$LOGS"; mkdir -p "$W" "$LOGS"
+chmod 755 "$OUT" "$W" "$LOGS"
+now() { date +%s.%N; }
+log() { echo "[$(date -u +%H:%M:%S)] $*"; }
+nsx() { local n=$1; shift; ip netns exec "$P-$n" "$@"; }
+
+# ---------------------------------------------------------------- addresses
+# LAN (client side) 10.53.0.0/25, "internet" side 10.53.0.128/26, iodine
+# tunnel 10.53.0.192/27. Client addresses are drawn from the seed.
+RES_LAN=10.53.0.2 RES_UP=10.53.0.129 AUTH=10.53.0.130 IOD=10.53.0.140
+TUN_SRV=10.53.0.193 TUN_CLI=10.53.0.194
+RANDOM=$SEED
+declare -A USED=()
+# (no command substitution here: RANDOM must advance in this shell to stay reproducible)
+add_host() { local o; while :; do o=$(( 10 + RANDOM % 115 )); [[ -z "${USED[$o]:-}" ]] && break; done; USED[$o]=1; HOSTS+=("$1 10.53.0.$o $2"); }
+HOSTS=()        # "name ip role"
+for i in $(seq 1 "$WORKSTATIONS"); do add_host "ws$i" workstation; done
+for i in $(seq 1 "$SERVERS"); do add_host "srv$i" server; done
+add_host dga dga
+add_host tun tunnel
+PTRS=()
+PTR_IPS=""
+for h in "${HOSTS[@]}"; do
+  set -- $h
+  case $3 in workstation) pn="$1-pc";; server) pn="$1-app";; dga) pn="ws-$((RANDOM % 900 + 100))";; tunnel) pn="lt-$((RANDOM % 900 + 100))";; esac
+  PTRS+=(--ptr "$2=$pn.corp.lan"); PTR_IPS+="$2,"
+done
+PTRS+=(--ptr "$RES_LAN=resolver.corp.lan"); PTR_IPS+="$RES_LAN"
+
+# ---------------------------------------------------------------- fake internet
+log "generating zones ($ZONE_COUNT domains, tunnel zone $TUN_DOMAIN)"
+"$PY" "$HERE/gen_zones.py" --top "$DOMAINS/benign/top50k_kmikholap_top-1m.csv" --count "$ZONE_COUNT" \
+  --out "$W" --auth-ip "$AUTH" --nsd-listen "127.0.0.1@5300" --iodined-ip "$IOD" \
+  --tunnel-domain "$TUN_DOMAIN" --resolver-lan-ip "$RES_LAN" --resolver-up-ip "$RES_UP" \
+  --lan-cidr 10.53.0.0/25 --qname-min "$QNAME_MIN" "${PTRS[@]}"
+nsd-checkconf "$W/nsd.conf"
+unbound-checkconf "$W/unbound.conf" >/dev/null
+
+# ---------------------------------------------------------------- namespaces
+log "creating namespaces $P-*"
+mkns() {
+  ip netns add "$P-$1"
+  nsx "$1" ip link set lo up
+  nsx "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+}
+mkns sw
+nsx sw ip link add brlan type bridge
+nsx sw ip link add brup type bridge
+nsx sw ip link set brlan up
+nsx sw ip link set brup up
+# plug NS into bridge BR as interface IF with ADDR (veth created inside the namespaces, never in the host's)
+plug() {
+  local ns=$1 br=$2 ifn=$3 addr=$4 peer="v$1$5"
+  ip -n "$P-sw" link add "$peer" type veth peer name "$ifn" netns "$P-$ns"
+  nsx sw ip link set "$peer" master "$br" up
+  nsx "$ns" ip addr add "$addr" dev "$ifn"
+  nsx "$ns" ip link set "$ifn" up
+}
+mkns res;  plug res brlan eth0 "$RES_LAN/25" 0; plug res brup eth1 "$RES_UP/26" 1
+mkns auth; plug auth brup eth0 "$AUTH/26" 0
+mkns iod;  plug iod brup eth0 "$IOD/26" 0
+for h in "${HOSTS[@]}"; do set -- $h; mkns "$1"; plug "$1" brlan eth0 "$2/25" 0; done
+
+# ---------------------------------------------------------------- servers
+BG_PIDS=()
+LIFE=$(( DURATION + 300 ))   # hard upper bound for every daemon-ish helper
+log "starting nsd, delay proxy, unbound, iodined"
+nsx auth timeout $LIFE nsd -d -c "$W/nsd.conf" >"$LOGS/nsd.out" 2>&1 & BG_PIDS+=($!)
+nsx auth timeout $LIFE "$PY" "$HERE/delayproxy.py" --listen "$AUTH:53" --upstream 127.0.0.1:5300 \
+  --median-ms "$AUTH_DELAY_MS" --lifetime $LIFE --seed "$SEED" >"$LOGS/delayproxy.out" 2>&1 & BG_PIDS+=($!)
+nsx res timeout $LIFE unbound -d -c "$W/unbound.conf" >"$LOGS/unbound.out" 2>&1 & BG_PIDS+=($!)
+TUN_PW=$(printf 'sdns%05d' $(( (SEED * 7919) % 100000 )))
+nsx iod timeout $LIFE iodined -f -c -P "$TUN_PW" -l "$IOD" -p 53 "$TUN_SRV/27" "$TUN_DOMAIN" \
+  >"$LOGS/iodined.out" 2>&1 & BG_PIDS+=($!)
+
+ready=0
+for _ in $(seq 1 30); do
+  if nsx res dig @"$RES_LAN" +tries=1 +time=2 +short a.root-servers.net A 2>/dev/null | grep -q "$AUTH"; then ready=1; break; fi
+  sleep 1
+done
+[[ $ready -eq 1 ]] || { echo "resolver not answering; see $LOGS" >&2; exit 1; }
+for _ in $(seq 1 20); do nsx iod ip -4 addr show dev dns0 2>/dev/null | grep -q "$TUN_SRV" && break; sleep 1; done
+nsx iod timeout $LIFE "$PY" "$HERE/tunnel_traffic.py" serve --host "$TUN_SRV" --until "$(( $(date +%s) + LIFE - 10 ))" \
+  >"$LOGS/tunnel-serve.out" 2>&1 & BG_PIDS+=($!)
+
+# ---------------------------------------------------------------- capture
+PCAP="$OUT/capture.pcap"
+rm -f "$PCAP" "$PCAP.gz"
+log "capturing DNS on $P-res eth0 for ${DURATION}s -> $PCAP"
+# non-first IPv4 fragments carry no UDP header: keep them too, or large answers
+# (iodine's fragment-size probe) would be cut in half
+nsx res timeout -s INT "$DURATION" tcpdump -i eth0 -n -U -s 0 -Z root -w "$PCAP" \
+  'port 53 or (ip[6:2] & 0x1fff != 0)' \
+  >"$LOGS/tcpdump.out" 2>&1 & CAP_PID=$!
+for _ in $(seq 1 50); do grep -q "listening on" "$LOGS/tcpdump.out" 2>/dev/null && break; sleep 0.1; done
+CAP_START=$(now)
+CAP_END=$(awk -v s="$CAP_START" -v d="$DURATION" 'BEGIN{printf "%.3f", s+d-0.5}')
+CLIENT_END=$(awk -v e="$CAP_END" 'BEGIN{printf "%.3f", e-3}')
+MAL_END=$(awk -v e="$CAP_END" -v t="$MAL_TAIL" 'BEGIN{printf "%.3f", e-t}')
+served="$W/served.json"
+search_domain=corp.lan
+
+# workstation profile from the seed: stub style, AAAA share, browser HTTPS
+# queries, pacing
+client_ws() {   # name ip seed extra...
+  local n=$1 ip=$2 s=$3; shift 3
+  local styles=("" "+nocookie" "+noedns +noad" "+nocookie +noad")
+  local r1=$((RANDOM % 4)) r2=$((RANDOM % 50)) r3=$((RANDOM % 2)) r4=$((RANDOM % 30)) r5=$((RANDOM % 200))
+  local style=${styles[$r1]}
+  local aaaa; aaaa=$(awk -v r=$r2 'BEGIN{printf "%.2f", 0.5+r/100}')
+  local https=(); (( r3 )) && https=(--https)
+  local dwell; dwell=$(awk -v r=$r4 -v p="$PACE" 'BEGIN{printf "%.1f", (15+r)*p}')
+  local imin imax; imin=$(awk -v p="$PACE" 'BEGIN{printf "%.0f", 20*p}'); imax=$(awk -v r=$r5 -v p="$PACE" 'BEGIN{printf "%.0f", (100+r)*p}')
+  echo "$n $ip workstation style='$style' aaaa=$aaaa https=${#https[@]} dwell=$dwell idle=$imin-$imax $*" >>"$W/profiles.txt"
+  nsx "$n" timeout $LIFE "$PY" "$HERE/client.py" workstation --resolver "$RES_LAN" --served "$served" \
+    --seed "$s" --until "$CLIENT_END" --log "$LOGS/$n-browse.jsonl" --dig-opts "$style" --aaaa "$aaaa" \
+    "${https[@]}" --dwell "$dwell" --idle-min "$imin" --idle-max "$imax" --search-domain "$search_domain" "$@" \
+    >"$LOGS/$n-browse.out" 2>&1 &
+  BG_PIDS+=($!)
+}
+idx=0
+for h in "${HOSTS[@]}"; do
+  set -- $h; idx=$((idx + 1)); cs=$(( SEED * 1000 + idx ))
+  case $3 in
+    workstation) client_ws "$1" "$2" "$cs";;
+    server)
+      echo "$1 $2 server" >>"$W/profiles.txt"
+      nsx "$1" timeout $LIFE "$PY" "$HERE/client.py" server --resolver "$RES_LAN" --served "$served" --seed "$cs" \
+        --until "$CLIENT_END" --log "$LOGS/$1-server.jsonl" --dig-opts "+noedns +noad" --aaaa 0.3 \
+        --ptr-ips "$PTR_IPS" >"$LOGS/$1-server.out" 2>&1 & BG_PIDS+=($!);;
+    dga) client_ws "$1" "$2" "$cs";;
+    tunnel) client_ws "$1" "$2" "$cs" --third-max 2 --session-max 4 --bg-tasks 2;;
+  esac
+done
+
+# DGA beacon (starts after DGA_START)
+(
+  sleep "$DGA_START"
+  exec ip netns exec "$P-dga" timeout $LIFE "$PY" "$HERE/client.py" dga --resolver "$RES_LAN" --served "$served" \
+    --seed $(( SEED * 1000 + 999 )) --until "$MAL_END" --log "$LOGS/dga-dga.jsonl" --dig-opts "" \
+    --dga-file "$DGA_SPEC" --dga-min "$DGA_MIN" --dga-max "$DGA_MAX" --batch-min "$BATCH_MIN" \
+    --batch-max "$BATCH_MAX" --mark "$W/dga.mark.json"
+) >"$LOGS/dga-dga.out" 2>&1 & BG_PIDS+=($!)
+
+# DNS tunnel: real iodine client through the recursive resolver
+tunnel_run() {
+  sleep "$TUN_START"
+  local ttype=() from to ppid=""
+  [[ "$TUN_TYPE" != auto ]] && ttype=(-T "$TUN_TYPE")
+  from=$(now)
+  # shellcheck disable=SC2086
+  ip netns exec "$P-tun" timeout $LIFE iodine -f -r -P "$TUN_PW" "${ttype[@]}" $TUN_EXTRA "$RES_LAN" "$TUN_DOMAIN" \
+    >"$LOGS/iodine.out" 2>&1 &
+  local ipid=$!
+  local up=0
+  for _ in $(seq 1 90); do
+    ip netns exec "$P-tun" ip -4 addr show dev dns0 2>/dev/null | grep -q "inet " && { up=1; break; }
+    kill -0 $ipid 2>/dev/null || break
+    sleep 1
+  done
+  local left; left=$(awk -v e="$MAL_END" -v n="$(now)" 'BEGIN{printf "%d", e-n}')
+  if [[ $up -eq 1 && $left -gt 5 ]]; then
+    echo "tunnel up after $(awk -v f="$from" -v n="$(now)" 'BEGIN{printf "%.1f", n-f}')s" >"$W/tunnel.status"
+    if [[ "$PING_INTERVAL" != 0 ]]; then
+      ip netns exec "$P-tun" timeout -s INT "$left" ping -n -q -i "$PING_INTERVAL" -w "$left" "$TUN_SRV" \
+        >"$LOGS/tunnel-ping.out" 2>&1 &
+      ppid=$!
+    fi
+    # shellcheck disable=SC2086
+    ip netns exec "$P-tun" timeout $(( left + 5 )) "$PY" "$HERE/tunnel_traffic.py" drive --host "$TUN_SRV" \
+      --until "$MAL_END" --seed "$SEED" --rate "$TUN_RATE" --up-bytes "$TUN_UP" --down-bytes "$TUN_DOWN" \
+      --beacon-min ${TUN_BEACON% *} --beacon-max ${TUN_BEACON#* } --stats "$W/tunnel.stats.json" \
+      >"$LOGS/tunnel-drive.out" 2>&1 || true
+    [[ -n "$ppid" ]] && { wait "$ppid" || true; }
+  else
+    echo "tunnel did NOT come up (see logs/iodine.out)" >"$W/tunnel.status"
+    sleep "$(awk -v e="$MAL_END" -v n="$(now)" 'BEGIN{d=e-n; printf "%d", d>0?d:0}')"
+  fi
+  kill $ipid 2>/dev/null || true
+  for _ in $(seq 1 20); do kill -0 $ipid 2>/dev/null || break; sleep 0.25; done
+  kill -9 $ipid 2>/dev/null || true
+  to=$(now)
+  echo "{\"from\": $from, \"to\": $to}" >"$W/tunnel.mark.json"
+}
+tunnel_run >"$LOGS/tunnel-run.out" 2>&1 & TUN_RUN_PID=$!
+
+log "hosts:"; for h in "${HOSTS[@]}"; do echo "    $h"; done
+log "waiting for the capture to finish (${DURATION}s)"
+wait $CAP_PID || true
+CAP_STOP=$(now)
+wait $TUN_RUN_PID || true
+log "capture done: $(stat -c %s "$PCAP") bytes; $(cat "$W/tunnel.status" 2>/dev/null || echo 'no tunnel status')"
+
+# ---------------------------------------------------------------- ground truth
+HOSTS_TXT=$(printf '%s\n' "${HOSTS[@]}")
+"$PY" - "$OUT/labels.json" "$CAP_START" "$CAP_STOP" "$W/dga.mark.json" "$W/tunnel.mark.json" <<EOF
+import json, sys, datetime
+out, cs, ce, dga_mark, tun_mark = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5]
+def ts(t):
+    return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def load(p):
+    try:
+        return json.load(open(p))
+    except (OSError, ValueError):
+        return None
+labels = []
+for line in """$HOSTS_TXT""".strip().splitlines():
+    name, ip, role = line.split()
+    mal = None
+    if role == "dga":
+        m = load(dga_mark)
+        if m and m.get("first"):
+            mal = (m["first"] - 0.5, max(m["last"] + 3.0, m.get("stopped", 0)), "dga_beacon")
+    elif role == "tunnel":
+        m = load(tun_mark)
+        if m:
+            mal = (m["from"] - 0.5, m["to"] + 1.0, "dns_tunnel")
+    if mal is None:
+        labels.append({"host": ip, "label": "benign", "scenario": "benign", "from": ts(cs), "to": ts(ce)})
+        continue
+    f, t, sc = max(mal[0], cs), min(mal[1], ce), mal[2]
+    if f - cs > 1:
+        labels.append({"host": ip, "label": "benign", "scenario": "benign", "from": ts(cs), "to": ts(f)})
+    labels.append({"host": ip, "label": "malicious", "scenario": sc, "from": ts(f), "to": ts(t)})
+    if ce - t > 1:
+        labels.append({"host": ip, "label": "benign", "scenario": "benign", "from": ts(t), "to": ts(ce)})
+json.dump(labels, open(out, "w"), indent=1)
+open(out, "a").write("\n")
+EOF
+{
+  echo "# lab hosts (name ip role) — seed $SEED, tag $TAG"
+  printf '%s\n' "${HOSTS[@]}"
+  echo "resolver $RES_LAN (client side), $RES_UP (upstream); auth $AUTH; iodined $IOD; tunnel $TUN_SRV/27"
+} >"$OUT/hosts.txt"
+
+# ---------------------------------------------------------------- summary
+summary() {
+  local f=$1
+  echo "== capture: $f"
+  if command -v capinfos >/dev/null; then capinfos -c -u -a -e "$f" | sed 1d; fi
+  if command -v tshark >/dev/null; then
+    echo "== per client: queries, responses by rcode, query types"
+    tshark -r "$f" -n -Y dns -T fields -E separator=/t -e ip.src -e ip.dst -e dns.flags.response \
+      -e dns.flags.rcode -e dns.qry.type 2>/dev/null | awk -F'\t' -v R="$RES_LAN" '
+      { host = ($3 == "1" || $3 == "True") ? $2 : $1
+        if ($3 == "1" || $3 == "True") { rc[host, $4]++; resp[host]++ } else { q[host]++; qt[host, $5]++ }
+        hosts[host] = 1 }
+      END {
+        split("0 NOERROR 2 SERVFAIL 3 NXDOMAIN 5 REFUSED", m, " ")
+        for (h in hosts) {
+          line = sprintf("%-13s queries=%-6d responses=%-6d", h, q[h], resp[h])
+          for (i = 1; i < 9; i += 2) if (rc[h, m[i]] > 0) line = line sprintf(" %s=%d", m[i+1], rc[h, m[i]])
+          t = ""; split("1 A 28 AAAA 65 HTTPS 12 PTR 15 MX 10 NULL 16 TXT 5 CNAME 2 NS", qq, " ")
+          for (i = 1; i < 19; i += 2) if (qt[h, qq[i]] > 0) t = t sprintf(" %s:%d", qq[i+1], qt[h, qq[i]])
+          print line "  qtypes" t
+        }
+      }' | sort -t. -k4 -n
+  else
+    tcpdump -r "$f" -n 2>/dev/null | awk '{print $3}' | sed 's/\.[0-9]*$//' | sort | uniq -c
+  fi
+}
+summary "$PCAP" | tee "$OUT/summary.txt"
+gzip -9 -f "$PCAP"
+log "wrote $PCAP.gz ($(stat -c %s "$PCAP.gz") bytes), $OUT/labels.json, $OUT/summary.txt, $OUT/hosts.txt"

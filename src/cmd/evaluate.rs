@@ -1,0 +1,145 @@
+//! `sentineldns evaluate`: replay labelled input, score it, measure detection.
+
+use super::{load_detector, pipeline_config, windows_in_memory};
+use crate::aggregate::HostWindow;
+use crate::cli::{EvalFormat, EvaluateArgs};
+use crate::evaluate::{evaluate, render_html, render_json, render_table, ScoredWindow};
+use crate::event::MICROS;
+use anyhow::Context;
+use serde::Deserialize;
+use std::process::ExitCode;
+
+/// One ground-truth entry of a `--labels` file.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LabelEntry {
+    /// Client IP.
+    pub host: String,
+    /// `benign` or anything else (malicious).
+    pub label: String,
+    /// Scenario name.
+    #[serde(default)]
+    pub scenario: Option<String>,
+    /// Start of the period (RFC 3339 or epoch seconds).
+    pub from: String,
+    /// End of the period.
+    pub to: String,
+}
+
+/// Parsed label period.
+#[derive(Debug, Clone)]
+struct Period {
+    host: String,
+    malicious: bool,
+    scenario: Option<String>,
+    from: i64,
+    to: i64,
+}
+
+fn load_labels(path: &std::path::Path) -> anyhow::Result<Vec<Period>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let entries: Vec<LabelEntry> =
+        serde_json::from_str(&text).with_context(|| format!("{}: not a JSON array of label entries", path.display()))?;
+    entries
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let t = |s: &str| {
+                crate::source::jsonl::parse_ts(s)
+                    .ok_or_else(|| anyhow::anyhow!("{}: entry {}: bad time {s:?}", path.display(), i + 1))
+            };
+            Ok(Period {
+                malicious: !e.label.eq_ignore_ascii_case("benign"),
+                from: t(&e.from)?,
+                to: t(&e.to)?,
+                host: e.host,
+                scenario: e.scenario,
+            })
+        })
+        .collect()
+}
+
+/// Ground truth of a window: from its labelled lookups, or from label periods.
+fn truth(w: &HostWindow, periods: &[Period]) -> (bool, Option<String>, Option<i64>) {
+    if periods.is_empty() {
+        let mal = w.truth.malicious_lookups > 0;
+        return (
+            mal,
+            if mal { w.truth.scenario.clone() } else { None },
+            w.truth.first_malicious_ts.map(|t| t.div_euclid(MICROS)),
+        );
+    }
+    let host = w.host.to_string();
+    for p in periods.iter().filter(|p| p.malicious && p.host == host) {
+        if p.from < w.end && p.to > w.start {
+            let first = p.from.max(w.first_ts).max(w.start);
+            return (true, p.scenario.clone(), Some(first.div_euclid(MICROS)));
+        }
+    }
+    (false, None, None)
+}
+
+/// Run `evaluate`.
+pub fn run(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
+    let cfg = pipeline_config(&a.windows)?;
+    let (det, model_path) = load_detector(a.model.as_deref())?;
+    let periods = match &a.labels {
+        Some(p) => load_labels(p)?,
+        None => Vec::new(),
+    };
+    let (windows, stats) = windows_in_memory(&a.inputs, &cfg)?;
+    let scored: Vec<ScoredWindow> = windows
+        .iter()
+        .filter(|w| w.lookups > 0)
+        .map(|w| {
+            let v = det.judge(w);
+            let (truth_malicious, truth_scenario, first_malicious_ts) = truth(w, &periods);
+            ScoredWindow {
+                host: w.host.to_string(),
+                start: w.start.div_euclid(MICROS),
+                end: w.end.div_euclid(MICROS),
+                score: v.score,
+                label: v.label.as_str().to_string(),
+                truth_malicious,
+                truth_scenario,
+                first_malicious_ts,
+                reasons: v.reasons.iter().map(|r| r.tag.to_string()).collect(),
+            }
+        })
+        .collect();
+    if periods.is_empty() && windows.iter().all(|w| w.truth.label.is_none()) {
+        anyhow::bail!("the input carries no ground truth: use labelled JSONL (`sentineldns simulate`) or pass --labels FILE");
+    }
+    let e = evaluate(&scored);
+    match a.format {
+        EvalFormat::Table => {
+            println!(
+                "model {} · {} windows from {} lookups in {} file(s)",
+                model_path.display(),
+                scored.len(),
+                stats.lookups,
+                stats.files
+            );
+            print!("{}", render_table(&e));
+        }
+        EvalFormat::Json => {
+            let mut j = render_json(&e);
+            if let Some(o) = j.as_object_mut() {
+                o.insert("model".into(), serde_json::json!(model_path.display().to_string()));
+                o.insert(
+                    "inputs".into(),
+                    serde_json::json!(a.inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>()),
+                );
+            }
+            println!("{}", serde_json::to_string_pretty(&j)?);
+        }
+    }
+    if let Some(r) = &a.report {
+        let title = format!(
+            "sentineldns evaluation: {}",
+            a.inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+        );
+        std::fs::write(r, render_html(&e, &scored, &title)).with_context(|| format!("writing {}", r.display()))?;
+        eprintln!("wrote report {}", r.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,74 @@
+//! `sentineldns train`: windows from any replayable input → extended isolation
+//! forest bundle.
+
+use super::{pipeline_config, windows_in_memory};
+use crate::cli::TrainArgs;
+use crate::detect::{model_input, MODEL_FEATURES};
+use crate::model::{Bundle, ForestParams};
+use anyhow::Context;
+use std::process::ExitCode;
+
+/// Run `train`.
+pub fn run(a: TrainArgs) -> anyhow::Result<ExitCode> {
+    let cfg = pipeline_config(&a.windows)?;
+    let (windows, stats) = windows_in_memory(&a.inputs, &cfg)?;
+    let labelled = windows.iter().filter(|w| w.truth.label.is_some()).count();
+    let used: Vec<_> = if a.benign_only {
+        if labelled == 0 {
+            anyhow::bail!("--benign-only needs labelled input (JSONL with a `label` field, e.g. from `sentineldns simulate`); none of the {} windows has one", windows.len());
+        }
+        windows.iter().filter(|w| w.truth.malicious_lookups == 0).collect()
+    } else {
+        windows.iter().collect()
+    };
+    // Windows without unicast lookups (mDNS-only) carry no DNS behaviour to learn.
+    let rows: Vec<Vec<f64>> = used
+        .iter()
+        .filter(|w| w.lookups > 0)
+        .map(|w| model_input(w).to_vec())
+        .collect();
+    if rows.len() < 32 {
+        anyhow::bail!("only {} usable windows in the input; training needs at least 32 (more input, or a shorter --window)", rows.len());
+    }
+    let params = ForestParams {
+        n_trees: a.trees,
+        sample_size: a.sample_size.min(rows.len()),
+        extension_level: Some(a.extension_level),
+        max_depth: None,
+        seed: a.seed,
+    };
+    let log1p = [false; MODEL_FEATURES.len()];
+    let mut bundle = Bundle::train(&MODEL_FEATURES, &rows, &params, &log1p).context("training the model")?;
+    if a.calibrate {
+        let t = bundle
+            .calibrate_thresholds(&rows, a.target_far)
+            .context("calibrating thresholds")?;
+        eprintln!("calibrated thresholds for a {:.2} % false-alert rate: unusual {:.3}, likely {:.3}", 100.0 * a.target_far, t.unusual, t.likely);
+    }
+    if let Some(dir) = a.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    bundle.save(&a.out).with_context(|| format!("writing {}", a.out.display()))?;
+    let flagged = rows.iter().filter(|r| bundle.score(r) >= bundle.thresholds.unusual).count();
+    eprintln!(
+        "trained on {} windows ({} of {} total{}; {} lookups from {} files), {} trees × {} samples, seed {}",
+        rows.len(),
+        used.len(),
+        windows.len(),
+        if a.benign_only { ", benign only" } else { "" },
+        stats.lookups,
+        stats.files,
+        params.n_trees,
+        params.sample_size,
+        params.seed
+    );
+    eprintln!(
+        "thresholds: unusual {:.3}, likely {:.3}; {} training windows ({:.2} %) score as Unusual or worse",
+        bundle.thresholds.unusual,
+        bundle.thresholds.likely,
+        flagged,
+        100.0 * flagged as f64 / rows.len() as f64
+    );
+    eprintln!("wrote {}", a.out.display());
+    Ok(ExitCode::SUCCESS)
+}
