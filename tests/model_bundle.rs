@@ -521,7 +521,10 @@ fn calibrated_score_is_monotone_in_raw_score() {
     let r_top = c.max_isolation_raw;
     let r_c = c.knots[3].0;
     assert!((c.apply(r_c) - 0.75).abs() < 1e-12);
-    assert!(r_c <= (r_q + r_top) / 2.0 + 1e-12, "the 0.75 knot is capped halfway to maximal isolation");
+    assert!(
+        r_c <= (r_q + r_top) / 2.0 + 1e-12,
+        "the 0.75 knot is capped halfway to maximal isolation"
+    );
 }
 
 #[test]

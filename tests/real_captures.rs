@@ -24,7 +24,10 @@ fn data_dir() -> PathBuf {
 }
 
 fn all_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     entries.sort();
     for p in entries {
         if p.is_dir() {
@@ -39,7 +42,9 @@ fn all_files(dir: &Path, out: &mut Vec<PathBuf>) {
 fn captures() -> (Vec<PathBuf>, Vec<PathBuf>) {
     let mut files = Vec::new();
     all_files(&data_dir(), &mut files);
-    files.into_iter().partition(|p| sentineldns::source::open(p).is_ok())
+    files
+        .into_iter()
+        .partition(|p| sentineldns::source::open(p).is_ok())
 }
 
 #[test]
@@ -48,7 +53,11 @@ fn every_capture_replays_through_the_pipeline() {
     assert!(caps.len() >= 280, "only {} captures found", caps.len());
     // The only non-captures are nDPI's expected-output text files.
     for o in &others {
-        assert!(o.to_string_lossy().ends_with(".out"), "unexpectedly unreadable: {}", o.display());
+        assert!(
+            o.to_string_lossy().ends_with(".out"),
+            "unexpectedly unreadable: {}",
+            o.display()
+        );
         let e = sentineldns::source::open(o).err().unwrap().to_string();
         assert!(e.contains("not a pcap, pcapng or JSONL"), "{e}");
     }
@@ -58,12 +67,23 @@ fn every_capture_replays_through_the_pipeline() {
         let mut m = Merger::open(std::slice::from_ref(c), &mut stats).unwrap();
         let cfg = PipelineConfig::default();
         let mut p = Pipeline::new(&cfg, Enricher::new(cfg.enrich.clone()), VecSink::default());
-        let end = p.run(&mut m, &AtomicBool::new(false), Threads::One, |_, _| {}).unwrap();
+        let end = p
+            .run(&mut m, &AtomicBool::new(false), Threads::One, |_, _| {})
+            .unwrap();
         assert_eq!(end, RunEnd::Complete, "{}", c.display());
         let s = p.stats();
-        assert!(s.packets > 0 || s.skipped(sentineldns::stats::SkipReason::CaptureRecord) > 0, "{}", c.display());
+        assert!(
+            s.packets > 0 || s.skipped(sentineldns::stats::SkipReason::CaptureRecord) > 0,
+            "{}",
+            c.display()
+        );
         // Every lookup lands in exactly one window (or is counted late).
-        let in_windows: u64 = p.sink().windows.iter().map(|w| (w.lookups + w.multicast + w.infra_lookups) as u64).sum();
+        let in_windows: u64 = p
+            .sink()
+            .windows
+            .iter()
+            .map(|w| (w.lookups + w.multicast + w.infra_lookups) as u64)
+            .sum();
         let late = s.skipped(sentineldns::stats::SkipReason::LateLookup);
         assert_eq!(in_windows + late, s.lookups, "{}", c.display());
         total_messages += s.dns_messages;
@@ -93,10 +113,16 @@ fn all_captures_in_one_run_of_the_binary() {
     let s: Value = serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
     assert_eq!(s["files"].as_u64().unwrap() as usize, caps.len());
     assert!(s["dns_messages"].as_u64().unwrap() > 16_000);
-    assert!(s["malformed"].as_u64().unwrap() > 0, "the corpus has damaged packets");
+    assert!(
+        s["malformed"].as_u64().unwrap() > 0,
+        "the corpus has damaged packets"
+    );
     assert!(!s["examples"].as_array().unwrap().is_empty());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("malformed input") && err.contains(" packet "), "{err}");
+    assert!(
+        err.contains("malformed input") && err.contains(" packet "),
+        "{err}"
+    );
 }
 
 /// Replay one capture, returning the summary and the windows as JSON.
@@ -134,7 +160,11 @@ fn iodine_tunnel_capture() {
     assert_eq!(w.len(), 1);
     let w = &w[0];
     assert_eq!(w["host"], "10.0.2.30");
-    assert_eq!(w["null_ratio"].as_f64(), Some(1.0), "iodine asks for NULL records");
+    assert_eq!(
+        w["null_ratio"].as_f64(),
+        Some(1.0),
+        "iodine asks for NULL records"
+    );
     assert!(w["max_subdomains_per_domain"].as_f64().unwrap() > 100.0);
     assert!(w["high_risk_domain_ratio"].as_f64().unwrap() > 0.8);
     assert!(w["mean_qname_len"].as_f64().unwrap() > 60.0);
@@ -162,7 +192,12 @@ fn link_layer_and_reassembly_edge_cases() {
         ("dns-oarc/dnscap/dnso1tcp.pcap", 82, 41, 41),
         ("zeek/ipv6-fragmented-dns.pcap", 5, 3, 2),
         ("dns-oarc/packetq/sample-bigendian.pcap.gz", 2, 1, 1),
-        ("suricata-verify/bug-2158__public-ex1_section8_Sofacy.pcap", 4, 2, 2),
+        (
+            "suricata-verify/bug-2158__public-ex1_section8_Sofacy.pcap",
+            4,
+            2,
+            2,
+        ),
         ("tunneling/dmachard/dnscat2.pcap", 24, 12, 12),
     ] {
         let (s, _) = replay(rel);

@@ -10,7 +10,10 @@ use std::process::ExitCode;
 /// Run `alerts`.
 pub fn run(a: AlertsArgs) -> anyhow::Result<ExitCode> {
     if !a.db.exists() {
-        anyhow::bail!("database {} does not exist (run `sentineldns replay` first)", a.db.display());
+        anyhow::bail!(
+            "database {} does not exist (run `sentineldns replay` first)",
+            a.db.display()
+        );
     }
     if let Some(h) = &a.host {
         h.parse::<std::net::IpAddr>()

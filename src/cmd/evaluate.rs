@@ -36,16 +36,18 @@ struct Period {
 }
 
 fn load_labels(path: &std::path::Path) -> anyhow::Result<Vec<Period>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let entries: Vec<LabelEntry> =
-        serde_json::from_str(&text).with_context(|| format!("{}: not a JSON array of label entries", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let entries: Vec<LabelEntry> = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a JSON array of label entries", path.display()))?;
     entries
         .into_iter()
         .enumerate()
         .map(|(i, e)| {
             let t = |s: &str| {
-                crate::source::jsonl::parse_ts(s)
-                    .ok_or_else(|| anyhow::anyhow!("{}: entry {}: bad time {s:?}", path.display(), i + 1))
+                crate::source::jsonl::parse_ts(s).ok_or_else(|| {
+                    anyhow::anyhow!("{}: entry {}: bad time {s:?}", path.display(), i + 1)
+                })
             };
             Ok(Period {
                 malicious: !e.label.eq_ignore_ascii_case("benign"),
@@ -124,10 +126,17 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
         EvalFormat::Json => {
             let mut j = render_json(&e);
             if let Some(o) = j.as_object_mut() {
-                o.insert("model".into(), serde_json::json!(model_path.display().to_string()));
+                o.insert(
+                    "model".into(),
+                    serde_json::json!(model_path.display().to_string()),
+                );
                 o.insert(
                     "inputs".into(),
-                    serde_json::json!(a.inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>()),
+                    serde_json::json!(a
+                        .inputs
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()),
                 );
             }
             println!("{}", serde_json::to_string_pretty(&j)?);
@@ -136,9 +145,14 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
     if let Some(r) = &a.report {
         let title = format!(
             "sentineldns evaluation: {}",
-            a.inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+            a.inputs
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
-        std::fs::write(r, render_html(&e, &scored, &title)).with_context(|| format!("writing {}", r.display()))?;
+        std::fs::write(r, render_html(&e, &scored, &title))
+            .with_context(|| format!("writing {}", r.display()))?;
         eprintln!("wrote report {}", r.display());
     }
     Ok(ExitCode::SUCCESS)

@@ -90,13 +90,19 @@ pub fn load_detector(model: Option<&Path>) -> anyhow::Result<(Detector, PathBuf)
 /// (as a newly installed sensor would), for training and evaluation. Each
 /// input is an independent dataset (its own pipeline): simulations or captures
 /// from different networks may reuse the same addresses and times.
-pub fn windows_in_memory(inputs: &[PathBuf], cfg: &PipelineConfig) -> anyhow::Result<(Vec<HostWindow>, Stats)> {
+pub fn windows_in_memory(
+    inputs: &[PathBuf],
+    cfg: &PipelineConfig,
+) -> anyhow::Result<(Vec<HostWindow>, Stats)> {
     // Open every input first, so an unreadable one fails before any work.
     let mut total = Stats::default();
     let mut mergers = Vec::with_capacity(inputs.len());
     for input in inputs {
         let mut stats = Stats::default();
-        mergers.push((Merger::open(std::slice::from_ref(input), &mut stats)?, stats));
+        mergers.push((
+            Merger::open(std::slice::from_ref(input), &mut stats)?,
+            stats,
+        ));
     }
     let mut windows = Vec::new();
     for (mut merger, stats) in mergers {

@@ -213,7 +213,11 @@ impl Printer {
                         _ => "-".into(),
                     };
                     let tags = v.reason_tags();
-                    let tail = if tags.is_empty() { v.top_names() } else { tags.join(",") };
+                    let tail = if tags.is_empty() {
+                        v.top_names()
+                    } else {
+                        tags.join(",")
+                    };
                     writeln!(
                         out,
                         "{:<21} {:<31} {:>7} {:>6.1} {:>5.1} {:>7.1} {:>5.1} {:>5} {:>5} {:>7} {:>4.0} {:>5.2} {:>6.1}  {:>5}  {:<18} {:<10} {}",

@@ -5,10 +5,10 @@
 
 use super::output::{Printer, WindowView};
 use crate::aggregate::HostWindow;
-use crate::detect::{Detector, Verdict};
-use crate::model::Label;
 use crate::cli::{Progress, ReplayArgs};
+use crate::detect::{Detector, Verdict};
 use crate::enrich::{Enricher, FirstSeenRecord};
+use crate::model::Label;
 use crate::pipeline::{Pipeline, RunEnd, Threads, WindowSink};
 use crate::source::merge::Merger;
 use crate::stats::{Stats, StatsReport};
@@ -51,9 +51,11 @@ impl WindowSink for StoreSink {
             .context("writing windows")?;
         // A closed stdout (e.g. `| head`) must not lose stored data: ignore it.
         let verdicts = &self.verdicts;
-        let _ = self
-            .printer
-            .print(w.iter().enumerate().map(|(i, w)| WindowView::scored(w, verdicts.get(i))));
+        let _ = self.printer.print(
+            w.iter()
+                .enumerate()
+                .map(|(i, w)| WindowView::scored(w, verdicts.get(i))),
+        );
         Ok(())
     }
 }

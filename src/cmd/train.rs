@@ -17,7 +17,10 @@ pub fn run(a: TrainArgs) -> anyhow::Result<ExitCode> {
         if labelled == 0 {
             anyhow::bail!("--benign-only needs labelled input (JSONL with a `label` field, e.g. from `sentineldns simulate`); none of the {} windows has one", windows.len());
         }
-        windows.iter().filter(|w| w.truth.malicious_lookups == 0).collect()
+        windows
+            .iter()
+            .filter(|w| w.truth.malicious_lookups == 0)
+            .collect()
     } else {
         windows.iter().collect()
     };
@@ -38,18 +41,29 @@ pub fn run(a: TrainArgs) -> anyhow::Result<ExitCode> {
         seed: a.seed,
     };
     let log1p = [false; MODEL_FEATURES.len()];
-    let mut bundle = Bundle::train(&MODEL_FEATURES, &rows, &params, &log1p).context("training the model")?;
+    let mut bundle =
+        Bundle::train(&MODEL_FEATURES, &rows, &params, &log1p).context("training the model")?;
     if a.calibrate {
         let t = bundle
             .calibrate_thresholds(&rows, a.target_far)
             .context("calibrating thresholds")?;
-        eprintln!("calibrated thresholds for a {:.2} % false-alert rate: unusual {:.3}, likely {:.3}", 100.0 * a.target_far, t.unusual, t.likely);
+        eprintln!(
+            "calibrated thresholds for a {:.2} % false-alert rate: unusual {:.3}, likely {:.3}",
+            100.0 * a.target_far,
+            t.unusual,
+            t.likely
+        );
     }
     if let Some(dir) = a.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    bundle.save(&a.out).with_context(|| format!("writing {}", a.out.display()))?;
-    let flagged = rows.iter().filter(|r| bundle.score(r) >= bundle.thresholds.unusual).count();
+    bundle
+        .save(&a.out)
+        .with_context(|| format!("writing {}", a.out.display()))?;
+    let flagged = rows
+        .iter()
+        .filter(|r| bundle.score(r) >= bundle.thresholds.unusual)
+        .count();
     eprintln!(
         "trained on {} windows ({} of {} total{}; {} lookups from {} files), {} trees × {} samples, seed {}",
         rows.len(),

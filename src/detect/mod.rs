@@ -7,10 +7,11 @@
 //! stored window features ([`crate::features::FEATURE_NAMES`]) in two deliberate
 //! ways, both for generalising from simulated training traffic to real networks:
 //!
-//! * **Rates are shrunk toward a prior for small counts**:
-//!   `(k + α·p) / (n + α)` with α = 10 lookups. A window with one lookup that
-//!   happened to fail is not an "NXDOMAIN rate 100 %" outlier; a DGA batch of 30
-//!   failures still is (0.71).
+//! * **Rates and per-name means are shrunk toward a prior for small counts**:
+//!   rates as `(k + α·p) / (n + α)` with α = 10 lookups, means over distinct
+//!   names as `(Σ + 3·typical) / (names + 3)`, and the riskiest name enters only
+//!   through the *number* of high-risk names. A window with one odd lookup is
+//!   not an outlier; a DGA batch of 30 failed, random names still is.
 //! * **Features about the sensor or the network, not the host, are left out**:
 //!   `newly_seen_ratio` depends on how long the sensor has been running (on a
 //!   fresh install every domain is new) and `mean_latency_ms` on the resolver.
@@ -51,10 +52,10 @@ pub const MODEL_FEATURES: [&str; 15] = [
     "high_risk_ratio_s",
     "log_unique_registrable",
     "log_max_subdomains",
-    "mean_qname_len",
-    "mean_label_entropy",
-    "mean_risk",
-    "max_risk",
+    "mean_qname_len_s",
+    "mean_label_entropy_s",
+    "mean_risk_s",
+    "log_high_risk_names",
     "txt_ratio_s",
     "null_ratio_s",
     "rare_qtype_ratio_s",
@@ -75,6 +76,13 @@ fn shrink(k: u64, n: u64, prior: f64) -> f64 {
     (k as f64 + SHRINK_ALPHA * prior) / (n as f64 + SHRINK_ALPHA)
 }
 
+/// Prior weight (in distinct names) of the per-name mean shrinkage.
+pub const SHRINK_NAMES: f64 = 3.0;
+
+fn shrink_mean(sum: f64, n: u64, prior: f64) -> f64 {
+    (sum + SHRINK_NAMES * prior) / (n as f64 + SHRINK_NAMES)
+}
+
 fn ln1p(x: f64) -> f64 {
     x.max(0.0).ln_1p()
 }
@@ -86,7 +94,6 @@ pub fn model_input(w: &HostWindow) -> [f64; N_MODEL_FEATURES] {
     let rc = w.with_rcode as u64;
     let uniq = w.unique_domains as u64;
     let q = &w.qtypes;
-    let uf = uniq.max(1) as f64;
     [
         ln1p(w.lookups as f64 / minutes),
         shrink(w.nxdomain as u64, rc, 0.02),
@@ -94,10 +101,10 @@ pub fn model_input(w: &HostWindow) -> [f64; N_MODEL_FEATURES] {
         shrink(w.high_risk_domains as u64, uniq, 0.02),
         ln1p(w.unique_registrable as f64),
         ln1p(w.max_subdomains as f64),
-        w.qname_len_sum as f64 / uf,
-        w.entropy_sum / uf,
-        w.risk_sum / uf,
-        w.max_risk as f64,
+        shrink_mean(w.qname_len_sum as f64, uniq, 18.0),
+        shrink_mean(w.entropy_sum, uniq, 3.0),
+        shrink_mean(w.risk_sum, uniq, 0.15),
+        ln1p(w.high_risk_domains as f64),
         shrink(q.txt as u64, n, 0.005),
         shrink(q.null as u64, n, 0.001),
         shrink((q.txt + q.null + q.any + q.rare) as u64, n, 0.01),
@@ -137,7 +144,11 @@ pub struct Verdict {
 impl Verdict {
     /// Reason tags, comma separated.
     pub fn tags(&self) -> String {
-        self.reasons.iter().map(|r| r.tag).collect::<Vec<_>>().join(",")
+        self.reasons
+            .iter()
+            .map(|r| r.tag)
+            .collect::<Vec<_>>()
+            .join(",")
     }
 }
 
@@ -167,7 +178,12 @@ fn idx(name: &str) -> Option<usize> {
 impl Detector {
     /// Wrap a bundle; its features must be [`MODEL_FEATURES`] in order.
     pub fn new(bundle: Bundle) -> Result<Self, DetectError> {
-        if bundle.feature_names.iter().map(String::as_str).ne(MODEL_FEATURES.iter().copied()) {
+        if bundle
+            .feature_names
+            .iter()
+            .map(String::as_str)
+            .ne(MODEL_FEATURES.iter().copied())
+        {
             return Err(DetectError::Features {
                 expected: MODEL_FEATURES.iter().map(|s| s.to_string()).collect(),
                 found: bundle.feature_names.clone(),
@@ -181,10 +197,39 @@ impl Detector {
         &self.bundle
     }
 
+    /// How far the window lies beyond the benign training range, in [0, 1]:
+    /// the largest `(x − max) / spread` over the model features, clamped, where
+    /// `spread = max(max − median, q99 − q01)`. 0 inside the range; 1 when a
+    /// feature is a whole benign spread beyond the most extreme training window.
+    pub fn exceedance(&self, x: &[f64]) -> f64 {
+        x.iter()
+            .zip(&self.bundle.stats)
+            .map(|(v, s)| {
+                let spread = (s.max - s.median).max(s.q99 - s.q01);
+                if spread > 1e-9 {
+                    ((v - s.max) / spread).clamp(0.0, 1.0)
+                } else {
+                    0.0
+                }
+            })
+            .fold(0.0, f64::max)
+    }
+
+    /// The window's score: the calibrated forest score, raised toward 1 by
+    /// [`exceedance`](Self::exceedance). Isolation forests split inside the
+    /// training data's range, so every window beyond the most extreme training
+    /// window scores like that window; the boost restores the ordering beyond
+    /// the range (the forest-plus-robust-statistics agreement of the reference
+    /// designs).
+    pub fn score(&self, x: &[f64]) -> f64 {
+        let s = self.bundle.score(x).clamp(0.0, 1.0);
+        (s + (1.0 - s) * self.exceedance(x)).clamp(0.0, 1.0)
+    }
+
     /// Score, label, reasons and explanation for one window.
     pub fn judge(&self, w: &HostWindow) -> Verdict {
         let x = model_input(w);
-        let score = self.bundle.score(&x).clamp(0.0, 1.0);
+        let score = self.score(&x);
         let label = self.bundle.label(score);
         let reasons = self.reasons(w, &x);
         let explanation = explain(w, score, label, &reasons);
@@ -219,14 +264,23 @@ impl Detector {
     fn reasons(&self, w: &HostWindow, x: &[f64]) -> Vec<Reason> {
         let mut out = Vec::new();
         let q = &w.qtypes;
-        let nx_share = if w.with_rcode == 0 { 0.0 } else { w.nxdomain as f64 / w.with_rcode as f64 };
+        let nx_share = if w.with_rcode == 0 {
+            0.0
+        } else {
+            w.nxdomain as f64 / w.with_rcode as f64
+        };
         if w.nxdomain >= 5 {
             out.extend(self.reason(x, "nxdomain_spike", "nxdomain_rate_s"));
         }
         let risky = self.strongest(
             x,
             "risky_domains",
-            &["high_risk_ratio_s", "mean_risk", "max_risk", "log_risky_lure_names"],
+            &[
+                "high_risk_ratio_s",
+                "mean_risk_s",
+                "log_high_risk_names",
+                "log_risky_lure_names",
+            ],
         );
         if let Some(mut r) = risky {
             if w.high_risk_domains >= 5 && nx_share >= 0.5 {
@@ -240,11 +294,19 @@ impl Detector {
             out.extend(self.strongest(
                 x,
                 "long_random_subdomains",
-                &["log_max_subdomains", "mean_qname_len", "mean_label_entropy"],
+                &[
+                    "log_max_subdomains",
+                    "mean_qname_len_s",
+                    "mean_label_entropy_s",
+                ],
             ));
         }
         if q.txt + q.null + q.any + q.rare >= 5 {
-            out.extend(self.strongest(x, "tunnel_like_qtypes", &["null_ratio_s", "txt_ratio_s", "rare_qtype_ratio_s"]));
+            out.extend(self.strongest(
+                x,
+                "tunnel_like_qtypes",
+                &["null_ratio_s", "txt_ratio_s", "rare_qtype_ratio_s"],
+            ));
         }
         if w.lookups >= 20 {
             out.extend(self.reason(x, "query_burst", "log_queries_per_min"));
@@ -294,14 +356,28 @@ fn hhmm(ts: i64) -> String {
 }
 
 fn examples(w: &HostWindow, n: usize) -> String {
-    let mut names: Vec<&str> = w.risky_domains.iter().filter(|d| d.risk >= 0.5).map(|d| d.name.as_str()).collect();
+    let mut names: Vec<&str> = w
+        .risky_domains
+        .iter()
+        .filter(|d| d.risk >= 0.5)
+        .map(|d| d.name.as_str())
+        .collect();
     if names.is_empty() {
         names = w.top_domains.iter().map(|d| d.name.as_str()).collect();
     }
     names
         .into_iter()
         .take(n)
-        .map(|s| if s.len() > 60 { format!("{}…", &s[..s.char_indices().nth(57).map_or(s.len(), |(i, _)| i)]) } else { s.to_string() })
+        .map(|s| {
+            if s.len() > 60 {
+                format!(
+                    "{}…",
+                    &s[..s.char_indices().nth(57).map_or(s.len(), |(i, _)| i)]
+                )
+            } else {
+                s.to_string()
+            }
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -396,9 +472,15 @@ pub fn explain(w: &HostWindow, score: f64, label: Label, reasons: &[Reason]) -> 
             w.host, w.max_subdomains_domain
         )
     } else if has("dga_like_names") || has("nxdomain_spike") {
-        format!("Check {} for malware that generates domains; the names above are indicators.", w.host)
+        format!(
+            "Check {} for malware that generates domains; the names above are indicators.",
+            w.host
+        )
     } else if has("risky_domains") {
-        format!("Check what on {} looked these names up (phishing link, lookalike site).", w.host)
+        format!(
+            "Check what on {} looked these names up (phishing link, lookalike site).",
+            w.host
+        )
     } else if has("beaconing") {
         format!("Check which process on {} calls out on a timer.", w.host)
     } else {
@@ -408,4 +490,137 @@ pub fn explain(w: &HostWindow, score: f64, label: Label, reasons: &[Reason]) -> 
         parts.push(action);
     }
     parts.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aggregate::{AggregateConfig, Aggregator};
+    use crate::enrich::Enrichment;
+    use crate::event::{Answers, DnsService, Lookup, LookupOutcome};
+    use crate::model::ForestParams;
+
+    /// A window of `n` lookups of `names` with the given NXDOMAIN share.
+    fn window(host: &str, names: &[String], nx_every: usize) -> HostWindow {
+        let mut a = Aggregator::new(AggregateConfig::default());
+        for (i, name) in names.iter().enumerate() {
+            let l = Lookup {
+                ts: 1_700_000_000 * MICROS + i as i64 * MICROS,
+                client: host.parse().unwrap(),
+                server: None,
+                transport: None,
+                service: DnsService::Dns,
+                qname: name,
+                qtype: 1,
+                rcode: Some(if nx_every > 0 && i % nx_every == 0 {
+                    3
+                } else {
+                    0
+                }),
+                answers: Answers::default(),
+                min_ttl: None,
+                latency_us: None,
+                query_bytes: 40,
+                response_bytes: 80,
+                outcome: LookupOutcome::Event,
+                label: None,
+                scenario: None,
+            };
+            let e = Enrichment {
+                qname_hash: crate::enrich::fx_hash(name.as_bytes()),
+                registrable_len: name.len() as u16,
+                registrable_hash: crate::enrich::fx_hash(name.as_bytes()),
+                risk: if name.starts_with('x') { 0.95 } else { 0.1 },
+                high_risk: name.starts_with('x'),
+                entropy: 3.0,
+                ..Default::default()
+            };
+            a.record(&l, &e);
+        }
+        let mut out = Vec::new();
+        a.flush_all(&mut out);
+        out.remove(0)
+    }
+
+    fn detector() -> Detector {
+        // Benign: 40 lookups over 12 popular names, an occasional failure.
+        let rows: Vec<Vec<f64>> = (0..300)
+            .map(|k| {
+                let names: Vec<String> = (0..40)
+                    .map(|i| format!("site{}.com", (i * 7 + k) % 12))
+                    .collect();
+                model_input(&window("10.0.0.1", &names, 15 + k % 20)).to_vec()
+            })
+            .collect();
+        let p = ForestParams {
+            n_trees: 50,
+            sample_size: 128,
+            extension_level: Some(1),
+            max_depth: None,
+            seed: 1,
+        };
+        let b = Bundle::train(&MODEL_FEATURES, &rows, &p, &[false; N_MODEL_FEATURES]).unwrap();
+        Detector::new(b).unwrap()
+    }
+
+    #[test]
+    fn benign_is_normal_and_a_dga_burst_is_flagged_with_reasons() {
+        let d = detector();
+        let benign: Vec<String> = (0..40).map(|i| format!("site{}.com", i % 12)).collect();
+        let v = d.judge(&window("10.0.0.1", &benign, 20));
+        assert_eq!(v.label, Label::Normal, "{v:?}");
+        let dga: Vec<String> = (0..60).map(|i| format!("xq{i}zvkrw.info")).collect();
+        let v = d.judge(&window("10.0.0.9", &dga, 1));
+        assert_ne!(v.label, Label::Normal, "{v:?}");
+        let tags: Vec<&str> = v.reasons.iter().map(|r| r.tag).collect();
+        assert!(tags.contains(&"nxdomain_spike"), "{tags:?}");
+        assert!(tags.contains(&"dga_like_names"), "{tags:?}");
+        assert!(
+            v.explanation.contains("60 of 60 answered lookups failed"),
+            "{}",
+            v.explanation
+        );
+        assert!(
+            v.explanation.contains("10.0.0.9") && v.explanation.contains("xq"),
+            "{}",
+            v.explanation
+        );
+        for r in &v.reasons {
+            assert!(
+                r.deviation >= REASON_MIN_DEVIATION
+                    || r.tag == "new_domain_burst"
+                    || r.tag == "beaconing"
+            );
+        }
+    }
+
+    #[test]
+    fn exceedance_raises_scores_beyond_the_training_range_only() {
+        let d = detector();
+        let inside: Vec<String> = (0..40).map(|i| format!("site{}.com", i % 12)).collect();
+        let x = model_input(&window("10.0.0.1", &inside, 20));
+        assert_eq!(d.exceedance(&x), 0.0);
+        assert!((d.score(&x) - d.bundle().score(&x)).abs() < 1e-12);
+        let far: Vec<String> = (0..200).map(|i| format!("n{i}.example{i}.net")).collect();
+        let x = model_input(&window("10.0.0.2", &far, 1));
+        assert!(d.exceedance(&x) > 0.5);
+        assert!(d.score(&x) > d.bundle().score(&x));
+        assert!(d.score(&x) <= 1.0);
+    }
+
+    #[test]
+    fn a_bundle_for_other_features_is_refused() {
+        let rows: Vec<Vec<f64>> = (0..50)
+            .map(|i| vec![i as f64, (i * 3 % 7) as f64])
+            .collect();
+        let b = Bundle::train(
+            &["a", "b"],
+            &rows,
+            &ForestParams::default(),
+            &[false, false],
+        )
+        .unwrap();
+        let e = Detector::new(b).unwrap_err().to_string();
+        assert!(e.contains("retrain"), "{e}");
+    }
 }

@@ -47,7 +47,10 @@ fn valid_domain(d: &str) -> bool {
     !d.is_empty()
         && d.len() <= 253
         && d.split('.').all(|l| {
-            !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         })
 }
 
@@ -139,7 +142,12 @@ pub fn is_infrastructure(name: &str) -> bool {
     let octets = labels
         .by_ref()
         .take(4)
-        .filter(|l| !l.is_empty() && l.len() <= 3 && l.bytes().all(|b| b.is_ascii_digit()) && l.parse::<u16>().is_ok_and(|v| v <= 255))
+        .filter(|l| {
+            !l.is_empty()
+                && l.len() <= 3
+                && l.bytes().all(|b| b.is_ascii_digit())
+                && l.parse::<u16>().is_ok_and(|v| v <= 255)
+        })
         .count();
     if octets == 4 && name.split('.').count() > 4 {
         return true;
@@ -166,7 +174,9 @@ mod tests {
 
     #[test]
     fn suffix_wildcard_and_apex_semantics() {
-        let a = AllowList::parse("example.com\n*.cdn.net\n=exact.org  # only the apex\n\n# comment\n").unwrap();
+        let a =
+            AllowList::parse("example.com\n*.cdn.net\n=exact.org  # only the apex\n\n# comment\n")
+                .unwrap();
         assert!(a.matches("example.com"));
         assert!(a.matches("a.b.example.com"));
         assert!(!a.matches("notexample.com"), "suffix match is per label");
@@ -184,14 +194,23 @@ mod tests {
         assert!(is_infrastructure("4.3.2.1.in-addr.arpa"));
         assert!(is_infrastructure("155.251.117.184.zen.spamhaus.org"));
         assert!(is_infrastructure(&format!("{}ip6.arpa", "a.".repeat(32))));
-        assert!(is_infrastructure(&format!("{}dnsbl.example", "f.".repeat(32))));
-        assert!(!is_infrastructure("1.2.3.4"), "a bare address is not a lookup under a zone");
+        assert!(is_infrastructure(&format!(
+            "{}dnsbl.example",
+            "f.".repeat(32)
+        )));
+        assert!(
+            !is_infrastructure("1.2.3.4"),
+            "a bare address is not a lookup under a zone"
+        );
         assert!(!is_infrastructure("www.example.com"));
         assert!(!is_infrastructure("300.2.3.4.example.com"));
         assert!(!is_infrastructure("1.ubuntu.pool.ntp.org"));
         assert!(is_infrastructure("_dmarc.example.com"));
         assert!(is_infrastructure("s1._domainkey.example.com"));
         assert!(is_infrastructure("_ldap._tcp.dc._msdcs.corp.example"));
-        assert!(!is_infrastructure("my_host.example.com"), "an underscore inside a label is not a service label");
+        assert!(
+            !is_infrastructure("my_host.example.com"),
+            "an underscore inside a label is not a service label"
+        );
     }
 }

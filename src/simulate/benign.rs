@@ -93,7 +93,7 @@ pub(crate) fn plan_hosts(cfg: &SimConfig) -> Vec<Host> {
             _ => ServerRole::Build,
         }));
     }
-    roles.extend(std::iter::repeat(Profile::Iot).take(n_iot));
+    roles.extend(std::iter::repeat_n(Profile::Iot, n_iot));
     while roles.len() < n {
         roles.push(Profile::Workstation);
     }

@@ -442,8 +442,15 @@ impl Store {
             args.push(r.into());
         }
         if !q.labels.is_empty() {
-            sql.push_str(&format!(" AND label IN ({})", vec!["?"; q.labels.len()].join(", ")));
-            args.extend(q.labels.iter().map(|l| rusqlite::types::Value::from(l.clone())));
+            sql.push_str(&format!(
+                " AND label IN ({})",
+                vec!["?"; q.labels.len()].join(", ")
+            ));
+            args.extend(
+                q.labels
+                    .iter()
+                    .map(|l| rusqlite::types::Value::from(l.clone())),
+            );
         }
         if let Some(l) = q.limit {
             // The newest `l` windows, still returned oldest first.
@@ -569,7 +576,11 @@ fn insert_windows(
             Some(vd) => {
                 v.push(vd.score.into());
                 v.push(vd.label.as_str().to_string().into());
-                v.push(serde_json::to_string(&vd.reasons).unwrap_or_default().into());
+                v.push(
+                    serde_json::to_string(&vd.reasons)
+                        .unwrap_or_default()
+                        .into(),
+                );
                 v.push(vd.explanation.clone().into());
             }
             None => v.extend(std::iter::repeat_n(rusqlite::types::Value::Null, 4)),
