@@ -88,15 +88,24 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
         Some(p) => load_labels(p)?,
         None => Vec::new(),
     };
-    let (windows, stats) = windows_in_memory(&a.inputs, &cfg)?;
+    // Each input is its own network: the same address in two inputs is two
+    // hosts (this matters for false alerts per host-day).
+    let mut windows = Vec::new();
+    let mut stats = crate::stats::Stats::default();
+    for (i, input) in a.inputs.iter().enumerate() {
+        let (ws, st) = windows_in_memory(std::slice::from_ref(input), &cfg)?;
+        stats.merge(&st);
+        windows.extend(ws.into_iter().map(|w| (i, w)));
+    }
+    let many = a.inputs.len() > 1;
     let scored: Vec<ScoredWindow> = windows
         .iter()
-        .filter(|w| w.lookups > 0)
-        .map(|w| {
+        .filter(|(_, w)| w.lookups > 0)
+        .map(|(i, w)| {
             let v = det.judge(w);
             let (truth_malicious, truth_scenario, first_malicious_ts) = truth(w, &periods);
             ScoredWindow {
-                host: w.host.to_string(),
+                host: if many { format!("{}@{}", w.host, i + 1) } else { w.host.to_string() },
                 start: w.start.div_euclid(MICROS),
                 end: w.end.div_euclid(MICROS),
                 score: v.score,
@@ -108,7 +117,7 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
             }
         })
         .collect();
-    if periods.is_empty() && windows.iter().all(|w| w.truth.label.is_none()) {
+    if periods.is_empty() && windows.iter().all(|(_, w)| w.truth.label.is_none()) {
         anyhow::bail!("the input carries no ground truth: use labelled JSONL (`sentineldns simulate`) or pass --labels FILE");
     }
     let e = evaluate(&scored);
