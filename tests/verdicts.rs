@@ -3,6 +3,7 @@
 //! and a regression guard on detection quality.
 
 use assert_cmd::Command;
+use predicates::prelude::*;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -377,4 +378,95 @@ fn shipped_model_detects_held_out_incidents() {
             );
         }
     }
+}
+
+/// Captures carry no labels: `--labels` gives ground truth as host periods.
+/// The same simulation evaluated as JSONL (labels inline) and as a pcap (labels
+/// from a file derived from it) must find the same incidents.
+#[test]
+fn evaluate_a_capture_with_a_labels_file() {
+    let d = tempfile::tempdir().unwrap();
+    let jsonl = d.path().join("s.jsonl");
+    let pcap = d.path().join("s.pcap");
+    bin()
+        .args([
+            "simulate",
+            "--hosts",
+            "12",
+            "--hours",
+            "3",
+            "--seed",
+            "77",
+            "--incident-hosts",
+            "4",
+            "--out",
+        ])
+        .arg(&jsonl)
+        .arg("--pcap")
+        .arg(&pcap)
+        .assert()
+        .success();
+    // Periods: per (host, scenario), first to last malicious event.
+    let mut periods: std::collections::BTreeMap<(String, String), (String, String)> =
+        Default::default();
+    for line in std::fs::read_to_string(&jsonl).unwrap().lines() {
+        let e: Value = serde_json::from_str(line).unwrap();
+        if e["label"] == "malicious" {
+            let key = (
+                e["host"].as_str().unwrap().to_string(),
+                e["scenario"].as_str().unwrap().to_string(),
+            );
+            let ts = e["ts"].as_str().unwrap().to_string();
+            let p = periods.entry(key).or_insert((ts.clone(), ts.clone()));
+            p.1 = ts;
+        }
+    }
+    assert!(!periods.is_empty());
+    let labels: Vec<Value> = periods
+        .iter()
+        .map(|((h, s), (from, to))| serde_json::json!({"host": h, "label": "malicious", "scenario": s, "from": from, "to": to}))
+        .collect();
+    let lf = d.path().join("labels.json");
+    std::fs::write(&lf, serde_json::to_string(&labels).unwrap()).unwrap();
+    let eval = |args: &[&std::ffi::OsStr]| -> Value {
+        let out = bin()
+            .current_dir(root())
+            .args(["evaluate", "--format", "json"])
+            .args(args)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        serde_json::from_slice(&out).unwrap()
+    };
+    let a = eval(&[jsonl.as_os_str()]);
+    let b = eval(&[pcap.as_os_str(), "--labels".as_ref(), lf.as_os_str()]);
+    let inc = |e: &Value| {
+        (
+            e["overall"]["incidents"].as_u64().unwrap(),
+            e["overall"]["detected_incidents"].as_u64().unwrap(),
+        )
+    };
+    assert_eq!(inc(&a), inc(&b), "{}\n{}", a["overall"], b["overall"]);
+    assert!(
+        b["overall"]["recall"].as_f64().unwrap() > 0.7,
+        "{}",
+        b["overall"]
+    );
+    let bad = d.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"[{"host": "10.0.0.1", "label": "malicious", "from": "yesterday", "to": "now"}]"#,
+    )
+    .unwrap();
+    bin()
+        .current_dir(root())
+        .args(["evaluate"])
+        .arg(&pcap)
+        .arg("--labels")
+        .arg(&bad)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("bad.json").and(predicates::str::contains("entry 1")));
 }
