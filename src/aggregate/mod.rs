@@ -178,6 +178,8 @@ pub struct HostWindow {
     pub high_risk_domains: u32,
     /// Distinct high-risk names shaped like lures (keyword, brand, punycode).
     pub risky_lure_domains: u32,
+    /// Of those, names whose registrable domain the sensor had never seen.
+    pub new_risky_lure_domains: u32,
     /// Distinct registrable domains.
     pub unique_registrable: u32,
     /// Registrable domains never seen by the sensor before.
@@ -246,6 +248,7 @@ impl HostWindow {
             unique_domains: 0,
             high_risk_domains: 0,
             risky_lure_domains: 0,
+            new_risky_lure_domains: 0,
             unique_registrable: 0,
             new_domains: 0,
             new_host_domains: 0,
@@ -489,6 +492,7 @@ impl Acc {
                 w.unique_domains += 1;
                 w.high_risk_domains += e.high_risk as u32;
                 w.risky_lure_domains += (e.high_risk && e.lure) as u32;
+                w.new_risky_lure_domains += (e.high_risk && e.lure && e.new_global) as u32;
                 let len = l.qname.len() as u32;
                 w.qname_len_sum += len as u64;
                 w.max_qname_len = w.max_qname_len.max(len);

@@ -105,7 +105,11 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
             let v = det.judge(w);
             let (truth_malicious, truth_scenario, first_malicious_ts) = truth(w, &periods);
             ScoredWindow {
-                host: if many { format!("{}@{}", w.host, i + 1) } else { w.host.to_string() },
+                host: if many {
+                    format!("{}@{}", w.host, i + 1)
+                } else {
+                    w.host.to_string()
+                },
                 start: w.start.div_euclid(MICROS),
                 end: w.end.div_euclid(MICROS),
                 score: v.score,
