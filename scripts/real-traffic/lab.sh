@@ -203,7 +203,7 @@ for _ in $(seq 1 30); do
 done
 [[ $ready -eq 1 ]] || { echo "resolver not answering; see $LOGS" >&2; exit 1; }
 for _ in $(seq 1 20); do nsx iod ip -4 addr show dev dns0 2>/dev/null | grep -q "$TUN_SRV" && break; sleep 1; done
-nsx iod timeout $LIFE "$PY" "$HERE/tunnel_traffic.py" serve --host "$TUN_SRV" --until "$(( $(date +%s) + LIFE - 10 ))" \
+nsx iod timeout $LIFE "$PY" "$HERE/tunnel_traffic.py" serve --host "$TUN_SRV" --rate "$TUN_RATE" --until "$(( $(date +%s) + LIFE - 10 ))" \
   >"$LOGS/tunnel-serve.out" 2>&1 & BG_PIDS+=($!)
 
 # ---------------------------------------------------------------- capture

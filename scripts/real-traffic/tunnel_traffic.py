@@ -5,9 +5,10 @@
           connection reads a one-line command: "UP n" (then n bytes are
           received and discarded) or "DOWN n" (n random bytes are sent back).
   drive   runs on the infected host: a C2-like loop of small "beacon"
-          exchanges every few seconds, plus throttled bulk phases (exfil of
-          random, i.e. encrypted-looking, bytes upstream; a few downloads of
-          "tasking" downstream) until --up-bytes/--down-bytes are spent.
+          exchanges every few seconds, plus throttled bulk phases (the first
+          one a download of "tooling", then mostly exfil of random, i.e.
+          encrypted-looking, bytes upstream, sometimes another download)
+          until --up-bytes/--down-bytes are spent.
 
 Both exit by themselves at --until (epoch seconds). Rates are throttled with
 --rate (bytes/s) so the capture stays small.
@@ -72,6 +73,8 @@ def serve(a):
 
 def exchange(a, cmd, n, rate):
     """One TCP exchange; returns bytes moved (0 on failure)."""
+    t0 = time.time()
+    moved = 0
     try:
         c = socket.create_connection((a.host, a.port), timeout=20)
         c.settimeout(60)
@@ -92,9 +95,12 @@ def exchange(a, cmd, n, rate):
                     break
                 moved += len(b)
         c.close()
-        return moved
-    except OSError:
-        return 0
+        err = ""
+    except OSError as e:
+        err = " error=%r" % e
+    if n > 1000:
+        print("%.1f %s %d moved=%d in %.1fs%s" % (t0, cmd, n, moved, time.time() - t0, err), flush=True)
+    return moved if not err else 0
 
 
 def drive(a):
@@ -111,7 +117,9 @@ def drive(a):
         if moved == 0:
             stats["failures"] += 1
         if time.time() >= next_bulk and (up_left > 0 or down_left > 0):
-            if down_left > 0 and rnd.random() < 0.3:
+            # the first bulk phase fetches "tooling" (download), later ones mostly exfiltrate
+            first = down_left == a.down_bytes and up_left == a.up_bytes
+            if down_left > 0 and (first or up_left <= 0 or rnd.random() < 0.35):
                 k = min(down_left, rnd.randint(8000, 40000))
                 got = exchange(a, "DOWN", k, a.rate)
                 down_left -= max(got, 1)
@@ -138,7 +146,7 @@ def main():
     ap.add_argument("--port", type=int, default=8443)
     ap.add_argument("--until", type=float, required=True)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--rate", type=float, default=1500.0, help="bytes/s for bulk transfers")
+    ap.add_argument("--rate", type=float, default=1500.0, help="bytes/s for bulk transfers (both ends)")
     ap.add_argument("--chunk", type=int, default=512)
     ap.add_argument("--up-bytes", type=int, default=300000)
     ap.add_argument("--down-bytes", type=int, default=100000)
