@@ -9,7 +9,7 @@ set -Eeuo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PY=${PYTHON:-/usr/bin/python3}
-DOMAINS=${DOMAINS_DIR:-$HERE/../../../shared/data/domains}
+DOMAINS=${DOMAINS_DIR:-$HERE/../../../shared/data/domains}   # shared/ beside the checkout
 
 # ---------------------------------------------------------------- options
 DURATION=660 SEED=1 OUT="" TAG=lab
@@ -17,7 +17,7 @@ WORKSTATIONS=3 SERVERS=1
 DGA_SPEC="" DGA_MIN=20 DGA_MAX=60 BATCH_MIN=10 BATCH_MAX=40 DGA_START=45
 TUN_DOMAIN=t.tunnel.test TUN_TYPE=NULL TUN_EXTRA="" TUN_START=60 TUN_RATE=2000
 TUN_UP=400000 TUN_DOWN=150000 TUN_BEACON="3 12" PING_INTERVAL=2
-MAL_TAIL=25 PACE=1.0 QNAME_MIN=no ZONE_COUNT=350 AUTH_DELAY_MS=18 KEEP=0
+ALIGN=300 LEAD=20 MAL_TAIL=25 PACE=1.0 QNAME_MIN=no ZONE_COUNT=350 AUTH_DELAY_MS=18 KEEP=0
 usage() {
   cat <<EOF
 usage: $0 --out DIR [options]
@@ -27,8 +27,9 @@ usage: $0 --out DIR [options]
   --tag NAME           namespace prefix sdns-NAME- (default lab; lets two labs run at once)
   --workstations N     benign workstations (default 3)
   --servers N          benign servers (default 1)
-  --dga SPEC           DGA names: a plain list file, or FAMILY:baderj-csv
-                       (default: andrewaeva conficker list)
+  --dga SPEC           DGA names: a plain list file, or FAMILY:baderj-csv; relative
+                       paths are tried under the domain-list folder too
+                       (default: dga/andrewaeva_conficker_1000.txt)
   --dga-period MIN MAX seconds between DGA batches (default 20 60)
   --dga-batch MIN MAX  lookups per DGA batch (default 10 40)
   --dga-start SEC      DGA starts this long after the capture starts (default 45)
@@ -41,6 +42,10 @@ usage: $0 --out DIR [options]
   --tunnel-beacon MIN MAX seconds between C2 beacons (default 3 12)
   --ping-interval SEC  ping through the tunnel every SEC s (default 2; 0 = off)
   --mal-tail SEC       malicious activity stops this long before the capture ends (default 25)
+  --align SEC          start the capture LEAD s before a multiple of SEC (epoch), so a
+                       660 s capture always holds two whole epoch-aligned 5-min windows
+                       (default 300; 0 = start at once)
+  --lead SEC           see --align (default 20)
   --pace F             multiply benign dwell/idle times by F (default 1.0)
   --qname-min yes|no   unbound qname-minimisation (default no: with yes, unbound sends
                        A queries for iodine's names first and breaks the handshake)
@@ -70,6 +75,8 @@ while [[ $# -gt 0 ]]; do
     --tunnel-beacon) TUN_BEACON="$2 $3"; shift 3;;
     --ping-interval) PING_INTERVAL=$2; shift 2;;
     --mal-tail) MAL_TAIL=$2; shift 2;;
+    --align) ALIGN=$2; shift 2;;
+    --lead) LEAD=$2; shift 2;;
     --pace) PACE=$2; shift 2;;
     --qname-min) QNAME_MIN=$2; shift 2;;
     --keep) KEEP=1; shift;;
@@ -104,7 +111,12 @@ for t in unbound nsd iodine iodined dig tcpdump ping "$PY"; do
   command -v "$t" >/dev/null || { echo "missing $t (apt-get install unbound nsd iodine bind9-dnsutils tcpdump iputils-ping)" >&2; exit 1; }
 done
 [[ -e /dev/net/tun ]] || { echo "/dev/net/tun missing" >&2; exit 1; }
-[[ -n "$DGA_SPEC" ]] || DGA_SPEC="$DOMAINS/dga/andrewaeva_conficker_1000.txt"
+[[ -n "$DGA_SPEC" ]] || DGA_SPEC="dga/andrewaeva_conficker_1000.txt"
+# --dga paths may be relative to the domain-list folder
+if [[ "$DGA_SPEC" == *:* && "$DGA_SPEC" != /* ]]; then dga_fam=${DGA_SPEC%%:*}; dga_file=${DGA_SPEC#*:}; else dga_fam=""; dga_file=$DGA_SPEC; fi
+[[ -f "$dga_file" ]] || dga_file="$DOMAINS/$dga_file"
+[[ -f "$dga_file" ]] || { echo "DGA list not found: $DGA_SPEC" >&2; exit 2; }
+DGA_SPEC="${dga_fam:+$dga_fam:}$dga_file"
 
 on_exit() {
   local rc=$? j
@@ -124,6 +136,9 @@ W="$OUT/lab"; LOGS="$OUT/logs"
 rm -rf "$W" "$LOGS"; mkdir -p "$W" "$LOGS"
 chmod 755 "$OUT" "$W" "$LOGS"
 now() { date +%s.%N; }
+# wait for PID by polling (bounded): unlike the wait builtin, a short sleep lets
+# the INT/TERM trap run within a second
+wait_pid() { local i; for ((i = 0; i < $2; i++)); do kill -0 "$1" 2>/dev/null || break; sleep 1; done; wait "$1" 2>/dev/null || true; }
 log() { echo "[$(date -u +%H:%M:%S)] $*"; }
 nsx() { local n=$1; shift; ip netns exec "$P-$n" "$@"; }
 
@@ -131,7 +146,7 @@ nsx() { local n=$1; shift; ip netns exec "$P-$n" "$@"; }
 # LAN (client side) 10.53.0.0/25, "internet" side 10.53.0.128/26, iodine
 # tunnel 10.53.0.192/27. Client addresses are drawn from the seed.
 RES_LAN=10.53.0.2 RES_UP=10.53.0.129 AUTH=10.53.0.130 IOD=10.53.0.140
-TUN_SRV=10.53.0.193 TUN_CLI=10.53.0.194
+TUN_SRV=10.53.0.193   # iodined side of the tunnel; the client gets .194
 RANDOM=$SEED
 declare -A USED=()
 # (no command substitution here: RANDOM must advance in this shell to stay reproducible)
@@ -186,7 +201,7 @@ for h in "${HOSTS[@]}"; do set -- $h; mkns "$1"; plug "$1" brlan eth0 "$2/25" 0;
 
 # ---------------------------------------------------------------- servers
 BG_PIDS=()
-LIFE=$(( DURATION + 300 ))   # hard upper bound for every daemon-ish helper
+LIFE=$(( DURATION + ALIGN + 300 ))   # hard upper bound for every daemon-ish helper
 log "starting nsd, delay proxy, unbound, iodined"
 nsx auth timeout $LIFE nsd -d -c "$W/nsd.conf" >"$LOGS/nsd.out" 2>&1 & BG_PIDS+=($!)
 nsx auth timeout $LIFE "$PY" "$HERE/delayproxy.py" --listen "$AUTH:53" --upstream 127.0.0.1:5300 \
@@ -207,6 +222,12 @@ nsx iod timeout $LIFE "$PY" "$HERE/tunnel_traffic.py" serve --host "$TUN_SRV" --
   >"$LOGS/tunnel-serve.out" 2>&1 & BG_PIDS+=($!)
 
 # ---------------------------------------------------------------- capture
+if (( ALIGN > 0 )); then
+  t=$(date +%s); start=$(( (t / ALIGN + 1) * ALIGN - LEAD ))
+  (( start - t < 3 )) && start=$(( start + ALIGN ))
+  log "aligning: capture starts at $(date -u -d "@$start" +%T) UTC, ${LEAD}s before a ${ALIGN}s boundary (waiting $(( start - t ))s)"
+  sleep $(( start - t ))
+fi
 PCAP="$OUT/capture.pcap"
 rm -f "$PCAP" "$PCAP.gz"
 log "capturing DNS on $P-res eth0 for ${DURATION}s -> $PCAP"
@@ -309,9 +330,9 @@ tunnel_run >"$LOGS/tunnel-run.out" 2>&1 & TUN_RUN_PID=$!
 
 log "hosts:"; for h in "${HOSTS[@]}"; do echo "    $h"; done
 log "waiting for the capture to finish (${DURATION}s)"
-wait $CAP_PID || true
+wait_pid $CAP_PID $(( DURATION + 60 ))
 CAP_STOP=$(now)
-wait $TUN_RUN_PID || true
+wait_pid $TUN_RUN_PID 120
 log "capture done: $(stat -c %s "$PCAP") bytes; $(cat "$W/tunnel.status" 2>/dev/null || echo 'no tunnel status')"
 
 # ---------------------------------------------------------------- ground truth
