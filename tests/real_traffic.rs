@@ -19,8 +19,10 @@ fn ts(s: &str) -> i64 {
 fn check_run(run: &str) {
     let dir = fixtures();
     let pcap = dir.join(format!("{run}.pcap.gz"));
-    let labels: Vec<Value> =
-        serde_json::from_str(&std::fs::read_to_string(dir.join(format!("{run}.labels.json"))).unwrap()).unwrap();
+    let labels: Vec<Value> = serde_json::from_str(
+        &std::fs::read_to_string(dir.join(format!("{run}.labels.json"))).unwrap(),
+    )
+    .unwrap();
     let d = tempfile::tempdir().unwrap();
     let out = Command::cargo_bin("sentineldns")
         .unwrap()
@@ -33,26 +35,55 @@ fn check_run(run: &str) {
         .get_output()
         .stdout
         .clone();
-    let windows: Vec<Value> = String::from_utf8_lossy(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let windows: Vec<Value> = String::from_utf8_lossy(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert!(!windows.is_empty());
     let start = |w: &Value| ts(w["window_start"].as_str().unwrap());
     let end = |w: &Value| ts(w["window_end"].as_str().unwrap());
     let malicious: Vec<&Value> = labels.iter().filter(|l| l["label"] != "benign").collect();
-    assert!(malicious.iter().any(|l| l["scenario"] == "dns_tunnel"), "{run}: no tunnel host");
-    assert!(malicious.iter().any(|l| l["scenario"] == "dga_beacon"), "{run}: no DGA host");
+    assert!(
+        malicious.iter().any(|l| l["scenario"] == "dns_tunnel"),
+        "{run}: no tunnel host"
+    );
+    assert!(
+        malicious.iter().any(|l| l["scenario"] == "dga_beacon"),
+        "{run}: no DGA host"
+    );
     for m in &malicious {
         let host = m["host"].as_str().unwrap();
-        let (from, to) = (ts(m["from"].as_str().unwrap()), ts(m["to"].as_str().unwrap()));
+        let (from, to) = (
+            ts(m["from"].as_str().unwrap()),
+            ts(m["to"].as_str().unwrap()),
+        );
         let mut ws: Vec<&Value> = windows
             .iter()
-            .filter(|w| w["host"] == host && start(w) < to && end(w) > from && w["lookups"].as_i64().unwrap() > 0)
+            .filter(|w| {
+                w["host"] == host
+                    && start(w) < to
+                    && end(w) > from
+                    && w["lookups"].as_i64().unwrap() > 0
+            })
             .collect();
         ws.sort_by_key(|w| start(w));
-        let first = ws.first().unwrap_or_else(|| panic!("{run}: no window for {host}"));
-        assert_ne!(first["label"], "Normal", "{run}: {} host {host} not flagged in its first window: {first}", m["scenario"]);
+        let first = ws
+            .first()
+            .unwrap_or_else(|| panic!("{run}: no window for {host}"));
+        assert_ne!(
+            first["label"], "Normal",
+            "{run}: {} host {host} not flagged in its first window: {first}",
+            m["scenario"]
+        );
     }
-    let bad: Vec<&str> = malicious.iter().map(|m| m["host"].as_str().unwrap()).collect();
-    for w in windows.iter().filter(|w| !bad.contains(&w["host"].as_str().unwrap())) {
+    let bad: Vec<&str> = malicious
+        .iter()
+        .map(|m| m["host"].as_str().unwrap())
+        .collect();
+    for w in windows
+        .iter()
+        .filter(|w| !bad.contains(&w["host"].as_str().unwrap()))
+    {
         assert_eq!(w["label"], "Normal", "{run}: benign host flagged: {w}");
     }
 }
