@@ -16,6 +16,7 @@ use crate::detect::Verdict;
 use crate::enrich::FirstSeenRecord;
 use crate::event::{TsMicros, MICROS};
 use crate::features::{self, FEATURE_NAMES, N_FEATURES};
+use crate::model::checksum::Fnv1a64;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Transaction};
 use serde::Serialize;
 use std::net::IpAddr;
@@ -597,20 +598,16 @@ fn opt(s: &Option<String>) -> rusqlite::types::Value {
     }
 }
 
-/// Stable key of a first-seen record: FNV-1a 64 over `scope`, a zero byte and
-/// `domain`, as a signed integer. Stable across builds and platforms (unlike
-/// std's hasher), so the key written by one version matches the next.
+/// Stable key of a first-seen record: FNV-1a 64 ([`crate::model::checksum`])
+/// over `scope`, a zero byte and `domain`, as a signed integer. Stable across
+/// builds and platforms (unlike std's hasher), so the key written by one
+/// version matches the next.
 pub fn first_seen_key(scope: &str, domain: &str) -> i64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in scope
-        .bytes()
-        .chain(std::iter::once(0))
-        .chain(domain.bytes())
-    {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h as i64
+    let mut h = Fnv1a64::new();
+    h.update(scope.as_bytes());
+    h.update(&[0]);
+    h.update(domain.as_bytes());
+    h.finish() as i64
 }
 
 /// Rows per multi-row `INSERT` for first-seen records.
@@ -796,6 +793,9 @@ mod tests {
             3
         );
         assert_ne!(first_seen_key("", "a.com"), first_seen_key("a.com", ""));
+        // Keys on disk must never change.
+        assert_eq!(first_seen_key("", "a.com"), -3_618_781_549_185_398_895);
+        assert_eq!(first_seen_key("10.0.0.1", "example.com"), -7_514_576_336_545_952_752);
         // More rows than one statement holds, with a duplicate inside the batch.
         let many: Vec<FirstSeenRecord> = (0..300)
             .map(|i| FirstSeenRecord {
