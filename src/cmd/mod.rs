@@ -13,7 +13,7 @@ pub mod train;
 pub mod windows;
 
 use crate::aggregate::{AggregateConfig, HostWindow};
-use crate::cli::{Cli, Command, WindowArgs};
+use crate::cli::{Cli, Command, StoredQuery, WindowArgs};
 use crate::detect::{Detector, MODEL_FEATURES};
 use crate::enrich::Enricher;
 use crate::model::Bundle;
@@ -21,6 +21,7 @@ use crate::pair::PairConfig;
 use crate::pipeline::{Pipeline, PipelineConfig, Threads, VecSink};
 use crate::source::merge::Merger;
 use crate::stats::Stats;
+use crate::store::{Store, StoredWindow, WindowQuery};
 use anyhow::Context;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -36,6 +37,29 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Evaluate(a) => evaluate::run(a),
         Command::Simulate(a) => simulate::run(a),
     }
+}
+
+/// Stored windows matching the query flags (and, if not empty, these labels).
+pub fn query_stored(q: &StoredQuery, labels: Vec<String>) -> anyhow::Result<Vec<StoredWindow>> {
+    if !q.db.exists() {
+        anyhow::bail!(
+            "database {} does not exist (run `sentineldns replay` first)",
+            q.db.display()
+        );
+    }
+    if let Some(h) = &q.host {
+        h.parse::<std::net::IpAddr>()
+            .with_context(|| format!("--host {h:?} is not an IP address"))?;
+    }
+    let store = Store::open(&q.db)?;
+    Ok(store.query_windows(&WindowQuery {
+        host: q.host.clone(),
+        since: q.since,
+        until: q.until,
+        run: q.run,
+        limit: q.limit,
+        labels,
+    })?)
 }
 
 /// Pipeline configuration from the window flags, validated.

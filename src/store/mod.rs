@@ -795,7 +795,10 @@ mod tests {
         assert_ne!(first_seen_key("", "a.com"), first_seen_key("a.com", ""));
         // Keys on disk must never change.
         assert_eq!(first_seen_key("", "a.com"), -3_618_781_549_185_398_895);
-        assert_eq!(first_seen_key("10.0.0.1", "example.com"), -7_514_576_336_545_952_752);
+        assert_eq!(
+            first_seen_key("10.0.0.1", "example.com"),
+            -7_514_576_336_545_952_752
+        );
         // More rows than one statement holds, with a duplicate inside the batch.
         let many: Vec<FirstSeenRecord> = (0..300)
             .map(|i| FirstSeenRecord {
