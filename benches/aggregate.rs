@@ -8,7 +8,7 @@
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use sentineldns::aggregate::{AggregateConfig, Aggregator};
 use sentineldns::enrich::{EnrichConfig, Enricher};
-use sentineldns::event::{Answers, DnsService, Lookup, LookupOutcome, MICROS};
+use sentineldns::event::{Lookup, LookupOutcome, MICROS};
 use std::net::IpAddr;
 
 fn names() -> Vec<String> {
@@ -60,22 +60,13 @@ fn lookups(n: usize, names: &[String]) -> Vec<(i64, IpAddr, usize, u16)> {
 
 fn lookup<'a>(ts: i64, host: IpAddr, qname: &'a str, rcode: u16) -> Lookup<'a> {
     Lookup {
-        ts,
-        client: host,
-        server: None,
-        transport: None,
-        service: DnsService::Dns,
-        qname,
-        qtype: 1,
         rcode: Some(rcode),
-        answers: Answers::default(),
         min_ttl: Some(300),
         latency_us: Some(1200),
         query_bytes: 40,
         response_bytes: 90,
         outcome: LookupOutcome::Answered,
-        label: None,
-        scenario: None,
+        ..Lookup::new(ts, host, qname)
     }
 }
 

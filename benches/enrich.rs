@@ -3,7 +3,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use sentineldns::enrich::{EnrichConfig, Enricher, LexicalModel, Psl};
-use sentineldns::event::{Answers, DnsService, Lookup, LookupOutcome};
+use sentineldns::event::{Lookup, LookupOutcome};
 use std::hint::black_box;
 use std::net::IpAddr;
 
@@ -20,22 +20,8 @@ const NAMES: &[&str] = &[
 
 fn lk(client: IpAddr, qname: &str) -> Lookup<'_> {
     Lookup {
-        ts: 1,
-        client,
-        server: None,
-        transport: None,
-        service: DnsService::Dns,
-        qname,
-        qtype: 1,
-        rcode: Some(0),
-        answers: Answers::default(),
-        min_ttl: None,
-        latency_us: None,
-        query_bytes: 0,
-        response_bytes: 0,
         outcome: LookupOutcome::Answered,
-        label: None,
-        scenario: None,
+        ..Lookup::new(1, client, qname)
     }
 }
 

@@ -215,6 +215,32 @@ pub struct Lookup<'a> {
     pub scenario: Option<&'a str>,
 }
 
+impl<'a> Lookup<'a> {
+    /// A NOERROR `A` lookup of `qname` by `client` at `ts`, from an event
+    /// (no server, transport, answers, sizes or labels): a starting point for
+    /// struct-update syntax, `Lookup { rcode: Some(3), ..Lookup::new(ts, ip, name) }`.
+    pub fn new(ts: TsMicros, client: IpAddr, qname: &'a str) -> Self {
+        Lookup {
+            ts,
+            client,
+            server: None,
+            transport: None,
+            service: DnsService::Dns,
+            qname,
+            qtype: qtype::A,
+            rcode: Some(rcode::NOERROR),
+            answers: Answers::default(),
+            min_ttl: None,
+            latency_us: None,
+            query_bytes: 0,
+            response_bytes: 0,
+            outcome: LookupOutcome::Event,
+            label: None,
+            scenario: None,
+        }
+    }
+}
+
 /// DNS RCODE numbers used by features.
 pub mod rcode {
     /// No error.

@@ -136,7 +136,7 @@ mod tests {
     use super::*;
     use crate::aggregate::{AggregateConfig, Aggregator};
     use crate::enrich::Enrichment;
-    use crate::event::{Answers, DnsService, Lookup, LookupOutcome};
+    use crate::event::{Lookup, LookupOutcome};
 
     #[test]
     fn features_of_a_small_window() {
@@ -144,22 +144,13 @@ mod tests {
         let names = ["a.ex.com", "b.ex.com", "a.ex.com", "zz.org"];
         for (i, n) in names.iter().enumerate() {
             let l = Lookup {
-                ts: i as i64 * MICROS,
-                client: "10.1.1.1".parse().unwrap(),
-                server: None,
-                transport: None,
-                service: DnsService::Dns,
-                qname: n,
                 qtype: if i == 3 { 16 } else { 1 },
                 rcode: Some(if i == 1 { 3 } else { 0 }),
-                answers: Answers::default(),
-                min_ttl: None,
                 latency_us: Some(2000),
                 query_bytes: 30,
                 response_bytes: 100,
                 outcome: LookupOutcome::Answered,
-                label: None,
-                scenario: None,
+                ..Lookup::new(i as i64 * MICROS, "10.1.1.1".parse().unwrap(), n)
             };
             let e = Enrichment {
                 qname_hash: n.len() as u64 * 31 + n.as_bytes()[0] as u64,

@@ -5,7 +5,7 @@
 //! tests running in parallel do not disturb each other.
 
 use sentineldns::enrich::{EnrichConfig, Enricher};
-use sentineldns::event::{Answers, DnsService, Lookup, LookupOutcome};
+use sentineldns::event::{Lookup, LookupOutcome};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::net::IpAddr;
@@ -55,22 +55,8 @@ static A: Counting = Counting;
 
 fn lk(client: IpAddr, qname: &str) -> Lookup<'_> {
     Lookup {
-        ts: 1,
-        client,
-        server: None,
-        transport: None,
-        service: DnsService::Dns,
-        qname,
-        qtype: 1,
-        rcode: Some(0),
-        answers: Answers::default(),
-        min_ttl: None,
-        latency_us: None,
-        query_bytes: 0,
-        response_bytes: 0,
         outcome: LookupOutcome::Answered,
-        label: None,
-        scenario: None,
+        ..Lookup::new(1, client, qname)
     }
 }
 

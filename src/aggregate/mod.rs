@@ -757,26 +757,13 @@ impl Aggregator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Answers, DnsService};
 
     pub(crate) fn lookup(ts_s: f64, host: &str, name: &'static str, rc: u16) -> Lookup<'static> {
         Lookup {
-            ts: (ts_s * MICROS as f64) as i64,
-            client: host.parse().unwrap(),
-            server: None,
-            transport: None,
-            service: DnsService::Dns,
-            qname: name,
-            qtype: 1,
             rcode: Some(rc),
-            answers: Answers::default(),
-            min_ttl: None,
-            latency_us: None,
             query_bytes: 30,
             response_bytes: 60,
-            outcome: LookupOutcome::Event,
-            label: None,
-            scenario: None,
+            ..Lookup::new((ts_s * MICROS as f64) as i64, host.parse().unwrap(), name)
         }
     }
 

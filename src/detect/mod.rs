@@ -497,7 +497,7 @@ mod tests {
     use super::*;
     use crate::aggregate::{AggregateConfig, Aggregator};
     use crate::enrich::Enrichment;
-    use crate::event::{Answers, DnsService, Lookup, LookupOutcome};
+    use crate::event::Lookup;
     use crate::model::ForestParams;
 
     /// A window of `n` lookups of `names` with the given NXDOMAIN share.
@@ -505,26 +505,18 @@ mod tests {
         let mut a = Aggregator::new(AggregateConfig::default());
         for (i, name) in names.iter().enumerate() {
             let l = Lookup {
-                ts: 1_700_000_000 * MICROS + i as i64 * MICROS,
-                client: host.parse().unwrap(),
-                server: None,
-                transport: None,
-                service: DnsService::Dns,
-                qname: name,
-                qtype: 1,
                 rcode: Some(if nx_every > 0 && i % nx_every == 0 {
                     3
                 } else {
                     0
                 }),
-                answers: Answers::default(),
-                min_ttl: None,
-                latency_us: None,
                 query_bytes: 40,
                 response_bytes: 80,
-                outcome: LookupOutcome::Event,
-                label: None,
-                scenario: None,
+                ..Lookup::new(
+                    1_700_000_000 * MICROS + i as i64 * MICROS,
+                    host.parse().unwrap(),
+                    name,
+                )
             };
             let e = Enrichment {
                 qname_hash: crate::enrich::fx_hash(name.as_bytes()),

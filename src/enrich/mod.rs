@@ -435,26 +435,12 @@ impl Enricher {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Answers, DnsService, LookupOutcome};
+    use crate::event::LookupOutcome;
 
     fn lk(client: [u8; 4], qname: &str, ts: TsMicros) -> Lookup<'_> {
         Lookup {
-            ts,
-            client: IpAddr::from(client),
-            server: None,
-            transport: None,
-            service: DnsService::Dns,
-            qname,
-            qtype: 1,
-            rcode: Some(0),
-            answers: Answers::default(),
-            min_ttl: None,
-            latency_us: None,
-            query_bytes: 0,
-            response_bytes: 0,
             outcome: LookupOutcome::Answered,
-            label: None,
-            scenario: None,
+            ..Lookup::new(ts, IpAddr::from(client), qname)
         }
     }
 

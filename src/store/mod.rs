@@ -660,28 +660,14 @@ mod tests {
     use super::*;
     use crate::aggregate::{AggregateConfig, Aggregator};
     use crate::enrich::Enrichment;
-    use crate::event::{Answers, DnsService, Lookup, LookupOutcome};
+    use crate::event::Lookup;
 
     fn some_windows() -> Vec<HostWindow> {
         let mut a = Aggregator::new(AggregateConfig::default());
         for (t, h) in [(10, "10.0.0.1"), (20, "10.0.0.2"), (400, "10.0.0.1")] {
             let l = Lookup {
-                ts: t * MICROS,
-                client: h.parse().unwrap(),
-                server: None,
-                transport: None,
-                service: DnsService::Dns,
-                qname: "www.example.com",
-                qtype: 1,
-                rcode: Some(0),
-                answers: Answers::default(),
-                min_ttl: None,
-                latency_us: None,
-                query_bytes: 0,
-                response_bytes: 0,
-                outcome: LookupOutcome::Event,
                 label: Some("benign"),
-                scenario: None,
+                ..Lookup::new(t * MICROS, h.parse().unwrap(), "www.example.com")
             };
             a.record(
                 &l,
