@@ -156,6 +156,8 @@ mod tests {
                 qname_hash: n.len() as u64 * 31 + n.as_bytes()[0] as u64,
                 registrable_len: 6,
                 registrable_hash: if n.ends_with("ex.com") { 1 } else { 2 },
+                group_len: 6,
+                group_hash: if n.ends_with("ex.com") { 1 } else { 2 },
                 risk: if i == 3 { 0.9 } else { 0.1 },
                 high_risk: i == 3,
                 entropy: 1.0,

@@ -384,34 +384,13 @@ struct Acc {
     regs: FxHashMap<u64, RegStat>,
 }
 
-/// The domain a name is grouped under for fan-out and beacon features: its
-/// registrable domain when the Public Suffix List has a rule for it; otherwise
-/// the PSL's default `*` rule (the last two labels), so tunnels under made-up
-/// TLDs (iodine's `pirate.sea`) still group; reverse (`.arpa`) names and single
-/// labels stand alone, so PTR sweeps do not look like one domain's fan-out.
-///
-/// ```
-/// use sentineldns::aggregate::group_domain;
-/// use sentineldns::enrich::Enrichment;
-/// let no_rule = Enrichment::default();
-/// assert_eq!(group_domain("paaamiii.pirate.sea", &no_rule).0, "pirate.sea");
-/// assert_eq!(group_domain("4.3.2.1.in-addr.arpa", &no_rule).0, "4.3.2.1.in-addr.arpa");
-/// ```
-pub fn group_domain<'a>(qname: &'a str, e: &Enrichment) -> (&'a str, u64) {
-    if e.registrable_len > 0 {
-        let start = qname.len().saturating_sub(e.registrable_len as usize);
-        return (qname.get(start..).unwrap_or(qname), e.registrable_hash);
+/// The domain a name is grouped under for fan-out and beacon features (see
+/// [`crate::enrich::group_len`]; computed once per name by the enricher).
+fn group_domain<'a>(qname: &'a str, e: &Enrichment) -> (&'a str, u64) {
+    match qname.get(qname.len().saturating_sub(e.group_len as usize)..) {
+        Some(g) if e.group_len > 0 => (g, e.group_hash),
+        _ => (qname, e.qname_hash),
     }
-    if !qname.ends_with(".arpa") {
-        if let Some(last) = qname.rfind('.') {
-            let start = qname[..last].rfind('.').map_or(0, |i| i + 1);
-            if start < last {
-                let g = &qname[start..];
-                return (g, crate::enrich::fx_hash(g.as_bytes()));
-            }
-        }
-    }
-    (qname, e.qname_hash)
 }
 
 fn is_malicious_label(l: &str) -> bool {
@@ -778,6 +757,8 @@ mod tests {
             qname_hash: h(name),
             registrable_len: reg_len as u16,
             registrable_hash: h(&name[name.len() - reg_len..]),
+            group_len: reg_len as u16,
+            group_hash: h(&name[name.len() - reg_len..]),
             risk,
             high_risk: risk >= 0.7,
             entropy: 2.5,
@@ -870,21 +851,14 @@ mod tests {
     }
 
     #[test]
-    fn names_without_a_psl_rule_group_by_the_default_rule() {
-        let none = Enrichment::default();
-        assert_eq!(group_domain("abc.pirate.sea", &none).0, "pirate.sea");
-        assert_eq!(group_domain("x.y.pirate.sea", &none).0, "pirate.sea");
-        assert_eq!(group_domain("localhost", &none).0, "localhost");
-        assert_eq!(
-            group_domain("4.3.2.1.in-addr.arpa", &none).0,
-            "4.3.2.1.in-addr.arpa"
-        );
-        assert_eq!(group_domain(".weird", &none).0, ".weird");
+    fn fan_out_groups_by_the_enrichers_grouping_domain() {
         let mut a = Aggregator::new(AggregateConfig::default());
         for n in ["a1.pirate.sea", "b2.pirate.sea", "c3.pirate.sea"] {
             let l = lookup(1.0, "10.0.0.1", n, 0);
             let e = Enrichment {
-                qname_hash: n.len() as u64 + n.as_bytes()[0] as u64,
+                qname_hash: crate::enrich::fx_hash(n.as_bytes()),
+                group_len: 10,
+                group_hash: crate::enrich::fx_hash(b"pirate.sea"),
                 ..Default::default()
             };
             a.record(&l, &e);

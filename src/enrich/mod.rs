@@ -115,6 +115,12 @@ pub struct Enrichment {
     pub registrable_len: u16,
     /// FxHash of the registrable domain (0 when there is none).
     pub registrable_hash: u64,
+    /// The domain this name is grouped under for fan-out and beacon features
+    /// is `&qname[qname.len() - group_len..]` (see [`group_len`]); 0 only in
+    /// hand-built values, where the whole name is its own group.
+    pub group_len: u16,
+    /// FxHash of that grouping domain.
+    pub group_hash: u64,
     /// Lexical risk in `[0, 1]` (see [`lexical`]).
     pub risk: f32,
     /// `risk >= high_risk_threshold`.
@@ -192,6 +198,8 @@ struct CacheEntry {
     qname_len: u32,
     registrable_len: u16,
     registrable_hash: u64,
+    group_len: u16,
+    group_hash: u64,
     risk: f32,
     entropy: f32,
     digit_ratio: f32,
@@ -200,6 +208,36 @@ struct CacheEntry {
     lure: bool,
     allowed: bool,
     infra: bool,
+}
+
+/// Length of the suffix of `q` that names are grouped under for fan-out and
+/// beacon features: the registrable domain when the Public Suffix List has a
+/// rule for it (`registrable_len > 0`); otherwise the PSL's default `*` rule
+/// (the last two labels), so tunnels under made-up TLDs (iodine's `pirate.sea`)
+/// still group; reverse (`.arpa`) names and single labels stand alone (the whole
+/// name), so PTR sweeps do not look like one domain's fan-out.
+///
+/// ```
+/// use sentineldns::enrich::group_len;
+/// let g = |q: &'static str| &q[q.len() - group_len(q, 0) as usize..];
+/// assert_eq!(g("paaamiii.pirate.sea"), "pirate.sea");
+/// assert_eq!(g("4.3.2.1.in-addr.arpa"), "4.3.2.1.in-addr.arpa");
+/// assert_eq!(group_len("www.bbc.co.uk", 9), 9);
+/// ```
+pub fn group_len(q: &str, registrable_len: u16) -> u16 {
+    let whole = u16::try_from(q.len()).unwrap_or(u16::MAX);
+    if registrable_len > 0 {
+        return registrable_len;
+    }
+    if !q.ends_with(".arpa") {
+        if let Some(last) = q.rfind('.') {
+            let start = q[..last].rfind('.').map_or(0, |i| i + 1);
+            if start < last {
+                return u16::try_from(q.len() - start).unwrap_or(whole);
+            }
+        }
+    }
+    whole
 }
 
 /// Stable 64-bit FxHash of bytes.
@@ -352,6 +390,8 @@ impl Enricher {
             qname_hash,
             registrable_len: c.registrable_len,
             registrable_hash: c.registrable_hash,
+            group_len: c.group_len,
+            group_hash: c.group_hash,
             risk: c.risk,
             high_risk: c.risk >= self.cfg.high_risk_threshold,
             entropy: c.entropy,
@@ -413,6 +453,7 @@ impl Enricher {
         // A registrable domain longer than u16::MAX cannot occur for DNS
         // names (<= 255 bytes); treat it as "none" defensively.
         let reg_len = reg.map_or(0, |r| u16::try_from(r.len()).unwrap_or(0));
+        let group_len = group_len(q, reg_len);
         CacheEntry {
             qname_len: u32::try_from(q.len()).unwrap_or(u32::MAX),
             registrable_len: reg_len,
@@ -420,6 +461,12 @@ impl Enricher {
                 Some(r) if reg_len > 0 => fx_hash(r.as_bytes()),
                 _ => 0,
             },
+            group_len,
+            group_hash: fx_hash(
+                q.get(q.len() - group_len as usize..)
+                    .unwrap_or(q)
+                    .as_bytes(),
+            ),
             risk: if allowed { 0.0 } else { s.risk },
             entropy: s.entropy,
             digit_ratio: s.digit_ratio,
@@ -442,6 +489,27 @@ mod tests {
             outcome: LookupOutcome::Answered,
             ..Lookup::new(ts, IpAddr::from(client), qname)
         }
+    }
+
+    #[test]
+    fn names_without_a_psl_rule_group_by_the_default_rule() {
+        let g = |q: &'static str| &q[q.len() - group_len(q, 0) as usize..];
+        assert_eq!(g("abc.pirate.sea"), "pirate.sea");
+        assert_eq!(g("x.y.pirate.sea"), "pirate.sea");
+        assert_eq!(g("localhost"), "localhost");
+        assert_eq!(g("4.3.2.1.in-addr.arpa"), "4.3.2.1.in-addr.arpa");
+        assert_eq!(g(".weird"), ".weird");
+        let mut e = Enricher::new(EnrichConfig::default());
+        let a = e.enrich(&lk([10, 0, 0, 1], "a1.pirate.sea", 1));
+        let b = e.enrich(&lk([10, 0, 0, 1], "b2.pirate.sea", 2));
+        assert_eq!(a.registrable_len, 0, "sea is not a listed TLD");
+        assert_eq!((a.group_len, a.group_hash), (10, fx_hash(b"pirate.sea")));
+        assert_eq!(a.group_hash, b.group_hash);
+        let c = e.enrich(&lk([10, 0, 0, 1], "www.bbc.co.uk", 3));
+        assert_eq!(
+            (c.group_len, c.group_hash),
+            (c.registrable_len, c.registrable_hash)
+        );
     }
 
     #[test]
