@@ -76,6 +76,12 @@ fn check_run(run: &str) {
             m["scenario"]
         );
     }
+    // The benign server's PTR lookups are infrastructure, counted apart.
+    let db = rusqlite::Connection::open(d.path().join("r.db")).unwrap();
+    let infra: i64 = db
+        .query_row("SELECT SUM(infra_lookups) FROM windows", [], |r| r.get(0))
+        .unwrap();
+    assert!(infra > 0, "{run}: no infrastructure lookups counted");
     let bad: Vec<&str> = malicious
         .iter()
         .map(|m| m["host"].as_str().unwrap())

@@ -851,6 +851,34 @@ mod tests {
     }
 
     #[test]
+    fn infrastructure_lookups_are_counted_apart() {
+        let mut a = Aggregator::new(AggregateConfig::default());
+        let user = lookup(1.0, "10.0.0.1", "www.example.com", 0);
+        a.record(&user, &enr(user.qname, 11, 0.1));
+        for (i, q) in ["1.2.3.4.zen.spamhaus.org", "5.6.7.8.zen.spamhaus.org"]
+            .iter()
+            .enumerate()
+        {
+            let l = lookup(2.0 + i as f64, "10.0.0.1", q, 3);
+            a.record(
+                &l,
+                &Enrichment {
+                    infra: true,
+                    ..enr(q, 16, 0.9)
+                },
+            );
+        }
+        let mut out = Vec::new();
+        a.flush_all(&mut out);
+        let w = &out[0];
+        assert_eq!(w.infra_lookups, 2);
+        assert_eq!(
+            (w.lookups, w.nxdomain, w.unique_domains, w.high_risk_domains),
+            (1, 0, 1, 0)
+        );
+    }
+
+    #[test]
     fn fan_out_groups_by_the_enrichers_grouping_domain() {
         let mut a = Aggregator::new(AggregateConfig::default());
         for n in ["a1.pirate.sea", "b2.pirate.sea", "c3.pirate.sea"] {

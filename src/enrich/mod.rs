@@ -513,6 +513,47 @@ mod tests {
     }
 
     #[test]
+    fn allow_listed_names_have_no_risk_and_are_never_new() {
+        let mut e = Enricher::new(EnrichConfig::default());
+        let cdn = e.enrich(&lk([10, 0, 0, 1], "d7leomtv28xjswy.cloudfront.net", 1));
+        assert!(cdn.allowed);
+        assert_eq!(cdn.risk, 0.0);
+        assert!(!cdn.high_risk && !cdn.lure);
+        assert!(
+            !cdn.new_global && !cdn.new_host,
+            "allow-listed domains never count as newly seen"
+        );
+        let other = e.enrich(&lk([10, 0, 0, 1], "d7leomtv28xjswy.example-cdn.net", 2));
+        assert!(!other.allowed && other.risk > 0.5 && other.new_global);
+        let mut off = Enricher::new(EnrichConfig {
+            default_allowlist: false,
+            ..EnrichConfig::default()
+        });
+        assert!(
+            !off.enrich(&lk([10, 0, 0, 1], "d7leomtv28xjswy.cloudfront.net", 1))
+                .allowed
+        );
+        off.extend_allowlist(allowlist::AllowList::parse("example-cdn.net").unwrap());
+        assert!(
+            off.enrich(&lk([10, 0, 0, 1], "x.example-cdn.net", 2))
+                .allowed
+        );
+    }
+
+    #[test]
+    fn infrastructure_lookups_are_flagged() {
+        let mut e = Enricher::new(EnrichConfig::default());
+        for q in [
+            "4.3.2.1.zen.spamhaus.org",
+            "7.1.168.192.in-addr.arpa",
+            "s1._domainkey.example.com",
+        ] {
+            assert!(e.enrich(&lk([10, 0, 0, 1], q, 1)).infra, "{q}");
+        }
+        assert!(!e.enrich(&lk([10, 0, 0, 1], "www.example.com", 1)).infra);
+    }
+
+    #[test]
     fn defaults() {
         let c = EnrichConfig::default();
         assert!(!c.include_private_suffixes);
