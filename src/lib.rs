@@ -77,6 +77,7 @@ pub mod enrich;
 pub mod evaluate;
 pub mod event;
 pub mod features;
+pub mod flows;
 pub mod model;
 pub mod pair;
 pub mod pipeline;

@@ -1,0 +1,307 @@
+//! Shared CSV input for the flow detectors.
+//!
+//! Flow datasets come from many tools and releases: the same column is spelled
+//! `" Source IP"`, `"Src IP"` or `"src_ip"`, files start with a UTF-8 BOM, end
+//! lines with CRLF, quote fields, and now and then a binary file is passed by
+//! mistake. [`CsvInput::open`] handles all of that once:
+//!
+//! * the first 8 KiB are checked for NUL bytes: a binary file is refused with a
+//!   clear error instead of being parsed into garbage;
+//! * a leading UTF-8 BOM is stripped; CRLF and quoted fields are the `csv`
+//!   crate's job;
+//! * headers are matched through [`normalize`] (trimmed, lower-case, with
+//!   spaces, `_`, `-` and `.` removed), so `" Flow Bytes/s"` and `flow_bytes/s`
+//!   are the same column;
+//! * [`CsvInput::require`] resolves a list of [`Column`]s (canonical name plus
+//!   aliases) to indices and reports *all* missing ones at once, naming the file.
+//!
+//! Rows are read with [`CsvInput::next_record`]; a row the CSV layer cannot read
+//! (wrong field count, invalid UTF-8) is an error carrying file and line so the
+//! caller can count it as a skip.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+/// A column a detector needs: its canonical name and the spellings accepted.
+#[derive(Debug, Clone, Copy)]
+pub struct Column {
+    /// Name used in messages and output.
+    pub name: &'static str,
+    /// Accepted header spellings (compared after [`normalize`]); the canonical
+    /// name is always accepted too.
+    pub aliases: &'static [&'static str],
+}
+
+impl Column {
+    /// A column known under `name` and `aliases`.
+    pub const fn new(name: &'static str, aliases: &'static [&'static str]) -> Self {
+        Self { name, aliases }
+    }
+
+    fn matches(&self, normalized_header: &str) -> bool {
+        normalize(self.name) == normalized_header
+            || self
+                .aliases
+                .iter()
+                .any(|a| normalize(a) == normalized_header)
+    }
+}
+
+/// Errors opening or reading a CSV input.
+#[derive(Debug, thiserror::Error)]
+pub enum CsvError {
+    /// The file could not be opened or read.
+    #[error("{path}: {source}")]
+    Io {
+        /// File.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The file holds NUL bytes: not a CSV text file.
+    #[error("{path}: not a CSV text file (binary content in the first 8 KiB)")]
+    Binary {
+        /// File.
+        path: PathBuf,
+    },
+    /// The file is empty or has no header row.
+    #[error("{path}: empty file, no header row")]
+    Empty {
+        /// File.
+        path: PathBuf,
+    },
+    /// Required columns are absent from the header.
+    #[error("{path}: missing required column(s): {}", missing.join(", "))]
+    MissingColumns {
+        /// File.
+        path: PathBuf,
+        /// Canonical names of the missing columns.
+        missing: Vec<String>,
+    },
+    /// A row the CSV layer could not read.
+    #[error("{path}:{line}: {message}")]
+    Row {
+        /// File.
+        path: PathBuf,
+        /// 1-based line number.
+        line: u64,
+        /// What was wrong.
+        message: String,
+    },
+}
+
+/// Canonical form of a header name: trimmed, ASCII lower-case, without spaces,
+/// `_`, `-` or `.`.
+pub fn normalize(h: &str) -> String {
+    h.trim()
+        .trim_start_matches('\u{feff}')
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '_' | '-' | '.'))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// An open CSV file with normalized headers.
+pub struct CsvInput {
+    path: PathBuf,
+    reader: csv::Reader<Box<dyn Read + Send>>,
+    headers: Vec<String>,
+    normalized: Vec<String>,
+}
+
+impl std::fmt::Debug for CsvInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CsvInput")
+            .field("path", &self.path)
+            .field("headers", &self.headers)
+            .finish()
+    }
+}
+
+impl CsvInput {
+    /// Open `path`, refuse binary content, strip a BOM, read the header row.
+    pub fn open(path: &Path) -> Result<Self, CsvError> {
+        let io = |source| CsvError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut file = BufReader::with_capacity(1 << 16, File::open(path).map_err(io)?);
+        let mut head = Vec::with_capacity(8192);
+        (&mut file).take(8192).read_to_end(&mut head).map_err(io)?;
+        if head.contains(&0) {
+            return Err(CsvError::Binary {
+                path: path.to_path_buf(),
+            });
+        }
+        let skip = if head.starts_with(b"\xEF\xBB\xBF") {
+            3
+        } else {
+            0
+        };
+        let rest: Box<dyn Read + Send> = Box::new(std::io::Cursor::new(head).chain(file));
+        let mut rest = rest;
+        if skip > 0 {
+            let mut bom = [0u8; 3];
+            rest.read_exact(&mut bom).map_err(io)?;
+        }
+        Self::from_reader(path, rest)
+    }
+
+    /// Read CSV from any reader (tests, stdin); `path` names it in errors.
+    pub fn from_reader(path: &Path, reader: Box<dyn Read + Send>) -> Result<Self, CsvError> {
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(false)
+            .trim(csv::Trim::None)
+            .from_reader(reader);
+        let headers: Vec<String> = match reader.headers() {
+            Ok(h) => h.iter().map(str::to_owned).collect(),
+            Err(e) => {
+                return Err(CsvError::Row {
+                    path: path.to_path_buf(),
+                    line: 1,
+                    message: e.to_string(),
+                })
+            }
+        };
+        if headers.is_empty() || headers.iter().all(|h| h.trim().is_empty()) {
+            return Err(CsvError::Empty {
+                path: path.to_path_buf(),
+            });
+        }
+        let normalized = headers.iter().map(|h| normalize(h)).collect();
+        Ok(Self {
+            path: path.to_path_buf(),
+            reader,
+            headers,
+            normalized,
+        })
+    }
+
+    /// The file this reads.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Header names as written in the file.
+    pub fn headers(&self) -> &[String] {
+        &self.headers
+    }
+
+    /// Index of `col` in the header, if present.
+    pub fn find(&self, col: &Column) -> Option<usize> {
+        self.normalized.iter().position(|h| col.matches(h))
+    }
+
+    /// Indices of all `cols`, or one error listing every missing column.
+    pub fn require(&self, cols: &[Column]) -> Result<Vec<usize>, CsvError> {
+        let mut idx = Vec::with_capacity(cols.len());
+        let mut missing = Vec::new();
+        for c in cols {
+            match self.find(c) {
+                Some(i) => idx.push(i),
+                None => missing.push(c.name.to_owned()),
+            }
+        }
+        if missing.is_empty() {
+            Ok(idx)
+        } else {
+            Err(CsvError::MissingColumns {
+                path: self.path.clone(),
+                missing,
+            })
+        }
+    }
+
+    /// Read the next row into `rec`; `Ok(false)` at end of file. A row the CSV
+    /// layer rejects is an error naming file and line; reading can go on after it.
+    pub fn next_record(&mut self, rec: &mut csv::StringRecord) -> Result<bool, CsvError> {
+        match self.reader.read_record(rec) {
+            Ok(more) => Ok(more),
+            Err(e) => {
+                let line = e.position().map(|p| p.line()).unwrap_or(0);
+                Err(CsvError::Row {
+                    path: self.path.clone(),
+                    line,
+                    message: e.to_string(),
+                })
+            }
+        }
+    }
+
+    /// 1-based line number of the last record read.
+    pub fn line(&self) -> u64 {
+        self.reader.position().line()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    const SRC: Column = Column::new("source_ip", &["Source IP", "Src IP"]);
+    const BPS: Column = Column::new("flow_bytes_per_s", &["Flow Bytes/s"]);
+    const LABEL: Column = Column::new("label", &[]);
+
+    fn write(bytes: &[u8]) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(bytes).unwrap();
+        f
+    }
+
+    #[test]
+    fn normalizes_header_spellings() {
+        assert_eq!(normalize(" Source IP"), "sourceip");
+        assert_eq!(normalize("Src_IP"), "srcip");
+        assert_eq!(normalize("\u{feff}Flow Bytes/s "), "flowbytes/s");
+    }
+
+    #[test]
+    fn bom_crlf_quotes_and_aliases() {
+        let f =
+            write(b"\xEF\xBB\xBF Source IP,\" Flow Bytes/s\",Label\r\n10.0.0.1,\"1,5\",BENIGN\r\n");
+        let mut c = CsvInput::open(f.path()).unwrap();
+        assert_eq!(c.require(&[SRC, BPS, LABEL]).unwrap(), vec![0, 1, 2]);
+        let mut rec = csv::StringRecord::new();
+        assert!(c.next_record(&mut rec).unwrap());
+        assert_eq!(&rec[0], "10.0.0.1");
+        assert_eq!(&rec[1], "1,5");
+        assert!(!c.next_record(&mut rec).unwrap());
+    }
+
+    #[test]
+    fn reports_all_missing_columns_with_path() {
+        let f = write(b"Src IP,Other\n1,2\n");
+        let c = CsvInput::open(f.path()).unwrap();
+        let e = c.require(&[SRC, BPS, LABEL]).unwrap_err().to_string();
+        assert!(e.contains("flow_bytes_per_s, label"), "{e}");
+        assert!(e.contains(&f.path().display().to_string()), "{e}");
+    }
+
+    #[test]
+    fn refuses_binary_and_empty() {
+        let f = write(b"\x7fELF\x02\x01\x01\x00\x00\x00");
+        assert!(matches!(
+            CsvInput::open(f.path()),
+            Err(CsvError::Binary { .. })
+        ));
+        let f = write(b"");
+        assert!(matches!(
+            CsvInput::open(f.path()),
+            Err(CsvError::Empty { .. })
+        ));
+    }
+
+    #[test]
+    fn bad_row_names_its_line_and_reading_goes_on() {
+        let f = write(b"a,b\n1,2\n3\n4,5\n");
+        let mut c = CsvInput::open(f.path()).unwrap();
+        let mut rec = csv::StringRecord::new();
+        assert!(c.next_record(&mut rec).unwrap());
+        let e = c.next_record(&mut rec).unwrap_err();
+        assert!(matches!(e, CsvError::Row { line: 3, .. }), "{e}");
+        assert!(c.next_record(&mut rec).unwrap());
+        assert_eq!(&rec[0], "4");
+    }
+}

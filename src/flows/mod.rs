@@ -1,0 +1,12 @@
+//! General network-flow detectors carried over from the systems sentineldns grew
+//! from. They ride beside the DNS core and share its store, explanations and
+//! outputs, but read flow records (CSV) instead of packets.
+//!
+//! | module | reference | what it does |
+//! |---|---|---|
+//! | [`csvin`] | — | shared CSV reading: header aliases, BOM/CRLF/quotes, binary-file refusal, counted row skips |
+//!
+//! Dependency rule: `flows` depends on `event`/`stats`/`model`/`store` only
+//! (never on the DNS pipeline), and nothing in the DNS core depends on `flows`.
+
+pub mod csvin;
