@@ -470,3 +470,54 @@ fn evaluate_a_capture_with_a_labels_file() {
         .code(2)
         .stderr(predicates::str::contains("bad.json").and(predicates::str::contains("entry 1")));
 }
+
+/// Phishing: a few lookalike lookups among ordinary browsing. Every resolved
+/// brand lookalike makes its window at least Unusual, with the lookalike named
+/// in the explanation; the benign hosts of the same run stay quiet.
+#[test]
+fn phishing_lookalikes_are_flagged_and_named() {
+    let d = tempfile::tempdir().unwrap();
+    let sim = d.path().join("phish.jsonl");
+    bin()
+        .args([
+            "simulate", "--hosts", "16", "--hours", "4", "--seed", "5151",
+        ])
+        .args(["--incident-hosts", "8", "--scenarios", "phishing", "--out"])
+        .arg(&sim)
+        .assert()
+        .success();
+    let out = bin()
+        .current_dir(root())
+        .args(["evaluate", "--format", "json"])
+        .arg(&sim)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let e: Value = serde_json::from_slice(&out).unwrap();
+    let m = &e["per_scenario"]["phishing"];
+    assert!(m["recall"].as_f64().unwrap() >= 0.85, "{m}");
+    assert_eq!(m["detected_incidents"], m["incidents"], "{m}");
+    assert!(e["overall"]["precision"].as_f64().unwrap() >= 0.8, "{e}");
+
+    let db = d.path().join("p.db");
+    bin()
+        .current_dir(root())
+        .args(["replay", "--format", "json", "--db"])
+        .arg(&db)
+        .arg(&sim)
+        .assert()
+        .success();
+    let out = bin()
+        .args(["alerts", "--format", "json", "--db"])
+        .arg(&db)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("brand_lookalike"), "{text}");
+    assert!(text.contains("imitates"), "{text}");
+}

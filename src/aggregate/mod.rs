@@ -63,6 +63,15 @@ pub struct DomainCount {
     pub risk: f64,
 }
 
+/// A resolved name imitating a brand.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Lookalike {
+    /// The name looked up.
+    pub name: String,
+    /// The brand it imitates.
+    pub brand: &'static str,
+}
+
 /// The most regular repeated lookup of a window (beacon candidate).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Beacon {
@@ -180,6 +189,9 @@ pub struct HostWindow {
     pub risky_lure_domains: u32,
     /// Of those, names whose registrable domain the sensor had never seen.
     pub new_risky_lure_domains: u32,
+    /// Distinct names imitating a well-known brand (see
+    /// [`crate::enrich::brand`]) that resolved (NOERROR).
+    pub impersonation_domains: u32,
     /// Distinct registrable domains.
     pub unique_registrable: u32,
     /// Registrable domains never seen by the sensor before.
@@ -219,6 +231,8 @@ pub struct HostWindow {
     pub top_domains: Vec<DomainCount>,
     /// Riskiest names (risk desc, name asc).
     pub risky_domains: Vec<DomainCount>,
+    /// Resolved brand lookalikes (name asc), at most `top_domains`.
+    pub lookalikes: Vec<Lookalike>,
     /// More distinct names than were kept.
     pub names_saturated: bool,
     /// Ground truth from labelled input.
@@ -249,6 +263,7 @@ impl HostWindow {
             high_risk_domains: 0,
             risky_lure_domains: 0,
             new_risky_lure_domains: 0,
+            impersonation_domains: 0,
             unique_registrable: 0,
             new_domains: 0,
             new_host_domains: 0,
@@ -268,6 +283,7 @@ impl HostWindow {
             beacon: None,
             top_domains: Vec::new(),
             risky_domains: Vec::new(),
+            lookalikes: Vec::new(),
             names_saturated: false,
             truth: Truth::default(),
         }
@@ -280,6 +296,8 @@ struct DomStat {
     count: u32,
     nxdomain: u32,
     risk: f32,
+    /// Brand imitated, once the name resolved (counted once).
+    lookalike: Option<&'static str>,
 }
 
 /// Lookup times kept per registrable domain for the beacon feature (memory
@@ -461,10 +479,18 @@ impl Acc {
 
         // Distinct names.
         let mut new_name = false;
+        let lookalike = match e.impersonation {
+            Some(i) if l.rcode == Some(rcode::NOERROR) => Some(i.brand_name()),
+            _ => None,
+        };
         match self.domains.get_mut(&e.qname_hash) {
             Some(d) => {
                 d.count += 1;
                 d.nxdomain += nx as u32;
+                if d.lookalike.is_none() && lookalike.is_some() {
+                    d.lookalike = lookalike;
+                    w.impersonation_domains += 1;
+                }
             }
             None => {
                 new_name = true;
@@ -472,6 +498,7 @@ impl Acc {
                 w.high_risk_domains += e.high_risk as u32;
                 w.risky_lure_domains += (e.high_risk && e.lure) as u32;
                 w.new_risky_lure_domains += (e.high_risk && e.lure && e.new_global) as u32;
+                w.impersonation_domains += lookalike.is_some() as u32;
                 let len = l.qname.len() as u32;
                 w.qname_len_sum += len as u64;
                 w.max_qname_len = w.max_qname_len.max(len);
@@ -487,6 +514,7 @@ impl Acc {
                             count: 1,
                             nxdomain: nx as u32,
                             risk: e.risk,
+                            lookalike,
                         },
                     );
                 } else {
@@ -580,6 +608,20 @@ impl Acc {
                 .then_with(|| b.count.cmp(&a.count))
                 .then_with(|| a.name.cmp(&b.name))
         });
+        let mut fakes: Vec<&DomStat> = doms
+            .iter()
+            .copied()
+            .filter(|d| d.lookalike.is_some())
+            .collect();
+        fakes.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        w.lookalikes = fakes
+            .iter()
+            .take(top)
+            .map(|d| Lookalike {
+                name: d.name.clone(),
+                brand: d.lookalike.unwrap_or_default(),
+            })
+            .collect();
         w.truth.label = if w.truth.malicious_lookups > 0 {
             Some("malicious".into())
         } else if w.truth.labelled_lookups > 0 {

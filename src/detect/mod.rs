@@ -229,7 +229,13 @@ impl Detector {
     /// Score, label, reasons and explanation for one window.
     pub fn judge(&self, w: &HostWindow) -> Verdict {
         let x = model_input(w);
-        let score = self.score(&x);
+        let mut score = self.score(&x);
+        if w.impersonation_domains > 0 {
+            // An indicator, not a deviation: a resolved brand lookalike is at
+            // least Unusual however ordinary the rest of the window is.
+            let t = &self.bundle.thresholds;
+            score = score.max(t.unusual + 0.5 * (t.likely - t.unusual));
+        }
         let label = self.bundle.label(score);
         let reasons = self.reasons(w, &x);
         let explanation = explain(w, score, label, &reasons);
@@ -341,6 +347,19 @@ impl Detector {
             }
         }
         out.sort_by(|a, b| b.deviation.total_cmp(&a.deviation));
+        if w.impersonation_domains > 0 {
+            // The most specific finding leads.
+            out.insert(
+                0,
+                Reason {
+                    tag: "brand_lookalike",
+                    feature: "impersonation_domains",
+                    value: w.impersonation_domains as f64,
+                    usual: 0.0,
+                    deviation: 0.0,
+                },
+            );
+        }
         out
     }
 }
@@ -356,12 +375,12 @@ fn hhmm(ts: i64) -> String {
 }
 
 fn examples(w: &HostWindow, n: usize) -> String {
-    let mut names: Vec<&str> = w
-        .risky_domains
-        .iter()
-        .filter(|d| d.risk >= 0.5)
-        .map(|d| d.name.as_str())
-        .collect();
+    let mut names: Vec<&str> = w.lookalikes.iter().map(|l| l.name.as_str()).collect();
+    for d in w.risky_domains.iter().filter(|d| d.risk >= 0.5) {
+        if !names.contains(&d.name.as_str()) {
+            names.push(d.name.as_str());
+        }
+    }
     if names.is_empty() {
         names = w.top_domains.iter().map(|d| d.name.as_str()).collect();
     }
@@ -410,6 +429,21 @@ pub fn explain(w: &HostWindow, score: f64, label: Label, reasons: &[Reason]) -> 
                 pct(w.nxdomain as f64 / w.with_rcode.max(1) as f64),
                 pct(r.usual)
             ),
+            "brand_lookalike" => {
+                let list = w
+                    .lookalikes
+                    .iter()
+                    .map(|l| format!("{} (imitates {})", l.name, l.brand))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                format!(
+                    "{} resolved name{} imitate{} a well-known brand from a domain the brand does not own: {}.",
+                    w.impersonation_domains,
+                    if w.impersonation_domains == 1 { "" } else { "s" },
+                    if w.impersonation_domains == 1 { "s" } else { "" },
+                    list
+                )
+            }
             "dga_like_names" => format!(
                 "{} of {} distinct names look machine-generated and most of them do not exist, the pattern of a DGA looking for its command server.",
                 w.high_risk_domains, w.unique_domains
@@ -474,6 +508,11 @@ pub fn explain(w: &HostWindow, score: f64, label: Label, reasons: &[Reason]) -> 
     } else if has("dga_like_names") || has("nxdomain_spike") {
         format!(
             "Check {} for malware that generates domains; the names above are indicators.",
+            w.host
+        )
+    } else if has("brand_lookalike") {
+        format!(
+            "Ask the user of {} whether they opened a link or entered credentials on these sites; block the lookalike domains at the resolver and reset the credentials if they did.",
             w.host
         )
     } else if has("risky_domains") {
@@ -584,6 +623,61 @@ mod tests {
                     || r.tag == "beaconing"
             );
         }
+    }
+
+    #[test]
+    fn a_resolved_brand_lookalike_is_at_least_unusual_and_named() {
+        let d = detector();
+        let mut a = Aggregator::new(AggregateConfig::default());
+        let enricher_cfg = crate::enrich::EnrichConfig::default();
+        let mut enr = crate::enrich::Enricher::new(enricher_cfg);
+        let names = [
+            "site1.com",
+            "site2.com",
+            "paypa1-secure-login.xyz",
+            "site3.com",
+        ];
+        for (i, name) in names.iter().enumerate() {
+            let l = Lookup {
+                rcode: Some(0),
+                ..Lookup::new(
+                    1_700_000_000 * MICROS + i as i64,
+                    "10.0.0.5".parse().unwrap(),
+                    name,
+                )
+            };
+            let e = enr.enrich(&l);
+            a.record(&l, &e);
+        }
+        // The same lookalike that did not resolve is no indicator.
+        let l = Lookup {
+            rcode: Some(3),
+            ..Lookup::new(
+                1_700_000_000 * MICROS,
+                "10.0.0.6".parse().unwrap(),
+                "paypal-verify.top",
+            )
+        };
+        let e = enr.enrich(&l);
+        a.record(&l, &e);
+        let mut out = Vec::new();
+        a.flush_all(&mut out);
+        let v = d.judge(&out[0]);
+        assert_eq!(out[0].impersonation_domains, 1);
+        assert_ne!(v.label, Label::Normal, "{v:?}");
+        assert_eq!(v.reasons[0].tag, "brand_lookalike");
+        assert!(
+            v.explanation
+                .contains("paypa1-secure-login.xyz (imitates paypal)"),
+            "{}",
+            v.explanation
+        );
+        assert_eq!(out[1].impersonation_domains, 0);
+        let v = d.judge(&out[1]);
+        assert!(
+            v.reasons.iter().all(|r| r.tag != "brand_lookalike"),
+            "{v:?}"
+        );
     }
 
     #[test]

@@ -26,6 +26,7 @@
 #![forbid(unsafe_code)]
 
 pub mod allowlist;
+pub mod brand;
 pub mod firstseen;
 pub mod lexical;
 pub mod psl;
@@ -141,6 +142,9 @@ pub struct Enrichment {
     /// The name carries a lure keyword, a brand outside its own domain, or
     /// punycode (lookalike / phishing shape).
     pub lure: bool,
+    /// The name imitates a well-known brand from a domain the brand does not
+    /// own ([`brand::impersonation`]); `None` when allow-listed.
+    pub impersonation: Option<brand::Impersonation>,
     /// On the allow-list: no risk, never newly seen.
     pub allowed: bool,
     /// Infrastructure lookup (reverse `.arpa`, DNS blocklist): kept out of
@@ -206,6 +210,7 @@ struct CacheEntry {
     max_label_len: u8,
     labels: u8,
     lure: bool,
+    impersonation: Option<brand::Impersonation>,
     allowed: bool,
     infra: bool,
 }
@@ -399,6 +404,7 @@ impl Enricher {
             labels: c.labels,
             digit_ratio: c.digit_ratio,
             lure: c.lure,
+            impersonation: c.impersonation,
             allowed: c.allowed,
             infra: c.infra,
             new_global: false,
@@ -473,6 +479,11 @@ impl Enricher {
             max_label_len: max_label.min(255) as u8,
             labels: labels.min(255) as u8,
             lure: (s.keyword || s.punycode) && !allowed,
+            impersonation: if allowed {
+                None
+            } else {
+                brand::impersonation(q, reg)
+            },
             allowed,
             infra: allowlist::is_infrastructure(q),
         }
