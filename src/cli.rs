@@ -65,6 +65,135 @@ pub enum Command {
     /// (DGA beacons, DNS tunnels, slow exfiltration, phishing, NXDOMAIN storms).
     /// The same options and seed always give byte-identical files.
     Simulate(SimulateArgs),
+    /// Flow-record (CSV) detectors that ride beside the DNS core, e.g. the
+    /// CIC-IDS2017 window detector (`flows baseline`, `flows monitor`, `flows run`).
+    Flows(FlowsArgs),
+}
+
+/// Options for `flows`: one subcommand per flow-detector action.
+#[derive(Debug, Args)]
+pub struct FlowsArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: FlowsCommand,
+}
+
+/// `flows` subcommands. New flow detectors add variants here.
+#[derive(Debug, Subcommand)]
+pub enum FlowsCommand {
+    /// Build a benign baseline from CICFlowMeter CSVs (CIC-IDS2017, either header
+    /// generation): windows of N flows → per-feature mean/std, a leave-one-out
+    /// benign ceiling, and a seeded extended isolation forest, saved as JSON.
+    Baseline(FlowsBaselineArgs),
+    /// Score CICFlowMeter CSVs window by window against a baseline: z-scores,
+    /// anomaly index, severity, likely pattern, isolation forest, and the final
+    /// CONFIRMED / SUSPICIOUS / NORMAL decision. Alerts are printed and
+    /// optionally written to CSV and SQLite.
+    Monitor(FlowsMonitorArgs),
+    /// Baseline and monitor in one go: `--benign` files build the baseline,
+    /// the positional files are monitored.
+    Run(FlowsRunArgs),
+}
+
+/// Isolation-forest options of the flow baseline.
+#[derive(Debug, Clone, Args)]
+pub struct FlowsForestArgs {
+    /// Trees in the isolation forest.
+    #[arg(long, default_value_t = 200)]
+    pub trees: usize,
+    /// Isolation-forest seed (same data + seed = same forest).
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+/// Output options of flow monitoring.
+#[derive(Debug, Clone, Args)]
+pub struct FlowsOutputArgs {
+    /// Also write every alert (one row per alerted window) to this CSV file.
+    #[arg(long, value_name = "FILE")]
+    pub alerts_csv: Option<PathBuf>,
+    /// Also store alerts in this SQLite database (table `flow_alerts`).
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
+    /// When the z-score side votes: `calibrated` = severity HIGH or above AND
+    /// anomaly index above the baseline's benign ceiling; `severity` = severity
+    /// HIGH or above (the reference design).
+    #[arg(long, value_enum, default_value_t = ZVoteMode::Calibrated)]
+    pub z_vote: ZVoteMode,
+    /// Do not print alert blocks on stdout (summaries still go to stderr).
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// z-score vote rule of `flows monitor`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ZVoteMode {
+    /// Severity HIGH or CRITICAL and index above the benign ceiling.
+    Calibrated,
+    /// Severity HIGH or CRITICAL.
+    Severity,
+}
+
+/// Options for `flows baseline`.
+#[derive(Debug, Args)]
+pub struct FlowsBaselineArgs {
+    /// Benign CICFlowMeter CSV files.
+    #[arg(required = true, value_name = "BENIGN.csv")]
+    pub files: Vec<PathBuf>,
+    /// Where to write the baseline (JSON).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Window length in flows.
+    #[arg(long, default_value_t = 10_000)]
+    pub window: usize,
+    /// Forest options.
+    #[command(flatten)]
+    pub forest: FlowsForestArgs,
+}
+
+/// Options for `flows monitor`.
+#[derive(Debug, Args)]
+pub struct FlowsMonitorArgs {
+    /// Baseline written by `flows baseline` (or `flows run --save-baseline`).
+    #[arg(long, value_name = "FILE")]
+    pub baseline: PathBuf,
+    /// CICFlowMeter CSV files to score.
+    #[arg(required = true, value_name = "INPUT.csv")]
+    pub files: Vec<PathBuf>,
+    /// Window length in flows; must equal the baseline's (default: the baseline's).
+    #[arg(long)]
+    pub window: Option<usize>,
+    /// Output options.
+    #[command(flatten)]
+    pub output: FlowsOutputArgs,
+}
+
+/// Options for `flows run`.
+#[derive(Debug, Args)]
+pub struct FlowsRunArgs {
+    /// Benign CSV for the baseline; repeat the flag or separate with commas.
+    #[arg(
+        long,
+        required = true,
+        value_delimiter = ',',
+        value_name = "BENIGN.csv"
+    )]
+    pub benign: Vec<PathBuf>,
+    /// CICFlowMeter CSV files to score.
+    #[arg(required = true, value_name = "INPUT.csv")]
+    pub files: Vec<PathBuf>,
+    /// Window length in flows.
+    #[arg(long, default_value_t = 10_000)]
+    pub window: usize,
+    /// Also save the baseline to this file.
+    #[arg(long, value_name = "FILE")]
+    pub save_baseline: Option<PathBuf>,
+    /// Forest options.
+    #[command(flatten)]
+    pub forest: FlowsForestArgs,
+    /// Output options.
+    #[command(flatten)]
+    pub output: FlowsOutputArgs,
 }
 
 /// Options for `simulate`.

@@ -5,8 +5,10 @@
 //! | module | reference | what it does |
 //! |---|---|---|
 //! | [`csvin`] | — | shared CSV reading: header aliases, BOM/CRLF/quotes, binary-file refusal, counted row skips |
+//! | [`cicids`] | seed 004 (LogSentinel) | CIC-IDS2017 CICFlowMeter CSVs → fixed windows of N flows → z-score baseline + extended isolation forest → CONFIRMED / SUSPICIOUS / NORMAL alerts with pattern hints (`sentineldns flows baseline/monitor/run`, docs/flows/cicids.md) |
 //!
 //! Dependency rule: `flows` depends on `event`/`stats`/`model`/`store` only
 //! (never on the DNS pipeline), and nothing in the DNS core depends on `flows`.
 
+pub mod cicids;
 pub mod csvin;

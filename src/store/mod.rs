@@ -124,6 +124,31 @@ CREATE TABLE first_seen (
     first_ts  INTEGER NOT NULL     -- unix microseconds, packet time
 );
 "#,
+    // v2: alerts of the flow detectors (crate::flows), one row per alerted window.
+    r#"
+CREATE TABLE flow_alerts (
+    id             INTEGER PRIMARY KEY,
+    run_id         INTEGER REFERENCES runs(id),
+    detector       TEXT NOT NULL,      -- e.g. 'cicids'
+    source_file    TEXT NOT NULL,
+    window_index   INTEGER NOT NULL,   -- 0-based window number in the file
+    first_flow     INTEGER NOT NULL,   -- 0-based index of the window's first valid flow
+    flows          INTEGER NOT NULL,
+    decision       TEXT NOT NULL,      -- CONFIRMED | SUSPICIOUS
+    severity       TEXT NOT NULL,      -- LOW | MEDIUM | HIGH | CRITICAL
+    anomaly_index  REAL NOT NULL,
+    forest_score   REAL,
+    pattern        TEXT NOT NULL,
+    confidence     TEXT NOT NULL,
+    action         TEXT NOT NULL,
+    indicators     TEXT NOT NULL,      -- JSON [{feature,value,baseline_mean,z}]
+    features       TEXT NOT NULL,      -- JSON {name: value}
+    attack_ratio   REAL,               -- ground truth from the Label column, if any
+    created_at     TEXT NOT NULL       -- wall clock, RFC 3339 (bookkeeping only)
+);
+CREATE INDEX flow_alerts_run ON flow_alerts (run_id);
+CREATE INDEX flow_alerts_detector ON flow_alerts (detector, decision);
+"#,
 ];
 
 /// Latest schema version.
@@ -217,6 +242,41 @@ pub struct WindowQuery {
     pub limit: Option<u32>,
     /// Only windows whose verdict is one of these labels.
     pub labels: Vec<String>,
+}
+
+/// One alerted window of a flow detector, as stored in `flow_alerts`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FlowAlertRecord {
+    /// Detector name (`"cicids"`, …).
+    pub detector: String,
+    /// Input file the window came from.
+    pub source_file: String,
+    /// 0-based window number in the file.
+    pub window_index: i64,
+    /// 0-based index of the window's first valid flow.
+    pub first_flow: i64,
+    /// Flows in the window.
+    pub flows: i64,
+    /// Final decision (`CONFIRMED`, `SUSPICIOUS`).
+    pub decision: String,
+    /// Severity bucket.
+    pub severity: String,
+    /// Anomaly index.
+    pub anomaly_index: f64,
+    /// Isolation-forest score, if the detector has one.
+    pub forest_score: Option<f64>,
+    /// Likely pattern.
+    pub pattern: String,
+    /// Confidence in the pattern.
+    pub confidence: String,
+    /// Suggested action.
+    pub action: String,
+    /// Top indicators as JSON.
+    pub indicators: String,
+    /// Window features as a JSON object.
+    pub features: String,
+    /// Share of labelled attack flows, when the input had labels.
+    pub attack_ratio: Option<f64>,
 }
 
 /// The database.
@@ -501,6 +561,90 @@ impl Store {
                 |r| r.get(0),
             )
             .map_err(|e| self.err(e))
+    }
+
+    /// Insert flow-detector alerts (optionally tied to a run) in one
+    /// transaction: all rows or none. Returns the number inserted.
+    pub fn insert_flow_alerts(
+        &mut self,
+        run: Option<i64>,
+        alerts: &[FlowAlertRecord],
+    ) -> Result<usize, StoreError> {
+        let path = self.path.clone();
+        let wrap = |e| StoreError::Sqlite {
+            path: path.clone(),
+            source: e,
+        };
+        let now = chrono::Utc::now().to_rfc3339();
+        let tx = self.conn.transaction().map_err(wrap)?;
+        {
+            let mut st = tx
+                .prepare_cached(
+                    "INSERT INTO flow_alerts (run_id, detector, source_file, window_index, first_flow, flows, decision, severity, anomaly_index, forest_score, pattern, confidence, action, indicators, features, attack_ratio, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                )
+                .map_err(wrap)?;
+            for a in alerts {
+                st.execute(params![
+                    run,
+                    a.detector,
+                    a.source_file,
+                    a.window_index,
+                    a.first_flow,
+                    a.flows,
+                    a.decision,
+                    a.severity,
+                    a.anomaly_index,
+                    a.forest_score,
+                    a.pattern,
+                    a.confidence,
+                    a.action,
+                    a.indicators,
+                    a.features,
+                    a.attack_ratio,
+                    now
+                ])
+                .map_err(wrap)?;
+            }
+        }
+        tx.commit().map_err(wrap)?;
+        Ok(alerts.len())
+    }
+
+    /// Stored flow-detector alerts, oldest first, optionally only one run's
+    /// and/or one detector's.
+    pub fn list_flow_alerts(
+        &self,
+        run: Option<i64>,
+        detector: Option<&str>,
+    ) -> Result<Vec<FlowAlertRecord>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT detector, source_file, window_index, first_flow, flows, decision, severity, anomaly_index, forest_score, pattern, confidence, action, indicators, features, attack_ratio FROM flow_alerts WHERE (?1 IS NULL OR run_id = ?1) AND (?2 IS NULL OR detector = ?2) ORDER BY id",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map(params![run, detector], |r| {
+                Ok(FlowAlertRecord {
+                    detector: r.get(0)?,
+                    source_file: r.get(1)?,
+                    window_index: r.get(2)?,
+                    first_flow: r.get(3)?,
+                    flows: r.get(4)?,
+                    decision: r.get(5)?,
+                    severity: r.get(6)?,
+                    anomaly_index: r.get(7)?,
+                    forest_score: r.get(8)?,
+                    pattern: r.get(9)?,
+                    confidence: r.get(10)?,
+                    action: r.get(11)?,
+                    indicators: r.get(12)?,
+                    features: r.get(13)?,
+                    attack_ratio: r.get(14)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
     }
 
     /// Status of a run.
@@ -800,5 +944,72 @@ mod tests {
         let d5 = loaded.iter().find(|r| r.domain == "d5.com").unwrap();
         assert_eq!(d5.first_ts, 1000 - 295, "earliest of the two rows wins");
         assert_eq!(s.run_status(run).unwrap().as_deref(), Some("complete"));
+    }
+
+    fn flow_alert(file: &str, window: i64, decision: &str) -> FlowAlertRecord {
+        FlowAlertRecord {
+            detector: "cicids".into(),
+            source_file: file.into(),
+            window_index: window,
+            first_flow: window * 100,
+            flows: 100,
+            decision: decision.into(),
+            severity: "CRITICAL".into(),
+            anomaly_index: 36.5,
+            forest_score: Some(0.8),
+            pattern: "DDoS".into(),
+            confidence: "Medium".into(),
+            action: "rate-limit".into(),
+            indicators: "[]".into(),
+            features: "{}".into(),
+            attack_ratio: None,
+        }
+    }
+
+    #[test]
+    fn flow_alerts_round_trip_and_filter() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.db");
+        let mut s = Store::open(&p).unwrap();
+        let run = s.begin_run("flows monitor", &["a.csv".into()], 0).unwrap();
+        let batch = vec![
+            flow_alert("a.csv", 0, "CONFIRMED"),
+            flow_alert("a.csv", 1, "SUSPICIOUS"),
+        ];
+        assert_eq!(s.insert_flow_alerts(Some(run), &batch).unwrap(), 2);
+        let mut other = flow_alert("b.csv", 0, "CONFIRMED");
+        other.detector = "zscore".into();
+        other.forest_score = None;
+        other.attack_ratio = Some(1.0);
+        s.insert_flow_alerts(None, std::slice::from_ref(&other))
+            .unwrap();
+        drop(s);
+        let s = Store::open(&p).unwrap();
+        assert_eq!(s.list_flow_alerts(Some(run), None).unwrap(), batch);
+        assert_eq!(
+            s.list_flow_alerts(None, Some("zscore")).unwrap(),
+            vec![other]
+        );
+        assert_eq!(s.list_flow_alerts(None, None).unwrap().len(), 3);
+        assert!(s.list_flow_alerts(Some(run + 7), None).unwrap().is_empty());
+    }
+
+    #[test]
+    fn flow_alert_batch_is_all_or_nothing() {
+        let mut s = Store::open_in_memory().unwrap();
+        assert_eq!(
+            s.insert_flow_alerts(None, &[flow_alert("a.csv", 0, "CONFIRMED")])
+                .unwrap(),
+            1
+        );
+        // SQLite stores NaN as NULL, so the second row of this batch violates
+        // NOT NULL after the first row was written: the first must roll back.
+        let mut bad = flow_alert("a.csv", 2, "CONFIRMED");
+        bad.anomaly_index = f64::NAN;
+        let e = s.insert_flow_alerts(None, &[flow_alert("a.csv", 1, "CONFIRMED"), bad]);
+        assert!(e.is_err());
+        let stored = s.list_flow_alerts(None, None).unwrap();
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].window_index, 0);
     }
 }
