@@ -8,6 +8,8 @@ use crate::event::{TsMicros, MICROS};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
+pub mod flows_zscore;
+
 /// sentineldns: DNS sensor — replay captures into per-host windows, score them, store them.
 #[derive(Debug, Parser)]
 #[command(name = "sentineldns", version, about, long_about = None, propagate_version = true)]
@@ -65,6 +67,27 @@ pub enum Command {
     /// (DGA beacons, DNS tunnels, slow exfiltration, phishing, NXDOMAIN storms).
     /// The same options and seed always give byte-identical files.
     Simulate(SimulateArgs),
+    /// Flow-record detectors (CSV input): rolling z-scores on device telemetry,
+    /// sliding-window rules per source IP.
+    Flows(FlowsArgs),
+}
+
+/// Options for `flows`: one nested subcommand per detector.
+#[derive(Debug, Args)]
+pub struct FlowsArgs {
+    /// Which detector.
+    #[command(subcommand)]
+    pub command: FlowsCommand,
+}
+
+/// Flow detectors.
+#[derive(Debug, Subcommand)]
+pub enum FlowsCommand {
+    /// Per-device rolling z-score of connections, bytes and entropy plus a
+    /// rare-port term, scored before each row updates the baseline.
+    Zscore(flows_zscore::ZscoreArgs),
+    /// Write a synthetic labelled device-telemetry stream (input for `zscore`).
+    GenStream(flows_zscore::GenStreamArgs),
 }
 
 /// Options for `simulate`.

@@ -5,8 +5,10 @@
 //! | module | reference | what it does |
 //! |---|---|---|
 //! | [`csvin`] | — | shared CSV reading: header aliases, BOM/CRLF/quotes, binary-file refusal, counted row skips |
+//! | [`zscore`] | seed 000 (streaming anomaly notebook) | per-device rolling z-score of connections / bytes / entropy plus a rare-port term; classic (reference-exact) or robust (median/MAD, gated) baseline; quantile or value threshold; stream generator |
 //!
 //! Dependency rule: `flows` depends on `event`/`stats`/`model`/`store` only
 //! (never on the DNS pipeline), and nothing in the DNS core depends on `flows`.
 
 pub mod csvin;
+pub mod zscore;
