@@ -8,6 +8,7 @@ use crate::event::{TsMicros, MICROS};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
+pub mod flows_rules;
 pub mod flows_zscore;
 
 /// sentineldns: DNS sensor — replay captures into per-host windows, score them, store them.
@@ -88,6 +89,9 @@ pub enum FlowsCommand {
     Zscore(flows_zscore::ZscoreArgs),
     /// Write a synthetic labelled device-telemetry stream (input for `zscore`).
     GenStream(flows_zscore::GenStreamArgs),
+    /// Per-source sliding-window rules (more than N unique endpoints or B bytes
+    /// in a window) over flow CSVs or HTTP-log CSVs, with rule-based triage.
+    Rules(flows_rules::RulesArgs),
 }
 
 /// Options for `simulate`.

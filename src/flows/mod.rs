@@ -6,9 +6,11 @@
 //! |---|---|---|
 //! | [`csvin`] | — | shared CSV reading: header aliases, BOM/CRLF/quotes, binary-file refusal, counted row skips |
 //! | [`zscore`] | seed 000 (streaming anomaly notebook) | per-device rolling z-score of connections / bytes / entropy plus a rare-port term; classic (reference-exact) or robust (median/MAD, gated) baseline; quantile or value threshold; stream generator |
+//! | [`rules`] | seed 003 (stream rule engine) | per-source sliding-window rules (unique endpoints, bytes), idle-TTL eviction, bounded pending queue, micro-batched triage; generic over the event (flows, HTTP logs, DNS domains) |
 //!
 //! Dependency rule: `flows` depends on `event`/`stats`/`model`/`store` only
 //! (never on the DNS pipeline), and nothing in the DNS core depends on `flows`.
 
 pub mod csvin;
+pub mod rules;
 pub mod zscore;
