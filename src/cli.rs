@@ -8,6 +8,9 @@ use crate::event::{TsMicros, MICROS};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
+pub mod flows_rules;
+pub mod flows_zscore;
+
 /// sentineldns: DNS sensor — replay captures into per-host windows, score them, store them.
 #[derive(Debug, Parser)]
 #[command(name = "sentineldns", version, about, long_about = None, propagate_version = true)]
@@ -93,6 +96,14 @@ pub enum FlowsCommand {
     /// Baseline and monitor in one go: `--benign` files build the baseline,
     /// the positional files are monitored.
     Run(FlowsRunArgs),
+    /// Per-device rolling z-score of connections, bytes and entropy plus a
+    /// rare-port term, scored before each row updates the baseline.
+    Zscore(flows_zscore::ZscoreArgs),
+    /// Write a synthetic labelled device-telemetry stream (input for `zscore`).
+    GenStream(flows_zscore::GenStreamArgs),
+    /// Per-source sliding-window rules (more than N unique endpoints or B bytes
+    /// in a window) over flow CSVs or HTTP-log CSVs, with rule-based triage.
+    Rules(flows_rules::RulesArgs),
 }
 
 /// Isolation-forest options of the flow baseline.

@@ -6,9 +6,13 @@
 //! |---|---|---|
 //! | [`csvin`] | — | shared CSV reading: header aliases, BOM/CRLF/quotes, binary-file refusal, counted row skips |
 //! | [`cicids`] | seed 004 (LogSentinel) | CIC-IDS2017 CICFlowMeter CSVs → fixed windows of N flows → z-score baseline + extended isolation forest → CONFIRMED / SUSPICIOUS / NORMAL alerts with pattern hints (`sentineldns flows baseline/monitor/run`, docs/flows/cicids.md) |
+//! | [`zscore`] | seed 000 (streaming anomaly notebook) | per-device rolling z-score of connections / bytes / entropy plus a rare-port term; classic (reference-exact) or robust (median/MAD, gated) baseline; quantile or value threshold; stream generator |
+//! | [`rules`] | seed 003 (stream rule engine) | per-source sliding-window rules (unique endpoints, bytes), idle-TTL eviction, bounded pending queue, micro-batched triage; generic over the event (flows, HTTP logs, DNS domains) |
 //!
 //! Dependency rule: `flows` depends on `event`/`stats`/`model`/`store` only
 //! (never on the DNS pipeline), and nothing in the DNS core depends on `flows`.
 
 pub mod cicids;
 pub mod csvin;
+pub mod rules;
+pub mod zscore;
