@@ -5,8 +5,12 @@
 //! | module | reference | what it does |
 //! |---|---|---|
 //! | [`csvin`] | — | shared CSV reading: header aliases, BOM/CRLF/quotes, binary-file refusal, counted row skips |
+//! | [`drift`] | seed 001 | ADWIN concept drift over a score stream; KL / L1 divergence of categorical columns (UNSW proto/state/service, DNS qtype/rcode) |
+//! | [`burst`] | seed 001 | burst alerts: ≥ N anomalies within W of event time, one alert per burst, context payload |
 //!
 //! Dependency rule: `flows` depends on `event`/`stats`/`model`/`store` only
 //! (never on the DNS pipeline), and nothing in the DNS core depends on `flows`.
 
+pub mod burst;
 pub mod csvin;
+pub mod drift;
