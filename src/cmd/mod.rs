@@ -6,6 +6,7 @@
 
 pub mod alerts;
 pub mod evaluate;
+pub mod flows;
 pub mod output;
 pub mod replay;
 pub mod simulate;
@@ -36,6 +37,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Train(a) => train::run(a),
         Command::Evaluate(a) => evaluate::run(a),
         Command::Simulate(a) => simulate::run(a),
+        Command::Flows(a) => flows::run(a),
     }
 }
 
