@@ -5,6 +5,7 @@ use crate::cli::FlowsBurstArgs;
 use crate::flows::burst::{BurstConfig, BurstDetector};
 use crate::flows::csvin::{CsvError, CsvInput};
 use anyhow::Context;
+use std::io::Write;
 use std::process::ExitCode;
 
 /// Run `flows burst`.
@@ -19,6 +20,8 @@ pub fn run(a: FlowsBurstArgs) -> anyhow::Result<ExitCode> {
     let mut names = vec![a.time_column.clone(), a.score_column.clone()];
     names.extend(a.context.iter().cloned());
     let idx = require_named(&input, &names)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::LineWriter::new(stdout.lock());
     let mut rec = csv::StringRecord::new();
     let mut skips = Vec::new();
     let (mut line, mut rows) = (1u64, 0u64);
@@ -58,9 +61,10 @@ pub fn run(a: FlowsBurstArgs) -> anyhow::Result<ExitCode> {
         if let Some(alert) = det.observe(ts, score, &ctx) {
             let mut v = serde_json::to_value(&alert)?;
             v["line"] = line.into();
-            println!("{v}");
+            writeln!(out, "{v}")?;
         }
     }
+    out.flush()?;
     report_skips(&a.input.display().to_string(), &skips);
     eprintln!(
         "{} records, {} burst alert(s) (>= {} scores >= {} within {} s)",

@@ -8,6 +8,7 @@ use crate::flows::csvin::{CsvError, CsvInput};
 use crate::flows::drift::{Adwin, CategoryCounts, Divergence, DriftEvent};
 use anyhow::Context;
 use serde_json::json;
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -26,6 +27,8 @@ pub fn run(a: FlowsDriftArgs) -> anyhow::Result<ExitCode> {
     if !(a.alpha.is_finite() && a.alpha >= 0.0) {
         anyhow::bail!("--alpha {} must be finite and >= 0", a.alpha);
     }
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
     if let Some(reference) = &a.reference {
         if a.columns.is_empty() {
             anyhow::bail!("--columns is empty");
@@ -35,10 +38,11 @@ pub fn run(a: FlowsDriftArgs) -> anyhow::Result<ExitCode> {
         report_skips(&reference.display().to_string(), &ref_skips);
         report_skips(&a.current.display().to_string(), &cur_skips);
         if a.format == FlowsFormat::Table {
-            println!(
+            writeln!(
+                out,
                 "{:<12} {:>6} {:>8} {:>8} {:>14} {:>14} {:>7}  largest shift",
                 "column", "cats", "ref_n", "cur_n", "KL(cur||ref)", "KL(ref||cur)", "L1"
-            );
+            )?;
         }
         for (col, (r, c)) in a.columns.iter().zip(ref_counts.iter().zip(&cur_counts)) {
             let d = Divergence::between(r, c, a.alpha)?;
@@ -47,7 +51,8 @@ pub fn run(a: FlowsDriftArgs) -> anyhow::Result<ExitCode> {
                     let shift = d.shifts.first().map_or(String::new(), |s| {
                         format!("{} {:.3} -> {:.3}", s.category, s.reference, s.current)
                     });
-                    println!(
+                    writeln!(
+                        out,
                         "{:<12} {:>6} {:>8} {:>8} {:>14.4} {:>14.4} {:>7.4}  {shift}",
                         col,
                         d.categories,
@@ -56,11 +61,12 @@ pub fn run(a: FlowsDriftArgs) -> anyhow::Result<ExitCode> {
                         d.kl,
                         d.kl_reverse,
                         d.l1
-                    );
+                    )?;
                 }
                 FlowsFormat::Json => {
                     let top: Vec<_> = d.shifts.iter().take(5).collect();
-                    println!(
+                    writeln!(
+                        out,
                         "{}",
                         json!({
                             "kind": "divergence", "column": col, "unit": "nats",
@@ -68,7 +74,7 @@ pub fn run(a: FlowsDriftArgs) -> anyhow::Result<ExitCode> {
                             "categories": d.categories, "reference_n": d.reference_total,
                             "current_n": d.current_total, "alpha": a.alpha, "top_shifts": top,
                         })
-                    );
+                    )?;
                 }
             }
         }
@@ -78,40 +84,44 @@ pub fn run(a: FlowsDriftArgs) -> anyhow::Result<ExitCode> {
         report_skips(&a.current.display().to_string(), &skips);
         match a.format {
             FlowsFormat::Table => {
-                println!(
+                writeln!(
+                out,
                     "ADWIN over {col} (delta {}): {} values, {} drift event(s); final window {} values, mean {:.4}",
                     a.delta,
                     adwin.seen(),
                     events.len(),
                     adwin.width(),
                     adwin.mean()
-                );
+                )?;
                 for (line, e) in &events {
                     let time = e.time.map_or(String::new(), |t| format!(" time {t}"));
-                    println!(
+                    writeln!(
+                out,
                         "  drift at line {line} (value #{}){time}: mean {:.4} -> {:.4}, window {} -> {}",
                         e.index + 1,
                         e.old_mean,
                         e.new_mean,
                         e.width_before,
                         e.width
-                    );
+                    )?;
                 }
             }
             FlowsFormat::Json => {
                 for (line, e) in &events {
-                    println!(
+                    writeln!(
+                        out,
                         "{}",
                         json!({
                             "kind": "drift", "column": col, "line": line, "index": e.index,
                             "time": e.time, "old_mean": e.old_mean, "new_mean": e.new_mean,
                             "width_before": e.width_before, "width": e.width, "delta": a.delta,
                         })
-                    );
+                    )?;
                 }
             }
         }
     }
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -13,12 +13,26 @@ use crate::flows::csvin::{normalize, CsvError, CsvInput};
 use std::process::ExitCode;
 
 /// Run a `flows` subcommand.
+///
+/// A closed stdout (`… | head`) ends the command quietly with success, as
+/// other Unix tools do.
 pub fn run(a: FlowsArgs) -> anyhow::Result<ExitCode> {
-    match a.command {
+    let r = match a.command {
         FlowsCommand::Drift(a) => drift::run(a),
         FlowsCommand::Burst(a) => burst::run(a),
         FlowsCommand::TrainClassifier(a) => classifier::train(a),
         FlowsCommand::Score(a) => classifier::score(a),
+    };
+    match r {
+        Err(e)
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            Ok(ExitCode::SUCCESS)
+        }
+        r => r,
     }
 }
 
