@@ -73,32 +73,36 @@ pub fn train(a: FlowsTrainArgs) -> anyhow::Result<ExitCode> {
         a.seed,
         a.out.display()
     );
+    let mut out = std::io::stdout().lock();
     match (a.format, model.holdout) {
         (FlowsFormat::Table, Some(h)) => {
-            println!(
+            writeln!(
+                out,
                 "held-out split: {} rows ({} attack, {} normal), test fraction {}",
                 h.rows,
                 h.positives,
                 h.rows - h.positives,
                 a.test_fraction
-            );
-            println!("ROC-AUC    {:.4}", h.roc_auc);
-            println!(
+            )?;
+            writeln!(out, "ROC-AUC    {:.4}", h.roc_auc)?;
+            writeln!(
+                out,
                 "precision  {:.4}  (score >= {})",
                 h.precision, model.threshold
-            );
-            println!("recall     {:.4}", h.recall);
-            println!("F1         {:.4}", h.f1);
+            )?;
+            writeln!(out, "recall     {:.4}", h.recall)?;
+            writeln!(out, "F1         {:.4}", h.f1)?;
         }
-        (FlowsFormat::Table, None) => println!("no held-out split (--test-fraction 0)"),
-        (FlowsFormat::Json, h) => println!(
+        (FlowsFormat::Table, None) => writeln!(out, "no held-out split (--test-fraction 0)")?,
+        (FlowsFormat::Json, h) => writeln!(
+            out,
             "{}",
             json!({
                 "train_rows": x_train.len(), "trees": a.trees, "seed": a.seed,
                 "test_fraction": a.test_fraction, "threshold": model.threshold,
                 "holdout": h, "training_hash": format!("{:016x}", model.training_hash),
             })
-        ),
+        )?,
     }
     Ok(ExitCode::SUCCESS)
 }
