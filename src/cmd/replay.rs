@@ -263,6 +263,9 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
                 a.db.display()
             );
         }
+        for line in sink.outputs.summary_lines() {
+            eprintln!("  {line}");
+        }
     }
     outputs_done.context("output failed (the database has every window)")?;
     if a.metrics_hold && end == RunEnd::Complete {

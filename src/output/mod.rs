@@ -180,6 +180,38 @@ impl Outputs {
         }
     }
 
+    /// One line per configured output saying what it did (for run summaries).
+    pub fn summary_lines(&self) -> Vec<String> {
+        use metrics::WebhookDrop;
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut out = Vec::new();
+        let n = &self.metrics.ndjson;
+        if self.ndjson.is_some() {
+            out.push(format!(
+                "ndjson: {} window lines, {} lookup lines, {} rotations, {} write errors",
+                n.window_lines.load(Relaxed),
+                n.lookup_lines.load(Relaxed),
+                n.rotations.load(Relaxed),
+                n.errors.load(Relaxed)
+            ));
+        }
+        let w = &self.metrics.webhook;
+        if self.webhook.is_some() {
+            out.push(format!(
+                "webhook: {} sent, {} failed, {} dropped ({} queue full, {} breaker open, {} at shutdown), {} retries, breaker {}",
+                w.sent.load(Relaxed),
+                w.failed.load(Relaxed),
+                WebhookDrop::ALL.iter().map(|d| w.dropped_count(*d)).sum::<u64>(),
+                w.dropped_count(WebhookDrop::QueueFull),
+                w.dropped_count(WebhookDrop::BreakerOpen),
+                w.dropped_count(WebhookDrop::Shutdown),
+                w.retries.load(Relaxed),
+                w.breaker().as_str()
+            ));
+        }
+        out
+    }
+
     /// Copy the pipeline's counters into the registry.
     pub fn publish_stats(&self, s: &Stats) {
         self.metrics.publish_stats(s);
