@@ -190,14 +190,14 @@ pub fn slack_payload(w: &HostWindow, v: &Verdict) -> Value {
         .top_domains
         .iter()
         .take(5)
-        .map(|d| format!("{} ({})", d.name, d.count))
+        .map(|d| format!("{} ({})", truncate(&d.name, 80), d.count))
         .collect();
     let risky: Vec<String> = w
         .risky_domains
         .iter()
         .filter(|d| d.risk >= 0.5)
         .take(5)
-        .map(|d| format!("{} (risk {:.2})", d.name, d.risk))
+        .map(|d| format!("{} (risk {:.2})", truncate(&d.name, 80), d.risk))
         .collect();
     let mut domains = format!(
         "*Top domains:* {}",
@@ -686,6 +686,14 @@ pub(crate) mod tests {
             breaker_cooldown_ms: 100,
             shutdown_grace_ms: 10_000,
         }
+    }
+
+    #[test]
+    fn truncation_counts_characters() {
+        assert_eq!(truncate("abcdef", 10), "abcdef");
+        assert_eq!(truncate("abcdef", 6), "abcdef");
+        assert_eq!(truncate("abcdefg", 6), "abcde…");
+        assert_eq!(truncate("ééééééé", 3), "éé…");
     }
 
     #[test]
