@@ -516,3 +516,36 @@ fn metrics_move_during_a_fifo_fed_replay_and_are_served_after_it() {
         "{rest:?}"
     );
 }
+
+#[test]
+fn bad_output_settings_fail_before_the_run_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let cases: [(Vec<String>, &str); 3] = [
+        (
+            vec!["--metrics".into(), taken.local_addr().unwrap().to_string()],
+            "metrics server on",
+        ),
+        (
+            vec!["--webhook".into(), "ftp://example.com/x".into()],
+            "must start with http:// or https://",
+        ),
+        (
+            vec!["--ndjson".into(), "/nonexistent-dir/e.ndjson".into()],
+            "/nonexistent-dir/e.ndjson",
+        ),
+    ];
+    for (args, want) in cases {
+        let out = bin()
+            .args(["replay", "--format", "none", "--db"])
+            .arg(dir.path().join("t.db"))
+            .args(&args)
+            .arg(sample())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(want), "{args:?}: {stderr}");
+        assert!(!stderr.contains("windows"), "nothing ran: {stderr}");
+    }
+}

@@ -195,15 +195,17 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         .load_first_seen(cap, |r| enricher.preload_first_seen(&r))
         .context("loading first-seen domains")?;
     let names: Vec<String> = a.files.iter().map(|p| p.display().to_string()).collect();
+    // Outputs start before the run is recorded, so a port in use or an
+    // unwritable NDJSON path fails before anything is written.
+    let out_cfg = a.outputs.config();
+    let outputs = super::start_outputs(&out_cfg)?;
+    let metrics = outputs.metrics().clone();
     let run = store.begin_run("replay", &names, a.windows.window / crate::event::MICROS)?;
     for i in merger.inputs() {
         tracing::info!(file = %i.name, kind = i.kind.as_str(), gzip = i.gzip, bytes = i.size, "input opened");
     }
     let stop = stop_flag()?;
     let scored = detector.is_some();
-    let out_cfg = a.outputs.config();
-    let outputs = super::start_outputs(&out_cfg)?;
-    let metrics = outputs.metrics().clone();
     // NDJSON on stdout replaces the window table there.
     let format = if out_cfg.ndjson_on_stdout() {
         crate::cli::OutputFormat::None

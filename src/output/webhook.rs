@@ -877,6 +877,25 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn https_goes_through_rustls_and_a_plain_http_server_fails_cleanly() {
+        // The TLS stack initialises on the worker (no panic, e.g. for a missing
+        // crypto provider) and a handshake failure is an ordinary failure.
+        let srv = TestServer::start();
+        let m = Arc::new(Metrics::default());
+        let mut c = cfg(format!("https://{}/hook", srv.addr));
+        c.max_attempts = 1;
+        let mut wh = Webhook::start(&c, m.clone()).unwrap();
+        let (w, v) = window_and_verdict(Label::Unusual);
+        assert!(wh.offer_window(&w, &v));
+        eventually("the failure", || {
+            m.webhook.failed.load(Ordering::Relaxed) == 1
+        });
+        wh.close();
+        assert_eq!(m.webhook.sent.load(Ordering::Relaxed), 0);
+        assert_eq!(srv.count(), 0, "no plain-text request was made");
+    }
+
+    #[test]
     fn backoff_grows_with_jitter_and_is_capped() {
         let m = Arc::new(Metrics::default());
         let c = WebhookConfig {
