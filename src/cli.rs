@@ -5,7 +5,11 @@
 //! [`crate::pipeline::PipelineConfig`].
 
 use crate::event::{TsMicros, MICROS};
+use crate::output::ndjson::NdjsonConfig;
+use crate::output::webhook::{MinLabel as WebhookMinLabel, WebhookConfig};
+use crate::output::OutputsConfig;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 pub mod flows_rules;
@@ -450,6 +454,99 @@ pub struct ReplayArgs {
     /// Do not print the run summary on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+    /// NDJSON, webhook and metrics outputs.
+    #[command(flatten)]
+    pub outputs: OutputArgs,
+    /// After the input ends, keep serving `--metrics` until SIGINT/SIGTERM
+    /// (so a finished replay can still be scraped).
+    #[arg(long, requires = "metrics")]
+    pub metrics_hold: bool,
+}
+
+/// Outputs beyond SQLite: NDJSON, webhook alerts, Prometheus metrics (shared
+/// by every command that produces windows).
+#[derive(Debug, Clone, Args)]
+pub struct OutputArgs {
+    /// Write one NDJSON line per window verdict (Elastic Common Schema / EVE
+    /// field names) to this file, or to stdout with `-` (which replaces the
+    /// window table on stdout).
+    #[arg(long, value_name = "PATH|-")]
+    pub ndjson: Option<PathBuf>,
+    /// Also write one NDJSON line per DNS lookup.
+    #[arg(long, requires = "ndjson")]
+    pub ndjson_lookups: bool,
+    /// Rotate the NDJSON file before it grows past this size (bytes, or with a
+    /// K/M/G suffix, powers of 1024): PATH becomes PATH.1, PATH.1 becomes PATH.2, ...
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, requires = "ndjson")]
+    pub ndjson_max_bytes: Option<u64>,
+    /// Rotated NDJSON files to keep (PATH.1 … PATH.N; 0 keeps none).
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub ndjson_keep: usize,
+    /// POST a Slack-compatible alert to this URL (http:// or https://) for each
+    /// window at or above `--webhook-min-label`.
+    #[arg(long, value_name = "URL")]
+    pub webhook: Option<String>,
+    /// Lowest verdict that is sent to the webhook.
+    #[arg(long, value_enum, default_value_t = WebhookMinLabel::LikelyCompromise)]
+    pub webhook_min_label: WebhookMinLabel,
+    /// Alerts that may wait for delivery; more are dropped and counted.
+    #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub webhook_queue: u64,
+    /// Timeout of one webhook request, e.g. 5s, 500ms.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub webhook_timeout: TsMicros,
+    /// Serve Prometheus metrics on http://ADDR/metrics and health on /healthz,
+    /// e.g. 127.0.0.1:9153 (port 0 picks a free port; the address is printed).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<SocketAddr>,
+}
+
+impl OutputArgs {
+    /// The outputs these flags ask for (settings not on the command line keep
+    /// their defaults).
+    pub fn config(&self) -> OutputsConfig {
+        OutputsConfig {
+            ndjson: self.ndjson.as_ref().map(|p| NdjsonConfig {
+                path: p.clone(),
+                lookups: self.ndjson_lookups,
+                max_bytes: self.ndjson_max_bytes,
+                keep: self.ndjson_keep,
+            }),
+            webhook: self.webhook.as_ref().map(|u| WebhookConfig {
+                url: u.clone(),
+                min_label: self.webhook_min_label,
+                queue: self.webhook_queue as usize,
+                timeout_ms: (self.webhook_timeout / 1000).max(1) as u64,
+                ..Default::default()
+            }),
+            metrics: self.metrics,
+        }
+    }
+}
+
+/// Parse a byte size: `1048576`, `512K`, `100M`, `2G` (powers of 1024).
+///
+/// ```
+/// assert_eq!(sentineldns::cli::parse_size("100M"), Ok(100 << 20));
+/// assert!(sentineldns::cli::parse_size("0").is_err());
+/// ```
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, shift) = match t.char_indices().last() {
+        Some((i, c)) if c.eq_ignore_ascii_case(&'k') => (&t[..i], 10),
+        Some((i, c)) if c.eq_ignore_ascii_case(&'m') => (&t[..i], 20),
+        Some((i, c)) if c.eq_ignore_ascii_case(&'g') => (&t[..i], 30),
+        _ => (t, 0),
+    };
+    let n: u64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size (examples: 1048576, 512K, 100M, 1G)"))?;
+    if n == 0 {
+        return Err("size must be positive".into());
+    }
+    n.checked_mul(1 << shift)
+        .ok_or_else(|| format!("{s:?} is too large"))
 }
 
 /// Options for `train`.
@@ -642,6 +739,51 @@ mod tests {
         assert_eq!(parse_duration("250ms"), Ok(250_000));
         assert!(parse_duration("five").is_err());
         assert!(parse_duration("-3s").is_err());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("2048"), Ok(2048));
+        assert_eq!(parse_size("512k"), Ok(512 * 1024));
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert!(parse_size("big").is_err());
+        assert!(parse_size("0M").is_err());
+    }
+
+    #[test]
+    fn output_flags_build_the_outputs_config() {
+        let cli = Cli::try_parse_from([
+            "sentineldns",
+            "replay",
+            "x.jsonl",
+            "--ndjson",
+            "out.ndjson",
+            "--ndjson-lookups",
+            "--ndjson-max-bytes",
+            "1M",
+            "--ndjson-keep",
+            "3",
+            "--webhook",
+            "http://127.0.0.1:1/h",
+            "--webhook-min-label",
+            "unusual",
+            "--metrics",
+            "127.0.0.1:0",
+        ])
+        .unwrap();
+        let Command::Replay(a) = cli.command else {
+            panic!("not replay")
+        };
+        let c = a.outputs.config();
+        let n = c.ndjson.unwrap();
+        assert_eq!((n.lookups, n.max_bytes, n.keep), (true, Some(1 << 20), 3));
+        let w = c.webhook.unwrap();
+        assert_eq!(w.min_label, WebhookMinLabel::Unusual);
+        assert_eq!(w.timeout_ms, 5000);
+        assert_eq!(c.metrics, Some("127.0.0.1:0".parse().unwrap()));
+        // --ndjson-lookups needs --ndjson; --metrics-hold needs --metrics.
+        assert!(Cli::try_parse_from(["sentineldns", "replay", "x", "--ndjson-lookups"]).is_err());
+        assert!(Cli::try_parse_from(["sentineldns", "replay", "x", "--metrics-hold"]).is_err());
     }
 
     #[test]

@@ -18,13 +18,16 @@
 //!                                                                      ▼
 //!                                  aggregate (per-host windows, watermark)
 //!                                                                      ▼
-//!                                  features ──► store (SQLite, WAL, migrations)
+//!                                  features ──► detect (score, label, reasons)
+//!                                                                      ▼
+//!                         store (SQLite, WAL, migrations) · output (NDJSON,
+//!                         webhook alerts, Prometheus /metrics + /healthz)
 //! ```
 //!
 //! ## Dependency rule
 //!
 //! Modules depend one way only, left to right:
-//! `event/stats ← decode ← source ← pair ← enrich ← aggregate ← features ← store ← pipeline ← cli/cmd ← main`.
+//! `event/stats ← decode ← source ← pair ← enrich ← aggregate ← features ← detect ← store/output ← pipeline ← cli/cmd ← main`.
 //! A module never names a module to its right. Third-party types (hickory
 //! `Message`, pcap-parser blocks, rusqlite rows) never leave the module that
 //! wraps them. The hot path passes borrowed values by reference and does not
@@ -79,6 +82,7 @@ pub mod event;
 pub mod features;
 pub mod flows;
 pub mod model;
+pub mod output;
 pub mod pair;
 pub mod pipeline;
 pub mod simulate;

@@ -91,6 +91,12 @@ pub trait WindowSink {
         windows: &[HostWindow],
         first_seen: &[FirstSeenRecord],
     ) -> Result<(), Self::Error>;
+
+    /// One enriched lookup as it enters its window (default: ignored). For
+    /// per-lookup outputs such as NDJSON lines and lookup counters. Called on
+    /// the windowing thread for every lookup, so it must not block or allocate.
+    #[inline]
+    fn lookup(&mut self, _l: &Lookup<'_>, _e: &Enrichment) {}
 }
 
 /// Collects everything in memory (tests, evaluation).
@@ -313,6 +319,7 @@ impl<S: WindowSink> Windowing<S> {
     pub fn record(&mut self, l: &Lookup<'_>, e: &Enrichment, now: TsMicros) {
         self.advance(now);
         self.aggregator.record(l, e);
+        self.sink.lookup(l, e);
     }
 
     fn emit(&mut self) {

@@ -186,3 +186,54 @@ fn steady_state_pipeline_does_not_allocate_per_packet() {
     assert!(ingest.stats().answered >= packets as u64 / 2);
     assert_eq!(allocs, 0, "{allocs} allocations over {packets} packets");
 }
+
+/// NDJSON lookup lines (one per lookup when `--ndjson-lookups` is on) are
+/// formatted into a reused buffer without allocating, including odd names,
+/// IPv6 clients, answers and unknown record types.
+#[test]
+fn ndjson_lookup_lines_do_not_allocate() {
+    use sentineldns::enrich::Enrichment;
+    use sentineldns::event::Answers;
+    use sentineldns::output::ndjson::format_lookup;
+    let mut answers = Answers::default();
+    answers.push(IpAddr::from([93, 184, 216, 34]));
+    answers.push("2001:db8::1".parse().unwrap());
+    answers.total = 2;
+    let clients: [IpAddr; 2] = [IpAddr::from([10, 0, 0, 7]), "fe80::7".parse().unwrap()];
+    let names = ["www.bbc.co.uk", "we\\\"ird\\007.example.com", "x.y"];
+    let e = Enrichment {
+        registrable_len: 9,
+        risk: 0.5,
+        ..Default::default()
+    };
+    let mut buf = Vec::with_capacity(4096);
+    let mut bytes = 0;
+    let allocs = allocations_in(|| {
+        for i in 0..1000u32 {
+            for c in clients {
+                for n in names {
+                    let l = Lookup {
+                        server: Some(IpAddr::from([10, 0, 0, 53])),
+                        rcode: if i % 3 == 0 {
+                            None
+                        } else {
+                            Some((i % 12) as u16)
+                        },
+                        qtype: (i % 300) as u16,
+                        answers,
+                        min_ttl: Some(i),
+                        latency_us: Some(i * 7),
+                        ..lk(c, n)
+                    };
+                    buf.clear();
+                    format_lookup(&mut buf, &l, &e);
+                    bytes += buf.len();
+                }
+            }
+        }
+    });
+    assert_eq!(allocs, 0, "allocations formatting NDJSON lookup lines");
+    assert!(bytes > 6000 * 300);
+    let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+    assert_eq!(v["source"]["ip"], "fe80::7");
+}

@@ -18,6 +18,7 @@ use crate::cli::{Cli, Command, StoredQuery, WindowArgs};
 use crate::detect::{Detector, MODEL_FEATURES};
 use crate::enrich::Enricher;
 use crate::model::Bundle;
+use crate::output::{Outputs, OutputsConfig};
 use crate::pair::PairConfig;
 use crate::pipeline::{Pipeline, PipelineConfig, Threads, VecSink};
 use crate::source::merge::Merger;
@@ -81,6 +82,18 @@ pub fn pipeline_config(a: &WindowArgs) -> anyhow::Result<PipelineConfig> {
     };
     cfg.validate().context("invalid options")?;
     Ok(cfg)
+}
+
+/// Start the outputs `cfg` asks for (NDJSON, webhook, metrics server) and
+/// print where metrics are served (the port may have been picked by the OS).
+/// Shared by every command that produces windows.
+pub fn start_outputs(cfg: &OutputsConfig) -> anyhow::Result<Outputs> {
+    let outputs = Outputs::start(cfg).context("starting outputs")?;
+    if let Some(addr) = outputs.metrics_addr() {
+        tracing::info!(%addr, "metrics server listening");
+        eprintln!("metrics: serving http://{addr}/metrics and http://{addr}/healthz");
+    }
+    Ok(outputs)
 }
 
 /// Where the model is looked for when `--model` is not given.

@@ -1,14 +1,17 @@
 //! `sentineldns replay FILE...`: the main job. Opens every input (failing early,
 //! naming the file, if one is unusable), restores first-seen state from the
 //! database, runs the pipeline with a progress bar, writes each batch of closed
-//! windows to SQLite in one transaction, prints them, and reports the run.
+//! windows to SQLite in one transaction, prints them, feeds the configured
+//! outputs (NDJSON, webhook, metrics; see [`crate::output`]), and reports the run.
 
 use super::output::{Printer, WindowView};
 use crate::aggregate::HostWindow;
 use crate::cli::{Progress, ReplayArgs};
 use crate::detect::{Detector, Verdict};
-use crate::enrich::{Enricher, FirstSeenRecord};
+use crate::enrich::{Enricher, Enrichment, FirstSeenRecord};
+use crate::event::Lookup;
 use crate::model::Label;
+use crate::output::Outputs;
 use crate::pipeline::{Pipeline, RunEnd, Threads, WindowSink};
 use crate::source::merge::Merger;
 use crate::stats::{Stats, StatsReport};
@@ -21,14 +24,43 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Scores each batch, writes it to the store and prints it.
-struct StoreSink {
-    store: Store,
-    run: i64,
-    printer: Printer,
-    detector: Option<Detector>,
+/// Scores each batch, writes it to the store, prints it and hands it (and
+/// every lookup) to the outputs.
+pub struct StoreSink {
+    /// The database.
+    pub store: Store,
+    /// Run id in the database.
+    pub run: i64,
+    /// Window output on stdout.
+    pub printer: Printer,
+    /// Scores windows, when a model is loaded.
+    pub detector: Option<Detector>,
     verdicts: Vec<Verdict>,
-    labels: [u64; 3],
+    /// Verdicts so far: Normal, Unusual, Likely Compromise.
+    pub labels: [u64; 3],
+    /// NDJSON, webhook and metrics.
+    pub outputs: Outputs,
+}
+
+impl StoreSink {
+    /// A sink writing run `run` of `store`.
+    pub fn new(
+        store: Store,
+        run: i64,
+        printer: Printer,
+        detector: Option<Detector>,
+        outputs: Outputs,
+    ) -> Self {
+        StoreSink {
+            store,
+            run,
+            printer,
+            detector,
+            verdicts: Vec::new(),
+            labels: [0; 3],
+            outputs,
+        }
+    }
 }
 
 impl WindowSink for StoreSink {
@@ -49,6 +81,7 @@ impl WindowSink for StoreSink {
         self.store
             .write_batch(self.run, w, &self.verdicts, f)
             .context("writing windows")?;
+        self.outputs.windows(w, &self.verdicts);
         // A closed stdout (e.g. `| head`) must not lose stored data: ignore it.
         let verdicts = &self.verdicts;
         let _ = self.printer.print(
@@ -57,6 +90,11 @@ impl WindowSink for StoreSink {
                 .map(|(i, w)| WindowView::scored(w, verdicts.get(i))),
         );
         Ok(())
+    }
+
+    #[inline]
+    fn lookup(&mut self, l: &Lookup<'_>, e: &Enrichment) {
+        self.outputs.lookup(l, e);
     }
 }
 
@@ -157,22 +195,27 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         .load_first_seen(cap, |r| enricher.preload_first_seen(&r))
         .context("loading first-seen domains")?;
     let names: Vec<String> = a.files.iter().map(|p| p.display().to_string()).collect();
+    // Outputs start before the run is recorded, so a port in use or an
+    // unwritable NDJSON path fails before anything is written.
+    let out_cfg = a.outputs.config();
+    let outputs = super::start_outputs(&out_cfg)?;
+    let metrics = outputs.metrics().clone();
     let run = store.begin_run("replay", &names, a.windows.window / crate::event::MICROS)?;
     for i in merger.inputs() {
         tracing::info!(file = %i.name, kind = i.kind.as_str(), gzip = i.gzip, bytes = i.size, "input opened");
     }
     let stop = stop_flag()?;
     let scored = detector.is_some();
-    let sink = StoreSink {
-        store,
-        run,
-        printer: Printer::new(a.format),
-        detector,
-        verdicts: Vec::new(),
-        labels: [0; 3],
+    // NDJSON on stdout replaces the window table there.
+    let format = if out_cfg.ndjson_on_stdout() {
+        crate::cli::OutputFormat::None
+    } else {
+        a.format
     };
+    let sink = StoreSink::new(store, run, Printer::new(format), detector, outputs);
     let mut pipeline = Pipeline::new(&cfg, enricher, sink);
     pipeline.source_stats().merge(&stats);
+    metrics.publish_stats(&stats);
     let pb = progress_bar(a.progress, merger.total_bytes());
     let threads = if a.threads == 1 {
         Threads::One
@@ -181,6 +224,7 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     };
     let t0 = Instant::now();
     let result = pipeline.run(&mut merger, &stop, threads, |m, s| {
+        metrics.publish_stats(s);
         pb.set_position(m.bytes_read());
         pb.set_message(format!(
             "{} pkts, {} lines, {} windows",
@@ -189,9 +233,12 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     });
     pb.finish_and_clear();
     let secs = t0.elapsed().as_secs_f64();
-    let report = StatsReport::from(&pipeline.stats());
+    let final_stats = pipeline.stats();
+    let report = StatsReport::from(&final_stats);
     let summary = serde_json::to_string(&report)?;
     let mut sink = pipeline.into_sink();
+    sink.outputs.publish_stats(&final_stats);
+    let outputs_done = sink.outputs.finish();
     let end = match result {
         Ok(end) => end,
         Err(e) => {
@@ -217,6 +264,20 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
                 sink.labels[2],
                 a.db.display()
             );
+        }
+        for line in sink.outputs.summary_lines() {
+            eprintln!("  {line}");
+        }
+    }
+    outputs_done.context("output failed (the database has every window)")?;
+    if a.metrics_hold && end == RunEnd::Complete {
+        if let Some(addr) = sink.outputs.metrics_addr() {
+            eprintln!(
+                "metrics: input finished; still serving http://{addr}/metrics until SIGINT/SIGTERM"
+            );
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
         }
     }
     Ok(match end {

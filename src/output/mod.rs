@@ -1,0 +1,404 @@
+//! Outputs beyond SQLite: NDJSON lines ([`ndjson`]), webhook alerts
+//! ([`webhook`]) and Prometheus metrics with a health endpoint ([`metrics`]).
+//!
+//! This module sits after [`crate::detect`] in the one-way dependency order
+//! (`decode → aggregate → detect → store/output`): it reads lookups, closed
+//! windows and verdicts and never calls back into the pipeline.
+//!
+//! [`OutputsConfig`] is the plain, `serde`-deserialisable description of which
+//! outputs to run (command-line flags and a configuration file both fill it);
+//! [`Outputs::start`] opens them all and hands back one value the command's
+//! window sink feeds:
+//!
+//! * [`Outputs::lookup`] — every enriched lookup (hot path: an atomic add, and
+//!   an allocation-free NDJSON line when lookup lines are on);
+//! * [`Outputs::windows`] — each batch of closed windows with their verdicts
+//!   (NDJSON lines, webhook alerts, verdict counters);
+//! * [`Outputs::publish_stats`] — the pipeline's counters, for `/metrics`;
+//! * [`Outputs::finish`] — flush NDJSON and drain the webhook at the end of a
+//!   run (the metrics server keeps serving until the value is dropped).
+//!
+//! Nothing here blocks the caller on the network: webhook delivery has its own
+//! thread behind a bounded queue, and the metrics server its own thread that
+//! only reads atomics.
+
+pub mod metrics;
+pub mod ndjson;
+pub mod webhook;
+
+use crate::aggregate::HostWindow;
+use crate::detect::Verdict;
+use crate::enrich::Enrichment;
+use crate::event::{Lookup, MICROS};
+use crate::stats::Stats;
+use metrics::{Metrics, MetricsServer};
+use ndjson::{NdjsonConfig, NdjsonWriter};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use webhook::{Webhook, WebhookConfig};
+
+/// Errors starting or running an output.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OutputError {
+    /// Invalid settings.
+    #[error("{0}")]
+    Config(String),
+    /// Opening or writing an output file.
+    #[error("NDJSON output {path}: {source}")]
+    Io {
+        /// The file (`-` for stdout).
+        path: PathBuf,
+        /// Underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The metrics server could not start.
+    #[error("metrics server on {addr}: {msg}")]
+    Metrics {
+        /// Requested address.
+        addr: SocketAddr,
+        /// Why.
+        msg: String,
+    },
+    /// A worker thread could not be started.
+    #[error("cannot start an output thread: {0}")]
+    Thread(String),
+}
+
+/// Which outputs to run. Every part is optional; the default runs none.
+///
+/// ```
+/// let cfg: sentineldns::output::OutputsConfig = serde_json::from_str(r#"{
+///     "ndjson": {"path": "/var/log/sentineldns/events.ndjson", "lookups": true, "max_bytes": 104857600},
+///     "webhook": {"url": "https://hooks.slack.com/services/T0/B0/x", "min_label": "unusual"},
+///     "metrics": "127.0.0.1:9153"
+/// }"#)?;
+/// assert_eq!(cfg.ndjson.as_ref().map(|n| n.keep), Some(5));
+/// assert!(cfg.webhook.is_some() && cfg.metrics.is_some());
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutputsConfig {
+    /// NDJSON lines to stdout or a rotating file.
+    pub ndjson: Option<NdjsonConfig>,
+    /// Webhook alerts.
+    pub webhook: Option<WebhookConfig>,
+    /// Address for `/metrics` and `/healthz` (port 0 picks a free port).
+    pub metrics: Option<SocketAddr>,
+}
+
+impl OutputsConfig {
+    /// Whether NDJSON goes to stdout (so the command's own stdout output
+    /// must stay quiet).
+    pub fn ndjson_on_stdout(&self) -> bool {
+        self.ndjson.as_ref().is_some_and(NdjsonConfig::is_stdout)
+    }
+}
+
+/// The running outputs of one command.
+#[derive(Debug)]
+pub struct Outputs {
+    ndjson: Option<NdjsonWriter>,
+    webhook: Option<Webhook>,
+    metrics: Arc<Metrics>,
+    server: Option<MetricsServer>,
+    lookup_lines: bool,
+}
+
+impl Outputs {
+    /// Open every configured output: the NDJSON file, the webhook thread and
+    /// the metrics server (bound before this returns). A registry is always
+    /// created, so counters can be read even without a server.
+    pub fn start(cfg: &OutputsConfig) -> Result<Self, OutputError> {
+        let metrics = Arc::new(Metrics::default());
+        let ndjson = cfg
+            .ndjson
+            .as_ref()
+            .map(|c| NdjsonWriter::open(c, metrics.clone()))
+            .transpose()?;
+        let webhook = cfg
+            .webhook
+            .as_ref()
+            .map(|c| Webhook::start(c, metrics.clone()))
+            .transpose()?;
+        let server = cfg
+            .metrics
+            .map(|a| MetricsServer::start(a, metrics.clone()))
+            .transpose()?;
+        Ok(Outputs {
+            lookup_lines: ndjson.as_ref().is_some_and(NdjsonWriter::wants_lookups),
+            ndjson,
+            webhook,
+            metrics,
+            server,
+        })
+    }
+
+    /// The metrics registry (clone the `Arc` to bump it from other threads).
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Where `/metrics` is served, when it is.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.server.as_ref().map(MetricsServer::local_addr)
+    }
+
+    /// One enriched lookup (hot path; allocation-free).
+    #[inline]
+    pub fn lookup(&mut self, l: &Lookup<'_>, e: &Enrichment) {
+        self.metrics.lookup(l.outcome);
+        if self.lookup_lines {
+            if let Some(n) = &mut self.ndjson {
+                n.write_lookup(l, e);
+            }
+        }
+    }
+
+    /// A batch of closed windows. `verdicts` is empty when windows are not
+    /// scored, otherwise one per window in order.
+    pub fn windows(&mut self, windows: &[HostWindow], verdicts: &[Verdict]) {
+        for (i, w) in windows.iter().enumerate() {
+            let v = verdicts.get(i);
+            self.metrics.window(w.end.div_euclid(MICROS));
+            if let Some(v) = v {
+                self.metrics.verdict(v.label);
+            }
+            if let Some(n) = &mut self.ndjson {
+                n.write_window(w, v);
+            }
+            if let (Some(wh), Some(v)) = (&self.webhook, v) {
+                wh.offer_window(w, v);
+            }
+        }
+        if let Some(n) = &mut self.ndjson {
+            n.flush();
+        }
+    }
+
+    /// One line per configured output saying what it did (for run summaries).
+    pub fn summary_lines(&self) -> Vec<String> {
+        use metrics::WebhookDrop;
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut out = Vec::new();
+        let n = &self.metrics.ndjson;
+        if self.ndjson.is_some() {
+            out.push(format!(
+                "ndjson: {} window lines, {} lookup lines, {} rotations, {} write errors",
+                n.window_lines.load(Relaxed),
+                n.lookup_lines.load(Relaxed),
+                n.rotations.load(Relaxed),
+                n.errors.load(Relaxed)
+            ));
+        }
+        let w = &self.metrics.webhook;
+        if self.webhook.is_some() {
+            out.push(format!(
+                "webhook: {} sent, {} failed, {} dropped ({} queue full, {} breaker open, {} at shutdown), {} retries, breaker {}",
+                w.sent.load(Relaxed),
+                w.failed.load(Relaxed),
+                WebhookDrop::ALL.iter().map(|d| w.dropped_count(*d)).sum::<u64>(),
+                w.dropped_count(WebhookDrop::QueueFull),
+                w.dropped_count(WebhookDrop::BreakerOpen),
+                w.dropped_count(WebhookDrop::Shutdown),
+                w.retries.load(Relaxed),
+                w.breaker().as_str()
+            ));
+        }
+        out
+    }
+
+    /// Copy the pipeline's counters into the registry.
+    pub fn publish_stats(&self, s: &Stats) {
+        self.metrics.publish_stats(s);
+    }
+
+    /// End of the run: flush NDJSON, deliver queued webhook alerts (within
+    /// the grace period) and mark the input finished. The metrics server keeps
+    /// serving until `self` is dropped. Returns the first NDJSON write error.
+    pub fn finish(&mut self) -> Result<(), OutputError> {
+        if let Some(wh) = &mut self.webhook {
+            wh.close();
+        }
+        self.metrics.set_input_finished();
+        match &mut self.ndjson {
+            Some(n) => n.finish(),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::aggregate::{AggregateConfig, Aggregator};
+    use crate::detect::Reason;
+    use crate::model::Label;
+    use serde_json::Value;
+    use std::sync::atomic::Ordering;
+
+    /// A closed window of 60 failed lookups of random-looking names.
+    pub(crate) fn dga_window(host: &str) -> HostWindow {
+        let mut a = Aggregator::new(AggregateConfig::default());
+        for i in 0..60 {
+            let name = format!("xq{i}zvkrw.info");
+            let l = Lookup {
+                rcode: Some(3),
+                ..Lookup::new(
+                    1_709_539_200 * MICROS + i * MICROS,
+                    host.parse().unwrap(),
+                    &name,
+                )
+            };
+            let e = Enrichment {
+                qname_hash: crate::enrich::fx_hash(name.as_bytes()),
+                registrable_len: name.len() as u16,
+                registrable_hash: crate::enrich::fx_hash(name.as_bytes()),
+                risk: 0.95,
+                high_risk: true,
+                entropy: 3.5,
+                ..Default::default()
+            };
+            a.record(&l, &e);
+        }
+        let mut out = Vec::new();
+        a.flush_all(&mut out);
+        out.remove(0)
+    }
+
+    fn verdict(label: Label) -> Verdict {
+        Verdict {
+            score: 0.91,
+            label,
+            reasons: vec![Reason {
+                tag: "dga_like_names",
+                feature: "high_risk_ratio_s",
+                value: 0.8,
+                usual: 0.02,
+                deviation: 9.5,
+            }],
+            explanation: "Likely Compromise (score 0.91) for 10.0.0.9.".into(),
+        }
+    }
+
+    #[test]
+    fn window_lines_carry_ecs_and_verdict_fields() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.ndjson");
+        let cfg = OutputsConfig {
+            ndjson: Some(NdjsonConfig {
+                path: path.clone(),
+                lookups: true,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let mut o = Outputs::start(&cfg).unwrap();
+        let l = Lookup::new(1_709_539_200 * MICROS, "10.0.0.9".parse().unwrap(), "a.com");
+        o.lookup(&l, &Enrichment::default());
+        let ws = [dga_window("10.0.0.9"), dga_window("10.0.0.10")];
+        o.windows(
+            &ws,
+            &[verdict(Label::LikelyCompromise), verdict(Label::Normal)],
+        );
+        o.windows(&ws[..1], &[]);
+        o.finish().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 4);
+        assert_eq!(lines[0]["event"]["dataset"], "sentineldns.lookup");
+        let a = &lines[1];
+        assert_eq!(a["@timestamp"], "2024-03-04T08:05:00.000000Z");
+        assert_eq!(a["event"]["kind"], "alert");
+        assert_eq!(a["event"]["dataset"], "sentineldns.window");
+        assert_eq!(a["event"]["category"][1], "intrusion_detection");
+        assert_eq!(a["source"]["ip"], "10.0.0.9");
+        let s = &a["sentineldns"];
+        assert_eq!(s["window"]["start"], "2024-03-04T08:00:00.000000Z");
+        assert_eq!(s["window"]["end"], "2024-03-04T08:05:00.000000Z");
+        assert_eq!(s["window"]["lookups"], 60);
+        assert_eq!(s["window"]["nxdomain"], 60);
+        assert!(s["window"]["features"]["nxdomain_rate"].is_number());
+        assert_eq!(s["score"], 0.91);
+        assert_eq!(s["label"], "Likely Compromise");
+        assert_eq!(s["reasons"][0]["tag"], "dga_like_names");
+        assert_eq!(s["reasons"][0]["usual"], 0.02);
+        assert_eq!(s["reasons"][0]["deviation"], 9.5);
+        assert!(s["explanation"].as_str().unwrap().contains("10.0.0.9"));
+        assert_eq!(a["message"], s["explanation"]);
+        assert!(s["top_domains"][0]["name"]
+            .as_str()
+            .unwrap()
+            .ends_with("zvkrw.info"));
+        assert_eq!(lines[2]["event"]["kind"], "event", "Normal is not an alert");
+        // Unscored windows have no verdict fields.
+        assert!(lines[3]["sentineldns"].get("score").is_none());
+        assert!(lines[3]["sentineldns"].get("label").is_none());
+        let m = o.metrics();
+        assert_eq!(m.windows_total(), 3);
+        assert_eq!(m.verdicts_total(Label::LikelyCompromise), 1);
+        assert_eq!(m.verdicts_total(Label::Normal), 1);
+        assert_eq!(m.lookups_total(), 1);
+        assert_eq!(m.ndjson.window_lines.load(Ordering::Relaxed), 3);
+        assert!(m.input_finished());
+    }
+
+    #[test]
+    fn outputs_alert_only_at_or_above_the_threshold_and_serve_metrics() {
+        let srv = webhook::tests::TestServer::start();
+        let cfg = OutputsConfig {
+            webhook: Some(WebhookConfig {
+                url: srv.url(),
+                min_label: webhook::MinLabel::LikelyCompromise,
+                ..Default::default()
+            }),
+            metrics: Some("127.0.0.1:0".parse().unwrap()),
+            ..Default::default()
+        };
+        let mut o = Outputs::start(&cfg).unwrap();
+        let addr = o.metrics_addr().unwrap();
+        let ws = [
+            dga_window("10.0.0.9"),
+            dga_window("10.0.0.10"),
+            dga_window("10.0.0.11"),
+        ];
+        o.windows(
+            &ws,
+            &[
+                verdict(Label::LikelyCompromise),
+                verdict(Label::Unusual),
+                verdict(Label::Normal),
+            ],
+        );
+        o.finish().unwrap();
+        let bodies = srv.bodies.lock().unwrap().clone();
+        assert_eq!(bodies.len(), 1);
+        assert!(bodies[0].contains("10.0.0.9"));
+        let (st, body) = metrics::tests::get(addr, "/metrics");
+        assert_eq!(st, 200);
+        for want in [
+            "sentineldns_windows_total 3",
+            "sentineldns_verdicts_total{label=\"unusual\"} 1",
+            "sentineldns_webhook_sent_total 1",
+            "sentineldns_webhook_breaker_state 0",
+            "sentineldns_input_finished 1",
+        ] {
+            assert!(body.lines().any(|l| l == want), "{want} missing:\n{body}");
+        }
+    }
+
+    #[test]
+    fn config_rejects_unknown_fields() {
+        let e = serde_json::from_str::<OutputsConfig>(r#"{"ndjson":{"pth":"x"}}"#);
+        assert!(e.is_err());
+        let c: OutputsConfig = serde_json::from_str("{}").unwrap();
+        assert_eq!(c, OutputsConfig::default());
+    }
+}

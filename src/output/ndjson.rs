@@ -1,0 +1,807 @@
+//! NDJSON output: one JSON object per line for every window verdict and,
+//! optionally, for every DNS lookup, using Elastic Common Schema / Suricata EVE
+//! field names where they exist (`@timestamp`, `event.kind`, `source.ip`,
+//! `dns.question.name`, ...) and `sentineldns.*` for the rest. Objects are
+//! nested (`{"dns":{"question":{"name":..}}}`), the canonical ECS JSON form that
+//! Elasticsearch, Filebeat, Vector and jq all read.
+//!
+//! Lookup lines are on the hot path: [`format_lookup`] hand-formats them into a
+//! reused buffer (strings escaped by `serde_json`, numbers and addresses by
+//! `core::fmt`), so a line costs no allocation. Window lines (one per host per
+//! window) are built with `serde_json`.
+//!
+//! Output goes to stdout (`-`) or to a file that is rotated by size:
+//! `PATH` → `PATH.1` → … → `PATH.N`, the oldest falling off (see
+//! [`NdjsonConfig`]). A write error is logged once and counted, the output
+//! stops, and [`NdjsonWriter::finish`] returns it; a closed stdout (`| head`)
+//! just stops the output.
+
+use super::metrics::{label_value, Metrics, NdjsonMetrics};
+use super::OutputError;
+use crate::aggregate::HostWindow;
+use crate::detect::Verdict;
+use crate::enrich::Enrichment;
+use crate::event::{qtype, rcode_name, Lookup, TsMicros, MICROS};
+use crate::features::{self, FEATURE_NAMES};
+use crate::model::Label;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use std::ffi::OsString;
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// NDJSON output settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NdjsonConfig {
+    /// File to write, or `-` for stdout (default).
+    pub path: PathBuf,
+    /// Also write one line per DNS lookup (default `false`: verdicts only).
+    pub lookups: bool,
+    /// Rotate the file before it would grow past this many bytes (default:
+    /// never). Ignored for stdout.
+    pub max_bytes: Option<u64>,
+    /// Rotated files kept: `PATH.1` (newest) … `PATH.N` (default 5; 0 keeps
+    /// none, so rotation just starts `PATH` afresh).
+    pub keep: usize,
+}
+
+impl Default for NdjsonConfig {
+    fn default() -> Self {
+        NdjsonConfig {
+            path: PathBuf::from("-"),
+            lookups: false,
+            max_bytes: None,
+            keep: 5,
+        }
+    }
+}
+
+impl NdjsonConfig {
+    /// Whether the output is stdout.
+    pub fn is_stdout(&self) -> bool {
+        self.path.as_os_str() == "-"
+    }
+}
+
+/// `PATH.i`.
+pub fn rotated_path(path: &Path, i: usize) -> PathBuf {
+    let mut s = OsString::from(path.as_os_str());
+    s.push(format!(".{i}"));
+    PathBuf::from(s)
+}
+
+/// A size-rotated append-only file.
+#[derive(Debug)]
+struct RotatingFile {
+    path: PathBuf,
+    file: BufWriter<File>,
+    size: u64,
+    max: Option<u64>,
+    keep: usize,
+}
+
+fn open_append(path: &Path) -> io::Result<File> {
+    OpenOptions::new().create(true).append(true).open(path)
+}
+
+impl RotatingFile {
+    fn open(path: &Path, max: Option<u64>, keep: usize) -> io::Result<Self> {
+        let f = open_append(path)?;
+        let size = f.metadata()?.len();
+        Ok(RotatingFile {
+            path: path.to_path_buf(),
+            file: BufWriter::with_capacity(64 * 1024, f),
+            size,
+            max,
+            keep,
+        })
+    }
+
+    /// Write one line; rotate first if it would not fit (a line is never split,
+    /// and a line longer than the limit gets a file of its own).
+    fn write_line(&mut self, line: &[u8], m: &NdjsonMetrics) -> io::Result<()> {
+        if let Some(max) = self.max {
+            if self.size > 0 && self.size + line.len() as u64 > max {
+                self.rotate()?;
+                m.rotations.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.file.write_all(line)?;
+        self.size += line.len() as u64;
+        Ok(())
+    }
+
+    fn rotate(&mut self) -> io::Result<()> {
+        self.file.flush()?;
+        if self.keep == 0 {
+            match std::fs::remove_file(&self.path) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        } else {
+            for i in (1..self.keep).rev() {
+                let from = rotated_path(&self.path, i);
+                if from.exists() {
+                    std::fs::rename(&from, rotated_path(&self.path, i + 1))?;
+                }
+            }
+            std::fs::rename(&self.path, rotated_path(&self.path, 1))?;
+        }
+        self.file = BufWriter::with_capacity(64 * 1024, open_append(&self.path)?);
+        self.size = 0;
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+enum Dest {
+    Stdout(BufWriter<io::Stdout>),
+    File(RotatingFile),
+}
+
+/// Writes NDJSON lines to stdout or a rotating file.
+#[derive(Debug)]
+pub struct NdjsonWriter {
+    dest: Dest,
+    lookups: bool,
+    buf: Vec<u8>,
+    metrics: Arc<Metrics>,
+    error: Option<io::Error>,
+    stopped: bool,
+}
+
+impl NdjsonWriter {
+    /// Open the output described by `cfg` (a file is created or appended to).
+    pub fn open(cfg: &NdjsonConfig, metrics: Arc<Metrics>) -> Result<Self, OutputError> {
+        let dest = if cfg.is_stdout() {
+            Dest::Stdout(BufWriter::with_capacity(64 * 1024, io::stdout()))
+        } else {
+            if cfg.max_bytes == Some(0) {
+                return Err(OutputError::Config(
+                    "ndjson max_bytes must be at least 1".into(),
+                ));
+            }
+            Dest::File(
+                RotatingFile::open(&cfg.path, cfg.max_bytes, cfg.keep).map_err(|source| {
+                    OutputError::Io {
+                        path: cfg.path.clone(),
+                        source,
+                    }
+                })?,
+            )
+        };
+        metrics.ndjson.set_configured();
+        Ok(NdjsonWriter {
+            dest,
+            lookups: cfg.lookups,
+            buf: Vec::with_capacity(1024),
+            metrics,
+            error: None,
+            stopped: false,
+        })
+    }
+
+    /// Whether lookup lines are written.
+    pub fn wants_lookups(&self) -> bool {
+        self.lookups
+    }
+
+    fn fail(&mut self, e: io::Error) {
+        self.stopped = true;
+        if matches!(self.dest, Dest::Stdout(_)) && e.kind() == io::ErrorKind::BrokenPipe {
+            tracing::info!("stdout closed: NDJSON output stopped");
+            return;
+        }
+        tracing::error!(error = %e, "NDJSON output failed; it stops here (the store is unaffected)");
+        self.metrics.ndjson.errors.fetch_add(1, Ordering::Relaxed);
+        self.error = Some(e);
+    }
+
+    fn emit_buf(&mut self) -> bool {
+        if self.stopped {
+            return false;
+        }
+        let m = &self.metrics.ndjson;
+        let r = match &mut self.dest {
+            Dest::Stdout(w) => w.write_all(&self.buf),
+            Dest::File(f) => f.write_line(&self.buf, m),
+        };
+        match r {
+            Ok(()) => {
+                m.bytes.fetch_add(self.buf.len() as u64, Ordering::Relaxed);
+                true
+            }
+            Err(e) => {
+                self.fail(e);
+                false
+            }
+        }
+    }
+
+    /// Write one lookup line (nothing unless lookups were asked for). No allocation.
+    pub fn write_lookup(&mut self, l: &Lookup<'_>, e: &Enrichment) {
+        if !self.lookups || self.stopped {
+            return;
+        }
+        self.buf.clear();
+        format_lookup(&mut self.buf, l, e);
+        if self.emit_buf() {
+            self.metrics
+                .ndjson
+                .lookup_lines
+                .fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Write one window line (with its verdict when it was scored).
+    pub fn write_window(&mut self, w: &HostWindow, v: Option<&Verdict>) {
+        if self.stopped {
+            return;
+        }
+        self.buf.clear();
+        // Serialising a `Value` into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut self.buf, &window_line(w, v));
+        self.buf.push(b'\n');
+        if self.emit_buf() {
+            self.metrics
+                .ndjson
+                .window_lines
+                .fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Push buffered lines out (called after each batch of windows).
+    pub fn flush(&mut self) {
+        if self.stopped {
+            return;
+        }
+        let r = match &mut self.dest {
+            Dest::Stdout(w) => w.flush(),
+            Dest::File(f) => f.file.flush(),
+        };
+        if let Err(e) = r {
+            self.fail(e);
+        }
+    }
+
+    /// Flush and report the first write error, if any.
+    pub fn finish(&mut self) -> Result<(), OutputError> {
+        self.flush();
+        match self.error.take() {
+            None => Ok(()),
+            Some(source) => Err(OutputError::Io {
+                path: match &self.dest {
+                    Dest::Stdout(_) => PathBuf::from("-"),
+                    Dest::File(f) => f.path.clone(),
+                },
+                source,
+            }),
+        }
+    }
+}
+
+/// Days since 1970-01-01 → (year, month, day) in the proleptic Gregorian
+/// calendar (H. Hinnant's `civil_from_days`).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// Write `ts` as RFC 3339 UTC with microseconds, quoted
+/// (`"2024-03-04T08:00:00.250000Z"`). No allocation.
+pub fn write_ts(out: &mut Vec<u8>, ts: TsMicros) {
+    let secs = ts.div_euclid(MICROS);
+    let micros = ts.rem_euclid(MICROS);
+    let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
+    let sod = secs.rem_euclid(86_400);
+    let _ = write!(
+        out,
+        "\"{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z\"",
+        sod / 3600,
+        sod / 60 % 60,
+        sod % 60
+    );
+}
+
+fn ts_string(ts: TsMicros) -> String {
+    let mut b = Vec::with_capacity(32);
+    write_ts(&mut b, ts);
+    String::from_utf8_lossy(&b).trim_matches('"').to_string()
+}
+
+fn write_str(out: &mut Vec<u8>, s: &str) {
+    // Writing a JSON string into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+fn write_qtype(out: &mut Vec<u8>, t: u16) {
+    match t {
+        qtype::A => out.extend_from_slice(b"\"A\""),
+        qtype::AAAA => out.extend_from_slice(b"\"AAAA\""),
+        qtype::TXT => out.extend_from_slice(b"\"TXT\""),
+        qtype::NULL => out.extend_from_slice(b"\"NULL\""),
+        qtype::PTR => out.extend_from_slice(b"\"PTR\""),
+        qtype::CNAME => out.extend_from_slice(b"\"CNAME\""),
+        qtype::MX => out.extend_from_slice(b"\"MX\""),
+        qtype::NS => out.extend_from_slice(b"\"NS\""),
+        qtype::SOA => out.extend_from_slice(b"\"SOA\""),
+        qtype::SRV => out.extend_from_slice(b"\"SRV\""),
+        qtype::SVCB => out.extend_from_slice(b"\"SVCB\""),
+        qtype::HTTPS => out.extend_from_slice(b"\"HTTPS\""),
+        qtype::ANY => out.extend_from_slice(b"\"ANY\""),
+        other => {
+            let _ = write!(out, "\"TYPE{other}\"");
+        }
+    }
+}
+
+fn write_rcode(out: &mut Vec<u8>, r: u16) {
+    if r <= 10 {
+        // Borrowed for every code up to 10: no allocation.
+        write_str(out, &rcode_name(r));
+    } else {
+        let _ = write!(out, "\"RCODE{r}\"");
+    }
+}
+
+fn write_f32(out: &mut Vec<u8>, v: f32) {
+    let v = if v.is_finite() { v } else { 0.0 };
+    let _ = write!(out, "{:.4}", v);
+}
+
+/// Format one lookup as an NDJSON line (with its newline) into `out`, which is
+/// appended to. Allocates nothing once `out` has grown to a line's size.
+///
+/// ```
+/// use sentineldns::enrich::Enrichment;
+/// use sentineldns::event::Lookup;
+/// let l = Lookup { rcode: Some(3), ..Lookup::new(1_709_539_200_250_000, "10.0.0.7".parse()?, "x1.example.com") };
+/// let e = Enrichment { registrable_len: 11, ..Default::default() };
+/// let mut line = Vec::new();
+/// sentineldns::output::ndjson::format_lookup(&mut line, &l, &e);
+/// let v: serde_json::Value = serde_json::from_slice(&line)?;
+/// assert_eq!(v["@timestamp"], "2024-03-04T08:00:00.250000Z");
+/// assert_eq!(v["source"]["ip"], "10.0.0.7");
+/// assert_eq!(v["dns"]["question"]["registered_domain"], "example.com");
+/// assert_eq!(v["dns"]["response_code"], "NXDOMAIN");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn format_lookup(out: &mut Vec<u8>, l: &Lookup<'_>, e: &Enrichment) {
+    out.extend_from_slice(b"{\"@timestamp\":");
+    write_ts(out, l.ts);
+    out.extend_from_slice(
+        b",\"event\":{\"kind\":\"event\",\"category\":[\"network\"],\"type\":[\"protocol\"],\"module\":\"sentineldns\",\"dataset\":\"sentineldns.lookup\"",
+    );
+    if let Some(us) = l.latency_us {
+        let _ = write!(out, ",\"duration\":{}", u64::from(us) * 1000);
+    }
+    out.extend_from_slice(b"},\"network\":{\"protocol\":\"");
+    out.extend_from_slice(l.service.as_str().as_bytes());
+    out.push(b'"');
+    if let Some(t) = l.transport {
+        out.extend_from_slice(match t {
+            crate::event::Transport::Udp => b",\"transport\":\"udp\"",
+            crate::event::Transport::Tcp => b",\"transport\":\"tcp\"",
+        });
+    }
+    let _ = write!(out, "}},\"source\":{{\"ip\":\"{}\"}}", l.client);
+    if let Some(s) = l.server {
+        let _ = write!(out, ",\"destination\":{{\"ip\":\"{s}\"}}");
+    }
+    out.extend_from_slice(b",\"dns\":{\"type\":");
+    out.extend_from_slice(if l.rcode.is_some() {
+        b"\"answer\""
+    } else {
+        b"\"query\""
+    });
+    out.extend_from_slice(b",\"question\":{\"name\":");
+    write_str(out, l.qname);
+    out.extend_from_slice(b",\"type\":");
+    write_qtype(out, l.qtype);
+    if let Some(reg) = e.registrable(l.qname) {
+        out.extend_from_slice(b",\"registered_domain\":");
+        write_str(out, reg);
+        let q = l.qname.strip_suffix('.').unwrap_or(l.qname);
+        if let Some(sub) = q
+            .len()
+            .checked_sub(reg.len() + 1)
+            .and_then(|n| q.get(..n))
+            .filter(|s| !s.is_empty())
+        {
+            out.extend_from_slice(b",\"subdomain\":");
+            write_str(out, sub);
+        }
+    }
+    out.push(b'}');
+    if let Some(r) = l.rcode {
+        out.extend_from_slice(b",\"response_code\":");
+        write_rcode(out, r);
+    }
+    let ips = l.answers.ips();
+    if !ips.is_empty() {
+        out.extend_from_slice(b",\"answers\":[");
+        for (i, ip) in ips.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            let t = if ip.is_ipv4() { "A" } else { "AAAA" };
+            let _ = write!(out, "{{\"data\":\"{ip}\",\"type\":\"{t}\"");
+            if let Some(ttl) = l.min_ttl {
+                let _ = write!(out, ",\"ttl\":{ttl}");
+            }
+            out.push(b'}');
+        }
+        out.extend_from_slice(b"],\"resolved_ip\":[");
+        for (i, ip) in ips.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            let _ = write!(out, "\"{ip}\"");
+        }
+        out.push(b']');
+    }
+    out.extend_from_slice(b"},\"sentineldns\":{\"lookup\":{\"outcome\":\"");
+    out.extend_from_slice(l.outcome.as_str().as_bytes());
+    let _ = write!(
+        out,
+        "\",\"answers_total\":{},\"query_bytes\":{},\"response_bytes\":{}",
+        l.answers.total, l.query_bytes, l.response_bytes
+    );
+    if let Some(ttl) = l.min_ttl {
+        let _ = write!(out, ",\"min_ttl\":{ttl}");
+    }
+    out.extend_from_slice(b",\"risk\":");
+    write_f32(out, e.risk);
+    out.extend_from_slice(b",\"entropy\":");
+    write_f32(out, e.entropy);
+    let b = |x: bool| if x { "true" } else { "false" };
+    let _ = writeln!(
+        out,
+        ",\"high_risk\":{},\"lure\":{},\"allowed\":{},\"infrastructure\":{},\"new_domain\":{},\"new_for_host\":{}}}}}}}",
+        b(e.high_risk),
+        b(e.lure),
+        b(e.allowed),
+        b(e.infra),
+        b(e.new_global),
+        b(e.new_host)
+    );
+}
+
+fn round4(x: f64) -> f64 {
+    if x.is_finite() {
+        (x * 1e4).round() / 1e4
+    } else {
+        0.0
+    }
+}
+
+/// The NDJSON object for one closed window and its verdict (if scored).
+pub fn window_line(w: &HostWindow, v: Option<&Verdict>) -> Value {
+    let flagged = v.is_some_and(|v| v.label != Label::Normal);
+    let mut event = Map::new();
+    event.insert(
+        "kind".into(),
+        (if flagged { "alert" } else { "event" }).into(),
+    );
+    event.insert(
+        "category".into(),
+        if flagged {
+            json!(["network", "intrusion_detection"])
+        } else {
+            json!(["network"])
+        },
+    );
+    event.insert(
+        "type".into(),
+        if flagged {
+            json!(["indicator"])
+        } else {
+            json!(["info"])
+        },
+    );
+    event.insert("module".into(), "sentineldns".into());
+    event.insert("dataset".into(), "sentineldns.window".into());
+    event.insert("start".into(), ts_string(w.start).into());
+    event.insert("end".into(), ts_string(w.end).into());
+    if let Some(v) = v {
+        event.insert("risk_score".into(), json!(round4(v.score * 100.0)));
+    }
+    let feats = features::compute(w);
+    let features: Map<String, Value> = FEATURE_NAMES
+        .iter()
+        .zip(feats.iter())
+        .map(|(n, x)| ((*n).to_string(), json!(round4(*x))))
+        .collect();
+    let mut s = Map::new();
+    s.insert(
+        "window".into(),
+        json!({
+            "start": ts_string(w.start),
+            "end": ts_string(w.end),
+            "lookups": w.lookups,
+            "answered": w.answered,
+            "unanswered": w.unanswered,
+            "nxdomain": w.nxdomain,
+            "servfail": w.servfail,
+            "refused": w.refused,
+            "unique_domains": w.unique_domains,
+            "unique_registrable": w.unique_registrable,
+            "new_domains": w.new_domains,
+            "high_risk_domains": w.high_risk_domains,
+            "max_subdomains": w.max_subdomains,
+            "max_subdomains_domain": w.max_subdomains_domain,
+            "features": features,
+        }),
+    );
+    if let Some(v) = v {
+        s.insert("score".into(), json!(round4(v.score)));
+        s.insert("label".into(), v.label.as_str().into());
+        s.insert("label_id".into(), label_value(v.label).into());
+        s.insert(
+            "reasons".into(),
+            Value::Array(
+                v.reasons
+                    .iter()
+                    .map(|r| {
+                        json!({
+                            "tag": r.tag,
+                            "feature": r.feature,
+                            "value": round4(r.value),
+                            "usual": round4(r.usual),
+                            "deviation": round4(r.deviation),
+                        })
+                    })
+                    .collect(),
+            ),
+        );
+        s.insert("explanation".into(), v.explanation.clone().into());
+    }
+    s.insert(
+        "top_domains".into(),
+        serde_json::to_value(&w.top_domains).unwrap_or(Value::Null),
+    );
+    s.insert(
+        "risky_domains".into(),
+        serde_json::to_value(&w.risky_domains).unwrap_or(Value::Null),
+    );
+    if w.truth.label.is_some() || w.truth.scenario.is_some() {
+        s.insert(
+            "truth".into(),
+            json!({"label": w.truth.label, "scenario": w.truth.scenario}),
+        );
+    }
+    let mut o = Map::new();
+    o.insert("@timestamp".into(), ts_string(w.end).into());
+    o.insert("event".into(), Value::Object(event));
+    o.insert("source".into(), json!({"ip": w.host.to_string()}));
+    if let Some(v) = v {
+        o.insert("message".into(), v.explanation.clone().into());
+    }
+    o.insert("sentineldns".into(), Value::Object(s));
+    Value::Object(o)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Answers, LookupOutcome, Transport};
+
+    #[test]
+    fn timestamps_match_chrono() {
+        for ts in [
+            0i64,
+            1_709_539_200_250_000,
+            951_782_400 * MICROS + 1, // 2000-02-29
+            4_102_444_799 * MICROS + 999_999,
+            -1,
+        ] {
+            let mut b = Vec::new();
+            write_ts(&mut b, ts);
+            let want = chrono::DateTime::from_timestamp_micros(ts)
+                .unwrap()
+                .format("\"%Y-%m-%dT%H:%M:%S%.6fZ\"")
+                .to_string();
+            assert_eq!(String::from_utf8(b).unwrap(), want);
+        }
+    }
+
+    #[test]
+    fn lookup_lines_are_json_with_ecs_names_and_escape_odd_names() {
+        let mut answers = Answers::default();
+        answers.push("192.0.2.1".parse().unwrap());
+        answers.push("2001:db8::1".parse().unwrap());
+        answers.total = 3;
+        let name = "we\\\"ird.sub.example.co.uk";
+        let l = Lookup {
+            server: Some("10.0.0.53".parse().unwrap()),
+            transport: Some(Transport::Udp),
+            rcode: Some(0),
+            qtype: 99,
+            answers,
+            min_ttl: Some(60),
+            latency_us: Some(1500),
+            outcome: LookupOutcome::Answered,
+            ..Lookup::new(1_700_000_000 * MICROS, "fe80::1".parse().unwrap(), name)
+        };
+        let e = Enrichment {
+            registrable_len: "example.co.uk".len() as u16,
+            risk: 0.25,
+            new_global: true,
+            ..Default::default()
+        };
+        let mut b = Vec::new();
+        format_lookup(&mut b, &l, &e);
+        assert_eq!(b.last(), Some(&b'\n'));
+        assert_eq!(b.iter().filter(|c| **c == b'\n').count(), 1);
+        let v: Value = serde_json::from_slice(&b).unwrap();
+        assert_eq!(v["@timestamp"], "2023-11-14T22:13:20.000000Z");
+        assert_eq!(v["event"]["kind"], "event");
+        assert_eq!(v["event"]["category"][0], "network");
+        assert_eq!(v["event"]["duration"], 1_500_000);
+        assert_eq!(v["network"]["transport"], "udp");
+        assert_eq!(v["source"]["ip"], "fe80::1");
+        assert_eq!(v["destination"]["ip"], "10.0.0.53");
+        assert_eq!(v["dns"]["question"]["name"], name);
+        assert_eq!(v["dns"]["question"]["type"], "TYPE99");
+        assert_eq!(v["dns"]["question"]["registered_domain"], "example.co.uk");
+        assert_eq!(v["dns"]["question"]["subdomain"], "we\\\"ird.sub");
+        assert_eq!(v["dns"]["response_code"], "NOERROR");
+        assert_eq!(v["dns"]["answers"][1]["type"], "AAAA");
+        assert_eq!(v["dns"]["answers"][0]["ttl"], 60);
+        assert_eq!(v["dns"]["resolved_ip"][0], "192.0.2.1");
+        assert_eq!(v["sentineldns"]["lookup"]["answers_total"], 3);
+        assert_eq!(v["sentineldns"]["lookup"]["new_domain"], true);
+        assert_eq!(v["sentineldns"]["lookup"]["outcome"], "answered");
+        // An unanswered query has no response code and is a `query`.
+        let q = Lookup {
+            rcode: None,
+            outcome: LookupOutcome::Unanswered,
+            ..Lookup::new(0, "10.0.0.1".parse().unwrap(), "a.b")
+        };
+        b.clear();
+        format_lookup(&mut b, &q, &Enrichment::default());
+        let v: Value = serde_json::from_slice(&b).unwrap();
+        assert_eq!(v["dns"]["type"], "query");
+        assert!(v["dns"].get("response_code").is_none());
+        assert!(v["dns"]["question"].get("registered_domain").is_none());
+    }
+
+    fn metrics() -> Arc<Metrics> {
+        Arc::new(Metrics::default())
+    }
+
+    #[test]
+    fn rotation_keeps_n_files_and_never_splits_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.ndjson");
+        let cfg = NdjsonConfig {
+            path: path.clone(),
+            lookups: true,
+            max_bytes: Some(2000),
+            keep: 3,
+        };
+        let m = metrics();
+        let mut w = NdjsonWriter::open(&cfg, m.clone()).unwrap();
+        let names: Vec<String> = (0..200).map(|i| format!("host{i}.example.com")).collect();
+        for (i, n) in names.iter().enumerate() {
+            let l = Lookup::new(i as i64 * MICROS, "10.0.0.1".parse().unwrap(), n);
+            w.write_lookup(&l, &Enrichment::default());
+        }
+        w.finish().unwrap();
+        let rotations = m.ndjson.rotations.load(Ordering::Relaxed);
+        assert!(rotations > 3, "{rotations} rotations");
+        assert!(path.exists());
+        for i in 1..=3 {
+            assert!(rotated_path(&path, i).exists(), "{i}");
+        }
+        assert!(
+            !rotated_path(&path, 4).exists(),
+            "only 3 rotated files kept"
+        );
+        // Every kept line is whole JSON, files are within the limit, and the
+        // newest lines are in PATH, older ones in PATH.1, PATH.2, PATH.3.
+        let mut last_ts = Vec::new();
+        for p in [
+            rotated_path(&path, 3),
+            rotated_path(&path, 2),
+            rotated_path(&path, 1),
+            path.clone(),
+        ] {
+            let text = std::fs::read_to_string(&p).unwrap();
+            assert!(
+                text.len() <= 2000,
+                "{} is {} bytes",
+                p.display(),
+                text.len()
+            );
+            for line in text.lines() {
+                let v: Value = serde_json::from_str(line).unwrap();
+                assert!(v["dns"]["question"]["name"].is_string());
+                last_ts.push(v["@timestamp"].as_str().unwrap().to_string());
+            }
+        }
+        let mut sorted = last_ts.clone();
+        sorted.sort();
+        assert_eq!(last_ts, sorted, "files are in age order");
+        assert_eq!(
+            last_ts.last().map(String::as_str),
+            Some("1970-01-01T00:03:19.000000Z"),
+            "the newest line is in PATH"
+        );
+        assert_eq!(m.ndjson.lookup_lines.load(Ordering::Relaxed), 200);
+    }
+
+    #[test]
+    fn keep_zero_restarts_the_file_and_an_existing_file_is_appended() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("o.ndjson");
+        std::fs::write(&path, "{\"old\":1}\n").unwrap();
+        let cfg = NdjsonConfig {
+            path: path.clone(),
+            lookups: true,
+            max_bytes: None,
+            keep: 0,
+        };
+        let mut w = NdjsonWriter::open(&cfg, metrics()).unwrap();
+        w.write_lookup(
+            &Lookup::new(0, "10.0.0.1".parse().unwrap(), "a.com"),
+            &Enrichment::default(),
+        );
+        w.finish().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 2, "appended, not truncated");
+        let cfg = NdjsonConfig {
+            max_bytes: Some(10),
+            ..cfg
+        };
+        let mut w = NdjsonWriter::open(&cfg, metrics()).unwrap();
+        w.write_lookup(
+            &Lookup::new(0, "10.0.0.1".parse().unwrap(), "b.com"),
+            &Enrichment::default(),
+        );
+        w.finish().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 1);
+        assert!(text.contains("b.com"));
+        assert!(!rotated_path(&path, 1).exists());
+    }
+
+    #[test]
+    fn lookups_are_off_unless_asked_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("o.ndjson");
+        let cfg = NdjsonConfig {
+            path: path.clone(),
+            ..Default::default()
+        };
+        let mut w = NdjsonWriter::open(&cfg, metrics()).unwrap();
+        w.write_lookup(
+            &Lookup::new(0, "10.0.0.1".parse().unwrap(), "a.com"),
+            &Enrichment::default(),
+        );
+        w.finish().unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "");
+    }
+
+    #[test]
+    fn an_unwritable_path_is_an_error_naming_it() {
+        let cfg = NdjsonConfig {
+            path: PathBuf::from("/nonexistent-dir/x.ndjson"),
+            ..Default::default()
+        };
+        let e = NdjsonWriter::open(&cfg, metrics()).unwrap_err().to_string();
+        assert!(e.contains("/nonexistent-dir/x.ndjson"), "{e}");
+    }
+}
