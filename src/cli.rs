@@ -50,6 +50,16 @@ pub enum Command {
     /// that cannot be read at all stops the run before anything is written.
     /// SIGINT/SIGTERM stop reading, flush every open window and exit 130.
     Replay(ReplayArgs),
+    /// Capture DNS live from network interfaces (cargo feature `capture`,
+    /// libpcap) into the same windows, verdicts and outputs as `replay`.
+    ///
+    /// Opens every interface with a BPF filter (default: DNS over UDP/TCP,
+    /// mDNS/LLMNR, IP fragments, and the same inside a VLAN tag), then drops
+    /// root to `--user` before the first packet is parsed. Windows close on
+    /// packet time. SIGINT/SIGTERM flush every open window and exit; SIGHUP
+    /// reloads the allow-list. Kernel, interface and queue drops are counted
+    /// and reported.
+    Capture(CaptureArgs),
     /// List stored windows, filtered by host and time.
     Windows(WindowsArgs),
     /// List flagged windows (Unusual or Likely Compromise) with their explanation.
@@ -417,6 +427,78 @@ pub struct WindowArgs {
     /// How many top and riskiest domains to keep per window.
     #[arg(long, default_value_t = 5)]
     pub top: usize,
+}
+
+/// Options for `capture`.
+#[derive(Debug, Args)]
+pub struct CaptureArgs {
+    /// Interface to capture on; repeat for several.
+    #[arg(long = "interface", short = 'i', value_name = "IF", required = true)]
+    pub interfaces: Vec<String>,
+    /// BPF capture filter (default: DNS over UDP/TCP, mDNS, LLMNR, IP
+    /// fragments, VLAN-tagged DNS).
+    #[arg(long)]
+    pub bpf: Option<String>,
+    /// Bytes captured per packet.
+    #[arg(long, default_value_t = 65_535)]
+    pub snaplen: i32,
+    /// Kernel capture buffer per interface, MiB.
+    #[arg(long, default_value_t = 16)]
+    pub buffer_mb: i32,
+    /// Packets the hand-off queue between capture and processing holds;
+    /// overflow is dropped and counted (`queue` drops), never blocking capture.
+    #[arg(long, default_value_t = 65_536)]
+    pub queue: usize,
+    /// Do not put interfaces into promiscuous mode.
+    #[arg(long)]
+    pub no_promisc: bool,
+    /// Unprivileged user to switch to after opening the interfaces (when
+    /// started as root); `root` keeps root (not recommended).
+    #[arg(long, default_value = "nobody", env = "SENTINELDNS_USER")]
+    pub user: String,
+    /// Group to switch to (default: the user's primary group).
+    #[arg(long)]
+    pub group: Option<String>,
+    /// Also keep a ring of rotated pcap files of everything captured in DIR.
+    #[arg(long, value_name = "DIR")]
+    pub write_pcap: Option<PathBuf>,
+    /// Size of one ring file, MiB.
+    #[arg(long, default_value_t = 100)]
+    pub write_pcap_max_mb: u64,
+    /// Ring files kept per interface.
+    #[arg(long, default_value_t = 10)]
+    pub write_pcap_keep: usize,
+    /// SQLite database to write (created if missing).
+    #[arg(long, default_value = "sentineldns.db", env = "SENTINELDNS_DB")]
+    pub db: PathBuf,
+    /// Window options.
+    #[command(flatten)]
+    pub windows: WindowArgs,
+    /// Model bundle that scores every window (default: models/default.bin, then
+    /// /usr/share/sentineldns/default.bin).
+    #[arg(long, env = "SENTINELDNS_MODEL", conflicts_with = "no_model")]
+    pub model: Option<PathBuf>,
+    /// Store windows without scoring them.
+    #[arg(long)]
+    pub no_model: bool,
+    /// How closed windows are printed on stdout.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+    /// Write the final counters (including drops) as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub summary_json: Option<PathBuf>,
+    /// Allow-list file (one domain per line; `example.com` covers its
+    /// subdomains, `=example.com` only itself, `*.example.com` only
+    /// subdomains), added to the embedded default list; repeatable. SIGHUP
+    /// re-reads them.
+    #[arg(long, value_name = "FILE")]
+    pub allowlist: Vec<PathBuf>,
+    /// Do not print the summary on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// NDJSON, webhook and metrics outputs.
+    #[command(flatten)]
+    pub outputs: OutputArgs,
 }
 
 /// Options for `replay`.

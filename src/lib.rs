@@ -72,6 +72,8 @@
 #![warn(missing_docs)]
 
 pub mod aggregate;
+#[cfg(feature = "capture")]
+pub mod capture;
 pub mod cli;
 pub mod cmd;
 pub mod decode;

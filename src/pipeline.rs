@@ -515,6 +515,11 @@ impl<S: WindowSink> Pipeline<S> {
         self.ingest.source_stats()
     }
 
+    /// Replace the enricher's allow-list (live configuration reload).
+    pub fn set_allowlist(&mut self, list: crate::enrich::allowlist::AllowList) {
+        self.ingest.enricher.set_allowlist(list);
+    }
+
     /// The sink.
     pub fn sink(&self) -> &S {
         &self.windowing.sink

@@ -5,6 +5,7 @@
 //! loading, building windows in memory) live here.
 
 pub mod alerts;
+pub mod capture;
 pub mod evaluate;
 pub mod flows;
 pub mod output;
@@ -33,6 +34,7 @@ use std::sync::atomic::AtomicBool;
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Replay(a) => replay::run(a),
+        Command::Capture(a) => capture::run(a),
         Command::Windows(a) => windows::run(a),
         Command::Alerts(a) => alerts::run(a),
         Command::Train(a) => train::run(a),

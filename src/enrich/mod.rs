@@ -323,6 +323,13 @@ impl Enricher {
         self.cache.clear();
     }
 
+    /// Replace the whole allow-list (configuration reload; clears the
+    /// per-name cache so every name is judged against the new list).
+    pub fn set_allowlist(&mut self, list: AllowList) {
+        self.allow = list;
+        self.cache.clear();
+    }
+
     /// The configuration.
     pub fn config(&self) -> &EnrichConfig {
         &self.cfg

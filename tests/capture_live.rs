@@ -1,0 +1,343 @@
+//! Live capture against real DNS software, in a network namespace this test
+//! creates: unbound answers in namespace `sdnsNNNN` behind a veth pair, `dig`
+//! asks from the host side over UDP and TCP, and `sentineldns capture` listens
+//! on the host end of the veth (only addresses in 10.231.0.0/24 are used).
+//!
+//! Checks: the lookups stored match what dig sent (names, NXDOMAINs, TCP),
+//! windows appear, SIGHUP reloads the allow-list, SIGTERM flushes the open
+//! window and exits 0, and the process had dropped root to `nobody` while it
+//! ran. Needs root, iproute2, unbound and dig (`.ci/run` installs them); when
+//! they are missing the test fails saying why — it never skips silently.
+#![cfg(feature = "capture")]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+fn sh(cmd: &str, args: &[&str]) -> std::process::Output {
+    Command::new(cmd)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd}: {e} (install it: see .ci/run)"))
+}
+
+fn must(cmd: &str, args: &[&str]) {
+    let o = sh(cmd, args);
+    assert!(
+        o.status.success(),
+        "{cmd} {args:?} failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// Tears the namespace, veth and resolver down whatever happens.
+struct Lab {
+    ns: String,
+    host_if: String,
+    resolver: Option<Child>,
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        if let Some(mut r) = self.resolver.take() {
+            let _ = r.kill();
+            let _ = r.wait();
+        }
+        let _ = sh("ip", &["link", "del", &self.host_if]);
+        let _ = sh("ip", &["netns", "del", &self.ns]);
+    }
+}
+
+fn require_environment() {
+    let uid = sh("id", &["-u"]);
+    assert_eq!(
+        String::from_utf8_lossy(&uid.stdout).trim(),
+        "0",
+        "live capture tests need root (they create a network namespace and open a capture)"
+    );
+    for tool in ["ip", "unbound", "dig"] {
+        let found = Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        assert!(
+            found,
+            "{tool} is not installed (apt-get install iproute2 unbound bind9-dnsutils)"
+        );
+    }
+}
+
+fn lab(dir: &Path) -> Lab {
+    let id = std::process::id() % 100_000;
+    let lab = Lab {
+        ns: format!("sdns{id}"),
+        host_if: format!("sdh{id}"),
+        resolver: None,
+    };
+    let peer = format!("sdp{id}");
+    let _ = sh("ip", &["netns", "del", &lab.ns]);
+    let _ = sh("ip", &["link", "del", &lab.host_if]);
+    must("ip", &["netns", "add", &lab.ns]);
+    must(
+        "ip",
+        &[
+            "link",
+            "add",
+            &lab.host_if,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &peer,
+        ],
+    );
+    must("ip", &["link", "set", &peer, "netns", &lab.ns]);
+    must("ip", &["addr", "add", "10.231.0.2/24", "dev", &lab.host_if]);
+    must("ip", &["link", "set", &lab.host_if, "up"]);
+    let nsx = |args: &[&str]| {
+        let mut a = vec!["netns", "exec", &lab.ns];
+        a.extend_from_slice(args);
+        must("ip", &a);
+    };
+    nsx(&["ip", "addr", "add", "10.231.0.1/24", "dev", &peer]);
+    nsx(&["ip", "link", "set", &peer, "up"]);
+    nsx(&["ip", "link", "set", "lo", "up"]);
+    let conf = dir.join("unbound.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            r#"server:
+    interface: 10.231.0.1
+    port: 53
+    access-control: 10.231.0.0/24 allow
+    do-daemonize: no
+    username: ""
+    chroot: ""
+    directory: "{dir}"
+    pidfile: "{dir}/unbound.pid"
+    use-syslog: no
+    logfile: ""
+    do-ip6: no
+    module-config: "iterator"
+    local-zone: "." static
+    local-zone: "example.test." static
+    local-data: "www.example.test. 60 IN A 10.9.9.9"
+    local-data: "mail.example.test. 60 IN A 10.9.9.10"
+    local-data: "cfg.example.test. 60 IN TXT \"v=1\""
+remote-control:
+    control-enable: no
+"#,
+            dir = dir.display()
+        ),
+    )
+    .unwrap();
+    let resolver = Command::new("ip")
+        .args(["netns", "exec", &lab.ns, "unbound", "-d", "-c"])
+        .arg(&conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start unbound");
+    let mut lab = lab;
+    lab.resolver = Some(resolver);
+    // Wait until it answers.
+    let t0 = Instant::now();
+    loop {
+        let o = sh(
+            "dig",
+            &[
+                "@10.231.0.1",
+                "www.example.test",
+                "+short",
+                "+time=1",
+                "+tries=1",
+            ],
+        );
+        if String::from_utf8_lossy(&o.stdout).contains("10.9.9.9") {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "unbound did not come up in the namespace"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    lab
+}
+
+fn dig(args: &[&str]) {
+    let mut a = vec!["@10.231.0.1", "+time=2", "+tries=1"];
+    a.extend_from_slice(args);
+    let o = sh("dig", &a);
+    assert!(o.status.success(), "dig {args:?} failed");
+}
+
+fn uid_of(pid: u32) -> Vec<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    line.split_whitespace()
+        .skip(1)
+        .map(|v| v.parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn live_capture_of_a_real_resolver_stores_what_dig_asked_and_flushes_on_sigterm() {
+    require_environment();
+    let dir = tempfile::tempdir().unwrap();
+    // The sensor writes its database as `nobody` after dropping root.
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    must("chmod", &["0777", data.to_str().unwrap()]);
+    let allow = data.join("allow.txt");
+    std::fs::write(&allow, "# empty at start\n").unwrap();
+    let lab = lab(dir.path());
+    let db = data.join("live.db");
+    let summary = data.join("summary.json");
+    let mut sensor = Command::new(env!("CARGO_BIN_EXE_sentineldns"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["capture", "--interface", &lab.host_if, "--user", "nobody"])
+        .args(["--window", "1m", "--grace", "10s", "--format", "none"])
+        .args(["--log-level", "info"])
+        .arg("--db")
+        .arg(&db)
+        .arg("--summary-json")
+        .arg(&summary)
+        .arg("--allowlist")
+        .arg(&allow)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start sentineldns capture");
+    let pid = sensor.id();
+    // Follow stderr on a thread; wait for the "capturing on" line.
+    let (tx, rx) = mpsc::channel::<String>();
+    let stderr = sensor.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut log = Vec::new();
+    let wait_for = |log: &mut Vec<String>, needle: &str| {
+        let t0 = Instant::now();
+        while !log.iter().any(|l| l.contains(needle)) {
+            match rx.recv_timeout(Duration::from_secs(1)) {
+                Ok(l) => log.push(l),
+                Err(mpsc::RecvTimeoutError::Disconnected) => panic!(
+                    "the sensor exited before {needle:?}; stderr:\n{}",
+                    log.join("\n")
+                ),
+                Err(mpsc::RecvTimeoutError::Timeout) => assert!(
+                    t0.elapsed() < Duration::from_secs(30),
+                    "no {needle:?} from the sensor; stderr so far:\n{}",
+                    log.join("\n")
+                ),
+            }
+        }
+    };
+    wait_for(&mut log, "capturing on");
+
+    // It dropped root before reading packets.
+    let uids = uid_of(pid);
+    assert!(uids.iter().all(|u| *u == 65534), "uids {uids:?}");
+
+    // Traffic: 10 resolving lookups, 12 NXDOMAIN, 3 over TCP, 2 TXT.
+    for _ in 0..5 {
+        dig(&["www.example.test", "A"]);
+        dig(&["mail.example.test", "A"]);
+    }
+    for i in 0..12 {
+        dig(&[&format!("q{i}xkzvt.example.test"), "A"]);
+    }
+    for _ in 0..3 {
+        dig(&["+tcp", "www.example.test", "A"]);
+    }
+    dig(&["cfg.example.test", "TXT"]);
+    dig(&["cfg.example.test", "TXT"]);
+
+    // SIGHUP reloads the allow-list.
+    std::fs::write(&allow, "example.test\n").unwrap();
+    must("kill", &["-HUP", &pid.to_string()]);
+    wait_for(&mut log, "allow-list reloaded");
+
+    must("kill", &["-TERM", &pid.to_string()]);
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(s) = sensor.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "sensor did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    reader.join().unwrap();
+    while let Ok(l) = rx.try_recv() {
+        log.push(l);
+    }
+    assert!(status.success(), "exit {status:?}\n{}", log.join("\n"));
+    let text = log.join("\n");
+    assert!(
+        text.contains("dropped: 0 kernel, 0 interface, 0 queue"),
+        "{text}"
+    );
+
+    // What was stored is what dig sent (only queries from 10.231.0.2).
+    let out = Command::new(env!("CARGO_BIN_EXE_sentineldns"))
+        .args(["windows", "--format", "json", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let mut lookups = 0;
+    let mut nx = 0.0;
+    let mut txt = 0.0;
+    let mut windows = 0;
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let w: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(w["host"], "10.231.0.2", "{w}");
+        windows += 1;
+        let n = w["lookups"].as_u64().unwrap();
+        lookups += n;
+        // Every lookup was answered, so rates are shares of all lookups.
+        nx += w["nxdomain_rate"].as_f64().unwrap() * n as f64;
+        txt += w["txt_ratio"].as_f64().unwrap() * n as f64;
+    }
+    assert!(windows >= 1, "no window stored\n{text}");
+    assert_eq!(lookups, 10 + 12 + 3 + 2, "{text}");
+    assert_eq!(nx.round() as u64, 12);
+    assert_eq!(txt.round() as u64, 2);
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    assert!(s["stats"]["tcp_messages"].as_u64().unwrap() >= 6, "{s}");
+    assert_eq!(s["capture"]["queue_dropped"], 0);
+    drop(lab);
+}
+
+#[test]
+fn capture_on_a_missing_interface_fails_naming_it() {
+    let out = Command::new(env!("CARGO_BIN_EXE_sentineldns"))
+        .args(["capture", "--interface", "nosuchif9", "--no-model"])
+        .args(["--db", "/nonexistent/never-created.db"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("nosuchif9"), "{e}");
+}
+
+#[test]
+fn a_bad_filter_is_refused_before_anything_opens() {
+    let out = Command::new(env!("CARGO_BIN_EXE_sentineldns"))
+        .args(["capture", "--interface", "lo", "--bpf", "udp port"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("bad BPF filter"), "{e}");
+}
