@@ -208,6 +208,8 @@ fn live_capture_of_a_real_resolver_stores_what_dig_asked_and_flushes_on_sigterm(
         .arg(&summary)
         .arg("--allowlist")
         .arg(&allow)
+        .arg("--write-pcap")
+        .arg(data.join("ring"))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -316,6 +318,29 @@ fn live_capture_of_a_real_resolver_stores_what_dig_asked_and_flushes_on_sigterm(
         serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
     assert!(s["stats"]["tcp_messages"].as_u64().unwrap() >= 6, "{s}");
     assert_eq!(s["capture"]["queue_dropped"], 0);
+
+    // The forensic ring holds the same traffic: replaying it gives the same lookups.
+    let ring: Vec<_> = std::fs::read_dir(data.join("ring"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(ring.len(), 1, "{ring:?}");
+    let replayed = Command::new(env!("CARGO_BIN_EXE_sentineldns"))
+        .args(["replay", "--no-model", "--format", "none", "--db"])
+        .arg(data.join("replay.db"))
+        .arg("--summary-json")
+        .arg(data.join("replay.json"))
+        .arg(&ring[0])
+        .output()
+        .unwrap();
+    assert!(
+        replayed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replayed.stderr)
+    );
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(data.join("replay.json")).unwrap()).unwrap();
+    assert_eq!(r["lookups"], s["stats"]["lookups"], "{r}");
     drop(lab);
 }
 

@@ -52,6 +52,14 @@ pub enum PrivDropError {
         /// errno.
         source: nix::Error,
     },
+    /// A directory could not be handed to the user.
+    #[error("giving {dir} to the capture user: {source}")]
+    Chown {
+        /// Directory.
+        dir: std::path::PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
     /// After the calls, the ids are not what they should be.
     #[error("dropping privileges to {0}: still able to regain root, refusing to run")]
     Regainable(String),
@@ -99,6 +107,41 @@ pub fn drop_privileges(user: &str, group: Option<&str>) -> Result<Dropped, PrivD
         user: user.to_string(),
         uid: u.uid.as_raw(),
         gid: gid.as_raw(),
+    })
+}
+
+/// Give `dir` to `user` (and `group`) when running as root, so files the
+/// sensor creates there after [`drop_privileges`] (the pcap ring) can be
+/// written. A no-op when not root or when `user` is root.
+pub fn hand_over_dir(
+    dir: &std::path::Path,
+    user: &str,
+    group: Option<&str>,
+) -> Result<(), PrivDropError> {
+    if !unistd::geteuid().is_root() || user == "root" {
+        return Ok(());
+    }
+    let call = |call: &'static str| {
+        let user = user.to_string();
+        move |source| PrivDropError::Call { user, call, source }
+    };
+    let u = User::from_name(user)
+        .map_err(call("getpwnam"))?
+        .ok_or_else(|| PrivDropError::NoUser(user.to_string()))?;
+    let gid = match group {
+        Some(g) => {
+            Group::from_name(g)
+                .map_err(call("getgrnam"))?
+                .ok_or_else(|| PrivDropError::NoGroup(g.to_string()))?
+                .gid
+        }
+        None => u.gid,
+    };
+    std::os::unix::fs::chown(dir, Some(u.uid.as_raw()), Some(gid.as_raw())).map_err(|source| {
+        PrivDropError::Chown {
+            dir: dir.to_path_buf(),
+            source,
+        }
     })
 }
 

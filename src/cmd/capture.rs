@@ -77,6 +77,7 @@ mod live {
         if let Some(r) = &ccfg.ring {
             std::fs::create_dir_all(&r.dir)
                 .with_context(|| format!("creating pcap ring directory {}", r.dir.display()))?;
+            crate::capture::privdrop::hand_over_dir(&r.dir, &a.user, a.group.as_deref())?;
         }
         // Privileged part: open the interfaces.
         let opened = capture::open(&ccfg)?;
