@@ -70,14 +70,17 @@ fn require_environment() {
     }
 }
 
-fn lab(dir: &Path) -> Lab {
-    let id = std::process::id() % 100_000;
+/// A namespace `sdns{n}{pid}` with unbound on 10.231.{n}.1 and the host end
+/// at 10.231.{n}.2 (`n` keeps parallel tests apart).
+fn lab(dir: &Path, n: u8) -> Lab {
+    let id = std::process::id() % 10_000;
     let lab = Lab {
-        ns: format!("sdns{id}"),
-        host_if: format!("sdh{id}"),
+        ns: format!("sdns{n}x{id}"),
+        host_if: format!("sdh{n}x{id}"),
         resolver: None,
     };
-    let peer = format!("sdp{id}");
+    let peer = format!("sdp{n}x{id}");
+    let ip = |last: u8| format!("10.231.{n}.{last}");
     let _ = sh("ip", &["netns", "del", &lab.ns]);
     let _ = sh("ip", &["link", "del", &lab.host_if]);
     must("ip", &["netns", "add", &lab.ns]);
@@ -95,14 +98,17 @@ fn lab(dir: &Path) -> Lab {
         ],
     );
     must("ip", &["link", "set", &peer, "netns", &lab.ns]);
-    must("ip", &["addr", "add", "10.231.0.2/24", "dev", &lab.host_if]);
+    must(
+        "ip",
+        &["addr", "add", &format!("{}/24", ip(2)), "dev", &lab.host_if],
+    );
     must("ip", &["link", "set", &lab.host_if, "up"]);
     let nsx = |args: &[&str]| {
         let mut a = vec!["netns", "exec", &lab.ns];
         a.extend_from_slice(args);
         must("ip", &a);
     };
-    nsx(&["ip", "addr", "add", "10.231.0.1/24", "dev", &peer]);
+    nsx(&["ip", "addr", "add", &format!("{}/24", ip(1)), "dev", &peer]);
     nsx(&["ip", "link", "set", &peer, "up"]);
     nsx(&["ip", "link", "set", "lo", "up"]);
     let conf = dir.join("unbound.conf");
@@ -110,9 +116,9 @@ fn lab(dir: &Path) -> Lab {
         &conf,
         format!(
             r#"server:
-    interface: 10.231.0.1
+    interface: {server}
     port: 53
-    access-control: 10.231.0.0/24 allow
+    access-control: 10.231.0.0/16 allow
     do-daemonize: no
     username: ""
     chroot: ""
@@ -130,7 +136,8 @@ fn lab(dir: &Path) -> Lab {
 remote-control:
     control-enable: no
 "#,
-            dir = dir.display()
+            dir = dir.display(),
+            server = ip(1)
         ),
     )
     .unwrap();
@@ -168,8 +175,9 @@ remote-control:
     lab
 }
 
-fn dig(args: &[&str]) {
-    let mut a = vec!["@10.231.0.1", "+time=2", "+tries=1"];
+fn dig(n: u8, args: &[&str]) {
+    let at = format!("@10.231.{n}.1");
+    let mut a = vec![at.as_str(), "+time=2", "+tries=1"];
     a.extend_from_slice(args);
     let o = sh("dig", &a);
     assert!(o.status.success(), "dig {args:?} failed");
@@ -194,7 +202,7 @@ fn live_capture_of_a_real_resolver_stores_what_dig_asked_and_flushes_on_sigterm(
     must("chmod", &["0777", data.to_str().unwrap()]);
     let allow = data.join("allow.txt");
     std::fs::write(&allow, "# empty at start\n").unwrap();
-    let lab = lab(dir.path());
+    let lab = lab(dir.path(), 0);
     let db = data.join("live.db");
     let summary = data.join("summary.json");
     let mut sensor = Command::new(env!("CARGO_BIN_EXE_sentineldns"))
@@ -249,17 +257,17 @@ fn live_capture_of_a_real_resolver_stores_what_dig_asked_and_flushes_on_sigterm(
 
     // Traffic: 10 resolving lookups, 12 NXDOMAIN, 3 over TCP, 2 TXT.
     for _ in 0..5 {
-        dig(&["www.example.test", "A"]);
-        dig(&["mail.example.test", "A"]);
+        dig(0, &["www.example.test", "A"]);
+        dig(0, &["mail.example.test", "A"]);
     }
     for i in 0..12 {
-        dig(&[&format!("q{i}xkzvt.example.test"), "A"]);
+        dig(0, &[&format!("q{i}xkzvt.example.test"), "A"]);
     }
     for _ in 0..3 {
-        dig(&["+tcp", "www.example.test", "A"]);
+        dig(0, &["+tcp", "www.example.test", "A"]);
     }
-    dig(&["cfg.example.test", "TXT"]);
-    dig(&["cfg.example.test", "TXT"]);
+    dig(0, &["cfg.example.test", "TXT"]);
+    dig(0, &["cfg.example.test", "TXT"]);
 
     // SIGHUP reloads the allow-list.
     std::fs::write(&allow, "example.test\n").unwrap();
@@ -365,4 +373,85 @@ fn a_bad_filter_is_refused_before_anything_opens() {
     assert_eq!(out.status.code(), Some(2));
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(e.contains("bad BPF filter"), "{e}");
+}
+
+/// The systemd way: not root at all, only CAP_NET_RAW (+ CAP_NET_ADMIN for
+/// promiscuous mode) as ambient capabilities (`setpriv` does what
+/// `AmbientCapabilities=` does). Capture works and there is nothing to drop.
+#[test]
+fn capture_runs_unprivileged_with_ambient_capabilities() {
+    require_environment();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    must("chmod", &["0777", data.to_str().unwrap()]);
+    must("chmod", &["0755", dir.path().to_str().unwrap()]);
+    let lab = lab(dir.path(), 1);
+    let db = data.join("caps.db");
+    let mut sensor = Command::new("setpriv")
+        .args(["--reuid", "nobody", "--regid", "nogroup", "--clear-groups"])
+        .args([
+            "--inh-caps",
+            "+net_raw,+net_admin",
+            "--ambient-caps",
+            "+net_raw,+net_admin",
+        ])
+        .arg(env!("CARGO_BIN_EXE_sentineldns"))
+        .args(["capture", "--interface", &lab.host_if, "--no-model"])
+        .args(["--format", "none", "--log-level", "info", "--db"])
+        .arg(&db)
+        .current_dir(&data)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start sentineldns under setpriv");
+    let stderr = sensor.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut log = Vec::new();
+    let t0 = Instant::now();
+    while !log.iter().any(|l: &String| l.contains("capturing on")) {
+        match rx.recv_timeout(Duration::from_secs(1)) {
+            Ok(l) => log.push(l),
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                panic!("sensor exited:\n{}", log.join("\n"))
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                assert!(t0.elapsed() < Duration::from_secs(30), "{}", log.join("\n"))
+            }
+        }
+    }
+    assert!(
+        log.iter().any(|l| l.contains("not root")),
+        "{}",
+        log.join("\n")
+    );
+    for _ in 0..4 {
+        dig(1, &["www.example.test", "A"]);
+    }
+    must("kill", &["-TERM", &sensor.id().to_string()]);
+    let status = sensor.wait().unwrap();
+    reader.join().unwrap();
+    while let Ok(l) = rx.try_recv() {
+        log.push(l);
+    }
+    assert!(status.success(), "{}", log.join("\n"));
+    let out = Command::new(env!("CARGO_BIN_EXE_sentineldns"))
+        .args(["windows", "--format", "json", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    let lookups: u64 = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["lookups"]
+                .as_u64()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(lookups, 4, "{}", log.join("\n"));
 }
