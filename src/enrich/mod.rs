@@ -323,6 +323,14 @@ impl Enricher {
         self.cache.clear();
     }
 
+    /// Replace the whole allow-list, e.g. on a configuration reload (clears
+    /// the per-name cache). `default_allowlist` is not consulted: include
+    /// [`AllowList::default_list`] in `list` to keep the embedded entries.
+    pub fn replace_allowlist(&mut self, list: AllowList) {
+        self.allow = list;
+        self.cache.clear();
+    }
+
     /// The configuration.
     pub fn config(&self) -> &EnrichConfig {
         &self.cfg
