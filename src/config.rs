@@ -773,7 +773,7 @@ fn parse_text(text: &str, file: Option<&Path>) -> Parsed {
                     .span()
                     .map(|s| line_col(text, s.start))
                     .or_else(|| p.positions.get(&name).copied()),
-                key: None,
+                key: Some(name.clone()),
                 message: e.message().trim().to_string(),
             }),
         }
