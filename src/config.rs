@@ -785,7 +785,9 @@ fn parse_text(text: &str, file: Option<&Path>) -> Parsed {
         p.problems.push(pr);
     }
     if let Some(dir) = file.and_then(Path::parent) {
-        p.config.relative_to(dir);
+        // The default database stays relative to the working directory.
+        let db_set = p.positions.contains_key("sensor.db");
+        p.config.relative_to(dir, db_set);
     }
     p
 }
@@ -855,11 +857,13 @@ impl Config {
         out
     }
 
-    fn relative_to(&mut self, dir: &Path) {
+    fn relative_to(&mut self, dir: &Path, db_set: bool) {
         if let Some(m) = &mut self.sensor.model {
             rebase(dir, m);
         }
-        rebase(dir, &mut self.sensor.db);
+        if db_set {
+            rebase(dir, &mut self.sensor.db);
+        }
         for f in &mut self.allowlist.files {
             rebase(dir, f);
         }
@@ -1373,6 +1377,12 @@ format = "json"
         assert_eq!(c.sensor.model.as_deref(), Some(Path::new("/abs/m.bin")));
         assert_eq!(c.allowlist.files, [dir.path().join("allow.txt")]);
         assert!(c.outputs.ndjson.unwrap().is_stdout());
+        // A default path is not the file's: it stays as it is.
+        std::fs::write(&path, "[sensor]\nthreads = 1\n").unwrap();
+        assert_eq!(
+            Config::load(&path).unwrap().sensor.db,
+            Path::new("sentineldns.db")
+        );
         std::fs::write(&path, "[sensor]\nbogus = 1\n").unwrap();
         let e = Config::load(&path).unwrap_err().to_string();
         assert!(
