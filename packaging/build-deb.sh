@@ -36,7 +36,7 @@ fi
 
 t0=$(date +%s)
 # cargo-deb builds the release binary itself (and strips its debug info).
-out=$(cargo deb "${build_args[@]}" | tail -n 1)
+out=$(cargo deb --strip "${build_args[@]}" | tail -n 1)
 log "built in $(( $(date +%s) - t0 ))s"
 if [ ! -f "$out" ]; then
     log "cargo deb did not report a package (got: $out)"
