@@ -3,6 +3,10 @@
 //! Options that change results (window length, grace) are parsed here into
 //! typed values; [`crate::cmd`] turns them into a validated
 //! [`crate::pipeline::PipelineConfig`].
+//!
+//! Flags that a configuration file can also set (see [`crate::config`]) are
+//! `Option`s without clap defaults, so a flag that is not given never
+//! overrides the file: defaults < file < environment < flags.
 
 use crate::event::{TsMicros, MICROS};
 use crate::output::ndjson::NdjsonConfig;
@@ -19,12 +23,17 @@ pub mod flows_zscore;
 #[derive(Debug, Parser)]
 #[command(name = "sentineldns", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
-    /// Log level filter (error, warn, info, debug, trace, or a tracing directive).
-    #[arg(long, global = true, default_value = "warn", env = "SENTINELDNS_LOG")]
-    pub log_level: String,
-    /// Log format on stderr.
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
-    pub log_format: LogFormat,
+    /// Configuration file (TOML; see `sentineldns config default`). Default:
+    /// $SENTINELDNS_CONFIG, else /etc/sentineldns/sentineldns.toml if it exists.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Log level filter (error, warn, info, debug, trace, or a tracing
+    /// directive) [default: `[log] level`, else warn].
+    #[arg(long, global = true, env = "SENTINELDNS_LOG")]
+    pub log_level: Option<String>,
+    /// Log format on stderr [default: `[log] format`, else text].
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<LogFormat>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -85,6 +94,50 @@ pub enum Command {
     /// Flow-record (CSV) detectors that ride beside the DNS core, e.g. the
     /// CIC-IDS2017 window detector (`flows baseline`, `flows monitor`, `flows run`).
     Flows(FlowsArgs),
+    /// Configuration file: `config check` validates one and prints the
+    /// effective settings; `config default` prints a commented example.
+    Config(ConfigArgs),
+}
+
+/// Options for `config`.
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: ConfigCommand,
+}
+
+/// `config` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the configuration (the `--config` file, else the discovered
+    /// one): syntax, unknown keys, value ranges, the model loads, allow-list
+    /// files parse, outputs, capture user and group exist. Prints the
+    /// effective settings (file + environment) and exits 0 when valid; lists
+    /// every problem on stderr and exits 2 when not.
+    Check(ConfigCheckArgs),
+    /// Print a fully commented configuration with every key at its default.
+    Default,
+}
+
+/// Options for `config check`.
+#[derive(Debug, Args)]
+pub struct ConfigCheckArgs {
+    /// Format of the effective settings on stdout.
+    #[arg(long, value_enum, default_value_t = ConfigFormat::Toml)]
+    pub format: ConfigFormat,
+    /// Print only problems (nothing on stdout).
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Output format of `config check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ConfigFormat {
+    /// TOML, loadable as a configuration file.
+    Toml,
+    /// JSON.
+    Json,
 }
 
 /// Options for `flows`: one subcommand per flow-detector action.
@@ -415,12 +468,14 @@ pub enum Progress {
 /// Options that shape windows (shared by `replay`, `train` and `evaluate`).
 #[derive(Debug, Clone, Args)]
 pub struct WindowArgs {
-    /// Window length, e.g. 300, 300s, 5m, 1h.
-    #[arg(long, default_value = "5m", value_parser = parse_duration)]
-    pub window: TsMicros,
-    /// How long after a window ends late packets still count (packet time).
-    #[arg(long, default_value = "30s", value_parser = parse_duration)]
-    pub grace: TsMicros,
+    /// Window length, e.g. 300, 300s, 5m, 1h [default: 5m; for `replay`:
+    /// $SENTINELDNS_WINDOW, else `[sensor] window`, else 5m].
+    #[arg(long, value_parser = parse_duration)]
+    pub window: Option<TsMicros>,
+    /// How long after a window ends late packets still count (packet time)
+    /// [default: 30s; for `replay`: `[sensor] grace`, else 30s].
+    #[arg(long, value_parser = parse_duration)]
+    pub grace: Option<TsMicros>,
     /// How long a query waits for its response before it counts as unanswered.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub pair_timeout: TsMicros,
@@ -429,54 +484,61 @@ pub struct WindowArgs {
     pub top: usize,
 }
 
-/// Options for `capture`.
+/// Options for `capture`. Every option left out comes from the configuration
+/// file (`[capture]`, `[sensor]`, `[outputs]`, `[allowlist]`), then the
+/// built-in default shown.
 #[derive(Debug, Args)]
 pub struct CaptureArgs {
-    /// Interface to capture on; repeat for several.
-    #[arg(long = "interface", short = 'i', value_name = "IF", required = true)]
+    /// Interface to capture on; repeat for several [default: `[capture]
+    /// interfaces`].
+    #[arg(long = "interface", short = 'i', value_name = "IF")]
     pub interfaces: Vec<String>,
-    /// BPF capture filter (default: DNS over UDP/TCP, mDNS, LLMNR, IP
-    /// fragments, VLAN-tagged DNS).
+    /// BPF capture filter [default: `[capture] bpf`, else DNS over UDP/TCP,
+    /// mDNS, LLMNR, IP fragments, VLAN-tagged DNS].
     #[arg(long)]
     pub bpf: Option<String>,
-    /// Bytes captured per packet.
-    #[arg(long, default_value_t = 65_535)]
-    pub snaplen: i32,
-    /// Kernel capture buffer per interface, MiB.
-    #[arg(long, default_value_t = 16)]
-    pub buffer_mb: i32,
+    /// Bytes captured per packet [default: 65535].
+    #[arg(long)]
+    pub snaplen: Option<u32>,
+    /// Kernel capture buffer per interface, MiB [default: 16].
+    #[arg(long)]
+    pub buffer_mb: Option<u32>,
     /// Packets the hand-off queue between capture and processing holds;
-    /// overflow is dropped and counted (`queue` drops), never blocking capture.
-    #[arg(long, default_value_t = 65_536)]
-    pub queue: usize,
+    /// overflow is dropped and counted (`queue` drops), never blocking capture
+    /// [default: 65536].
+    #[arg(long)]
+    pub queue: Option<usize>,
     /// Do not put interfaces into promiscuous mode.
     #[arg(long)]
     pub no_promisc: bool,
     /// Unprivileged user to switch to after opening the interfaces (when
-    /// started as root); `root` keeps root (not recommended).
-    #[arg(long, default_value = "nobody", env = "SENTINELDNS_USER")]
-    pub user: String,
-    /// Group to switch to (default: the user's primary group).
+    /// started as root); `root` keeps root (not recommended) [default:
+    /// `[capture] user`, else nobody].
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Group to switch to [default: the user's primary group].
     #[arg(long)]
     pub group: Option<String>,
     /// Also keep a ring of rotated pcap files of everything captured in DIR.
     #[arg(long, value_name = "DIR")]
     pub write_pcap: Option<PathBuf>,
-    /// Size of one ring file, MiB.
-    #[arg(long, default_value_t = 100)]
-    pub write_pcap_max_mb: u64,
-    /// Ring files kept per interface.
-    #[arg(long, default_value_t = 10)]
-    pub write_pcap_keep: usize,
-    /// SQLite database to write (created if missing).
-    #[arg(long, default_value = "sentineldns.db", env = "SENTINELDNS_DB")]
-    pub db: PathBuf,
+    /// Size of one ring file, MiB [default: 100].
+    #[arg(long)]
+    pub write_pcap_max_mb: Option<u64>,
+    /// Ring files kept per interface [default: 10].
+    #[arg(long)]
+    pub write_pcap_keep: Option<usize>,
+    /// SQLite database to write, created if missing [default:
+    /// $SENTINELDNS_DB, else `[sensor] db`, else sentineldns.db].
+    #[arg(long)]
+    pub db: Option<PathBuf>,
     /// Window options.
     #[command(flatten)]
     pub windows: WindowArgs,
-    /// Model bundle that scores every window (default: models/default.bin, then
-    /// /usr/share/sentineldns/default.bin).
-    #[arg(long, env = "SENTINELDNS_MODEL", conflicts_with = "no_model")]
+    /// Model bundle that scores every window [default: $SENTINELDNS_MODEL,
+    /// else `[sensor] model`, else models/default.bin, then
+    /// /usr/share/sentineldns/default.bin].
+    #[arg(long, conflicts_with = "no_model")]
     pub model: Option<PathBuf>,
     /// Store windows without scoring them.
     #[arg(long)]
@@ -489,8 +551,8 @@ pub struct CaptureArgs {
     pub summary_json: Option<PathBuf>,
     /// Allow-list file (one domain per line; `example.com` covers its
     /// subdomains, `=example.com` only itself, `*.example.com` only
-    /// subdomains), added to the embedded default list; repeatable. SIGHUP
-    /// re-reads them.
+    /// subdomains), added to `[allowlist]`; repeatable. SIGHUP re-reads them
+    /// with the configuration file.
     #[arg(long, value_name = "FILE")]
     pub allowlist: Vec<PathBuf>,
     /// Do not print the summary on stderr.
@@ -501,23 +563,81 @@ pub struct CaptureArgs {
     pub outputs: OutputArgs,
 }
 
+impl CaptureArgs {
+    /// The flags of this command that override the configuration file.
+    pub fn overrides(&self) -> crate::config::Overrides {
+        crate::config::Overrides {
+            window: self.windows.window,
+            grace: self.windows.grace,
+            model: self.model.clone(),
+            no_model: self.no_model,
+            db: self.db.clone(),
+            threads: None,
+        }
+    }
+
+    /// `[capture]` from the file with the flags that were given laid over it.
+    pub fn apply(&self, mut c: crate::config::CaptureConfig) -> crate::config::CaptureConfig {
+        if !self.interfaces.is_empty() {
+            c.interfaces = self.interfaces.clone();
+        }
+        if self.bpf.is_some() {
+            c.bpf = self.bpf.clone();
+        }
+        if let Some(v) = self.snaplen {
+            c.snaplen = v;
+        }
+        if let Some(v) = self.buffer_mb {
+            c.buffer_mb = v;
+        }
+        if let Some(v) = self.queue {
+            c.queue = v;
+        }
+        if let Some(v) = &self.user {
+            c.user = v.clone();
+        }
+        if self.group.is_some() {
+            c.group = self.group.clone();
+        }
+        if let Some(dir) = &self.write_pcap {
+            let mut w = c
+                .write_pcap
+                .take()
+                .unwrap_or_else(|| crate::config::WritePcapConfig::new(dir.clone()));
+            w.dir = dir.clone();
+            c.write_pcap = Some(w);
+        }
+        if let Some(w) = &mut c.write_pcap {
+            if let Some(v) = self.write_pcap_max_mb {
+                w.max_mb = v;
+            }
+            if let Some(v) = self.write_pcap_keep {
+                w.keep = v;
+            }
+        }
+        c
+    }
+}
+
 /// Options for `replay`.
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
     /// Input files: pcap, pcapng (optionally .gz) or JSONL; several are merged in time order.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// SQLite database to write (created if missing).
-    #[arg(long, default_value = "sentineldns.db", env = "SENTINELDNS_DB")]
-    pub db: PathBuf,
+    /// SQLite database to write, created if missing [default:
+    /// $SENTINELDNS_DB, else `[sensor] db`, else sentineldns.db].
+    #[arg(long)]
+    pub db: Option<PathBuf>,
     /// Window options.
     #[command(flatten)]
     pub windows: WindowArgs,
-    /// Model bundle that scores every window (default: models/default.bin, then
-    /// /usr/share/sentineldns/default.bin).
-    #[arg(long, env = "SENTINELDNS_MODEL", conflicts_with = "no_model")]
+    /// Model bundle that scores every window [default: $SENTINELDNS_MODEL,
+    /// else `[sensor] model`, else models/default.bin, then
+    /// /usr/share/sentineldns/default.bin].
+    #[arg(long, conflicts_with = "no_model")]
     pub model: Option<PathBuf>,
-    /// Store windows without scoring them.
+    /// Store windows without scoring them (overrides `[sensor] model`).
     #[arg(long)]
     pub no_model: bool,
     /// Window output on stdout.
@@ -527,9 +647,9 @@ pub struct ReplayArgs {
     #[arg(long, value_enum, default_value_t = Progress::Auto)]
     pub progress: Progress,
     /// Threads: 1 runs everything on one thread; 2 reads, decodes and pairs on a
-    /// second thread (the results are identical).
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=2))]
-    pub threads: u8,
+    /// second thread (the results are identical) [default: `[sensor] threads`, else 2].
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=2))]
+    pub threads: Option<u8>,
     /// Also write the run summary as JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,
@@ -545,8 +665,23 @@ pub struct ReplayArgs {
     pub metrics_hold: bool,
 }
 
+impl ReplayArgs {
+    /// The flags of this command that override the configuration file.
+    pub fn overrides(&self) -> crate::config::Overrides {
+        crate::config::Overrides {
+            window: self.windows.window,
+            grace: self.windows.grace,
+            model: self.model.clone(),
+            no_model: self.no_model,
+            db: self.db.clone(),
+            threads: self.threads,
+        }
+    }
+}
+
 /// Outputs beyond SQLite: NDJSON, webhook alerts, Prometheus metrics (shared
-/// by every command that produces windows).
+/// by every command that produces windows). Each flag overrides the matching
+/// `[outputs]` key of the configuration file; flags not given leave it alone.
 #[derive(Debug, Clone, Args)]
 pub struct OutputArgs {
     /// Write one NDJSON line per window verdict (Elastic Common Schema / EVE
@@ -561,22 +696,22 @@ pub struct OutputArgs {
     /// K/M/G suffix, powers of 1024): PATH becomes PATH.1, PATH.1 becomes PATH.2, ...
     #[arg(long, value_name = "SIZE", value_parser = parse_size, requires = "ndjson")]
     pub ndjson_max_bytes: Option<u64>,
-    /// Rotated NDJSON files to keep (PATH.1 … PATH.N; 0 keeps none).
-    #[arg(long, value_name = "N", default_value_t = 5)]
-    pub ndjson_keep: usize,
+    /// Rotated NDJSON files to keep (PATH.1 … PATH.N; 0 keeps none) [default: 5].
+    #[arg(long, value_name = "N")]
+    pub ndjson_keep: Option<usize>,
     /// POST a Slack-compatible alert to this URL (http:// or https://) for each
     /// window at or above `--webhook-min-label`.
     #[arg(long, value_name = "URL")]
     pub webhook: Option<String>,
-    /// Lowest verdict that is sent to the webhook.
-    #[arg(long, value_enum, default_value_t = WebhookMinLabel::LikelyCompromise)]
-    pub webhook_min_label: WebhookMinLabel,
-    /// Alerts that may wait for delivery; more are dropped and counted.
-    #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
-    pub webhook_queue: u64,
-    /// Timeout of one webhook request, e.g. 5s, 500ms.
-    #[arg(long, default_value = "5s", value_parser = parse_duration)]
-    pub webhook_timeout: TsMicros,
+    /// Lowest verdict that is sent to the webhook [default: likely-compromise].
+    #[arg(long, value_enum)]
+    pub webhook_min_label: Option<WebhookMinLabel>,
+    /// Alerts that may wait for delivery; more are dropped and counted [default: 256].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub webhook_queue: Option<u64>,
+    /// Timeout of one webhook request, e.g. 5s, 500ms [default: 5s].
+    #[arg(long, value_parser = parse_duration)]
+    pub webhook_timeout: Option<TsMicros>,
     /// Serve Prometheus metrics on http://ADDR/metrics and health on /healthz,
     /// e.g. 127.0.0.1:9153 (port 0 picks a free port; the address is printed).
     #[arg(long, value_name = "ADDR")]
@@ -587,21 +722,44 @@ impl OutputArgs {
     /// The outputs these flags ask for (settings not on the command line keep
     /// their defaults).
     pub fn config(&self) -> OutputsConfig {
-        OutputsConfig {
-            ndjson: self.ndjson.as_ref().map(|p| NdjsonConfig {
+        self.apply(OutputsConfig::default())
+    }
+
+    /// `base` (e.g. the configuration file's `[outputs]`) with the flags that
+    /// were given laid over it: `--ndjson` / `--webhook` switch an output on
+    /// (keeping the file's other settings for it), the other flags change one
+    /// setting of an output that is on.
+    pub fn apply(&self, base: OutputsConfig) -> OutputsConfig {
+        let mut ndjson = match &self.ndjson {
+            Some(p) => Some(NdjsonConfig {
                 path: p.clone(),
-                lookups: self.ndjson_lookups,
-                max_bytes: self.ndjson_max_bytes,
-                keep: self.ndjson_keep,
+                ..base.ndjson.unwrap_or_default()
             }),
-            webhook: self.webhook.as_ref().map(|u| WebhookConfig {
+            None => base.ndjson,
+        };
+        if let Some(n) = &mut ndjson {
+            n.lookups |= self.ndjson_lookups;
+            n.max_bytes = self.ndjson_max_bytes.or(n.max_bytes);
+            n.keep = self.ndjson_keep.unwrap_or(n.keep);
+        }
+        let mut webhook = match &self.webhook {
+            Some(u) => Some(WebhookConfig {
                 url: u.clone(),
-                min_label: self.webhook_min_label,
-                queue: self.webhook_queue as usize,
-                timeout_ms: (self.webhook_timeout / 1000).max(1) as u64,
-                ..Default::default()
+                ..base.webhook.unwrap_or_default()
             }),
-            metrics: self.metrics,
+            None => base.webhook,
+        };
+        if let Some(w) = &mut webhook {
+            w.min_label = self.webhook_min_label.unwrap_or(w.min_label);
+            w.queue = self.webhook_queue.map_or(w.queue, |q| q as usize);
+            w.timeout_ms = self
+                .webhook_timeout
+                .map_or(w.timeout_ms, |t| (t / 1000).max(1) as u64);
+        }
+        OutputsConfig {
+            ndjson,
+            webhook,
+            metrics: self.metrics.or(base.metrics),
         }
     }
 }
@@ -766,26 +924,7 @@ pub struct WindowsArgs {
 /// assert!(sentineldns::cli::parse_duration("soon").is_err());
 /// ```
 pub fn parse_duration(s: &str) -> Result<TsMicros, String> {
-    let t = s.trim();
-    let (num, mult) = if let Some(n) = t.strip_suffix("ms") {
-        (n, MICROS / 1000)
-    } else if let Some(n) = t.strip_suffix('s') {
-        (n, MICROS)
-    } else if let Some(n) = t.strip_suffix('m') {
-        (n, 60 * MICROS)
-    } else if let Some(n) = t.strip_suffix('h') {
-        (n, 3600 * MICROS)
-    } else {
-        (t, MICROS)
-    };
-    let v: f64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration (examples: 300, 300s, 5m, 1h)"))?;
-    if !v.is_finite() || v < 0.0 || v * mult as f64 > i64::MAX as f64 / 2.0 {
-        return Err(format!("{s:?} is out of range"));
-    }
-    Ok((v * mult as f64).round() as TsMicros)
+    crate::config::parse_duration(s)
 }
 
 /// Parse RFC 3339 or epoch seconds into unix seconds.
@@ -795,14 +934,32 @@ pub fn parse_time(s: &str) -> Result<i64, String> {
         .ok_or_else(|| format!("{s:?} is not RFC 3339 (2024-03-01T12:00:00Z) or epoch seconds"))
 }
 
-/// Set up `tracing` on stderr.
+/// Set up `tracing` on stderr: `--log-level` / `SENTINELDNS_LOG` and
+/// `--log-format`, else the configuration file's `[log]`, else warn / text.
+/// A configuration file that does not load is ignored here (the command that
+/// reads it reports the problem).
 pub fn init_tracing(cli: &Cli) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log_level)
+    let file = crate::config::discover(
+        cli.config.as_deref(),
+        &crate::config::process_env,
+        std::path::Path::new(crate::config::SYSTEM_PATH),
+    )
+    .ok()
+    .flatten()
+    .and_then(|p| crate::config::Config::load(&p).ok())
+    .map(|c| c.log)
+    .unwrap_or_default();
+    let level = cli.log_level.clone().unwrap_or(file.level);
+    let format = cli.log_format.unwrap_or(match file.format {
+        crate::config::LogFormat::Text => LogFormat::Text,
+        crate::config::LogFormat::Json => LogFormat::Json,
+    });
+    let filter = tracing_subscriber::EnvFilter::try_new(&level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    let _ = match cli.log_format {
+    let _ = match format {
         LogFormat::Json => b.json().try_init(),
         LogFormat::Text => b.try_init(),
     };
@@ -866,6 +1023,43 @@ mod tests {
         // --ndjson-lookups needs --ndjson; --metrics-hold needs --metrics.
         assert!(Cli::try_parse_from(["sentineldns", "replay", "x", "--ndjson-lookups"]).is_err());
         assert!(Cli::try_parse_from(["sentineldns", "replay", "x", "--metrics-hold"]).is_err());
+    }
+
+    #[test]
+    fn output_flags_override_config_outputs_only_when_given() {
+        let base: OutputsConfig = toml::from_str(
+            "metrics = \"127.0.0.1:1000\"\n[ndjson]\npath = \"/file.ndjson\"\nkeep = 2\nlookups = true\n[webhook]\nurl = \"http://h/x\"\nqueue = 9\n",
+        )
+        .unwrap();
+        let parse = |args: &[&str]| {
+            let mut v = vec!["sentineldns", "replay", "x.jsonl"];
+            v.extend_from_slice(args);
+            let Command::Replay(a) = Cli::try_parse_from(v).unwrap().command else {
+                panic!("not replay")
+            };
+            a.outputs.apply(base.clone())
+        };
+        assert_eq!(parse(&[]), base, "no flags: the file's outputs");
+        let c = parse(&["--metrics", "127.0.0.1:2000", "--ndjson-keep", "7"]);
+        assert_eq!(c.metrics, Some("127.0.0.1:2000".parse().unwrap()));
+        let n = c.ndjson.unwrap();
+        assert_eq!(
+            (n.path.to_str(), n.keep, n.lookups),
+            (Some("/file.ndjson"), 7, true)
+        );
+        let c = parse(&["--ndjson", "-", "--webhook-timeout", "2s"]);
+        let n = c.ndjson.unwrap();
+        assert_eq!(
+            (n.path.to_str(), n.keep),
+            (Some("-"), 2),
+            "path from the flag, keep from the file"
+        );
+        let w = c.webhook.unwrap();
+        assert_eq!(
+            (w.queue, w.timeout_ms, w.url.as_str()),
+            (9, 2000, "http://h/x")
+        );
+        assert_eq!(c.metrics, base.metrics);
     }
 
     #[test]

@@ -27,7 +27,7 @@
 //! ## Dependency rule
 //!
 //! Modules depend one way only, left to right:
-//! `event/stats ← decode ← source ← pair ← enrich ← aggregate ← features ← detect ← store/output ← pipeline ← cli/cmd ← main`.
+//! `event/stats ← decode ← source ← pair ← enrich ← aggregate ← features ← detect ← store/output ← pipeline ← config ← cli/cmd ← main`.
 //! A module never names a module to its right. Third-party types (hickory
 //! `Message`, pcap-parser blocks, rusqlite rows) never leave the module that
 //! wraps them. The hot path passes borrowed values by reference and does not
@@ -76,6 +76,7 @@ pub mod aggregate;
 pub mod capture;
 pub mod cli;
 pub mod cmd;
+pub mod config;
 pub mod decode;
 pub mod detect;
 pub mod enrich;

@@ -517,12 +517,17 @@ impl<S: WindowSink> Pipeline<S> {
 
     /// Replace the enricher's allow-list (live configuration reload).
     pub fn set_allowlist(&mut self, list: crate::enrich::allowlist::AllowList) {
-        self.ingest.enricher.set_allowlist(list);
+        self.ingest.enricher.replace_allowlist(list);
     }
 
     /// The sink.
     pub fn sink(&self) -> &S {
         &self.windowing.sink
+    }
+
+    /// Mutable access to the sink (live reconfiguration).
+    pub fn sink_mut(&mut self) -> &mut S {
+        &mut self.windowing.sink
     }
 
     /// Take the sink back.

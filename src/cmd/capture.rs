@@ -7,11 +7,19 @@
 //! (as that user, so the files it creates are its own) → start one reader
 //! thread per interface → process batches until SIGINT/SIGTERM or every
 //! interface ends → drain the queue, flush every open window, report drops.
-//! SIGHUP re-reads the allow-list files.
+//! SIGHUP re-reads the configuration file and the allow-list files and
+//! applies what can change without reopening anything: the allow-list
+//! (`[allowlist]` plus `--allowlist` files) and the label thresholds
+//! (`[sensor] thresholds`). Interfaces, filter, window, database, model and
+//! outputs need a restart; a file that no longer loads is reported and the
+//! running settings are kept.
 
 /// Run `capture`.
 #[cfg(not(feature = "capture"))]
-pub fn run(_a: crate::cli::CaptureArgs) -> anyhow::Result<std::process::ExitCode> {
+pub fn run(
+    _a: crate::cli::CaptureArgs,
+    _config: Option<&std::path::Path>,
+) -> anyhow::Result<std::process::ExitCode> {
     anyhow::bail!(
         "this build of sentineldns has no live capture. Rebuild with the `capture` feature \
          (needs libpcap-dev: `apt-get install libpcap-dev && cargo build --release --features capture`) \
@@ -29,22 +37,22 @@ mod live {
     use crate::capture::privdrop::{drop_privileges, Dropped};
     use crate::capture::{self, CaptureConfig, CaptureTotals, Next, RingConfig};
     use crate::cli::CaptureArgs;
+    use crate::config::{Config, Settings};
     use crate::enrich::allowlist::AllowList;
-    use crate::enrich::Enricher;
     use crate::output::metrics::DropSite;
     use crate::pipeline::Pipeline;
     use crate::stats::StatsReport;
     use crate::store::Store;
     use anyhow::Context;
-    use std::path::PathBuf;
+    use std::path::{Path, PathBuf};
     use std::process::ExitCode;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
     use std::time::{Duration, Instant};
 
-    /// The allow-list: the embedded default plus `files`.
-    fn load_allowlist(files: &[PathBuf]) -> anyhow::Result<AllowList> {
-        let mut list = AllowList::default_list();
+    /// The allow-list: `[allowlist]` of `config` plus the `--allowlist` files.
+    fn load_allowlist(config: &Config, files: &[PathBuf]) -> anyhow::Result<AllowList> {
+        let mut list = config.allowlist.build()?;
         for f in files {
             let text =
                 std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
@@ -56,32 +64,50 @@ mod live {
     }
 
     /// Run `capture`.
-    pub fn run(a: CaptureArgs) -> anyhow::Result<ExitCode> {
-        let cfg = super::super::pipeline_config(&a.windows)?;
-        if let Some(bpf) = &a.bpf {
+    pub fn run(a: CaptureArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
+        let settings: Settings = super::super::settings(config, &a.overrides(), &a.outputs)?;
+        let sensor = settings.config.sensor.clone();
+        let capture_cfg = a.apply(settings.config.capture.clone());
+        let mut windows = a.windows.clone();
+        windows.window = Some(sensor.window.micros());
+        windows.grace = Some(sensor.grace.micros());
+        let mut cfg = super::super::pipeline_config(&windows)?;
+        if capture_cfg.interfaces.is_empty() {
+            anyhow::bail!(
+                "no interface to capture on: give --interface IF or set `interfaces` in [capture]{}",
+                settings
+                    .file
+                    .as_ref()
+                    .map(|f| format!(" of {}", f.display()))
+                    .unwrap_or_default()
+            );
+        }
+        if let Some(bpf) = &capture_cfg.bpf {
             capture::check_filter(bpf).with_context(|| format!("bad BPF filter {bpf:?}"))?;
         }
+        let user = capture_cfg.user.clone();
+        let group = capture_cfg.group.clone();
         let ccfg = CaptureConfig {
-            interfaces: a.interfaces.clone(),
-            bpf: a.bpf.clone(),
-            snaplen: a.snaplen,
-            buffer_bytes: a.buffer_mb.saturating_mul(1 << 20),
+            interfaces: capture_cfg.interfaces.clone(),
+            bpf: capture_cfg.bpf.clone(),
+            snaplen: i32::try_from(capture_cfg.snaplen).unwrap_or(i32::MAX),
+            buffer_bytes: i32::try_from(u64::from(capture_cfg.buffer_mb) << 20).unwrap_or(i32::MAX),
             promisc: !a.no_promisc,
-            queue_frames: a.queue,
-            ring: a.write_pcap.as_ref().map(|dir| RingConfig {
-                dir: dir.clone(),
-                max_bytes: a.write_pcap_max_mb.max(1) << 20,
-                keep: a.write_pcap_keep.max(1),
+            queue_frames: capture_cfg.queue,
+            ring: capture_cfg.write_pcap.as_ref().map(|w| RingConfig {
+                dir: w.dir.clone(),
+                max_bytes: w.max_mb.max(1) << 20,
+                keep: w.keep.max(1),
             }),
         };
         if let Some(r) = &ccfg.ring {
             std::fs::create_dir_all(&r.dir)
                 .with_context(|| format!("creating pcap ring directory {}", r.dir.display()))?;
-            crate::capture::privdrop::hand_over_dir(&r.dir, &a.user, a.group.as_deref())?;
+            crate::capture::privdrop::hand_over_dir(&r.dir, &user, group.as_deref())?;
         }
         // Privileged part: open the interfaces.
         let opened = capture::open(&ccfg)?;
-        let dropped = drop_privileges(&a.user, a.group.as_deref())?;
+        let dropped = drop_privileges(&user, group.as_deref())?;
         match &dropped {
             Dropped::To { user, uid, gid } => {
                 tracing::info!(%user, uid, gid, "dropped privileges after opening the interfaces")
@@ -91,27 +117,26 @@ mod live {
                 tracing::warn!("still running as root (--user root): a decoder bug would run with full privileges")
             }
         }
-        let detector = if a.no_model {
-            None
-        } else {
-            let (d, path) = super::super::load_detector(a.model.as_deref())?;
-            tracing::info!(model = %path.display(), "model loaded");
-            Some(d)
-        };
-        let mut store = Store::open(&a.db)?;
-        let mut enricher = Enricher::new(cfg.enrich.clone());
+        let detector = super::super::settings_detector(&settings)?;
+        let db = sensor.db.clone();
+        let mut store = Store::open(&db)?;
+        let mut enricher = super::super::settings_enricher(&settings, &mut cfg)?;
         let allow_files: Vec<PathBuf> = a.allowlist.clone();
-        enricher.set_allowlist(load_allowlist(&allow_files)?);
+        enricher.replace_allowlist(load_allowlist(&settings.config, &allow_files)?);
         store
             .load_first_seen(cfg.enrich.first_seen_cap, |r| {
                 enricher.preload_first_seen(&r)
             })
             .context("loading first-seen domains")?;
-        let out_cfg = a.outputs.config();
+        let out_cfg = settings.config.outputs.clone();
         let outputs = super::super::start_outputs(&out_cfg)?;
         let metrics = outputs.metrics().clone();
         let names = opened.interfaces();
-        let run = store.begin_run("capture", &names, a.windows.window / crate::event::MICROS)?;
+        let run = store.begin_run(
+            "capture",
+            &names,
+            cfg.aggregate.window / crate::event::MICROS,
+        )?;
         let stop = stop_flag()?;
         let hup = Arc::new(AtomicBool::new(false));
         signal_hook::flag::register(signal_hook::consts::SIGHUP, hup.clone())
@@ -127,7 +152,7 @@ mod live {
         eprintln!(
             "capturing on {} (filter: {}); SIGINT/SIGTERM to stop, SIGHUP to reload the allow-list",
             names.join(", "),
-            a.bpf.as_deref().unwrap_or("default DNS filter")
+            ccfg.bpf.as_deref().unwrap_or("default DNS filter")
         );
         let t0 = Instant::now();
         let mut last_publish = Instant::now();
@@ -168,15 +193,7 @@ mod live {
                 break;
             }
             if hup.swap(false, Ordering::Relaxed) {
-                match load_allowlist(&allow_files) {
-                    Ok(list) => {
-                        tracing::info!(entries = list.len(), "SIGHUP: allow-list reloaded");
-                        pipeline.set_allowlist(list);
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %format!("{e:#}"), "SIGHUP: reload failed, keeping the old allow-list")
-                    }
-                }
+                reload(&settings, &allow_files, &mut pipeline);
             }
             if last_publish.elapsed() >= Duration::from_secs(1) {
                 publish(&pipeline, cap.counters().totals());
@@ -229,7 +246,7 @@ mod live {
                 report.dns_messages,
                 report.lookups,
                 final_stats.windows,
-                a.db.display()
+                db.display()
             );
             if sink.detector.is_some() {
                 eprintln!(
@@ -243,5 +260,43 @@ mod live {
         }
         outputs_done.context("output failed (the database has every window)")?;
         Ok(ExitCode::SUCCESS)
+    }
+
+    /// SIGHUP: re-read the file and apply the allow-list and thresholds.
+    fn reload(settings: &Settings, allow_files: &[PathBuf], pipeline: &mut Pipeline<StoreSink>) {
+        let config = match &settings.file {
+            Some(f) => match Config::load(f) {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::error!(error = %e, "SIGHUP: configuration does not load, keeping the running settings");
+                    return;
+                }
+            },
+            None => settings.config.clone(),
+        };
+        match load_allowlist(&config, allow_files) {
+            Ok(list) => {
+                tracing::info!(entries = list.len(), "SIGHUP: allow-list reloaded");
+                pipeline.set_allowlist(list);
+            }
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "SIGHUP: allow-list does not load, keeping the old one")
+            }
+        }
+        if let (Some(t), Some(d)) = (
+            config.sensor.thresholds,
+            pipeline.sink_mut().detector.as_mut(),
+        ) {
+            match d.set_thresholds(t) {
+                Ok(()) => tracing::info!(
+                    unusual = t.unusual,
+                    likely = t.likely,
+                    "SIGHUP: thresholds reloaded"
+                ),
+                Err(e) => {
+                    tracing::error!(error = %e, "SIGHUP: bad thresholds, keeping the old ones")
+                }
+            }
+        }
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod alerts;
 pub mod capture;
+pub mod config;
 pub mod evaluate;
 pub mod flows;
 pub mod output;
@@ -15,10 +16,10 @@ pub mod train;
 pub mod windows;
 
 use crate::aggregate::{AggregateConfig, HostWindow};
-use crate::cli::{Cli, Command, StoredQuery, WindowArgs};
-use crate::detect::{Detector, MODEL_FEATURES};
+use crate::cli::{Cli, Command, OutputArgs, StoredQuery, WindowArgs};
+use crate::config::{ModelChoice, Overrides, Settings};
+use crate::detect::Detector;
 use crate::enrich::Enricher;
-use crate::model::Bundle;
 use crate::output::{Outputs, OutputsConfig};
 use crate::pair::PairConfig;
 use crate::pipeline::{Pipeline, PipelineConfig, Threads, VecSink};
@@ -33,14 +34,15 @@ use std::sync::atomic::AtomicBool;
 /// Run the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Replay(a) => replay::run(a),
-        Command::Capture(a) => capture::run(a),
+        Command::Replay(a) => replay::run(a, cli.config.as_deref()),
+        Command::Capture(a) => capture::run(a, cli.config.as_deref()),
         Command::Windows(a) => windows::run(a),
         Command::Alerts(a) => alerts::run(a),
         Command::Train(a) => train::run(a),
         Command::Evaluate(a) => evaluate::run(a),
         Command::Simulate(a) => simulate::run(a),
         Command::Flows(a) => flows::run(a),
+        Command::Config(a) => config::run(a, cli.config.as_deref()),
     }
 }
 
@@ -67,12 +69,15 @@ pub fn query_stored(q: &StoredQuery, labels: Vec<String>) -> anyhow::Result<Vec<
     })?)
 }
 
-/// Pipeline configuration from the window flags, validated.
+/// Pipeline configuration from the window flags, validated. Window and grace
+/// not given on the command line take the built-in defaults (commands that
+/// read the configuration file fill them from [`Settings`] first).
 pub fn pipeline_config(a: &WindowArgs) -> anyhow::Result<PipelineConfig> {
+    let defaults = crate::config::SensorConfig::default();
     let cfg = PipelineConfig {
         aggregate: AggregateConfig {
-            window: a.window,
-            grace: a.grace,
+            window: a.window.unwrap_or(defaults.window.micros()),
+            grace: a.grace.unwrap_or(defaults.grace.micros()),
             top_domains: a.top,
             ..Default::default()
         },
@@ -100,31 +105,70 @@ pub fn start_outputs(cfg: &OutputsConfig) -> anyhow::Result<Outputs> {
 
 /// Where the model is looked for when `--model` is not given.
 pub fn default_model_paths() -> Vec<PathBuf> {
-    vec![
-        PathBuf::from("models/default.bin"),
-        PathBuf::from("/usr/share/sentineldns/default.bin"),
-    ]
+    crate::config::default_model_paths()
 }
 
 /// Load the model bundle: the given path, else the first default that exists.
 pub fn load_detector(model: Option<&Path>) -> anyhow::Result<(Detector, PathBuf)> {
-    let path = match model {
-        Some(p) => p.to_path_buf(),
-        None => default_model_paths().into_iter().find(|p| p.exists()).ok_or_else(|| {
-            anyhow::anyhow!(
-                "no model bundle found (looked for {}); pass --model FILE, train one with `sentineldns train`, or use --no-model",
-                default_model_paths()
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        })?,
+    let choice = match model {
+        Some(p) => ModelChoice::Path(p.to_path_buf()),
+        None => ModelChoice::Search,
     };
-    let bundle = Bundle::load(&path, &MODEL_FEATURES)
-        .with_context(|| format!("loading model {}", path.display()))?;
-    let det = Detector::new(bundle).with_context(|| format!("model {}", path.display()))?;
-    Ok((det, path))
+    crate::config::load_model(&choice, None)
+        .map_err(anyhow::Error::msg)?
+        .ok_or_else(|| anyhow::anyhow!("no model"))
+}
+
+/// The effective settings of a pipeline command: the configuration file
+/// (`config` = `--config`, else discovered), the environment, then the
+/// command's flags (`overrides`, and `outputs` laid over `[outputs]`).
+/// Shared by `replay` and `capture`.
+pub fn settings(
+    config: Option<&Path>,
+    overrides: &Overrides,
+    outputs: &OutputArgs,
+) -> anyhow::Result<Settings> {
+    let mut s = Settings::resolve(config, overrides)?;
+    if let Some(f) = &s.file {
+        tracing::info!(file = %f.display(), "configuration loaded");
+    }
+    s.config.outputs = outputs.apply(std::mem::take(&mut s.config.outputs));
+    Ok(s)
+}
+
+/// The detector `settings` ask for (model choice and threshold override),
+/// or `None` when scoring is off.
+pub fn settings_detector(settings: &Settings) -> anyhow::Result<Option<Detector>> {
+    let sensor = &settings.config.sensor;
+    match crate::config::load_model(&sensor.model_choice(), sensor.thresholds)
+        .map_err(anyhow::Error::msg)?
+    {
+        None => Ok(None),
+        Some((d, path)) => {
+            tracing::info!(model = %path.display(), thresholds = ?d.bundle().thresholds, "model loaded");
+            Ok(Some(d))
+        }
+    }
+}
+
+/// The enricher of a pipeline command: `cfg`'s settings with the
+/// configuration's allow-list (embedded default, files, inline entries).
+pub fn settings_enricher(
+    settings: &Settings,
+    cfg: &mut PipelineConfig,
+) -> anyhow::Result<Enricher> {
+    let allow = &settings.config.allowlist;
+    cfg.enrich.default_allowlist = allow.default;
+    let mut e = Enricher::new(cfg.enrich.clone());
+    let extra = allow.extra()?;
+    if !extra.is_empty() {
+        tracing::info!(
+            entries = extra.len(),
+            "allow-list entries from the configuration"
+        );
+        e.extend_allowlist(extra);
+    }
+    Ok(e)
 }
 
 /// Build every window of `inputs` in memory, with a fresh first-seen state

@@ -3,12 +3,16 @@
 //! database, runs the pipeline with a progress bar, writes each batch of closed
 //! windows to SQLite in one transaction, prints them, feeds the configured
 //! outputs (NDJSON, webhook, metrics; see [`crate::output`]), and reports the run.
+//!
+//! Settings come from [`super::settings`]: the configuration file (window,
+//! grace, model / no_model, thresholds, db, threads, outputs, allow-list),
+//! then the environment, then the flags given.
 
 use super::output::{Printer, WindowView};
 use crate::aggregate::HostWindow;
 use crate::cli::{Progress, ReplayArgs};
 use crate::detect::{Detector, Verdict};
-use crate::enrich::{Enricher, Enrichment, FirstSeenRecord};
+use crate::enrich::{Enrichment, FirstSeenRecord};
 use crate::event::Lookup;
 use crate::model::Label;
 use crate::output::Outputs;
@@ -19,6 +23,7 @@ use crate::store::Store;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -176,20 +181,20 @@ pub fn print_summary(r: &StatsReport, secs: f64, end: RunEnd, db: &str, run: i64
     }
 }
 
-/// Run `replay`.
-pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
-    let cfg = super::pipeline_config(&a.windows)?;
-    let detector = if a.no_model {
-        None
-    } else {
-        let (d, path) = super::load_detector(a.model.as_deref())?;
-        tracing::info!(model = %path.display(), "model loaded");
-        Some(d)
-    };
+/// Run `replay`; `config` is the global `--config` flag.
+pub fn run(a: ReplayArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let settings = super::settings(config, &a.overrides(), &a.outputs)?;
+    let sensor = &settings.config.sensor;
+    let mut windows = a.windows.clone();
+    windows.window = Some(sensor.window.micros());
+    windows.grace = Some(sensor.grace.micros());
+    let mut cfg = super::pipeline_config(&windows)?;
+    let detector = super::settings_detector(&settings)?;
+    let db = sensor.db.clone();
     let mut stats = Stats::default();
     let mut merger = Merger::open(&a.files, &mut stats)?;
-    let mut store = Store::open(&a.db)?;
-    let mut enricher = Enricher::new(cfg.enrich.clone());
+    let mut store = Store::open(&db)?;
+    let mut enricher = super::settings_enricher(&settings, &mut cfg)?;
     let cap = cfg.enrich.first_seen_cap;
     store
         .load_first_seen(cap, |r| enricher.preload_first_seen(&r))
@@ -197,10 +202,14 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     let names: Vec<String> = a.files.iter().map(|p| p.display().to_string()).collect();
     // Outputs start before the run is recorded, so a port in use or an
     // unwritable NDJSON path fails before anything is written.
-    let out_cfg = a.outputs.config();
+    let out_cfg = settings.config.outputs.clone();
     let outputs = super::start_outputs(&out_cfg)?;
     let metrics = outputs.metrics().clone();
-    let run = store.begin_run("replay", &names, a.windows.window / crate::event::MICROS)?;
+    let run = store.begin_run(
+        "replay",
+        &names,
+        cfg.aggregate.window / crate::event::MICROS,
+    )?;
     for i in merger.inputs() {
         tracing::info!(file = %i.name, kind = i.kind.as_str(), gzip = i.gzip, bytes = i.size, "input opened");
     }
@@ -217,7 +226,7 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     pipeline.source_stats().merge(&stats);
     metrics.publish_stats(&stats);
     let pb = progress_bar(a.progress, merger.total_bytes());
-    let threads = if a.threads == 1 {
+    let threads = if sensor.threads == 1 {
         Threads::One
     } else {
         Threads::Two
@@ -255,14 +264,14 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         std::fs::write(p, &summary).with_context(|| format!("writing {}", p.display()))?;
     }
     if !a.quiet {
-        print_summary(&report, secs, end, &a.db.display().to_string(), run);
+        print_summary(&report, secs, end, &db.display().to_string(), run);
         if scored {
             eprintln!(
                 "  verdicts: {} Normal, {} Unusual, {} Likely Compromise (`sentineldns alerts --db {}` explains them)",
                 sink.labels[0],
                 sink.labels[1],
                 sink.labels[2],
-                a.db.display()
+                db.display()
             );
         }
         for line in sink.outputs.summary_lines() {

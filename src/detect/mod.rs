@@ -33,7 +33,7 @@
 
 use crate::aggregate::HostWindow;
 use crate::event::MICROS;
-use crate::model::{Bundle, Label};
+use crate::model::{Bundle, Label, ModelError, Thresholds};
 use serde::Serialize;
 
 /// Model input features, in order (the bundle records and checks them).
@@ -195,6 +195,14 @@ impl Detector {
     /// The bundle.
     pub fn bundle(&self) -> &Bundle {
         &self.bundle
+    }
+
+    /// Replace the bundle's label thresholds (a configuration override, or a
+    /// reload); rejected unless `0 < unusual < likely ≤ 1`.
+    pub fn set_thresholds(&mut self, t: Thresholds) -> Result<(), ModelError> {
+        t.validate()?;
+        self.bundle.thresholds = t;
+        Ok(())
     }
 
     /// How far the window lies beyond the benign training range, in [0, 1]:

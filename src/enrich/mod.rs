@@ -323,9 +323,10 @@ impl Enricher {
         self.cache.clear();
     }
 
-    /// Replace the whole allow-list (configuration reload; clears the
-    /// per-name cache so every name is judged against the new list).
-    pub fn set_allowlist(&mut self, list: AllowList) {
+    /// Replace the whole allow-list, e.g. on a configuration reload (clears
+    /// the per-name cache). `default_allowlist` is not consulted: include
+    /// [`AllowList::default_list`] in `list` to keep the embedded entries.
+    pub fn replace_allowlist(&mut self, list: AllowList) {
         self.allow = list;
         self.cache.clear();
     }

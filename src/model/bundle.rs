@@ -118,7 +118,8 @@ impl Default for Thresholds {
 }
 
 impl Thresholds {
-    fn validate(&self) -> Result<(), ModelError> {
+    /// Check `0 < unusual < likely ≤ 1` (both finite).
+    pub fn validate(&self) -> Result<(), ModelError> {
         let (u, l) = (self.unusual, self.likely);
         if u.is_finite() && l.is_finite() && 0.0 < u && u < l && l <= 1.0 {
             Ok(())

@@ -1,0 +1,69 @@
+//! `sentineldns config check` and `sentineldns config default`.
+//!
+//! `check` runs [`crate::config::check`] on the configuration `--config`
+//! names (else the discovered one), prints the effective settings (file and
+//! environment applied) as TOML or JSON on stdout and exits 0, or lists every
+//! problem on stderr, one per line with `file: line N, column M:` where known,
+//! and exits 2.
+
+use crate::cli::{ConfigArgs, ConfigCommand, ConfigFormat};
+use crate::config::{self as conf, Config};
+use anyhow::Context;
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+/// Run `config`; `config` is the global `--config` flag.
+pub fn run(a: ConfigArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
+    match a.command {
+        ConfigCommand::Default => {
+            print(conf::DEFAULT_TOML)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        ConfigCommand::Check(c) => {
+            let report = conf::check(
+                config,
+                &conf::process_env,
+                Path::new(conf::SYSTEM_PATH),
+                Path::new("/etc/passwd"),
+                Path::new("/etc/group"),
+            );
+            let source = match &report.file {
+                Some(f) => f.display().to_string(),
+                None => "built-in defaults (no configuration file)".into(),
+            };
+            if !report.problems.is_empty() {
+                eprintln!(
+                    "configuration {source}: {} problem(s):",
+                    report.problems.len()
+                );
+                for p in &report.problems {
+                    eprintln!("  {p}");
+                }
+                return Ok(ExitCode::from(2));
+            }
+            if !c.quiet {
+                let cfg = report.config.unwrap_or_default();
+                eprintln!("configuration {source}: OK");
+                print(&render(&cfg, c.format)?)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn render(cfg: &Config, format: ConfigFormat) -> anyhow::Result<String> {
+    Ok(match format {
+        ConfigFormat::Toml => cfg.to_toml(),
+        ConfigFormat::Json => serde_json::to_string_pretty(cfg)? + "\n",
+    })
+}
+
+fn print(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        // `| head` closing stdout is not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r.context("writing to stdout"),
+    }
+}
