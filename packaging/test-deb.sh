@@ -48,6 +48,10 @@ getent passwd sentineldns >/dev/null || fail "system user sentineldns not create
 step "version"
 sentineldns --version | grep -q '^sentineldns ' || fail "sentineldns --version"
 
+step "live capture is built in"
+cap_err=$(sentineldns capture --interface nosuchif0 --no-model --db /tmp/sentineldns-deb-test.db 2>&1 || true)
+echo "$cap_err" | grep -q "nosuchif0" || { echo "$cap_err" >&2; fail "the packaged binary has no live capture"; }
+
 step "config check"
 sentineldns config check --config /etc/sentineldns/sentineldns.toml >/dev/null \
     || fail "config check of the installed configuration"
