@@ -4,7 +4,7 @@
 # the host end of the veth. Prints what dnsperf sent and what the sensor
 # captured, processed and dropped (kernel / interface / queue).
 #
-#   sudo scripts/bench/flood.sh [SECONDS] [CLIENTS]
+#   sudo [QPS=N] scripts/bench/flood.sh [SECONDS] [CLIENTS]   (QPS caps dnsperf; default: as fast as it goes)
 #
 # Needs: root, iproute2, unbound, dnsperf, a release build with --features capture.
 set -euo pipefail
@@ -64,7 +64,7 @@ done
 "$bin" capture -i "$hif" --user nobody --no-model --format none --queue 262144 --buffer-mb 64 \
     --db "$work/flood.db" --summary-json "$work/summary.json" 2> "$work/sensor.err" & spid=$!
 sleep 1
-dnsperf -s 10.232.0.1 -d "$work/queries" -l "$secs" -c "$clients" -q 2000 -Q 1000000 > "$work/dnsperf.out" 2>&1 || true
+dnsperf -s 10.232.0.1 -d "$work/queries" -l "$secs" -c "$clients" -q 2000 -Q "${QPS:-1000000}" > "$work/dnsperf.out" 2>&1 || true
 sleep 1
 kill -TERM "$spid"; wait "$spid" || true
 grep -E "Queries sent|Queries completed|Queries per second" "$work/dnsperf.out"
