@@ -141,11 +141,12 @@ remote-control:
         ),
     )
     .unwrap();
+    let ub_log = dir.join("unbound.log");
     let resolver = Command::new("ip")
         .args(["netns", "exec", &lab.ns, "unbound", "-d", "-c"])
         .arg(&conf)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&ub_log).unwrap())
         .spawn()
         .expect("start unbound");
     let mut lab = lab;
@@ -153,22 +154,21 @@ remote-control:
     // Wait until it answers.
     let t0 = Instant::now();
     loop {
+        let at = format!("@{}", ip(1));
         let o = sh(
             "dig",
-            &[
-                "@10.231.0.1",
-                "www.example.test",
-                "+short",
-                "+time=1",
-                "+tries=1",
-            ],
+            &[&at, "www.example.test", "+short", "+time=1", "+tries=1"],
         );
         if String::from_utf8_lossy(&o.stdout).contains("10.9.9.9") {
             break;
         }
         assert!(
             t0.elapsed() < Duration::from_secs(20),
-            "unbound did not come up in the namespace"
+            "unbound did not come up in the namespace: {}\ndig: {}\n{}\n{}",
+            std::fs::read_to_string(&ub_log).unwrap_or_default(),
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&sh("ip", &["-br", "addr"]).stdout),
+            String::from_utf8_lossy(&sh("ip", &["netns", "exec", &lab.ns, "ss", "-lunp"]).stdout),
         );
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -454,4 +454,104 @@ fn capture_runs_unprivileged_with_ambient_capabilities() {
         })
         .sum();
     assert_eq!(lookups, 4, "{}", log.join("\n"));
+}
+
+/// A real load generator: dnsperf sends a fixed set of queries as fast as the
+/// resolver answers them; every completed query is stored as a lookup, and
+/// whatever could not be kept would show up as a counted drop (none expected
+/// at this rate), never as a silent loss.
+#[test]
+fn dnsperf_queries_are_all_stored_or_counted() {
+    require_environment();
+    let have_dnsperf = Command::new("sh")
+        .args(["-c", "command -v dnsperf"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    assert!(
+        have_dnsperf,
+        "dnsperf is not installed (apt-get install dnsperf)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    must("chmod", &["0777", data.to_str().unwrap()]);
+    let lab = lab(dir.path(), 3);
+    let queries = data.join("queries.txt");
+    let mut q = String::new();
+    for i in 0..500 {
+        match i % 3 {
+            0 => q.push_str("www.example.test A\n"),
+            1 => q.push_str("mail.example.test A\n"),
+            _ => q.push_str(&format!("n{i}.example.test A\n")),
+        }
+    }
+    std::fs::write(&queries, q).unwrap();
+    let db = data.join("perf.db");
+    let summary = data.join("perf.json");
+    let mut sensor = Command::new(env!("CARGO_BIN_EXE_sentineldns"))
+        .args(["capture", "--interface", &lab.host_if, "--no-model"])
+        .args(["--format", "none", "--db"])
+        .arg(&db)
+        .arg("--summary-json")
+        .arg(&summary)
+        .current_dir(&data)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = sensor.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let t0 = Instant::now();
+    loop {
+        match lines.next() {
+            Some(Ok(l)) if l.contains("capturing on") => break,
+            Some(Ok(_)) => {}
+            _ => panic!("sensor exited before capturing"),
+        }
+        assert!(t0.elapsed() < Duration::from_secs(30));
+    }
+    // Each query once (-n 1), 4 clients.
+    let out = sh(
+        "dnsperf",
+        &[
+            "-s",
+            "10.231.3.1",
+            "-d",
+            queries.to_str().unwrap(),
+            "-n",
+            "1",
+            "-c",
+            "4",
+            "-t",
+            "2",
+        ],
+    );
+    let report = String::from_utf8_lossy(&out.stdout).to_string();
+    let completed: u64 = report
+        .lines()
+        .find(|l| l.contains("Queries completed:"))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no dnsperf report:\n{report}"));
+    assert!(completed >= 490, "{report}");
+    must("kill", &["-TERM", &sensor.id().to_string()]);
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = sensor.wait().unwrap();
+    assert!(status.success(), "{}", rest.join("\n"));
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    let c = &s["capture"];
+    let dropped = c["kernel_dropped"].as_u64().unwrap()
+        + c["interface_dropped"].as_u64().unwrap()
+        + c["queue_dropped"].as_u64().unwrap();
+    let answered = s["stats"]["answered"].as_u64().unwrap();
+    // Every completed query is an answered lookup, unless its packets were
+    // dropped, in which case the drop was counted.
+    assert!(
+        answered + dropped >= completed,
+        "answered {answered} + dropped {dropped} < completed {completed}\n{s}"
+    );
+    assert!(answered <= 500, "{s}");
+    drop(lab);
 }
