@@ -484,6 +484,41 @@ pub struct WindowArgs {
     pub top: usize,
 }
 
+/// Options of the commands that run the pipeline into a database (`replay`,
+/// `capture`) and override `[sensor]` of the configuration file.
+#[derive(Debug, Clone, Args)]
+pub struct SensorArgs {
+    /// SQLite database to write, created if missing [default:
+    /// $SENTINELDNS_DB, else `[sensor] db`, else sentineldns.db].
+    #[arg(long)]
+    pub db: Option<PathBuf>,
+    /// Window options.
+    #[command(flatten)]
+    pub windows: WindowArgs,
+    /// Model bundle that scores every window [default: $SENTINELDNS_MODEL,
+    /// else `[sensor] model`, else models/default.bin, then
+    /// /usr/share/sentineldns/default.bin].
+    #[arg(long, conflicts_with = "no_model")]
+    pub model: Option<PathBuf>,
+    /// Store windows without scoring them (overrides `[sensor] model`).
+    #[arg(long)]
+    pub no_model: bool,
+}
+
+impl SensorArgs {
+    /// These flags as configuration overrides (`threads`: the command's own flag).
+    pub fn overrides(&self, threads: Option<u8>) -> crate::config::Overrides {
+        crate::config::Overrides {
+            window: self.windows.window,
+            grace: self.windows.grace,
+            model: self.model.clone(),
+            no_model: self.no_model,
+            db: self.db.clone(),
+            threads,
+        }
+    }
+}
+
 /// Options for `capture`. Every option left out comes from the configuration
 /// file (`[capture]`, `[sensor]`, `[outputs]`, `[allowlist]`), then the
 /// built-in default shown.
@@ -528,21 +563,9 @@ pub struct CaptureArgs {
     /// Ring files kept per interface [default: 10].
     #[arg(long)]
     pub write_pcap_keep: Option<usize>,
-    /// SQLite database to write, created if missing [default:
-    /// $SENTINELDNS_DB, else `[sensor] db`, else sentineldns.db].
-    #[arg(long)]
-    pub db: Option<PathBuf>,
-    /// Window options.
+    /// Database, windows and model.
     #[command(flatten)]
-    pub windows: WindowArgs,
-    /// Model bundle that scores every window [default: $SENTINELDNS_MODEL,
-    /// else `[sensor] model`, else models/default.bin, then
-    /// /usr/share/sentineldns/default.bin].
-    #[arg(long, conflicts_with = "no_model")]
-    pub model: Option<PathBuf>,
-    /// Store windows without scoring them.
-    #[arg(long)]
-    pub no_model: bool,
+    pub sensor: SensorArgs,
     /// How closed windows are printed on stdout.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
@@ -566,14 +589,7 @@ pub struct CaptureArgs {
 impl CaptureArgs {
     /// The flags of this command that override the configuration file.
     pub fn overrides(&self) -> crate::config::Overrides {
-        crate::config::Overrides {
-            window: self.windows.window,
-            grace: self.windows.grace,
-            model: self.model.clone(),
-            no_model: self.no_model,
-            db: self.db.clone(),
-            threads: None,
-        }
+        self.sensor.overrides(None)
     }
 
     /// `[capture]` from the file with the flags that were given laid over it.
@@ -625,21 +641,9 @@ pub struct ReplayArgs {
     /// Input files: pcap, pcapng (optionally .gz) or JSONL; several are merged in time order.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// SQLite database to write, created if missing [default:
-    /// $SENTINELDNS_DB, else `[sensor] db`, else sentineldns.db].
-    #[arg(long)]
-    pub db: Option<PathBuf>,
-    /// Window options.
+    /// Database, windows and model.
     #[command(flatten)]
-    pub windows: WindowArgs,
-    /// Model bundle that scores every window [default: $SENTINELDNS_MODEL,
-    /// else `[sensor] model`, else models/default.bin, then
-    /// /usr/share/sentineldns/default.bin].
-    #[arg(long, conflicts_with = "no_model")]
-    pub model: Option<PathBuf>,
-    /// Store windows without scoring them (overrides `[sensor] model`).
-    #[arg(long)]
-    pub no_model: bool,
+    pub sensor: SensorArgs,
     /// Window output on stdout.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
@@ -668,14 +672,7 @@ pub struct ReplayArgs {
 impl ReplayArgs {
     /// The flags of this command that override the configuration file.
     pub fn overrides(&self) -> crate::config::Overrides {
-        crate::config::Overrides {
-            window: self.windows.window,
-            grace: self.windows.grace,
-            model: self.model.clone(),
-            no_model: self.no_model,
-            db: self.db.clone(),
-            threads: self.threads,
-        }
+        self.sensor.overrides(self.threads)
     }
 }
 

@@ -68,7 +68,7 @@ mod live {
         let settings: Settings = super::super::settings(config, &a.overrides(), &a.outputs)?;
         let sensor = settings.config.sensor.clone();
         let capture_cfg = a.apply(settings.config.capture.clone());
-        let mut windows = a.windows.clone();
+        let mut windows = a.sensor.windows.clone();
         windows.window = Some(sensor.window.micros());
         windows.grace = Some(sensor.grace.micros());
         let mut cfg = super::super::pipeline_config(&windows)?;

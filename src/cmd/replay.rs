@@ -185,7 +185,7 @@ pub fn print_summary(r: &StatsReport, secs: f64, end: RunEnd, db: &str, run: i64
 pub fn run(a: ReplayArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
     let settings = super::settings(config, &a.overrides(), &a.outputs)?;
     let sensor = &settings.config.sensor;
-    let mut windows = a.windows.clone();
+    let mut windows = a.sensor.windows.clone();
     windows.window = Some(sensor.window.micros());
     windows.grace = Some(sensor.grace.micros());
     let mut cfg = super::pipeline_config(&windows)?;
