@@ -597,3 +597,23 @@ fn simulated_pcap_and_jsonl_give_the_same_windows() {
         }
     }
 }
+
+/// Logs going to a pipe (a file, the journal) are plain text: no ANSI colour
+/// escapes for a log shipper to choke on.
+#[test]
+fn logs_on_a_pipe_have_no_colour_escapes() {
+    let d = tempfile::tempdir().unwrap();
+    let out = bin()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["--log-level", "info", "replay", "--format", "none", "--db"])
+        .arg(d.path().join("l.db"))
+        .arg("simulations/sample.jsonl")
+        .assert()
+        .success()
+        .get_output()
+        .stderr
+        .clone();
+    let err = String::from_utf8_lossy(&out);
+    assert!(err.contains("INFO"), "{err}");
+    assert!(!err.contains('\u{1b}'), "{err:?}");
+}
