@@ -516,7 +516,7 @@ impl<S: WindowSink> Pipeline<S> {
     }
 
     /// Replace the enricher's allow-list (live configuration reload).
-    pub fn set_allowlist(&mut self, list: crate::enrich::allowlist::AllowList) {
+    pub fn replace_allowlist(&mut self, list: crate::enrich::allowlist::AllowList) {
         self.ingest.enricher.replace_allowlist(list);
     }
 

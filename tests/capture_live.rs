@@ -269,10 +269,34 @@ fn live_capture_of_a_real_resolver_stores_what_dig_asked_and_flushes_on_sigterm(
     dig(0, &["cfg.example.test", "TXT"]);
     dig(0, &["cfg.example.test", "TXT"]);
 
-    // SIGHUP reloads the allow-list.
+    // SIGHUP re-reads the allow-list file: one entry more, then one less.
+    let reloaded = |log: &Vec<String>| -> Vec<u64> {
+        log.iter()
+            .filter(|l| l.contains("allow-list reloaded"))
+            .filter_map(|l| {
+                l.split("entries=")
+                    .nth(1)?
+                    .split_whitespace()
+                    .next()?
+                    .parse()
+                    .ok()
+            })
+            .collect()
+    };
     std::fs::write(&allow, "example.test\n").unwrap();
     must("kill", &["-HUP", &pid.to_string()]);
     wait_for(&mut log, "allow-list reloaded");
+    std::fs::write(&allow, "# empty again\n").unwrap();
+    must("kill", &["-HUP", &pid.to_string()]);
+    let t0 = Instant::now();
+    while reloaded(&log).len() < 2 {
+        if let Ok(l) = rx.recv_timeout(Duration::from_secs(1)) {
+            log.push(l);
+        }
+        assert!(t0.elapsed() < Duration::from_secs(30), "{}", log.join("\n"));
+    }
+    let counts = reloaded(&log);
+    assert_eq!(counts[0], counts[1] + 1, "{}", log.join("\n"));
 
     must("kill", &["-TERM", &pid.to_string()]);
     let t0 = Instant::now();

@@ -313,12 +313,6 @@ impl Opened {
         let pool_rx = Arc::new(std::sync::Mutex::new(pool_rx));
         let counters = Arc::new(CaptureCounters::default());
         let interfaces = self.interfaces();
-        let n_ifaces = self.handles.len();
-        let drops = Arc::new(
-            (0..n_ifaces)
-                .map(|_| [AtomicU64::new(0), AtomicU64::new(0)])
-                .collect::<Vec<_>>(),
-        );
         let mut threads = Vec::new();
         for (i, h) in self.handles.into_iter().enumerate() {
             let ring = match &self.cfg.ring {
@@ -331,7 +325,7 @@ impl Opened {
                 tx: tx.clone(),
                 pool: pool_rx.clone(),
                 counters: counters.clone(),
-                drops: drops.clone(),
+                last_drops: (0, 0),
                 stop: stop.clone(),
                 ring,
             };
@@ -407,31 +401,15 @@ impl Capture {
 
     /// Wait for the readers to end (after the stop flag was set); batches
     /// still queued are handed to `each` first so nothing accepted is lost.
+    /// The channel disconnects when the last reader has sent its final batch.
     pub fn finish(self, mut each: impl FnMut(&Batch)) -> CaptureTotals {
-        let Capture {
-            rx,
-            threads,
-            counters,
-            ..
-        } = self;
-        loop {
-            match rx.recv_timeout(Duration::from_millis(50)) {
-                Ok(b) => each(&b),
-                Err(RecvTimeoutError::Disconnected) => break,
-                Err(RecvTimeoutError::Timeout) => {
-                    if threads.iter().all(|t| t.is_finished()) {
-                        while let Ok(b) = rx.try_recv() {
-                            each(&b);
-                        }
-                        break;
-                    }
-                }
-            }
+        for b in self.rx.iter() {
+            each(&b);
         }
-        for t in threads {
+        for t in self.threads {
             let _ = t.join();
         }
-        counters.totals()
+        self.counters.totals()
     }
 }
 
@@ -441,8 +419,9 @@ struct Reader {
     tx: SyncSender<Batch>,
     pool: Arc<std::sync::Mutex<Receiver<Batch>>>,
     counters: Arc<CaptureCounters>,
-    /// Latest (kernel, interface) drops per interface, summed into counters.
-    drops: Arc<Vec<[AtomicU64; 2]>>,
+    /// This interface's last (kernel, interface) drop counts from libpcap;
+    /// the forward difference is added to the shared counters.
+    last_drops: (u32, u32),
     stop: Arc<AtomicBool>,
     ring: Option<Ring>,
 }
@@ -480,18 +459,15 @@ impl Reader {
 
     fn update_drops(&mut self) {
         if let Ok(s) = self.handle.cap.stats() {
-            let mine = &self.drops[self.iface];
-            let k = mine[0].swap(s.dropped as u64, Ordering::Relaxed);
-            let i = mine[1].swap(s.if_dropped as u64, Ordering::Relaxed);
-            // Counters are 32-bit in libpcap and may wrap: add the forward delta.
-            let dk = (s.dropped as u64).wrapping_sub(k) & 0xffff_ffff;
-            let di = (s.if_dropped as u64).wrapping_sub(i) & 0xffff_ffff;
+            // libpcap's counters are 32-bit and may wrap: add the forward delta.
+            let (k, i) = self.last_drops;
+            self.last_drops = (s.dropped, s.if_dropped);
             self.counters
                 .kernel_dropped
-                .fetch_add(dk, Ordering::Relaxed);
+                .fetch_add(u64::from(s.dropped.wrapping_sub(k)), Ordering::Relaxed);
             self.counters
                 .interface_dropped
-                .fetch_add(di, Ordering::Relaxed);
+                .fetch_add(u64::from(s.if_dropped.wrapping_sub(i)), Ordering::Relaxed);
         }
     }
 

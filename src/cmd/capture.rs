@@ -38,7 +38,6 @@ mod live {
     use crate::capture::{self, CaptureConfig, CaptureTotals, Next, RingConfig};
     use crate::cli::CaptureArgs;
     use crate::config::{Config, Settings};
-    use crate::enrich::allowlist::AllowList;
     use crate::output::metrics::DropSite;
     use crate::pipeline::Pipeline;
     use crate::stats::StatsReport;
@@ -50,22 +49,15 @@ mod live {
     use std::sync::Arc;
     use std::time::{Duration, Instant};
 
-    /// The allow-list: `[allowlist]` of `config` plus the `--allowlist` files.
-    fn load_allowlist(config: &Config, files: &[PathBuf]) -> anyhow::Result<AllowList> {
-        let mut list = config.allowlist.build()?;
-        for f in files {
-            let text =
-                std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
-            list.extend(
-                AllowList::parse(&text).with_context(|| format!("allow-list {}", f.display()))?,
-            );
-        }
-        Ok(list)
-    }
-
     /// Run `capture`.
     pub fn run(a: CaptureArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
-        let settings: Settings = super::super::settings(config, &a.overrides(), &a.outputs)?;
+        let mut settings: Settings = super::super::settings(config, &a.overrides(), &a.outputs)?;
+        // `--allowlist` files join `[allowlist] files` (and are re-read with them).
+        settings
+            .config
+            .allowlist
+            .files
+            .extend(a.allowlist.iter().cloned());
         let sensor = settings.config.sensor.clone();
         let capture_cfg = a.apply(settings.config.capture.clone());
         let mut windows = a.sensor.windows.clone();
@@ -121,8 +113,6 @@ mod live {
         let db = sensor.db.clone();
         let mut store = Store::open(&db)?;
         let mut enricher = super::super::settings_enricher(&settings, &mut cfg)?;
-        let allow_files: Vec<PathBuf> = a.allowlist.clone();
-        enricher.replace_allowlist(load_allowlist(&settings.config, &allow_files)?);
         store
             .load_first_seen(cfg.enrich.first_seen_cap, |r| {
                 enricher.preload_first_seen(&r)
@@ -193,7 +183,7 @@ mod live {
                 break;
             }
             if hup.swap(false, Ordering::Relaxed) {
-                reload(&settings, &allow_files, &mut pipeline);
+                reload(&settings, &a.allowlist, &mut pipeline);
             }
             if last_publish.elapsed() >= Duration::from_secs(1) {
                 publish(&pipeline, cap.counters().totals());
@@ -266,18 +256,22 @@ mod live {
     fn reload(settings: &Settings, allow_files: &[PathBuf], pipeline: &mut Pipeline<StoreSink>) {
         let config = match &settings.file {
             Some(f) => match Config::load(f) {
-                Ok(c) => c,
+                Ok(mut c) => {
+                    c.allowlist.files.extend(allow_files.iter().cloned());
+                    c
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "SIGHUP: configuration does not load, keeping the running settings");
                     return;
                 }
             },
+            // No file: the allow-list files (already in the settings) are re-read.
             None => settings.config.clone(),
         };
-        match load_allowlist(&config, allow_files) {
+        match config.allowlist.build() {
             Ok(list) => {
                 tracing::info!(entries = list.len(), "SIGHUP: allow-list reloaded");
-                pipeline.set_allowlist(list);
+                pipeline.replace_allowlist(list);
             }
             Err(e) => {
                 tracing::error!(error = %format!("{e:#}"), "SIGHUP: allow-list does not load, keeping the old one")
