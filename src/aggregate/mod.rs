@@ -297,7 +297,7 @@ struct DomStat {
     nxdomain: u32,
     risk: f32,
     /// Brand imitated, once the name resolved (counted once).
-    lookalike: Option<&'static str>,
+    lookalike: Option<crate::enrich::brand::Impersonation>,
 }
 
 /// Lookup times kept per registrable domain for the beacon feature (memory
@@ -480,7 +480,7 @@ impl Acc {
         // Distinct names.
         let mut new_name = false;
         let lookalike = match e.impersonation {
-            Some(i) if l.rcode == Some(rcode::NOERROR) => Some(i.brand_name()),
+            Some(i) if l.rcode == Some(rcode::NOERROR) => Some(i),
             _ => None,
         };
         match self.domains.get_mut(&e.qname_hash) {
@@ -619,7 +619,7 @@ impl Acc {
             .take(top)
             .map(|d| Lookalike {
                 name: d.name.clone(),
-                brand: d.lookalike.unwrap_or_default(),
+                brand: d.lookalike.map_or("", |i| i.brand_name()),
             })
             .collect();
         w.truth.label = if w.truth.malicious_lookups > 0 {

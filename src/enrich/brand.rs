@@ -40,7 +40,7 @@
 //! left out: as tokens they occur in too many honest names. Homoglyph matching
 //! needs at least 5 characters; shorter brands (`dhl`, `amex`) match exactly.
 
-use std::collections::HashSet;
+use rustc_hash::FxHashSet;
 use std::sync::OnceLock;
 
 /// Brands whose lookalikes are flagged.
@@ -169,8 +169,8 @@ impl Impersonation {
     }
 }
 
-fn popular() -> &'static HashSet<&'static str> {
-    static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
+fn popular() -> &'static FxHashSet<&'static str> {
+    static SET: OnceLock<FxHashSet<&'static str>> = OnceLock::new();
     SET.get_or_init(|| {
         POPULAR_DOMAINS
             .lines()
@@ -184,20 +184,39 @@ fn popular() -> &'static HashSet<&'static str> {
 /// (`0`/`o`, `1`/`l`/`i`, `3`/`e`, `4`/`a`, `5`/`s`, `7`/`t`, `rn`/`m`,
 /// `vv`/`w`). Both must be lower-case.
 pub fn same_skeleton(token: &str, brand: &str) -> bool {
-    fn canon(c: u8) -> u8 {
-        match c {
-            b'0' => b'o',
-            b'1' | b'l' | b'i' => b'l',
-            b'3' => b'e',
-            b'4' => b'a',
-            b'5' => b's',
-            b'7' => b't',
-            c => c,
-        }
+    match (Skeleton::of(token), Skeleton::of(brand)) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
     }
-    fn skeleton(s: &str, out: &mut [u8; 64]) -> Option<usize> {
+}
+
+/// A name with look-alike characters undone (see [`same_skeleton`]), on the
+/// stack: names longer than 64 characters have none.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Skeleton {
+    bytes: [u8; 64],
+    len: usize,
+}
+
+impl Skeleton {
+    fn of(s: &str) -> Option<Self> {
+        fn canon(c: u8) -> u8 {
+            match c {
+                b'0' => b'o',
+                b'1' | b'l' | b'i' => b'l',
+                b'3' => b'e',
+                b'4' => b'a',
+                b'5' => b's',
+                b'7' => b't',
+                c => c,
+            }
+        }
         let b = s.as_bytes();
-        let (mut i, mut n) = (0, 0);
+        let mut out = Skeleton {
+            bytes: [0; 64],
+            len: 0,
+        };
+        let mut i = 0;
         while i < b.len() {
             let c = match (b[i], b.get(i + 1)) {
                 (b'r', Some(b'n')) => {
@@ -210,36 +229,59 @@ pub fn same_skeleton(token: &str, brand: &str) -> bool {
                 }
                 (c, _) => canon(c),
             };
-            *out.get_mut(n)? = c;
-            n += 1;
+            *out.bytes.get_mut(out.len)? = c;
+            out.len += 1;
             i += 1;
         }
-        Some(n)
-    }
-    let (mut a, mut b) = ([0u8; 64], [0u8; 64]);
-    match (skeleton(token, &mut a), skeleton(brand, &mut b)) {
-        (Some(n), Some(m)) => a[..n] == b[..m],
-        _ => false,
+        // Unused bytes stay 0, so whole-array equality is skeleton equality.
+        Some(out)
     }
 }
 
-/// The brand a token stands for, if any (exact, with digits around, or by skeleton).
+/// Index of every brand by name and by skeleton, built once. Brand skeletons
+/// are distinct (tested), so a token matches at most one brand either way.
+struct BrandIndex {
+    by_name: rustc_hash::FxHashMap<&'static str, u8>,
+    by_skeleton: rustc_hash::FxHashMap<[u8; 64], u8>,
+}
+
+fn brand_index() -> &'static BrandIndex {
+    static IDX: OnceLock<BrandIndex> = OnceLock::new();
+    IDX.get_or_init(|| {
+        let mut by_name = rustc_hash::FxHashMap::default();
+        let mut by_skeleton = rustc_hash::FxHashMap::default();
+        for (i, b) in BRANDS.iter().enumerate() {
+            by_name.insert(*b, i as u8);
+            if let Some(sk) = Skeleton::of(b) {
+                by_skeleton.entry(sk.bytes).or_insert(i as u8);
+            }
+        }
+        BrandIndex {
+            by_name,
+            by_skeleton,
+        }
+    })
+}
+
+/// The brand a token stands for, if any: exactly, with digits around it, or
+/// by skeleton (homoglyphs; tokens of 5+ characters within one character of
+/// the brand's length). Two hash lookups and one skeleton per token.
 fn token_brand(token: &str) -> Option<(u8, Kind)> {
     if token.len() < 3 {
         return None;
     }
+    let idx = brand_index();
     let trimmed = token.trim_matches(|c: char| c.is_ascii_digit());
-    for (i, b) in BRANDS.iter().enumerate() {
-        let i = i as u8;
-        if token == *b || (trimmed.len() < token.len() && trimmed == *b) {
-            return Some((i, Kind::Token));
-        }
-        let len_close = token.len() >= 5 && token.len().abs_diff(b.len()) <= 1;
-        if len_close && token.bytes().next() != Some(b'-') && same_skeleton(token, b) {
-            return Some((i, Kind::Homoglyph));
-        }
+    if let Some(&i) = idx.by_name.get(token).or_else(|| idx.by_name.get(trimmed)) {
+        return Some((i, Kind::Token));
     }
-    None
+    if token.len() < 5 || token.starts_with('-') {
+        return None;
+    }
+    let sk = Skeleton::of(token)?;
+    let &i = idx.by_skeleton.get(&sk.bytes)?;
+    let brand = BRANDS.get(i as usize)?;
+    (token.len().abs_diff(brand.len()) <= 1).then_some((i, Kind::Homoglyph))
 }
 
 /// Brand, kind, and whether the whole label is exactly the brand.
@@ -304,7 +346,9 @@ pub fn impersonation(q: &str, registrable: Option<&str>) -> Option<Impersonation
     if q.ends_with(".arpa") || q.starts_with('_') || q.contains("._") {
         return None;
     }
-    let popular_reg = popular().contains(reg);
+    // Only names carrying a brand pay for the popularity lookup.
+    let popular_reg = std::cell::OnceCell::new();
+    let popular_reg = || *popular_reg.get_or_init(|| popular().contains(reg));
     let mut off = 0;
     let (brand, kind) = scored.split('.').find_map(|label| {
         let in_subdomain = off < reg_start;
@@ -316,11 +360,11 @@ pub fn impersonation(q: &str, registrable: Option<&str>) -> Option<Impersonation
             label_brand(label)?
         };
         // The brand's own service under another popular domain.
-        let own_service = popular_reg && in_subdomain && (whole || dashed_popular(label));
+        let own_service = in_subdomain && popular_reg() && (whole || dashed_popular(label));
         (!own_service).then_some((b, kind))
     })?;
     let name = BRANDS.get(brand as usize)?;
-    if reg_label == *name || (popular_reg && reg.contains(name)) {
+    if reg_label == *name || (reg.contains(name) && popular_reg()) {
         return None;
     }
     Some(Impersonation { brand, kind })
@@ -416,6 +460,70 @@ mod tests {
             "google._domainkey.youtube.com",
         ] {
             assert_eq!(imp(n), None, "{n}");
+        }
+    }
+
+    #[test]
+    fn brand_skeletons_are_distinct() {
+        // token_brand relies on it: one brand per skeleton.
+        let mut seen = std::collections::HashMap::new();
+        for b in BRANDS {
+            let sk = Skeleton::of(b).unwrap().bytes;
+            assert!(
+                seen.insert(sk, *b).is_none(),
+                "{b} and {} look alike",
+                seen[&sk]
+            );
+        }
+    }
+
+    /// The indexed lookup gives what a plain scan over the brands gives.
+    #[test]
+    fn token_brand_equals_a_linear_scan() {
+        fn naive(token: &str) -> Option<(u8, Kind)> {
+            if token.len() < 3 {
+                return None;
+            }
+            let trimmed = token.trim_matches(|c: char| c.is_ascii_digit());
+            for (i, b) in BRANDS.iter().enumerate() {
+                if token == *b || trimmed == *b {
+                    return Some((i as u8, Kind::Token));
+                }
+                if token.len() >= 5
+                    && !token.starts_with('-')
+                    && token.len().abs_diff(b.len()) <= 1
+                    && same_skeleton(token, b)
+                {
+                    return Some((i as u8, Kind::Homoglyph));
+                }
+            }
+            None
+        }
+        let mut tokens: Vec<String> = BRANDS.iter().map(|b| b.to_string()).collect();
+        for b in BRANDS {
+            tokens.push(format!("{b}24"));
+            tokens.push(format!("7{b}"));
+            tokens.push(b.replacen('o', "0", 1));
+            tokens.push(b.replacen('l', "1", 1));
+            tokens.push(b.replacen('m', "rn", 1));
+            tokens.push(b.replacen('a', "4", 1));
+            tokens.push(format!("{b}x"));
+            tokens.push(b[1..].to_string());
+        }
+        for t in [
+            "",
+            "ab",
+            "-paypal",
+            "secure",
+            "login",
+            "12345",
+            "pineapple",
+            "xn--p",
+        ] {
+            tokens.push(t.to_string());
+        }
+        for t in &tokens {
+            assert_eq!(token_brand(t), naive(t), "{t}");
         }
     }
 
