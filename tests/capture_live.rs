@@ -50,14 +50,15 @@ impl Drop for Lab {
     }
 }
 
-fn require_environment() {
+/// Root plus `tools` (and iproute2, unbound, dig, which every live test uses).
+fn require_environment(tools: &[&str]) {
     let uid = sh("id", &["-u"]);
     assert_eq!(
         String::from_utf8_lossy(&uid.stdout).trim(),
         "0",
         "live capture tests need root (they create a network namespace and open a capture)"
     );
-    for tool in ["ip", "unbound", "dig"] {
+    for tool in ["ip", "unbound", "dig"].iter().chain(tools) {
         let found = Command::new("sh")
             .args(["-c", &format!("command -v {tool}")])
             .output()
@@ -65,7 +66,7 @@ fn require_environment() {
             .unwrap_or(false);
         assert!(
             found,
-            "{tool} is not installed (apt-get install iproute2 unbound bind9-dnsutils)"
+            "{tool} is not installed (.ci/run installs iproute2 unbound bind9-dnsutils dnsperf)"
         );
     }
 }
@@ -192,67 +193,153 @@ fn uid_of(pid: u32) -> Vec<u32> {
         .collect()
 }
 
-#[test]
-fn live_capture_of_a_real_resolver_stores_what_dig_asked_and_flushes_on_sigterm() {
-    require_environment();
-    let dir = tempfile::tempdir().unwrap();
-    // The sensor writes its database as `nobody` after dropping root.
-    let data = dir.path().join("data");
+/// A running `sentineldns capture` whose stderr is followed on a thread.
+struct Sensor {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    log: Vec<String>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Sensor {
+    /// Start `program args...` (the sensor, or a wrapper such as setpriv
+    /// around it) and wait until it is capturing.
+    fn start(mut cmd: Command) -> Sensor {
+        let mut child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start sentineldns capture");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = mpsc::channel::<String>();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut s = Sensor {
+            child,
+            lines,
+            log: Vec::new(),
+            reader: Some(reader),
+        };
+        s.wait_until(|log| log.iter().any(|l| l.contains("capturing on")));
+        s
+    }
+
+    fn pid(&self) -> String {
+        self.child.id().to_string()
+    }
+
+    /// Read stderr until `done(log)` holds (30 s at most).
+    fn wait_until(&mut self, done: impl Fn(&[String]) -> bool) {
+        let t0 = Instant::now();
+        while !done(&self.log) {
+            match self.lines.recv_timeout(Duration::from_secs(1)) {
+                Ok(l) => self.log.push(l),
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    panic!("the sensor exited early; stderr:\n{}", self.text())
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => assert!(
+                    t0.elapsed() < Duration::from_secs(30),
+                    "the sensor did not get there; stderr so far:\n{}",
+                    self.text()
+                ),
+            }
+        }
+    }
+
+    fn text(&self) -> String {
+        self.log.join("\n")
+    }
+
+    /// SIGTERM; the exit must come within 20 s and be a success. Returns the
+    /// whole stderr.
+    fn stop(mut self) -> String {
+        must("kill", &["-TERM", &self.pid()]);
+        let t0 = Instant::now();
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "sensor did not stop on SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        if let Some(r) = self.reader.take() {
+            r.join().unwrap();
+        }
+        while let Ok(l) = self.lines.try_recv() {
+            self.log.push(l);
+        }
+        assert!(status.success(), "exit {status:?}\n{}", self.text());
+        self.text()
+    }
+}
+
+fn sensor_cmd() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sentineldns"))
+}
+
+/// The windows stored in `db`, one JSON object each.
+fn stored_windows(db: &Path) -> Vec<serde_json::Value> {
+    let out = sensor_cmd()
+        .args(["windows", "--format", "json", "--db"])
+        .arg(db)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn read_json(p: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+/// A scratch directory the sensor can write after dropping to `nobody`.
+fn writable_dir(dir: &Path) -> std::path::PathBuf {
+    let data = dir.join("data");
     std::fs::create_dir(&data).unwrap();
     must("chmod", &["0777", data.to_str().unwrap()]);
+    must("chmod", &["0755", dir.to_str().unwrap()]);
+    data
+}
+
+#[test]
+fn live_capture_of_a_real_resolver_stores_what_dig_asked_and_flushes_on_sigterm() {
+    require_environment(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let data = writable_dir(dir.path());
     let allow = data.join("allow.txt");
     std::fs::write(&allow, "# empty at start\n").unwrap();
     let lab = lab(dir.path(), 0);
     let db = data.join("live.db");
     let summary = data.join("summary.json");
-    let mut sensor = Command::new(env!("CARGO_BIN_EXE_sentineldns"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+    let mut cmd = sensor_cmd();
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
         .args(["capture", "--interface", &lab.host_if, "--user", "nobody"])
         .args(["--window", "1m", "--grace", "10s", "--format", "none"])
-        .args(["--log-level", "info"])
-        .arg("--db")
+        .args(["--log-level", "info", "--db"])
         .arg(&db)
         .arg("--summary-json")
         .arg(&summary)
         .arg("--allowlist")
         .arg(&allow)
         .arg("--write-pcap")
-        .arg(data.join("ring"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start sentineldns capture");
-    let pid = sensor.id();
-    // Follow stderr on a thread; wait for the "capturing on" line.
-    let (tx, rx) = mpsc::channel::<String>();
-    let stderr = sensor.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut log = Vec::new();
-    let wait_for = |log: &mut Vec<String>, needle: &str| {
-        let t0 = Instant::now();
-        while !log.iter().any(|l| l.contains(needle)) {
-            match rx.recv_timeout(Duration::from_secs(1)) {
-                Ok(l) => log.push(l),
-                Err(mpsc::RecvTimeoutError::Disconnected) => panic!(
-                    "the sensor exited before {needle:?}; stderr:\n{}",
-                    log.join("\n")
-                ),
-                Err(mpsc::RecvTimeoutError::Timeout) => assert!(
-                    t0.elapsed() < Duration::from_secs(30),
-                    "no {needle:?} from the sensor; stderr so far:\n{}",
-                    log.join("\n")
-                ),
-            }
-        }
-    };
-    wait_for(&mut log, "capturing on");
+        .arg(data.join("ring"));
+    let mut sensor = Sensor::start(cmd);
 
     // It dropped root before reading packets.
-    let uids = uid_of(pid);
+    let uids = uid_of(sensor.child.id());
     assert!(uids.iter().all(|u| *u == 65534), "uids {uids:?}");
 
     // Traffic: 10 resolving lookups, 12 NXDOMAIN, 3 over TCP, 2 TXT.
@@ -270,7 +357,7 @@ fn live_capture_of_a_real_resolver_stores_what_dig_asked_and_flushes_on_sigterm(
     dig(0, &["cfg.example.test", "TXT"]);
 
     // SIGHUP re-reads the allow-list file: one entry more, then one less.
-    let reloaded = |log: &Vec<String>| -> Vec<u64> {
+    fn reloaded(log: &[String]) -> Vec<u64> {
         log.iter()
             .filter(|l| l.contains("allow-list reloaded"))
             .filter_map(|l| {
@@ -282,72 +369,38 @@ fn live_capture_of_a_real_resolver_stores_what_dig_asked_and_flushes_on_sigterm(
                     .ok()
             })
             .collect()
-    };
+    }
     std::fs::write(&allow, "example.test\n").unwrap();
-    must("kill", &["-HUP", &pid.to_string()]);
-    wait_for(&mut log, "allow-list reloaded");
+    must("kill", &["-HUP", &sensor.pid()]);
+    sensor.wait_until(|log| reloaded(log).len() == 1);
     std::fs::write(&allow, "# empty again\n").unwrap();
-    must("kill", &["-HUP", &pid.to_string()]);
-    let t0 = Instant::now();
-    while reloaded(&log).len() < 2 {
-        if let Ok(l) = rx.recv_timeout(Duration::from_secs(1)) {
-            log.push(l);
-        }
-        assert!(t0.elapsed() < Duration::from_secs(30), "{}", log.join("\n"));
-    }
-    let counts = reloaded(&log);
-    assert_eq!(counts[0], counts[1] + 1, "{}", log.join("\n"));
+    must("kill", &["-HUP", &sensor.pid()]);
+    sensor.wait_until(|log| reloaded(log).len() == 2);
+    let counts = reloaded(&sensor.log);
+    assert_eq!(counts[0], counts[1] + 1, "{}", sensor.text());
 
-    must("kill", &["-TERM", &pid.to_string()]);
-    let t0 = Instant::now();
-    let status = loop {
-        if let Some(s) = sensor.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(20),
-            "sensor did not stop on SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    reader.join().unwrap();
-    while let Ok(l) = rx.try_recv() {
-        log.push(l);
-    }
-    assert!(status.success(), "exit {status:?}\n{}", log.join("\n"));
-    let text = log.join("\n");
+    let text = sensor.stop();
     assert!(
         text.contains("dropped: 0 kernel, 0 interface, 0 queue"),
         "{text}"
     );
 
     // What was stored is what dig sent (only queries from 10.231.0.2).
-    let out = Command::new(env!("CARGO_BIN_EXE_sentineldns"))
-        .args(["windows", "--format", "json", "--db"])
-        .arg(&db)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let mut lookups = 0;
-    let mut nx = 0.0;
-    let mut txt = 0.0;
-    let mut windows = 0;
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let w: serde_json::Value = serde_json::from_str(line).unwrap();
+    let windows = stored_windows(&db);
+    assert!(!windows.is_empty(), "no window stored\n{text}");
+    let (mut lookups, mut nx, mut txt) = (0, 0.0, 0.0);
+    for w in &windows {
         assert_eq!(w["host"], "10.231.0.2", "{w}");
-        windows += 1;
         let n = w["lookups"].as_u64().unwrap();
         lookups += n;
         // Every lookup was answered, so rates are shares of all lookups.
         nx += w["nxdomain_rate"].as_f64().unwrap() * n as f64;
         txt += w["txt_ratio"].as_f64().unwrap() * n as f64;
     }
-    assert!(windows >= 1, "no window stored\n{text}");
     assert_eq!(lookups, 10 + 12 + 3 + 2, "{text}");
     assert_eq!(nx.round() as u64, 12);
     assert_eq!(txt.round() as u64, 2);
-    let s: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    let s = read_json(&summary);
     assert!(s["stats"]["tcp_messages"].as_u64().unwrap() >= 6, "{s}");
     assert_eq!(s["capture"]["queue_dropped"], 0);
 
@@ -357,7 +410,7 @@ fn live_capture_of_a_real_resolver_stores_what_dig_asked_and_flushes_on_sigterm(
         .map(|e| e.unwrap().path())
         .collect();
     assert_eq!(ring.len(), 1, "{ring:?}");
-    let replayed = Command::new(env!("CARGO_BIN_EXE_sentineldns"))
+    let replayed = sensor_cmd()
         .args(["replay", "--no-model", "--format", "none", "--db"])
         .arg(data.join("replay.db"))
         .arg("--summary-json")
@@ -370,8 +423,7 @@ fn live_capture_of_a_real_resolver_stores_what_dig_asked_and_flushes_on_sigterm(
         "{}",
         String::from_utf8_lossy(&replayed.stderr)
     );
-    let r: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(data.join("replay.json")).unwrap()).unwrap();
+    let r = read_json(&data.join("replay.json"));
     assert_eq!(r["lookups"], s["stats"]["lookups"], "{r}");
     drop(lab);
 }
@@ -404,16 +456,13 @@ fn a_bad_filter_is_refused_before_anything_opens() {
 /// `AmbientCapabilities=` does). Capture works and there is nothing to drop.
 #[test]
 fn capture_runs_unprivileged_with_ambient_capabilities() {
-    require_environment();
+    require_environment(&[]);
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    std::fs::create_dir(&data).unwrap();
-    must("chmod", &["0777", data.to_str().unwrap()]);
-    must("chmod", &["0755", dir.path().to_str().unwrap()]);
+    let data = writable_dir(dir.path());
     let lab = lab(dir.path(), 1);
     let db = data.join("caps.db");
-    let mut sensor = Command::new("setpriv")
-        .args(["--reuid", "nobody", "--regid", "nogroup", "--clear-groups"])
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--reuid", "nobody", "--regid", "nogroup", "--clear-groups"])
         .args([
             "--inh-caps",
             "+net_raw,+net_admin",
@@ -424,60 +473,22 @@ fn capture_runs_unprivileged_with_ambient_capabilities() {
         .args(["capture", "--interface", &lab.host_if, "--no-model"])
         .args(["--format", "none", "--log-level", "info", "--db"])
         .arg(&db)
-        .current_dir(&data)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start sentineldns under setpriv");
-    let stderr = sensor.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel::<String>();
-    let reader = std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut log = Vec::new();
-    let t0 = Instant::now();
-    while !log.iter().any(|l: &String| l.contains("capturing on")) {
-        match rx.recv_timeout(Duration::from_secs(1)) {
-            Ok(l) => log.push(l),
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                panic!("sensor exited:\n{}", log.join("\n"))
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                assert!(t0.elapsed() < Duration::from_secs(30), "{}", log.join("\n"))
-            }
-        }
-    }
+        .current_dir(&data);
+    let sensor = Sensor::start(cmd);
     assert!(
-        log.iter().any(|l| l.contains("not root")),
+        sensor.log.iter().any(|l| l.contains("not root")),
         "{}",
-        log.join("\n")
+        sensor.text()
     );
     for _ in 0..4 {
         dig(1, &["www.example.test", "A"]);
     }
-    must("kill", &["-TERM", &sensor.id().to_string()]);
-    let status = sensor.wait().unwrap();
-    reader.join().unwrap();
-    while let Ok(l) = rx.try_recv() {
-        log.push(l);
-    }
-    assert!(status.success(), "{}", log.join("\n"));
-    let out = Command::new(env!("CARGO_BIN_EXE_sentineldns"))
-        .args(["windows", "--format", "json", "--db"])
-        .arg(&db)
-        .output()
-        .unwrap();
-    let lookups: u64 = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["lookups"]
-                .as_u64()
-                .unwrap()
-        })
+    let text = sensor.stop();
+    let lookups: u64 = stored_windows(&db)
+        .iter()
+        .map(|w| w["lookups"].as_u64().unwrap())
         .sum();
-    assert_eq!(lookups, 4, "{}", log.join("\n"));
+    assert_eq!(lookups, 4, "{text}");
 }
 
 /// A real load generator: dnsperf sends a fixed set of queries as fast as the
@@ -486,20 +497,9 @@ fn capture_runs_unprivileged_with_ambient_capabilities() {
 /// at this rate), never as a silent loss.
 #[test]
 fn dnsperf_queries_are_all_stored_or_counted() {
-    require_environment();
-    let have_dnsperf = Command::new("sh")
-        .args(["-c", "command -v dnsperf"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    assert!(
-        have_dnsperf,
-        "dnsperf is not installed (apt-get install dnsperf)"
-    );
+    require_environment(&["dnsperf"]);
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    std::fs::create_dir(&data).unwrap();
-    must("chmod", &["0777", data.to_str().unwrap()]);
+    let data = writable_dir(dir.path());
     let lab = lab(dir.path(), 3);
     let queries = data.join("queries.txt");
     let mut q = String::new();
@@ -513,28 +513,14 @@ fn dnsperf_queries_are_all_stored_or_counted() {
     std::fs::write(&queries, q).unwrap();
     let db = data.join("perf.db");
     let summary = data.join("perf.json");
-    let mut sensor = Command::new(env!("CARGO_BIN_EXE_sentineldns"))
-        .args(["capture", "--interface", &lab.host_if, "--no-model"])
+    let mut cmd = sensor_cmd();
+    cmd.args(["capture", "--interface", &lab.host_if, "--no-model"])
         .args(["--format", "none", "--db"])
         .arg(&db)
         .arg("--summary-json")
         .arg(&summary)
-        .current_dir(&data)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = sensor.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let t0 = Instant::now();
-    loop {
-        match lines.next() {
-            Some(Ok(l)) if l.contains("capturing on") => break,
-            Some(Ok(_)) => {}
-            _ => panic!("sensor exited before capturing"),
-        }
-        assert!(t0.elapsed() < Duration::from_secs(30));
-    }
+        .current_dir(&data);
+    let sensor = Sensor::start(cmd);
     // Each query once (-n 1), 4 clients.
     let out = sh(
         "dnsperf",
@@ -559,12 +545,8 @@ fn dnsperf_queries_are_all_stored_or_counted() {
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("no dnsperf report:\n{report}"));
     assert!(completed >= 490, "{report}");
-    must("kill", &["-TERM", &sensor.id().to_string()]);
-    let rest: Vec<String> = lines.map_while(Result::ok).collect();
-    let status = sensor.wait().unwrap();
-    assert!(status.success(), "{}", rest.join("\n"));
-    let s: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    sensor.stop();
+    let s = read_json(&summary);
     let c = &s["capture"];
     let dropped = c["kernel_dropped"].as_u64().unwrap()
         + c["interface_dropped"].as_u64().unwrap()

@@ -22,6 +22,20 @@ fn json_lines(out: &[u8]) -> Vec<Value> {
         .collect()
 }
 
+/// `sentineldns evaluate --format json INPUT` with the shipped model.
+fn evaluate_json(input: &Path) -> Value {
+    let out = bin()
+        .current_dir(root())
+        .args(["evaluate", "--format", "json"])
+        .arg(input)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    serde_json::from_slice(&out).unwrap()
+}
+
 fn simulate(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
     let p = dir.join(name);
     bin()
@@ -348,16 +362,7 @@ fn shipped_model_detects_held_out_incidents() {
             "8",
         ],
     );
-    let out = bin()
-        .current_dir(root())
-        .args(["evaluate", "--format", "json"])
-        .arg(&test)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let e: Value = serde_json::from_slice(&out).unwrap();
+    let e = evaluate_json(&test);
     let o = &e["overall"];
     let (p, r) = (
         o["precision"].as_f64().unwrap(),
@@ -477,25 +482,23 @@ fn evaluate_a_capture_with_a_labels_file() {
 #[test]
 fn phishing_lookalikes_are_flagged_and_named() {
     let d = tempfile::tempdir().unwrap();
-    let sim = d.path().join("phish.jsonl");
-    bin()
-        .args([
-            "simulate", "--hosts", "16", "--hours", "4", "--seed", "5151",
-        ])
-        .args(["--incident-hosts", "8", "--scenarios", "phishing", "--out"])
-        .arg(&sim)
-        .assert()
-        .success();
-    let out = bin()
-        .current_dir(root())
-        .args(["evaluate", "--format", "json"])
-        .arg(&sim)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let e: Value = serde_json::from_slice(&out).unwrap();
+    let sim = simulate(
+        d.path(),
+        "phish.jsonl",
+        &[
+            "--hosts",
+            "16",
+            "--hours",
+            "4",
+            "--seed",
+            "5151",
+            "--incident-hosts",
+            "8",
+            "--scenarios",
+            "phishing",
+        ],
+    );
+    let e = evaluate_json(&sim);
     let m = &e["per_scenario"]["phishing"];
     assert!(m["recall"].as_f64().unwrap() >= 0.85, "{m}");
     assert_eq!(m["detected_incidents"], m["incidents"], "{m}");
