@@ -17,7 +17,10 @@
 //!
 //! Rows are read with [`CsvInput::next_record`]; a row the CSV layer cannot read
 //! (wrong field count, invalid UTF-8) is an error carrying file and line so the
-//! caller can count it as a skip.
+//! caller can count it as a skip. Line numbers are counted here, one per
+//! record with the header as line 1 (the `csv` crate's own positions run one
+//! short after CRLF line ends, the usual ending of CICFlowMeter exports), so
+//! every detector reports the same numbers.
 
 use std::fs::File;
 use std::io::{BufReader, Read};
@@ -108,6 +111,8 @@ pub struct CsvInput {
     reader: csv::Reader<Box<dyn Read + Send>>,
     headers: Vec<String>,
     normalized: Vec<String>,
+    /// Line of the last record read (header = 1).
+    line: u64,
 }
 
 impl std::fmt::Debug for CsvInput {
@@ -175,6 +180,7 @@ impl CsvInput {
             reader,
             headers,
             normalized,
+            line: 1,
         })
     }
 
@@ -217,21 +223,25 @@ impl CsvInput {
     /// layer rejects is an error naming file and line; reading can go on after it.
     pub fn next_record(&mut self, rec: &mut csv::StringRecord) -> Result<bool, CsvError> {
         match self.reader.read_record(rec) {
-            Ok(more) => Ok(more),
+            Ok(false) => Ok(false),
+            Ok(true) => {
+                self.line += 1;
+                Ok(true)
+            }
             Err(e) => {
-                let line = e.position().map(|p| p.line()).unwrap_or(0);
+                self.line += 1;
                 Err(CsvError::Row {
                     path: self.path.clone(),
-                    line,
+                    line: self.line,
                     message: e.to_string(),
                 })
             }
         }
     }
 
-    /// 1-based line number of the last record read.
+    /// Line of the last record read or rejected (header = 1).
     pub fn line(&self) -> u64 {
-        self.reader.position().line()
+        self.line
     }
 }
 
@@ -291,6 +301,23 @@ mod tests {
             CsvInput::open(f.path()),
             Err(CsvError::Empty { .. })
         ));
+    }
+
+    #[test]
+    fn lines_are_right_after_crlf_too() {
+        for text in [&b"a,b\n1,2\n3\n4,5\n"[..], b"a,b\r\n1,2\r\n3\r\n4,5\r\n"] {
+            let f = write(text);
+            let mut c = CsvInput::open(f.path()).unwrap();
+            let mut rec = csv::StringRecord::new();
+            assert!(c.next_record(&mut rec).unwrap());
+            assert_eq!(c.line(), 2);
+            assert!(matches!(
+                c.next_record(&mut rec),
+                Err(CsvError::Row { line: 3, .. })
+            ));
+            assert!(c.next_record(&mut rec).unwrap());
+            assert_eq!(c.line(), 4);
+        }
     }
 
     #[test]

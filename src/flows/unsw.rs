@@ -138,12 +138,9 @@ pub fn read_flows(path: &Path, require_label: bool) -> Result<FlowFile, CsvError
 
     let mut out = FlowFile::default();
     let mut rec = csv::StringRecord::new();
-    // Rows are numbered by counting records (header = line 1): the csv crate's
-    // own line positions are one short after CRLF line ends.
-    let mut line = 1u64;
     loop {
         let next = input.next_record(&mut rec);
-        line += 1;
+        let line = input.line();
         match next {
             Ok(false) => break,
             Ok(true) => {}

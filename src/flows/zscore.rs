@@ -678,9 +678,7 @@ impl StreamInput {
     }
 
     fn line(&self) -> u64 {
-        self.rec
-            .position()
-            .map_or_else(|| self.csv.line(), |p| p.line())
+        self.csv.line()
     }
 
     fn field_err(&self, col: usize, value: &str, expected: &'static str) -> RowError {

@@ -24,10 +24,10 @@ pub fn run(a: FlowsBurstArgs) -> anyhow::Result<ExitCode> {
     let mut out = std::io::LineWriter::new(stdout.lock());
     let mut rec = csv::StringRecord::new();
     let mut skips = Vec::new();
-    let (mut line, mut rows) = (1u64, 0u64);
+    let mut rows = 0u64;
     loop {
         let next = input.next_record(&mut rec);
-        line += 1;
+        let line = input.line();
         match next {
             Ok(false) => break,
             Ok(true) => {}

@@ -136,10 +136,9 @@ fn read_categories(
     let mut counts = vec![CategoryCounts::new(); columns.len()];
     let mut skips = Vec::new();
     let mut rec = csv::StringRecord::new();
-    let mut line = 1u64;
     loop {
         let next = input.next_record(&mut rec);
-        line += 1;
+        let line = input.line();
         match next {
             Ok(false) => break,
             Ok(true) => {}
@@ -170,10 +169,9 @@ fn run_adwin(
     let mut events = Vec::new();
     let mut skips = Vec::new();
     let mut rec = csv::StringRecord::new();
-    let mut line = 1u64;
     loop {
         let next = input.next_record(&mut rec);
-        line += 1;
+        let line = input.line();
         match next {
             Ok(false) => break,
             Ok(true) => {}

@@ -166,8 +166,11 @@ fn drive<P: Endpoint>(
                     Err(msg) => {
                         skipped += 1;
                         if skipped <= SHOWN_SKIPS {
-                            let line = rec.position().map_or(0, |p| p.line());
-                            eprintln!("skipped row: {}:{line}: {msg}", csv.path().display());
+                            eprintln!(
+                                "skipped row: {}:{}: {msg}",
+                                csv.path().display(),
+                                csv.line()
+                            );
                         }
                     }
                 }
