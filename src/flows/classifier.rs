@@ -23,28 +23,20 @@
 //!
 //! # File layout (format version 1)
 //!
-//! Same shape as the DNS bundle ([`crate::model::bundle`]), with its own magic:
-//!
-//! | offset | size | content |
-//! |---|---|---|
-//! | 0 | 8 | magic `b"SDNSFLW\0"` ([`MAGIC`]) |
-//! | 8 | 4 | format version, u32 LE ([`FORMAT_VERSION`]) |
-//! | 12 | 8 | payload length `L`, u64 LE |
-//! | 20 | `L` | [`FlowModel`] encoded with bincode 2 (serde, standard config) |
-//! | 20 + `L` | 8 | FNV-1a 64 ([`crate::model::checksum`]) of bytes `0 .. 20 + L`, u64 LE |
-//!
-//! Loading checks magic, version, length (bounded by [`MAX_PAYLOAD_BYTES`]),
-//! truncation and checksum before decoding, decodes with a size limit, then
-//! validates the structure and compares the feature names with the caller's.
+//! The framing the DNS bundle uses ([`crate::model::container`]: magic,
+//! version, length, bincode-2 payload, FNV-1a checksum, all checked before
+//! decoding), with its own magic `b"SDNSFLW\0"` ([`MAGIC`]) and
+//! [`FORMAT_VERSION`]; the payload is a [`FlowModel`], which is then
+//! validated and its feature names compared with the caller's.
 
 use crate::evaluate::metrics::{roc_auc, Confusion};
-use crate::model::checksum::{fnv1a64, hash_matrix};
+use crate::model::checksum::hash_matrix;
+use crate::model::container::{write_atomic, Format, FrameError};
 use serde::{Deserialize, Serialize};
 use smartcore::ensemble::random_forest_classifier::{
     RandomForestClassifier, RandomForestClassifierParameters,
 };
 use smartcore::linalg::basic::matrix::DenseMatrix;
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::unsw::Vocabulary;
@@ -53,14 +45,14 @@ use super::unsw::Vocabulary;
 pub const FORMAT_VERSION: u32 = 1;
 /// First eight bytes of every flow-model file.
 pub const MAGIC: [u8; 8] = *b"SDNSFLW\0";
-/// Header size: magic, version, payload length.
-pub const HEADER_LEN: usize = 20;
-/// Trailer size: checksum.
-pub const TRAILER_LEN: usize = 8;
 /// Largest payload accepted.
 pub const MAX_PAYLOAD_BYTES: u64 = 256 << 20;
-/// bincode decode limit.
-const DECODE_LIMIT_BYTES: usize = 512 << 20;
+/// The flow model's framing.
+pub const FORMAT: Format = Format {
+    magic: MAGIC,
+    version: FORMAT_VERSION,
+    max_payload: MAX_PAYLOAD_BYTES,
+};
 /// Default label threshold on the score.
 pub const DEFAULT_THRESHOLD: f64 = 0.5;
 
@@ -373,16 +365,9 @@ impl FlowModel {
 
     /// Encodes the model in the file layout of the module docs.
     pub fn to_bytes(&self) -> Result<Vec<u8>, FlowModelError> {
-        let payload = bincode::serde::encode_to_vec(self, bincode::config::standard())
-            .map_err(|e| FlowModelError::Decode(format!("encoding failed: {e}")))?;
-        let mut out = Vec::with_capacity(HEADER_LEN + payload.len() + TRAILER_LEN);
-        out.extend_from_slice(&MAGIC);
-        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-        out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-        out.extend_from_slice(&payload);
-        let sum = fnv1a64(&out);
-        out.extend_from_slice(&sum.to_le_bytes());
-        Ok(out)
+        FORMAT
+            .encode(self)
+            .map_err(|e| frame_error(e, Path::new("<memory>")))
     }
 
     /// Decodes and validates a model, then checks its features equal `expected_features`.
@@ -392,70 +377,12 @@ impl FlowModel {
         path: &Path,
         expected_features: &[&str],
     ) -> Result<FlowModel, FlowModelError> {
-        if b.len() < MAGIC.len() || b[..MAGIC.len()] != MAGIC {
-            let mut found = String::new();
-            for (i, byte) in b.iter().take(8).enumerate() {
-                let _ = write!(found, "{}{byte:02x}", if i > 0 { " " } else { "" });
-            }
-            if found.is_empty() {
-                found.push_str("<empty>");
-            }
-            return Err(FlowModelError::NotAModel {
-                path: path.to_path_buf(),
-                found,
-            });
+        // Fewer than 8 bytes are not a flow model at all (the shared framing
+        // would call a prefix of the magic "truncated").
+        if b.len() < MAGIC.len() {
+            return Err(frame_error(FrameError::WrongMagic(b.to_vec()), path));
         }
-        let have = b.len() as u64;
-        if b.len() < HEADER_LEN {
-            return Err(FlowModelError::Truncated {
-                need: (HEADER_LEN + TRAILER_LEN) as u64,
-                have,
-            });
-        }
-        let version = u32::from_le_bytes([b[8], b[9], b[10], b[11]]);
-        if version != FORMAT_VERSION {
-            return Err(FlowModelError::UnsupportedVersion {
-                found: version,
-                supported: FORMAT_VERSION,
-            });
-        }
-        let mut len8 = [0u8; 8];
-        len8.copy_from_slice(&b[12..20]);
-        let len = u64::from_le_bytes(len8);
-        if len > MAX_PAYLOAD_BYTES {
-            return Err(FlowModelError::Invalid(format!(
-                "declared payload of {len} bytes exceeds the {MAX_PAYLOAD_BYTES}-byte limit"
-            )));
-        }
-        let need = HEADER_LEN as u64 + len + TRAILER_LEN as u64;
-        if have < need {
-            return Err(FlowModelError::Truncated { need, have });
-        }
-        if have > need {
-            return Err(FlowModelError::Invalid(format!(
-                "{} bytes after the checksum (file is {have} bytes, header says {need})",
-                have - need
-            )));
-        }
-        let body_end = HEADER_LEN + len as usize;
-        let (body, trailer) = b.split_at(body_end);
-        let mut sum8 = [0u8; 8];
-        sum8.copy_from_slice(trailer);
-        let expected = u64::from_le_bytes(sum8);
-        let found = fnv1a64(body);
-        if expected != found {
-            return Err(FlowModelError::Checksum { expected, found });
-        }
-        let payload = &body[HEADER_LEN..];
-        let config = bincode::config::standard().with_limit::<DECODE_LIMIT_BYTES>();
-        let (model, used): (FlowModel, usize) = bincode::serde::decode_from_slice(payload, config)
-            .map_err(|e| FlowModelError::Decode(e.to_string()))?;
-        if used != payload.len() {
-            return Err(FlowModelError::Decode(format!(
-                "{} unused bytes after the model",
-                payload.len() - used
-            )));
-        }
+        let model: FlowModel = FORMAT.decode(b).map_err(|e| frame_error(e, path))?;
         model.validate()?;
         if model
             .feature_names
@@ -474,29 +401,10 @@ impl FlowModel {
     /// Writes the model atomically (temporary file in the same directory, then rename).
     pub fn save(&self, path: &Path) -> Result<(), FlowModelError> {
         let bytes = self.to_bytes()?;
-        let io = |source| FlowModelError::Io {
+        write_atomic(path, &bytes).map_err(|source| FlowModelError::Io {
             path: path.to_path_buf(),
             source,
-        };
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let name = path.file_name().ok_or_else(|| {
-            io(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "not a file path",
-            ))
-        })?;
-        let mut tmp_name = std::ffi::OsString::from(".");
-        tmp_name.push(name);
-        tmp_name.push(format!(".tmp-{}", std::process::id()));
-        let tmp = dir.join(tmp_name);
-        let res = std::fs::write(&tmp, &bytes).and_then(|()| std::fs::rename(&tmp, path));
-        if res.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        res.map_err(io)
+        })
     }
 
     /// Reads and validates a model file (see [`from_bytes`](Self::from_bytes)).
@@ -506,6 +414,28 @@ impl FlowModel {
             source,
         })?;
         Self::from_bytes(&bytes, path, expected_features)
+    }
+}
+
+/// A framing problem as this module's error, naming `path`.
+fn frame_error(e: FrameError, path: &Path) -> FlowModelError {
+    match e {
+        FrameError::WrongMagic(found) => FlowModelError::NotAModel {
+            path: path.to_path_buf(),
+            found: crate::model::error::hex(&found),
+        },
+        FrameError::Truncated { need, have } => FlowModelError::Truncated { need, have },
+        FrameError::Version { found, supported } => {
+            FlowModelError::UnsupportedVersion { found, supported }
+        }
+        FrameError::TooLarge { declared, max } => FlowModelError::Invalid(format!(
+            "declared payload of {declared} bytes exceeds the {max}-byte limit"
+        )),
+        FrameError::TrailingBytes { extra, need, have } => FlowModelError::Invalid(format!(
+            "{extra} bytes after the checksum (file is {have} bytes, header says {need})"
+        )),
+        FrameError::Checksum { expected, found } => FlowModelError::Checksum { expected, found },
+        FrameError::Decode(m) => FlowModelError::Decode(m),
     }
 }
 
@@ -668,7 +598,7 @@ mod tests {
         }
         // a flipped payload byte
         let mut c = b.clone();
-        c[HEADER_LEN + 10] ^= 0x40;
+        c[crate::model::container::HEADER_LEN + 10] ^= 0x40;
         assert!(matches!(
             FlowModel::from_bytes(&c, p, &feats),
             Err(FlowModelError::Checksum { .. })

@@ -39,12 +39,12 @@
 //! padded with the training medians (transformed value 0). None of these
 //! allocate: the transformed vector lives in a stack buffer of [`MAX_DIMS`] values.
 
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::checksum::{fnv1a64, hash_matrix};
+use super::checksum::hash_matrix;
+use super::container::{write_atomic, Format, ReadError};
 use super::forest::{check_matrix, ExtendedIsolationForest, ForestParams, MAX_DIMS};
 
 pub use super::calibration::Calibration;
@@ -55,14 +55,15 @@ pub use super::transform::{FeatureStats, FeatureTransform};
 pub const FORMAT_VERSION: u32 = 1;
 /// First eight bytes of every bundle file.
 pub const MAGIC: [u8; 8] = *b"SDNSMDL\0";
-/// Header size: magic, version, payload length.
-pub const HEADER_LEN: usize = 20;
-/// Trailer size: checksum.
-pub const TRAILER_LEN: usize = 8;
+pub use super::container::{DECODE_LIMIT_BYTES, HEADER_LEN, TRAILER_LEN};
 /// Largest payload accepted (a 200-tree, 23-feature model is ≈ 5–10 MB).
 pub const MAX_PAYLOAD_BYTES: u64 = 256 << 20;
-/// bincode decode limit: bytes of decoded primitives/containers the decoder may claim.
-pub const DECODE_LIMIT_BYTES: usize = 512 << 20;
+/// The bundle's framing ([`crate::model::container`]).
+pub const FORMAT: Format = Format {
+    magic: MAGIC,
+    version: FORMAT_VERSION,
+    max_payload: MAX_PAYLOAD_BYTES,
+};
 /// Default calibrated threshold for "Unusual".
 pub const DEFAULT_UNUSUAL: f64 = 0.45;
 /// Default calibrated threshold for "Likely Compromise".
@@ -339,41 +340,14 @@ impl Bundle {
 
     /// [`to_bytes`](Self::to_bytes), reporting an encoder failure as an error.
     pub fn try_to_bytes(&self) -> Result<Vec<u8>, ModelError> {
-        let payload = bincode::serde::encode_to_vec(self, bincode::config::standard())
-            .map_err(|e| ModelError::Decode(format!("encoding failed: {e}")))?;
-        let mut out = Vec::with_capacity(HEADER_LEN + payload.len() + TRAILER_LEN);
-        out.extend_from_slice(&MAGIC);
-        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-        out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-        out.extend_from_slice(&payload);
-        let sum = fnv1a64(&out);
-        out.extend_from_slice(&sum.to_le_bytes());
-        Ok(out)
+        Ok(FORMAT.encode(self)?)
     }
 
     /// Decodes and validates a bundle, then checks its features equal
     /// `expected_features` (same names, same order). See the module docs for
     /// the order of checks. Never panics.
     pub fn from_bytes(b: &[u8], expected_features: &[&str]) -> Result<Bundle, ModelError> {
-        let len = check_header(b, b.len() as u64)? as usize;
-        let body_end = HEADER_LEN + len;
-        let (body, trailer) = b.split_at(body_end);
-        let expected = u64::from_le_bytes(le8(trailer));
-        let found = fnv1a64(body);
-        if expected != found {
-            return Err(ModelError::Checksum { expected, found });
-        }
-        let payload = &body[HEADER_LEN..];
-        let config = bincode::config::standard().with_limit::<DECODE_LIMIT_BYTES>();
-        let (bundle, used): (Bundle, usize) = bincode::serde::decode_from_slice(payload, config)
-            .map_err(|e| ModelError::Decode(e.to_string()))?;
-        if used != payload.len() {
-            return Err(ModelError::Decode(format!(
-                "{} unused bytes after the bundle in a {}-byte payload",
-                payload.len() - used,
-                payload.len()
-            )));
-        }
+        let bundle: Bundle = FORMAT.decode(b)?;
         bundle.validate()?;
         if bundle
             .feature_names
@@ -447,54 +421,16 @@ impl Bundle {
                 "model payload is {payload} bytes, over the {MAX_PAYLOAD_BYTES}-byte load limit; use fewer trees or a smaller sample size"
             )));
         }
-        let io = |source| ModelError::Io {
+        write_atomic(path, &bytes).map_err(|source| ModelError::Io {
             path: path.to_path_buf(),
             source,
-        };
-        let name = path.file_name().ok_or_else(|| {
-            io(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "not a file path",
-            ))
-        })?;
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let mut tmp_name = std::ffi::OsString::from(".");
-        tmp_name.push(name);
-        tmp_name.push(format!(".tmp-{}", std::process::id()));
-        let tmp = dir.join(tmp_name);
-        let write = || -> std::io::Result<()> {
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(&tmp)?;
-            f.write_all(&bytes)?;
-            f.sync_all()?;
-            drop(f);
-            std::fs::rename(&tmp, path)
-        };
-        if let Err(e) = write() {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(io(e));
-        }
-        // Persist the rename itself (best effort; not supported everywhere).
-        if let Ok(d) = std::fs::File::open(&dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
+        })
     }
 
     /// Reads, checks and validates a bundle file (see [`from_bytes`](Self::from_bytes)).
     /// The header is checked before the rest of the file is read, so pointing
     /// this at a multi-gigabyte capture fails fast with `NotABundle`.
     pub fn load(path: &Path, expected_features: &[&str]) -> Result<Bundle, ModelError> {
-        let io = |source| ModelError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
         let with_path = |e: ModelError| match e {
             ModelError::NotABundle { found_magic, .. } => ModelError::NotABundle {
                 path: Some(path.to_path_buf()),
@@ -502,79 +438,15 @@ impl Bundle {
             },
             other => other,
         };
-        let mut f = std::fs::File::open(path).map_err(io)?;
-        let total = f.metadata().map_err(io)?.len();
-        let mut head = Vec::with_capacity(HEADER_LEN);
-        (&mut f)
-            .take(HEADER_LEN as u64)
-            .read_to_end(&mut head)
-            .map_err(io)?;
-        check_header(&head, total).map_err(with_path)?;
-        // check_header bounded `total` by HEADER + MAX_PAYLOAD + TRAILER.
-        let mut bytes = Vec::with_capacity(total as usize);
-        bytes.extend_from_slice(&head);
-        f.read_to_end(&mut bytes).map_err(io)?;
+        let bytes = FORMAT.read(path).map_err(|e| match e {
+            ReadError::Io(source) => ModelError::Io {
+                path: path.to_path_buf(),
+                source,
+            },
+            ReadError::Frame(f) => with_path(f.into()),
+        })?;
         Bundle::from_bytes(&bytes, expected_features).map_err(with_path)
     }
-}
-
-/// Copies the first 8 bytes of `b` (zero-padded) into an array.
-fn le8(b: &[u8]) -> [u8; 8] {
-    let mut a = [0u8; 8];
-    for (d, s) in a.iter_mut().zip(b) {
-        *d = *s;
-    }
-    a
-}
-
-/// Checks magic, version and declared payload length given the first bytes of
-/// a file (`head`, at least [`HEADER_LEN`] unless the file is shorter) and its
-/// total size. Returns the payload length.
-fn check_header(head: &[u8], total: u64) -> Result<u64, ModelError> {
-    let min = (HEADER_LEN + TRAILER_LEN) as u64;
-    let magic_len = head.len().min(MAGIC.len());
-    if head[..magic_len] != MAGIC[..magic_len] {
-        return Err(ModelError::NotABundle {
-            path: None,
-            found_magic: head[..magic_len].to_vec(),
-        });
-    }
-    if head.len() < 12 {
-        return Err(ModelError::Truncated {
-            need: min,
-            have: total,
-        });
-    }
-    let version = u32::from_le_bytes([head[8], head[9], head[10], head[11]]);
-    if version != FORMAT_VERSION {
-        return Err(ModelError::UnsupportedVersion {
-            found: version,
-            supported: FORMAT_VERSION,
-        });
-    }
-    if head.len() < HEADER_LEN {
-        return Err(ModelError::Truncated {
-            need: min,
-            have: total,
-        });
-    }
-    let len = u64::from_le_bytes(le8(&head[12..HEADER_LEN]));
-    if len > MAX_PAYLOAD_BYTES {
-        return Err(ModelError::Invalid(format!(
-            "header declares a {len}-byte payload, over the {MAX_PAYLOAD_BYTES}-byte limit"
-        )));
-    }
-    let need = min + len;
-    if total < need {
-        return Err(ModelError::Truncated { need, have: total });
-    }
-    if total > need {
-        return Err(ModelError::Invalid(format!(
-            "{} unexpected bytes after the checksum (header declares a {need}-byte file, found {total})",
-            total - need
-        )));
-    }
-    Ok(len)
 }
 
 /// Feature names: 1 to [`MAX_DIMS`], non-empty, unique.
@@ -695,14 +567,17 @@ mod tests {
             u32::from_le_bytes([b[8], b[9], b[10], b[11]]),
             FORMAT_VERSION
         );
-        let len = u64::from_le_bytes(le8(&b[12..20])) as usize;
+        let mut len8 = [0u8; 8];
+        len8.copy_from_slice(&b[12..20]);
+        let len = u64::from_le_bytes(len8) as usize;
         assert_eq!(b.len(), len + HEADER_LEN + TRAILER_LEN);
+        let check = |head: &[u8], total| FORMAT.check_header(head, total).map_err(ModelError::from);
         assert!(matches!(
-            check_header(&b[..3], 3),
+            check(&b[..3], 3),
             Err(ModelError::Truncated { need: 28, have: 3 })
         ));
         assert!(matches!(
-            check_header(b"GIF89a", 6),
+            check(b"GIF89a", 6),
             Err(ModelError::NotABundle { .. })
         ));
     }

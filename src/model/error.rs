@@ -96,7 +96,30 @@ fn display_path(path: &Option<PathBuf>) -> String {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+impl From<super::container::FrameError> for ModelError {
+    fn from(e: super::container::FrameError) -> Self {
+        use super::container::FrameError as F;
+        match e {
+            F::WrongMagic(found_magic) => ModelError::NotABundle {
+                path: None,
+                found_magic,
+            },
+            F::Truncated { need, have } => ModelError::Truncated { need, have },
+            F::Version { found, supported } => ModelError::UnsupportedVersion { found, supported },
+            F::TooLarge { declared, max } => ModelError::Invalid(format!(
+                "header declares a {declared}-byte payload, over the {max}-byte limit"
+            )),
+            F::TrailingBytes { extra, need, have } => ModelError::Invalid(format!(
+                "{extra} unexpected bytes after the checksum (header declares a {need}-byte file, found {have})"
+            )),
+            F::Checksum { expected, found } => ModelError::Checksum { expected, found },
+            F::Decode(m) => ModelError::Decode(m),
+        }
+    }
+}
+
+/// Hex of up to the first bytes of a file, `<empty>` for none.
+pub(crate) fn hex(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len() * 3);
     for (i, b) in bytes.iter().enumerate() {
         if i > 0 {

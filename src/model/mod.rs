@@ -16,6 +16,7 @@
 pub mod bundle;
 pub mod calibration;
 pub mod checksum;
+pub mod container;
 pub mod error;
 pub mod forest;
 pub mod transform;
