@@ -7,8 +7,8 @@
 
 use super::{Delay, Metrics};
 
-/// Confusion-matrix counts.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Confusion-matrix counts (the DNS evaluation and the flow detectors share it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Confusion {
     /// Flagged positives.
     pub tp: usize,

@@ -1335,53 +1335,6 @@ fn hex_decode(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// Window-level confusion counts against the `Label` ground truth (a window is
-/// positive when its attack ratio is > 0; windows without labels are not counted).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Confusion {
-    /// Alerted positive windows.
-    pub tp: u64,
-    /// Alerted negative windows.
-    pub fp: u64,
-    /// Missed positive windows.
-    pub fn_: u64,
-    /// Quiet negative windows.
-    pub tn: u64,
-}
-
-impl Confusion {
-    /// Count one window: `alerted` = predicted positive.
-    pub fn add(&mut self, attack_ratio: Option<f64>, alerted: bool) {
-        let Some(r) = attack_ratio else { return };
-        match (r > 0.0, alerted) {
-            (true, true) => self.tp += 1,
-            (true, false) => self.fn_ += 1,
-            (false, true) => self.fp += 1,
-            (false, false) => self.tn += 1,
-        }
-    }
-
-    /// Merge another count.
-    pub fn merge(&mut self, o: &Confusion) {
-        self.tp += o.tp;
-        self.fp += o.fp;
-        self.fn_ += o.fn_;
-        self.tn += o.tn;
-    }
-
-    /// `tp / (tp + fp)`; `None` when nothing was alerted.
-    pub fn precision(&self) -> Option<f64> {
-        let d = self.tp + self.fp;
-        (d > 0).then(|| self.tp as f64 / d as f64)
-    }
-
-    /// `tp / (tp + fn)`; `None` without positive windows.
-    pub fn recall(&self) -> Option<f64> {
-        let d = self.tp + self.fn_;
-        (d > 0).then(|| self.tp as f64 / d as f64)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1724,20 +1677,6 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(e, CicidsError::TooFewWindows { found: 2, .. }));
-    }
-
-    #[test]
-    fn confusion_counts() {
-        let mut c = Confusion::default();
-        c.add(Some(1.0), true);
-        c.add(Some(0.5), false);
-        c.add(Some(0.0), true);
-        c.add(Some(0.0), false);
-        c.add(None, true);
-        assert_eq!((c.tp, c.fn_, c.fp, c.tn), (1, 1, 1, 1));
-        assert_eq!(c.precision(), Some(0.5));
-        assert_eq!(c.recall(), Some(0.5));
-        assert_eq!(Confusion::default().precision(), None);
     }
 
     #[test]

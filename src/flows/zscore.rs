@@ -570,41 +570,6 @@ impl ExactQuantile {
     }
 }
 
-/// Confusion counts of alerts against ground truth.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Confusion {
-    /// Alert on an anomaly.
-    pub tp: u64,
-    /// Alert on a normal row.
-    pub fp: u64,
-    /// Missed anomaly.
-    pub fn_: u64,
-    /// Quiet on a normal row.
-    pub tn: u64,
-}
-
-impl Confusion {
-    /// Count one row.
-    pub fn add(&mut self, alert: bool, anom: bool) {
-        match (alert, anom) {
-            (true, true) => self.tp += 1,
-            (true, false) => self.fp += 1,
-            (false, true) => self.fn_ += 1,
-            (false, false) => self.tn += 1,
-        }
-    }
-
-    /// `tp / max(1, alerts)` (the reference's definition).
-    pub fn precision(&self) -> f64 {
-        self.tp as f64 / (self.tp + self.fp).max(1) as f64
-    }
-
-    /// `tp / max(1, anomalies)`.
-    pub fn recall(&self) -> f64 {
-        self.tp as f64 / (self.tp + self.fn_).max(1) as f64
-    }
-}
-
 /// Columns of a telemetry stream CSV.
 pub const STREAM_COLUMNS: [Column; 6] = [
     Column::new("t", &["time", "step", "timestamp"]),

@@ -10,8 +10,8 @@ use crate::cli::{
     FlowsBaselineArgs, FlowsForestArgs, FlowsMonitorArgs, FlowsOutputArgs, FlowsRunArgs, ZVoteMode,
 };
 use crate::flows::cicids::{
-    Baseline, BaselineOptions, Confusion, Decision, FlowWindow, RowCounts, WindowReader,
-    WindowVerdict, ZVote, FEATURES,
+    Baseline, BaselineOptions, Decision, FlowWindow, RowCounts, WindowReader, WindowVerdict, ZVote,
+    FEATURES,
 };
 use crate::store::{FlowAlertRecord, Store};
 use anyhow::Context;
@@ -320,8 +320,13 @@ fn record(v: &WindowVerdict) -> FlowAlertRecord {
     }
 }
 
-fn pct(x: Option<f64>) -> String {
-    x.map_or("n/a".into(), |v| format!("{:.1} %", 100.0 * v))
+/// A ratio as a percentage, `n/a` when undefined (NaN).
+fn pct(x: f64) -> String {
+    if x.is_nan() {
+        "n/a".into()
+    } else {
+        format!("{:.1} %", 100.0 * x)
+    }
 }
 
 /// Per-file tallies.
@@ -329,8 +334,8 @@ fn pct(x: Option<f64>) -> String {
 struct Tally {
     decisions: [u64; 3],
     patterns: BTreeMap<&'static str, u64>,
-    alerts: Confusion,
-    confirmed: Confusion,
+    alerts: crate::evaluate::metrics::Confusion,
+    confirmed: crate::evaluate::metrics::Confusion,
     positives: u64,
     labelled: u64,
 }
@@ -341,10 +346,12 @@ impl Tally {
         if v.is_alert() {
             *self.patterns.entry(v.pattern.as_str()).or_default() += 1;
         }
-        self.alerts.add(v.window.attack_ratio, v.is_alert());
-        self.confirmed
-            .add(v.window.attack_ratio, v.decision == Decision::Confirmed);
+        // Windows without labels are not counted; a window is positive when
+        // any of its flows is an attack.
         if let Some(r) = v.window.attack_ratio {
+            self.alerts.add(r > 0.0, v.is_alert());
+            self.confirmed
+                .add(r > 0.0, v.decision == Decision::Confirmed);
             self.labelled += 1;
             self.positives += u64::from(r > 0.0);
         }

@@ -7,8 +7,8 @@
 
 use crate::cli::flows_zscore::{GenStreamArgs, ZscoreArgs};
 use crate::flows::zscore::{
-    generate_stream, Baseline, Confusion, ExactQuantile, Observation, RobustConfig, Scorer,
-    StreamInput, StreamRecipe, Threshold, ZScoreConfig,
+    generate_stream, Baseline, ExactQuantile, Observation, RobustConfig, Scorer, StreamInput,
+    StreamRecipe, Threshold, ZScoreConfig,
 };
 use anyhow::Context;
 use std::io::{BufWriter, Write};
@@ -120,7 +120,7 @@ pub fn run(a: ZscoreArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let mut header_written = false;
-    let mut conf = Confusion::default();
+    let mut conf = crate::evaluate::metrics::Confusion::default();
     let mut alerts = 0u64;
     let mut top: Vec<(f64, i64, String, Option<bool>)> = Vec::new();
     let p = pass(&a.input, &cfg, true, |o, s| {
@@ -144,7 +144,7 @@ pub fn run(a: ZscoreArgs) -> anyhow::Result<ExitCode> {
             }
         }
         if let Some(l) = o.is_anom {
-            conf.add(alert, l);
+            conf.add(l, alert);
         }
         if alert {
             alerts += 1;
@@ -184,8 +184,9 @@ pub fn run(a: ZscoreArgs) -> anyhow::Result<ExitCode> {
     if p.labelled {
         println!(
             "precision: {:.4}  recall: {:.4}  (tp {} fp {} fn {}, anomalies {})",
-            conf.precision(),
-            conf.recall(),
+            // The reference's definition: 0 (not undefined) without alerts.
+            zero_if_nan(conf.precision()),
+            zero_if_nan(conf.recall()),
             conf.tp,
             conf.fp,
             conf.fn_,
@@ -245,4 +246,13 @@ pub fn gen_stream(a: GenStreamArgs) -> anyhow::Result<ExitCode> {
         a.seed
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// 0 for an undefined ratio, as the reference notebook prints it.
+fn zero_if_nan(x: f64) -> f64 {
+    if x.is_nan() {
+        0.0
+    } else {
+        x
+    }
 }
