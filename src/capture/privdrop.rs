@@ -65,62 +65,8 @@ pub enum PrivDropError {
     Regainable(String),
 }
 
-/// Switch to `user` (and `group`, default: the user's primary group) if running
-/// as root.
-pub fn drop_privileges(user: &str, group: Option<&str>) -> Result<Dropped, PrivDropError> {
-    if !unistd::geteuid().is_root() {
-        return Ok(Dropped::NotRoot {
-            uid: unistd::getuid().as_raw(),
-        });
-    }
-    if user == "root" {
-        return Ok(Dropped::StayedRoot);
-    }
-    let call = |call: &'static str| {
-        let user = user.to_string();
-        move |source| PrivDropError::Call { user, call, source }
-    };
-    let u = User::from_name(user)
-        .map_err(call("getpwnam"))?
-        .ok_or_else(|| PrivDropError::NoUser(user.to_string()))?;
-    let gid: Gid = match group {
-        Some(g) => {
-            Group::from_name(g)
-                .map_err(call("getgrnam"))?
-                .ok_or_else(|| PrivDropError::NoGroup(g.to_string()))?
-                .gid
-        }
-        None => u.gid,
-    };
-    let cname = CString::new(user).map_err(|_| PrivDropError::NoUser(user.to_string()))?;
-    unistd::initgroups(&cname, gid).map_err(call("initgroups"))?;
-    unistd::setgid(gid).map_err(call("setgid"))?;
-    unistd::setuid(u.uid).map_err(call("setuid"))?;
-    if unistd::getuid() != u.uid
-        || unistd::geteuid() != u.uid
-        || unistd::getgid() != gid
-        || (u.uid != Uid::from_raw(0) && unistd::setuid(Uid::from_raw(0)).is_ok())
-    {
-        return Err(PrivDropError::Regainable(user.to_string()));
-    }
-    Ok(Dropped::To {
-        user: user.to_string(),
-        uid: u.uid.as_raw(),
-        gid: gid.as_raw(),
-    })
-}
-
-/// Give `dir` to `user` (and `group`) when running as root, so files the
-/// sensor creates there after [`drop_privileges`] (the pcap ring) can be
-/// written. A no-op when not root or when `user` is root.
-pub fn hand_over_dir(
-    dir: &std::path::Path,
-    user: &str,
-    group: Option<&str>,
-) -> Result<(), PrivDropError> {
-    if !unistd::geteuid().is_root() || user == "root" {
-        return Ok(());
-    }
+/// Uid and gid of `user` / `group` (default: the user's primary group).
+fn resolve(user: &str, group: Option<&str>) -> Result<(Uid, Gid), PrivDropError> {
     let call = |call: &'static str| {
         let user = user.to_string();
         move |source| PrivDropError::Call { user, call, source }
@@ -137,7 +83,56 @@ pub fn hand_over_dir(
         }
         None => u.gid,
     };
-    std::os::unix::fs::chown(dir, Some(u.uid.as_raw()), Some(gid.as_raw())).map_err(|source| {
+    Ok((u.uid, gid))
+}
+
+/// Switch to `user` (and `group`, default: the user's primary group) if running
+/// as root.
+pub fn drop_privileges(user: &str, group: Option<&str>) -> Result<Dropped, PrivDropError> {
+    if !unistd::geteuid().is_root() {
+        return Ok(Dropped::NotRoot {
+            uid: unistd::getuid().as_raw(),
+        });
+    }
+    if user == "root" {
+        return Ok(Dropped::StayedRoot);
+    }
+    let (uid, gid) = resolve(user, group)?;
+    let call = |call: &'static str| {
+        let user = user.to_string();
+        move |source| PrivDropError::Call { user, call, source }
+    };
+    let cname = CString::new(user).map_err(|_| PrivDropError::NoUser(user.to_string()))?;
+    unistd::initgroups(&cname, gid).map_err(call("initgroups"))?;
+    unistd::setgid(gid).map_err(call("setgid"))?;
+    unistd::setuid(uid).map_err(call("setuid"))?;
+    if unistd::getuid() != uid
+        || unistd::geteuid() != uid
+        || unistd::getgid() != gid
+        || (uid != Uid::from_raw(0) && unistd::setuid(Uid::from_raw(0)).is_ok())
+    {
+        return Err(PrivDropError::Regainable(user.to_string()));
+    }
+    Ok(Dropped::To {
+        user: user.to_string(),
+        uid: uid.as_raw(),
+        gid: gid.as_raw(),
+    })
+}
+
+/// Give `dir` to `user` (and `group`) when running as root, so files the
+/// sensor creates there after [`drop_privileges`] (the pcap ring) can be
+/// written. A no-op when not root or when `user` is root.
+pub fn hand_over_dir(
+    dir: &std::path::Path,
+    user: &str,
+    group: Option<&str>,
+) -> Result<(), PrivDropError> {
+    if !unistd::geteuid().is_root() || user == "root" {
+        return Ok(());
+    }
+    let (uid, gid) = resolve(user, group)?;
+    std::os::unix::fs::chown(dir, Some(uid.as_raw()), Some(gid.as_raw())).map_err(|source| {
         PrivDropError::Chown {
             dir: dir.to_path_buf(),
             source,
