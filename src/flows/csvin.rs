@@ -239,9 +239,34 @@ impl CsvInput {
         }
     }
 
+    /// The next row the CSV layer can read: `Some(line)` with the row in
+    /// `rec`, `None` at end of file. Rows it rejects (wrong field count,
+    /// invalid UTF-8) go to `skip(line, message)` and reading goes on.
+    pub fn next_row(
+        &mut self,
+        rec: &mut csv::StringRecord,
+        mut skip: impl FnMut(u64, String),
+    ) -> Option<u64> {
+        loop {
+            match self.next_record(rec) {
+                Ok(true) => return Some(self.line),
+                Ok(false) => return None,
+                Err(e) => skip(self.line, row_message(e)),
+            }
+        }
+    }
+
     /// Line of the last record read or rejected (header = 1).
     pub fn line(&self) -> u64 {
         self.line
+    }
+}
+
+/// The message of a rejected row ([`CsvInput::next_record`] only reports rows).
+fn row_message(e: CsvError) -> String {
+    match e {
+        CsvError::Row { message, .. } => message,
+        other => other.to_string(),
     }
 }
 
@@ -318,6 +343,21 @@ mod tests {
             assert!(c.next_record(&mut rec).unwrap());
             assert_eq!(c.line(), 4);
         }
+    }
+
+    #[test]
+    fn next_row_hands_rejected_rows_to_skip_and_goes_on() {
+        let f = write(b"a,b\r\n1,2\r\n3\r\n4,5\r\n");
+        let mut c = CsvInput::open(f.path()).unwrap();
+        let mut rec = csv::StringRecord::new();
+        let mut skipped = Vec::new();
+        let mut good = Vec::new();
+        while let Some(line) = c.next_row(&mut rec, |l, m| skipped.push((l, m))) {
+            good.push((line, rec[0].to_string()));
+        }
+        assert_eq!(good, vec![(2, "1".into()), (4, "4".into())]);
+        assert_eq!(skipped.len(), 1);
+        assert_eq!(skipped[0].0, 3);
     }
 
     #[test]

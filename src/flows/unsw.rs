@@ -138,21 +138,9 @@ pub fn read_flows(path: &Path, require_label: bool) -> Result<FlowFile, CsvError
 
     let mut out = FlowFile::default();
     let mut rec = csv::StringRecord::new();
-    loop {
-        let next = input.next_record(&mut rec);
-        let line = input.line();
-        match next {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(CsvError::Row { message, .. }) => {
-                out.skipped.push(Skip {
-                    line,
-                    reason: message,
-                });
-                continue;
-            }
-            Err(e) => return Err(e),
-        }
+    while let Some(line) = input.next_row(&mut rec, |line, reason| {
+        out.skipped.push(Skip { line, reason })
+    }) {
         match parse_row(&rec, num_idx, cat_idx, label_idx, require_label) {
             Ok((numeric, categorical, label)) => out.rows.push(FlowRow {
                 line,

@@ -3,7 +3,7 @@
 use super::{report_skips, require_named};
 use crate::cli::FlowsBurstArgs;
 use crate::flows::burst::{BurstConfig, BurstDetector};
-use crate::flows::csvin::{CsvError, CsvInput};
+use crate::flows::csvin::CsvInput;
 use anyhow::Context;
 use std::io::Write;
 use std::process::ExitCode;
@@ -25,18 +25,7 @@ pub fn run(a: FlowsBurstArgs) -> anyhow::Result<ExitCode> {
     let mut rec = csv::StringRecord::new();
     let mut skips = Vec::new();
     let mut rows = 0u64;
-    loop {
-        let next = input.next_record(&mut rec);
-        let line = input.line();
-        match next {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(CsvError::Row { message, .. }) => {
-                skips.push((line, message));
-                continue;
-            }
-            Err(e) => return Err(e.into()),
-        }
+    while let Some(line) = input.next_row(&mut rec, |l, m| skips.push((l, m))) {
         let raw_t = rec.get(idx[0]).unwrap_or("").trim();
         let Some(ts) = crate::source::jsonl::parse_ts(raw_t) else {
             skips.push((

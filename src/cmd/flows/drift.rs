@@ -4,7 +4,7 @@
 use super::{report_skips, require_named};
 use crate::cli::{FlowsDriftArgs, FlowsFormat};
 use crate::event::MICROS;
-use crate::flows::csvin::{CsvError, CsvInput};
+use crate::flows::csvin::CsvInput;
 use crate::flows::drift::{Adwin, CategoryCounts, Divergence, DriftEvent};
 use anyhow::Context;
 use serde_json::json;
@@ -136,18 +136,10 @@ fn read_categories(
     let mut counts = vec![CategoryCounts::new(); columns.len()];
     let mut skips = Vec::new();
     let mut rec = csv::StringRecord::new();
-    loop {
-        let next = input.next_record(&mut rec);
-        let line = input.line();
-        match next {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(CsvError::Row { message, .. }) => {
-                skips.push((line, message));
-                continue;
-            }
-            Err(e) => return Err(e.into()),
-        }
+    while input
+        .next_row(&mut rec, |l, m| skips.push((l, m)))
+        .is_some()
+    {
         for (c, &i) in counts.iter_mut().zip(&idx) {
             let v = rec.get(i).unwrap_or("").trim();
             c.add(if v.is_empty() { "-" } else { v });
@@ -169,18 +161,7 @@ fn run_adwin(
     let mut events = Vec::new();
     let mut skips = Vec::new();
     let mut rec = csv::StringRecord::new();
-    loop {
-        let next = input.next_record(&mut rec);
-        let line = input.line();
-        match next {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(CsvError::Row { message, .. }) => {
-                skips.push((line, message));
-                continue;
-            }
-            Err(e) => return Err(e.into()),
-        }
+    while let Some(line) = input.next_row(&mut rec, |l, m| skips.push((l, m))) {
         let raw = rec.get(idx[0]).unwrap_or("").trim();
         let value = match raw.parse::<f64>() {
             Ok(v) if v.is_finite() => v,
