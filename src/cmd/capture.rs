@@ -32,8 +32,7 @@ pub use live::run;
 
 #[cfg(feature = "capture")]
 mod live {
-    use super::super::output::Printer;
-    use super::super::replay::{stop_flag, StoreSink};
+    use super::super::replay::{stop_flag, window_printer, StoreSink};
     use crate::capture::privdrop::{drop_privileges, Dropped};
     use crate::capture::{self, CaptureConfig, CaptureTotals, Next, RingConfig};
     use crate::cli::CaptureArgs;
@@ -131,12 +130,13 @@ mod live {
         let hup = Arc::new(AtomicBool::new(false));
         signal_hook::flag::register(signal_hook::consts::SIGHUP, hup.clone())
             .context("installing SIGHUP handler")?;
-        let format = if out_cfg.ndjson_on_stdout() {
-            crate::cli::OutputFormat::None
-        } else {
-            a.format
-        };
-        let sink = StoreSink::new(store, run, Printer::new(format), detector, outputs);
+        let sink = StoreSink::new(
+            store,
+            run,
+            window_printer(a.format, &out_cfg),
+            detector,
+            outputs,
+        );
         let mut pipeline = Pipeline::new(&cfg, enricher, sink);
         let cap = opened.start(stop.clone())?;
         eprintln!(

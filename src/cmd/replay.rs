@@ -15,7 +15,7 @@ use crate::detect::{Detector, Verdict};
 use crate::enrich::{Enrichment, FirstSeenRecord};
 use crate::event::Lookup;
 use crate::model::Label;
-use crate::output::Outputs;
+use crate::output::{Outputs, OutputsConfig};
 use crate::pipeline::{Pipeline, RunEnd, Threads, WindowSink};
 use crate::source::merge::Merger;
 use crate::stats::{Stats, StatsReport};
@@ -100,6 +100,16 @@ impl WindowSink for StoreSink {
     #[inline]
     fn lookup(&mut self, l: &Lookup<'_>, e: &Enrichment) {
         self.outputs.lookup(l, e);
+    }
+}
+
+/// The window printer for stdout: NDJSON on stdout replaces the window table
+/// there (shared by `replay` and `capture`).
+pub fn window_printer(format: crate::cli::OutputFormat, outputs: &OutputsConfig) -> Printer {
+    if outputs.ndjson_on_stdout() {
+        Printer::new(crate::cli::OutputFormat::None)
+    } else {
+        Printer::new(format)
     }
 }
 
@@ -215,13 +225,13 @@ pub fn run(a: ReplayArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
     }
     let stop = stop_flag()?;
     let scored = detector.is_some();
-    // NDJSON on stdout replaces the window table there.
-    let format = if out_cfg.ndjson_on_stdout() {
-        crate::cli::OutputFormat::None
-    } else {
-        a.format
-    };
-    let sink = StoreSink::new(store, run, Printer::new(format), detector, outputs);
+    let sink = StoreSink::new(
+        store,
+        run,
+        window_printer(a.format, &out_cfg),
+        detector,
+        outputs,
+    );
     let mut pipeline = Pipeline::new(&cfg, enricher, sink);
     pipeline.source_stats().merge(&stats);
     metrics.publish_stats(&stats);
