@@ -321,6 +321,15 @@ fn live_capture_of_a_real_resolver_stores_what_dig_asked_and_flushes_on_sigterm(
     let data = writable_dir(dir.path());
     let allow = data.join("allow.txt");
     std::fs::write(&allow, "# empty at start\n").unwrap();
+    let config = data.join("sensor.toml");
+    let thresholds = |u: f64, l: f64| {
+        std::fs::write(
+            &config,
+            format!("[sensor]\nthresholds = {{ unusual = {u}, likely = {l} }}\n"),
+        )
+        .unwrap()
+    };
+    thresholds(0.45, 0.75);
     let lab = lab(dir.path(), 0);
     let db = data.join("live.db");
     let summary = data.join("summary.json");
@@ -330,6 +339,8 @@ fn live_capture_of_a_real_resolver_stores_what_dig_asked_and_flushes_on_sigterm(
         .args(["--window", "1m", "--grace", "10s", "--format", "none"])
         .args(["--log-level", "info", "--db"])
         .arg(&db)
+        .arg("--config")
+        .arg(&config)
         .arg("--summary-json")
         .arg(&summary)
         .arg("--allowlist")
@@ -356,7 +367,8 @@ fn live_capture_of_a_real_resolver_stores_what_dig_asked_and_flushes_on_sigterm(
     dig(0, &["cfg.example.test", "TXT"]);
     dig(0, &["cfg.example.test", "TXT"]);
 
-    // SIGHUP re-reads the allow-list file: one entry more, then one less.
+    // SIGHUP re-reads the allow-list file (one entry more, then one less) and
+    // the configuration's thresholds.
     fn reloaded(log: &[String]) -> Vec<u64> {
         log.iter()
             .filter(|l| l.contains("allow-list reloaded"))
@@ -374,8 +386,13 @@ fn live_capture_of_a_real_resolver_stores_what_dig_asked_and_flushes_on_sigterm(
     must("kill", &["-HUP", &sensor.pid()]);
     sensor.wait_until(|log| reloaded(log).len() == 1);
     std::fs::write(&allow, "# empty again\n").unwrap();
+    thresholds(0.5, 0.8);
     must("kill", &["-HUP", &sensor.pid()]);
     sensor.wait_until(|log| reloaded(log).len() == 2);
+    sensor.wait_until(|log| {
+        log.iter()
+            .any(|l| l.contains("thresholds reloaded") && l.contains("unusual=0.5"))
+    });
     let counts = reloaded(&sensor.log);
     assert_eq!(counts[0], counts[1] + 1, "{}", sensor.text());
 

@@ -440,34 +440,19 @@ impl Reader {
     }
 
     fn send(&self, batch: &mut Batch) {
-        if batch.is_empty() {
-            return;
-        }
-        let next = self.fresh();
-        let full = std::mem::replace(batch, next);
-        match self.tx.try_send(full) {
-            Ok(()) => {}
-            Err(TrySendError::Full(mut b)) | Err(TrySendError::Disconnected(mut b)) => {
-                self.counters
-                    .queue_dropped
-                    .fetch_add(b.len() as u64, Ordering::Relaxed);
-                b.clear();
-                *batch = b;
-            }
-        }
+        hand_off(&self.tx, batch, &self.counters, || self.fresh());
     }
 
     fn update_drops(&mut self) {
         if let Ok(s) = self.handle.cap.stats() {
-            // libpcap's counters are 32-bit and may wrap: add the forward delta.
             let (k, i) = self.last_drops;
             self.last_drops = (s.dropped, s.if_dropped);
             self.counters
                 .kernel_dropped
-                .fetch_add(u64::from(s.dropped.wrapping_sub(k)), Ordering::Relaxed);
+                .fetch_add(forward(k, s.dropped), Ordering::Relaxed);
             self.counters
                 .interface_dropped
-                .fetch_add(u64::from(s.if_dropped.wrapping_sub(i)), Ordering::Relaxed);
+                .fetch_add(forward(i, s.if_dropped), Ordering::Relaxed);
         }
     }
 
@@ -521,6 +506,37 @@ impl Reader {
             r.flush();
         }
     }
+}
+
+/// Hand a non-empty batch to the pipeline without waiting. On success `batch`
+/// becomes `fresh()`; when the queue is full (or the pipeline is gone) the
+/// batch's frames are counted as queue drops and it is kept, cleared, for
+/// reuse, so an overloaded sensor allocates nothing.
+fn hand_off(
+    tx: &SyncSender<Batch>,
+    batch: &mut Batch,
+    counters: &CaptureCounters,
+    fresh: impl FnOnce() -> Batch,
+) {
+    if batch.is_empty() {
+        return;
+    }
+    match tx.try_send(std::mem::take(batch)) {
+        Ok(()) => *batch = fresh(),
+        Err(TrySendError::Full(mut b)) | Err(TrySendError::Disconnected(mut b)) => {
+            counters
+                .queue_dropped
+                .fetch_add(b.len() as u64, Ordering::Relaxed);
+            b.clear();
+            *batch = b;
+        }
+    }
+}
+
+/// Increase of a libpcap drop counter since `last`; the counters are 32-bit
+/// and wrap.
+fn forward(last: u32, now: u32) -> u64 {
+    u64::from(now.wrapping_sub(last))
 }
 
 /// Rotating savefiles of one interface.
@@ -672,6 +688,78 @@ mod tests {
         assert_eq!(got, vec![(5, b"abc".to_vec(), 10), (6, b"de".to_vec(), 2)]);
         b.clear();
         assert!(b.is_empty());
+    }
+
+    #[test]
+    fn a_full_queue_counts_the_batch_as_dropped_and_keeps_it_for_reuse() {
+        let (tx, rx) = mpsc::sync_channel::<Batch>(1);
+        let counters = CaptureCounters::default();
+        let mut b = Batch::default();
+        for i in 0..3 {
+            b.push(i, b"frame", 5);
+        }
+        hand_off(&tx, &mut b, &counters, Batch::default);
+        assert!(b.is_empty());
+        for i in 0..2 {
+            b.push(i, b"frame", 5);
+        }
+        let cap = b.data.capacity();
+        hand_off(&tx, &mut b, &counters, || {
+            panic!("no fresh batch on a drop")
+        });
+        assert_eq!(counters.totals().queue_dropped, 2);
+        assert!(b.is_empty());
+        assert_eq!(b.data.capacity(), cap, "the dropped batch is reused");
+        assert_eq!(rx.try_recv().unwrap().len(), 3);
+        // Nothing to send: nothing happens.
+        hand_off(&tx, &mut b, &counters, || panic!("empty batch sent"));
+        assert_eq!(counters.totals().queue_dropped, 2);
+    }
+
+    #[test]
+    fn drop_counters_wrap_forward() {
+        assert_eq!(forward(10, 15), 5);
+        assert_eq!(forward(u32::MAX - 1, 3), 5);
+        assert_eq!(forward(7, 7), 0);
+    }
+
+    #[test]
+    fn the_ring_rotates_and_keeps_the_newest_files() {
+        let d = tempfile::tempdir().unwrap();
+        let cfg = RingConfig {
+            dir: d.path().to_path_buf(),
+            max_bytes: 300,
+            keep: 2,
+        };
+        let mut ring = Ring::new(cfg, "eth0", pcap::Linktype::ETHERNET);
+        let data = [0u8; 100];
+        for i in 0..10 {
+            let header = pcap::PacketHeader {
+                ts: libc::timeval {
+                    tv_sec: 1_700_000_000 + i,
+                    tv_usec: 0,
+                },
+                caplen: 100,
+                len: 100,
+            };
+            ring.write(&pcap::Packet::new(&header, &data));
+        }
+        ring.flush();
+        let mut files: Vec<String> = std::fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        // A file is closed once it has reached 300 bytes (like tcpdump -C, the
+        // last frame may cross the limit): 24-byte header + 3 × 116-byte
+        // frames, so frames 0-2, 3-5, 6-8, 9 in four files; the newest two kept.
+        assert_eq!(files, vec!["eth0-000003.pcap", "eth0-000004.pcap"]);
+        let size = |f: &str| std::fs::metadata(d.path().join(f)).unwrap().len();
+        assert_eq!(size("eth0-000003.pcap"), 24 + 3 * 116);
+        assert_eq!(size("eth0-000004.pcap"), 24 + 116);
+        let mut stats = crate::stats::Stats::default();
+        let paths: Vec<_> = files.iter().map(|f| d.path().join(f)).collect();
+        crate::source::merge::Merger::open(&paths, &mut stats).expect("the ring files read back");
     }
 
     #[test]
