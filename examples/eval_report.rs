@@ -68,6 +68,7 @@ fn main() -> std::io::Result<()> {
                 truth_scenario: mal.map(|(s, _, _)| (*s).to_owned()),
                 first_malicious_ts: mal.map(|_| start + 40),
                 reasons: vec![],
+                explanation: String::new(),
             });
         }
     }

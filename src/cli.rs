@@ -843,6 +843,10 @@ pub struct EvaluateArgs {
     /// Also write an HTML report with a score timeline per host.
     #[arg(long, value_name = "FILE.html")]
     pub report: Option<PathBuf>,
+    /// How many false alerts and missed windows the table lists with their
+    /// explanation, highest score first (0: none). JSON and HTML list all.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub review: usize,
     /// Window options (must match the model's).
     #[command(flatten)]
     pub windows: WindowArgs,

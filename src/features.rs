@@ -16,7 +16,7 @@
 //! | `host_newly_seen_ratio` | registrable domains never seen from this host / distinct registrable domains |
 //! | `unique_domains` | distinct query names |
 //! | `unique_registrable_domains` | distinct registrable domains (PSL) |
-//! | `max_subdomains_per_domain` | most distinct names under one registrable domain |
+//! | `max_subdomains_per_domain` | most distinct names under one registrable domain that is neither allow-listed nor popular |
 //! | `mean_qname_len` | mean length of the distinct names |
 //! | `max_qname_len` | longest name |
 //! | `mean_label_entropy` | mean Shannon entropy (bits/char) of the distinct names' labels |

@@ -46,6 +46,7 @@ fn arb_window() -> impl Strategy<Value = ScoredWindow> {
                 truth_scenario: scen.map(str::to_owned),
                 first_malicious_ts: fm,
                 reasons: vec![],
+                explanation: String::new(),
             },
         )
 }

@@ -198,10 +198,24 @@ pub struct HostWindow {
     pub new_domains: u32,
     /// Registrable domains never seen from this host before.
     pub new_host_domains: u32,
-    /// Most distinct names under one registrable domain.
+    /// Most distinct names under one registrable domain, among domains that are
+    /// neither allow-listed nor popular ([`crate::enrich::popular`]).
     pub max_subdomains: u32,
     /// That registrable domain.
     pub max_subdomains_domain: String,
+    /// Most distinct *encoded* names ([`is_encoded`]: high risk, a subdomain
+    /// label of at least [`ENCODED_MIN_LABEL`] characters) under one registrable
+    /// domain that is neither allow-listed nor popular: data carried in names.
+    pub encoded_names: u32,
+    /// That registrable domain (empty when `encoded_names` is 0).
+    pub encoded_domain: String,
+    /// Distinct grouping domains (registrable domains) with at least one
+    /// high-risk name: `login.x8k2q.com` and `www.x8k2q.com` are one risky
+    /// domain, ten DGA names are ten.
+    pub high_risk_registrable: u32,
+    /// Distinct names that got at least one NXDOMAIN (an app retrying one dead
+    /// name counts once; a DGA or water torture counts every name).
+    pub nxdomain_names: u32,
     /// Sum of name lengths over distinct names.
     pub qname_len_sum: u64,
     /// Longest name.
@@ -269,6 +283,10 @@ impl HostWindow {
             new_host_domains: 0,
             max_subdomains: 0,
             max_subdomains_domain: String::new(),
+            encoded_names: 0,
+            encoded_domain: String::new(),
+            high_risk_registrable: 0,
+            nxdomain_names: 0,
             qname_len_sum: 0,
             max_qname_len: 0,
             entropy_sum: 0.0,
@@ -312,6 +330,13 @@ pub const BEACON_MIN_GAP: TsMicros = MICROS;
 struct RegStat {
     name: String,
     subdomains: u32,
+    /// Distinct encoded names ([`is_encoded`]).
+    encoded: u32,
+    /// At least one high-risk name.
+    risky: bool,
+    /// Allow-listed or popular ([`Enrichment::popular`]): left out of the
+    /// fan-out feature.
+    vouched: bool,
     count: u32,
     /// The [`BEACON_SAMPLES`] earliest lookup times, so the set kept does not
     /// depend on arrival order (responses can complete lookups out of query
@@ -411,6 +436,27 @@ fn group_domain<'a>(qname: &'a str, e: &Enrichment) -> (&'a str, u64) {
     }
 }
 
+/// Shortest subdomain label that counts as encoded data (base32/hex/base64
+/// chunks of tunnels and exfiltration are 20–63 characters; host names and
+/// CDN shard labels are shorter).
+pub const ENCODED_MIN_LABEL: usize = 16;
+
+/// Whether `qname` (grouped under a domain of `group_len` bytes) carries
+/// encoded data: lexically high risk, with a label of at least
+/// [`ENCODED_MIN_LABEL`] characters *left of* the grouping domain, so a long
+/// registrable label (`www.averyverylongbrandname.com`) does not count.
+pub fn is_encoded(qname: &str, group_len: usize, e: &Enrichment) -> bool {
+    if !e.high_risk || (e.max_label_len as usize) < ENCODED_MIN_LABEL {
+        return false;
+    }
+    let sub = qname
+        .trim_end_matches('.')
+        .len()
+        .checked_sub(group_len + 1)
+        .and_then(|n| qname.get(..n));
+    sub.is_some_and(|s| s.split('.').any(|l| l.len() >= ENCODED_MIN_LABEL))
+}
+
 fn is_malicious_label(l: &str) -> bool {
     !(l.eq_ignore_ascii_case("benign") || l.eq_ignore_ascii_case("normal") || l == "0")
 }
@@ -486,6 +532,7 @@ impl Acc {
         match self.domains.get_mut(&e.qname_hash) {
             Some(d) => {
                 d.count += 1;
+                w.nxdomain_names += (nx && d.nxdomain == 0) as u32;
                 d.nxdomain += nx as u32;
                 if d.lookalike.is_none() && lookalike.is_some() {
                     d.lookalike = lookalike;
@@ -495,6 +542,7 @@ impl Acc {
             None => {
                 new_name = true;
                 w.unique_domains += 1;
+                w.nxdomain_names += nx as u32;
                 w.high_risk_domains += e.high_risk as u32;
                 w.risky_lure_domains += (e.high_risk && e.lure) as u32;
                 w.new_risky_lure_domains += (e.high_risk && e.lure && e.new_global) as u32;
@@ -530,6 +578,9 @@ impl Acc {
             RegStat {
                 name: pools.string(reg_name),
                 subdomains: 0,
+                encoded: 0,
+                risky: false,
+                vouched: e.allowed || e.popular,
                 count: 0,
                 times: pools.times.pop().unwrap_or_default(),
                 latest: TsMicros::MIN,
@@ -538,7 +589,13 @@ impl Acc {
         });
         if new_name {
             r.subdomains += 1;
+            r.encoded += is_encoded(l.qname, reg_name.len(), e) as u32;
+            if e.high_risk && !r.risky {
+                r.risky = true;
+                w.high_risk_registrable += 1;
+            }
         }
+        r.vouched &= e.allowed || e.popular;
         r.count += 1;
         if r.times.len() < BEACON_SAMPLES {
             r.times.push(l.ts);
@@ -563,6 +620,7 @@ impl Acc {
         }
         for r in self.regs.values() {
             let better = match best_fan {
+                _ if r.vouched => false,
                 None => true,
                 Some(b) => {
                     (r.subdomains, std::cmp::Reverse(&r.name))
@@ -591,6 +649,18 @@ impl Acc {
         if let Some(b) = best_fan {
             w.max_subdomains = b.subdomains;
             w.max_subdomains_domain = b.name.clone();
+        }
+        let best_encoded = self
+            .regs
+            .values()
+            .filter(|r| !r.vouched && r.encoded > 0)
+            .max_by(|a, b| {
+                (a.encoded, std::cmp::Reverse(&a.name))
+                    .cmp(&(b.encoded, std::cmp::Reverse(&b.name)))
+            });
+        if let Some(b) = best_encoded {
+            w.encoded_names = b.encoded;
+            w.encoded_domain = b.name.clone();
         }
         w.beacon = best_beacon.map(|(r, cv, mean)| Beacon {
             domain: r.name.clone(),

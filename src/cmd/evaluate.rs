@@ -3,7 +3,9 @@
 use super::{load_detector, pipeline_config, windows_in_memory};
 use crate::aggregate::HostWindow;
 use crate::cli::{EvalFormat, EvaluateArgs};
-use crate::evaluate::{evaluate, render_html, render_json, render_table, ScoredWindow};
+use crate::evaluate::{
+    evaluate, render_html, render_json, render_review, render_table, ScoredWindow,
+};
 use crate::event::MICROS;
 use anyhow::Context;
 use serde::Deserialize;
@@ -118,6 +120,7 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
                 truth_scenario,
                 first_malicious_ts,
                 reasons: v.reasons.iter().map(|r| r.tag.to_string()).collect(),
+                explanation: v.explanation,
             }
         })
         .collect();
@@ -135,6 +138,7 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
                 stats.files
             );
             print!("{}", render_table(&e));
+            print!("{}", render_review(&e, a.review));
         }
         EvalFormat::Json => {
             let mut j = render_json(&e);

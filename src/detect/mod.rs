@@ -47,15 +47,15 @@ use serde::Serialize;
 /// widen the benign tail, so they are stored and explained but not modelled.
 pub const MODEL_FEATURES: [&str; 15] = [
     "log_queries_per_min",
-    "nxdomain_rate_s",
+    "nxdomain_name_rate_s",
     "servfail_rate_s",
-    "high_risk_ratio_s",
+    "high_risk_registrable_ratio_s",
     "log_unique_registrable",
     "log_max_subdomains",
     "mean_qname_len_s",
     "mean_label_entropy_s",
     "mean_risk_s",
-    "log_high_risk_names",
+    "log_high_risk_registrable",
     "txt_ratio_s",
     "null_ratio_s",
     "rare_qtype_ratio_s",
@@ -68,6 +68,15 @@ pub const N_MODEL_FEATURES: usize = MODEL_FEATURES.len();
 
 /// Prior weight (in lookups) of the rate shrinkage.
 pub const SHRINK_ALPHA: f64 = 10.0;
+
+/// Distinct encoded names under one unvouched domain in a window
+/// ([`HostWindow::encoded_names`]) that make it at least Unusual, with the
+/// reason `encoded_subdomains`.
+pub const ENCODED_MIN_NAMES: u32 = 4;
+
+/// How far below the Unusual threshold the evidence gate puts a window
+/// without reasons.
+pub const EVIDENCE_GATE_MARGIN: f64 = 1e-3;
 
 /// Smallest upward robust deviation that makes a feature a reason.
 pub const REASON_MIN_DEVIATION: f64 = 3.0;
@@ -96,15 +105,19 @@ pub fn model_input(w: &HostWindow) -> [f64; N_MODEL_FEATURES] {
     let q = &w.qtypes;
     [
         ln1p(w.lookups as f64 / minutes),
-        shrink(w.nxdomain as u64, rc, 0.02),
+        shrink(w.nxdomain_names as u64, uniq, 0.02),
         shrink((w.servfail + w.refused) as u64, rc, 0.005),
-        shrink(w.high_risk_domains as u64, uniq, 0.02),
+        shrink(
+            w.high_risk_registrable as u64,
+            w.unique_registrable as u64,
+            0.02,
+        ),
         ln1p(w.unique_registrable as f64),
         ln1p(w.max_subdomains as f64),
         shrink_mean(w.qname_len_sum as f64, uniq, 18.0),
         shrink_mean(w.entropy_sum, uniq, 3.0),
         shrink_mean(w.risk_sum, uniq, 0.15),
-        ln1p(w.high_risk_domains as f64),
+        ln1p(w.high_risk_registrable as f64),
         shrink(q.txt as u64, n, 0.005),
         shrink(q.null as u64, n, 0.001),
         shrink((q.txt + q.null + q.any + q.rare) as u64, n, 0.01),
@@ -238,14 +251,22 @@ impl Detector {
     pub fn judge(&self, w: &HostWindow) -> Verdict {
         let x = model_input(w);
         let mut score = self.score(&x);
-        if w.impersonation_domains > 0 {
-            // An indicator, not a deviation: a resolved brand lookalike is at
-            // least Unusual however ordinary the rest of the window is.
+        if w.impersonation_domains > 0 || w.encoded_names >= ENCODED_MIN_NAMES {
+            // Indicators, not deviations: a resolved brand lookalike, or data
+            // encoded into names under one domain, is at least Unusual however
+            // ordinary the rest of the window is.
             let t = &self.bundle.thresholds;
             score = score.max(t.unusual + 0.5 * (t.likely - t.unusual));
         }
-        let label = self.bundle.label(score);
         let reasons = self.reasons(w, &x);
+        if reasons.is_empty() {
+            // Evidence gate: an alert must name something the analyst can
+            // check. A window whose only oddity is the combination of ordinary
+            // values (no feature far off *and* backed by raw counts, no
+            // indicator) stays just below the Unusual threshold.
+            score = score.min(self.bundle.thresholds.unusual - EVIDENCE_GATE_MARGIN);
+        }
+        let label = self.bundle.label(score);
         let explanation = explain(w, score, label, &reasons);
         Verdict {
             score,
@@ -284,15 +305,15 @@ impl Detector {
             w.nxdomain as f64 / w.with_rcode as f64
         };
         if w.nxdomain >= 5 {
-            out.extend(self.reason(x, "nxdomain_spike", "nxdomain_rate_s"));
+            out.extend(self.reason(x, "nxdomain_spike", "nxdomain_name_rate_s"));
         }
         let risky = self.strongest(
             x,
             "risky_domains",
             &[
-                "high_risk_ratio_s",
+                "high_risk_registrable_ratio_s",
                 "mean_risk_s",
-                "log_high_risk_names",
+                "log_high_risk_registrable",
                 "log_risky_lure_names",
             ],
         );
@@ -300,7 +321,9 @@ impl Detector {
             if w.high_risk_domains >= 5 && nx_share >= 0.5 {
                 r.tag = "dga_like_names";
                 out.push(r);
-            } else if w.high_risk_domains >= 1 {
+            } else if w.high_risk_registrable >= 2 || w.risky_lure_domains >= 1 {
+                // One odd-looking domain is not evidence; two unrelated ones,
+                // or a lure (keyword or brand outside its own domain), are.
                 out.push(r);
             }
         }
@@ -355,6 +378,18 @@ impl Detector {
             }
         }
         out.sort_by(|a, b| b.deviation.total_cmp(&a.deviation));
+        if w.encoded_names >= ENCODED_MIN_NAMES {
+            out.insert(
+                0,
+                Reason {
+                    tag: "encoded_subdomains",
+                    feature: "encoded_names",
+                    value: w.encoded_names as f64,
+                    usual: 0.0,
+                    deviation: 0.0,
+                },
+            );
+        }
         if w.impersonation_domains > 0 {
             // The most specific finding leads.
             out.insert(
@@ -431,11 +466,20 @@ pub fn explain(w: &HostWindow, score: f64, label: Label, reasons: &[Reason]) -> 
     for r in reasons {
         let s = match r.tag {
             "nxdomain_spike" => format!(
-                "{} of {} answered lookups failed ({} NXDOMAIN, usually about {}).",
+                "{} of {} answered lookups failed ({} NXDOMAIN), for {} of {} distinct names ({}, usually about {}).",
                 w.nxdomain,
                 w.with_rcode,
                 pct(w.nxdomain as f64 / w.with_rcode.max(1) as f64),
+                w.nxdomain_names,
+                w.unique_domains,
+                pct(w.nxdomain_names as f64 / w.unique_domains.max(1) as f64),
                 pct(r.usual)
+            ),
+            "encoded_subdomains" => format!(
+                "{} distinct names under {} carry long random labels ({} characters or more), the shape of data encoded into DNS names by a tunnel or an exfiltration tool.",
+                w.encoded_names,
+                w.encoded_domain,
+                crate::aggregate::ENCODED_MIN_LABEL
             ),
             "brand_lookalike" => {
                 let list = w
@@ -508,7 +552,12 @@ pub fn explain(w: &HostWindow, score: f64, label: Label, reasons: &[Reason]) -> 
     // Advice follows the most specific behaviour present, not the largest
     // deviation: structure (tunnel) > generated names > failures > lures.
     let has = |t: &str| reasons.iter().any(|r| r.tag == t);
-    let action = if has("long_random_subdomains") || has("tunnel_like_qtypes") {
+    let action = if has("encoded_subdomains") {
+        format!(
+            "Find the process on {} talking to {} (data may be leaving through DNS) and block that domain at the resolver.",
+            w.host, w.encoded_domain
+        )
+    } else if has("long_random_subdomains") || has("tunnel_like_qtypes") {
         format!(
             "Find the process on {} talking to {} (data may be leaving through DNS) and block that domain at the resolver.",
             w.host, w.max_subdomains_domain

@@ -169,7 +169,8 @@ impl Impersonation {
     }
 }
 
-fn popular() -> &'static FxHashSet<&'static str> {
+/// The popular registrable domains of [`POPULAR_DOMAINS`], parsed once.
+pub(crate) fn popular_set() -> &'static FxHashSet<&'static str> {
     static SET: OnceLock<FxHashSet<&'static str>> = OnceLock::new();
     SET.get_or_init(|| {
         POPULAR_DOMAINS
@@ -326,7 +327,7 @@ fn dashed_popular(label: &str) -> bool {
     let mut s = label.to_owned();
     while let Some(i) = s.rfind('-') {
         s.replace_range(i..=i, ".");
-        if popular().contains(s.as_str()) {
+        if popular_set().contains(s.as_str()) {
             return true;
         }
     }
@@ -348,7 +349,7 @@ pub fn impersonation(q: &str, registrable: Option<&str>) -> Option<Impersonation
     }
     // Only names carrying a brand pay for the popularity lookup.
     let popular_reg = std::cell::OnceCell::new();
-    let popular_reg = || *popular_reg.get_or_init(|| popular().contains(reg));
+    let popular_reg = || *popular_reg.get_or_init(|| popular_set().contains(reg));
     let mut off = 0;
     let (brand, kind) = scored.split('.').find_map(|label| {
         let in_subdomain = off < reg_start;

@@ -28,7 +28,11 @@
 //!   the public suffix, or a well-known brand (`paypal`, `apple`, ...) in a
 //!   *subdomain* label or embedded with extra characters in the registrable
 //!   label (`paypal.com.evil.xyz`, `paypal-help.net`) — never when the
-//!   registrable label *is* the brand.
+//!   registrable label *is* the brand. Under a registrable domain that
+//!   vouches for its names ([`super::popular::vouches`]: popular, not a shared
+//!   platform) neither lure words nor brands count (`account.eum-appdynamics.com`),
+//!   and a brand inside a popular registrable label is the brand's own domain
+//!   (`googleapis.com`, `microsoftazuread-sso.com`).
 //! * `punycode`: a scored label starts with `xn--`. Such labels are an
 //!   encoding of Unicode text, so they contribute *only* this flag (no
 //!   bigram, length, entropy or character features).
@@ -579,6 +583,15 @@ impl LexicalModel {
         };
         let scored = &name[..scored_end];
         let reg_label = &name[reg_start..scored_end];
+        // Lure words and brands mean nothing under a domain the attacker cannot
+        // own (`account.eum-appdynamics.com`, `oauth2.googleapis.com`): a popular
+        // registrable domain vouches for its names (shared platforms excepted),
+        // and a popular domain carrying a brand belongs to the brand.
+        let reg = registrable
+            .map(trim_dot)
+            .filter(|r| !r.is_empty() && name.ends_with(r));
+        let vouched = reg.is_some_and(super::popular::vouches);
+        let brand_owned = reg.is_some_and(|r| super::brand::popular_set().contains(r));
 
         let mut hist = [0u16; 256];
         let mut n: u32 = 0;
@@ -602,7 +615,7 @@ impl LexicalModel {
                 punycode = true;
                 continue;
             }
-            if !is_reg && brands().is_match(label) {
+            if !is_reg && !vouched && brands().is_match(label) {
                 keyword = true;
             }
             let mut prev = Some(BOUNDARY);
@@ -639,10 +652,11 @@ impl LexicalModel {
         if !keyword {
             // A brand inside a longer registrable label (paypal-secure.com),
             // not the brand's own domain (paypal.com).
-            keyword = keywords().is_match(scored)
-                || brands()
-                    .find_overlapping_iter(reg_label)
-                    .any(|m| m.len() < reg_label.len());
+            keyword = (!vouched && keywords().is_match(scored))
+                || (!brand_owned
+                    && brands()
+                        .find_overlapping_iter(reg_label)
+                        .any(|m| m.len() < reg_label.len()));
         }
         let nf = n as f32;
         let entropy = if n == 0 {

@@ -29,6 +29,7 @@ pub mod allowlist;
 pub mod brand;
 pub mod firstseen;
 pub mod lexical;
+pub mod popular;
 pub mod psl;
 
 pub use firstseen::FirstSeenSet;
@@ -122,7 +123,7 @@ pub struct Enrichment {
     pub group_len: u16,
     /// FxHash of that grouping domain.
     pub group_hash: u64,
-    /// Lexical risk in `[0, 1]` (see [`lexical`]).
+    /// Lexical risk in `[0, 1]` (see [`lexical`]); 0 when allow-listed.
     pub risk: f32,
     /// `risk >= high_risk_threshold`.
     pub high_risk: bool,
@@ -147,6 +148,9 @@ pub struct Enrichment {
     pub impersonation: Option<brand::Impersonation>,
     /// On the allow-list: no risk, never newly seen.
     pub allowed: bool,
+    /// The registrable domain is popular and not a shared platform
+    /// ([`popular::vouches`]): no lures, no fan-out.
+    pub popular: bool,
     /// Infrastructure lookup (reverse `.arpa`, DNS blocklist): kept out of
     /// the behavioural window features.
     pub infra: bool,
@@ -212,6 +216,7 @@ struct CacheEntry {
     lure: bool,
     impersonation: Option<brand::Impersonation>,
     allowed: bool,
+    popular: bool,
     infra: bool,
 }
 
@@ -414,6 +419,7 @@ impl Enricher {
             lure: c.lure,
             impersonation: c.impersonation,
             allowed: c.allowed,
+            popular: c.popular,
             infra: c.infra,
             new_global: false,
             new_host: false,
@@ -468,6 +474,7 @@ impl Enricher {
         // names (<= 255 bytes); treat it as "none" defensively.
         let reg_len = reg.map_or(0, |r| u16::try_from(r.len()).unwrap_or(0));
         let group_len = group_len(q, reg_len);
+        let popular = reg.is_some_and(popular::vouches);
         CacheEntry {
             qname_len: u32::try_from(q.len()).unwrap_or(u32::MAX),
             registrable_len: reg_len,
@@ -493,6 +500,7 @@ impl Enricher {
                 brand::impersonation(q, reg)
             },
             allowed,
+            popular,
             infra: allowlist::is_infrastructure(q),
         }
     }

@@ -16,8 +16,8 @@
 //! and the page says how many were left out. Output is deterministic.
 
 use super::metrics::rank_score;
-use super::render::{fmt_duration, fmt_rate, metric_rows, COLUMNS};
-use super::{Evaluation, ScoredWindow, NORMAL_LABEL};
+use super::render::{fmt_duration, fmt_rate, fmt_ratio, fmt_ts, metric_rows, COLUMNS};
+use super::{Evaluation, ReviewItem, ScoredWindow, NORMAL_LABEL};
 use plotters::prelude::*;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -111,14 +111,6 @@ fn fmt_time(ts: i64, long_span: bool) -> String {
         Some(t) => t.format("%H:%M").to_string(),
         None => ts.to_string(),
     }
-}
-
-/// Full UTC timestamp for tables.
-fn fmt_ts(ts: i64) -> String {
-    chrono::DateTime::<chrono::Utc>::from_timestamp(ts, 0).map_or_else(
-        || ts.to_string(),
-        |t| t.format("%Y-%m-%d %H:%M:%S").to_string(),
-    )
 }
 
 /// Merge the [start, end] spans of the malicious windows so overlapping windows give
@@ -323,6 +315,20 @@ pub fn render_html(e: &Evaluation, windows: &[ScoredWindow], title: &str) -> Str
         }
     }
 
+    review_table(
+        &mut h,
+        "False alerts",
+        "Benign windows that were flagged, highest score first: what to review before \
+         tuning allow-lists or thresholds.",
+        &e.false_alerts,
+    );
+    review_table(
+        &mut h,
+        "Missed windows",
+        "Malicious windows left Normal, highest score first.",
+        &e.missed,
+    );
+
     // timelines
     let views = host_views(windows);
     let shown = views.len().min(MAX_HOST_PLOTS);
@@ -375,6 +381,44 @@ pub fn render_html(e: &Evaluation, windows: &[ScoredWindow], title: &str) -> Str
     h.push_str(DEFINITIONS);
     h.push_str("</body>\n</html>\n");
     h
+}
+
+/// A review section: one row per window with its explanation (at most
+/// [`MAX_INCIDENT_ROWS`] rows).
+fn review_table(h: &mut String, title: &str, note: &str, items: &[ReviewItem]) {
+    let _ = writeln!(h, "<h2>{title} ({})</h2>", items.len());
+    if items.is_empty() {
+        h.push_str("<p class=\"note\">None.</p>\n");
+        return;
+    }
+    let _ = writeln!(h, "<p class=\"note\">{note}</p>");
+    h.push_str(
+        "<table>\n<tr><th class=\"l\">host</th><th>window start (UTC)</th><th class=\"l\">label</th>\
+         <th>score</th><th class=\"l\">scenario</th><th class=\"l\">reasons</th>\
+         <th class=\"l\">explanation</th></tr>\n",
+    );
+    for r in items.iter().take(MAX_INCIDENT_ROWS) {
+        let _ = writeln!(
+            h,
+            "<tr><td class=\"l\">{}</td><td>{}</td><td class=\"l\">{}</td><td>{}</td>\
+             <td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td></tr>",
+            escape(&r.host),
+            fmt_ts(r.start),
+            escape(&r.label),
+            fmt_ratio(r.score),
+            escape(r.scenario.as_deref().unwrap_or("benign")),
+            escape(&r.reasons.join(", ")),
+            escape(&r.explanation)
+        );
+    }
+    h.push_str("</table>\n");
+    if items.len() > MAX_INCIDENT_ROWS {
+        let _ = writeln!(
+            h,
+            "<p class=\"note\">First {MAX_INCIDENT_ROWS} of {} listed.</p>",
+            items.len()
+        );
+    }
 }
 
 const DEFINITIONS: &str = "<h2>Definitions</h2>\n<dl>\n\

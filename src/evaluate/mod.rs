@@ -102,7 +102,7 @@ pub mod render;
 mod tests;
 
 pub use html::render_html;
-pub use render::{render_json, render_table};
+pub use render::{render_json, render_review, render_table};
 
 /// The verdict label that is *not* an alert.
 pub const NORMAL_LABEL: &str = "Normal";
@@ -135,6 +135,9 @@ pub struct ScoredWindow {
     pub first_malicious_ts: Option<i64>,
     /// Human-readable reasons the scorer gave.
     pub reasons: Vec<String>,
+    /// The scorer's plain-language explanation (empty when it gave none).
+    #[serde(default)]
+    pub explanation: String,
 }
 
 impl ScoredWindow {
@@ -225,6 +228,60 @@ pub struct Evaluation {
     pub windows: usize,
     /// Windows per verdict label.
     pub label_counts: BTreeMap<String, usize>,
+    /// Every false alert (flagged benign window), highest score first: what an
+    /// analyst reviews to tune allow-lists and thresholds.
+    pub false_alerts: Vec<ReviewItem>,
+    /// Every missed malicious window (positive, not flagged), highest score first.
+    pub missed: Vec<ReviewItem>,
+}
+
+/// One window singled out for review (a false alert or a missed window).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReviewItem {
+    /// Host of the window.
+    pub host: String,
+    /// Window start, Unix seconds.
+    pub start: i64,
+    /// Suspicion score.
+    pub score: f64,
+    /// Verdict label.
+    pub label: String,
+    /// Ground-truth scenario (missed windows only).
+    pub scenario: Option<String>,
+    /// Reason tags the scorer gave.
+    pub reasons: Vec<String>,
+    /// The scorer's explanation.
+    pub explanation: String,
+}
+
+impl ReviewItem {
+    fn of(w: &ScoredWindow) -> Self {
+        ReviewItem {
+            host: w.host.clone(),
+            start: w.start,
+            score: w.score,
+            label: w.label.clone(),
+            scenario: w.scenario().map(str::to_owned),
+            reasons: w.reasons.clone(),
+            explanation: w.explanation.clone(),
+        }
+    }
+}
+
+/// Windows matching `keep` as review items, highest score first (ties: host, start).
+fn review(windows: &[ScoredWindow], keep: impl Fn(&ScoredWindow) -> bool) -> Vec<ReviewItem> {
+    let mut items: Vec<ReviewItem> = windows
+        .iter()
+        .filter(|w| keep(w))
+        .map(ReviewItem::of)
+        .collect();
+    items.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then_with(|| a.host.cmp(&b.host))
+            .then(a.start.cmp(&b.start))
+    });
+    items
 }
 
 /// Evaluate scored windows against their ground truth. Never panics; see the module
@@ -278,6 +335,8 @@ pub fn evaluate(windows: &[ScoredWindow]) -> Evaluation {
         detection_delays: delays,
         windows: windows.len(),
         label_counts,
+        false_alerts: review(windows, |w| !w.truth_malicious && w.flagged()),
+        missed: review(windows, |w| w.truth_malicious && !w.flagged()),
     }
 }
 

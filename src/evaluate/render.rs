@@ -5,7 +5,7 @@
 //! number of the [`Evaluation`], undefined values (`NaN`, `None`) as JSON `null`, keys
 //! in a stable order.
 
-use super::{Delay, Evaluation, Metrics};
+use super::{Delay, Evaluation, Metrics, ReviewItem};
 use serde_json::{json, Map, Value};
 
 /// JSON schema tag written at the top of [`render_json`].
@@ -93,7 +93,72 @@ pub fn metric_rows(e: &Evaluation) -> Vec<Vec<String>> {
     rows
 }
 
-/// Readable, column-aligned plain text.
+/// Full UTC timestamp `YYYY-MM-DD HH:MM:SS` (the raw number if out of range).
+pub fn fmt_ts(ts: i64) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp(ts, 0).map_or_else(
+        || ts.to_string(),
+        |t| t.format("%Y-%m-%d %H:%M:%S").to_string(),
+    )
+}
+
+/// One review line: `host  start  label score  [scenario]  tags`.
+pub fn review_line(r: &ReviewItem) -> String {
+    let scen = r
+        .scenario
+        .as_deref()
+        .map_or_else(String::new, |s| format!("  {s}"));
+    let tags = if r.reasons.is_empty() {
+        "(no reasons)".to_owned()
+    } else {
+        r.reasons.join(",")
+    };
+    format!(
+        "{}  {}  {} {}{scen}  {tags}",
+        r.host,
+        fmt_ts(r.start),
+        r.label,
+        fmt_ratio(r.score)
+    )
+}
+
+/// The review section of the table: up to `n` false alerts and `n` missed windows,
+/// each with its explanation; nothing when `n` is 0.
+pub fn render_review(e: &Evaluation, n: usize) -> String {
+    let mut out = String::new();
+    if n == 0 {
+        return out;
+    }
+    for (title, items) in [
+        ("false alerts (benign windows flagged)", &e.false_alerts),
+        ("missed windows (malicious, Normal)", &e.missed),
+    ] {
+        if items.is_empty() {
+            continue;
+        }
+        out.push_str(&format!(
+            "\n{title}: {}{}\n",
+            items.len(),
+            if items.len() > n {
+                format!(", top {n} by score")
+            } else {
+                String::new()
+            }
+        ));
+        for r in items.iter().take(n) {
+            out.push_str("  ");
+            out.push_str(&review_line(r));
+            out.push('\n');
+            if !r.explanation.is_empty() {
+                out.push_str("    ");
+                out.push_str(&r.explanation);
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+/// Readable, column-aligned plain text (metrics only; see [`render_review`]).
 pub fn render_table(e: &Evaluation) -> String {
     let header: Vec<String> = COLUMNS.iter().map(|c| (*c).to_owned()).collect();
     let rows = metric_rows(e);
@@ -193,6 +258,19 @@ pub fn delay_json(d: &Delay) -> Value {
     })
 }
 
+/// One [`ReviewItem`] as a JSON object.
+pub fn review_json(r: &ReviewItem) -> Value {
+    json!({
+        "host": r.host,
+        "start": r.start,
+        "score": num(r.score),
+        "label": r.label,
+        "scenario": r.scenario,
+        "reasons": r.reasons,
+        "explanation": r.explanation,
+    })
+}
+
 /// The whole evaluation as JSON; undefined values are `null`.
 pub fn render_json(e: &Evaluation) -> Value {
     let per_scenario: Map<String, Value> = e
@@ -215,5 +293,7 @@ pub fn render_json(e: &Evaluation) -> Value {
         "overall": metrics_json(&e.overall),
         "per_scenario": per_scenario,
         "detection_delays": e.detection_delays.iter().map(delay_json).collect::<Vec<_>>(),
+        "false_alerts": e.false_alerts.iter().map(review_json).collect::<Vec<_>>(),
+        "missed": e.missed.iter().map(review_json).collect::<Vec<_>>(),
     })
 }

@@ -31,6 +31,7 @@ fn w(
         truth_scenario: scen.map(str::to_owned),
         first_malicious_ts: scen.map(|_| start),
         reasons: Vec::new(),
+        explanation: String::new(),
     }
 }
 

@@ -663,7 +663,7 @@ pub(crate) mod tests {
             label,
             reasons: vec![Reason {
                 tag: "nxdomain_spike",
-                feature: "nxdomain_rate_s",
+                feature: "nxdomain_name_rate_s",
                 value: 0.9,
                 usual: 0.02,
                 deviation: 12.0,
