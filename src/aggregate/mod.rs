@@ -192,6 +192,11 @@ pub struct HostWindow {
     /// Distinct names imitating a well-known brand (see
     /// [`crate::enrich::brand`]) that resolved (NOERROR).
     pub impersonation_domains: u32,
+    /// Registrable domains never seen by the sensor before, neither popular
+    /// nor allow-listed, that this host resolved within [`FOLLOW_UP`] after it
+    /// resolved a brand lookalike (possibly in an earlier window): where a
+    /// phishing kit posts credentials or redirects.
+    pub follow_up_domains: u32,
     /// Distinct registrable domains.
     pub unique_registrable: u32,
     /// Registrable domains never seen by the sensor before.
@@ -247,6 +252,8 @@ pub struct HostWindow {
     pub risky_domains: Vec<DomainCount>,
     /// Resolved brand lookalikes (name asc), at most `top_domains`.
     pub lookalikes: Vec<Lookalike>,
+    /// The follow-up names (first seen first), at most `top_domains`.
+    pub follow_ups: Vec<String>,
     /// More distinct names than were kept.
     pub names_saturated: bool,
     /// Ground truth from labelled input.
@@ -278,6 +285,7 @@ impl HostWindow {
             risky_lure_domains: 0,
             new_risky_lure_domains: 0,
             impersonation_domains: 0,
+            follow_up_domains: 0,
             unique_registrable: 0,
             new_domains: 0,
             new_host_domains: 0,
@@ -302,6 +310,7 @@ impl HostWindow {
             top_domains: Vec::new(),
             risky_domains: Vec::new(),
             lookalikes: Vec::new(),
+            follow_ups: Vec::new(),
             names_saturated: false,
             truth: Truth::default(),
         }
@@ -436,6 +445,13 @@ fn group_domain<'a>(qname: &'a str, e: &Enrichment) -> (&'a str, u64) {
     }
 }
 
+/// How long after resolving a brand lookalike a host's never-seen domains
+/// count as follow-ups ([`HostWindow::follow_up_domains`]).
+pub const FOLLOW_UP: TsMicros = 5 * 60 * MICROS;
+
+/// Most hosts whose last lookalike is remembered at once (memory bound).
+pub const LURE_HOSTS_CAP: usize = 65_536;
+
 /// Shortest subdomain label that counts as encoded data (base32/hex/base64
 /// chunks of tunnels and exfiltration are 20–63 characters; host names and
 /// CDN shard labels are shorter).
@@ -462,8 +478,22 @@ fn is_malicious_label(l: &str) -> bool {
 }
 
 impl Acc {
-    fn record(&mut self, l: &Lookup<'_>, e: &Enrichment, max_names: usize, pools: &mut Pools) {
+    fn record(
+        &mut self,
+        l: &Lookup<'_>,
+        e: &Enrichment,
+        follow_up: bool,
+        cfg: &AggregateConfig,
+        pools: &mut Pools,
+    ) {
+        let max_names = cfg.max_names_per_window;
         let w = &mut self.w;
+        if follow_up {
+            w.follow_up_domains += 1;
+            if w.follow_ups.len() < cfg.top_domains {
+                w.follow_ups.push(l.qname.to_string());
+            }
+        }
         w.first_ts = w.first_ts.min(l.ts);
         w.last_ts = w.last_ts.max(l.ts);
         if let Some(label) = l.label {
@@ -748,6 +778,8 @@ pub struct Aggregator {
     closed_until: TsMicros,
     keys: Vec<(TsMicros, IpAddr)>,
     late: u64,
+    /// Latest resolved brand lookalike per host, kept for [`FOLLOW_UP`].
+    lures: FxHashMap<IpAddr, TsMicros>,
 }
 
 impl Aggregator {
@@ -764,6 +796,7 @@ impl Aggregator {
             closed_until: TsMicros::MIN,
             keys: Vec::new(),
             late: 0,
+            lures: FxHashMap::default(),
         }
     }
 
@@ -791,6 +824,7 @@ impl Aggregator {
             self.late += 1;
             return;
         }
+        let follow_up = self.follow_up(l, e);
         let acc = match self.open.get_mut(&(l.client, start)) {
             Some(a) => a,
             None => {
@@ -803,7 +837,30 @@ impl Aggregator {
                 self.open.entry((l.client, start)).or_insert(a)
             }
         };
-        acc.record(l, e, self.cfg.max_names_per_window, &mut self.pools);
+        acc.record(l, e, follow_up, &self.cfg, &mut self.pools);
+    }
+
+    /// Track resolved brand lookalikes per host; whether `l` is a follow-up
+    /// (see [`HostWindow::follow_up_domains`]).
+    fn follow_up(&mut self, l: &Lookup<'_>, e: &Enrichment) -> bool {
+        if l.rcode != Some(rcode::NOERROR) {
+            return false;
+        }
+        if e.impersonation.is_some() {
+            if self.lures.len() < LURE_HOSTS_CAP || self.lures.contains_key(&l.client) {
+                let t = self.lures.entry(l.client).or_insert(l.ts);
+                *t = (*t).max(l.ts);
+            }
+            return false;
+        }
+        e.new_global
+            && !e.popular
+            && !e.allowed
+            && !e.infra
+            && self
+                .lures
+                .get(&l.client)
+                .is_some_and(|&t| l.ts >= t && l.ts - t <= FOLLOW_UP)
     }
 
     /// Move the watermark to `max_ts - grace` and close every window that ends at
@@ -826,6 +883,8 @@ impl Aggregator {
         // final flush does not turn later input (another file) into late data.
         if boundary != TsMicros::MAX {
             self.closed_until = boundary;
+            let horizon = boundary.saturating_sub(FOLLOW_UP + self.cfg.grace);
+            self.lures.retain(|_, t| *t >= horizon);
         }
         self.keys.clear();
         self.keys.extend(
@@ -1059,5 +1118,79 @@ mod tests {
         assert_eq!(out[0].unique_domains, 4);
         assert!(out[0].names_saturated);
         assert_eq!(out[0].top_domains.len(), 2);
+    }
+
+    #[test]
+    fn never_seen_domains_right_after_a_resolved_lookalike_are_follow_ups() {
+        use crate::enrich::{EnrichConfig, Enricher};
+        let mut en = Enricher::new(EnrichConfig::default());
+        let mut a = Aggregator::new(AggregateConfig::default());
+        let feed = |a: &mut Aggregator, en: &mut Enricher, l: Lookup<'static>| {
+            let e = en.enrich(&l);
+            a.record(&l, &e);
+        };
+        let nx = rcode::NXDOMAIN;
+        let ok = rcode::NOERROR;
+        // A failed lookalike arms nothing; a resolved one does.
+        feed(
+            &mut a,
+            &mut en,
+            lookup(10.0, "10.0.0.1", "paypal-verify-login.xyz", nx),
+        );
+        feed(
+            &mut a,
+            &mut en,
+            lookup(20.0, "10.0.0.1", "zorbifal.site", ok),
+        );
+        feed(
+            &mut a,
+            &mut en,
+            lookup(30.0, "10.0.0.1", "paypal-secure-login.top", ok),
+        );
+        // Never seen, resolved, within 5 minutes (next window): a follow-up.
+        feed(
+            &mut a,
+            &mut en,
+            lookup(330.0, "10.0.0.1", "negoutar.site", ok),
+        );
+        // Popular, failed, or another host: not follow-ups.
+        feed(
+            &mut a,
+            &mut en,
+            lookup(331.0, "10.0.0.1", "www.wikipedia.org", ok),
+        );
+        feed(
+            &mut a,
+            &mut en,
+            lookup(332.0, "10.0.0.1", "drop-box-x.info", nx),
+        );
+        feed(
+            &mut a,
+            &mut en,
+            lookup(333.0, "10.0.0.2", "quimbatol.site", ok),
+        );
+        // Too late: more than 5 minutes after the lookalike.
+        feed(
+            &mut a,
+            &mut en,
+            lookup(340.0, "10.0.0.1", "kistubrea.club", ok),
+        );
+        let mut out = Vec::new();
+        a.flush_all(&mut out);
+        let get = |host: &str, start: i64| {
+            out.iter()
+                .find(|w| w.host.to_string() == host && w.start == start * MICROS)
+                .unwrap()
+        };
+        let first = get("10.0.0.1", 0);
+        assert_eq!(first.impersonation_domains, 1);
+        assert_eq!(
+            first.follow_up_domains, 0,
+            "zorbifal.site came before the lure"
+        );
+        let second = get("10.0.0.1", 300);
+        assert_eq!(second.follow_up_domains, 1);
+        assert_eq!(second.follow_ups, ["negoutar.site"]);
+        assert_eq!(get("10.0.0.2", 300).follow_up_domains, 0);
     }
 }

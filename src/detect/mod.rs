@@ -251,7 +251,10 @@ impl Detector {
     pub fn judge(&self, w: &HostWindow) -> Verdict {
         let x = model_input(w);
         let mut score = self.score(&x);
-        if w.impersonation_domains > 0 || w.encoded_names >= ENCODED_MIN_NAMES {
+        if w.impersonation_domains > 0
+            || w.follow_up_domains > 0
+            || w.encoded_names >= ENCODED_MIN_NAMES
+        {
             // Indicators, not deviations: a resolved brand lookalike, or data
             // encoded into names under one domain, is at least Unusual however
             // ordinary the rest of the window is.
@@ -390,6 +393,18 @@ impl Detector {
                 },
             );
         }
+        if w.follow_up_domains > 0 {
+            out.insert(
+                0,
+                Reason {
+                    tag: "lure_follow_up",
+                    feature: "follow_up_domains",
+                    value: w.follow_up_domains as f64,
+                    usual: 0.0,
+                    deviation: 0.0,
+                },
+            );
+        }
         if w.impersonation_domains > 0 {
             // The most specific finding leads.
             out.insert(
@@ -474,6 +489,14 @@ pub fn explain(w: &HostWindow, score: f64, label: Label, reasons: &[Reason]) -> 
                 w.unique_domains,
                 pct(w.nxdomain_names as f64 / w.unique_domains.max(1) as f64),
                 pct(r.usual)
+            ),
+            "lure_follow_up" => format!(
+                "Within {} minutes after resolving a brand lookalike, {} resolved {} domain{} never seen on this network before: {} (where phishing kits post credentials or redirect).",
+                crate::aggregate::FOLLOW_UP / (60 * MICROS),
+                w.host,
+                w.follow_up_domains,
+                if w.follow_up_domains == 1 { "" } else { "s" },
+                w.follow_ups.join(", ")
             ),
             "encoded_subdomains" => format!(
                 "{} distinct names under {} carry long random labels ({} characters or more), the shape of data encoded into DNS names by a tunnel or an exfiltration tool.",
@@ -567,7 +590,7 @@ pub fn explain(w: &HostWindow, score: f64, label: Label, reasons: &[Reason]) -> 
             "Check {} for malware that generates domains; the names above are indicators.",
             w.host
         )
-    } else if has("brand_lookalike") {
+    } else if has("brand_lookalike") || has("lure_follow_up") {
         format!(
             "Ask the user of {} whether they opened a link or entered credentials on these sites; block the lookalike domains at the resolver and reset the credentials if they did.",
             w.host
