@@ -29,7 +29,23 @@
 //! `tunnel_like_qtypes`, `query_burst`, `servfail_spike`, and — from stored
 //! window facts that are not model inputs, only on windows that already have a
 //! reason — `beaconing` and `new_domain_burst`. Each carries the value, the usual (training median) value
-//! and the deviation.
+//! and the deviation. `risky_domains` needs two risky registrable domains or a
+//! lure: one odd-looking domain is not evidence.
+//!
+//! ## Indicators
+//!
+//! Three findings make a window at least Unusual whatever the forest says and
+//! lead its reasons: `brand_lookalike` (a resolved name imitating a brand),
+//! `lure_follow_up` (never-seen domains the host resolved within
+//! [`crate::aggregate::FOLLOW_UP`] of a lookalike) and `encoded_subdomains`
+//! ([`ENCODED_MIN_NAMES`] encoded names under one unvouched domain).
+//!
+//! ## Evidence gate
+//!
+//! A window with no reason and no indicator is held [`EVIDENCE_GATE_MARGIN`]
+//! below the Unusual threshold: an alert must name something to check. On
+//! the simulations this removed most false alerts (one odd benign name in a
+//! quiet server window) and cost no detection.
 
 use crate::aggregate::HostWindow;
 use crate::event::MICROS;
@@ -530,6 +546,13 @@ pub fn explain(w: &HostWindow, score: f64, label: Label, reasons: &[Reason]) -> 
                 if w.high_risk_domains == 1 { "s" } else { "" },
                 w.max_risk
             ),
+            // Said already by `encoded_subdomains` for the same domain.
+            "long_random_subdomains"
+                if w.encoded_names >= ENCODED_MIN_NAMES
+                    && w.encoded_domain == w.max_subdomains_domain =>
+            {
+                String::new()
+            }
             "long_random_subdomains" => format!(
                 "{} distinct names under {} alone, averaging {:.0} characters and {:.1} bits of entropy per character — data encoded into DNS names.",
                 w.max_subdomains,
