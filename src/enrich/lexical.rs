@@ -948,4 +948,123 @@ mod tests {
         assert_eq!(r("1.0.168.192.in-addr.arpa"), 0.0);
         assert_eq!(r(""), 0.0);
     }
+
+    // ------------------------------------------- popularity prior (vouching)
+
+    /// `keyword` flag of `q` scored the way the enricher does (PSL lookup,
+    /// private suffixes off).
+    fn kw(q: &str) -> bool {
+        m().score_in(q, &Psl::embedded(false)).keyword
+    }
+
+    #[test]
+    fn lure_words_do_not_count_under_a_vouched_domain() {
+        use crate::enrich::popular::vouches;
+        assert!(vouches("eum-appdynamics.com"));
+        assert!(!vouches("eum-appdynamics.net"));
+        // `account` is a lure word: not under a popular domain, yes elsewhere.
+        assert!(!kw("account.eum-appdynamics.com"));
+        assert!(kw("account.eum-appdynamics.net"));
+        assert!(!kw("login.secure.eum-appdynamics.com"));
+        assert!(kw("login.secure.eum-appdynamics.net"));
+        let s = m().score_in("account.eum-appdynamics.com", &Psl::embedded(false));
+        assert_eq!(s.contrib.keyword, 0.0);
+        let s = m().score_in("account.eum-appdynamics.net", &Psl::embedded(false));
+        assert_eq!(s.contrib.keyword, W_KEYWORD);
+    }
+
+    #[test]
+    fn brands_in_subdomains_do_not_count_under_a_vouched_domain() {
+        assert!(!kw("paypal.eum-appdynamics.com"));
+        assert!(kw("paypal.eum-appdynamics.net"));
+        assert!(!kw("microsoft.eum-appdynamics.com"));
+        assert!(kw("microsoft.eum-appdynamics.net"));
+    }
+
+    #[test]
+    fn a_brand_inside_a_popular_registrable_label_is_the_brands_own() {
+        use crate::enrich::brand::popular_set;
+        use crate::enrich::popular::vouches;
+        // googleapis.com is popular but a shared platform (PSL private
+        // section): it does not vouch, yet `google` in it is Google's own.
+        assert!(popular_set().contains("googleapis.com"));
+        assert!(!vouches("googleapis.com"));
+        assert!(!kw("oauth2.googleapis.com"));
+        assert!(!kw("googleapis.com"));
+        assert!(!kw("microsoftazuread-sso.com"));
+        // The same shapes on unlisted domains are lures.
+        assert!(kw("oauth2.googleapis-cdn.com"));
+        assert!(kw("microsoftazuread-sso.net"));
+    }
+
+    #[test]
+    fn shared_platforms_and_lookalike_registrations_still_lure() {
+        use crate::enrich::popular::vouches;
+        assert!(!vouches("web.app"));
+        // Brand and lure words in a subdomain of a shared platform.
+        assert!(kw("login-paypal-x8.web.app"));
+        assert!(kw("paypal.web.app"));
+        // Brand embedded in a longer registrable label of an unlisted domain.
+        assert!(kw("paypal-secure-login.com"));
+        assert!(kw("paypal-help.net"));
+        assert!(kw("www.paypal-help.net"));
+        // The brand's own domain is not a lure.
+        assert!(!kw("paypal.com"));
+        assert!(!kw("www.paypal.com"));
+    }
+
+    #[test]
+    fn vouching_needs_the_registrable_domain_to_be_a_suffix_of_the_name() {
+        let m = m();
+        // A registrable domain that is not the name's own vouches for nothing.
+        assert!(
+            m.score("account.foo.net", Some("eum-appdynamics.com"))
+                .keyword
+        );
+        assert!(
+            !m.score("account.eum-appdynamics.com", Some("eum-appdynamics.com"))
+                .keyword
+        );
+        // Trailing dots on either side are ignored.
+        assert!(
+            !m.score("account.eum-appdynamics.com.", Some("eum-appdynamics.com."))
+                .keyword
+        );
+        assert!(
+            !m.score("account.eum-appdynamics.com.", Some("eum-appdynamics.com"))
+                .keyword
+        );
+        // No registrable domain: nothing vouches.
+        assert!(m.score("account.eum-appdynamics.com", None).keyword);
+    }
+
+    #[test]
+    fn vouching_removes_only_the_keyword_contribution() {
+        let m = m();
+        let psl = Psl::embedded(false);
+        // Same scored labels (the suffix is not scored): only the popularity of
+        // the registrable domain differs, so only the keyword term may differ.
+        let v = m.score_in("login-x7k2q9.eum-appdynamics.com", &psl);
+        let u = m.score_in("login-x7k2q9.eum-appdynamics.net", &psl);
+        assert!(!v.keyword && u.keyword);
+        assert_eq!(v.contrib.keyword, 0.0);
+        assert_eq!(u.contrib.keyword, W_KEYWORD);
+        let rest = |c: &Contributions| {
+            [
+                c.surprise,
+                c.length,
+                c.entropy,
+                c.digits,
+                c.consonants,
+                c.odd_chars,
+                c.punycode,
+                c.unlisted_tld,
+            ]
+        };
+        assert_eq!(rest(&v.contrib), rest(&u.contrib));
+        assert_eq!(v.entropy, u.entropy);
+        // The lexical risk itself is kept (lower only by the keyword term).
+        assert!(v.risk > 0.5, "{}", v.risk);
+        assert!(v.risk < u.risk);
+    }
 }

@@ -527,3 +527,225 @@ fn html_single_zero_length_window_still_draws() {
     let h = render_html(&e, &ws, "t");
     assert_eq!(h.matches("<svg").count(), 1);
 }
+
+// ------------------------------------------------- false alerts and missed
+
+/// `w` with reason tags and an explanation.
+fn wr(
+    host: &str,
+    start: i64,
+    score: f64,
+    label: &str,
+    scen: Option<&str>,
+    reasons: &[&str],
+    explanation: &str,
+) -> ScoredWindow {
+    ScoredWindow {
+        reasons: reasons.iter().map(|r| (*r).to_owned()).collect(),
+        explanation: explanation.to_owned(),
+        ..w(host, start, start + 300, score, label, scen)
+    }
+}
+
+fn review_sample() -> Vec<ScoredWindow> {
+    vec![
+        // benign, flagged: false alerts (three tied at 0.7)
+        wr("b", 0, 0.7, U, None, &["risky_domains"], "b odd."),
+        wr("a", 300, 0.7, L, None, &[], ""),
+        wr(
+            "a",
+            0,
+            0.7,
+            U,
+            None,
+            &["nxdomain_spike", "beaconing"],
+            "a odd.",
+        ),
+        wr("c", 0, 0.9, "Unknown", None, &[], "c odd."),
+        // benign, Normal however high the score: not listed
+        wr("d", 0, 0.95, N, None, &[], "fine."),
+        // malicious, flagged: not listed
+        wr("e", 0, 0.99, L, Some("dga"), &["dga_like_names"], "caught."),
+        // malicious, Normal: missed
+        wr("f", 0, 0.3, N, Some("dga"), &[], "f quiet."),
+        wr("g", 600, 0.4, N, None, &[], ""),
+    ]
+}
+
+#[test]
+fn review_lists_false_alerts_and_missed_by_score_then_host_then_start() {
+    let mut ws = review_sample();
+    // `g` is positive without a scenario.
+    ws[7].truth_malicious = true;
+    let e = evaluate(&ws);
+    let key = |r: &ReviewItem| (r.host.clone(), r.start, r.score);
+    assert_eq!(
+        e.false_alerts.iter().map(key).collect::<Vec<_>>(),
+        [
+            ("c".to_owned(), 0, 0.9),
+            ("a".to_owned(), 0, 0.7),
+            ("a".to_owned(), 300, 0.7),
+            ("b".to_owned(), 0, 0.7),
+        ]
+    );
+    assert_eq!(
+        e.missed.iter().map(key).collect::<Vec<_>>(),
+        [("g".to_owned(), 600, 0.4), ("f".to_owned(), 0, 0.3)]
+    );
+    assert_eq!(
+        e.false_alerts[1],
+        ReviewItem {
+            host: "a".into(),
+            start: 0,
+            score: 0.7,
+            label: U.into(),
+            scenario: None,
+            reasons: vec!["nxdomain_spike".into(), "beaconing".into()],
+            explanation: "a odd.".into(),
+        }
+    );
+    assert_eq!(e.false_alerts[0].label, "Unknown");
+    assert_eq!(e.missed[0].scenario.as_deref(), Some(UNATTRIBUTED));
+    assert_eq!(e.missed[1].scenario.as_deref(), Some("dga"));
+    assert_eq!(e.missed[1].explanation, "f quiet.");
+    // Input order does not matter.
+    ws.reverse();
+    let r = evaluate(&ws);
+    assert_eq!(r.false_alerts, e.false_alerts);
+    assert_eq!(r.missed, e.missed);
+}
+
+#[test]
+fn review_is_empty_when_nothing_is_wrong() {
+    let ws = [
+        wr("a", 0, 0.9, U, Some("dga"), &[], "x"),
+        wr("b", 0, 0.1, N, None, &[], "y"),
+    ];
+    let e = evaluate(&ws);
+    assert!(e.false_alerts.is_empty());
+    assert!(e.missed.is_empty());
+    assert_eq!(render_review(&e, 10), "");
+    let j = render_json(&e);
+    assert_eq!(j["false_alerts"], serde_json::json!([]));
+    assert_eq!(j["missed"], serde_json::json!([]));
+    let h = render_html(&e, &ws, "t");
+    assert!(h.contains("<h2>False alerts (0)</h2>\n<p class=\"note\">None.</p>"));
+    assert!(h.contains("<h2>Missed windows (0)</h2>\n<p class=\"note\">None.</p>"));
+}
+
+#[test]
+fn render_review_lists_the_top_n_with_explanations() {
+    let e = evaluate(&review_sample());
+    assert_eq!(render_review(&e, 0), "");
+    let expected = "\n\
+false alerts (benign windows flagged): 4, top 2 by score\n  \
+c  1970-01-01 00:00:00  Unknown 0.900  (no reasons)\n    \
+c odd.\n  \
+a  1970-01-01 00:00:00  Unusual 0.700  nxdomain_spike,beaconing\n    \
+a odd.\n\
+\n\
+missed windows (malicious, Normal): 1\n  \
+f  1970-01-01 00:00:00  Normal 0.300  dga  (no reasons)\n    \
+f quiet.\n";
+    assert_eq!(render_review(&e, 2), expected);
+    // n at least the count: no "top n"; a window without an explanation
+    // gets no explanation line.
+    let all = render_review(&e, 4);
+    assert!(all.contains("false alerts (benign windows flagged): 4\n"));
+    assert!(!all.contains("top"));
+    assert!(all.contains(
+        "  a  1970-01-01 00:05:00  Likely Compromise 0.700  (no reasons)\n  b  1970-01-01"
+    ));
+    assert_eq!(all.lines().filter(|l| l.starts_with("    ")).count(), 4);
+    assert_eq!(
+        render_review(&e, 1)
+            .lines()
+            .filter(|l| l.starts_with("  "))
+            .count(),
+        4
+    );
+}
+
+#[test]
+fn json_lists_false_alerts_and_missed() {
+    let e = evaluate(&sample());
+    let j = render_json(&e);
+    assert_eq!(
+        j["false_alerts"],
+        serde_json::json!([{
+            "host": "10.0.0.7",
+            "start": 0,
+            "score": 0.5,
+            "label": "Unusual",
+            "scenario": null,
+            "reasons": [],
+            "explanation": "",
+        }])
+    );
+    assert_eq!(j["missed"].as_array().map(Vec::len), Some(1));
+    assert_eq!(j["missed"][0]["host"], "10.0.0.9");
+    assert_eq!(j["missed"][0]["scenario"], "dga");
+    assert_eq!(j["missed"][0]["label"], "Normal");
+
+    let e = evaluate(&review_sample());
+    let j = render_json(&e);
+    let fa = j["false_alerts"].as_array().unwrap();
+    assert_eq!(fa.len(), 4);
+    assert_eq!(
+        fa[1]["reasons"],
+        serde_json::json!(["nxdomain_spike", "beaconing"])
+    );
+    assert_eq!(fa[1]["explanation"], "a odd.");
+    assert_eq!(j["missed"][0]["explanation"], "f quiet.");
+    // A NaN score is null, not an invalid literal.
+    let mut ws = review_sample();
+    ws[0].score = f64::NAN;
+    let text = render_json(&evaluate(&ws)).to_string();
+    assert!(!text.contains("NaN"));
+    assert!(text.contains("\"score\":null"));
+}
+
+#[test]
+fn html_has_review_sections_with_escaped_explanations() {
+    let mut ws = review_sample();
+    ws[0].explanation = "<script>x</script> & more".into();
+    let e = evaluate(&ws);
+    let h = render_html(&e, &ws, "t");
+    let fa = h
+        .find("<h2>False alerts (4)</h2>")
+        .expect("false alerts section");
+    let mi = h
+        .find("<h2>Missed windows (1)</h2>")
+        .expect("missed section");
+    assert!(fa < mi);
+    let section = &h[fa..mi];
+    assert_eq!(section.matches("<tr><td class=\"l\">").count(), 4);
+    // highest score first, then host, then start
+    let pos = |s: &str| section.find(s).unwrap();
+    assert!(pos("c odd.") < pos("a odd.") && pos("a odd.") < pos("&lt;script&gt;"));
+    assert!(section.contains("&lt;script&gt;x&lt;/script&gt; &amp; more"));
+    assert!(!h.contains("<script"));
+    assert!(section.contains("<td class=\"l\">nxdomain_spike, beaconing</td>"));
+    assert!(section.contains("<td>1970-01-01 00:05:00</td>"));
+    assert!(section.contains("<td class=\"l\">benign</td>"));
+    let missed = &h[mi..];
+    assert!(missed.contains("<td class=\"l\">dga</td>"));
+    assert!(missed.contains("f quiet."));
+}
+
+#[test]
+fn html_review_table_is_capped() {
+    let n = html::MAX_INCIDENT_ROWS + 3;
+    let ws: Vec<ScoredWindow> = (0..n)
+        .map(|i| wr(&format!("h{i:03}"), 0, 0.6, U, None, &[], "odd."))
+        .collect();
+    let e = evaluate(&ws);
+    assert_eq!(e.false_alerts.len(), n);
+    let h = render_html(&e, &ws, "cap");
+    assert!(h.contains(&format!("<h2>False alerts ({n})</h2>")));
+    assert!(h.contains(&format!("First {} of {n} listed.", html::MAX_INCIDENT_ROWS)));
+    assert_eq!(
+        h.matches("<td class=\"l\">odd.</td>").count(),
+        html::MAX_INCIDENT_ROWS
+    );
+}
