@@ -596,3 +596,21 @@ fn two_risky_registrable_domains_or_a_lure_are_a_reason() {
     assert_eq!(tags(&v), ["risky_domains"]);
     assert_ne!(v.label, Label::Normal);
 }
+
+#[test]
+fn one_dead_name_retried_is_no_nxdomain_spike() {
+    let d = detector();
+    let w = window(&[("dead-name.example.com", NX); 6]);
+    let v = d.judge(&w);
+    assert!(
+        !tags(&v).contains(&"nxdomain_spike"),
+        "a retried dead name is not a spike: {:?}",
+        tags(&v)
+    );
+    // Three distinct failing names are.
+    let mut names: Vec<(String, u16)> = vec![("dead-name.example.com".into(), NX); 3];
+    names.extend((0..3).map(|i| (format!("gone{i}.example.com"), NX)));
+    let w = window(&names);
+    assert_eq!((w.nxdomain, w.nxdomain_names), (6, 4));
+    assert!(tags(&d.judge(&w)).contains(&"nxdomain_spike"));
+}

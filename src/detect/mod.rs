@@ -283,7 +283,7 @@ impl Detector {
             // check. A window whose only oddity is the combination of ordinary
             // values (no feature far off *and* backed by raw counts, no
             // indicator) stays just below the Unusual threshold.
-            score = score.min(self.bundle.thresholds.unusual - EVIDENCE_GATE_MARGIN);
+            score = score.min((self.bundle.thresholds.unusual - EVIDENCE_GATE_MARGIN).max(0.0));
         }
         let label = self.bundle.label(score);
         let explanation = explain(w, score, label, &reasons);
@@ -323,7 +323,8 @@ impl Detector {
         } else {
             w.nxdomain as f64 / w.with_rcode as f64
         };
-        if w.nxdomain >= 5 {
+        if w.nxdomain >= 5 && w.nxdomain_names >= 3 {
+            // Failures on several names: one dead name retried is not a spike.
             out.extend(self.reason(x, "nxdomain_spike", "nxdomain_name_rate_s"));
         }
         let risky = self.strongest(
