@@ -192,9 +192,10 @@ pub struct HostWindow {
     /// Distinct names imitating a well-known brand (see
     /// [`crate::enrich::brand`]) that resolved (NOERROR).
     pub impersonation_domains: u32,
-    /// Registrable domains never seen by the sensor before, neither popular
-    /// nor allow-listed, that this host resolved within [`FOLLOW_UP`] after it
-    /// resolved a brand lookalike (possibly in an earlier window): where a
+    /// Distinct names under registrable domains never seen by the sensor
+    /// before, neither popular nor allow-listed, that this host resolved within
+    /// [`FOLLOW_UP`] after it resolved a brand lookalike (possibly in an earlier
+    /// window; reloads of such a domain count in later windows too): where a
     /// phishing kit posts credentials or redirects.
     pub follow_up_domains: u32,
     /// Distinct registrable domains.
@@ -449,6 +450,25 @@ fn group_domain<'a>(qname: &'a str, e: &Enrichment) -> (&'a str, u64) {
 /// count as follow-ups ([`HostWindow::follow_up_domains`]).
 pub const FOLLOW_UP: TsMicros = 5 * 60 * MICROS;
 
+/// A host's latest resolved lookalike and the follow-up domains seen since.
+#[derive(Debug, Clone, Copy)]
+struct LureState {
+    ts: TsMicros,
+    /// Registrable-domain hashes of the follow-ups (first four).
+    domains: [u64; 4],
+    n: u8,
+}
+
+impl Default for LureState {
+    fn default() -> Self {
+        LureState {
+            ts: TsMicros::MIN,
+            domains: [0; 4],
+            n: 0,
+        }
+    }
+}
+
 /// Most hosts whose last lookalike is remembered at once (memory bound).
 pub const LURE_HOSTS_CAP: usize = 65_536;
 
@@ -488,12 +508,6 @@ impl Acc {
     ) {
         let max_names = cfg.max_names_per_window;
         let w = &mut self.w;
-        if follow_up {
-            w.follow_up_domains += 1;
-            if w.follow_ups.len() < cfg.top_domains {
-                w.follow_ups.push(l.qname.to_string());
-            }
-        }
         w.first_ts = w.first_ts.min(l.ts);
         w.last_ts = w.last_ts.max(l.ts);
         if let Some(label) = l.label {
@@ -571,6 +585,12 @@ impl Acc {
             }
             None => {
                 new_name = true;
+                if follow_up {
+                    w.follow_up_domains += 1;
+                    if w.follow_ups.len() < cfg.top_domains {
+                        w.follow_ups.push(l.qname.to_string());
+                    }
+                }
                 w.unique_domains += 1;
                 w.nxdomain_names += nx as u32;
                 w.high_risk_domains += e.high_risk as u32;
@@ -779,7 +799,7 @@ pub struct Aggregator {
     keys: Vec<(TsMicros, IpAddr)>,
     late: u64,
     /// Latest resolved brand lookalike per host, kept for [`FOLLOW_UP`].
-    lures: FxHashMap<IpAddr, TsMicros>,
+    lures: FxHashMap<IpAddr, LureState>,
 }
 
 impl Aggregator {
@@ -841,26 +861,40 @@ impl Aggregator {
     }
 
     /// Track resolved brand lookalikes per host; whether `l` is a follow-up
-    /// (see [`HostWindow::follow_up_domains`]).
+    /// (see [`HostWindow::follow_up_domains`]): a never-seen domain within
+    /// [`FOLLOW_UP`] of the host's latest lookalike, or a later lookup of a
+    /// domain that was one (a reload of the drop page in the next window).
     fn follow_up(&mut self, l: &Lookup<'_>, e: &Enrichment) -> bool {
         if l.rcode != Some(rcode::NOERROR) {
             return false;
         }
         if e.impersonation.is_some() {
             if self.lures.len() < LURE_HOSTS_CAP || self.lures.contains_key(&l.client) {
-                let t = self.lures.entry(l.client).or_insert(l.ts);
-                *t = (*t).max(l.ts);
+                let s = self.lures.entry(l.client).or_default();
+                s.ts = s.ts.max(l.ts);
             }
             return false;
         }
-        e.new_global
-            && !e.popular
-            && !e.allowed
-            && !e.infra
-            && self
-                .lures
-                .get(&l.client)
-                .is_some_and(|&t| l.ts >= t && l.ts - t <= FOLLOW_UP)
+        if e.popular || e.allowed || e.infra || e.registrable_len == 0 {
+            return false;
+        }
+        let Some(s) = self.lures.get_mut(&l.client) else {
+            return false;
+        };
+        if l.ts < s.ts || l.ts - s.ts > FOLLOW_UP {
+            return false;
+        }
+        if s.domains[..s.n as usize].contains(&e.registrable_hash) {
+            return true;
+        }
+        if e.new_global {
+            if (s.n as usize) < s.domains.len() {
+                s.domains[s.n as usize] = e.registrable_hash;
+                s.n += 1;
+            }
+            return true;
+        }
+        false
     }
 
     /// Move the watermark to `max_ts - grace` and close every window that ends at
@@ -884,7 +918,7 @@ impl Aggregator {
         if boundary != TsMicros::MAX {
             self.closed_until = boundary;
             let horizon = boundary.saturating_sub(FOLLOW_UP + self.cfg.grace);
-            self.lures.retain(|_, t| *t >= horizon);
+            self.lures.retain(|_, s| s.ts >= horizon);
         }
         self.keys.clear();
         self.keys.extend(

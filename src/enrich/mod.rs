@@ -460,8 +460,18 @@ impl Enricher {
     /// PSL + lexical work for one (trimmed) qname.
     fn compute(&self, q: &str) -> CacheEntry {
         let reg = self.psl.registrable_domain(q);
-        let unlisted = reg.is_none() && lexical::is_unlisted_tld(q, &self.psl);
-        let s = self.lexical.score_inner(q, reg, unlisted);
+        // A search-list miss of a vouched name is scored as that name.
+        let search_miss = match reg {
+            None => popular::search_list_miss(q, &self.psl),
+            Some(_) => None,
+        };
+        let s = match search_miss {
+            Some((name, r)) => self.lexical.score_inner(name, Some(r), false),
+            None => {
+                let unlisted = reg.is_none() && lexical::is_unlisted_tld(q, &self.psl);
+                self.lexical.score_inner(q, reg, unlisted)
+            }
+        };
         let allowed = self.allow.matches(q);
         let (mut labels, mut max_label) = (0usize, 0usize);
         if !q.is_empty() {
@@ -474,7 +484,7 @@ impl Enricher {
         // names (<= 255 bytes); treat it as "none" defensively.
         let reg_len = reg.map_or(0, |r| u16::try_from(r.len()).unwrap_or(0));
         let group_len = group_len(q, reg_len);
-        let popular = reg.is_some_and(popular::vouches);
+        let popular = reg.is_some_and(popular::vouches) || search_miss.is_some();
         CacheEntry {
             qname_len: u32::try_from(q.len()).unwrap_or(u32::MAX),
             registrable_len: reg_len,
@@ -761,5 +771,27 @@ mod tests {
         let mut out = Vec::new();
         e.drain_new_first_seen(&mut out);
         assert_eq!(out.len(), Enricher::RECORD_QUEUE_CAP);
+    }
+
+    #[test]
+    fn search_list_misses_of_popular_names_are_vouched_and_scored_as_the_name() {
+        let mut e = Enricher::new(EnrichConfig::default());
+        let miss = e.enrich(&lk(
+            [10, 0, 0, 1],
+            "browser-intake-datadoghq.com.acme.internal",
+            1,
+        ));
+        let real = e.enrich(&lk([10, 0, 0, 1], "browser-intake-datadoghq.com", 2));
+        assert!(
+            miss.popular,
+            "a search-list miss of a popular name is vouched"
+        );
+        assert_eq!(miss.risk, real.risk, "scored as the embedded name");
+        assert!(!miss.lure);
+        // Not popular, or a public registrable domain: scored as they are.
+        let odd = e.enrich(&lk([10, 0, 0, 1], "x8k2qzt4vb.com.acme.internal", 3));
+        assert!(!odd.popular);
+        let phish = e.enrich(&lk([10, 0, 0, 1], "www.google.com.verify-login.xyz", 4));
+        assert!(!phish.popular && phish.lure);
     }
 }

@@ -30,7 +30,7 @@
 //!   storm.
 
 use super::brand::popular_set;
-use super::psl::EMBEDDED_PSL;
+use super::psl::{Psl, EMBEDDED_PSL};
 use rustc_hash::FxHashSet;
 use std::sync::OnceLock;
 
@@ -80,6 +80,27 @@ fn shared_from(
     out
 }
 
+/// Labels a search-list suffix may add (`.corp.example.internal`).
+const SEARCH_SUFFIX_MAX_LABELS: usize = 3;
+
+/// A search-list miss of a vouched name: `q` has no public registrable domain
+/// (its top-level label is unlisted or private-use, so it cannot be a public
+/// phishing site) and is a vouched name with up to three labels appended
+/// (`browser-intake-datadoghq.com.acme.internal`, the stub resolver trying
+/// its search list). Returns the embedded name and its registrable domain.
+/// Callers check first that `q` has no registrable domain.
+pub fn search_list_miss<'a>(q: &'a str, psl: &Psl) -> Option<(&'a str, &'a str)> {
+    let mut end = q.len();
+    for _ in 0..SEARCH_SUFFIX_MAX_LABELS {
+        end = q[..end].rfind('.')?;
+        let prefix = &q[..end];
+        if let Some(r) = psl.registrable_domain(prefix) {
+            return vouches(r).then_some((prefix, r));
+        }
+    }
+    None
+}
+
 /// Whether the registrable domain `reg` (lower-case, no trailing dot) vouches
 /// for the names under it: popular and not a shared platform.
 pub fn vouches(reg: &str) -> bool {
@@ -125,6 +146,28 @@ mod tests {
             );
             assert!(!vouches(d), "{d}");
         }
+    }
+
+    #[test]
+    fn search_list_misses_of_vouched_names_are_found() {
+        let psl = Psl::embedded(false);
+        let f = |q: &'static str| search_list_miss(q, &psl);
+        assert_eq!(
+            f("browser-intake-datadoghq.com.acme.internal"),
+            Some((
+                "browser-intake-datadoghq.com",
+                "browser-intake-datadoghq.com"
+            ))
+        );
+        assert_eq!(
+            f("www.google.com.corp.acme.lan"),
+            Some(("www.google.com", "google.com"))
+        );
+        // Not vouched, too many labels appended, nothing embedded.
+        assert_eq!(f("x8k2qzt.com.acme.internal"), None);
+        assert_eq!(f("www.google.com.a.b.c.internal"), None);
+        assert_eq!(f("printer.acme.internal"), None);
+        assert_eq!(f("localhost"), None);
     }
 
     #[test]
