@@ -9,7 +9,8 @@ use sentineldns::aggregate::{
     is_encoded, AggregateConfig, Aggregator, HostWindow, ENCODED_MIN_LABEL,
 };
 use sentineldns::detect::{
-    model_input, Detector, Verdict, ENCODED_MIN_NAMES, EVIDENCE_GATE_MARGIN, MODEL_FEATURES,
+    model_input, Detector, Verdict, ENCODED_EVIDENCE_NAMES, ENCODED_MIN_NAMES,
+    EVIDENCE_GATE_MARGIN, MODEL_FEATURES,
 };
 use sentineldns::enrich::{EnrichConfig, Enricher, Enrichment};
 use sentineldns::event::{rcode, Lookup, MICROS};
@@ -451,12 +452,42 @@ fn encoded_indicator_floors_an_ordinary_window_to_unusual() {
         "{ENCODED_MIN_NAMES} distinct names under fastvaz.cc"
     )));
 
-    // One short of the minimum: no indicator, the window stays as it was.
+    // One short of the minimum: no floor, but still evidence — the reason is
+    // there and the model's own score stands (the gate does not apply).
     w.encoded_names = ENCODED_MIN_NAMES - 1;
     let v = d.judge(&w);
     assert_eq!(v.score, raw);
     assert_eq!(v.label, Label::Normal);
+    assert_eq!(tags(&v), ["encoded_subdomains"]);
+
+    // Below the evidence minimum: nothing.
+    w.encoded_names = ENCODED_EVIDENCE_NAMES - 1;
+    let v = d.judge(&w);
+    assert_eq!(v.label, Label::Normal);
     assert!(v.reasons.is_empty());
+}
+
+#[test]
+fn a_few_encoded_names_are_evidence_that_lets_a_high_model_score_stand() {
+    let mut d = detector();
+    let t = d.bundle().thresholds;
+    let base = ordinary();
+    let raw = d.score(&model_input(&base));
+    // An Unusual threshold just under this window's raw score: without
+    // evidence the gate holds it Normal, with two encoded names it is Unusual.
+    d.set_thresholds(Thresholds {
+        unusual: raw - 0.01,
+        likely: t.likely.max(raw + 0.1),
+    })
+    .unwrap();
+    assert_eq!(d.judge(&base).label, Label::Normal);
+    let mut w = base.clone();
+    w.encoded_names = ENCODED_EVIDENCE_NAMES;
+    w.encoded_domain = "fastvaz.cc".into();
+    let v = d.judge(&w);
+    assert_eq!(v.score, raw);
+    assert_eq!(v.label, Label::Unusual);
+    assert_eq!(tags(&v), ["encoded_subdomains"]);
 }
 
 #[test]

@@ -38,7 +38,9 @@
 //! lead its reasons: `brand_lookalike` (a resolved name imitating a brand),
 //! `lure_follow_up` (never-seen domains the host resolved within
 //! [`crate::aggregate::FOLLOW_UP`] of a lookalike) and `encoded_subdomains`
-//! ([`ENCODED_MIN_NAMES`] encoded names under one unvouched domain).
+//! ([`ENCODED_MIN_NAMES`] encoded names under one unvouched domain; from
+//! [`ENCODED_EVIDENCE_NAMES`] on they are a reason, so the model's score
+//! decides).
 //!
 //! ## Evidence gate
 //!
@@ -89,6 +91,12 @@ pub const SHRINK_ALPHA: f64 = 10.0;
 /// ([`HostWindow::encoded_names`]) that make it at least Unusual, with the
 /// reason `encoded_subdomains`.
 pub const ENCODED_MIN_NAMES: u32 = 4;
+
+/// Distinct encoded names under one unvouched domain that are evidence (the
+/// reason `encoded_subdomains`, so the evidence gate lets the model's score
+/// stand) without forcing a label: a slow exfiltration trickle leaves two or
+/// three per window.
+pub const ENCODED_EVIDENCE_NAMES: u32 = 2;
 
 /// How far below the Unusual threshold the evidence gate puts a window
 /// without reasons.
@@ -398,7 +406,7 @@ impl Detector {
             }
         }
         out.sort_by(|a, b| b.deviation.total_cmp(&a.deviation));
-        if w.encoded_names >= ENCODED_MIN_NAMES {
+        if w.encoded_names >= ENCODED_EVIDENCE_NAMES {
             out.insert(
                 0,
                 Reason {
@@ -549,7 +557,7 @@ pub fn explain(w: &HostWindow, score: f64, label: Label, reasons: &[Reason]) -> 
             ),
             // Said already by `encoded_subdomains` for the same domain.
             "long_random_subdomains"
-                if w.encoded_names >= ENCODED_MIN_NAMES
+                if w.encoded_names >= ENCODED_EVIDENCE_NAMES
                     && w.encoded_domain == w.max_subdomains_domain =>
             {
                 String::new()
