@@ -668,18 +668,10 @@ impl Acc {
         for r in self.regs.values_mut() {
             r.regular = r.regularity();
         }
+        let mut best_encoded: Option<&RegStat> = None;
         for r in self.regs.values() {
-            let better = match best_fan {
-                _ if r.vouched => false,
-                None => true,
-                Some(b) => {
-                    (r.subdomains, std::cmp::Reverse(&r.name))
-                        > (b.subdomains, std::cmp::Reverse(&b.name))
-                }
-            };
-            if better {
-                best_fan = Some(r);
-            }
+            keep_most(&mut best_fan, r, 0, |r| r.subdomains);
+            keep_most(&mut best_encoded, r, 1, |r| r.encoded);
             let Some((cv, mean)) = r.regular else {
                 continue;
             };
@@ -700,14 +692,6 @@ impl Acc {
             w.max_subdomains = b.subdomains;
             w.max_subdomains_domain = b.name.clone();
         }
-        let best_encoded = self
-            .regs
-            .values()
-            .filter(|r| !r.vouched && r.encoded > 0)
-            .max_by(|a, b| {
-                (a.encoded, std::cmp::Reverse(&a.name))
-                    .cmp(&(b.encoded, std::cmp::Reverse(&b.name)))
-            });
         if let Some(b) = best_encoded {
             w.encoded_names = b.encoded;
             w.encoded_domain = b.name.clone();
@@ -757,6 +741,26 @@ impl Acc {
             pools.put_times(r.times);
         }
         w
+    }
+}
+
+/// Keep in `best` the unvouched group with the largest `key` of at least
+/// `min` (ties: the smaller name).
+fn keep_most<'a>(
+    best: &mut Option<&'a RegStat>,
+    r: &'a RegStat,
+    min: u32,
+    key: fn(&RegStat) -> u32,
+) {
+    if r.vouched || key(r) < min {
+        return;
+    }
+    let better = match best {
+        None => true,
+        Some(b) => (key(r), std::cmp::Reverse(&r.name)) > (key(b), std::cmp::Reverse(&b.name)),
+    };
+    if better {
+        *best = Some(r);
     }
 }
 

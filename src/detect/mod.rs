@@ -165,6 +165,50 @@ pub struct Reason {
     pub deviation: f64,
 }
 
+impl Reason {
+    /// A finding from the window's own counts rather than a deviation from
+    /// the training distribution (usual 0, deviation 0).
+    fn fact(tag: &'static str, feature: &'static str, value: f64) -> Self {
+        Reason {
+            tag,
+            feature,
+            value,
+            usual: 0.0,
+            deviation: 0.0,
+        }
+    }
+}
+
+/// The indicators a window raises, most specific first: each makes it at
+/// least Unusual (see the module docs).
+fn indicators(w: &HostWindow) -> impl Iterator<Item = Reason> {
+    [
+        (w.impersonation_domains > 0).then(|| {
+            Reason::fact(
+                "brand_lookalike",
+                "impersonation_domains",
+                w.impersonation_domains as f64,
+            )
+        }),
+        (w.follow_up_domains > 0).then(|| {
+            Reason::fact(
+                "lure_follow_up",
+                "follow_up_domains",
+                w.follow_up_domains as f64,
+            )
+        }),
+        (w.encoded_names >= ENCODED_MIN_NAMES).then(|| {
+            Reason::fact(
+                "encoded_subdomains",
+                "encoded_names",
+                w.encoded_names as f64,
+            )
+        }),
+    ]
+    .into_iter()
+    .flatten()
+}
+
 /// The verdict on one window.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Verdict {
@@ -275,13 +319,9 @@ impl Detector {
     pub fn judge(&self, w: &HostWindow) -> Verdict {
         let x = model_input(w);
         let mut score = self.score(&x);
-        if w.impersonation_domains > 0
-            || w.follow_up_domains > 0
-            || w.encoded_names >= ENCODED_MIN_NAMES
-        {
-            // Indicators, not deviations: a resolved brand lookalike, or data
-            // encoded into names under one domain, is at least Unusual however
-            // ordinary the rest of the window is.
+        if indicators(w).next().is_some() {
+            // Indicators, not deviations: at least Unusual however ordinary
+            // the rest of the window is.
             let t = &self.bundle.thresholds;
             score = score.max(t.unusual + 0.5 * (t.likely - t.unusual));
         }
@@ -383,66 +423,36 @@ impl Detector {
         // but a regular contact pattern on a flagged window is worth naming.
         if let Some(b) = &w.beacon {
             if b.queries >= 6 && b.cv < 0.1 && !out.is_empty() {
-                out.push(Reason {
-                    tag: "beaconing",
-                    feature: "beacon_score",
-                    value: 1.0 / (1.0 + b.cv),
-                    usual: 0.0,
-                    deviation: 0.0,
-                });
+                out.push(Reason::fact(
+                    "beaconing",
+                    "beacon_score",
+                    1.0 / (1.0 + b.cv),
+                ));
             }
         }
         // Sensor-history signal: not a model input (see module docs).
         if w.new_domains >= 10 && w.unique_registrable > 0 {
             let ratio = w.new_domains as f64 / w.unique_registrable as f64;
             if ratio >= 0.5 && !out.is_empty() {
-                out.push(Reason {
-                    tag: "new_domain_burst",
-                    feature: "newly_seen_ratio",
-                    value: ratio.min(1.0),
-                    usual: 0.0,
-                    deviation: 0.0,
-                });
+                out.push(Reason::fact(
+                    "new_domain_burst",
+                    "newly_seen_ratio",
+                    ratio.min(1.0),
+                ));
             }
         }
         out.sort_by(|a, b| b.deviation.total_cmp(&a.deviation));
-        if w.encoded_names >= ENCODED_EVIDENCE_NAMES {
-            out.insert(
-                0,
-                Reason {
-                    tag: "encoded_subdomains",
-                    feature: "encoded_names",
-                    value: w.encoded_names as f64,
-                    usual: 0.0,
-                    deviation: 0.0,
-                },
-            );
+        // Findings lead, the most specific first. A few encoded names are
+        // evidence even below the indicator's minimum.
+        let mut lead: Vec<Reason> = indicators(w).collect();
+        if (ENCODED_EVIDENCE_NAMES..ENCODED_MIN_NAMES).contains(&w.encoded_names) {
+            lead.push(Reason::fact(
+                "encoded_subdomains",
+                "encoded_names",
+                w.encoded_names as f64,
+            ));
         }
-        if w.follow_up_domains > 0 {
-            out.insert(
-                0,
-                Reason {
-                    tag: "lure_follow_up",
-                    feature: "follow_up_domains",
-                    value: w.follow_up_domains as f64,
-                    usual: 0.0,
-                    deviation: 0.0,
-                },
-            );
-        }
-        if w.impersonation_domains > 0 {
-            // The most specific finding leads.
-            out.insert(
-                0,
-                Reason {
-                    tag: "brand_lookalike",
-                    feature: "impersonation_domains",
-                    value: w.impersonation_domains as f64,
-                    usual: 0.0,
-                    deviation: 0.0,
-                },
-            );
-        }
+        out.splice(0..0, lead);
         out
     }
 }
