@@ -723,22 +723,12 @@ pub fn parse_flow_ts(s: &str) -> Option<TsMicros> {
     if t.is_empty() {
         return None;
     }
-    if let Ok(n) = t.parse::<f64>() {
-        if !n.is_finite() || n < 0.0 {
-            return None;
-        }
-        let secs = if n > 1e14 {
-            n / 1e6
-        } else if n > 1e11 {
-            n / 1e3
-        } else {
-            n
-        };
-        let us = (secs * MICROS as f64).round();
-        return (us < i64::MAX as f64).then_some(us as i64);
+    // Epoch numbers and RFC 3339 read as in JSONL events.
+    if let Some(us) = crate::source::jsonl::parse_ts(t) {
+        return Some(us);
     }
-    if let Ok(d) = chrono::DateTime::parse_from_rfc3339(t) {
-        return Some(d.timestamp_micros());
+    if t.parse::<f64>().is_ok() {
+        return None;
     }
     const FORMATS: [&str; 6] = [
         "%Y-%m-%d %H:%M:%S%.f",
@@ -1006,6 +996,8 @@ mod tests {
         assert_eq!(parse_flow_ts("yesterday"), None);
         assert_eq!(parse_flow_ts(""), None);
         assert_eq!(parse_flow_ts("-5"), None);
+        // Milliseconds by magnitude, as JSONL events.
+        assert_eq!(parse_flow_ts("1499450937500"), Some(1_499_450_937_500_000));
     }
 
     #[test]
