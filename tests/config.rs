@@ -285,35 +285,30 @@ fn replay_honours_the_config_window_db_and_allowlist() {
 
     // Without the allow-list the same domain is among the risky ones (the
     // assertion above can fail).
-    let cfg2 = write(
-        dir.path(),
+    let replay_with = |name: &str, toml: &str, db: &str| -> Vec<Value> {
+        let cfg = write(dir.path(), name, toml);
+        let o = bin()
+            .args(["replay", "--format", "none", "-q", "--config"])
+            .arg(&cfg)
+            .arg(&input)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        stored(&dir.path().join(db))
+    };
+    let ws = replay_with(
         "s2.toml",
         "[sensor]\nwindow = \"10m\"\nno_model = true\ndb = \"plain.db\"\n",
+        "plain.db",
     );
-    let o = bin()
-        .args(["replay", "--format", "none", "-q", "--config"])
-        .arg(&cfg2)
-        .arg(&input)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    let ws = stored(&dir.path().join("plain.db"));
     assert_eq!(risky(&ws), 4, "{ws:?}");
 
     // Inline entries work the same way.
-    let cfg3 = write(
-        dir.path(),
+    let ws = replay_with(
         "s3.toml",
         "[sensor]\nno_model = true\ndb = \"inline.db\"\n[allowlist]\ndomains = [\"=xkqjzvtrbw.info\"]\n",
+        "inline.db",
     );
-    let o = bin()
-        .args(["replay", "--format", "none", "-q", "--config"])
-        .arg(&cfg3)
-        .arg(&input)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    let ws = stored(&dir.path().join("inline.db"));
     assert_eq!(risky(&ws), 0);
     assert!(ws.iter().all(|w| window_secs(w) == 300), "default window");
 }

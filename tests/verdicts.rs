@@ -24,10 +24,15 @@ fn json_lines(out: &[u8]) -> Vec<Value> {
 
 /// `sentineldns evaluate --format json INPUT` with the shipped model.
 fn evaluate_json(input: &Path) -> Value {
+    evaluate_json_args(&[input.as_os_str()])
+}
+
+/// `sentineldns evaluate --format json ARGS...` with the shipped model.
+fn evaluate_json_args(args: &[&std::ffi::OsStr]) -> Value {
     let out = bin()
         .current_dir(root())
         .args(["evaluate", "--format", "json"])
-        .arg(input)
+        .args(args)
         .assert()
         .success()
         .get_output()
@@ -433,20 +438,8 @@ fn evaluate_a_capture_with_a_labels_file() {
         .collect();
     let lf = d.path().join("labels.json");
     std::fs::write(&lf, serde_json::to_string(&labels).unwrap()).unwrap();
-    let eval = |args: &[&std::ffi::OsStr]| -> Value {
-        let out = bin()
-            .current_dir(root())
-            .args(["evaluate", "--format", "json"])
-            .args(args)
-            .assert()
-            .success()
-            .get_output()
-            .stdout
-            .clone();
-        serde_json::from_slice(&out).unwrap()
-    };
-    let a = eval(&[jsonl.as_os_str()]);
-    let b = eval(&[pcap.as_os_str(), "--labels".as_ref(), lf.as_os_str()]);
+    let a = evaluate_json(&jsonl);
+    let b = evaluate_json_args(&[pcap.as_os_str(), "--labels".as_ref(), lf.as_os_str()]);
     let inc = |e: &Value| {
         (
             e["overall"]["incidents"].as_u64().unwrap(),
