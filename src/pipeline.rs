@@ -29,7 +29,7 @@ use crate::event::{
 use crate::pair::{PairConfig, Pairer};
 use crate::source::jsonl::JsonEvent;
 use crate::source::merge::{Item, Merger};
-use crate::stats::{SkipReason, Stats};
+use crate::stats::{Bound, SkipReason, Stats};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -45,6 +45,114 @@ pub struct PipelineConfig {
     pub decode: DecodeConfig,
     /// Enrichment.
     pub enrich: EnrichConfig,
+    /// Packet-clock guard against timestamps far ahead of the stream.
+    pub clock: ClockConfig,
+}
+
+/// How far ahead of the packet clock a timestamp may jump (see [`ClockGuard`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClockConfig {
+    /// A timestamp more than this ahead of the clock does not move it until
+    /// [`ClockConfig::confirm`] consecutive items agree (`[limits] max_clock_jump`).
+    pub max_jump: TsMicros,
+    /// Consecutive items beyond `max_jump` that confirm a real jump (a quiet
+    /// gap in a live capture, the next file of a merged set).
+    pub confirm: u32,
+}
+
+impl Default for ClockConfig {
+    fn default() -> Self {
+        ClockConfig {
+            max_jump: 10 * 60 * MICROS,
+            confirm: 8,
+        }
+    }
+}
+
+/// The packet clock: the newest timestamp seen, guarded against a single
+/// item stamped far in the future (a corrupt or crafted record in 2106 would
+/// otherwise close every window and make the rest of the input late). An
+/// item more than `max_jump` ahead is still processed, in its own window, but
+/// does not move the clock; `confirm` such items in a row (within `max_jump`
+/// of each other) are a real jump and move it. Items that were ahead and never
+/// confirmed are counted as [`SkipReason::FutureTimestamp`]. Nothing is
+/// dropped.
+#[derive(Debug, Clone)]
+struct ClockGuard {
+    cfg: ClockConfig,
+    now: TsMicros,
+    ahead: u32,
+    ahead_min: TsMicros,
+    ahead_max: TsMicros,
+    /// Where the current run of ahead items started: (source, unit, position).
+    first: Option<(String, &'static str, u64)>,
+}
+
+impl ClockGuard {
+    fn new(cfg: ClockConfig) -> Self {
+        ClockGuard {
+            cfg: ClockConfig {
+                max_jump: cfg.max_jump.max(1),
+                confirm: cfg.confirm.max(1),
+            },
+            now: TsMicros::MIN,
+            ahead: 0,
+            ahead_min: 0,
+            ahead_max: 0,
+            first: None,
+        }
+    }
+
+    /// Observe one item's timestamp; returns the clock after it.
+    fn observe(
+        &mut self,
+        ts: TsMicros,
+        stats: &mut Stats,
+        at: impl FnOnce() -> (String, &'static str, u64),
+    ) -> TsMicros {
+        if self.now == TsMicros::MIN || ts <= self.now.saturating_add(self.cfg.max_jump) {
+            self.settle(stats);
+            self.now = self.now.max(ts);
+            return self.now;
+        }
+        let joins = self.ahead > 0
+            && ts.abs_diff(self.ahead_min) <= self.cfg.max_jump as u64
+            && ts.abs_diff(self.ahead_max) <= self.cfg.max_jump as u64;
+        if !joins {
+            self.settle(stats);
+            self.ahead_min = ts;
+            self.ahead_max = ts;
+            self.first = Some(at());
+        }
+        self.ahead += 1;
+        self.ahead_min = self.ahead_min.min(ts);
+        self.ahead_max = self.ahead_max.max(ts);
+        if self.ahead >= self.cfg.confirm {
+            // A real jump: every item of the run keeps its place.
+            self.now = self.ahead_max;
+            self.ahead = 0;
+            self.first = None;
+        }
+        self.now
+    }
+
+    /// The current run of ahead items was not confirmed: count it.
+    fn settle(&mut self, stats: &mut Stats) {
+        if self.ahead == 0 {
+            return;
+        }
+        let n = u64::from(self.ahead);
+        self.ahead = 0;
+        let jump = (self.ahead_min - self.now) / MICROS;
+        if let Some((source, unit, pos)) = self.first.take() {
+            stats.skip_at(SkipReason::FutureTimestamp, &source, unit, pos, || {
+                format!("{n} item(s) stamped {jump} s ahead of the packet clock; windows kept on the clock")
+            });
+            stats.skip_n(SkipReason::FutureTimestamp, n - 1);
+        } else {
+            stats.skip_n(SkipReason::FutureTimestamp, n);
+        }
+    }
 }
 
 /// Invalid pipeline settings.
@@ -158,6 +266,7 @@ pub struct Ingest {
     /// Pairing counters (kept apart so stages can borrow them independently).
     pair_stats: Stats,
     max_ts: TsMicros,
+    clock: ClockGuard,
     last_decoder_expiry: TsMicros,
 }
 
@@ -172,6 +281,7 @@ impl Ingest {
             stats: Stats::default(),
             pair_stats: Stats::default(),
             max_ts: TsMicros::MIN,
+            clock: ClockGuard::new(cfg.clock),
             last_decoder_expiry: TsMicros::MIN,
         }
     }
@@ -201,7 +311,9 @@ impl Ingest {
         number: u64,
         out: &mut O,
     ) {
-        self.max_ts = self.max_ts.max(pkt.ts);
+        self.max_ts = self.clock.observe(pkt.ts, &mut self.stats, || {
+            (source.to_string(), "packet", number)
+        });
         let now = self.max_ts;
         let Ingest {
             decoder,
@@ -221,10 +333,12 @@ impl Ingest {
         self.tick(out);
     }
 
-    /// Feed one JSONL event.
-    pub fn event<O: LookupOut>(&mut self, ev: &JsonEvent, out: &mut O) {
+    /// Feed one JSONL event, read from line `line` of `source`.
+    pub fn event<O: LookupOut>(&mut self, ev: &JsonEvent, source: &str, line: u64, out: &mut O) {
         let Some(client) = ev.host else { return };
-        self.max_ts = self.max_ts.max(ev.ts);
+        self.max_ts = self.clock.observe(ev.ts, &mut self.stats, || {
+            (source.to_string(), "line", line)
+        });
         self.stats.events += 1;
         self.stats.lookups += 1;
         let l = Lookup {
@@ -269,6 +383,7 @@ impl Ingest {
 
     /// End of input: every waiting query becomes an unanswered lookup.
     pub fn finish<O: LookupOut>(&mut self, out: &mut O) {
+        self.clock.settle(&mut self.stats);
         let now = self.max_ts;
         let enricher = &mut self.enricher;
         self.pairer.flush_all(&mut self.pair_stats, |l| {
@@ -502,10 +617,10 @@ impl<S: WindowSink> Pipeline<S> {
     /// Counters so far (all stages combined).
     pub fn stats(&self) -> Stats {
         let mut s = self.ingest.stats();
-        s.skip_n(
-            SkipReason::LateLookup,
-            self.windowing.aggregator.late_lookups(),
-        );
+        let agg = &self.windowing.aggregator;
+        s.skip_n(SkipReason::LateLookup, agg.late_lookups());
+        s.skip_n(SkipReason::WindowEvicted, agg.evicted_lookups());
+        s.evicted(Bound::HostWindows, agg.evicted_windows());
         s.windows = self.windowing.windows;
         s
     }
@@ -553,9 +668,9 @@ impl<S: WindowSink> Pipeline<S> {
         self.check()
     }
 
-    /// Feed one JSONL event (single-threaded use).
-    pub fn event(&mut self, ev: &JsonEvent) -> Result<(), S::Error> {
-        self.ingest.event(ev, &mut self.windowing);
+    /// Feed one JSONL event (single-threaded use), read from line `line` of `source`.
+    pub fn event(&mut self, ev: &JsonEvent, source: &str, line: u64) -> Result<(), S::Error> {
+        self.ingest.event(ev, source, line, &mut self.windowing);
         self.windowing.advance(self.ingest.now());
         self.check()
     }
@@ -612,7 +727,11 @@ impl<S: WindowSink> Pipeline<S> {
                 }) => self
                     .ingest
                     .packet(&packet, source, number, &mut self.windowing),
-                Some(Item::Event { event, .. }) => self.ingest.event(event, &mut self.windowing),
+                Some(Item::Event {
+                    event,
+                    source,
+                    line,
+                }) => self.ingest.event(event, source, line, &mut self.windowing),
             }
             self.windowing.advance(self.ingest.now());
             if self.windowing.failed() {
@@ -662,7 +781,11 @@ impl<S: WindowSink> Pipeline<S> {
                                 source,
                                 number,
                             }) => ingest.packet(&packet, source, number, &mut batch),
-                            Some(Item::Event { event, .. }) => ingest.event(event, &mut batch),
+                            Some(Item::Event {
+                                event,
+                                source,
+                                line,
+                            }) => ingest.event(event, source, line, &mut batch),
                         }
                         n += 1;
                         // Send when full, and at least every 64 Ki items so windows
@@ -760,6 +883,61 @@ mod tests {
         assert_eq!(sa.windows as usize, a.windows.len());
     }
 
+    fn jsonl_at(ts: &[i64]) -> String {
+        ts.iter()
+            .map(|t| {
+                format!("{{\"ts\":{t},\"host\":\"10.0.0.1\",\"domain\":\"a.com\",\"qtype\":\"A\",\"rcode\":0}}\n")
+            })
+            .collect()
+    }
+
+    fn replay_text(text: &str, threads: Threads) -> (VecSink, Stats) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("e.jsonl");
+        std::fs::write(&p, text).unwrap();
+        let mut stats = Stats::default();
+        let mut m = Merger::open(&[p], &mut stats).unwrap();
+        let cfg = PipelineConfig::default();
+        let mut pl = Pipeline::new(&cfg, Enricher::new(cfg.enrich.clone()), VecSink::default());
+        pl.run(&mut m, &AtomicBool::new(false), threads, |_, _| {})
+            .unwrap();
+        let st = pl.stats();
+        (pl.into_sink(), st)
+    }
+
+    #[test]
+    fn one_item_stamped_in_2106_does_not_make_the_rest_late() {
+        let t0 = 1_700_000_000;
+        let mut ts: Vec<i64> = (0..100).map(|i| t0 + i * 10).collect();
+        ts.insert(50, 4_294_967_295); // 2106-02-07
+        for threads in [Threads::One, Threads::Two] {
+            let (sink, st) = replay_text(&jsonl_at(&ts), threads);
+            assert_eq!(st.skipped(SkipReason::LateLookup), 0);
+            assert_eq!(st.skipped(SkipReason::FutureTimestamp), 1);
+            let ex = &st.examples()[0];
+            assert_eq!((ex.unit, ex.position), ("line", 51), "{ex}");
+            let total: u32 = sink.windows.iter().map(|w| w.lookups).sum();
+            assert_eq!(
+                total, 101,
+                "nothing dropped: the outlier keeps its own window"
+            );
+        }
+    }
+
+    #[test]
+    fn a_confirmed_jump_moves_the_clock_and_loses_nothing() {
+        // a quiet hour, then traffic again: a real gap, not an outlier
+        let t0 = 1_700_000_000;
+        let mut ts: Vec<i64> = (0..50).map(|i| t0 + i * 10).collect();
+        ts.extend((0..50).map(|i| t0 + 3_600 + i * 10));
+        ts.push(t0 + 600); // now late: the clock moved with the confirmed jump
+        let (sink, st) = replay_text(&jsonl_at(&ts), Threads::One);
+        assert_eq!(st.skipped(SkipReason::FutureTimestamp), 0);
+        assert_eq!(st.skipped(SkipReason::LateLookup), 1);
+        let total: u32 = sink.windows.iter().map(|w| w.lookups).sum();
+        assert_eq!(total, 100);
+    }
+
     #[test]
     fn stop_flag_still_flushes_open_windows() {
         let dir = tempfile::tempdir().unwrap();
@@ -776,7 +954,7 @@ mod tests {
         // Feed one item, then stop.
         if let Some(Item::Event { event, .. }) = m.next_item(&mut stats) {
             let ev = event.clone();
-            pl.event(&ev).unwrap();
+            pl.event(&ev, "e.jsonl", 1).unwrap();
         }
         let stop = AtomicBool::new(true);
         assert_eq!(

@@ -47,11 +47,17 @@ pub enum SkipReason {
     JsonlBadLine,
     /// Lookup older than the window watermark (arrived after its window closed).
     LateLookup,
+    /// JSONL line longer than the line cap (read to its end, never buffered whole).
+    JsonlLineTooLong,
+    /// Packet or event stamped far ahead of the stream's packet clock.
+    FutureTimestamp,
+    /// Lookup lost with a (host, window) accumulator evicted at the host cap.
+    WindowEvicted,
 }
 
 impl SkipReason {
     /// All reasons, in report order.
-    pub const ALL: [SkipReason; 17] = [
+    pub const ALL: [SkipReason; 20] = [
         SkipReason::UnsupportedLinktype,
         SkipReason::TruncatedLink,
         SkipReason::TruncatedIp,
@@ -69,6 +75,9 @@ impl SkipReason {
         SkipReason::CaptureRecord,
         SkipReason::JsonlBadLine,
         SkipReason::LateLookup,
+        SkipReason::JsonlLineTooLong,
+        SkipReason::FutureTimestamp,
+        SkipReason::WindowEvicted,
     ];
 
     /// Stable snake_case name (used in summaries, JSON and metrics).
@@ -91,6 +100,9 @@ impl SkipReason {
             SkipReason::CaptureRecord => "capture_record",
             SkipReason::JsonlBadLine => "jsonl_bad_line",
             SkipReason::LateLookup => "late_lookup",
+            SkipReason::JsonlLineTooLong => "jsonl_line_too_long",
+            SkipReason::FutureTimestamp => "future_timestamp",
+            SkipReason::WindowEvicted => "window_evicted",
         }
     }
 
@@ -108,6 +120,8 @@ impl SkipReason {
                 | SkipReason::DnsMalformed
                 | SkipReason::CaptureRecord
                 | SkipReason::JsonlBadLine
+                | SkipReason::JsonlLineTooLong
+                | SkipReason::FutureTimestamp
         )
     }
 
@@ -117,6 +131,65 @@ impl SkipReason {
 }
 
 impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A bounded table or buffer: every one an attacker could push against has a
+/// limit (a config key, see README "Memory bounds"), and every time a limit
+/// is reached the entries evicted or refused are counted here, in the run
+/// summary (`caps`) and in Prometheus (`sentineldns_bound_evictions_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Bound {
+    /// Open (host, window) accumulators (`[limits] max_hosts_per_window`).
+    HostWindows,
+    /// Sensor-wide first-seen domains held in memory (`first_seen_cap`).
+    FirstSeenSensor,
+    /// Per-host first-seen domains held in memory (`host_first_seen_cap`).
+    FirstSeenHost,
+    /// First-seen rows kept in the database (`[limits] first_seen_rows`).
+    FirstSeenRows,
+    /// TCP flow directions being reassembled (`[limits] tcp_flows`).
+    TcpFlows,
+    /// Queries waiting for their response (`[limits] pending_queries`).
+    PendingQueries,
+    /// Bytes of one JSONL line (`[limits] jsonl_line_bytes`).
+    JsonlLine,
+}
+
+impl Bound {
+    /// All bounds, in report order.
+    pub const ALL: [Bound; 7] = [
+        Bound::HostWindows,
+        Bound::FirstSeenSensor,
+        Bound::FirstSeenHost,
+        Bound::FirstSeenRows,
+        Bound::TcpFlows,
+        Bound::PendingQueries,
+        Bound::JsonlLine,
+    ];
+
+    /// Stable snake_case name (summaries, JSON, metrics label `table`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Bound::HostWindows => "host_windows",
+            Bound::FirstSeenSensor => "first_seen_sensor",
+            Bound::FirstSeenHost => "first_seen_host",
+            Bound::FirstSeenRows => "first_seen_rows",
+            Bound::TcpFlows => "tcp_flows",
+            Bound::PendingQueries => "pending_queries",
+            Bound::JsonlLine => "jsonl_line",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for Bound {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -187,6 +260,7 @@ pub struct Stats {
     /// Windows closed.
     pub windows: u64,
     skips: [u64; SkipReason::ALL.len()],
+    evictions: [u64; Bound::ALL.len()],
     examples: Vec<SkipExample>,
 }
 
@@ -225,6 +299,33 @@ impl Stats {
                 detail: detail(),
             });
         }
+    }
+
+    /// Count `n` entries evicted (or refused) because `bound` was reached.
+    #[inline]
+    pub fn evicted(&mut self, bound: Bound, n: u64) {
+        self.evictions[bound.index()] += n;
+    }
+
+    /// Raise the eviction count of `bound` to the cumulative `total` kept by
+    /// the stage that owns the table (never lowers it).
+    pub fn set_evicted(&mut self, bound: Bound, total: u64) {
+        let c = &mut self.evictions[bound.index()];
+        *c = (*c).max(total);
+    }
+
+    /// Entries evicted or refused at `bound`.
+    pub fn evictions(&self, bound: Bound) -> u64 {
+        self.evictions[bound.index()]
+    }
+
+    /// Non-zero eviction counts in report order.
+    pub fn eviction_counts(&self) -> Vec<(Bound, u64)> {
+        Bound::ALL
+            .iter()
+            .map(|b| (*b, self.evictions(*b)))
+            .filter(|(_, n)| *n > 0)
+            .collect()
     }
 
     /// Number of skips for `reason`.
@@ -278,6 +379,9 @@ impl Stats {
         for (a, b) in self.skips.iter_mut().zip(o.skips.iter()) {
             *a += b;
         }
+        for (a, b) in self.evictions.iter_mut().zip(o.evictions.iter()) {
+            *a += b;
+        }
         for e in &o.examples {
             if self.examples.len() < Self::MAX_EXAMPLES {
                 self.examples.push(e.clone());
@@ -329,6 +433,8 @@ pub struct StatsReport {
     pub malformed: u64,
     /// Skips by reason.
     pub skipped: std::collections::BTreeMap<&'static str, u64>,
+    /// Entries evicted or refused at a memory bound, by table (non-zero only).
+    pub caps: std::collections::BTreeMap<&'static str, u64>,
     /// First few skips with location.
     pub examples: Vec<SkipExample>,
 }
@@ -359,6 +465,11 @@ impl From<&Stats> for StatsReport {
                 .skip_counts()
                 .into_iter()
                 .map(|(r, n)| (r.as_str(), n))
+                .collect(),
+            caps: s
+                .eviction_counts()
+                .into_iter()
+                .map(|(b, n)| (b.as_str(), n))
                 .collect(),
             examples: s.examples.clone(),
         }
@@ -392,5 +503,24 @@ mod tests {
         for (i, r) in SkipReason::ALL.iter().enumerate() {
             assert_eq!(r.index(), i);
         }
+        for (i, b) in Bound::ALL.iter().enumerate() {
+            assert_eq!(b.index(), i);
+        }
+    }
+
+    #[test]
+    fn evictions_merge_and_report_non_zero_only() {
+        let mut a = Stats::default();
+        a.evicted(Bound::HostWindows, 3);
+        a.set_evicted(Bound::TcpFlows, 5);
+        a.set_evicted(Bound::TcpFlows, 2);
+        let mut b = Stats::default();
+        b.evicted(Bound::HostWindows, 1);
+        b.merge(&a);
+        assert_eq!(b.evictions(Bound::HostWindows), 4);
+        assert_eq!(b.evictions(Bound::TcpFlows), 5);
+        let r = StatsReport::from(&b);
+        assert_eq!(r.caps.len(), 2);
+        assert_eq!(r.caps["host_windows"], 4);
     }
 }

@@ -37,7 +37,16 @@ pub struct AggregateConfig {
     pub top_domains: usize,
     /// Distinct names kept per window (memory bound).
     pub max_names_per_window: usize,
+    /// Open (host, window) accumulators at most (memory bound against a flood
+    /// of spoofed source addresses). When a new one would exceed it, the 10 %
+    /// with the fewest lookups (then the oldest last lookup) are evicted: their
+    /// lookups are counted ([`Aggregator::evicted_lookups`]), not scored.
+    pub max_open_windows: usize,
 }
+
+/// Default of [`AggregateConfig::max_open_windows`]: about 200 MB of
+/// accumulators at the measured ~3.7 KB each (see README, "Memory bounds").
+pub const DEFAULT_MAX_OPEN_WINDOWS: usize = 50_000;
 
 impl Default for AggregateConfig {
     fn default() -> Self {
@@ -46,6 +55,7 @@ impl Default for AggregateConfig {
             grace: 30 * MICROS,
             top_domains: 5,
             max_names_per_window: 65_536,
+            max_open_windows: DEFAULT_MAX_OPEN_WINDOWS,
         }
     }
 }
@@ -659,6 +669,18 @@ impl Acc {
         }
     }
 
+    /// Drop what this accumulator holds (eviction), returning its buffers to
+    /// the pools.
+    fn discard(&mut self, pools: &mut Pools) {
+        for (_, d) in self.domains.drain() {
+            pools.put_string(d.name);
+        }
+        for (_, r) in self.regs.drain() {
+            pools.put_string(r.name);
+            pools.put_times(r.times);
+        }
+    }
+
     fn finish(&mut self, top: usize, pools: &mut Pools) -> HostWindow {
         let host = self.w.host;
         let mut w = std::mem::replace(&mut self.w, HostWindow::empty(host, 0, 0));
@@ -791,6 +813,9 @@ fn dc(d: &DomStat) -> DomainCount {
     }
 }
 
+/// Closed or evicted accumulators kept for reuse at most.
+const POOL_CAP: usize = 4096;
+
 /// The windowing state.
 #[derive(Debug)]
 pub struct Aggregator {
@@ -801,7 +826,11 @@ pub struct Aggregator {
     /// Every window ending at or before this is closed.
     closed_until: TsMicros,
     keys: Vec<(TsMicros, IpAddr)>,
+    /// Eviction candidates: (lookups, last lookup, host, window start).
+    victims: Vec<(u32, TsMicros, IpAddr, TsMicros)>,
     late: u64,
+    evicted_windows: u64,
+    evicted_lookups: u64,
     /// Latest resolved brand lookalike per host, kept for [`FOLLOW_UP`].
     lures: FxHashMap<IpAddr, LureState>,
 }
@@ -819,7 +848,10 @@ impl Aggregator {
             pools: Pools::default(),
             closed_until: TsMicros::MIN,
             keys: Vec::new(),
+            victims: Vec::new(),
             late: 0,
+            evicted_windows: 0,
+            evicted_lookups: 0,
             lures: FxHashMap::default(),
         }
     }
@@ -839,6 +871,57 @@ impl Aggregator {
         self.late
     }
 
+    /// (host, window) accumulators evicted at [`AggregateConfig::max_open_windows`].
+    pub fn evicted_windows(&self) -> u64 {
+        self.evicted_windows
+    }
+
+    /// Lookups lost with evicted accumulators.
+    pub fn evicted_lookups(&self) -> u64 {
+        self.evicted_lookups
+    }
+
+    /// Evict the open accumulators with the fewest lookups (ties: the oldest
+    /// last lookup) down to 90 % of the cap. Amortised O(1) per new window:
+    /// one pass over the table every `cap / 10` insertions. A real host's
+    /// window, with its many lookups, outlives a flood of one-lookup spoofed
+    /// sources.
+    fn evict(&mut self) {
+        let cap = self.cfg.max_open_windows.max(1);
+        let target = cap - cap / 10;
+        let n = (self.open.len() + 1)
+            .saturating_sub(target)
+            .min(self.open.len());
+        if n == 0 {
+            return;
+        }
+        if self.evicted_windows == 0 {
+            tracing::warn!(
+                cap,
+                "open-window cap reached: evicting the quietest host windows (a flood of spoofed sources?); raise [limits] max_open_windows if this network really has this many active hosts"
+            );
+        }
+        self.victims.clear();
+        self.victims.extend(self.open.iter().map(|((h, s), a)| {
+            let w = &a.w;
+            (w.lookups + w.multicast + w.infra_lookups, w.last_ts, *h, *s)
+        }));
+        if n < self.victims.len() {
+            self.victims.select_nth_unstable(n - 1);
+        }
+        for i in 0..n {
+            let (count, _, h, s) = self.victims[i];
+            if let Some(mut acc) = self.open.remove(&(h, s)) {
+                acc.discard(&mut self.pools);
+                self.evicted_windows += 1;
+                self.evicted_lookups += u64::from(count);
+                if self.pool.len() < POOL_CAP {
+                    self.pool.push(acc);
+                }
+            }
+        }
+    }
+
     /// Add one enriched lookup.
     pub fn record(&mut self, l: &Lookup<'_>, e: &Enrichment) {
         let w = self.cfg.window;
@@ -849,6 +932,11 @@ impl Aggregator {
             return;
         }
         let follow_up = self.follow_up(l, e);
+        if self.open.len() >= self.cfg.max_open_windows.max(1)
+            && !self.open.contains_key(&(l.client, start))
+        {
+            self.evict();
+        }
         let acc = match self.open.get_mut(&(l.client, start)) {
             Some(a) => a,
             None => {
@@ -936,7 +1024,9 @@ impl Aggregator {
             let (s, h) = self.keys[i];
             if let Some(mut acc) = self.open.remove(&(h, s)) {
                 out.push(acc.finish(self.cfg.top_domains, &mut self.pools));
-                self.pool.push(acc);
+                if self.pool.len() < POOL_CAP {
+                    self.pool.push(acc);
+                }
             }
         }
     }
@@ -1139,6 +1229,45 @@ mod tests {
         assert_eq!(beacon(&many), beacon(&rev));
         // A single burst is not a beacon.
         assert_eq!(beacon(&[0.0, 0.002, 0.02, 0.025]), None);
+    }
+
+    #[test]
+    fn open_window_cap_evicts_the_quietest_hosts_and_counts_them() {
+        let mut a = Aggregator::new(AggregateConfig {
+            max_open_windows: 100,
+            ..Default::default()
+        });
+        // two real hosts, busy from the start of the window
+        for i in 0..20 {
+            for h in ["192.168.1.10", "192.168.1.11"] {
+                let l = lookup(1.0 + f64::from(i), h, "www.example.com", 0);
+                a.record(&l, &enr("www.example.com", 11, 0.1));
+            }
+        }
+        // 10 000 spoofed one-lookup sources in the same window
+        for i in 0..10_000u32 {
+            let host = format!("10.{}.{}.{}", (i >> 16) & 255, (i >> 8) & 255, i & 255);
+            let l = Lookup {
+                client: host.parse().unwrap(),
+                ..lookup(30.0 + f64::from(i) * 0.01, "10.0.0.1", "www.example.com", 0)
+            };
+            a.record(&l, &enr("www.example.com", 11, 0.1));
+            assert!(a.open_windows() <= 100);
+        }
+        assert_eq!(a.evicted_windows(), a.evicted_lookups());
+        assert!(a.evicted_windows() >= 9_900, "{}", a.evicted_windows());
+        let mut out = Vec::new();
+        a.flush_all(&mut out);
+        let kept: u64 = out.iter().map(|w| u64::from(w.lookups)).sum();
+        assert_eq!(
+            kept + a.evicted_lookups(),
+            40 + 10_000,
+            "every lookup accounted for"
+        );
+        for h in ["192.168.1.10", "192.168.1.11"] {
+            let w = out.iter().find(|w| w.host.to_string() == h);
+            assert_eq!(w.map(|w| w.lookups), Some(20), "{h} keeps its whole window");
+        }
     }
 
     #[test]

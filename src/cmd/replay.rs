@@ -183,6 +183,13 @@ pub fn print_summary(r: &StatsReport, secs: f64, end: RunEnd, db: &str, run: i64
         let parts: Vec<String> = r.skipped.iter().map(|(k, v)| format!("{k} {v}")).collect();
         eprintln!("  skipped: {}", parts.join(", "));
     }
+    if !r.caps.is_empty() {
+        let parts: Vec<String> = r.caps.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        eprintln!(
+            "  memory bounds reached (entries evicted or refused): {}",
+            parts.join(", ")
+        );
+    }
     if r.malformed > 0 {
         eprintln!("  malformed input: {} (first ones below)", r.malformed);
         for e in &r.examples {

@@ -6,15 +6,16 @@
 //! IPv4 IHL/total length and walks IPv6 hop-by-hop, routing, destination
 //! options, fragment and AH headers, trimming link-layer padding by the IP
 //! length fields and falling back to the captured length when a snaplen cut the
-//! packet. Only two things are done by hand, because etherparse does not expose
-//! them in the form reassembly needs: the byte range of a fragment's data (for
-//! IPv6 etherparse keeps parsing *after* the fragment header, which is wrong for
-//! non-first fragments) and skipping extension headers that sit at the start of
-//! a reassembled IPv6 payload ([`skip_v6_exts`], again via etherparse).
+//! packet. The IPv6 extension chain is walked by hand, with checked slicing and
+//! at most [`MAX_V6_EXTENSIONS`] headers: to find the fragment header (for IPv6
+//! etherparse keeps parsing *after* it, which is wrong for non-first fragments,
+//! and its extension iterator reads out of bounds once the lax parser stopped
+//! on a damaged chain) and to skip extension headers at the start of a
+//! reassembled payload ([`skip_v6_exts`]).
 
 use crate::stats::SkipReason;
 use etherparse::err::ip::{HeaderError, LaxHeaderSliceError};
-use etherparse::{IpNumber, Ipv6ExtensionSlice, Ipv6ExtensionsSlice, LaxIpSlice};
+use etherparse::LaxIpSlice;
 use std::net::IpAddr;
 
 /// IP protocol number of UDP.
@@ -149,20 +150,11 @@ pub fn parse(data: &[u8]) -> Result<IpPacket<'_>, IpError> {
             // `Ipv6FragmentHeaderSlice` reads the offset's low bits and the M flag
             // from the wrong bits of byte 3 (RFC 8200: offset = bits 0..13 of
             // bytes 2-3, M = lowest bit), so its `fragmented` flag is unreliable.
-            let mut off = 40usize;
-            let mut frag = None;
-            for ext in v6.extensions().clone() {
-                match ext {
-                    Ipv6ExtensionSlice::Fragment(fh) => {
-                        frag = Some((off + fh.slice().len(), fh.slice()));
-                        break;
-                    }
-                    Ipv6ExtensionSlice::HopByHop(s)
-                    | Ipv6ExtensionSlice::Routing(s)
-                    | Ipv6ExtensionSlice::DestinationOptions(s) => off += s.slice().len(),
-                    Ipv6ExtensionSlice::Authentication(s) => off += s.slice().len(),
-                }
-            }
+            // The chain is walked over `data` with checked slicing, never with
+            // etherparse's extension iterator: after the lax parser stopped with
+            // an error (e.g. a Hop-by-Hop header naming Hop-by-Hop again) that
+            // iterator reads past its slice.
+            let frag = find_v6_fragment(data, v6.header().next_header().0);
             if let Some((start, fh)) = frag {
                 let field = fh.get(2..4).map_or(0, |b| u16::from_be_bytes([b[0], b[1]]));
                 let id = fh
@@ -212,16 +204,105 @@ pub fn parse(data: &[u8]) -> Result<IpPacket<'_>, IpError> {
     }
 }
 
+/// Most IPv6 extension headers walked before a packet is refused (RFC 8200
+/// allows each kind once, twice for destination options; real stacks send 0-3).
+pub const MAX_V6_EXTENSIONS: usize = 8;
+
+/// Next-header values of the IPv6 extension headers this decoder walks.
+const EXT_HOP_BY_HOP: u8 = 0;
+const EXT_ROUTING: u8 = 43;
+const EXT_FRAGMENT: u8 = 44;
+const EXT_AUTH: u8 = 51;
+const EXT_DEST_OPTS: u8 = 60;
+const EXT_MOBILITY: u8 = 135;
+const EXT_HIP: u8 = 139;
+const EXT_SHIM6: u8 = 140;
+
+/// One step of an IPv6 extension chain.
+enum ExtStep {
+    /// A header of `len` bytes whose next header is `next`.
+    Header { next: u8, len: usize },
+    /// The fragment header (always 8 bytes).
+    Fragment,
+    /// `proto` is not an extension header: the chain ends here.
+    End,
+}
+
+/// Classify the header `proto` at `data[off..]`, checking every byte it reads.
+fn ext_step(proto: u8, data: &[u8], off: usize) -> Result<ExtStep, IpError> {
+    let have = data.len().saturating_sub(off);
+    let len = match proto {
+        EXT_FRAGMENT => {
+            if have < 8 {
+                return Err(IpError::Truncated { need: 8, have });
+            }
+            return Ok(ExtStep::Fragment);
+        }
+        EXT_HOP_BY_HOP | EXT_ROUTING | EXT_DEST_OPTS | EXT_MOBILITY | EXT_HIP | EXT_SHIM6 => {
+            let h = data
+                .get(off..off + 2)
+                .ok_or(IpError::Truncated { need: 2, have })?;
+            (usize::from(h[1]) + 1) * 8
+        }
+        EXT_AUTH => {
+            let h = data
+                .get(off..off + 2)
+                .ok_or(IpError::Truncated { need: 2, have })?;
+            (usize::from(h[1]) + 2) * 4
+        }
+        _ => return Ok(ExtStep::End),
+    };
+    if have < len {
+        return Err(IpError::Truncated { need: len, have });
+    }
+    Ok(ExtStep::Header {
+        next: data[off],
+        len,
+    })
+}
+
+/// Walk the extension chain of the IPv6 packet `data` (fixed header first)
+/// whose first next-header is `first`, looking for a fragment header. Returns
+/// the offset just past it and its 8 bytes. A damaged or over-long chain
+/// returns `None`; the lax parser's own error then decides the packet.
+fn find_v6_fragment(data: &[u8], first: u8) -> Option<(usize, &[u8])> {
+    let mut proto = first;
+    let mut off = 40usize;
+    for i in 0..MAX_V6_EXTENSIONS {
+        // Hop-by-Hop is only valid directly after the fixed header.
+        if proto == EXT_HOP_BY_HOP && i > 0 {
+            return None;
+        }
+        match ext_step(proto, data, off).ok()? {
+            ExtStep::Fragment => return Some((off + 8, data.get(off..off + 8)?)),
+            ExtStep::Header { next, len } => {
+                proto = next;
+                off += len;
+            }
+            ExtStep::End => return None,
+        }
+    }
+    None
+}
+
 /// Skip IPv6 extension headers at the start of a reassembled payload whose
 /// first header is `proto`. Returns the transport protocol and its bytes.
 pub fn skip_v6_exts(proto: u8, data: &[u8]) -> Result<(u8, &[u8]), IpError> {
-    let (_, next, rest, err) = Ipv6ExtensionsSlice::from_slice_lax(IpNumber(proto), data);
-    if err.is_some() {
-        return Err(IpError::Inconsistent(
-            "ipv6 extension header after reassembly",
-        ));
+    let mut proto = proto;
+    let mut off = 0usize;
+    for _ in 0..MAX_V6_EXTENSIONS {
+        match ext_step(proto, data, off) {
+            Ok(ExtStep::End) => return Ok((proto, &data[off..])),
+            Ok(ExtStep::Header { next, len }) if proto != EXT_HOP_BY_HOP => {
+                proto = next;
+                off += len;
+            }
+            _ => break,
+        }
     }
-    Ok((next.0, rest))
+    Err(IpError::Inconsistent(
+        "ipv6 extension header after reassembly",
+    ))
 }
 
 #[cfg(test)]
@@ -343,5 +424,52 @@ pub(crate) mod tests {
         // reassembled payload that starts with dest options
         let (proto, rest) = skip_v6_exts(60, &ext).unwrap();
         assert_eq!((proto, rest), (17, &[1u8; 8][..]));
+    }
+
+    #[test]
+    fn ipv6_hop_by_hop_naming_hop_by_hop_is_refused_in_bounds() {
+        // ../shared/data/hostile/ipv6_hbh_hbh.pcap: HBH whose next header is
+        // HBH again, and a payload length that runs past the capture.
+        let pkt = v6(0, &[0, 0, 1, 4, 0, 0, 0, 0, 0, 0]);
+        assert!(parse(&pkt).is_err());
+        let mut pkt = v6(0, &[0, 0, 1, 4, 0, 0, 0, 0]);
+        pkt[4..6].copy_from_slice(&9u16.to_be_bytes());
+        assert!(parse(&pkt).is_err());
+        // every prefix of a valid chain fails cleanly, never panics
+        let mut ext = vec![44, 0, 1, 4, 0, 0, 0, 0];
+        ext.extend_from_slice(&[17, 0, 0x00, 0x01, 0xde, 0xad, 0xbe, 0xef]);
+        ext.extend_from_slice(&[7; 24]);
+        let full = v6(0, &ext);
+        for n in 0..full.len() {
+            let _ = parse(&full[..n]);
+        }
+    }
+
+    #[test]
+    fn ipv6_extension_chain_is_bounded() {
+        // 20 destination-options headers: more than MAX_V6_EXTENSIONS
+        let mut ext = Vec::new();
+        for _ in 0..20 {
+            ext.extend_from_slice(&[60, 0, 1, 4, 0, 0, 0, 0]);
+        }
+        ext.extend_from_slice(&[44, 0, 0, 0, 0, 0, 0, 0]);
+        let pkt = v6(60, &ext);
+        assert_eq!(find_v6_fragment(&pkt, 60), None);
+        assert!(skip_v6_exts(60, &ext).is_err());
+        // the same chain within the bound finds its fragment header
+        let mut ext = Vec::new();
+        for _ in 0..3 {
+            ext.extend_from_slice(&[60, 0, 1, 4, 0, 0, 0, 0]);
+        }
+        ext.extend_from_slice(&[44, 0, 1, 4, 0, 0, 0, 0]);
+        ext.extend_from_slice(&[17, 0, 0x00, 0x09, 0, 0, 0, 7]);
+        ext.extend_from_slice(&[1; 8]);
+        let pkt = v6(60, &ext);
+        let ip = parse(&pkt).unwrap();
+        assert_eq!(
+            ip.frag.map(|f| (f.id, f.offset, f.more)),
+            Some((7, 8, true))
+        );
+        assert_eq!(ip.payload, &[1; 8]);
     }
 }

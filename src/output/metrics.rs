@@ -17,7 +17,7 @@
 use super::OutputError;
 use crate::event::LookupOutcome;
 use crate::model::Label;
-use crate::stats::{SkipReason, Stats};
+use crate::stats::{Bound, SkipReason, Stats};
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering};
@@ -161,6 +161,7 @@ struct StatCounters {
     reassembled: AtomicU64,
     duplicate_queries: AtomicU64,
     skips: [AtomicU64; SkipReason::ALL.len()],
+    evictions: [AtomicU64; Bound::ALL.len()],
 }
 
 /// Webhook counters (bumped by the webhook's caller side and worker).
@@ -297,6 +298,9 @@ impl Metrics {
         raise(&c.duplicate_queries, s.duplicate_queries);
         for (i, r) in SkipReason::ALL.iter().enumerate() {
             raise(&c.skips[i], s.skipped(*r));
+        }
+        for (i, b) in Bound::ALL.iter().enumerate() {
+            raise(&c.evictions[i], s.evictions(*b));
         }
     }
 
@@ -518,6 +522,18 @@ impl Metrics {
                     ld(&c.skips[i]),
                 );
             }
+        }
+        r.head(
+            "sentineldns_bound_evictions_total",
+            "counter",
+            "Entries evicted or refused because a memory bound was reached, by table.",
+        );
+        for (i, b) in Bound::ALL.iter().enumerate() {
+            r.sample(
+                "sentineldns_bound_evictions_total",
+                &format!("{{table=\"{}\"}}", b.as_str()),
+                ld(&c.evictions[i]),
+            );
         }
         r.head(
             "sentineldns_lookups_total",
