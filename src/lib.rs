@@ -84,6 +84,7 @@ pub mod evaluate;
 pub mod event;
 pub mod features;
 pub mod flows;
+pub mod fuzzing;
 pub mod model;
 pub mod output;
 pub mod pair;

@@ -1,0 +1,200 @@
+//! Fuzz harnesses: one function per entry point that takes outside bytes.
+//!
+//! The cargo-fuzz targets in `fuzz/fuzz_targets/` are one-line wrappers around
+//! these, and `tests/fuzz_regressions.rs` replays every committed crash and
+//! seed input (`fuzz/regressions/<target>/`, `fuzz/corpus/<target>/`) through
+//! the same functions on stable Rust, so a crash found once stays fixed.
+//! Each harness must never panic on any input; the `assert!`s inside check
+//! invariants that hold for every accepted input (a failed one is a finding).
+//!
+//! | target | entry point |
+//! |---|---|
+//! | `decode_packet` | [`crate::decode::Decoder::decode`] over a sequence of frames |
+//! | `read_capture` | pcap / pcapng file reader, then the decoder |
+//! | `parse_dns` | [`crate::decode::parse_dns`] |
+//! | `parse_jsonl_line` | [`crate::source::jsonl::parse_line`] |
+//! | `load_bundle` | [`crate::model::Bundle::from_bytes`] |
+//! | `parse_config` | [`crate::config::Config::parse`] |
+//! | `flow_csv` | CSV flow reader and [`crate::flows::cicids::parse_flow`] |
+
+use crate::decode::{DecodeConfig, Decoder, Location};
+use crate::event::RawPacket;
+use crate::source::capture::{CaptureReader, OwnedPacket};
+use crate::source::{ByteCounter, InputKind, Opened};
+use crate::stats::Stats;
+
+/// Names of every harness, as used for `fuzz/corpus/<name>` and the cargo-fuzz
+/// binaries.
+pub const TARGETS: [&str; 7] = [
+    "decode_packet",
+    "read_capture",
+    "parse_dns",
+    "parse_jsonl_line",
+    "load_bundle",
+    "parse_config",
+    "flow_csv",
+];
+
+/// Run the harness called `name` on `data`. Returns `false` for an unknown name.
+pub fn run(name: &str, data: &[u8]) -> bool {
+    match name {
+        "decode_packet" => decode_packet(data),
+        "read_capture" => read_capture(data),
+        "parse_dns" => parse_dns(data),
+        "parse_jsonl_line" => parse_jsonl_line(data),
+        "load_bundle" => load_bundle(data),
+        "parse_config" => parse_config(data),
+        "flow_csv" => flow_csv(data),
+        _ => return false,
+    }
+    true
+}
+
+const LINKTYPES: [u32; 11] = [1, 113, 276, 101, 12, 14, 228, 229, 0, 108, 147];
+
+fn small_decoder() -> Decoder {
+    Decoder::new(DecodeConfig {
+        max_fragment_sets: 4,
+        max_tcp_flows: 4,
+        ..DecodeConfig::default()
+    })
+}
+
+/// `Decoder::decode` over frames: the first byte picks the linktype, each
+/// frame is prefixed by a one-byte length, so one input exercises fragment
+/// and TCP state across packets.
+pub fn decode_packet(data: &[u8]) {
+    let Some((&sel, mut rest)) = data.split_first() else {
+        return;
+    };
+    let linktype = LINKTYPES[usize::from(sel) % LINKTYPES.len()];
+    let mut dec = small_decoder();
+    let mut stats = Stats::default();
+    let mut n = 0u64;
+    while let Some((&len, tail)) = rest.split_first() {
+        let take = usize::from(len).min(tail.len());
+        let (frame, next) = tail.split_at(take);
+        rest = next;
+        n += 1;
+        let pkt = RawPacket {
+            ts: n as i64 * 1_000,
+            linktype,
+            data: frame,
+            orig_len: frame.len() as u32,
+        };
+        let loc = Location {
+            source: "fuzz",
+            packet: n,
+        };
+        dec.decode(&pkt, &loc, &mut stats, |m| {
+            assert!(m.answers.ips().len() <= 4);
+        });
+    }
+    dec.expire(i64::MAX, &mut stats);
+    assert_eq!(dec.open_tcp_flows(), 0);
+    assert_eq!(dec.open_fragment_sets(), 0);
+}
+
+/// A whole capture file (pcap or pcapng, as sniffed) read record by record and
+/// decoded.
+pub fn read_capture(data: &[u8]) {
+    let kind = match crate::source::sniff(data) {
+        Some(k @ (InputKind::Pcap | InputKind::Pcapng)) => k,
+        _ => return,
+    };
+    let opened = Opened {
+        kind,
+        gzip: false,
+        reader: Box::new(std::io::Cursor::new(data.to_vec())),
+        counter: ByteCounter::default(),
+        file_size: data.len() as u64,
+    };
+    let Ok(mut reader) = CaptureReader::new(opened, "fuzz") else {
+        return;
+    };
+    let mut dec = small_decoder();
+    let mut stats = Stats::default();
+    let mut pkt = OwnedPacket::default();
+    let mut n = 0u64;
+    while reader.next_into(&mut pkt, &mut stats) {
+        n += 1;
+        assert!(n <= data.len() as u64, "more records than input bytes");
+        let loc = Location {
+            source: "fuzz",
+            packet: n,
+        };
+        dec.decode(&pkt.as_raw(), &loc, &mut stats, |_| {});
+    }
+    dec.expire(i64::MAX, &mut stats);
+}
+
+/// One DNS message.
+pub fn parse_dns(data: &[u8]) {
+    let mut scratch = String::new();
+    if let Ok(p) = crate::decode::parse_dns(data, &mut scratch) {
+        assert!(p.answers.ips().len() <= 4);
+        assert!(p.qname.is_ascii());
+        assert!(p.qname.len() <= 255 * 4, "escaped name within bounds");
+    }
+}
+
+/// One JSONL line.
+pub fn parse_jsonl_line(data: &[u8]) {
+    use crate::source::jsonl::{parse_line, JsonEvent};
+    if let Ok(line) = std::str::from_utf8(data) {
+        let mut ev = JsonEvent::default();
+        if parse_line(line, &mut ev).is_ok() {
+            assert!(!ev.domain.is_empty());
+        }
+    }
+}
+
+/// A model bundle file.
+pub fn load_bundle(data: &[u8]) {
+    let _ = crate::model::Bundle::from_bytes(data, &crate::detect::MODEL_FEATURES);
+}
+
+/// A configuration file's text. An accepted configuration renders back to
+/// TOML that is accepted again.
+pub fn parse_config(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(c) = crate::config::Config::parse(text) {
+        let again = c.to_toml();
+        assert!(
+            crate::config::Config::parse(&again).is_ok(),
+            "rendered configuration is refused:\n{again}"
+        );
+    }
+}
+
+/// A CICFlowMeter CSV file: header, rows, and the flow parser on every row.
+pub fn flow_csv(data: &[u8]) {
+    use crate::flows::cicids::{parse_flow, COLUMNS, LABEL};
+    use crate::flows::csvin::CsvInput;
+    let reader = Box::new(std::io::Cursor::new(data.to_vec()));
+    let Ok(mut input) = CsvInput::from_reader(std::path::Path::new("fuzz.csv"), reader) else {
+        return;
+    };
+    let label = input.find(&LABEL);
+    let idx = input.require(&COLUMNS).ok();
+    let mut rec = csv::StringRecord::new();
+    let mut rows = 0usize;
+    loop {
+        match input.next_record(&mut rec) {
+            Ok(false) => break,
+            Ok(true) => {
+                if let Some(idx) = &idx {
+                    let _ = parse_flow(&rec, idx, label);
+                }
+                for f in rec.iter() {
+                    let _ = crate::flows::rules::parse_flow_ts(f);
+                }
+            }
+            Err(_) => {}
+        }
+        rows += 1;
+        assert!(rows <= data.len() + 1, "more rows than input bytes");
+    }
+}
