@@ -1,0 +1,86 @@
+//! Regression tests for the hostile inputs in ../shared/data/hostile (see its
+//! README.md): each one broke the sensor once. Inputs are read from the shared
+//! data set; a missing file fails the test.
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+fn hostile(name: &str) -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data/hostile")
+        .join(name);
+    assert!(p.is_file(), "hostile reproducer {} is missing", p.display());
+    p
+}
+
+/// Replay `input` into a fresh database; returns the run's stored summary.
+fn replay(dir: &Path, input: &Path, extra: &[&str]) -> Value {
+    let db = dir.join("s.db");
+    Command::cargo_bin("sentineldns")
+        .expect("binary built")
+        .args(["replay", "--no-model", "--format", "none", "--db"])
+        .arg(&db)
+        .args(extra)
+        .arg(input)
+        .timeout(std::time::Duration::from_secs(120))
+        .assert()
+        .success();
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let (status, stats): (String, String) = conn
+        .query_row(
+            "SELECT status, stats FROM runs ORDER BY id DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(status, "complete");
+    serde_json::from_str(&stats).unwrap()
+}
+
+fn skipped(summary: &Value, reason: &str) -> u64 {
+    summary["skipped"][reason].as_u64().unwrap_or(0)
+}
+
+/// One IPv6 packet whose Hop-by-Hop header names Hop-by-Hop again: refused
+/// as a damaged IP header, no out-of-bounds read.
+#[test]
+fn ipv6_hbh_hbh_is_a_counted_skip() {
+    let d = tempfile::tempdir().unwrap();
+    let s = replay(d.path(), &hostile("ipv6_hbh_hbh.pcap"), &[]);
+    assert_eq!(s["packets"], 1, "{s}");
+    assert_eq!(skipped(&s, "truncated_ip"), 1, "{s}");
+}
+
+/// A 60,000-byte frame of zeros, then the Hop-by-Hop packet (800 invalid
+/// reads under valgrind before the fix): both counted, in bounds.
+#[test]
+fn ipv6_hbh_oob_valgrind_capture_is_counted() {
+    let d = tempfile::tempdir().unwrap();
+    let s = replay(d.path(), &hostile("ipv6_hbh_oob_valgrind.pcap"), &[]);
+    assert_eq!(s["packets"], 2, "{s}");
+    assert_eq!(skipped(&s, "not_ip"), 1, "{s}");
+    assert_eq!(skipped(&s, "truncated_ip"), 1, "{s}");
+    assert_eq!(s["examples"][0]["position"], 2, "{s}");
+}
+
+/// One packet stamped in 2106 in the middle of a capture: it no longer moves
+/// the packet clock, so none of the 3,001 later lookups is late.
+#[test]
+fn future_ts_packet_does_not_make_the_rest_late() {
+    let d = tempfile::tempdir().unwrap();
+    let s = replay(d.path(), &hostile("future_ts_packet.pcap"), &[]);
+    assert_eq!(skipped(&s, "late_lookup"), 0, "{s}");
+    assert_eq!(skipped(&s, "future_timestamp"), 1, "{s}");
+    let ex = s["examples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["reason"] == "future_timestamp")
+        .expect("example names the packet");
+    assert!(ex["position"].as_u64().unwrap() > 1, "{ex}");
+    assert!(ex["source"]
+        .as_str()
+        .unwrap()
+        .ends_with("future_ts_packet.pcap"));
+}
