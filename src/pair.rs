@@ -14,7 +14,7 @@
 //! (query time, arrival order) so that results never depend on hash order.
 
 use crate::event::{DnsMessage, DnsService, Lookup, LookupOutcome, Transport, TsMicros, MICROS};
-use crate::stats::Stats;
+use crate::stats::{Bound, Stats};
 use rustc_hash::FxHashMap;
 use std::net::IpAddr;
 
@@ -126,14 +126,8 @@ impl Pairer {
                 stats.duplicate_queries += 1;
                 return;
             }
-            if self.pending.len() >= self.cfg.max_pending {
-                // Expire the oldest half of the timeout window early.
-                let horizon = m.ts.saturating_sub(self.cfg.timeout / 2);
-                self.expire_before(horizon, stats, &mut emit);
-                if self.pending.len() >= self.cfg.max_pending {
-                    let oldest = self.pending.values().map(|p| p.ts).min().unwrap_or(m.ts);
-                    self.expire_before(oldest + 1, stats, &mut emit);
-                }
+            if self.pending.len() >= self.cfg.max_pending.max(1) {
+                self.make_room(stats, &mut emit);
             }
             let mut qname = self.pool.pop().unwrap_or_default();
             qname.clear();
@@ -227,6 +221,30 @@ impl Pairer {
         self.expire_before(TsMicros::MAX, stats, &mut emit);
     }
 
+    /// The table is full: expire the oldest queries early, down to 90 % of
+    /// `max_pending`, in one pass (amortised O(1) per query even under a flood
+    /// of queries that are all younger than the timeout). They become
+    /// unanswered lookups as usual and are counted as [`Bound::PendingQueries`].
+    fn make_room<F: FnMut(&Lookup<'_>)>(&mut self, stats: &mut Stats, emit: &mut F) {
+        let cap = self.cfg.max_pending.max(1);
+        let n = (self.pending.len() + 1)
+            .saturating_sub(cap - cap / 10)
+            .min(self.pending.len());
+        if n == 0 {
+            return;
+        }
+        self.expired.clear();
+        self.expired
+            .extend(self.pending.iter().map(|(k, p)| (p.ts, p.seq, *k)));
+        if n < self.expired.len() {
+            self.expired
+                .select_nth_unstable_by_key(n - 1, |(ts, seq, _)| (*ts, *seq));
+            self.expired.truncate(n);
+        }
+        stats.evicted(Bound::PendingQueries, n as u64);
+        self.emit_expired(stats, emit);
+    }
+
     fn expire_before<F: FnMut(&Lookup<'_>)>(
         &mut self,
         horizon: TsMicros,
@@ -240,6 +258,12 @@ impl Pairer {
                 .filter(|(_, p)| p.ts < horizon)
                 .map(|(k, p)| (p.ts, p.seq, *k)),
         );
+        self.emit_expired(stats, emit);
+    }
+
+    /// Emit the queries listed in `self.expired` as unanswered, in (query
+    /// time, arrival) order.
+    fn emit_expired<F: FnMut(&Lookup<'_>)>(&mut self, stats: &mut Stats, emit: &mut F) {
         if self.expired.is_empty() {
             return;
         }
@@ -406,5 +430,36 @@ mod tests {
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].2, LookupOutcome::Multicast);
         assert_eq!(s.unanswered + s.unsolicited, 0);
+    }
+
+    #[test]
+    fn a_full_table_evicts_the_oldest_tenth_in_one_pass() {
+        let mut p = Pairer::new(PairConfig {
+            max_pending: 100,
+            ..PairConfig::default()
+        });
+        let mut s = Stats::default();
+        let mut out = Vec::new();
+        // 200 000 fresh queries (all younger than the timeout) from distinct ids
+        // and ports: a flood that once cost one table scan per query.
+        let t = std::time::Instant::now();
+        for i in 0..200_000u32 {
+            let mut m = msg(1_000_000 + i64::from(i), false, i as u16, "q.example");
+            m.sport = 1024 + (i >> 16) as u16;
+            p.push(&m, &mut s, |l| out.push((l.ts, l.outcome)));
+            assert!(p.pending.len() <= 100);
+        }
+        assert!(t.elapsed().as_secs() < 20, "{:?}", t.elapsed());
+        let evicted = s.evictions(Bound::PendingQueries);
+        assert_eq!(evicted as usize, out.len());
+        assert_eq!(
+            out.len() + p.pending.len(),
+            200_000,
+            "every query accounted for"
+        );
+        assert!(out.iter().all(|o| o.1 == LookupOutcome::Unanswered));
+        // oldest first, in order
+        assert!(out.windows(2).all(|w| w[0].0 <= w[1].0));
+        assert_eq!(out[0].0, 1_000_000);
     }
 }

@@ -621,6 +621,7 @@ impl<S: WindowSink> Pipeline<S> {
         s.skip_n(SkipReason::LateLookup, agg.late_lookups());
         s.skip_n(SkipReason::WindowEvicted, agg.evicted_lookups());
         s.evicted(Bound::HostWindows, agg.evicted_windows());
+        s.evicted(Bound::WindowNames, agg.names_dropped());
         s.windows = self.windowing.windows;
         s
     }

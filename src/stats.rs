@@ -157,11 +157,16 @@ pub enum Bound {
     PendingQueries,
     /// Bytes of one JSONL line (`[limits] jsonl_line_bytes`).
     JsonlLine,
+    /// Distinct names and registrable domains kept per window
+    /// (`[limits] max_names_per_window`; beyond it they are counted, not kept).
+    WindowNames,
+    /// IP fragment sets being reassembled (`[limits] ip_fragment_sets`).
+    FragmentSets,
 }
 
 impl Bound {
     /// All bounds, in report order.
-    pub const ALL: [Bound; 7] = [
+    pub const ALL: [Bound; 9] = [
         Bound::HostWindows,
         Bound::FirstSeenSensor,
         Bound::FirstSeenHost,
@@ -169,6 +174,8 @@ impl Bound {
         Bound::TcpFlows,
         Bound::PendingQueries,
         Bound::JsonlLine,
+        Bound::WindowNames,
+        Bound::FragmentSets,
     ];
 
     /// Stable snake_case name (summaries, JSON, metrics label `table`).
@@ -181,6 +188,8 @@ impl Bound {
             Bound::TcpFlows => "tcp_flows",
             Bound::PendingQueries => "pending_queries",
             Bound::JsonlLine => "jsonl_line",
+            Bound::WindowNames => "window_names",
+            Bound::FragmentSets => "ip_fragment_sets",
         }
     }
 

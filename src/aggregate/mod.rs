@@ -445,6 +445,9 @@ struct Acc {
     w: HostWindow,
     domains: FxHashMap<u64, DomStat>,
     regs: FxHashMap<u64, RegStat>,
+    /// Names and registrable domains not kept at the cap (counted since the
+    /// aggregator last collected them).
+    names_dropped: u64,
 }
 
 /// The domain a name is grouped under for fan-out and beacon features (see
@@ -627,12 +630,22 @@ impl Acc {
                     );
                 } else {
                     w.names_saturated = true;
+                    self.names_dropped += 1;
                 }
             }
         }
 
         // Registrable domains: distinct subdomains and lookup regularity.
         let (reg_name, reg_key) = group_domain(l.qname, e);
+        if self.regs.len() >= max_names && !self.regs.contains_key(&reg_key) {
+            // Beyond the cap (one host resolving random registrable domains):
+            // counted, not kept.
+            w.unique_registrable += 1;
+            w.high_risk_registrable += e.high_risk as u32;
+            w.names_saturated = true;
+            self.names_dropped += 1;
+            return;
+        }
         let r = self.regs.entry(reg_key).or_insert_with(|| {
             w.unique_registrable += 1;
             RegStat {
@@ -831,6 +844,7 @@ pub struct Aggregator {
     late: u64,
     evicted_windows: u64,
     evicted_lookups: u64,
+    names_dropped: u64,
     /// Latest resolved brand lookalike per host, kept for [`FOLLOW_UP`].
     lures: FxHashMap<IpAddr, LureState>,
 }
@@ -852,6 +866,7 @@ impl Aggregator {
             late: 0,
             evicted_windows: 0,
             evicted_lookups: 0,
+            names_dropped: 0,
             lures: FxHashMap::default(),
         }
     }
@@ -879,6 +894,12 @@ impl Aggregator {
     /// Lookups lost with evicted accumulators.
     pub fn evicted_lookups(&self) -> u64 {
         self.evicted_lookups
+    }
+
+    /// Names and registrable domains counted but not kept because a window
+    /// held [`AggregateConfig::max_names_per_window`] already.
+    pub fn names_dropped(&self) -> u64 {
+        self.names_dropped
     }
 
     /// Evict the open accumulators with the fewest lookups (ties: the oldest
@@ -944,12 +965,14 @@ impl Aggregator {
                     w: HostWindow::empty(l.client, start, end),
                     domains: FxHashMap::default(),
                     regs: FxHashMap::default(),
+                    names_dropped: 0,
                 });
                 a.w = HostWindow::empty(l.client, start, end);
                 self.open.entry((l.client, start)).or_insert(a)
             }
         };
         acc.record(l, e, follow_up, &self.cfg, &mut self.pools);
+        self.names_dropped += std::mem::take(&mut acc.names_dropped);
     }
 
     /// Track resolved brand lookalikes per host; whether `l` is a follow-up
@@ -1285,6 +1308,22 @@ mod tests {
         assert_eq!(out[0].unique_domains, 4);
         assert!(out[0].names_saturated);
         assert_eq!(out[0].top_domains.len(), 2);
+        assert_eq!(a.names_dropped(), 2);
+        // one host resolving random registrable domains: the per-domain map is
+        // held to the same cap
+        let mut a = Aggregator::new(AggregateConfig {
+            max_names_per_window: 2,
+            ..Default::default()
+        });
+        for n in ["a.com", "b.com", "c.com", "d.com", "e.com"] {
+            let l = lookup(1.0, "10.0.0.1", n, 0);
+            a.record(&l, &enr(n, n.len(), 0.1));
+        }
+        assert_eq!(a.open.values().map(|acc| acc.regs.len()).sum::<usize>(), 2);
+        let mut out = Vec::new();
+        a.flush_all(&mut out);
+        assert_eq!(out[0].unique_registrable, 5);
+        assert_eq!(a.names_dropped(), 3 + 3);
     }
 
     #[test]

@@ -20,7 +20,7 @@
 
 use super::Location;
 use crate::event::TsMicros;
-use crate::stats::{SkipReason, Stats};
+use crate::stats::{Bound, SkipReason, Stats};
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -191,6 +191,7 @@ impl Reassembler {
                 if let Some(set) = self.sets.remove(&oldest) {
                     self.recycle(set.buf);
                 }
+                stats.evicted(Bound::FragmentSets, 1);
                 drop(
                     stats,
                     "table full, evicted oldest set: sets, id",
@@ -408,6 +409,7 @@ mod tests {
         r.insert(2, frag(key(3), 0, true, &[1; 8]), &mut st, &LOC);
         assert_eq!(r.len(), 2);
         assert_eq!(st.skipped(SkipReason::FragmentDropped), 1);
+        assert_eq!(st.evictions(Bound::FragmentSets), 1);
         // key(1) was evicted: its tail alone does not complete
         assert_eq!(
             r.insert(3, frag(key(1), 8, false, &[1; 8]), &mut st, &LOC),

@@ -889,6 +889,7 @@ pub(crate) mod tests {
         s.dns_queries = 4;
         s.skip_n(SkipReason::DnsTruncated, 2);
         s.skip_n(SkipReason::NotDnsPort, 3);
+        s.evicted(crate::stats::Bound::HostWindows, 7);
         m.publish_stats(&s);
         // An older snapshot does not move counters back.
         m.publish_stats(&Stats::default());
@@ -914,6 +915,14 @@ pub(crate) mod tests {
             3.0
         );
         assert!(!after.contains_key("sentineldns_malformed_total{reason=\"not_dns_port\"}"));
+        assert_eq!(
+            after["sentineldns_bound_evictions_total{table=\"host_windows\"}"],
+            7.0
+        );
+        assert_eq!(
+            after["sentineldns_bound_evictions_total{table=\"tcp_flows\"}"],
+            0.0
+        );
         assert_eq!(
             after["sentineldns_lookups_total{outcome=\"answered\"}"],
             1.0
