@@ -209,3 +209,50 @@ fn jsonl_quadratic_name_is_refused_fast() {
     eprintln!("allow-list on an 8 MiB name: {took:?}");
     assert!(took < Duration::from_millis(500), "{took:?}");
 }
+
+/// `replay --jsonl-line-bytes` sets the cap: a 600-byte valid line is a lookup
+/// by default and `jsonl_line_too_long` under a 512-byte cap.
+#[test]
+fn replay_jsonl_line_bytes_flag_sets_the_cap() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let p = dir.path().join("wide.jsonl");
+    let e = event(1_709_543_702, "10.0.0.7", "wide.example");
+    let wide = format!(
+        "{}{}}}\n",
+        &e[..e.len() - 2],
+        " ".repeat(600 - (e.len() - 1))
+    );
+    assert_eq!(wide.len(), 601);
+    std::fs::write(
+        &p,
+        [wide, event(1_709_543_703, "10.0.0.7", "b.example")].concat(),
+    )
+    .expect("write input");
+    let run = |extra: &[&str], db: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_sentineldns"))
+            .args([
+                "replay",
+                "--no-model",
+                "--format",
+                "none",
+                "--progress",
+                "never",
+            ])
+            .args(extra)
+            .arg("--db")
+            .arg(dir.path().join(db))
+            .arg(&p)
+            .output()
+            .expect("run replay");
+        assert_eq!(out.status.code(), Some(0));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let default = run(&[], "a.db");
+    assert!(!default.contains("jsonl_line_too_long"), "{default}");
+    let capped = run(&["--jsonl-line-bytes", "512"], "b.db");
+    assert!(capped.contains("jsonl_line_too_long 1"), "{capped}");
+    assert!(
+        capped.contains("600 bytes is over the 512-byte line cap"),
+        "{capped}"
+    );
+}
