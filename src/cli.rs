@@ -667,9 +667,22 @@ pub struct ReplayArgs {
     /// (so a finished replay can still be scraped).
     #[arg(long, requires = "metrics")]
     pub metrics_hold: bool,
+    /// Longest JSONL line (bytes, or with a K/M/G suffix); longer lines are
+    /// skipped as `jsonl_line_too_long` without being buffered [default: 1M].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub jsonl_line_bytes: Option<u64>,
 }
 
 impl ReplayArgs {
+    /// Limits for reading the inputs, from this command's flags.
+    pub fn source_limits(&self) -> crate::source::SourceLimits {
+        let mut l = crate::source::SourceLimits::default();
+        if let Some(n) = self.jsonl_line_bytes {
+            l.max_line_bytes = usize::try_from(n).unwrap_or(usize::MAX);
+        }
+        l
+    }
+
     /// The flags of this command that override the configuration file.
     pub fn overrides(&self) -> crate::config::Overrides {
         self.sensor.overrides(self.threads)

@@ -78,6 +78,65 @@ impl std::fmt::Display for NameFault {
     }
 }
 
+/// Longest name in presentation format, without the trailing dot (RFC 1035:
+/// 255 octets on the wire).
+pub const MAX_TEXT_NAME: usize = 253;
+/// Longest label (RFC 1035).
+pub const MAX_LABEL: usize = 63;
+
+/// Why a name given as text (JSONL, lists) was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TextNameError {
+    /// Longer than [`MAX_TEXT_NAME`] bytes (after one trailing dot is removed).
+    #[error("name of {0} bytes is over the {MAX_TEXT_NAME}-byte limit")]
+    TooLong(usize),
+    /// A label longer than [`MAX_LABEL`] bytes.
+    #[error("label {index} is {len} bytes, over the {MAX_LABEL}-byte limit")]
+    LabelTooLong {
+        /// 1-based label position from the left.
+        index: usize,
+        /// Its length.
+        len: usize,
+    },
+    /// Two dots in a row, or a leading dot.
+    #[error("label {0} is empty")]
+    EmptyLabel(usize),
+}
+
+/// Hold a text name to the wire limits: one trailing dot is removed, then the
+/// name must be at most [`MAX_TEXT_NAME`] bytes with every label 1 to
+/// [`MAX_LABEL`] bytes. `""` (or `"."`) is the root and passes. Returns the
+/// name without its trailing dot. The length is checked first, so the cost is
+/// bounded whatever the input size.
+///
+/// ```
+/// use sentineldns::decode::dns::{check_text_name, TextNameError};
+/// assert_eq!(check_text_name("www.example.com."), Ok("www.example.com"));
+/// assert_eq!(check_text_name("a..b"), Err(TextNameError::EmptyLabel(2)));
+/// assert!(check_text_name(&"a".repeat(64)).is_err());
+/// ```
+pub fn check_text_name(name: &str) -> Result<&str, TextNameError> {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    if name.len() > MAX_TEXT_NAME {
+        return Err(TextNameError::TooLong(name.len()));
+    }
+    if name.is_empty() {
+        return Ok(name);
+    }
+    for (i, label) in name.split('.').enumerate() {
+        if label.is_empty() {
+            return Err(TextNameError::EmptyLabel(i + 1));
+        }
+        if label.len() > MAX_LABEL {
+            return Err(TextNameError::LabelTooLong {
+                index: i + 1,
+                len: label.len(),
+            });
+        }
+    }
+    Ok(name)
+}
+
 /// A DNS parse failure. Every variant carries the numbers needed to explain it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum DnsError {

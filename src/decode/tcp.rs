@@ -28,8 +28,20 @@
 //!   cannot fit `max_buffer` means we lost the framing: counted as loss, then
 //!   resync as above.
 //! * FIN closes the direction, RST closes both; pending partial data is loss.
-//! * The flow table holds at most `max_flows` directions; a new one evicts the
-//!   direction idle the longest (loss counted if it had data pending).
+//! * The flow table holds at most `max_flows` directions. When a new direction
+//!   finds it full, a batch is evicted at once, down to 90 % of the cap (one
+//!   scan of the table per `max_flows / 10` new directions, into a reused
+//!   scratch vector), cheapest first: directions that never completed a message
+//!   and hold nothing (half-open SYNs, idle or desynchronised junk), then
+//!   directions between messages (a later message resyncs at its start), then
+//!   directions with a message in progress, established ones (that completed a
+//!   message before) last; least recently active first within each class.
+//!   Evictions are counted at [`Bound::TcpFlows`] (and as loss when data was
+//!   pending). A segment of an unknown direction that neither opens it (SYN)
+//!   nor starts a message is counted as loss and evicts nothing. So a flood of
+//!   half-open or one-segment flows cannot push out established flows that are
+//!   making progress, and round-robin flows over the cap lose one batch instead
+//!   of everything (strict least-recently-used eviction thrashed).
 //!
 //! Memory bound: `max_flows * (max_buffer + held data)`; spare buffers from
 //! closed flows are pooled (at most [`POOL_MAX`], each at most
@@ -37,7 +49,7 @@
 
 use super::Location;
 use crate::event::TsMicros;
-use crate::stats::{SkipReason, Stats};
+use crate::stats::{Bound, SkipReason, Stats};
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -112,13 +124,28 @@ struct Flow {
     held: Vec<Held>,
     held_bytes: usize,
     order: (TsMicros, u64),
+    /// At least one message was completed on this direction.
+    delivered: bool,
 }
 
 impl Flow {
     fn pending(&self) -> bool {
         !self.buf.is_empty() || !self.held.is_empty()
     }
+
+    /// Eviction class, cheapest to lose first (see the module docs).
+    fn rank(&self) -> u8 {
+        match (self.pending(), self.delivered) {
+            (false, false) => 0,
+            (false, true) => 1,
+            (true, false) => 2,
+            (true, true) => 3,
+        }
+    }
 }
+
+/// Sort key of an eviction candidate: class, then last activity.
+type EvictKey = ((u8, (TsMicros, u64)), FlowKey);
 
 /// Bounded per-direction TCP reassembly table.
 pub struct TcpTable {
@@ -126,6 +153,8 @@ pub struct TcpTable {
     order: BTreeMap<(TsMicros, u64), FlowKey>,
     seq: u64,
     pool: Vec<Vec<u8>>,
+    /// Eviction candidates, reused between batches.
+    scratch: Vec<EvictKey>,
     max_flows: usize,
     max_buffer: usize,
     timeout: TsMicros,
@@ -408,6 +437,7 @@ impl TcpTable {
             order: BTreeMap::new(),
             seq: 0,
             pool: Vec::new(),
+            scratch: Vec::new(),
             max_flows: max_flows.max(1),
             max_buffer: max_buffer.max(2 + MIN_MSG),
             timeout,
@@ -465,8 +495,38 @@ impl TcpTable {
                 loc: Some(loc),
                 max_buffer,
             };
-            gap(flow, pool, None, stats, ctx, deliver);
+            let mut any = false;
+            let mut d = |m: &[u8], st: &mut Stats| {
+                any = true;
+                deliver(m, st)
+            };
+            gap(flow, pool, None, stats, ctx, &mut d);
+            flow.delivered |= any;
         }
+    }
+
+    /// Make room for one new direction: when the table is full, evict down to
+    /// 90 % of the cap, cheapest class first, least recently active first
+    /// within a class (see the module docs). One scan per batch, into the
+    /// reused scratch vector.
+    fn make_room(&mut self, stats: &mut Stats, loc: &Location<'_>) {
+        if self.flows.len() < self.max_flows {
+            return;
+        }
+        let target = (self.max_flows * 9 / 10).min(self.max_flows - 1);
+        let n = self.flows.len() - target;
+        let mut cand = std::mem::take(&mut self.scratch);
+        cand.clear();
+        cand.extend(self.flows.iter().map(|(k, f)| ((f.rank(), f.order), *k)));
+        if n < cand.len() {
+            cand.select_nth_unstable(n);
+        }
+        for (_, key) in cand.iter().take(n) {
+            self.close(key, stats, Some(loc), "flow table full, evicted");
+        }
+        stats.evicted(Bound::TcpFlows, n as u64);
+        cand.clear();
+        self.scratch = cand;
     }
 
     /// Close directions idle since before `now - timeout`.
@@ -530,12 +590,23 @@ impl TcpTable {
             return;
         }
         if !self.flows.contains_key(&key) {
-            while self.flows.len() >= self.max_flows {
-                let Some((_, oldest)) = self.order.first_key_value().map(|(k, v)| (*k, *v)) else {
-                    break;
-                };
-                self.close(&oldest, stats, Some(loc), "flow table full, evicted");
+            if self.flows.len() >= self.max_flows && !seg.syn && !plausible_start(seg.payload) {
+                // Nothing to hold: this direction is not worth an eviction.
+                stats.skip_at(
+                    SkipReason::TcpStreamLoss,
+                    loc.source,
+                    "packet",
+                    loc.packet,
+                    || {
+                        format!(
+                            "tcp stream: no message start in {} bytes (flow table full)",
+                            seg.payload.len()
+                        )
+                    },
+                );
+                return;
             }
+            self.make_room(stats, loc);
             let buf = self.pool.pop().unwrap_or_default();
             self.flows.insert(
                 key,
@@ -551,6 +622,7 @@ impl TcpTable {
                     held: Vec::new(),
                     held_bytes: 0,
                     order: (seg.ts, 0),
+                    delivered: false,
                 },
             );
         }
@@ -581,7 +653,11 @@ impl TcpTable {
                 loc: Some(loc),
                 max_buffer,
             };
-            let mut fwd = |m: &[u8], st: &mut Stats| deliver(m, false, st);
+            let mut any = false;
+            let mut fwd = |m: &[u8], st: &mut Stats| {
+                any = true;
+                deliver(m, false, st)
+            };
             process(
                 flow,
                 pool,
@@ -592,6 +668,7 @@ impl TcpTable {
                 ctx,
                 &mut fwd,
             );
+            flow.delivered |= any;
         }
         if seg.fin {
             self.close(&key, stats, Some(loc), "fin");
@@ -833,5 +910,108 @@ mod tests {
         let mut f = framed(1, 30);
         f[9] = 200; // ancount 200 cannot fit in 30 bytes
         assert!(!plausible_start(&f));
+    }
+
+    /// Established flows (one message completed, the next in progress) survive
+    /// a flood of one-segment and half-open flows many times the cap.
+    #[test]
+    fn floods_spare_established_flows() {
+        let mut t = TcpTable::new(100, 70_000, 60_000_000);
+        let mut st = Stats::default();
+        let mut got = Vec::new();
+        let mut ts = 0;
+        let mut seg = |t: &mut TcpTable, st: &mut Stats, k: FlowKey, seq, syn, payload: &[u8]| {
+            ts += 1;
+            let s = Segment {
+                ts,
+                seq,
+                syn,
+                fin: false,
+                rst: false,
+                ack: None,
+                payload,
+            };
+            t.segment(k, s, st, &LOC, &mut |m: &[u8], _: bool, _: &mut Stats| {
+                got.push(u16::from_be_bytes([m[0], m[1]]))
+            });
+        };
+        let est = |i: u16| FlowKey { sport: i, ..key() };
+        let second = framed(2, 40);
+        for i in 0..10 {
+            seg(&mut t, &mut st, est(i), 0, true, &[]);
+            seg(&mut t, &mut st, est(i), 1, false, &framed(1, 20));
+            seg(&mut t, &mut st, est(i), 23, false, &second[..20]);
+        }
+        let flood = framed(3, 60);
+        for n in 0..10_000u32 {
+            let k = FlowKey {
+                src: IpAddr::from((0x0a00_0000 + n).to_be_bytes()),
+                sport: 9,
+                ..key()
+            };
+            let one_segment = n % 2 == 0;
+            let p = if one_segment { &flood[..30] } else { &[][..] };
+            seg(&mut t, &mut st, k, 5, !one_segment, p);
+        }
+        assert!(st.evictions(Bound::TcpFlows) > 9_000);
+        for i in 0..10 {
+            seg(&mut t, &mut st, est(i), 43, false, &second[20..]);
+        }
+        assert_eq!(got.iter().filter(|&&id| id == 2).count(), 10);
+        assert!(t.len() <= 100);
+    }
+
+    /// Eviction is in batches down to 90 % of the cap, half-open first.
+    #[test]
+    fn eviction_is_batched_and_prefers_empty_flows() {
+        let mut t = TcpTable::new(20, 70_000, 60_000_000);
+        let mut st = Stats::default();
+        let mut d = |_: &[u8], _: bool, _: &mut Stats| {};
+        let mk = |sport: u16, ts, syn, payload| {
+            (
+                FlowKey { sport, ..key() },
+                Segment {
+                    ts,
+                    seq: 0,
+                    syn,
+                    fin: false,
+                    rst: false,
+                    ack: None,
+                    payload,
+                },
+            )
+        };
+        let partial = framed(1, 30);
+        // 10 flows with a message in progress (oldest), then 10 SYN-only.
+        for i in 0..20u16 {
+            let (k, s) = mk(i, i64::from(i), i >= 10, &partial[..10]);
+            let s = if i >= 10 {
+                Segment { payload: &[], ..s }
+            } else {
+                s
+            };
+            t.segment(k, s, &mut st, &LOC, &mut d);
+        }
+        assert_eq!(t.len(), 20);
+        let (k, s) = mk(100, 100, true, &[]);
+        t.segment(k, s, &mut st, &LOC, &mut d);
+        // 20 -> 18, plus the new one; the two oldest SYN-only flows went.
+        assert_eq!(t.len(), 19);
+        assert_eq!(st.evictions(Bound::TcpFlows), 2);
+        assert_eq!(st.skipped(SkipReason::TcpStreamLoss), 0);
+        for i in 0..10 {
+            assert!(t.flows.contains_key(&FlowKey { sport: i, ..key() }));
+        }
+        assert!(!t.flows.contains_key(&FlowKey { sport: 10, ..key() }));
+        assert!(!t.flows.contains_key(&FlowKey { sport: 11, ..key() }));
+        // A segment that starts nothing does not evict when the table is full.
+        let (k, s) = mk(101, 101, true, &[]);
+        t.segment(k, s, &mut st, &LOC, &mut d);
+        assert_eq!(t.len(), 20);
+        let (k, s) = mk(102, 102, false, &partial[20..]);
+        t.segment(k, s, &mut st, &LOC, &mut d);
+        assert_eq!(t.len(), 20);
+        assert_eq!(st.skipped(SkipReason::TcpStreamLoss), 1);
+        assert_eq!(st.evictions(Bound::TcpFlows), 2);
     }
 }

@@ -334,3 +334,145 @@ fn expire_uses_packet_time() {
     assert_eq!(st.skipped(SkipReason::FragmentDropped), 1);
     assert_eq!(st.skipped(SkipReason::TcpStreamLoss), 1);
 }
+
+/// One raw-IP TCP frame from `src` (to 10.0.0.2) through the decoder; the
+/// number of DNS messages it yielded.
+fn feed_tcp(
+    d: &mut Decoder,
+    st: &mut Stats,
+    src: [u8; 4],
+    sport: u16,
+    seq: u32,
+    flags: u8,
+    payload: &[u8],
+) -> usize {
+    let mut frame = v4(6, &tcp_seg(sport, 53, seq, flags, payload));
+    frame[12..16].copy_from_slice(&src);
+    let pkt = RawPacket {
+        ts: 1_000,
+        linktype: 101,
+        data: &frame,
+        orig_len: frame.len() as u32,
+    };
+    d.decode(&pkt, &LOC, st, |_| {})
+}
+
+/// A length-prefixed query for `name`, split in two halves (the first long
+/// enough to show the DNS header).
+fn split_query(id: u16, name: &str) -> (Vec<u8>, Vec<u8>) {
+    let m = query(id, name, 1);
+    let mut v = (m.len() as u16).to_be_bytes().to_vec();
+    v.extend_from_slice(&m);
+    let b = v.split_off(v.len() / 2);
+    (v, b)
+}
+
+/// `n` round-robin DNS-over-TCP flows from one client: (optionally) every
+/// flow's SYN, then every flow's first half query, then every second half, so
+/// each flow's two segments have all the other flows' segments in between.
+/// Returns the messages decoded.
+fn round_robin_tcp(d: &mut Decoder, st: &mut Stats, n: u16, syn: bool) -> usize {
+    let src = [10, 0, 0, 1];
+    let halves: Vec<_> = (0..n)
+        .map(|i| split_query(i, &format!("flow{i}.example.com")))
+        .collect();
+    let mut got = 0;
+    if syn {
+        for i in 0..n {
+            got += feed_tcp(d, st, src, 20_000 + i, 1000, 0x02, &[]);
+        }
+    }
+    for (i, (a, _)) in (0..n).zip(&halves) {
+        got += feed_tcp(d, st, src, 20_000 + i, 1001, 0x08, a);
+    }
+    for (i, (a, b)) in (0..n).zip(&halves) {
+        got += feed_tcp(d, st, src, 20_000 + i, 1001 + a.len() as u32, 0x08, b);
+    }
+    got
+}
+
+/// Reproducer from ../shared/data/hostile/README.md: 4,500 round-robin TCP
+/// flows over the default 4,096-direction table. Strict least-recently-used
+/// eviction always evicted the flow whose next segment came next, so every
+/// message was lost; batch eviction loses one batch.
+#[test]
+fn tcp_round_robin_flows_over_the_cap_are_mostly_decoded() {
+    let cap = DecodeConfig::default().max_tcp_flows;
+    assert_eq!(cap, 4096);
+    for syn in [false, true] {
+        let mut d = Decoder::default();
+        let mut st = Stats::default();
+        let got = round_robin_tcp(&mut d, &mut st, 4500, syn);
+        let frac = got as f64 / 4500.0;
+        eprintln!(
+            "round robin (syn {syn}): {got} of 4500 decoded ({:.1} %), tcp_stream_loss {}, tcp_flows evicted {}",
+            frac * 100.0,
+            st.skipped(SkipReason::TcpStreamLoss),
+            st.evictions(crate::stats::Bound::TcpFlows)
+        );
+        assert!(frac >= 0.85, "only {got} of 4500 decoded (syn {syn})");
+        assert!(st.evictions(crate::stats::Bound::TcpFlows) > 0);
+        assert!(d.open_tcp_flows() <= cap);
+        // Under the cap nothing is lost.
+        let mut d = Decoder::default();
+        let mut st = Stats::default();
+        assert_eq!(round_robin_tcp(&mut d, &mut st, 4000, syn), 4000);
+        assert_eq!(st.skipped(SkipReason::TcpStreamLoss), 0);
+    }
+}
+
+/// Reproducer: 200 k half-open (SYN-only) flows interleaved with 100 real
+/// flows whose two query halves are 100 k SYNs apart. The SYN flood must not
+/// push out the real flows.
+#[test]
+fn tcp_syn_flood_does_not_evict_real_flows() {
+    let mut d = Decoder::default();
+    let mut st = Stats::default();
+    let real: Vec<_> = (0..100u16)
+        .map(|i| split_query(i, &format!("real{i}.example.com")))
+        .collect();
+    let client = [10, 0, 0, 1];
+    let mut got = 0;
+    for k in 0..200_000u32 {
+        let [_, x, y, z] = k.to_be_bytes();
+        let src = [172, 16 + x, y, z];
+        got += feed_tcp(
+            &mut d,
+            &mut st,
+            src,
+            1024 + (k % 60_000) as u16,
+            k,
+            0x02,
+            &[],
+        );
+        // Real flow i steps at SYN k = 1000 * phase + i: its SYN in phase 0,
+        // first half in phase 50, second half in phase 150.
+        let (phase, i) = (k / 1000, (k % 1000) as u16);
+        if i < 100 {
+            let (a, b) = &real[usize::from(i)];
+            let sport = 30_000 + i;
+            got += match phase {
+                0 => feed_tcp(&mut d, &mut st, client, sport, 1000, 0x02, &[]),
+                50 => feed_tcp(&mut d, &mut st, client, sport, 1001, 0x08, a),
+                150 => feed_tcp(
+                    &mut d,
+                    &mut st,
+                    client,
+                    sport,
+                    1001 + a.len() as u32,
+                    0x08,
+                    b,
+                ),
+                _ => 0,
+            };
+        }
+    }
+    let evicted = st.evictions(crate::stats::Bound::TcpFlows);
+    eprintln!(
+        "syn flood: {got} of 100 real messages decoded, tcp_stream_loss {}, tcp_flows evicted {evicted}",
+        st.skipped(SkipReason::TcpStreamLoss)
+    );
+    assert_eq!(got, 100);
+    assert_eq!(st.skipped(SkipReason::TcpStreamLoss), 0);
+    assert!(evicted >= 200_000 - 4096);
+}

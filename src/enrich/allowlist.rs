@@ -9,12 +9,14 @@
 //! | `*.example.com` | names under `example.com`, not `example.com` itself |
 //! | `=example.com` | exactly `example.com` |
 //!
-//! Matching walks the name's suffixes (one hash lookup per label), so it costs
-//! nothing per packet beyond that and is cached with the rest of the per-name
+//! Matching walks the name's suffixes (one hash lookup per label, only over
+//! the tail no longer than the longest entry, so a huge name costs no more
+//! than a 253-byte one), so it costs nothing per packet beyond that and is cached with the rest of the per-name
 //! enrichment. The embedded default (`data/allowlist-default.txt`) covers DNS
 //! blocklist zones, antivirus reputation services, big CDNs and OS telemetry:
 //! high-volume, random-looking names that are infrastructure, not behaviour.
 
+use crate::decode::dns::check_text_name;
 use rustc_hash::FxHashSet;
 
 /// The embedded default list.
@@ -29,6 +31,8 @@ pub struct AllowList {
     below: FxHashSet<String>,
     /// Exactly these names.
     exact: FxHashSet<String>,
+    /// Length of the longest entry: no longer suffix can match.
+    longest: usize,
 }
 
 /// A line that is not a domain.
@@ -45,13 +49,9 @@ pub struct AllowListError {
 
 fn valid_domain(d: &str) -> bool {
     !d.is_empty()
-        && d.len() <= 253
-        && d.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && l.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
+        && check_text_name(d) == Ok(d)
+        && d.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
 }
 
 impl AllowList {
@@ -85,6 +85,7 @@ impl AllowList {
                     why: "not a domain name",
                 });
             }
+            a.longest = a.longest.max(d.len());
             set.insert(d.to_string());
         }
         Ok(a)
@@ -95,6 +96,7 @@ impl AllowList {
         self.tree.extend(other.tree);
         self.below.extend(other.below);
         self.exact.extend(other.exact);
+        self.longest = self.longest.max(other.longest);
     }
 
     /// Number of entries.
@@ -108,21 +110,26 @@ impl AllowList {
     }
 
     /// Whether `name` (lowercase, no trailing dot) is allowed.
+    ///
+    /// Only suffixes no longer than the longest entry (at most 253 bytes) can
+    /// match, so only the label boundaries in that tail are looked up: the cost
+    /// is bounded by the entry length, not by the length of `name`.
     pub fn matches(&self, name: &str) -> bool {
         if self.is_empty() || name.is_empty() {
             return false;
         }
-        if self.exact.contains(name) || self.tree.contains(name) {
+        let bytes = name.as_bytes();
+        if bytes.len() <= self.longest && (self.exact.contains(name) || self.tree.contains(name)) {
             return true;
         }
-        let mut rest = name;
-        while let Some(i) = rest.find('.') {
-            rest = &rest[i + 1..];
-            if self.tree.contains(rest) || self.below.contains(rest) {
-                return true;
-            }
-        }
-        false
+        // A dot at `i` starts the suffix `name[i + 1..]` of `len - i - 1` bytes.
+        let from = bytes.len().saturating_sub(self.longest.saturating_add(1));
+        let tail = bytes.get(from..).unwrap_or_default();
+        tail.iter()
+            .enumerate()
+            .filter(|(_, b)| **b == b'.')
+            .filter_map(|(j, _)| name.get(from + j + 1..))
+            .any(|rest| self.tree.contains(rest) || self.below.contains(rest))
     }
 }
 
@@ -187,6 +194,30 @@ mod tests {
         assert!(!a.matches(""));
         let e = AllowList::parse("good.com\nbad domain!\n").unwrap_err();
         assert_eq!(e.line, 2);
+    }
+
+    #[test]
+    fn huge_names_match_in_bounded_time() {
+        let a = AllowList::parse("example.com\n*.cdn.net\n=exact.org\n").unwrap();
+        let label = "a".repeat(63);
+        let long = vec![label.as_str(); (8 << 20) / 64].join(".");
+        let t = std::time::Instant::now();
+        assert!(a.matches(&format!("{long}.example.com")));
+        assert!(a.matches(&format!("{long}.x.cdn.net")));
+        assert!(!a.matches(&format!("{long}.exact.org")));
+        assert!(!a.matches(&format!("{long}.other.com")));
+        assert!(!a.matches(&long));
+        // Quadratic matching took tens of seconds on an 8 MB name.
+        let took = t.elapsed();
+        assert!(took.as_secs_f64() < 1.0, "8 MB names took {took:?}");
+        // A suffix exactly as long as the longest entry still matches.
+        let max = format!("{}.{}", "b".repeat(63), "c".repeat(60));
+        let b = AllowList::parse(&max).unwrap();
+        assert!(b.matches(&format!("x.{max}")));
+        assert!(b.matches(&max));
+        assert!(!b.matches(&max[1..]));
+        assert!(AllowList::parse(&format!("{}.com", "a".repeat(64))).is_err());
+        assert!(AllowList::parse("a..com").is_err());
     }
 
     #[test]

@@ -10,11 +10,19 @@
 //!
 //! A line that is not JSON, lacks a required field or has a value of the wrong
 //! shape is counted as [`SkipReason::JsonlBadLine`] with its line number; the
-//! file goes on.
+//! file goes on. `domain` is held to the DNS limits ([`check_text_name`]: at
+//! most 253 bytes after one trailing dot is removed, labels of 1 to 63 bytes).
+//!
+//! Lines are read with a cap ([`DEFAULT_MAX_LINE_BYTES`], set per reader with
+//! [`JsonlReader::with_max_line`]): a longer line is read to its end in
+//! bounded chunks, never buffered, and counted once as
+//! [`SkipReason::JsonlLineTooLong`] (and as an eviction at
+//! [`crate::stats::Bound::JsonlLine`]); reading goes on with the next line.
 
 use super::Opened;
+use crate::decode::dns::check_text_name;
 use crate::event::{parse_rcode, qtype, Answers, TsMicros, MICROS};
-use crate::stats::{SkipReason, Stats};
+use crate::stats::{Bound, SkipReason, Stats};
 use serde::Deserialize;
 use std::borrow::Cow;
 use std::io::BufRead;
@@ -121,9 +129,9 @@ fn epoch_to_micros(n: f64) -> Option<TsMicros> {
     (us < i64::MAX as f64).then_some(us as i64)
 }
 
+/// Lowercase `d` (already trimmed and checked) into `out`.
 fn normalise_domain(d: &str, out: &mut String) {
     out.clear();
-    let d = d.trim().trim_end_matches('.');
     out.extend(d.chars().map(|c| c.to_ascii_lowercase()));
 }
 
@@ -141,10 +149,12 @@ pub fn parse_line(line: &str, ev: &mut JsonEvent) -> Result<(), String> {
             .parse()
             .map_err(|_| format!("`host` {:?} is not an IP address", raw.host))?,
     );
-    if raw.domain.trim().is_empty() {
+    let domain = raw.domain.trim();
+    if domain.is_empty() {
         return Err("`domain` is empty".into());
     }
-    normalise_domain(&raw.domain, &mut ev.domain);
+    let domain = check_text_name(domain).map_err(|e| format!("`domain` refused: {e}"))?;
+    normalise_domain(domain, &mut ev.domain);
     ev.qtype = match &raw.qtype {
         CodeValue::Num(n) => *n,
         CodeValue::Str(s) => {
@@ -196,13 +206,87 @@ fn set_opt(slot: &mut Option<String>, v: Option<&str>) {
     }
 }
 
-/// Reads events line by line.
+/// Default cap on one JSONL line, in bytes (terminator excluded): 1 MiB.
+pub const DEFAULT_MAX_LINE_BYTES: usize = 1 << 20;
+
+/// Smallest accepted line cap (a minimal event is about 60 bytes).
+pub const MIN_MAX_LINE_BYTES: usize = 256;
+
+/// What one bounded line read produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LineRead {
+    /// A line of at most the cap is in the buffer.
+    Line,
+    /// A line longer than the cap was read to its end and discarded; its
+    /// length in bytes (terminator excluded).
+    TooLong(u64),
+    /// End of input.
+    Eof,
+}
+
+/// Reads one line from `r` into `line` (cleared first, terminator and one
+/// trailing `\r` removed), never holding more than `max + 1` bytes: a longer
+/// line is consumed to its end chunk by chunk and reported as
+/// [`LineRead::TooLong`] with the buffer left empty.
+fn read_bounded_line(
+    r: &mut dyn BufRead,
+    line: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<LineRead> {
+    line.clear();
+    let mut total: u64 = 0;
+    let mut over = false;
+    let mut any = false;
+    loop {
+        let buf = match r.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if buf.is_empty() {
+            break;
+        }
+        any = true;
+        let (chunk, used, end) = match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => (&buf[..i], i + 1, true),
+            None => (buf, buf.len(), false),
+        };
+        total += chunk.len() as u64;
+        // One byte of slack for a `\r` before the `\n`.
+        if !over && line.len() + chunk.len() > max.saturating_add(1) {
+            over = true;
+            line.clear();
+        }
+        if !over {
+            line.extend_from_slice(chunk);
+        }
+        r.consume(used);
+        if end {
+            break;
+        }
+    }
+    if !any {
+        return Ok(LineRead::Eof);
+    }
+    if line.last() == Some(&b'\r') {
+        line.pop();
+        total = total.saturating_sub(1);
+    }
+    if over || line.len() > max {
+        line.clear();
+        return Ok(LineRead::TooLong(total));
+    }
+    Ok(LineRead::Line)
+}
+
+/// Reads events line by line, holding at most one line of the configured cap.
 pub struct JsonlReader {
     reader: Box<dyn BufRead + Send>,
-    line: String,
+    line: Vec<u8>,
     lineno: u64,
     name: String,
     done: bool,
+    max_line: usize,
 }
 
 impl std::fmt::Debug for JsonlReader {
@@ -210,19 +294,29 @@ impl std::fmt::Debug for JsonlReader {
         f.debug_struct("JsonlReader")
             .field("name", &self.name)
             .field("lineno", &self.lineno)
+            .field("max_line", &self.max_line)
             .finish()
     }
 }
 
 impl JsonlReader {
-    /// Wrap an opened JSONL stream; `name` is used in skip examples.
+    /// Wrap an opened JSONL stream with the default line cap; `name` is used in
+    /// skip examples.
     pub fn new(opened: Opened, name: &str) -> Self {
+        Self::with_max_line(opened, name, DEFAULT_MAX_LINE_BYTES)
+    }
+
+    /// Wrap an opened JSONL stream; lines longer than `max_line` bytes
+    /// (terminator excluded; raised to [`MIN_MAX_LINE_BYTES`]) are skipped as
+    /// [`SkipReason::JsonlLineTooLong`] without being buffered.
+    pub fn with_max_line(opened: Opened, name: &str, max_line: usize) -> Self {
         JsonlReader {
             reader: opened.reader,
-            line: String::new(),
+            line: Vec::new(),
             lineno: 0,
             name: name.to_string(),
             done: false,
+            max_line: max_line.max(MIN_MAX_LINE_BYTES),
         }
     }
 
@@ -235,37 +329,50 @@ impl JsonlReader {
     /// Returns `false` at the end of the file.
     pub fn next_into(&mut self, ev: &mut JsonEvent, stats: &mut Stats) -> bool {
         while !self.done {
-            self.line.clear();
-            match self.reader.read_line(&mut self.line) {
-                Ok(0) => self.done = true,
-                Ok(_) => {
+            match read_bounded_line(&mut *self.reader, &mut self.line, self.max_line) {
+                Ok(LineRead::Eof) => self.done = true,
+                Ok(LineRead::TooLong(len)) => {
                     self.lineno += 1;
                     stats.lines += 1;
-                    let t = self.line.trim();
-                    if t.is_empty() {
+                    stats.evicted(Bound::JsonlLine, 1);
+                    let (n, max) = (self.lineno, self.max_line);
+                    stats.skip_at(SkipReason::JsonlLineTooLong, &self.name, "line", n, || {
+                        format!("line of {len} bytes is over the {max}-byte line cap")
+                    });
+                }
+                Ok(LineRead::Line) => {
+                    self.lineno += 1;
+                    stats.lines += 1;
+                    let n = self.lineno;
+                    let text = match std::str::from_utf8(&self.line) {
+                        Ok(t) => t.trim(),
+                        Err(e) => {
+                            stats.skip_at(SkipReason::JsonlBadLine, &self.name, "line", n, || {
+                                format!("not UTF-8: {e}")
+                            });
+                            continue;
+                        }
+                    };
+                    if text.is_empty() {
                         continue;
                     }
-                    match parse_line(t, ev) {
+                    match parse_line(text, ev) {
                         Ok(()) => return true,
                         Err(why) => {
-                            let n = self.lineno;
                             stats.skip_at(SkipReason::JsonlBadLine, &self.name, "line", n, || why)
                         }
                     }
                 }
                 Err(e) => {
-                    // Invalid UTF-8 on a line, or an I/O error: count and go on
-                    // (read_line has consumed the bad bytes) unless it is I/O.
+                    // An I/O or decompression error: the rest of the stream is
+                    // unusable. Count it at the line it interrupted and stop.
                     self.lineno += 1;
                     stats.lines += 1;
                     let n = self.lineno;
-                    let fatal = e.kind() != std::io::ErrorKind::InvalidData;
                     stats.skip_at(SkipReason::JsonlBadLine, &self.name, "line", n, || {
-                        e.to_string()
+                        format!("read error: {e}")
                     });
-                    if fatal {
-                        self.done = true;
-                    }
+                    self.done = true;
                 }
             }
         }
@@ -337,6 +444,178 @@ mod tests {
         ] {
             let e = parse_line(line, &mut ev).unwrap_err();
             assert!(e.contains(needle), "{line}: {e}");
+        }
+    }
+
+    fn ev_line(d: &str) -> String {
+        format!("{{\"ts\":1,\"host\":\"10.0.0.1\",\"domain\":\"{d}\",\"qtype\":\"A\",\"rcode\":0}}")
+    }
+
+    fn reader_on(bytes: Vec<u8>, max: usize) -> JsonlReader {
+        let o = Opened {
+            kind: super::super::InputKind::Jsonl,
+            gzip: false,
+            reader: Box::new(std::io::Cursor::new(bytes)),
+            counter: Default::default(),
+            file_size: 0,
+        };
+        JsonlReader::with_max_line(o, "t.jsonl", max)
+    }
+
+    /// (line number, domain) of every event, and the stats.
+    fn read_all(mut r: JsonlReader) -> (Vec<(u64, String)>, Stats) {
+        let mut st = Stats::default();
+        let mut ev = JsonEvent::default();
+        let mut got = Vec::new();
+        while r.next_into(&mut ev, &mut st) {
+            got.push((r.line(), ev.domain.clone()));
+        }
+        (got, st)
+    }
+
+    /// A valid event line padded with spaces inside the object to `len` bytes.
+    fn padded(d: &str, len: usize) -> String {
+        let l = ev_line(d);
+        let mut p = l[..l.len() - 1].to_string();
+        p.push_str(&" ".repeat(len - l.len()));
+        p.push('}');
+        assert_eq!(p.len(), len);
+        p
+    }
+
+    #[test]
+    fn line_cap_edges() {
+        let cap = 1000;
+        let text = [
+            padded("at.cap", cap),
+            padded("over.cap", cap + 1),
+            padded("crlf.at.cap", cap) + "\r",
+            ev_line("after.long"),
+            String::new(),
+            ev_line("last.no.newline"),
+        ]
+        .join("\n");
+        let (got, st) = read_all(reader_on(text.into_bytes(), cap));
+        assert_eq!(
+            got,
+            [
+                (1, "at.cap".to_string()),
+                (3, "crlf.at.cap".to_string()),
+                (4, "after.long".to_string()),
+                (6, "last.no.newline".to_string())
+            ]
+        );
+        assert_eq!(st.skipped(SkipReason::JsonlLineTooLong), 1);
+        assert_eq!(st.evictions(Bound::JsonlLine), 1);
+        assert_eq!(st.lines, 6);
+        let ex = &st.examples()[0];
+        assert_eq!((ex.source.as_str(), ex.position), ("t.jsonl", 2));
+        assert!(ex.detail.contains("1001 bytes"), "{}", ex.detail);
+    }
+
+    #[test]
+    fn long_line_is_never_buffered() {
+        // 50 MB of one line, then a valid one: the buffer never grows past
+        // about twice the cap.
+        struct Spaces(usize);
+        impl std::io::Read for Spaces {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let n = buf.len().min(self.0);
+                buf[..n].fill(b' ');
+                self.0 -= n;
+                Ok(n)
+            }
+        }
+        let tail = format!("\n{}\n", ev_line("next.example"));
+        let src = std::io::Read::chain(
+            std::io::Read::chain(&b"{"[..], Spaces(50 << 20)),
+            std::io::Cursor::new(tail.into_bytes()),
+        );
+        let o = Opened {
+            kind: super::super::InputKind::Jsonl,
+            gzip: false,
+            reader: Box::new(std::io::BufReader::new(src)),
+            counter: Default::default(),
+            file_size: 0,
+        };
+        let mut r = JsonlReader::with_max_line(o, "t", 4096);
+        let (mut st, mut ev) = (Stats::default(), JsonEvent::default());
+        assert!(r.next_into(&mut ev, &mut st));
+        assert_eq!((r.line(), ev.domain.as_str()), (2, "next.example"));
+        assert!(r.line.capacity() <= 2 * 4097, "{}", r.line.capacity());
+        assert_eq!(st.skipped(SkipReason::JsonlLineTooLong), 1);
+        assert!(!r.next_into(&mut ev, &mut st));
+    }
+
+    #[test]
+    fn multi_member_gzip_is_capped_like_plain() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("bomb.jsonl.gz");
+        let mut f = std::fs::File::create(&p).unwrap();
+        let member = |data: &[u8]| {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+            gz.write_all(data).unwrap();
+            gz.finish().unwrap()
+        };
+        f.write_all(&member(
+            format!("{}\n{{", ev_line("first.example")).as_bytes(),
+        ))
+        .unwrap();
+        let spaces = member(&vec![b' '; 1 << 20]);
+        for _ in 0..8 {
+            f.write_all(&spaces).unwrap();
+        }
+        f.write_all(&member(
+            format!("}}\n{}\n", ev_line("second.example")).as_bytes(),
+        ))
+        .unwrap();
+        drop(f);
+        let o = super::super::open(&p).unwrap();
+        assert!(o.gzip);
+        let (got, st) = read_all(JsonlReader::with_max_line(o, "bomb", 64 << 10));
+        assert_eq!(
+            got,
+            [
+                (1, "first.example".to_string()),
+                (3, "second.example".to_string())
+            ]
+        );
+        assert_eq!(st.skipped(SkipReason::JsonlLineTooLong), 1);
+        assert_eq!(st.examples()[0].position, 2);
+    }
+
+    #[test]
+    fn invalid_utf8_line_is_bad_and_reading_goes_on() {
+        let mut b = b"{\"ts\":1,\xff}\n".to_vec();
+        b.extend_from_slice(ev_line("ok.example").as_bytes());
+        let (got, st) = read_all(reader_on(b, 1000));
+        assert_eq!(got, [(2, "ok.example".to_string())]);
+        assert_eq!(st.skipped(SkipReason::JsonlBadLine), 1);
+    }
+
+    #[test]
+    fn domain_held_to_dns_limits() {
+        let mut ev = JsonEvent::default();
+        let l63 = "a".repeat(63);
+        let max = format!("{l63}.{l63}.{l63}.{}", "b".repeat(61));
+        assert_eq!(max.len(), 253);
+        parse_line(&ev_line(&format!("{max}.")), &mut ev).unwrap();
+        assert_eq!(ev.domain, max);
+        parse_line(&ev_line("."), &mut ev).unwrap();
+        assert_eq!(ev.domain, "", "the root");
+        for (d, why) in [
+            (format!("x{max}"), "254 bytes"),
+            (format!("{}.com", "a".repeat(64)), "label 1 is 64 bytes"),
+            ("a..com".to_string(), "label 2 is empty"),
+            (".a.com".to_string(), "label 1 is empty"),
+            ("a.com..".to_string(), "label 3 is empty"),
+        ] {
+            let e = parse_line(&ev_line(&d), &mut ev).unwrap_err();
+            assert!(
+                e.contains("`domain` refused") && e.contains(why),
+                "{d}: {e}"
+            );
         }
     }
 }

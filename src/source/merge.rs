@@ -8,7 +8,7 @@
 
 use super::capture::{CaptureReader, OwnedPacket};
 use super::jsonl::{JsonEvent, JsonlReader};
-use super::{open, ByteCounter, InputKind, SourceError};
+use super::{open, ByteCounter, InputKind, SourceError, SourceLimits};
 use crate::event::{RawPacket, TsMicros};
 use crate::stats::Stats;
 use std::cmp::Reverse;
@@ -84,8 +84,19 @@ pub struct Merger {
 }
 
 impl Merger {
-    /// Open and recognise every path; the first failure is returned.
+    /// Open and recognise every path with the default [`SourceLimits`]; the
+    /// first failure is returned.
     pub fn open(paths: &[PathBuf], stats: &mut Stats) -> Result<Self, SourceError> {
+        Self::open_with(paths, SourceLimits::default(), stats)
+    }
+
+    /// Open and recognise every path, reading with `limits`; the first failure
+    /// is returned.
+    pub fn open_with(
+        paths: &[PathBuf],
+        limits: SourceLimits,
+        stats: &mut Stats,
+    ) -> Result<Self, SourceError> {
         let mut inputs = Vec::with_capacity(paths.len());
         for p in paths {
             let name = p.display().to_string();
@@ -95,7 +106,10 @@ impl Merger {
                 InputKind::Pcap | InputKind::Pcapng => {
                     Reader::Capture(CaptureReader::new(o, &name)?, OwnedPacket::default())
                 }
-                InputKind::Jsonl => Reader::Jsonl(JsonlReader::new(o, &name), JsonEvent::default()),
+                InputKind::Jsonl => Reader::Jsonl(
+                    JsonlReader::with_max_line(o, &name, limits.max_line_bytes),
+                    JsonEvent::default(),
+                ),
             };
             stats.files += 1;
             inputs.push(Input {

@@ -24,6 +24,24 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+/// Limits applied while reading inputs (see [`merge::Merger::open_with`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceLimits {
+    /// Longest JSONL line in bytes, terminator excluded (default
+    /// [`jsonl::DEFAULT_MAX_LINE_BYTES`], 1 MiB; values under
+    /// [`jsonl::MIN_MAX_LINE_BYTES`] are raised to it). Longer lines are skipped
+    /// as `jsonl_line_too_long` without being buffered.
+    pub max_line_bytes: usize,
+}
+
+impl Default for SourceLimits {
+    fn default() -> Self {
+        SourceLimits {
+            max_line_bytes: jsonl::DEFAULT_MAX_LINE_BYTES,
+        }
+    }
+}
+
 /// What a file turned out to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InputKind {
