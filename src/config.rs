@@ -376,7 +376,6 @@ fn check_meta(path: &Path, kind: FileKind, meta: &std::fs::Metadata) -> Result<u
 /// `take(limit + 1)`, so a file that grows or is swapped after the check
 /// still cannot exceed `kind`'s limit.
 pub fn read_limited(path: &Path, kind: FileKind) -> Result<Vec<u8>, ConfigError> {
-    use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
     let io = |source: std::io::Error| ConfigError::Read {
         path: path.to_path_buf(),
@@ -389,15 +388,31 @@ pub fn read_limited(path: &Path, kind: FileKind) -> Result<Vec<u8>, ConfigError>
         .open(path)
         .map_err(io)?;
     let size = check_meta(path, kind, &file.metadata().map_err(io)?)?;
-    let limit = kind.limit();
+    read_capped(file, path, kind.name(), size, kind.limit())
+}
+
+/// Read at most `limit` bytes of `r` (`size` is what its metadata said):
+/// more is [`ConfigError::TooLarge`], found after reading `limit + 1` bytes,
+/// never more.
+fn read_capped(
+    r: impl std::io::Read,
+    path: &Path,
+    kind: &'static str,
+    size: u64,
+    limit: u64,
+) -> Result<Vec<u8>, ConfigError> {
+    use std::io::Read;
     let mut bytes = Vec::with_capacity(usize::try_from(size.min(limit)).unwrap_or(0));
-    file.take(limit.saturating_add(1))
+    r.take(limit.saturating_add(1))
         .read_to_end(&mut bytes)
-        .map_err(io)?;
+        .map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
     let read = bytes.len() as u64;
     if read > limit {
         return Err(ConfigError::TooLarge {
-            kind: kind.name(),
+            kind,
             path: path.to_path_buf(),
             size: size.max(read),
             limit,
@@ -2091,5 +2106,312 @@ format = "json"
             assert_eq!(Duration(us).to_string(), s);
             assert_eq!(parse_duration(s), Ok(us));
         }
+    }
+
+    /// A TOML document setting dotted `key` to `value` (with the keys its
+    /// table requires).
+    fn doc(key: &str, value: &str) -> String {
+        let (table, k) = key.rsplit_once('.').unwrap();
+        let required = match table {
+            "outputs.webhook" => "url = \"http://127.0.0.1:9/x\"\n",
+            "capture.write_pcap" => "dir = \"/x\"\n",
+            _ => "",
+        };
+        format!("[{table}]\n{required}{k} = {value}\n")
+    }
+
+    #[test]
+    fn every_numeric_key_is_held_to_its_range() {
+        // FULL has every optional table, so this is every bound there is.
+        let bounds = Config::parse(FULL).unwrap().bounds();
+        assert!(bounds.len() >= 25, "{}", bounds.len());
+        assert!(Config::default().bounds().iter().all(Bound::ok));
+        for b in &bounds {
+            assert!(b.ok(), "{b}: the example is valid");
+            let mut outside = vec![b.max.saturating_add(1)];
+            if b.min > 0 {
+                outside.push(b.min - 1);
+            }
+            for v in outside {
+                let value = if b.duration {
+                    format!("\"{}\"", Duration(v as TsMicros))
+                } else {
+                    v.to_string()
+                };
+                let text = doc(b.key, &value);
+                let p = problems(&text);
+                assert_eq!(p.len(), 1, "{text}: {p:#?}");
+                let shown = p[0].to_string();
+                let (table, k) = b.key.rsplit_once('.').unwrap();
+                assert_eq!(p[0].key.as_deref(), Some(b.key), "{shown}");
+                assert!(
+                    shown.contains(&format!("[{table}] {k}:")),
+                    "names the key: {shown}"
+                );
+                assert!(shown.contains("out of range"), "{shown}");
+                assert!(
+                    shown.contains(&Bound { value: b.min, ..*b }.show(b.min))
+                        && shown.contains(&Bound { value: b.max, ..*b }.show(b.max)),
+                    "names the range: {shown}"
+                );
+                assert_eq!(p[0].position.map(|x| x.0), Some(text.lines().count()));
+            }
+            // The limits themselves are allowed.
+            for v in [b.min, b.max] {
+                let value = if b.duration {
+                    format!("\"{}\"", Duration(v as TsMicros))
+                } else {
+                    v.to_string()
+                };
+                let text = doc(b.key, &value);
+                assert!(Config::parse(&text).is_ok(), "{text}");
+            }
+        }
+    }
+
+    #[test]
+    fn hostile_webhook_numbers_are_refused_with_key_value_and_range() {
+        let p = problems(
+            "[outputs.webhook]\nurl = \"http://127.0.0.1:9/x\"\nqueue = 18446744073709551615\ntimeout_ms = 18446744073709551615\n",
+        );
+        let text: Vec<String> = p.iter().map(ToString::to_string).collect();
+        assert_eq!(p.len(), 2, "{text:#?}");
+        assert_eq!(
+            text[0],
+            "line 3, column 1: [outputs.webhook] queue: 18446744073709551615 is out of range (1 to 1000000)"
+        );
+        assert!(text[1].contains(
+            "[outputs.webhook] timeout_ms: 18446744073709551615 is out of range (1 to 3600000)"
+        ));
+        let p = problems("[outputs.webhook]\nurl = \"http://a/b\"\nqueue = 1000000000\n");
+        assert!(p[0].to_string().contains("1000000000 is out of range"));
+        // A value of the wrong type names its key too.
+        let p = problems("[outputs.webhook]\nurl = \"http://a/b\"\nqueue = -1\n");
+        assert_eq!(
+            p[0].key.as_deref(),
+            Some("outputs.webhook.queue"),
+            "{}",
+            p[0]
+        );
+        let p = problems("[sensor]\nwindow = \"5m\"\nthreads = 300\n");
+        assert!(p[0].to_string().contains("[sensor] threads:"), "{}", p[0]);
+    }
+
+    #[test]
+    fn flags_and_environment_are_held_to_the_same_ranges() {
+        let dir = tempfile::tempdir().unwrap();
+        let sys = dir.path().join("none.toml");
+        let flags = Overrides {
+            threads: Some(9),
+            ..Default::default()
+        };
+        let e = Settings::resolve_with(None, &flags, &no_env, &sys).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("[sensor] threads: 9 is out of range (1 to 2)"),
+            "{e}"
+        );
+        let env = |k: &str| (k == ENV_WINDOW).then(|| "48h".to_string());
+        let e = Settings::resolve_with(None, &Overrides::default(), &env, &sys).unwrap_err();
+        assert!(e.to_string().contains("[sensor] window"), "{e}");
+        // Changed after loading (command-line outputs): `validate` catches it.
+        let mut c = Config::default();
+        c.outputs.webhook = Some(crate::output::webhook::WebhookConfig {
+            url: "http://a/b".into(),
+            shutdown_grace_ms: u64::MAX,
+            ..Default::default()
+        });
+        let e = c.validate(Some(Path::new("/etc/s.toml"))).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("/etc/s.toml: [outputs.webhook] shutdown_grace_ms: 18446744073709551615 is out of range (0 to 300000)"),
+            "{e}"
+        );
+        // `check` reports a value the environment put out of range.
+        let path = dir.path().join("s.toml");
+        std::fs::write(&path, "[sensor]\nno_model = true\n").unwrap();
+        let r = check(Some(&path), &env, &sys, &path, &path);
+        assert!(
+            r.problems
+                .iter()
+                .any(|p| p.to_string().contains("[sensor] window")),
+            "{:?}",
+            r.problems
+        );
+    }
+
+    #[test]
+    fn limits_parse_with_defaults_and_reach_the_pipeline_config() {
+        let d = LimitsConfig::default();
+        let mut pc = crate::pipeline::PipelineConfig::default();
+        let before = format!("{pc:?}");
+        d.apply_to(&mut pc);
+        assert_eq!(
+            format!("{pc:?}"),
+            before,
+            "the defaults are the pipeline's defaults"
+        );
+        assert_eq!(
+            d.max_open_windows,
+            crate::aggregate::DEFAULT_MAX_OPEN_WINDOWS
+        );
+        assert_eq!(d.max_clock_jump.to_string(), "10m");
+        assert_eq!(
+            (d.first_seen_rows, d.jsonl_line_bytes),
+            (3_000_000, 1 << 20)
+        );
+        let c = Config::parse(
+            "[limits]\nmax_open_windows = 10\nmax_names_per_window = 11\nmax_clock_jump = \"30s\"\n\
+             pending_queries = 12\ntcp_flows = 13\nip_fragment_sets = 14\nfirst_seen_cap = 15\n\
+             host_first_seen_cap = 16\nfirst_seen_rows = 5000\njsonl_line_bytes = \"512K\"\n",
+        )
+        .unwrap();
+        let l = &c.limits;
+        assert_eq!((l.first_seen_rows, l.jsonl_line_bytes), (5000, 512 << 10));
+        let mut pc = crate::pipeline::PipelineConfig::default();
+        l.apply_to(&mut pc);
+        assert_eq!(pc.aggregate.max_open_windows, 10);
+        assert_eq!(pc.aggregate.max_names_per_window, 11);
+        assert_eq!(pc.clock.max_jump, 30 * MICROS);
+        assert_eq!(pc.pair.max_pending, 12);
+        assert_eq!(pc.decode.max_tcp_flows, 13);
+        assert_eq!(pc.decode.max_fragment_sets, 14);
+        assert_eq!(pc.enrich.first_seen_cap, 15);
+        assert_eq!(pc.enrich.host_first_seen_cap, 16);
+        assert_eq!(
+            Config::parse("[limits]\njsonl_line_bytes = 2048\n")
+                .unwrap()
+                .limits
+                .jsonl_line_bytes,
+            2048
+        );
+        let p = problems("[limits]\njsonl_line_bytes = \"1G\"\n");
+        assert!(
+            p[0].to_string().contains(
+                "[limits] jsonl_line_bytes: 1073741824 is out of range (1024 to 67108864)"
+            ),
+            "{}",
+            p[0]
+        );
+        let p = problems("[limits]\njsonl_line_bytes = \"lots\"\n");
+        assert!(
+            p[0].to_string().contains("[limits] jsonl_line_bytes"),
+            "{}",
+            p[0]
+        );
+        // The effective settings show the section and read back.
+        let shown = c.to_toml();
+        assert!(
+            shown.contains("[limits]") && shown.contains("max_open_windows = 10"),
+            "{shown}"
+        );
+        assert_eq!(Config::parse(&shown).unwrap(), c);
+    }
+
+    #[test]
+    fn named_files_must_be_regular_files() {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, what) in [
+            (PathBuf::from("/dev/zero"), "a character device"),
+            (dir.path().to_path_buf(), "a directory"),
+        ] {
+            let e = read_limited(&path, FileKind::AllowList).unwrap_err();
+            assert!(matches!(e, ConfigError::NotRegularFile { .. }), "{e}");
+            let text = e.to_string();
+            assert!(
+                text.contains(&path.display().to_string())
+                    && text.contains("not a regular file")
+                    && text.contains(what),
+                "{text}"
+            );
+        }
+        // A FIFO is refused without being opened (opening would block).
+        let fifo = dir.path().join("fifo");
+        let st = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo runs");
+        assert!(st.success());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let f2 = fifo.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(read_limited(&f2, FileKind::AllowList).map(|_| ()));
+        });
+        let r = rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("a FIFO must not block");
+        assert!(r.unwrap_err().to_string().contains("it is a FIFO"));
+        // Through the allow-list, the model and the configuration file.
+        let a = AllowlistConfig {
+            files: vec!["/dev/zero".into()],
+            ..Default::default()
+        };
+        assert!(a
+            .check_files()
+            .unwrap_err()
+            .to_string()
+            .contains("not a regular file"));
+        assert!(a
+            .extra()
+            .unwrap_err()
+            .to_string()
+            .contains("allow-list file /dev/zero: not a regular file"));
+        let e = load_model(&ModelChoice::Path("/dev/zero".into()), None).unwrap_err();
+        assert!(
+            e.contains("model bundle /dev/zero: not a regular file"),
+            "{e}"
+        );
+        let e = Config::load(Path::new("/dev/zero"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("configuration file /dev/zero: not a regular file"),
+            "{e}"
+        );
+        let e = Config::load(&fifo).unwrap_err().to_string();
+        assert!(e.contains("FIFO"), "{e}");
+    }
+
+    #[test]
+    fn named_files_are_size_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big.txt");
+        let f = std::fs::File::create(&big).unwrap();
+        f.set_len(MAX_ALLOWLIST_BYTES + 1).unwrap(); // sparse
+        let a = AllowlistConfig {
+            files: vec![big.clone()],
+            ..Default::default()
+        };
+        for e in [a.check_files().unwrap_err(), a.extra().unwrap_err()] {
+            let text = e.to_string();
+            assert!(
+                text.contains("big.txt")
+                    && text.contains("67108865 bytes")
+                    && text.contains("limit of 67108864 bytes"),
+                "{text}"
+            );
+        }
+        // At the limit it is read (a sparse file of NULs is not an allow-list,
+        // but it is not refused for its size).
+        let cfg = dir.path().join("c.toml");
+        let f = std::fs::File::create(&cfg).unwrap();
+        f.set_len(MAX_CONFIG_BYTES + 1).unwrap();
+        let e = Config::load(&cfg).unwrap_err().to_string();
+        assert!(e.contains("over the limit of 1048576 bytes"), "{e}");
+        // What grows after the check is still cut at the limit: an endless
+        // reader costs limit + 1 bytes, then an error.
+        let e = read_capped(std::io::repeat(0), &big, "allow-list file", 0, 4096).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ConfigError::TooLarge {
+                    size: 4097,
+                    limit: 4096,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert_eq!(read_capped(&b"abc"[..], &big, "x", 3, 3).unwrap(), b"abc");
     }
 }
