@@ -14,6 +14,13 @@
 //! | `[outputs]` | [`OutputsConfig`] | NDJSON, webhook, metrics (see [`crate::output`]) |
 //! | `[allowlist]` | [`AllowlistConfig`] | allow-list files, inline entries, embedded default |
 //! | `[log]` | [`LogConfig`] | log level and format |
+//! | `[limits]` | [`LimitsConfig`] | memory bounds: open windows, names, pending queries, flows, first-seen |
+//!
+//! Every numeric key has an allowed range ([`Config::bounds`]); a value
+//! outside it is refused by `config check` and by every command that loads
+//! the file, naming `[section] key`, the value and the range. Files the
+//! configuration names must be regular files within a size limit per kind
+//! ([`FileKind`], [`read_limited`]).
 //!
 //! `sentineldns config default` prints [`DEFAULT_TOML`], every key with its
 //! default and a comment.

@@ -310,3 +310,42 @@ fn webhook_flags_are_held_to_the_file_ranges() {
     );
     assert!(!db.exists(), "{err}");
 }
+
+#[test]
+fn limits_reach_the_replay_pipeline() {
+    // 20 hosts in one window against `max_open_windows = 2`: the cap is
+    // reached (and reported); with the default of 50000 it would not be.
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    let mut text = String::new();
+    for h in 0..20 {
+        text.push_str(&format!(
+            "{{\"ts\": {}, \"host\": \"10.0.1.{h}\", \"domain\": \"www.example.com\", \"qtype\": \"A\", \"rcode\": \"NOERROR\"}}\n",
+            1_700_000_000 + h
+        ));
+    }
+    std::fs::write(&input, text).unwrap();
+    let db = dir.path().join("x.db");
+    let replay = |limits: &str| {
+        let cfg = dir.path().join("s.toml");
+        std::fs::write(&cfg, format!("[sensor]\nno_model = true\n{limits}")).unwrap();
+        let _ = std::fs::remove_file(&db);
+        let o = run(
+            bin(&[
+                os("--config"),
+                cfg.as_os_str(),
+                os("replay"),
+                os("--db"),
+                db.as_os_str(),
+                input.as_os_str(),
+            ]),
+            Duration::from_secs(120),
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        stderr(&o)
+    };
+    let capped = replay("[limits]\nmax_open_windows = 2\n");
+    assert!(capped.contains("memory bounds reached"), "{capped}");
+    let free = replay("");
+    assert!(!free.contains("memory bounds reached"), "{free}");
+}
