@@ -479,8 +479,8 @@ pub struct WindowArgs {
     /// How long a query waits for its response before it counts as unanswered.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub pair_timeout: TsMicros,
-    /// How many top and riskiest domains to keep per window.
-    #[arg(long, default_value_t = 5)]
+    /// How many top and riskiest domains to keep per window (1 to 1000).
+    #[arg(long, default_value_t = 5, value_parser = parse_top)]
     pub top: usize,
 }
 
@@ -941,6 +941,14 @@ pub fn parse_duration(s: &str) -> Result<TsMicros, String> {
     crate::config::parse_duration(s)
 }
 
+/// Parse `--top`: 1 to 1000 domains per window.
+pub fn parse_top(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if (1..=1000).contains(&n) => Ok(n),
+        _ => Err(format!("{s:?} is not a number from 1 to 1000")),
+    }
+}
+
 /// Parse RFC 3339 or epoch seconds into unix seconds.
 pub fn parse_time(s: &str) -> Result<i64, String> {
     crate::source::jsonl::parse_ts(s)
@@ -1003,6 +1011,15 @@ mod tests {
         assert_eq!(parse_size("1G"), Ok(1 << 30));
         assert!(parse_size("big").is_err());
         assert!(parse_size("0M").is_err());
+    }
+
+    #[test]
+    fn top_is_bounded() {
+        assert_eq!(parse_top("5"), Ok(5));
+        assert_eq!(parse_top("1000"), Ok(1000));
+        for bad in ["0", "1001", "18446744073709551615", "x"] {
+            assert!(parse_top(bad).unwrap_err().contains("1 to 1000"), "{bad}");
+        }
     }
 
     #[test]

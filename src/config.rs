@@ -14,6 +14,13 @@
 //! | `[outputs]` | [`OutputsConfig`] | NDJSON, webhook, metrics (see [`crate::output`]) |
 //! | `[allowlist]` | [`AllowlistConfig`] | allow-list files, inline entries, embedded default |
 //! | `[log]` | [`LogConfig`] | log level and format |
+//! | `[limits]` | [`LimitsConfig`] | memory bounds: open windows, names, pending queries, flows, first-seen |
+//!
+//! Every numeric key has an allowed range ([`Config::bounds`]); a value
+//! outside it is refused by `config check` and by every command that loads
+//! the file, naming `[section] key`, the value and the range. Files the
+//! configuration names must be regular files within a size limit per kind
+//! ([`FileKind`], [`read_limited`]).
 //!
 //! `sentineldns config default` prints [`DEFAULT_TOML`], every key with its
 //! default and a comment.
@@ -183,18 +190,264 @@ impl<'de> Deserialize<'de> for Duration {
     }
 }
 
-/// Deserialise a number and check `LO ..= HI`.
-fn ranged<'de, D, T, const LO: u64, const HI: u64>(d: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de> + Copy + TryInto<u64> + fmt::Display,
-{
-    let v = T::deserialize(d)?;
-    match v.try_into() {
-        Ok(n) if (LO..=HI).contains(&n) => Ok(v),
-        _ => Err(serde::de::Error::custom(format!(
-            "{v} is out of range ({LO} to {HI})"
-        ))),
+/// The allowed range of one numeric configuration key. Every numeric key of
+/// every section has one ([`Config::bounds`]); [`Config::validate`] and
+/// [`check`] refuse a value outside it, naming `[section] key`, the value and
+/// the range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bound {
+    /// Dotted key, e.g. `outputs.webhook.queue`.
+    pub key: &'static str,
+    /// The configured value (durations in microseconds).
+    pub value: u64,
+    /// Smallest allowed value.
+    pub min: u64,
+    /// Largest allowed value.
+    pub max: u64,
+    /// The values are durations in microseconds (rendered as `5m`, `1h`).
+    pub duration: bool,
+}
+
+impl Bound {
+    /// A count, size or millisecond key. `value` of any unsigned width; a
+    /// value that does not fit `u64` is `u64::MAX` (out of every range).
+    pub fn new(key: &'static str, value: impl TryInto<u64>, min: u64, max: u64) -> Self {
+        Bound {
+            key,
+            value: value.try_into().unwrap_or(u64::MAX),
+            min,
+            max,
+            duration: false,
+        }
+    }
+
+    /// A duration key (microseconds; negative values count as 0).
+    pub fn duration(key: &'static str, value: TsMicros, min: TsMicros, max: TsMicros) -> Self {
+        let u = |v: TsMicros| u64::try_from(v).unwrap_or(0);
+        Bound {
+            key,
+            value: u(value),
+            min: u(min),
+            max: u(max),
+            duration: true,
+        }
+    }
+
+    /// Whether the value is inside the range.
+    pub fn ok(&self) -> bool {
+        (self.min..=self.max).contains(&self.value)
+    }
+
+    fn show(&self, v: u64) -> String {
+        if self.duration {
+            Duration(TsMicros::try_from(v).unwrap_or(TsMicros::MAX)).to_string()
+        } else {
+            v.to_string()
+        }
+    }
+
+    /// `VALUE is out of range (MIN to MAX)`, without the key.
+    pub fn message(&self) -> String {
+        format!(
+            "{} is out of range ({} to {})",
+            self.show(self.value),
+            self.show(self.min),
+            self.show(self.max)
+        )
+    }
+}
+
+impl fmt::Display for Bound {
+    /// `[outputs.webhook] queue = 0 is out of range (1 to 1000000)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} = {}", display_key(self.key), self.message())
+    }
+}
+
+/// The tables of the configuration file (for [`display_key`]).
+const TABLES: &[&str] = &[
+    "sensor",
+    "capture",
+    "capture.write_pcap",
+    "outputs",
+    "outputs.ndjson",
+    "outputs.webhook",
+    "allowlist",
+    "log",
+    "limits",
+];
+
+/// A dotted key as a reader of the file sees it: `sensor.window` →
+/// `[sensor] window`, a table such as `outputs.webhook` → `[outputs.webhook]`.
+pub fn display_key(dotted: &str) -> String {
+    if TABLES.contains(&dotted) {
+        return format!("[{dotted}]");
+    }
+    match dotted.rsplit_once('.') {
+        Some((table, key)) => format!("[{table}] {key}"),
+        None => format!("[{dotted}]"),
+    }
+}
+
+/// Largest configuration file read (1 MiB).
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+/// Largest allow-list file read (64 MiB: about 2 million entries; the
+/// embedded default list is 1.4 KB).
+pub const MAX_ALLOWLIST_BYTES: u64 = 64 << 20;
+/// Largest model bundle read (512 MiB; the shipped `models/default.bin` is 1.7 MB).
+pub const MAX_MODEL_BYTES: u64 = 512 << 20;
+
+/// A kind of file the configuration names: its size limit and its name in
+/// messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// The configuration file itself ([`MAX_CONFIG_BYTES`]).
+    Config,
+    /// An allow-list file ([`MAX_ALLOWLIST_BYTES`]).
+    AllowList,
+    /// A model bundle ([`MAX_MODEL_BYTES`]).
+    Model,
+}
+
+impl FileKind {
+    /// Largest file of this kind that is read.
+    pub fn limit(self) -> u64 {
+        match self {
+            FileKind::Config => MAX_CONFIG_BYTES,
+            FileKind::AllowList => MAX_ALLOWLIST_BYTES,
+            FileKind::Model => MAX_MODEL_BYTES,
+        }
+    }
+
+    /// Name in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            FileKind::Config => "configuration file",
+            FileKind::AllowList => "allow-list file",
+            FileKind::Model => "model bundle",
+        }
+    }
+}
+
+/// What a path that is not a regular file is.
+fn file_type_name(t: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "a special file"
+    }
+}
+
+/// Check that `path` is a regular file no larger than `kind`'s limit, without
+/// opening it (a FIFO is refused, not waited on).
+pub fn check_file(path: &Path, kind: FileKind) -> Result<u64, ConfigError> {
+    let meta = std::fs::metadata(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    check_meta(path, kind, &meta)
+}
+
+fn check_meta(path: &Path, kind: FileKind, meta: &std::fs::Metadata) -> Result<u64, ConfigError> {
+    if !meta.is_file() {
+        return Err(ConfigError::NotRegularFile {
+            kind: kind.name(),
+            path: path.to_path_buf(),
+            what: file_type_name(meta.file_type()),
+        });
+    }
+    let size = meta.len();
+    if size > kind.limit() {
+        return Err(ConfigError::TooLarge {
+            kind: kind.name(),
+            path: path.to_path_buf(),
+            size,
+            limit: kind.limit(),
+        });
+    }
+    Ok(size)
+}
+
+/// Read a file the configuration names: refused unless it is a regular file
+/// (checked before opening, so a FIFO or `/dev/zero` never blocks or fills
+/// memory), opened non-blocking and checked again, and read through
+/// `take(limit + 1)`, so a file that grows or is swapped after the check
+/// still cannot exceed `kind`'s limit.
+pub fn read_limited(path: &Path, kind: FileKind) -> Result<Vec<u8>, ConfigError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let io = |source: std::io::Error| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    check_file(path, kind)?;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(io)?;
+    let size = check_meta(path, kind, &file.metadata().map_err(io)?)?;
+    read_capped(file, path, kind.name(), size, kind.limit())
+}
+
+/// Read at most `limit` bytes of `r` (`size` is what its metadata said):
+/// more is [`ConfigError::TooLarge`], found after reading `limit + 1` bytes,
+/// never more.
+fn read_capped(
+    r: impl std::io::Read,
+    path: &Path,
+    kind: &'static str,
+    size: u64,
+    limit: u64,
+) -> Result<Vec<u8>, ConfigError> {
+    use std::io::Read;
+    let mut bytes = Vec::with_capacity(usize::try_from(size.min(limit)).unwrap_or(0));
+    r.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    let read = bytes.len() as u64;
+    if read > limit {
+        return Err(ConfigError::TooLarge {
+            kind,
+            path: path.to_path_buf(),
+            size: size.max(read),
+            limit,
+        });
+    }
+    Ok(bytes)
+}
+
+/// [`read_limited`] as UTF-8 text.
+pub fn read_limited_text(path: &Path, kind: FileKind) -> Result<String, ConfigError> {
+    String::from_utf8(read_limited(path, kind)?).map_err(|_| ConfigError::Read {
+        path: path.to_path_buf(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"),
+    })
+}
+
+/// A byte size: a number, or a string with a K/M/G suffix (powers of 1024),
+/// e.g. `1048576`, `"512K"`, `"1M"`.
+fn size<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Bytes(u64),
+        Text(String),
+    }
+    match Raw::deserialize(d)? {
+        Raw::Bytes(b) => Ok(b),
+        Raw::Text(t) => crate::cli::parse_size(&t).map_err(serde::de::Error::custom),
     }
 }
 
@@ -244,7 +497,6 @@ pub struct SensorConfig {
     )]
     pub thresholds: Option<Thresholds>,
     /// Pipeline threads, 1 or 2 (default 2; results are identical).
-    #[serde(deserialize_with = "ranged::<_, u8, 1, 2>")]
     pub threads: u8,
 }
 
@@ -327,10 +579,8 @@ pub struct CaptureConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bpf: Option<String>,
     /// Bytes captured per packet (default 65535; 64 to 262144).
-    #[serde(deserialize_with = "ranged::<_, u32, 64, 262_144>")]
     pub snaplen: u32,
     /// Kernel capture buffer in MiB (default 16; 1 to 4096).
-    #[serde(deserialize_with = "ranged::<_, u32, 1, 4096>")]
     pub buffer_mb: u32,
     /// User to drop privileges to after opening the interfaces (default `"nobody"`).
     #[serde(deserialize_with = "account_name")]
@@ -342,7 +592,6 @@ pub struct CaptureConfig {
     )]
     pub group: Option<String>,
     /// Packets queued between capture and decoding (default 65536; 1 to 16777216).
-    #[serde(deserialize_with = "ranged::<_, usize, 1, 16_777_216>")]
     pub queue: usize,
     /// Also write captured packets to rotating pcap files (default: off).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -371,16 +620,10 @@ pub struct WritePcapConfig {
     /// Directory of the files (required).
     pub dir: PathBuf,
     /// Size of one file in MiB before the next is started (default 100; 1 to 65536).
-    #[serde(
-        default = "WritePcapConfig::default_max_mb",
-        deserialize_with = "ranged::<_, u64, 1, 65_536>"
-    )]
+    #[serde(default = "WritePcapConfig::default_max_mb")]
     pub max_mb: u64,
     /// Files kept; the oldest is deleted (default 10; 1 to 100000).
-    #[serde(
-        default = "WritePcapConfig::default_keep",
-        deserialize_with = "ranged::<_, usize, 1, 100_000>"
-    )]
+    #[serde(default = "WritePcapConfig::default_keep")]
     pub keep: usize,
 }
 
@@ -512,10 +755,7 @@ impl AllowlistConfig {
     pub fn extra(&self) -> Result<AllowList, ConfigError> {
         let mut list = AllowList::default();
         for f in &self.files {
-            let text = std::fs::read_to_string(f).map_err(|source| ConfigError::Read {
-                path: f.clone(),
-                source,
-            })?;
+            let text = read_limited_text(f, FileKind::AllowList)?;
             let parsed = AllowList::parse(&text).map_err(|source| ConfigError::AllowList {
                 path: f.clone(),
                 source,
@@ -532,6 +772,16 @@ impl AllowlistConfig {
         Ok(list)
     }
 
+    /// Check every file without reading it: each is a regular file within
+    /// [`MAX_ALLOWLIST_BYTES`] (so a command refuses a bad one before doing
+    /// any work; [`extra`](Self::extra) checks again as it reads).
+    pub fn check_files(&self) -> Result<(), ConfigError> {
+        for f in &self.files {
+            check_file(f, FileKind::AllowList)?;
+        }
+        Ok(())
+    }
+
     /// The whole list: the embedded default (when `default`), the files and
     /// the inline entries. This is what a reload installs.
     pub fn build(&self) -> Result<AllowList, ConfigError> {
@@ -542,6 +792,126 @@ impl AllowlistConfig {
         };
         list.extend(self.extra()?);
         Ok(list)
+    }
+}
+
+/// `[limits]`: memory bounds an attacker can push against (spoofed sources,
+/// random subdomains, TCP and fragment floods, long JSONL lines). Each table
+/// evicts or refuses beyond its bound and counts it in the run summary and in
+/// Prometheus.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Open (host, window) accumulators (default 50000; 1 to 5000000).
+    pub max_open_windows: usize,
+    /// Distinct names kept per host window (default 65536; 1 to 1048576).
+    pub max_names_per_window: usize,
+    /// How far ahead of the packet clock one timestamp may jump before it
+    /// must be confirmed (default `"10m"`; 1 s to 1 day).
+    pub max_clock_jump: Duration,
+    /// Queries waiting for their response (default 1048576; 1 to 16777216).
+    pub pending_queries: usize,
+    /// TCP flow directions being reassembled (default 4096; 1 to 262144).
+    pub tcp_flows: usize,
+    /// IP datagrams being reassembled from fragments (default 1024; 1 to 65536).
+    pub ip_fragment_sets: usize,
+    /// Sensor-wide first-seen registrable domains kept in memory (default
+    /// 1000000; 1 to 50000000).
+    pub first_seen_cap: usize,
+    /// First-seen (host, registrable domain) pairs kept in memory (default
+    /// 2000000; 1 to 50000000).
+    pub host_first_seen_cap: usize,
+    /// First-seen domains kept in the database (default 3000000; 1000 to
+    /// 100000000).
+    pub first_seen_rows: u64,
+    /// Longest JSONL input line in bytes; a number or `"1M"`-style size
+    /// (default 1 MiB; 1 KiB to 64 MiB).
+    #[serde(deserialize_with = "size")]
+    pub jsonl_line_bytes: u64,
+}
+
+/// Default of [`LimitsConfig::first_seen_rows`].
+pub const DEFAULT_FIRST_SEEN_ROWS: u64 = 3_000_000;
+/// Default of [`LimitsConfig::jsonl_line_bytes`] (1 MiB).
+pub const DEFAULT_JSONL_LINE_BYTES: u64 = 1 << 20;
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        let p = crate::pipeline::PipelineConfig::default();
+        LimitsConfig {
+            max_open_windows: p.aggregate.max_open_windows,
+            max_names_per_window: p.aggregate.max_names_per_window,
+            max_clock_jump: Duration(p.clock.max_jump),
+            pending_queries: p.pair.max_pending,
+            tcp_flows: p.decode.max_tcp_flows,
+            ip_fragment_sets: p.decode.max_fragment_sets,
+            first_seen_cap: p.enrich.first_seen_cap,
+            host_first_seen_cap: p.enrich.host_first_seen_cap,
+            first_seen_rows: DEFAULT_FIRST_SEEN_ROWS,
+            jsonl_line_bytes: DEFAULT_JSONL_LINE_BYTES,
+        }
+    }
+}
+
+impl LimitsConfig {
+    /// The allowed range of every key.
+    pub fn bounds(&self) -> Vec<Bound> {
+        vec![
+            Bound::new(
+                "limits.max_open_windows",
+                self.max_open_windows,
+                1,
+                5_000_000,
+            ),
+            Bound::new(
+                "limits.max_names_per_window",
+                self.max_names_per_window,
+                1,
+                1 << 20,
+            ),
+            Bound::duration(
+                "limits.max_clock_jump",
+                self.max_clock_jump.0,
+                MICROS,
+                86_400 * MICROS,
+            ),
+            Bound::new("limits.pending_queries", self.pending_queries, 1, 1 << 24),
+            Bound::new("limits.tcp_flows", self.tcp_flows, 1, 1 << 18),
+            Bound::new("limits.ip_fragment_sets", self.ip_fragment_sets, 1, 1 << 16),
+            Bound::new("limits.first_seen_cap", self.first_seen_cap, 1, 50_000_000),
+            Bound::new(
+                "limits.host_first_seen_cap",
+                self.host_first_seen_cap,
+                1,
+                50_000_000,
+            ),
+            Bound::new(
+                "limits.first_seen_rows",
+                self.first_seen_rows,
+                1000,
+                100_000_000,
+            ),
+            Bound::new(
+                "limits.jsonl_line_bytes",
+                self.jsonl_line_bytes,
+                1 << 10,
+                64 << 20,
+            ),
+        ]
+    }
+
+    /// Lay the bounds over a pipeline configuration (the fields that exist
+    /// there; `first_seen_rows` and `jsonl_line_bytes` are read by the store
+    /// and the JSONL reader).
+    pub fn apply_to(&self, cfg: &mut crate::pipeline::PipelineConfig) {
+        cfg.aggregate.max_open_windows = self.max_open_windows;
+        cfg.aggregate.max_names_per_window = self.max_names_per_window;
+        cfg.clock.max_jump = self.max_clock_jump.0;
+        cfg.pair.max_pending = self.pending_queries;
+        cfg.decode.max_tcp_flows = self.tcp_flows;
+        cfg.decode.max_fragment_sets = self.ip_fragment_sets;
+        cfg.enrich.first_seen_cap = self.first_seen_cap;
+        cfg.enrich.host_first_seen_cap = self.host_first_seen_cap;
     }
 }
 
@@ -597,6 +967,8 @@ pub struct Config {
     pub allowlist: AllowlistConfig,
     /// `[log]`.
     pub log: LogConfig,
+    /// `[limits]`.
+    pub limits: LimitsConfig,
 }
 
 /// One thing wrong with a configuration, located as precisely as known.
@@ -624,7 +996,7 @@ impl fmt::Display for Problem {
             sep = ": ";
         }
         if let Some(k) = &self.key {
-            write!(f, "{sep}{k}")?;
+            write!(f, "{sep}{}", display_key(k))?;
             sep = ": ";
         }
         write!(f, "{sep}{}", self.message)
@@ -686,6 +1058,29 @@ pub enum ConfigError {
     /// A capture user or group does not exist.
     #[error("{0}")]
     Account(String),
+    /// A file the configuration names is not a regular file (a device, FIFO,
+    /// directory or socket); it was not opened.
+    #[error("{kind} {}: not a regular file (it is {what})", path.display())]
+    NotRegularFile {
+        /// What the file is for.
+        kind: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// What it is instead.
+        what: &'static str,
+    },
+    /// A file the configuration names is larger than its kind allows.
+    #[error("{kind} {}: {size} bytes is over the limit of {limit} bytes", path.display())]
+    TooLarge {
+        /// What the file is for.
+        kind: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Its size (at least this much, when it grew while being read).
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
 }
 
 /// Line and column (1-based) of byte `offset` in `text`.
@@ -774,25 +1169,38 @@ fn parse_text(text: &str, file: Option<&Path>) -> Parsed {
                 "outputs" => p.config.outputs = part.outputs,
                 "allowlist" => p.config.allowlist = part.allowlist,
                 "log" => p.config.log = part.log,
+                "limits" => p.config.limits = part.limits,
                 _ => {}
             },
-            Err(e) => p.problems.push(Problem {
-                file: p.file.clone(),
-                position: e
-                    .span()
-                    .map(|s| line_col(text, s.start))
-                    .or_else(|| p.positions.get(&name).copied()),
-                key: Some(name.clone()),
-                message: e.message().trim().to_string(),
-            }),
+            Err(e) => {
+                let position = e.span().map(|s| line_col(text, s.start));
+                // The key the error is in: the last key of this section
+                // that starts at or before the error.
+                let key = position
+                    .and_then(|pos| {
+                        let prefix = format!("{name}.");
+                        p.positions
+                            .iter()
+                            .filter(|(k, at)| k.starts_with(&prefix) && **at <= pos)
+                            .max_by_key(|(_, at)| **at)
+                            .map(|(k, _)| k.clone())
+                    })
+                    .unwrap_or_else(|| name.clone());
+                p.problems.push(Problem {
+                    file: p.file.clone(),
+                    position: position.or_else(|| p.positions.get(&name).copied()),
+                    key: Some(key),
+                    message: e.message().trim().to_string(),
+                })
+            }
         }
     }
-    p.problems.sort_by_key(|p| p.position);
     let values = p.config.value_problems();
     for (key, msg) in values {
         let pr = p.problem(key, msg);
         p.problems.push(pr);
     }
+    p.problems.sort_by_key(|p| p.position);
     if let Some(dir) = file.and_then(Path::parent) {
         // The default database stays relative to the working directory.
         let db_set = p.positions.contains_key("sensor.db");
@@ -831,9 +1239,45 @@ impl Config {
         }
     }
 
-    /// Problems between values (each value alone was checked while parsing).
+    /// The allowed range of every numeric key of every section (window and
+    /// grace, which depend on each other, are checked by
+    /// [`crate::pipeline::PipelineConfig::validate`]; thresholds are floats
+    /// checked while parsing).
+    pub fn bounds(&self) -> Vec<Bound> {
+        let mut b = vec![Bound::new("sensor.threads", self.sensor.threads, 1, 2)];
+        let c = &self.capture;
+        b.push(Bound::new("capture.snaplen", c.snaplen, 64, 262_144));
+        b.push(Bound::new("capture.buffer_mb", c.buffer_mb, 1, 4096));
+        b.push(Bound::new("capture.queue", c.queue, 1, 1 << 24));
+        if let Some(w) = &c.write_pcap {
+            b.push(Bound::new("capture.write_pcap.max_mb", w.max_mb, 1, 65_536));
+            b.push(Bound::new("capture.write_pcap.keep", w.keep, 1, 100_000));
+        }
+        if let Some(n) = &self.outputs.ndjson {
+            if let Some(m) = n.max_bytes {
+                b.push(Bound::new("outputs.ndjson.max_bytes", m, 1, 1 << 40));
+            }
+            b.push(Bound::new("outputs.ndjson.keep", n.keep, 0, 1000));
+        }
+        if let Some(w) = &self.outputs.webhook {
+            b.extend(w.bounds());
+        }
+        b.extend(self.limits.bounds());
+        b
+    }
+
+    /// Every problem of the values themselves: each numeric key in its range
+    /// ([`bounds`](Self::bounds)) and the checks between values. The one
+    /// validation every path runs: parsing a file, [`check`], and
+    /// [`validate`](Self::validate) after the environment and the command
+    /// line are applied.
     fn value_problems(&self) -> Vec<(&'static str, String)> {
-        let mut out = Vec::new();
+        let mut out: Vec<(&'static str, String)> = self
+            .bounds()
+            .into_iter()
+            .filter(|b| !b.ok())
+            .map(|b| (b.key, b.message()))
+            .collect();
         let s = &self.sensor;
         let pc = crate::pipeline::PipelineConfig {
             aggregate: crate::aggregate::AggregateConfig {
@@ -850,20 +1294,34 @@ impl Config {
             }
             Err(e) => out.push(("sensor.grace", e.to_string())),
         }
-        if let Some(n) = &self.outputs.ndjson {
-            if n.max_bytes == Some(0) {
-                out.push((
-                    "outputs.ndjson.max_bytes",
-                    "must be at least 1 (omit it to never rotate)".into(),
-                ));
-            }
-        }
         if let Some(w) = &self.outputs.webhook {
-            if let Err(e) = w.validate() {
-                out.push(("outputs.webhook", e.to_string()));
+            if let Err(e) = w.validate_url() {
+                out.push(("outputs.webhook.url", e.to_string()));
             }
         }
         out
+    }
+
+    /// Validate the values ([`bounds`](Self::bounds) and the checks between
+    /// values) of a configuration that was changed after it was loaded (by
+    /// the environment or command-line flags). `file` names the file in the
+    /// problems.
+    pub fn validate(&self, file: Option<&Path>) -> Result<(), ConfigError> {
+        let problems: Vec<Problem> = self
+            .value_problems()
+            .into_iter()
+            .map(|(key, message)| Problem {
+                file: file.map(Path::to_path_buf),
+                position: None,
+                key: Some(key.to_string()),
+                message,
+            })
+            .collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid(Problems(problems)))
+        }
     }
 
     fn relative_to(&mut self, dir: &Path, db_set: bool) {
@@ -929,15 +1387,11 @@ impl Config {
 }
 
 fn read_config(path: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path).map_err(|source| {
-        if source.kind() == std::io::ErrorKind::NotFound {
-            ConfigError::NotFound(path.to_path_buf())
-        } else {
-            ConfigError::Read {
-                path: path.to_path_buf(),
-                source,
-            }
+    read_limited_text(path, FileKind::Config).map_err(|e| match e {
+        ConfigError::Read { path, source } if source.kind() == std::io::ErrorKind::NotFound => {
+            ConfigError::NotFound(path)
         }
+        other => other,
     })
 }
 
@@ -1036,6 +1490,7 @@ impl Settings {
         };
         config.apply_env(env)?;
         overrides.apply(&mut config);
+        config.validate(file.as_deref())?;
         Ok(Settings { file, config })
     }
 }
@@ -1063,7 +1518,8 @@ pub fn load_model(
                 )
             })?,
     };
-    let bundle = Bundle::load(&path, &MODEL_FEATURES)
+    let bytes = read_limited(&path, FileKind::Model).map_err(|e| e.to_string())?;
+    let bundle = Bundle::from_bytes(&bytes, &MODEL_FEATURES)
         .map_err(|e| format!("loading model {}: {e}", path.display()))?;
     let mut det = Detector::new(bundle).map_err(|e| format!("model {}: {e}", path.display()))?;
     if let Some(t) = thresholds {
@@ -1126,6 +1582,13 @@ pub fn check(
     report.problems.append(&mut parsed.problems);
     if let Err(e) = parsed.config.apply_env(env) {
         report.problems.push(whole(e.to_string(), None));
+    }
+    // Values the environment changed are held to the same ranges.
+    for (key, msg) in parsed.config.value_problems() {
+        let pr = parsed.problem(key, msg);
+        if !report.problems.contains(&pr) {
+            report.problems.push(pr);
+        }
     }
     let c = &parsed.config;
     if let Err(msg) = load_model(&c.sensor.model_choice(), c.sensor.thresholds) {
@@ -1291,6 +1754,17 @@ format = "json"
             "default",
             "level",
             "format",
+            "limits",
+            "max_open_windows",
+            "max_names_per_window",
+            "max_clock_jump",
+            "pending_queries",
+            "tcp_flows",
+            "ip_fragment_sets",
+            "first_seen_cap",
+            "host_first_seen_cap",
+            "first_seen_rows",
+            "jsonl_line_bytes",
         ];
         for k in keys {
             assert!(
@@ -1363,7 +1837,7 @@ format = "json"
                 4,
                 "grace period",
             ),
-            ("[outputs.webhook]\nurl = \"ftp://x\"\n", 1, "http://"),
+            ("[outputs.webhook]\nurl = \"ftp://x\"\n", 2, "http://"),
         ] {
             let p = problems(text);
             assert_eq!(p.len(), 1, "{text}: {p:#?}");
@@ -1639,5 +2113,312 @@ format = "json"
             assert_eq!(Duration(us).to_string(), s);
             assert_eq!(parse_duration(s), Ok(us));
         }
+    }
+
+    /// A TOML document setting dotted `key` to `value` (with the keys its
+    /// table requires).
+    fn doc(key: &str, value: &str) -> String {
+        let (table, k) = key.rsplit_once('.').unwrap();
+        let required = match table {
+            "outputs.webhook" => "url = \"http://127.0.0.1:9/x\"\n",
+            "capture.write_pcap" => "dir = \"/x\"\n",
+            _ => "",
+        };
+        format!("[{table}]\n{required}{k} = {value}\n")
+    }
+
+    #[test]
+    fn every_numeric_key_is_held_to_its_range() {
+        // FULL has every optional table, so this is every bound there is.
+        let bounds = Config::parse(FULL).unwrap().bounds();
+        assert!(bounds.len() >= 25, "{}", bounds.len());
+        assert!(Config::default().bounds().iter().all(Bound::ok));
+        for b in &bounds {
+            assert!(b.ok(), "{b}: the example is valid");
+            let mut outside = vec![b.max.saturating_add(1)];
+            if b.min > 0 {
+                outside.push(b.min - 1);
+            }
+            for v in outside {
+                let value = if b.duration {
+                    format!("\"{}\"", Duration(v as TsMicros))
+                } else {
+                    v.to_string()
+                };
+                let text = doc(b.key, &value);
+                let p = problems(&text);
+                assert_eq!(p.len(), 1, "{text}: {p:#?}");
+                let shown = p[0].to_string();
+                let (table, k) = b.key.rsplit_once('.').unwrap();
+                assert_eq!(p[0].key.as_deref(), Some(b.key), "{shown}");
+                assert!(
+                    shown.contains(&format!("[{table}] {k}:")),
+                    "names the key: {shown}"
+                );
+                assert!(shown.contains("out of range"), "{shown}");
+                assert!(
+                    shown.contains(&Bound { value: b.min, ..*b }.show(b.min))
+                        && shown.contains(&Bound { value: b.max, ..*b }.show(b.max)),
+                    "names the range: {shown}"
+                );
+                assert_eq!(p[0].position.map(|x| x.0), Some(text.lines().count()));
+            }
+            // The limits themselves are allowed.
+            for v in [b.min, b.max] {
+                let value = if b.duration {
+                    format!("\"{}\"", Duration(v as TsMicros))
+                } else {
+                    v.to_string()
+                };
+                let text = doc(b.key, &value);
+                assert!(Config::parse(&text).is_ok(), "{text}");
+            }
+        }
+    }
+
+    #[test]
+    fn hostile_webhook_numbers_are_refused_with_key_value_and_range() {
+        let p = problems(
+            "[outputs.webhook]\nurl = \"http://127.0.0.1:9/x\"\nqueue = 18446744073709551615\ntimeout_ms = 18446744073709551615\n",
+        );
+        let text: Vec<String> = p.iter().map(ToString::to_string).collect();
+        assert_eq!(p.len(), 2, "{text:#?}");
+        assert_eq!(
+            text[0],
+            "line 3, column 1: [outputs.webhook] queue: 18446744073709551615 is out of range (1 to 1000000)"
+        );
+        assert!(text[1].contains(
+            "[outputs.webhook] timeout_ms: 18446744073709551615 is out of range (1 to 3600000)"
+        ));
+        let p = problems("[outputs.webhook]\nurl = \"http://a/b\"\nqueue = 1000000000\n");
+        assert!(p[0].to_string().contains("1000000000 is out of range"));
+        // A value of the wrong type names its key too.
+        let p = problems("[outputs.webhook]\nurl = \"http://a/b\"\nqueue = -1\n");
+        assert_eq!(
+            p[0].key.as_deref(),
+            Some("outputs.webhook.queue"),
+            "{}",
+            p[0]
+        );
+        let p = problems("[sensor]\nwindow = \"5m\"\nthreads = 300\n");
+        assert!(p[0].to_string().contains("[sensor] threads:"), "{}", p[0]);
+    }
+
+    #[test]
+    fn flags_and_environment_are_held_to_the_same_ranges() {
+        let dir = tempfile::tempdir().unwrap();
+        let sys = dir.path().join("none.toml");
+        let flags = Overrides {
+            threads: Some(9),
+            ..Default::default()
+        };
+        let e = Settings::resolve_with(None, &flags, &no_env, &sys).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("[sensor] threads: 9 is out of range (1 to 2)"),
+            "{e}"
+        );
+        let env = |k: &str| (k == ENV_WINDOW).then(|| "48h".to_string());
+        let e = Settings::resolve_with(None, &Overrides::default(), &env, &sys).unwrap_err();
+        assert!(e.to_string().contains("[sensor] window"), "{e}");
+        // Changed after loading (command-line outputs): `validate` catches it.
+        let mut c = Config::default();
+        c.outputs.webhook = Some(crate::output::webhook::WebhookConfig {
+            url: "http://a/b".into(),
+            shutdown_grace_ms: u64::MAX,
+            ..Default::default()
+        });
+        let e = c.validate(Some(Path::new("/etc/s.toml"))).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("/etc/s.toml: [outputs.webhook] shutdown_grace_ms: 18446744073709551615 is out of range (0 to 300000)"),
+            "{e}"
+        );
+        // `check` reports a value the environment put out of range.
+        let path = dir.path().join("s.toml");
+        std::fs::write(&path, "[sensor]\nno_model = true\n").unwrap();
+        let r = check(Some(&path), &env, &sys, &path, &path);
+        assert!(
+            r.problems
+                .iter()
+                .any(|p| p.to_string().contains("[sensor] window")),
+            "{:?}",
+            r.problems
+        );
+    }
+
+    #[test]
+    fn limits_parse_with_defaults_and_reach_the_pipeline_config() {
+        let d = LimitsConfig::default();
+        let mut pc = crate::pipeline::PipelineConfig::default();
+        let before = format!("{pc:?}");
+        d.apply_to(&mut pc);
+        assert_eq!(
+            format!("{pc:?}"),
+            before,
+            "the defaults are the pipeline's defaults"
+        );
+        assert_eq!(
+            d.max_open_windows,
+            crate::aggregate::DEFAULT_MAX_OPEN_WINDOWS
+        );
+        assert_eq!(d.max_clock_jump.to_string(), "10m");
+        assert_eq!(
+            (d.first_seen_rows, d.jsonl_line_bytes),
+            (3_000_000, 1 << 20)
+        );
+        let c = Config::parse(
+            "[limits]\nmax_open_windows = 10\nmax_names_per_window = 11\nmax_clock_jump = \"30s\"\n\
+             pending_queries = 12\ntcp_flows = 13\nip_fragment_sets = 14\nfirst_seen_cap = 15\n\
+             host_first_seen_cap = 16\nfirst_seen_rows = 5000\njsonl_line_bytes = \"512K\"\n",
+        )
+        .unwrap();
+        let l = &c.limits;
+        assert_eq!((l.first_seen_rows, l.jsonl_line_bytes), (5000, 512 << 10));
+        let mut pc = crate::pipeline::PipelineConfig::default();
+        l.apply_to(&mut pc);
+        assert_eq!(pc.aggregate.max_open_windows, 10);
+        assert_eq!(pc.aggregate.max_names_per_window, 11);
+        assert_eq!(pc.clock.max_jump, 30 * MICROS);
+        assert_eq!(pc.pair.max_pending, 12);
+        assert_eq!(pc.decode.max_tcp_flows, 13);
+        assert_eq!(pc.decode.max_fragment_sets, 14);
+        assert_eq!(pc.enrich.first_seen_cap, 15);
+        assert_eq!(pc.enrich.host_first_seen_cap, 16);
+        assert_eq!(
+            Config::parse("[limits]\njsonl_line_bytes = 2048\n")
+                .unwrap()
+                .limits
+                .jsonl_line_bytes,
+            2048
+        );
+        let p = problems("[limits]\njsonl_line_bytes = \"1G\"\n");
+        assert!(
+            p[0].to_string().contains(
+                "[limits] jsonl_line_bytes: 1073741824 is out of range (1024 to 67108864)"
+            ),
+            "{}",
+            p[0]
+        );
+        let p = problems("[limits]\njsonl_line_bytes = \"lots\"\n");
+        assert!(
+            p[0].to_string().contains("[limits] jsonl_line_bytes"),
+            "{}",
+            p[0]
+        );
+        // The effective settings show the section and read back.
+        let shown = c.to_toml();
+        assert!(
+            shown.contains("[limits]") && shown.contains("max_open_windows = 10"),
+            "{shown}"
+        );
+        assert_eq!(Config::parse(&shown).unwrap(), c);
+    }
+
+    #[test]
+    fn named_files_must_be_regular_files() {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, what) in [
+            (PathBuf::from("/dev/zero"), "a character device"),
+            (dir.path().to_path_buf(), "a directory"),
+        ] {
+            let e = read_limited(&path, FileKind::AllowList).unwrap_err();
+            assert!(matches!(e, ConfigError::NotRegularFile { .. }), "{e}");
+            let text = e.to_string();
+            assert!(
+                text.contains(&path.display().to_string())
+                    && text.contains("not a regular file")
+                    && text.contains(what),
+                "{text}"
+            );
+        }
+        // A FIFO is refused without being opened (opening would block).
+        let fifo = dir.path().join("fifo");
+        let st = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo runs");
+        assert!(st.success());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let f2 = fifo.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(read_limited(&f2, FileKind::AllowList).map(|_| ()));
+        });
+        let r = rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("a FIFO must not block");
+        assert!(r.unwrap_err().to_string().contains("it is a FIFO"));
+        // Through the allow-list, the model and the configuration file.
+        let a = AllowlistConfig {
+            files: vec!["/dev/zero".into()],
+            ..Default::default()
+        };
+        assert!(a
+            .check_files()
+            .unwrap_err()
+            .to_string()
+            .contains("not a regular file"));
+        assert!(a
+            .extra()
+            .unwrap_err()
+            .to_string()
+            .contains("allow-list file /dev/zero: not a regular file"));
+        let e = load_model(&ModelChoice::Path("/dev/zero".into()), None).unwrap_err();
+        assert!(
+            e.contains("model bundle /dev/zero: not a regular file"),
+            "{e}"
+        );
+        let e = Config::load(Path::new("/dev/zero"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("configuration file /dev/zero: not a regular file"),
+            "{e}"
+        );
+        let e = Config::load(&fifo).unwrap_err().to_string();
+        assert!(e.contains("FIFO"), "{e}");
+    }
+
+    #[test]
+    fn named_files_are_size_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big.txt");
+        let f = std::fs::File::create(&big).unwrap();
+        f.set_len(MAX_ALLOWLIST_BYTES + 1).unwrap(); // sparse
+        let a = AllowlistConfig {
+            files: vec![big.clone()],
+            ..Default::default()
+        };
+        for e in [a.check_files().unwrap_err(), a.extra().unwrap_err()] {
+            let text = e.to_string();
+            assert!(
+                text.contains("big.txt")
+                    && text.contains("67108865 bytes")
+                    && text.contains("limit of 67108864 bytes"),
+                "{text}"
+            );
+        }
+        // At the limit it is read (a sparse file of NULs is not an allow-list,
+        // but it is not refused for its size).
+        let cfg = dir.path().join("c.toml");
+        let f = std::fs::File::create(&cfg).unwrap();
+        f.set_len(MAX_CONFIG_BYTES + 1).unwrap();
+        let e = Config::load(&cfg).unwrap_err().to_string();
+        assert!(e.contains("over the limit of 1048576 bytes"), "{e}");
+        // What grows after the check is still cut at the limit: an endless
+        // reader costs limit + 1 bytes, then an error.
+        let e = read_capped(std::io::repeat(0), &big, "allow-list file", 0, 4096).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ConfigError::TooLarge {
+                    size: 4097,
+                    limit: 4096,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert_eq!(read_capped(&b"abc"[..], &big, "x", 3, 3).unwrap(), b"abc");
     }
 }

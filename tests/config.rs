@@ -173,7 +173,8 @@ fn check_lists_every_problem() {
         "no-such-user-sentineldns-test",
         "line 6",
         "missing-allow.txt",
-        "line 7",
+        // The URL problem points at the `url` key, not at its table.
+        "line 8, column 1: [outputs.webhook] url",
         "http://",
         "4 problem(s)",
     ] {

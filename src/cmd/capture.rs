@@ -57,12 +57,14 @@ mod live {
             .allowlist
             .files
             .extend(a.allowlist.iter().cloned());
+        settings.config.capture = a.apply(std::mem::take(&mut settings.config.capture));
+        // Flags are held to the file's ranges; `--allowlist` files are
+        // checked (regular file, size) before any interface is opened.
+        settings.config.validate(settings.file.as_deref())?;
+        settings.config.allowlist.check_files()?;
         let sensor = settings.config.sensor.clone();
-        let capture_cfg = a.apply(settings.config.capture.clone());
-        let mut windows = a.sensor.windows.clone();
-        windows.window = Some(sensor.window.micros());
-        windows.grace = Some(sensor.grace.micros());
-        let mut cfg = super::super::pipeline_config(&windows)?;
+        let capture_cfg = settings.config.capture.clone();
+        let mut cfg = super::super::settings_pipeline_config(&settings, &a.sensor.windows)?;
         if capture_cfg.interfaces.is_empty() {
             anyhow::bail!(
                 "no interface to capture on: give --interface IF or set `interfaces` in [capture]{}",

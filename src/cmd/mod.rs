@@ -133,7 +133,27 @@ pub fn settings(
         tracing::info!(file = %f.display(), "configuration loaded");
     }
     s.config.outputs = outputs.apply(std::mem::take(&mut s.config.outputs));
+    // The same validation as `config check`, now with the flags applied, and
+    // the files the configuration names, before any work is done.
+    s.config.validate(s.file.as_deref())?;
+    s.config.allowlist.check_files()?;
     Ok(s)
+}
+
+/// The pipeline configuration of a pipeline command: window and grace from
+/// `settings` (file, environment, flags), the other window flags of `a`,
+/// and `[limits]`; validated.
+pub fn settings_pipeline_config(
+    settings: &Settings,
+    a: &WindowArgs,
+) -> anyhow::Result<PipelineConfig> {
+    let sensor = &settings.config.sensor;
+    let mut windows = a.clone();
+    windows.window = Some(sensor.window.micros());
+    windows.grace = Some(sensor.grace.micros());
+    let mut cfg = pipeline_config(&windows)?;
+    settings.config.limits.apply_to(&mut cfg);
+    Ok(cfg)
 }
 
 /// The detector `settings` ask for (model choice and threshold override),

@@ -202,10 +202,7 @@ pub fn print_summary(r: &StatsReport, secs: f64, end: RunEnd, db: &str, run: i64
 pub fn run(a: ReplayArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
     let settings = super::settings(config, &a.overrides(), &a.outputs)?;
     let sensor = &settings.config.sensor;
-    let mut windows = a.sensor.windows.clone();
-    windows.window = Some(sensor.window.micros());
-    windows.grace = Some(sensor.grace.micros());
-    let mut cfg = super::pipeline_config(&windows)?;
+    let mut cfg = super::settings_pipeline_config(&settings, &a.sensor.windows)?;
     let detector = super::settings_detector(&settings)?;
     let db = sensor.db.clone();
     let mut stats = Stats::default();

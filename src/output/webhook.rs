@@ -108,9 +108,90 @@ impl Default for WebhookConfig {
     }
 }
 
+/// Largest `queue` (alerts waiting; the queue's slots are allocated up front).
+pub const MAX_QUEUE: u64 = 1_000_000;
+/// Largest `timeout_ms`, `backoff_initial_ms`, `backoff_max_ms` and
+/// `breaker_cooldown_ms` (1 hour).
+pub const MAX_WAIT_MS: u64 = 3_600_000;
+/// Largest `shutdown_grace_ms` (5 minutes).
+pub const MAX_SHUTDOWN_GRACE_MS: u64 = 300_000;
+/// Largest `max_attempts`.
+pub const MAX_ATTEMPTS: u64 = 100;
+/// Largest `breaker_failures`.
+pub const MAX_BREAKER_FAILURES: u64 = 1000;
+
+/// `now + d`, or a far-away instant when that is not representable (never
+/// panics on overflow).
+fn later(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d)
+        .or_else(|| now.checked_add(Duration::from_secs(86_400 * 365)))
+        .unwrap_or(now)
+}
+
 impl WebhookConfig {
-    /// Check the settings (URL scheme and syntax, non-zero sizes).
+    /// The allowed range of every numeric key.
+    pub fn bounds(&self) -> Vec<crate::config::Bound> {
+        use crate::config::Bound;
+        vec![
+            Bound::new("outputs.webhook.queue", self.queue, 1, MAX_QUEUE),
+            Bound::new(
+                "outputs.webhook.timeout_ms",
+                self.timeout_ms,
+                1,
+                MAX_WAIT_MS,
+            ),
+            Bound::new(
+                "outputs.webhook.max_attempts",
+                self.max_attempts,
+                1,
+                MAX_ATTEMPTS,
+            ),
+            Bound::new(
+                "outputs.webhook.backoff_initial_ms",
+                self.backoff_initial_ms,
+                0,
+                MAX_WAIT_MS,
+            ),
+            Bound::new(
+                "outputs.webhook.backoff_max_ms",
+                self.backoff_max_ms,
+                0,
+                MAX_WAIT_MS,
+            ),
+            Bound::new(
+                "outputs.webhook.breaker_failures",
+                self.breaker_failures,
+                1,
+                MAX_BREAKER_FAILURES,
+            ),
+            Bound::new(
+                "outputs.webhook.breaker_cooldown_ms",
+                self.breaker_cooldown_ms,
+                0,
+                MAX_WAIT_MS,
+            ),
+            Bound::new(
+                "outputs.webhook.shutdown_grace_ms",
+                self.shutdown_grace_ms,
+                0,
+                MAX_SHUTDOWN_GRACE_MS,
+            ),
+        ]
+    }
+
+    /// Check the settings: the URL ([`validate_url`](Self::validate_url)) and
+    /// every number in its range ([`bounds`](Self::bounds)).
     pub fn validate(&self) -> Result<(), OutputError> {
+        self.validate_url()?;
+        match self.bounds().into_iter().find(|b| !b.ok()) {
+            Some(b) => Err(OutputError::Config(b.to_string())),
+            None => Ok(()),
+        }
+    }
+
+    /// Check the URL's scheme and syntax.
+    pub fn validate_url(&self) -> Result<(), OutputError> {
         let bad = |m: String| Err(OutputError::Config(m));
         let lower = self.url.to_ascii_lowercase();
         if !(lower.starts_with("http://") || lower.starts_with("https://")) {
@@ -122,15 +203,6 @@ impl WebhookConfig {
         match self.url.parse::<ureq::http::Uri>() {
             Ok(u) if u.host().is_some_and(|h| !h.is_empty()) => {}
             _ => return bad(format!("webhook URL {:?} is not a valid URL", self.url)),
-        }
-        if self.queue == 0 {
-            return bad("webhook queue must hold at least 1 alert".into());
-        }
-        if self.max_attempts == 0 || self.breaker_failures == 0 {
-            return bad("webhook max_attempts and breaker_failures must be at least 1".into());
-        }
-        if self.timeout_ms == 0 {
-            return bad("webhook timeout must be positive".into());
         }
         Ok(())
     }
@@ -263,7 +335,7 @@ impl Shutdown {
     /// Sleep for `d`; false (at once) if closing and the sleep would end after
     /// the deadline.
     fn sleep(&self, d: Duration) -> bool {
-        let end = Instant::now() + d;
+        let end = later(d);
         let mut g = self.deadline.lock().unwrap_or_else(|p| p.into_inner());
         loop {
             if g.is_some_and(|dl| dl < end) {
@@ -321,7 +393,7 @@ impl Worker {
     fn failure(&mut self) {
         self.consecutive += 1;
         if self.state == BreakerState::HalfOpen || self.consecutive >= self.cfg.breaker_failures {
-            self.open_until = Instant::now() + Duration::from_millis(self.cfg.breaker_cooldown_ms);
+            self.open_until = later(Duration::from_millis(self.cfg.breaker_cooldown_ms));
             self.set_state(BreakerState::Open);
         }
     }
@@ -523,7 +595,7 @@ impl Webhook {
     /// and join the worker. Idempotent.
     pub fn close(&mut self) {
         if let Ok(mut g) = self.shutdown.deadline.lock() {
-            *g = Some(Instant::now() + self.grace);
+            *g = Some(later(self.grace));
         }
         self.shutdown.cv.notify_all();
         self.tx = None;
@@ -689,6 +761,17 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn instant_arithmetic_never_overflows() {
+        let far = later(Duration::from_millis(u64::MAX));
+        assert!(far > Instant::now() + Duration::from_secs(3600));
+        let s = Shutdown::default();
+        *s.deadline.lock().unwrap() = Some(Instant::now());
+        // Closing: a sleep past the deadline returns at once, even an endless one.
+        assert!(!s.sleep(Duration::from_millis(u64::MAX)));
+        assert!(!s.sleep(Duration::MAX));
+    }
+
+    #[test]
     fn truncation_counts_characters() {
         assert_eq!(truncate("abcdef", 10), "abcdef");
         assert_eq!(truncate("abcdef", 6), "abcdef");
@@ -706,6 +789,39 @@ pub(crate) mod tests {
         let mut c = cfg("http://127.0.0.1:9/x".into());
         c.queue = 0;
         assert!(c.validate().is_err());
+        // Every number is held to its range, and the error names the key.
+        for (set, key) in [
+            (
+                (|c: &mut WebhookConfig| c.queue = usize::MAX) as fn(&mut WebhookConfig),
+                "[outputs.webhook] queue = 18446744073709551615",
+            ),
+            (|c| c.queue = 1_000_001, "[outputs.webhook] queue"),
+            (|c| c.timeout_ms = u64::MAX, "[outputs.webhook] timeout_ms"),
+            (
+                |c| c.max_attempts = u32::MAX,
+                "[outputs.webhook] max_attempts",
+            ),
+            (|c| c.backoff_initial_ms = u64::MAX, "backoff_initial_ms"),
+            (|c| c.backoff_max_ms = 3_600_001, "backoff_max_ms"),
+            (|c| c.breaker_failures = 0, "breaker_failures"),
+            (|c| c.breaker_cooldown_ms = u64::MAX, "breaker_cooldown_ms"),
+            (
+                |c| c.shutdown_grace_ms = 300_001,
+                "shutdown_grace_ms = 300001",
+            ),
+        ] {
+            let mut c = cfg("http://127.0.0.1:9/x".into());
+            set(&mut c);
+            let e = c.validate().unwrap_err().to_string();
+            assert!(e.contains(key) && e.contains("out of range"), "{e}");
+            assert!(
+                Webhook::start(&c, Arc::new(Metrics::default())).is_err(),
+                "{key}: start refuses it too"
+            );
+        }
+        let mut c = cfg("http://127.0.0.1:9/x".into());
+        (c.queue, c.timeout_ms, c.shutdown_grace_ms) = (1_000_000, 3_600_000, 300_000);
+        assert!(c.validate().is_ok(), "the limits themselves are allowed");
         let d: WebhookConfig =
             serde_json::from_str(r#"{"url":"http://a/b","min_label":"unusual"}"#).unwrap();
         assert_eq!(d.min_label, MinLabel::Unusual);
