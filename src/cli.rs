@@ -674,9 +674,10 @@ pub struct ReplayArgs {
 }
 
 impl ReplayArgs {
-    /// Limits for reading the inputs, from this command's flags.
-    pub fn source_limits(&self) -> crate::source::SourceLimits {
-        let mut l = crate::source::SourceLimits::default();
+    /// Limits for reading the inputs: `base` (from `[limits]`) with this
+    /// command's flags laid over it.
+    pub fn source_limits(&self, base: crate::source::SourceLimits) -> crate::source::SourceLimits {
+        let mut l = base;
         if let Some(n) = self.jsonl_line_bytes {
             l.max_line_bytes = usize::try_from(n).unwrap_or(usize::MAX);
         }

@@ -912,6 +912,7 @@ impl LimitsConfig {
         cfg.decode.max_fragment_sets = self.ip_fragment_sets;
         cfg.enrich.first_seen_cap = self.first_seen_cap;
         cfg.enrich.host_first_seen_cap = self.host_first_seen_cap;
+        cfg.source.max_line_bytes = usize::try_from(self.jsonl_line_bytes).unwrap_or(usize::MAX);
     }
 }
 

@@ -47,6 +47,8 @@ pub struct PipelineConfig {
     pub enrich: EnrichConfig,
     /// Packet-clock guard against timestamps far ahead of the stream.
     pub clock: ClockConfig,
+    /// Limits applied while reading the inputs (JSONL line cap).
+    pub source: crate::source::SourceLimits,
 }
 
 /// How far ahead of the packet clock a timestamp may jump (see [`ClockGuard`]).

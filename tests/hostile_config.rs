@@ -346,6 +346,20 @@ fn limits_reach_the_replay_pipeline() {
     };
     let capped = replay("[limits]\nmax_open_windows = 2\n");
     assert!(capped.contains("memory bounds reached"), "{capped}");
+    assert!(capped.contains("host_windows"), "{capped}");
     let free = replay("");
     assert!(!free.contains("memory bounds reached"), "{free}");
+    // Every line is ~110 bytes: a 1024-byte line cap from the file leaves them
+    // alone; the same cap is reached by one padded line.
+    let mut text = std::fs::read_to_string(&input).unwrap();
+    text.push_str(&format!(
+        "{{\"ts\": 1700000030, \"host\": \"10.0.1.1\", \"pad\": \"{}\", \"domain\": \"a.example\", \"qtype\": \"A\", \"rcode\": \"NOERROR\"}}\n",
+        "x".repeat(2000)
+    ));
+    std::fs::write(&input, text).unwrap();
+    let lines = replay("[limits]\njsonl_line_bytes = 1024\n");
+    assert!(lines.contains("jsonl_line_too_long 1"), "{lines}");
+    assert!(lines.contains("jsonl_line 1"), "{lines}");
+    let lines = replay("");
+    assert!(!lines.contains("jsonl_line_too_long"), "{lines}");
 }

@@ -205,7 +205,7 @@ pub fn windows_in_memory(
     for input in inputs {
         let mut stats = Stats::default();
         mergers.push((
-            Merger::open(std::slice::from_ref(input), &mut stats)?,
+            Merger::open_with(std::slice::from_ref(input), cfg.source, &mut stats)?,
             stats,
         ));
     }

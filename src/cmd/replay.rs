@@ -206,7 +206,7 @@ pub fn run(a: ReplayArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
     let detector = super::settings_detector(&settings)?;
     let db = sensor.db.clone();
     let mut stats = Stats::default();
-    let mut merger = Merger::open_with(&a.files, a.source_limits(), &mut stats)?;
+    let mut merger = Merger::open_with(&a.files, a.source_limits(cfg.source), &mut stats)?;
     let mut store = Store::open(&db)?;
     let mut enricher = super::settings_enricher(&settings, &mut cfg)?;
     let cap = cfg.enrich.first_seen_cap;
