@@ -149,6 +149,16 @@ CREATE TABLE flow_alerts (
 CREATE INDEX flow_alerts_run ON flow_alerts (run_id);
 CREATE INDEX flow_alerts_detector ON flow_alerts (detector, decision);
 "#,
+    // v3: first_seen is bounded (Store::set_first_seen_rows). last_ts is the
+    // packet time (unix microseconds) of the latest lookup the sensor recorded
+    // for the row (new or refresh record; upsert keeps MIN first_ts, MAX
+    // last_ts). Pruning (oldest last_ts first) and the restart preload (newest
+    // first) walk first_seen_last_ts; its implicit rowid (key) breaks ties.
+    r#"
+ALTER TABLE first_seen ADD COLUMN last_ts INTEGER NOT NULL DEFAULT 0;
+UPDATE first_seen SET last_ts = first_ts;
+CREATE INDEX first_seen_last_ts ON first_seen (last_ts);
+"#,
 ];
 
 /// Latest schema version.
@@ -279,11 +289,20 @@ pub struct FlowAlertRecord {
     pub attack_ratio: Option<f64>,
 }
 
+/// Default cap on rows of the `first_seen` table (`[limits] first_seen_rows`).
+pub const DEFAULT_FIRST_SEEN_ROWS: u64 = 3_000_000;
+
 /// The database.
 #[derive(Debug)]
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// Cap on `first_seen` rows; over it, the oldest `last_ts` go down to 90 %.
+    first_seen_rows: u64,
+    /// Rows in `first_seen`, counted once on the first write, then kept.
+    first_seen_count: Option<u64>,
+    /// Rows pruned at the cap by this `Store`.
+    first_seen_pruned: u64,
 }
 
 fn us_to_s(ts: TsMicros) -> f64 {
@@ -297,10 +316,7 @@ impl Store {
             path: path.to_path_buf(),
             source: e,
         })?;
-        let mut s = Store {
-            conn,
-            path: path.to_path_buf(),
-        };
+        let mut s = Store::with_conn(conn, path.to_path_buf());
         s.init()?;
         Ok(s)
     }
@@ -311,12 +327,38 @@ impl Store {
             path: ":memory:".into(),
             source: e,
         })?;
-        let mut s = Store {
-            conn,
-            path: ":memory:".into(),
-        };
+        let mut s = Store::with_conn(conn, ":memory:".into());
         s.init()?;
         Ok(s)
+    }
+
+    fn with_conn(conn: Connection, path: PathBuf) -> Self {
+        Store {
+            conn,
+            path,
+            first_seen_rows: DEFAULT_FIRST_SEEN_ROWS,
+            first_seen_count: None,
+            first_seen_pruned: 0,
+        }
+    }
+
+    /// Cap the `first_seen` table at `rows` (at least 1; default
+    /// [`DEFAULT_FIRST_SEEN_ROWS`]). A batch that takes the table over the cap
+    /// deletes the rows with the oldest `last_ts` down to 90 % of it, in the
+    /// same transaction.
+    pub fn set_first_seen_rows(&mut self, rows: u64) {
+        self.first_seen_rows = rows.max(1);
+    }
+
+    /// The `first_seen` row cap.
+    pub fn first_seen_rows(&self) -> u64 {
+        self.first_seen_rows
+    }
+
+    /// `first_seen` rows deleted at the cap by this `Store` so far (reported
+    /// as [`crate::stats::Bound::FirstSeenRows`]).
+    pub fn first_seen_pruned(&self) -> u64 {
+        self.first_seen_pruned
     }
 
     fn err(&self, e: rusqlite::Error) -> StoreError {
@@ -427,56 +469,90 @@ impl Store {
             path: path.clone(),
             source: e,
         };
+        let cap = self.first_seen_rows;
+        let known = self.first_seen_count;
         let tx = self.conn.transaction().map_err(wrap)?;
         insert_windows(&tx, run, windows, verdicts).map_err(wrap)?;
-        insert_first_seen(&tx, first_seen).map_err(wrap)?;
-        tx.commit().map_err(wrap)
+        let mut pruned = 0;
+        let mut count = known;
+        if !first_seen.is_empty() {
+            // Counted once per Store (an index scan), then kept up to date from
+            // the rows each batch adds and prunes.
+            let mut rows = match known {
+                Some(n) => n,
+                None => tx
+                    .query_row("SELECT COUNT(*) FROM first_seen", [], |r| {
+                        r.get::<_, i64>(0)
+                    })
+                    .map_err(wrap)?
+                    .max(0) as u64,
+            };
+            rows += insert_first_seen(&tx, first_seen).map_err(wrap)?;
+            if rows > cap {
+                pruned = prune_first_seen(&tx, rows - (cap - cap / 10)).map_err(wrap)?;
+                rows -= pruned;
+            }
+            count = Some(rows);
+        }
+        tx.commit().map_err(wrap)?;
+        // Only a committed batch changes the bookkeeping.
+        self.first_seen_count = count;
+        self.first_seen_pruned += pruned;
+        Ok(())
     }
 
-    /// Every persisted first-seen record (for [`crate::enrich::Enricher::preload_first_seen`]),
-    /// newest last, at most `limit` of each scope kind.
+    /// The persisted first-seen records with the newest `last_ts`, **newest
+    /// first** (the order [`crate::enrich::Enricher::preload_first_seen`]
+    /// takes): at most `sensor_limit` sensor-wide and `host_limit` per-host
+    /// records. One walk of the `last_ts` index, stopped as soon as both
+    /// limits are reached; nothing is sorted. Returns the records delivered.
     pub fn load_first_seen(
         &self,
-        limit: usize,
+        sensor_limit: usize,
+        host_limit: usize,
         mut f: impl FnMut(FirstSeenRecord),
     ) -> Result<usize, StoreError> {
-        let mut n = 0;
-        for (cond, lim) in [
-            ("scope = ''", limit),
-            ("scope <> ''", limit.saturating_mul(2)),
-        ] {
-            let sql = format!(
-                "SELECT scope, domain, first_ts FROM (SELECT * FROM first_seen WHERE {cond} ORDER BY first_ts DESC LIMIT ?) ORDER BY first_ts"
-            );
-            let mut st = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
-            let rows = st
-                .query_map([lim as i64], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, i64>(2)?,
-                    ))
-                })
-                .map_err(|e| self.err(e))?;
-            for row in rows {
-                let (scope, domain, first_ts) = row.map_err(|e| self.err(e))?;
-                let host = if scope.is_empty() {
-                    None
-                } else {
-                    scope.parse::<IpAddr>().ok()
-                };
-                if !scope.is_empty() && host.is_none() {
+        let (mut sensor, mut hosts) = (0usize, 0usize);
+        if sensor_limit == 0 && host_limit == 0 {
+            return Ok(0);
+        }
+        let mut st = self
+            .conn
+            .prepare(FIRST_SEEN_PRELOAD_SQL)
+            .map_err(|e| self.err(e))?;
+        let mut rows = st.query([]).map_err(|e| self.err(e))?;
+        while let Some(r) = rows.next().map_err(|e| self.err(e))? {
+            let scope: String = r.get(0).map_err(|e| self.err(e))?;
+            let host = if scope.is_empty() {
+                if sensor >= sensor_limit {
                     continue;
                 }
-                f(FirstSeenRecord {
-                    host,
-                    domain,
-                    first_ts,
-                });
-                n += 1;
+                None
+            } else {
+                if hosts >= host_limit {
+                    continue;
+                }
+                match scope.parse::<IpAddr>() {
+                    Ok(ip) => Some(ip),
+                    Err(_) => continue,
+                }
+            };
+            let rec = FirstSeenRecord {
+                host,
+                domain: r.get(1).map_err(|e| self.err(e))?,
+                first_ts: r.get(2).map_err(|e| self.err(e))?,
+                last_ts: r.get(3).map_err(|e| self.err(e))?,
+            };
+            match host {
+                None => sensor += 1,
+                Some(_) => hosts += 1,
+            }
+            f(rec);
+            if sensor >= sensor_limit && hosts >= host_limit {
+                break;
             }
         }
-        Ok(n)
+        Ok(sensor + hosts)
     }
 
     /// Stored windows matching `q`, ordered by start then host.
@@ -757,22 +833,48 @@ pub fn first_seen_key(scope: &str, domain: &str) -> i64 {
 /// Rows per multi-row `INSERT` for first-seen records.
 const FIRST_SEEN_CHUNK: usize = 128;
 
+/// Restart preload: newest `last_ts` first, walking `first_seen_last_ts`.
+const FIRST_SEEN_PRELOAD_SQL: &str =
+    "SELECT scope, domain, first_ts, last_ts FROM first_seen ORDER BY last_ts DESC, key DESC";
+
+/// Pruning: the `?` rows with the oldest `last_ts`, walking `first_seen_last_ts`.
+const FIRST_SEEN_PRUNE_SQL: &str =
+    "DELETE FROM first_seen WHERE key IN (SELECT key FROM first_seen ORDER BY last_ts, key LIMIT ?)";
+
 fn first_seen_insert_sql(rows: usize) -> String {
-    let mut sql = String::from("INSERT INTO first_seen (key, scope, domain, first_ts) VALUES ");
+    let mut sql =
+        String::from("INSERT INTO first_seen (key, scope, domain, first_ts, last_ts) VALUES ");
     for i in 0..rows {
         sql.push_str(if i == 0 {
-            "(?, ?, ?, ?)"
+            "(?, ?, ?, ?, ?)"
         } else {
-            ", (?, ?, ?, ?)"
+            ", (?, ?, ?, ?, ?)"
         });
     }
-    sql.push_str(" ON CONFLICT (key) DO UPDATE SET first_ts = MIN(first_ts, excluded.first_ts)");
+    sql.push_str(
+        " ON CONFLICT (key) DO UPDATE SET first_ts = MIN(first_ts, excluded.first_ts), \
+         last_ts = MAX(last_ts, excluded.last_ts)",
+    );
     sql
 }
 
-fn insert_first_seen(tx: &Transaction<'_>, recs: &[FirstSeenRecord]) -> rusqlite::Result<()> {
+fn first_seen_existing_sql(keys: usize) -> String {
+    format!(
+        "SELECT COUNT(*) FROM first_seen WHERE key IN ({})",
+        vec!["?"; keys].join(", ")
+    )
+}
+
+/// Delete the `n` rows with the oldest `last_ts`; returns the rows deleted.
+fn prune_first_seen(tx: &Transaction<'_>, n: u64) -> rusqlite::Result<u64> {
+    let n = i64::try_from(n).unwrap_or(i64::MAX);
+    Ok(tx.prepare_cached(FIRST_SEEN_PRUNE_SQL)?.execute([n])? as u64)
+}
+
+/// Upsert `recs`; returns how many rows were added (keys not yet stored).
+fn insert_first_seen(tx: &Transaction<'_>, recs: &[FirstSeenRecord]) -> rusqlite::Result<u64> {
     if recs.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
     // Integer keys in ascending order: sequential B-tree inserts, no string
     // comparisons. A fresh sensor writes one row per new (host, domain) pair, so
@@ -785,18 +887,30 @@ fn insert_first_seen(tx: &Transaction<'_>, recs: &[FirstSeenRecord]) -> rusqlite
         })
         .collect();
     keyed.sort_unstable_by_key(|k| k.0);
+    let mut added = 0u64;
+    let mut distinct: Vec<i64> = Vec::with_capacity(FIRST_SEEN_CHUNK);
     for chunk in keyed.chunks(FIRST_SEEN_CHUNK) {
+        // Rows added = distinct keys of the chunk not stored yet (sorted, so
+        // duplicates are adjacent; a duplicate in the next chunk is stored by then).
+        distinct.clear();
+        distinct.extend(chunk.iter().map(|k| k.0));
+        distinct.dedup();
+        let stored: i64 = tx
+            .prepare_cached(&first_seen_existing_sql(distinct.len()))?
+            .query_row(params_from_iter(distinct.iter()), |r| r.get(0))?;
+        added += (distinct.len() as u64).saturating_sub(stored.max(0) as u64);
         let mut st = tx.prepare_cached(&first_seen_insert_sql(chunk.len()))?;
         for (i, (key, scope, r)) in chunk.iter().enumerate() {
-            let b = i * 4;
+            let b = i * 5;
             st.raw_bind_parameter(b + 1, key)?;
             st.raw_bind_parameter(b + 2, scope.as_str())?;
             st.raw_bind_parameter(b + 3, r.domain.as_str())?;
             st.raw_bind_parameter(b + 4, r.first_ts)?;
+            st.raw_bind_parameter(b + 5, r.last_ts.max(r.first_ts))?;
         }
         st.raw_execute()?;
     }
-    Ok(())
+    Ok(added)
 }
 
 #[cfg(test)]
@@ -880,11 +994,13 @@ mod tests {
                 host: None,
                 domain: "example.com".into(),
                 first_ts: 5,
+                last_ts: 5,
             },
             FirstSeenRecord {
                 host: Some("10.0.0.1".parse().unwrap()),
                 domain: "example.com".into(),
                 first_ts: 5,
+                last_ts: 5,
             },
         ];
         s.write_batch(run, &ws, &[], &fs).unwrap();
@@ -914,10 +1030,11 @@ mod tests {
             host: None,
             domain: "example.com".into(),
             first_ts: 3,
+            last_ts: 3,
         }];
         s.write_batch(run, &[], &[], &again).unwrap();
         let mut loaded = Vec::new();
-        assert_eq!(s.load_first_seen(10, |r| loaded.push(r)).unwrap(), 2);
+        assert_eq!(s.load_first_seen(10, 20, |r| loaded.push(r)).unwrap(), 2);
         assert_eq!(
             loaded.iter().find(|r| r.host.is_none()).unwrap().first_ts,
             3
@@ -935,15 +1052,227 @@ mod tests {
                 host: None,
                 domain: format!("d{}.com", i % 290),
                 first_ts: 1000 - i,
+                last_ts: 1000 - i,
             })
             .collect();
         s.write_batch(run, &[], &[], &many).unwrap();
         let mut loaded = Vec::new();
-        s.load_first_seen(10_000, |r| loaded.push(r)).unwrap();
+        s.load_first_seen(10_000, 20_000, |r| loaded.push(r))
+            .unwrap();
         assert_eq!(loaded.len(), 2 + 290);
         let d5 = loaded.iter().find(|r| r.domain == "d5.com").unwrap();
         assert_eq!(d5.first_ts, 1000 - 295, "earliest of the two rows wins");
         assert_eq!(s.run_status(run).unwrap().as_deref(), Some("complete"));
+    }
+
+    fn rec(host: Option<&str>, domain: &str, first_ts: i64, last_ts: i64) -> FirstSeenRecord {
+        FirstSeenRecord {
+            host: host.map(|h| h.parse().unwrap()),
+            domain: domain.into(),
+            first_ts,
+            last_ts,
+        }
+    }
+
+    fn first_seen_rows(s: &Store) -> Vec<(String, String, i64, i64)> {
+        let mut st = s
+            .conn
+            .prepare(
+                "SELECT scope, domain, first_ts, last_ts FROM first_seen ORDER BY domain, scope",
+            )
+            .unwrap();
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect()
+    }
+
+    fn table_count(s: &Store) -> u64 {
+        s.conn
+            .query_row("SELECT COUNT(*) FROM first_seen", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .unwrap() as u64
+    }
+
+    #[test]
+    fn first_seen_cap_prunes_oldest_last_ts_in_the_batch_transaction() {
+        let mut s = Store::open_in_memory().unwrap();
+        assert_eq!(s.first_seen_rows(), DEFAULT_FIRST_SEEN_ROWS);
+        s.set_first_seen_rows(100);
+        let run = s.begin_run("replay", &[], 300).unwrap();
+        // 100 rows: at the cap, nothing pruned. last_ts = 1000 + i; d0 is the
+        // oldest first seen but was refreshed most recently.
+        let mut batch: Vec<FirstSeenRecord> = (0..100)
+            .map(|i| rec(None, &format!("d{i}.com"), 1000 + i, 1000 + i))
+            .collect();
+        batch[0].last_ts = 5000;
+        s.write_batch(run, &[], &[], &batch).unwrap();
+        assert_eq!((table_count(&s), s.first_seen_pruned()), (100, 0));
+        // Re-sending stored keys adds no row.
+        s.write_batch(run, &[], &[], &batch[..10]).unwrap();
+        assert_eq!((table_count(&s), s.first_seen_pruned()), (100, 0));
+        // 5 new rows: 105 > 100 → down to 90, the 15 oldest last_ts go
+        // (d1..d15), d0 stays.
+        let more: Vec<FirstSeenRecord> = (100..105)
+            .map(|i| rec(None, &format!("d{i}.com"), 2000 + i, 2000 + i))
+            .collect();
+        s.write_batch(run, &[], &[], &more).unwrap();
+        assert_eq!((table_count(&s), s.first_seen_pruned()), (90, 15));
+        let left: Vec<String> = first_seen_rows(&s).into_iter().map(|r| r.1).collect();
+        assert!(left.contains(&"d0.com".to_string()));
+        for i in 1..=15 {
+            assert!(!left.contains(&format!("d{i}.com")), "d{i} kept");
+        }
+        assert!(left.contains(&"d16.com".to_string()));
+        // A failed batch rolls back its rows and leaves the bookkeeping alone.
+        s.set_first_seen_rows(91);
+        let mut bad = some_windows();
+        bad.truncate(1);
+        let bad_batch = vec![rec(None, "x1.com", 1, 1), rec(None, "x2.com", 1, 1)];
+        let e = s.write_batch(run + 100, &bad, &[], &bad_batch);
+        assert!(
+            e.is_err(),
+            "a window of an unknown run violates the foreign key"
+        );
+        assert_eq!((table_count(&s), s.first_seen_pruned()), (90, 15));
+        s.write_batch(run, &[], &[], &bad_batch).unwrap();
+        // 92 > 91 → down to 82: the counter was not advanced by the failed batch.
+        assert_eq!((table_count(&s), s.first_seen_pruned()), (82, 25));
+        // A reopened Store counts the table once and keeps pruning.
+        let mut big = Store::open_in_memory().unwrap();
+        big.set_first_seen_rows(10);
+        let run = big.begin_run("replay", &[], 300).unwrap();
+        for round in 0..20 {
+            let b: Vec<FirstSeenRecord> = (0..7)
+                .map(|i| rec(Some("10.0.0.1"), &format!("r{round}x{i}.com"), round, round))
+                .collect();
+            big.write_batch(run, &[], &[], &b).unwrap();
+            assert!(table_count(&big) <= 10);
+        }
+        assert_eq!(big.first_seen_pruned() + table_count(&big), 140);
+    }
+
+    #[test]
+    fn refresh_records_move_last_ts_and_keep_first_ts() {
+        let mut s = Store::open_in_memory().unwrap();
+        let run = s.begin_run("replay", &[], 300).unwrap();
+        s.write_batch(run, &[], &[], &[rec(None, "a.com", 100, 100)])
+            .unwrap();
+        s.write_batch(run, &[], &[], &[rec(None, "a.com", 9_000, 9_000)])
+            .unwrap();
+        assert_eq!(
+            first_seen_rows(&s),
+            vec![(String::new(), "a.com".into(), 100, 9_000)]
+        );
+        // An older record (e.g. a replay of an older file) never moves last_ts back.
+        s.write_batch(run, &[], &[], &[rec(None, "a.com", 50, 50)])
+            .unwrap();
+        assert_eq!(
+            first_seen_rows(&s),
+            vec![(String::new(), "a.com".into(), 50, 9_000)]
+        );
+    }
+
+    #[test]
+    fn preload_is_newest_last_ts_first_within_each_limit() {
+        let mut s = Store::open_in_memory().unwrap();
+        let run = s.begin_run("replay", &[], 300).unwrap();
+        let mut b = Vec::new();
+        for i in 0..10 {
+            b.push(rec(None, &format!("g{i}.com"), 0, 100 + i));
+            b.push(rec(Some("10.0.0.1"), &format!("h{i}.com"), 0, 200 + i));
+        }
+        b.push(rec(Some("::1"), "v6.com", 0, 150));
+        s.write_batch(run, &[], &[], &b).unwrap();
+        let mut got = Vec::new();
+        let n = s
+            .load_first_seen(3, 4, |r| got.push((r.host.is_some(), r.domain, r.last_ts)))
+            .unwrap();
+        assert_eq!(n, 7);
+        let want: Vec<(bool, String, i64)> = [
+            (true, "h9.com", 209),
+            (true, "h8.com", 208),
+            (true, "h7.com", 207),
+            (true, "h6.com", 206),
+            (false, "g9.com", 109),
+            (false, "g8.com", 108),
+            (false, "g7.com", 107),
+        ]
+        .into_iter()
+        .map(|(h, d, t)| (h, d.to_string(), t))
+        .collect();
+        assert_eq!(got, want);
+        let mut all = 0;
+        assert_eq!(s.load_first_seen(100, 100, |_| all += 1).unwrap(), 21);
+        assert_eq!(all, 21);
+        assert_eq!(s.load_first_seen(0, 0, |_| ()).unwrap(), 0);
+    }
+
+    #[test]
+    fn first_seen_preload_and_prune_walk_the_index_without_sorting() {
+        let s = Store::open_in_memory().unwrap();
+        for sql in [
+            FIRST_SEEN_PRELOAD_SQL.to_string(),
+            FIRST_SEEN_PRUNE_SQL.replace('?', "10"),
+        ] {
+            let mut st = s
+                .conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap();
+            let plan: Vec<String> = st
+                .query_map([], |r| r.get::<_, String>(3))
+                .unwrap()
+                .map(|r| r.unwrap())
+                .collect();
+            let plan = plan.join(" | ");
+            assert!(plan.contains("first_seen_last_ts"), "{sql}: {plan}");
+            assert!(!plan.contains("TEMP B-TREE"), "{sql} sorts: {plan}");
+        }
+    }
+
+    #[test]
+    fn migration_from_v2_keeps_first_seen_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("v2.db");
+        {
+            let c = Connection::open(&p).unwrap();
+            for sql in &MIGRATIONS[..2] {
+                c.execute_batch(sql).unwrap();
+            }
+            c.pragma_update(None, "user_version", 2).unwrap();
+            c.execute(
+                "INSERT INTO first_seen (key, scope, domain, first_ts) VALUES (?, '', 'old.com', 42), (?, '10.0.0.1', 'old.com', 43)",
+                params![first_seen_key("", "old.com"), first_seen_key("10.0.0.1", "old.com")],
+            )
+            .unwrap();
+            c.execute(
+                "INSERT INTO runs (command, inputs, window_secs, started_at, status) VALUES ('replay', '[]', 300, 'x', 'complete')",
+                [],
+            )
+            .unwrap();
+        }
+        let mut s = Store::open(&p).unwrap();
+        assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
+        assert_eq!(
+            first_seen_rows(&s),
+            vec![
+                (String::new(), "old.com".into(), 42, 42),
+                ("10.0.0.1".into(), "old.com".into(), 43, 43)
+            ]
+        );
+        let mut got = Vec::new();
+        s.load_first_seen(10, 10, |r| got.push(r)).unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].last_ts, 43, "newest first");
+        // The migrated row upserts like a new one.
+        s.write_batch(1, &[], &[], &[rec(None, "old.com", 99, 99)])
+            .unwrap();
+        assert_eq!(
+            first_seen_rows(&s)[0],
+            (String::new(), "old.com".into(), 42, 99)
+        );
+        assert_eq!(s.run_status(1).unwrap().as_deref(), Some("complete"));
     }
 
     fn flow_alert(file: &str, window: i64, decision: &str) -> FlowAlertRecord {
