@@ -22,6 +22,8 @@ use serde::Serialize;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
+pub mod procinfo;
+
 /// Store failures.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -158,6 +160,17 @@ CREATE INDEX flow_alerts_detector ON flow_alerts (detector, decision);
 ALTER TABLE first_seen ADD COLUMN last_ts INTEGER NOT NULL DEFAULT 0;
 UPDATE first_seen SET last_ts = first_ts;
 CREATE INDEX first_seen_last_ts ON first_seen (last_ts);
+"#,
+    // v4: who runs each run, so the next start can tell a run whose process
+    // died (kill -9, OOM, power loss) from one still going: such runs become
+    // status 'crashed' (statuses: running | complete | interrupted | failed |
+    // stopped | crashed). NULL in rows written before v4 (never judged).
+    r#"
+ALTER TABLE runs ADD COLUMN pid INTEGER;        -- process id
+ALTER TABLE runs ADD COLUMN proc_start INTEGER; -- /proc/PID/stat field 22, clock ticks after boot
+ALTER TABLE runs ADD COLUMN boot_id TEXT;       -- /proc/sys/kernel/random/boot_id
+ALTER TABLE runs ADD COLUMN hostname TEXT;
+CREATE INDEX runs_status ON runs (status);
 "#,
 ];
 
@@ -416,7 +429,10 @@ impl Store {
         Ok(())
     }
 
-    /// Record the start of a run; returns its id.
+    /// Record the start of a run, with the identity of this process
+    /// ([`procinfo::current`]); returns its id. In the same transaction, every
+    /// `running` run of this host whose process is gone becomes `crashed`
+    /// ([`Store::mark_crashed_runs`]).
     pub fn begin_run(
         &mut self,
         command: &str,
@@ -425,13 +441,58 @@ impl Store {
     ) -> Result<i64, StoreError> {
         let inputs = serde_json::to_string(inputs).unwrap_or_else(|_| "[]".into());
         let now = chrono::Utc::now().to_rfc3339();
-        self.conn
-            .execute(
-                "INSERT INTO runs (command, inputs, window_secs, started_at, status) VALUES (?, ?, ?, ?, 'running')",
-                params![command, inputs, window_secs, now],
-            )
-            .map_err(|e| self.err(e))?;
-        Ok(self.conn.last_insert_rowid())
+        let me = procinfo::current();
+        let path = self.path.clone();
+        let wrap = |e| StoreError::Sqlite {
+            path: path.clone(),
+            source: e,
+        };
+        let tx = self.conn.transaction().map_err(wrap)?;
+        let crashed = match &me {
+            Some(me) => mark_crashed(&tx, me, &now, procinfo::is_alive).map_err(wrap)?,
+            None => Vec::new(),
+        };
+        tx.execute(
+            "INSERT INTO runs (command, inputs, window_secs, started_at, status, pid, proc_start, boot_id, hostname) VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?)",
+            params![
+                command,
+                inputs,
+                window_secs,
+                now,
+                me.as_ref().map(|m| m.pid),
+                me.as_ref().map(|m| i64::try_from(m.start_ticks).unwrap_or(i64::MAX)),
+                me.as_ref().map(|m| m.boot_id.as_str()),
+                me.as_ref().map(|m| m.hostname.as_str()),
+            ],
+        )
+        .map_err(wrap)?;
+        let id = tx.last_insert_rowid();
+        tx.commit().map_err(wrap)?;
+        if !crashed.is_empty() {
+            tracing::warn!(runs = ?crashed, "runs whose process died marked crashed");
+        }
+        Ok(id)
+    }
+
+    /// Mark every `running` run of this host whose process is gone (no such
+    /// pid, another start time, or another boot) as `crashed`, with
+    /// `finished_at` set; returns their ids. Runs recorded before schema v4
+    /// (no pid) and runs of other hosts are left alone. Does nothing where
+    /// `/proc` is missing.
+    pub fn mark_crashed_runs(&mut self) -> Result<Vec<i64>, StoreError> {
+        let Some(me) = procinfo::current() else {
+            return Ok(Vec::new());
+        };
+        let now = chrono::Utc::now().to_rfc3339();
+        let path = self.path.clone();
+        let wrap = |e| StoreError::Sqlite {
+            path: path.clone(),
+            source: e,
+        };
+        let tx = self.conn.transaction().map_err(wrap)?;
+        let ids = mark_crashed(&tx, &me, &now, procinfo::is_alive).map_err(wrap)?;
+        tx.commit().map_err(wrap)?;
+        Ok(ids)
     }
 
     /// Record the end of a run with its status and JSON summary.
@@ -730,6 +791,48 @@ impl Store {
             .optional()
             .map_err(|e| self.err(e))
     }
+}
+
+/// Mark `running` runs of `me`'s host whose process `alive` says is gone.
+fn mark_crashed(
+    tx: &Transaction<'_>,
+    me: &procinfo::ProcessIdentity,
+    now: &str,
+    alive: impl Fn(u32, u64, &str) -> bool,
+) -> rusqlite::Result<Vec<i64>> {
+    let mut st = tx.prepare_cached(
+        "SELECT id, pid, proc_start, boot_id FROM runs WHERE status = 'running' AND hostname = ? AND pid IS NOT NULL",
+    )?;
+    let rows = st
+        .query_map([me.hostname.as_str()], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, Option<i64>>(2)?,
+                r.get::<_, Option<String>>(3)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut dead = Vec::new();
+    for (id, pid, start, boot) in rows {
+        let live = match (
+            u32::try_from(pid),
+            start.and_then(|s| u64::try_from(s).ok()),
+        ) {
+            (Ok(pid), Some(start)) => alive(pid, start, boot.as_deref().unwrap_or("")),
+            _ => false,
+        };
+        if !live {
+            dead.push(id);
+        }
+    }
+    let mut up = tx.prepare_cached(
+        "UPDATE runs SET status = 'crashed', finished_at = ? WHERE id = ? AND status = 'running'",
+    )?;
+    for id in &dead {
+        up.execute(params![now, id])?;
+    }
+    Ok(dead)
 }
 
 fn insert_windows(
@@ -1273,6 +1376,65 @@ mod tests {
             (String::new(), "old.com".into(), 42, 99)
         );
         assert_eq!(s.run_status(1).unwrap().as_deref(), Some("complete"));
+    }
+
+    #[test]
+    fn runs_of_dead_processes_are_marked_crashed_at_the_next_start() {
+        let mut s = Store::open_in_memory().unwrap();
+        let me = procinfo::current().expect("/proc is mounted (Linux)");
+        let mine = s.begin_run("replay", &[], 300).unwrap();
+        let (pid, start, boot, host): (i64, i64, String, String) = s
+            .conn
+            .query_row(
+                "SELECT pid, proc_start, boot_id, hostname FROM runs WHERE id = ?",
+                [mine],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .unwrap();
+        assert_eq!(
+            (pid, start as u64, boot, host),
+            (
+                me.pid as i64,
+                me.start_ticks,
+                me.boot_id.clone(),
+                me.hostname.clone()
+            )
+        );
+        let add = |s: &Store, pid: Option<i64>, start: i64, boot: &str, host: &str| {
+            s.conn
+                .execute(
+                    "INSERT INTO runs (command, inputs, window_secs, started_at, status, pid, proc_start, boot_id, hostname) VALUES ('replay', '[]', 300, 'x', 'running', ?, ?, ?, ?)",
+                    params![pid, start, boot, host],
+                )
+                .unwrap();
+            s.conn.last_insert_rowid()
+        };
+        let st = me.start_ticks as i64;
+        let reused = add(&s, Some(me.pid as i64), st + 1, &me.boot_id, &me.hostname);
+        let rebooted = add(&s, Some(me.pid as i64), st, "other-boot", &me.hostname);
+        let gone = add(&s, Some(i64::from(u32::MAX)), 5, &me.boot_id, &me.hostname);
+        let other_host = add(&s, Some(i64::from(u32::MAX)), 5, &me.boot_id, "elsewhere");
+        let legacy = add(&s, None, 0, &me.boot_id, &me.hostname);
+        let next = s.begin_run("replay", &[], 300).unwrap();
+        for (id, want) in [
+            (mine, "running"),
+            (reused, "crashed"),
+            (rebooted, "crashed"),
+            (gone, "crashed"),
+            (other_host, "running"),
+            (legacy, "running"),
+            (next, "running"),
+        ] {
+            assert_eq!(s.run_status(id).unwrap().as_deref(), Some(want), "run {id}");
+        }
+        let finished: Option<String> = s
+            .conn
+            .query_row("SELECT finished_at FROM runs WHERE id = ?", [gone], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert!(finished.is_some());
+        assert!(s.mark_crashed_runs().unwrap().is_empty(), "nothing left");
     }
 
     fn flow_alert(file: &str, window: i64, decision: &str) -> FlowAlertRecord {
