@@ -36,6 +36,21 @@ pub enum StoreError {
         #[source]
         source: rusqlite::Error,
     },
+    /// This process may not open or create the database, its `-wal`/`-shm`
+    /// files or files in its directory.
+    #[error("database {path}: permission denied {what} as {user}; chown the directory and the database files to that user (e.g. `chown -R {owner} {dir}`) or choose another database path with --db")]
+    PermissionDenied {
+        /// Database file.
+        path: PathBuf,
+        /// What was refused, e.g. "creating files in its directory".
+        what: &'static str,
+        /// Effective user and group, e.g. "user nobody (65534), group nogroup (65534)".
+        user: String,
+        /// `user:group` for the suggested chown.
+        owner: String,
+        /// Directory of the database.
+        dir: PathBuf,
+    },
     /// The database was written by a newer sentineldns.
     #[error("database {path} has schema version {found}, newer than this build supports ({supported}); upgrade sentineldns")]
     TooNew {
@@ -323,15 +338,36 @@ fn us_to_s(ts: TsMicros) -> f64 {
 }
 
 impl Store {
-    /// Open (creating if needed) and migrate the database at `path`.
+    /// Open (creating if needed) and migrate the database at `path`. When
+    /// SQLite cannot open or write it, the file system is asked why: a denied
+    /// permission on the file, its `-wal`/`-shm` files or its directory is
+    /// reported as [`StoreError::PermissionDenied`] naming the effective user.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let conn = Connection::open(path).map_err(|e| StoreError::Sqlite {
-            path: path.to_path_buf(),
-            source: e,
-        })?;
-        let mut s = Store::with_conn(conn, path.to_path_buf());
-        s.init()?;
-        Ok(s)
+        let opened = Connection::open(path)
+            .map_err(|e| StoreError::Sqlite {
+                path: path.to_path_buf(),
+                source: e,
+            })
+            .and_then(|conn| {
+                let mut s = Store::with_conn(conn, path.to_path_buf());
+                s.init()?;
+                Ok(s)
+            });
+        opened.map_err(|e| match &e {
+            StoreError::Sqlite {
+                source: rusqlite::Error::SqliteFailure(f, _),
+                ..
+            } if matches!(
+                f.code,
+                rusqlite::ErrorCode::CannotOpen
+                    | rusqlite::ErrorCode::ReadOnly
+                    | rusqlite::ErrorCode::PermissionDenied
+            ) =>
+            {
+                permission_problem(path).unwrap_or(e)
+            }
+            _ => e,
+        })
     }
 
     /// An in-memory database (tests).
@@ -793,6 +829,73 @@ impl Store {
     }
 }
 
+/// Why SQLite could not open or write `path`, if it is a denied permission:
+/// the database file, its `-wal` and `-shm` files (when they exist) must open
+/// for reading and writing, and the directory must take new files (probed
+/// with a file created and removed at once, only on this error path).
+fn permission_problem(path: &Path) -> Option<StoreError> {
+    use std::io::ErrorKind::PermissionDenied;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let denied =
+        |r: std::io::Result<std::fs::File>| matches!(r, Err(e) if e.kind() == PermissionDenied);
+    let rw = |p: &Path| std::fs::OpenOptions::new().read(true).write(true).open(p);
+    let mut what = None;
+    let mut missing = false;
+    for (suffix, label) in [
+        ("", "opening it for reading and writing"),
+        ("-wal", "opening its -wal file for reading and writing"),
+        ("-shm", "opening its -shm file for reading and writing"),
+    ] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        let p = PathBuf::from(p);
+        if std::fs::symlink_metadata(&p).is_err() {
+            missing = true;
+        } else if denied(rw(&p)) {
+            what = Some(label);
+            break;
+        }
+    }
+    if what.is_none() && missing {
+        let probe = dir.join(format!(".sentineldns-write-probe-{}", std::process::id()));
+        let r = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&probe);
+        if r.is_ok() {
+            let _ = std::fs::remove_file(&probe);
+        } else if denied(r) {
+            what = Some("creating files in its directory");
+        }
+    }
+    let what = what?;
+    let (user, owner) = match procinfo::effective_ids() {
+        Some((uid, gid)) => {
+            let name = |db: &str, id: u32| {
+                std::fs::read_to_string(db)
+                    .ok()
+                    .and_then(|t| procinfo::name_in(&t, id))
+                    .unwrap_or_else(|| id.to_string())
+            };
+            (
+                procinfo::effective_user().unwrap_or_default(),
+                format!("{}:{}", name("/etc/passwd", uid), name("/etc/group", gid)),
+            )
+        }
+        None => ("this user".to_string(), "USER:GROUP".to_string()),
+    };
+    Some(StoreError::PermissionDenied {
+        path: path.to_path_buf(),
+        what,
+        user,
+        owner,
+        dir,
+    })
+}
+
 /// Mark `running` runs of `me`'s host whose process `alive` says is gone.
 fn mark_crashed(
     tx: &Transaction<'_>,
@@ -1073,6 +1176,30 @@ mod tests {
             .pragma_query_value(None, "journal_mode", |r| r.get(0))
             .unwrap();
         assert_eq!(mode, "wal");
+    }
+
+    #[test]
+    fn permission_message_names_path_once_user_and_fix() {
+        let e = StoreError::PermissionDenied {
+            path: "/var/lib/sentineldns/sentineldns.db".into(),
+            what: "creating files in its directory",
+            user: "user nobody (65534), group nogroup (65534)".into(),
+            owner: "nobody:nogroup".into(),
+            dir: "/var/lib/sentineldns".into(),
+        }
+        .to_string();
+        assert_eq!(
+            e,
+            "database /var/lib/sentineldns/sentineldns.db: permission denied creating files in its directory \
+             as user nobody (65534), group nogroup (65534); chown the directory and the database files to \
+             that user (e.g. `chown -R nobody:nogroup /var/lib/sentineldns`) or choose another database path with --db"
+        );
+        assert_eq!(e.matches("/var/lib/sentineldns/sentineldns.db").count(), 1);
+        // Not a permission problem: SQLite's error stands.
+        let dir = tempfile::tempdir().unwrap();
+        assert!(permission_problem(&dir.path().join("fine.db")).is_none());
+        let e = Store::open(&dir.path().join("missing-dir/x.db")).unwrap_err();
+        assert!(matches!(e, StoreError::Sqlite { .. }), "{e}");
     }
 
     #[test]
