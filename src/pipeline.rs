@@ -633,6 +633,11 @@ impl<S: WindowSink> Pipeline<S> {
         self.ingest.source_stats()
     }
 
+    /// Counters of the enricher (first-seen evictions and refreshes).
+    pub fn enrich_stats(&self) -> crate::enrich::EnrichStats {
+        self.ingest.enricher.stats()
+    }
+
     /// Replace the enricher's allow-list (live configuration reload).
     pub fn replace_allowlist(&mut self, list: crate::enrich::allowlist::AllowList) {
         self.ingest.enricher.replace_allowlist(list);

@@ -32,7 +32,7 @@ pub use live::run;
 
 #[cfg(feature = "capture")]
 mod live {
-    use super::super::replay::{stop_flag, window_printer, StoreSink};
+    use super::super::replay::{bounded_stats, stop_flag, window_printer, StoreSink};
     use crate::capture::privdrop::{drop_privileges, Dropped};
     use crate::capture::{self, CaptureConfig, CaptureTotals, Next, RingConfig};
     use crate::cli::CaptureArgs;
@@ -113,11 +113,16 @@ mod live {
         let detector = super::super::settings_detector(&settings)?;
         let db = sensor.db.clone();
         let mut store = Store::open(&db)?;
+        if let Some(n) = a.sensor.first_seen_rows {
+            store.set_first_seen_rows(n);
+        }
         let mut enricher = super::super::settings_enricher(&settings, &mut cfg)?;
         store
-            .load_first_seen(cfg.enrich.first_seen_cap, |r| {
-                enricher.preload_first_seen(&r)
-            })
+            .load_first_seen(
+                cfg.enrich.first_seen_cap,
+                cfg.enrich.host_first_seen_cap,
+                |r| enricher.preload_first_seen(&r),
+            )
             .context("loading first-seen domains")?;
         let out_cfg = settings.config.outputs.clone();
         let outputs = super::super::start_outputs(&out_cfg)?;
@@ -151,7 +156,7 @@ mod live {
         let mut n: u64 = 0;
         let mut result: anyhow::Result<()> = Ok(());
         let publish = |p: &Pipeline<StoreSink>, t: CaptureTotals| {
-            metrics.publish_stats(&p.stats());
+            metrics.publish_stats(&bounded_stats(p));
             metrics.set_dropped(DropSite::Kernel, t.kernel_dropped);
             metrics.set_dropped(DropSite::Interface, t.interface_dropped);
             metrics.set_dropped(DropSite::Queue, t.queue_dropped);
@@ -205,7 +210,7 @@ mod live {
         }
         publish(&pipeline, totals);
         let secs = t0.elapsed().as_secs_f64();
-        let final_stats = pipeline.stats();
+        let final_stats = bounded_stats(&pipeline);
         let report = StatsReport::from(&final_stats);
         let summary = serde_json::json!({ "stats": report, "capture": totals });
         let summary = serde_json::to_string(&summary)?;

@@ -18,7 +18,7 @@ use crate::model::Label;
 use crate::output::{Outputs, OutputsConfig};
 use crate::pipeline::{Pipeline, RunEnd, Threads, WindowSink};
 use crate::source::merge::Merger;
-use crate::stats::{Stats, StatsReport};
+use crate::stats::{Bound, Stats, StatsReport};
 use crate::store::Store;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -198,6 +198,21 @@ pub fn print_summary(r: &StatsReport, secs: f64, end: RunEnd, db: &str, run: i64
     }
 }
 
+/// The pipeline's counters plus the first-seen bounds it does not see: the
+/// enricher's in-memory evictions and the rows the store pruned at its cap
+/// (shared by `replay` and `capture`).
+pub fn bounded_stats(pipeline: &Pipeline<StoreSink>) -> Stats {
+    let mut s = pipeline.stats();
+    let e = pipeline.enrich_stats();
+    s.set_evicted(Bound::FirstSeenSensor, e.global_evicted);
+    s.set_evicted(Bound::FirstSeenHost, e.host_evicted);
+    s.set_evicted(
+        Bound::FirstSeenRows,
+        pipeline.sink().store.first_seen_pruned(),
+    );
+    s
+}
+
 /// Run `replay`; `config` is the global `--config` flag.
 pub fn run(a: ReplayArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
     let settings = super::settings(config, &a.overrides(), &a.outputs)?;
@@ -208,11 +223,23 @@ pub fn run(a: ReplayArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
     let mut stats = Stats::default();
     let mut merger = Merger::open_with(&a.files, a.source_limits(cfg.source), &mut stats)?;
     let mut store = Store::open(&db)?;
+    if let Some(n) = a.sensor.first_seen_rows {
+        store.set_first_seen_rows(n);
+    }
     let mut enricher = super::settings_enricher(&settings, &mut cfg)?;
-    let cap = cfg.enrich.first_seen_cap;
-    store
-        .load_first_seen(cap, |r| enricher.preload_first_seen(&r))
+    let t_preload = Instant::now();
+    let preloaded = store
+        .load_first_seen(
+            cfg.enrich.first_seen_cap,
+            cfg.enrich.host_first_seen_cap,
+            |r| enricher.preload_first_seen(&r),
+        )
         .context("loading first-seen domains")?;
+    tracing::info!(
+        records = preloaded,
+        secs = t_preload.elapsed().as_secs_f64(),
+        "first-seen domains preloaded"
+    );
     let names: Vec<String> = a.files.iter().map(|p| p.display().to_string()).collect();
     // Outputs start before the run is recorded, so a port in use or an
     // unwritable NDJSON path fails before anything is written.
@@ -256,7 +283,7 @@ pub fn run(a: ReplayArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
     });
     pb.finish_and_clear();
     let secs = t0.elapsed().as_secs_f64();
-    let final_stats = pipeline.stats();
+    let final_stats = bounded_stats(&pipeline);
     let report = StatsReport::from(&final_stats);
     let summary = serde_json::to_string(&report)?;
     let mut sink = pipeline.into_sink();

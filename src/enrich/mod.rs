@@ -32,12 +32,13 @@ pub mod lexical;
 pub mod popular;
 pub mod psl;
 
-pub use firstseen::FirstSeenSet;
+pub use firstseen::{FirstSeenSet, Touch};
 pub use lexical::{LexicalModel, LexicalScore};
 pub use psl::Psl;
 
 use crate::event::{Lookup, TsMicros};
 use allowlist::AllowList;
+use firstseen::hour_of;
 use rustc_hash::{FxHashMap, FxHasher};
 use serde::{Deserialize, Serialize};
 use std::hash::Hasher;
@@ -180,6 +181,11 @@ pub struct FirstSeenRecord {
     pub domain: String,
     /// Time of the first lookup.
     pub first_ts: TsMicros,
+    /// Time of the latest lookup the sensor recorded (equal to `first_ts` in a
+    /// new record; a refresh record of an established domain carries the
+    /// lookup that found its stored `last_ts` stale). Packet time.
+    #[serde(default)]
+    pub last_ts: TsMicros,
 }
 
 /// Counters of the enricher (for the run summary / metrics).
@@ -199,6 +205,9 @@ pub struct EnrichStats {
     pub host_evicted: u64,
     /// New first-seen records dropped because the queue was full.
     pub records_dropped: u64,
+    /// Refresh records queued for established domains whose stored `last_ts`
+    /// was older than the refresh interval.
+    pub refreshes: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -286,7 +295,6 @@ pub struct Enricher {
     global: FirstSeenSet,
     hosts: FirstSeenSet,
     queue: Vec<FirstSeenRecord>,
-    tick: u64,
     stats: EnrichStats,
 }
 
@@ -314,7 +322,6 @@ impl Enricher {
             hosts: FirstSeenSet::new(cfg.host_first_seen_cap),
             cache: FxHashMap::default(),
             queue: Vec::new(),
-            tick: 0,
             stats: EnrichStats::default(),
             cfg,
             psl,
@@ -360,24 +367,22 @@ impl Enricher {
         }
     }
 
-    /// Restore a persisted first-seen fact (call at startup, oldest first if
-    /// the store has more than the caps: later calls are "more recent"). The
+    /// Restore a persisted first-seen fact (call at startup, **newest
+    /// `last_ts` first**, as [`crate::store::Store::load_first_seen`] delivers
+    /// them: each record ranks as seen just before the previous one). The
     /// domain should be a registrable domain; it is hashed as given (trailing
-    /// dot removed). Nothing is queued.
+    /// dot removed). Its `last_ts` decides when the enricher next queues a
+    /// refresh record. Nothing is queued.
     pub fn preload_first_seen(&mut self, rec: &FirstSeenRecord) {
         let d = psl::trim_dot(&rec.domain);
         if d.is_empty() {
             return;
         }
-        self.tick += 1;
         let h = fx_hash(d.as_bytes());
+        let hour = hour_of(rec.last_ts.max(rec.first_ts));
         match rec.host {
-            None => {
-                self.global.touch(h, self.tick);
-            }
-            Some(host) => {
-                self.hosts.touch(host_key(host, h), self.tick);
-            }
+            None => self.global.preload(h, hour),
+            Some(host) => self.hosts.preload(host_key(host, h), hour),
         }
     }
 
@@ -385,7 +390,6 @@ impl Enricher {
     /// domains.
     pub fn enrich(&mut self, l: &Lookup<'_>) -> Enrichment {
         self.stats.lookups += 1;
-        self.tick += 1;
         let q = psl::trim_dot(l.qname);
         let qname_hash = fx_hash(q.as_bytes());
         let c = match self.cache.get(&qname_hash) {
@@ -425,14 +429,23 @@ impl Enricher {
             new_host: false,
         };
         if c.registrable_len > 0 && !c.allowed {
-            e.new_global = self.global.touch(c.registrable_hash, self.tick);
-            e.new_host = self
+            let hour = hour_of(l.ts);
+            let g = self.global.touch(c.registrable_hash, hour);
+            let h = self
                 .hosts
-                .touch(host_key(l.client, c.registrable_hash), self.tick);
-            if e.new_global {
+                .touch(host_key(l.client, c.registrable_hash), hour);
+            e.new_global = g == Touch::New;
+            e.new_host = h == Touch::New;
+            // New keys get a first-seen record; established keys whose stored
+            // `last_ts` is a refresh interval old get a refresh record (same
+            // shape: the store keeps MIN first_ts and MAX last_ts), so pruning
+            // by `last_ts` keeps domains that are still looked up.
+            if g != Touch::Seen {
+                self.stats.refreshes += u64::from(g == Touch::Stale);
                 self.queue_record(None, q, c.registrable_len, l.ts);
             }
-            if e.new_host {
+            if h != Touch::Seen {
+                self.stats.refreshes += u64::from(h == Touch::Stale);
                 self.queue_record(Some(l.client), q, c.registrable_len, l.ts);
             }
         }
@@ -449,6 +462,7 @@ impl Enricher {
             host,
             domain: domain.to_string(),
             first_ts: ts,
+            last_ts: ts,
         });
     }
 
@@ -640,17 +654,20 @@ mod tests {
                 FirstSeenRecord {
                     host: None,
                     domain: "example.com".into(),
-                    first_ts: 100
+                    first_ts: 100,
+                    last_ts: 100,
                 },
                 FirstSeenRecord {
                     host: Some(IpAddr::from([10, 0, 0, 1])),
                     domain: "example.com".into(),
-                    first_ts: 100
+                    first_ts: 100,
+                    last_ts: 100,
                 },
                 FirstSeenRecord {
                     host: Some(IpAddr::from([10, 0, 0, 2])),
                     domain: "example.com".into(),
-                    first_ts: 300
+                    first_ts: 300,
+                    last_ts: 300,
                 },
             ]
         );
@@ -665,11 +682,13 @@ mod tests {
                 host: None,
                 domain: "example.com".into(),
                 first_ts: 100,
+                last_ts: 100,
             },
             FirstSeenRecord {
                 host: Some(IpAddr::from([10, 0, 0, 1])),
                 domain: "example.com".into(),
                 first_ts: 100,
+                last_ts: 100,
             },
         ] {
             e2.preload_first_seen(&r);
@@ -680,6 +699,53 @@ mod tests {
         assert!(!y.new_global && y.new_host);
         e2.drain_new_first_seen(&mut out);
         assert_eq!(out.len(), 1);
+    }
+
+    #[test]
+    fn established_domains_queue_one_refresh_per_interval() {
+        const H: i64 = 3_600 * crate::event::MICROS;
+        let mut e = Enricher::new(EnrichConfig::default());
+        let t0 = 1_709_546_400 * crate::event::MICROS;
+        e.enrich(&lk([10, 0, 0, 1], "www.example.com", t0));
+        let mut out = Vec::new();
+        e.drain_new_first_seen(&mut out);
+        assert_eq!(out.len(), 2);
+        out.clear();
+        // Looked up all day: nothing to write until the stored hour is 24 h old.
+        for i in 0..24 {
+            e.enrich(&lk([10, 0, 0, 1], "www.example.com", t0 + i * H));
+        }
+        e.drain_new_first_seen(&mut out);
+        assert!(out.is_empty(), "{out:?}");
+        let later = t0 + 24 * H + 5;
+        e.enrich(&lk([10, 0, 0, 1], "mail.example.com", later));
+        e.enrich(&lk([10, 0, 0, 1], "www.example.com", later + 1));
+        e.drain_new_first_seen(&mut out);
+        let want = |host| FirstSeenRecord {
+            host,
+            domain: "example.com".into(),
+            first_ts: later,
+            last_ts: later,
+        };
+        assert_eq!(
+            out,
+            vec![want(None), want(Some(IpAddr::from([10, 0, 0, 1])))]
+        );
+        assert_eq!(e.stats().refreshes, 2);
+        // A preloaded record refreshes from its stored last_ts, not first_ts.
+        let mut e2 = Enricher::new(EnrichConfig::default());
+        e2.preload_first_seen(&FirstSeenRecord {
+            host: None,
+            domain: "example.com".into(),
+            first_ts: t0 - 100 * H,
+            last_ts: t0,
+        });
+        let r = e2.enrich(&lk([10, 0, 0, 2], "example.com", t0 + 23 * H));
+        assert!(!r.new_global && r.new_host);
+        out.clear();
+        e2.drain_new_first_seen(&mut out);
+        assert_eq!(out.len(), 1, "only the new host record: {out:?}");
+        assert!(out[0].host.is_some());
     }
 
     #[test]

@@ -22,6 +22,8 @@ use serde::Serialize;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
+pub mod procinfo;
+
 /// Store failures.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -33,6 +35,21 @@ pub enum StoreError {
         /// Cause.
         #[source]
         source: rusqlite::Error,
+    },
+    /// This process may not open or create the database, its `-wal`/`-shm`
+    /// files or files in its directory.
+    #[error("database {path}: permission denied {what} as {user}; chown the directory and the database files to that user (e.g. `chown -R {owner} {dir}`) or choose another database path with --db")]
+    PermissionDenied {
+        /// Database file.
+        path: PathBuf,
+        /// What was refused, e.g. "creating files in its directory".
+        what: &'static str,
+        /// Effective user and group, e.g. "user nobody (65534), group nogroup (65534)".
+        user: String,
+        /// `user:group` for the suggested chown.
+        owner: String,
+        /// Directory of the database.
+        dir: PathBuf,
     },
     /// The database was written by a newer sentineldns.
     #[error("database {path} has schema version {found}, newer than this build supports ({supported}); upgrade sentineldns")]
@@ -148,6 +165,27 @@ CREATE TABLE flow_alerts (
 );
 CREATE INDEX flow_alerts_run ON flow_alerts (run_id);
 CREATE INDEX flow_alerts_detector ON flow_alerts (detector, decision);
+"#,
+    // v3: first_seen is bounded (Store::set_first_seen_rows). last_ts is the
+    // packet time (unix microseconds) of the latest lookup the sensor recorded
+    // for the row (new or refresh record; upsert keeps MIN first_ts, MAX
+    // last_ts). Pruning (oldest last_ts first) and the restart preload (newest
+    // first) walk first_seen_last_ts; its implicit rowid (key) breaks ties.
+    r#"
+ALTER TABLE first_seen ADD COLUMN last_ts INTEGER NOT NULL DEFAULT 0;
+UPDATE first_seen SET last_ts = first_ts;
+CREATE INDEX first_seen_last_ts ON first_seen (last_ts);
+"#,
+    // v4: who runs each run, so the next start can tell a run whose process
+    // died (kill -9, OOM, power loss) from one still going: such runs become
+    // status 'crashed' (statuses: running | complete | interrupted | failed |
+    // stopped | crashed). NULL in rows written before v4 (never judged).
+    r#"
+ALTER TABLE runs ADD COLUMN pid INTEGER;        -- process id
+ALTER TABLE runs ADD COLUMN proc_start INTEGER; -- /proc/PID/stat field 22, clock ticks after boot
+ALTER TABLE runs ADD COLUMN boot_id TEXT;       -- /proc/sys/kernel/random/boot_id
+ALTER TABLE runs ADD COLUMN hostname TEXT;
+CREATE INDEX runs_status ON runs (status);
 "#,
 ];
 
@@ -279,11 +317,20 @@ pub struct FlowAlertRecord {
     pub attack_ratio: Option<f64>,
 }
 
+/// Default cap on rows of the `first_seen` table (`[limits] first_seen_rows`).
+pub const DEFAULT_FIRST_SEEN_ROWS: u64 = 3_000_000;
+
 /// The database.
 #[derive(Debug)]
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// Cap on `first_seen` rows; over it, the oldest `last_ts` go down to 90 %.
+    first_seen_rows: u64,
+    /// Rows in `first_seen`, counted once on the first write, then kept.
+    first_seen_count: Option<u64>,
+    /// Rows pruned at the cap by this `Store`.
+    first_seen_pruned: u64,
 }
 
 fn us_to_s(ts: TsMicros) -> f64 {
@@ -291,18 +338,36 @@ fn us_to_s(ts: TsMicros) -> f64 {
 }
 
 impl Store {
-    /// Open (creating if needed) and migrate the database at `path`.
+    /// Open (creating if needed) and migrate the database at `path`. When
+    /// SQLite cannot open or write it, the file system is asked why: a denied
+    /// permission on the file, its `-wal`/`-shm` files or its directory is
+    /// reported as [`StoreError::PermissionDenied`] naming the effective user.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let conn = Connection::open(path).map_err(|e| StoreError::Sqlite {
-            path: path.to_path_buf(),
-            source: e,
-        })?;
-        let mut s = Store {
-            conn,
-            path: path.to_path_buf(),
-        };
-        s.init()?;
-        Ok(s)
+        let opened = Connection::open(path)
+            .map_err(|e| StoreError::Sqlite {
+                path: path.to_path_buf(),
+                source: e,
+            })
+            .and_then(|conn| {
+                let mut s = Store::with_conn(conn, path.to_path_buf());
+                s.init()?;
+                Ok(s)
+            });
+        opened.map_err(|e| match &e {
+            StoreError::Sqlite {
+                source: rusqlite::Error::SqliteFailure(f, _),
+                ..
+            } if matches!(
+                f.code,
+                rusqlite::ErrorCode::CannotOpen
+                    | rusqlite::ErrorCode::ReadOnly
+                    | rusqlite::ErrorCode::PermissionDenied
+            ) =>
+            {
+                permission_problem(path).unwrap_or(e)
+            }
+            _ => e,
+        })
     }
 
     /// An in-memory database (tests).
@@ -311,12 +376,38 @@ impl Store {
             path: ":memory:".into(),
             source: e,
         })?;
-        let mut s = Store {
-            conn,
-            path: ":memory:".into(),
-        };
+        let mut s = Store::with_conn(conn, ":memory:".into());
         s.init()?;
         Ok(s)
+    }
+
+    fn with_conn(conn: Connection, path: PathBuf) -> Self {
+        Store {
+            conn,
+            path,
+            first_seen_rows: DEFAULT_FIRST_SEEN_ROWS,
+            first_seen_count: None,
+            first_seen_pruned: 0,
+        }
+    }
+
+    /// Cap the `first_seen` table at `rows` (at least 1; default
+    /// [`DEFAULT_FIRST_SEEN_ROWS`]). A batch that takes the table over the cap
+    /// deletes the rows with the oldest `last_ts` down to 90 % of it, in the
+    /// same transaction.
+    pub fn set_first_seen_rows(&mut self, rows: u64) {
+        self.first_seen_rows = rows.max(1);
+    }
+
+    /// The `first_seen` row cap.
+    pub fn first_seen_rows(&self) -> u64 {
+        self.first_seen_rows
+    }
+
+    /// `first_seen` rows deleted at the cap by this `Store` so far (reported
+    /// as [`crate::stats::Bound::FirstSeenRows`]).
+    pub fn first_seen_pruned(&self) -> u64 {
+        self.first_seen_pruned
     }
 
     fn err(&self, e: rusqlite::Error) -> StoreError {
@@ -374,7 +465,10 @@ impl Store {
         Ok(())
     }
 
-    /// Record the start of a run; returns its id.
+    /// Record the start of a run, with the identity of this process
+    /// ([`procinfo::current`]); returns its id. In the same transaction, every
+    /// `running` run of this host whose process is gone becomes `crashed`
+    /// ([`Store::mark_crashed_runs`]).
     pub fn begin_run(
         &mut self,
         command: &str,
@@ -383,13 +477,58 @@ impl Store {
     ) -> Result<i64, StoreError> {
         let inputs = serde_json::to_string(inputs).unwrap_or_else(|_| "[]".into());
         let now = chrono::Utc::now().to_rfc3339();
-        self.conn
-            .execute(
-                "INSERT INTO runs (command, inputs, window_secs, started_at, status) VALUES (?, ?, ?, ?, 'running')",
-                params![command, inputs, window_secs, now],
-            )
-            .map_err(|e| self.err(e))?;
-        Ok(self.conn.last_insert_rowid())
+        let me = procinfo::current();
+        let path = self.path.clone();
+        let wrap = |e| StoreError::Sqlite {
+            path: path.clone(),
+            source: e,
+        };
+        let tx = self.conn.transaction().map_err(wrap)?;
+        let crashed = match &me {
+            Some(me) => mark_crashed(&tx, me, &now, procinfo::is_alive).map_err(wrap)?,
+            None => Vec::new(),
+        };
+        tx.execute(
+            "INSERT INTO runs (command, inputs, window_secs, started_at, status, pid, proc_start, boot_id, hostname) VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?)",
+            params![
+                command,
+                inputs,
+                window_secs,
+                now,
+                me.as_ref().map(|m| m.pid),
+                me.as_ref().map(|m| i64::try_from(m.start_ticks).unwrap_or(i64::MAX)),
+                me.as_ref().map(|m| m.boot_id.as_str()),
+                me.as_ref().map(|m| m.hostname.as_str()),
+            ],
+        )
+        .map_err(wrap)?;
+        let id = tx.last_insert_rowid();
+        tx.commit().map_err(wrap)?;
+        if !crashed.is_empty() {
+            tracing::warn!(runs = ?crashed, "runs whose process died marked crashed");
+        }
+        Ok(id)
+    }
+
+    /// Mark every `running` run of this host whose process is gone (no such
+    /// pid, another start time, or another boot) as `crashed`, with
+    /// `finished_at` set; returns their ids. Runs recorded before schema v4
+    /// (no pid) and runs of other hosts are left alone. Does nothing where
+    /// `/proc` is missing.
+    pub fn mark_crashed_runs(&mut self) -> Result<Vec<i64>, StoreError> {
+        let Some(me) = procinfo::current() else {
+            return Ok(Vec::new());
+        };
+        let now = chrono::Utc::now().to_rfc3339();
+        let path = self.path.clone();
+        let wrap = |e| StoreError::Sqlite {
+            path: path.clone(),
+            source: e,
+        };
+        let tx = self.conn.transaction().map_err(wrap)?;
+        let ids = mark_crashed(&tx, &me, &now, procinfo::is_alive).map_err(wrap)?;
+        tx.commit().map_err(wrap)?;
+        Ok(ids)
     }
 
     /// Record the end of a run with its status and JSON summary.
@@ -427,56 +566,90 @@ impl Store {
             path: path.clone(),
             source: e,
         };
+        let cap = self.first_seen_rows;
+        let known = self.first_seen_count;
         let tx = self.conn.transaction().map_err(wrap)?;
         insert_windows(&tx, run, windows, verdicts).map_err(wrap)?;
-        insert_first_seen(&tx, first_seen).map_err(wrap)?;
-        tx.commit().map_err(wrap)
+        let mut pruned = 0;
+        let mut count = known;
+        if !first_seen.is_empty() {
+            // Counted once per Store (an index scan), then kept up to date from
+            // the rows each batch adds and prunes.
+            let mut rows = match known {
+                Some(n) => n,
+                None => tx
+                    .query_row("SELECT COUNT(*) FROM first_seen", [], |r| {
+                        r.get::<_, i64>(0)
+                    })
+                    .map_err(wrap)?
+                    .max(0) as u64,
+            };
+            rows += insert_first_seen(&tx, first_seen).map_err(wrap)?;
+            if rows > cap {
+                pruned = prune_first_seen(&tx, rows - (cap - cap / 10)).map_err(wrap)?;
+                rows -= pruned;
+            }
+            count = Some(rows);
+        }
+        tx.commit().map_err(wrap)?;
+        // Only a committed batch changes the bookkeeping.
+        self.first_seen_count = count;
+        self.first_seen_pruned += pruned;
+        Ok(())
     }
 
-    /// Every persisted first-seen record (for [`crate::enrich::Enricher::preload_first_seen`]),
-    /// newest last, at most `limit` of each scope kind.
+    /// The persisted first-seen records with the newest `last_ts`, **newest
+    /// first** (the order [`crate::enrich::Enricher::preload_first_seen`]
+    /// takes): at most `sensor_limit` sensor-wide and `host_limit` per-host
+    /// records. One walk of the `last_ts` index, stopped as soon as both
+    /// limits are reached; nothing is sorted. Returns the records delivered.
     pub fn load_first_seen(
         &self,
-        limit: usize,
+        sensor_limit: usize,
+        host_limit: usize,
         mut f: impl FnMut(FirstSeenRecord),
     ) -> Result<usize, StoreError> {
-        let mut n = 0;
-        for (cond, lim) in [
-            ("scope = ''", limit),
-            ("scope <> ''", limit.saturating_mul(2)),
-        ] {
-            let sql = format!(
-                "SELECT scope, domain, first_ts FROM (SELECT * FROM first_seen WHERE {cond} ORDER BY first_ts DESC LIMIT ?) ORDER BY first_ts"
-            );
-            let mut st = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
-            let rows = st
-                .query_map([lim as i64], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, i64>(2)?,
-                    ))
-                })
-                .map_err(|e| self.err(e))?;
-            for row in rows {
-                let (scope, domain, first_ts) = row.map_err(|e| self.err(e))?;
-                let host = if scope.is_empty() {
-                    None
-                } else {
-                    scope.parse::<IpAddr>().ok()
-                };
-                if !scope.is_empty() && host.is_none() {
+        let (mut sensor, mut hosts) = (0usize, 0usize);
+        if sensor_limit == 0 && host_limit == 0 {
+            return Ok(0);
+        }
+        let mut st = self
+            .conn
+            .prepare(FIRST_SEEN_PRELOAD_SQL)
+            .map_err(|e| self.err(e))?;
+        let mut rows = st.query([]).map_err(|e| self.err(e))?;
+        while let Some(r) = rows.next().map_err(|e| self.err(e))? {
+            let scope: String = r.get(0).map_err(|e| self.err(e))?;
+            let host = if scope.is_empty() {
+                if sensor >= sensor_limit {
                     continue;
                 }
-                f(FirstSeenRecord {
-                    host,
-                    domain,
-                    first_ts,
-                });
-                n += 1;
+                None
+            } else {
+                if hosts >= host_limit {
+                    continue;
+                }
+                match scope.parse::<IpAddr>() {
+                    Ok(ip) => Some(ip),
+                    Err(_) => continue,
+                }
+            };
+            let rec = FirstSeenRecord {
+                host,
+                domain: r.get(1).map_err(|e| self.err(e))?,
+                first_ts: r.get(2).map_err(|e| self.err(e))?,
+                last_ts: r.get(3).map_err(|e| self.err(e))?,
+            };
+            match host {
+                None => sensor += 1,
+                Some(_) => hosts += 1,
+            }
+            f(rec);
+            if sensor >= sensor_limit && hosts >= host_limit {
+                break;
             }
         }
-        Ok(n)
+        Ok(sensor + hosts)
     }
 
     /// Stored windows matching `q`, ordered by start then host.
@@ -656,6 +829,115 @@ impl Store {
     }
 }
 
+/// Why SQLite could not open or write `path`, if it is a denied permission:
+/// the database file, its `-wal` and `-shm` files (when they exist) must open
+/// for reading and writing, and the directory must take new files (probed
+/// with a file created and removed at once, only on this error path).
+fn permission_problem(path: &Path) -> Option<StoreError> {
+    use std::io::ErrorKind::PermissionDenied;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let denied =
+        |r: std::io::Result<std::fs::File>| matches!(r, Err(e) if e.kind() == PermissionDenied);
+    let rw = |p: &Path| std::fs::OpenOptions::new().read(true).write(true).open(p);
+    let mut what = None;
+    let mut missing = false;
+    for (suffix, label) in [
+        ("", "opening it for reading and writing"),
+        ("-wal", "opening its -wal file for reading and writing"),
+        ("-shm", "opening its -shm file for reading and writing"),
+    ] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        let p = PathBuf::from(p);
+        if std::fs::symlink_metadata(&p).is_err() {
+            missing = true;
+        } else if denied(rw(&p)) {
+            what = Some(label);
+            break;
+        }
+    }
+    if what.is_none() && missing {
+        let probe = dir.join(format!(".sentineldns-write-probe-{}", std::process::id()));
+        let r = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&probe);
+        if r.is_ok() {
+            let _ = std::fs::remove_file(&probe);
+        } else if denied(r) {
+            what = Some("creating files in its directory");
+        }
+    }
+    let what = what?;
+    let (user, owner) = match procinfo::effective_ids() {
+        Some((uid, gid)) => {
+            let name = |db: &str, id: u32| {
+                std::fs::read_to_string(db)
+                    .ok()
+                    .and_then(|t| procinfo::name_in(&t, id))
+                    .unwrap_or_else(|| id.to_string())
+            };
+            (
+                procinfo::effective_user().unwrap_or_default(),
+                format!("{}:{}", name("/etc/passwd", uid), name("/etc/group", gid)),
+            )
+        }
+        None => ("this user".to_string(), "USER:GROUP".to_string()),
+    };
+    Some(StoreError::PermissionDenied {
+        path: path.to_path_buf(),
+        what,
+        user,
+        owner,
+        dir,
+    })
+}
+
+/// Mark `running` runs of `me`'s host whose process `alive` says is gone.
+fn mark_crashed(
+    tx: &Transaction<'_>,
+    me: &procinfo::ProcessIdentity,
+    now: &str,
+    alive: impl Fn(u32, u64, &str) -> bool,
+) -> rusqlite::Result<Vec<i64>> {
+    let mut st = tx.prepare_cached(
+        "SELECT id, pid, proc_start, boot_id FROM runs WHERE status = 'running' AND hostname = ? AND pid IS NOT NULL",
+    )?;
+    let rows = st
+        .query_map([me.hostname.as_str()], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, Option<i64>>(2)?,
+                r.get::<_, Option<String>>(3)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut dead = Vec::new();
+    for (id, pid, start, boot) in rows {
+        let live = match (
+            u32::try_from(pid),
+            start.and_then(|s| u64::try_from(s).ok()),
+        ) {
+            (Ok(pid), Some(start)) => alive(pid, start, boot.as_deref().unwrap_or("")),
+            _ => false,
+        };
+        if !live {
+            dead.push(id);
+        }
+    }
+    let mut up = tx.prepare_cached(
+        "UPDATE runs SET status = 'crashed', finished_at = ? WHERE id = ? AND status = 'running'",
+    )?;
+    for id in &dead {
+        up.execute(params![now, id])?;
+    }
+    Ok(dead)
+}
+
 fn insert_windows(
     tx: &Transaction<'_>,
     run: i64,
@@ -757,22 +1039,48 @@ pub fn first_seen_key(scope: &str, domain: &str) -> i64 {
 /// Rows per multi-row `INSERT` for first-seen records.
 const FIRST_SEEN_CHUNK: usize = 128;
 
+/// Restart preload: newest `last_ts` first, walking `first_seen_last_ts`.
+const FIRST_SEEN_PRELOAD_SQL: &str =
+    "SELECT scope, domain, first_ts, last_ts FROM first_seen ORDER BY last_ts DESC, key DESC";
+
+/// Pruning: the `?` rows with the oldest `last_ts`, walking `first_seen_last_ts`.
+const FIRST_SEEN_PRUNE_SQL: &str =
+    "DELETE FROM first_seen WHERE key IN (SELECT key FROM first_seen ORDER BY last_ts, key LIMIT ?)";
+
 fn first_seen_insert_sql(rows: usize) -> String {
-    let mut sql = String::from("INSERT INTO first_seen (key, scope, domain, first_ts) VALUES ");
+    let mut sql =
+        String::from("INSERT INTO first_seen (key, scope, domain, first_ts, last_ts) VALUES ");
     for i in 0..rows {
         sql.push_str(if i == 0 {
-            "(?, ?, ?, ?)"
+            "(?, ?, ?, ?, ?)"
         } else {
-            ", (?, ?, ?, ?)"
+            ", (?, ?, ?, ?, ?)"
         });
     }
-    sql.push_str(" ON CONFLICT (key) DO UPDATE SET first_ts = MIN(first_ts, excluded.first_ts)");
+    sql.push_str(
+        " ON CONFLICT (key) DO UPDATE SET first_ts = MIN(first_ts, excluded.first_ts), \
+         last_ts = MAX(last_ts, excluded.last_ts)",
+    );
     sql
 }
 
-fn insert_first_seen(tx: &Transaction<'_>, recs: &[FirstSeenRecord]) -> rusqlite::Result<()> {
+fn first_seen_existing_sql(keys: usize) -> String {
+    format!(
+        "SELECT COUNT(*) FROM first_seen WHERE key IN ({})",
+        vec!["?"; keys].join(", ")
+    )
+}
+
+/// Delete the `n` rows with the oldest `last_ts`; returns the rows deleted.
+fn prune_first_seen(tx: &Transaction<'_>, n: u64) -> rusqlite::Result<u64> {
+    let n = i64::try_from(n).unwrap_or(i64::MAX);
+    Ok(tx.prepare_cached(FIRST_SEEN_PRUNE_SQL)?.execute([n])? as u64)
+}
+
+/// Upsert `recs`; returns how many rows were added (keys not yet stored).
+fn insert_first_seen(tx: &Transaction<'_>, recs: &[FirstSeenRecord]) -> rusqlite::Result<u64> {
     if recs.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
     // Integer keys in ascending order: sequential B-tree inserts, no string
     // comparisons. A fresh sensor writes one row per new (host, domain) pair, so
@@ -785,18 +1093,30 @@ fn insert_first_seen(tx: &Transaction<'_>, recs: &[FirstSeenRecord]) -> rusqlite
         })
         .collect();
     keyed.sort_unstable_by_key(|k| k.0);
+    let mut added = 0u64;
+    let mut distinct: Vec<i64> = Vec::with_capacity(FIRST_SEEN_CHUNK);
     for chunk in keyed.chunks(FIRST_SEEN_CHUNK) {
+        // Rows added = distinct keys of the chunk not stored yet (sorted, so
+        // duplicates are adjacent; a duplicate in the next chunk is stored by then).
+        distinct.clear();
+        distinct.extend(chunk.iter().map(|k| k.0));
+        distinct.dedup();
+        let stored: i64 = tx
+            .prepare_cached(&first_seen_existing_sql(distinct.len()))?
+            .query_row(params_from_iter(distinct.iter()), |r| r.get(0))?;
+        added += (distinct.len() as u64).saturating_sub(stored.max(0) as u64);
         let mut st = tx.prepare_cached(&first_seen_insert_sql(chunk.len()))?;
         for (i, (key, scope, r)) in chunk.iter().enumerate() {
-            let b = i * 4;
+            let b = i * 5;
             st.raw_bind_parameter(b + 1, key)?;
             st.raw_bind_parameter(b + 2, scope.as_str())?;
             st.raw_bind_parameter(b + 3, r.domain.as_str())?;
             st.raw_bind_parameter(b + 4, r.first_ts)?;
+            st.raw_bind_parameter(b + 5, r.last_ts.max(r.first_ts))?;
         }
         st.raw_execute()?;
     }
-    Ok(())
+    Ok(added)
 }
 
 #[cfg(test)]
@@ -859,6 +1179,30 @@ mod tests {
     }
 
     #[test]
+    fn permission_message_names_path_once_user_and_fix() {
+        let e = StoreError::PermissionDenied {
+            path: "/var/lib/sentineldns/sentineldns.db".into(),
+            what: "creating files in its directory",
+            user: "user nobody (65534), group nogroup (65534)".into(),
+            owner: "nobody:nogroup".into(),
+            dir: "/var/lib/sentineldns".into(),
+        }
+        .to_string();
+        assert_eq!(
+            e,
+            "database /var/lib/sentineldns/sentineldns.db: permission denied creating files in its directory \
+             as user nobody (65534), group nogroup (65534); chown the directory and the database files to \
+             that user (e.g. `chown -R nobody:nogroup /var/lib/sentineldns`) or choose another database path with --db"
+        );
+        assert_eq!(e.matches("/var/lib/sentineldns/sentineldns.db").count(), 1);
+        // Not a permission problem: SQLite's error stands.
+        let dir = tempfile::tempdir().unwrap();
+        assert!(permission_problem(&dir.path().join("fine.db")).is_none());
+        let e = Store::open(&dir.path().join("missing-dir/x.db")).unwrap_err();
+        assert!(matches!(e, StoreError::Sqlite { .. }), "{e}");
+    }
+
+    #[test]
     fn too_new_schema_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("t.db");
@@ -880,11 +1224,13 @@ mod tests {
                 host: None,
                 domain: "example.com".into(),
                 first_ts: 5,
+                last_ts: 5,
             },
             FirstSeenRecord {
                 host: Some("10.0.0.1".parse().unwrap()),
                 domain: "example.com".into(),
                 first_ts: 5,
+                last_ts: 5,
             },
         ];
         s.write_batch(run, &ws, &[], &fs).unwrap();
@@ -914,10 +1260,11 @@ mod tests {
             host: None,
             domain: "example.com".into(),
             first_ts: 3,
+            last_ts: 3,
         }];
         s.write_batch(run, &[], &[], &again).unwrap();
         let mut loaded = Vec::new();
-        assert_eq!(s.load_first_seen(10, |r| loaded.push(r)).unwrap(), 2);
+        assert_eq!(s.load_first_seen(10, 20, |r| loaded.push(r)).unwrap(), 2);
         assert_eq!(
             loaded.iter().find(|r| r.host.is_none()).unwrap().first_ts,
             3
@@ -935,15 +1282,286 @@ mod tests {
                 host: None,
                 domain: format!("d{}.com", i % 290),
                 first_ts: 1000 - i,
+                last_ts: 1000 - i,
             })
             .collect();
         s.write_batch(run, &[], &[], &many).unwrap();
         let mut loaded = Vec::new();
-        s.load_first_seen(10_000, |r| loaded.push(r)).unwrap();
+        s.load_first_seen(10_000, 20_000, |r| loaded.push(r))
+            .unwrap();
         assert_eq!(loaded.len(), 2 + 290);
         let d5 = loaded.iter().find(|r| r.domain == "d5.com").unwrap();
         assert_eq!(d5.first_ts, 1000 - 295, "earliest of the two rows wins");
         assert_eq!(s.run_status(run).unwrap().as_deref(), Some("complete"));
+    }
+
+    fn rec(host: Option<&str>, domain: &str, first_ts: i64, last_ts: i64) -> FirstSeenRecord {
+        FirstSeenRecord {
+            host: host.map(|h| h.parse().unwrap()),
+            domain: domain.into(),
+            first_ts,
+            last_ts,
+        }
+    }
+
+    fn first_seen_rows(s: &Store) -> Vec<(String, String, i64, i64)> {
+        let mut st = s
+            .conn
+            .prepare(
+                "SELECT scope, domain, first_ts, last_ts FROM first_seen ORDER BY domain, scope",
+            )
+            .unwrap();
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect()
+    }
+
+    fn table_count(s: &Store) -> u64 {
+        s.conn
+            .query_row("SELECT COUNT(*) FROM first_seen", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .unwrap() as u64
+    }
+
+    #[test]
+    fn first_seen_cap_prunes_oldest_last_ts_in_the_batch_transaction() {
+        let mut s = Store::open_in_memory().unwrap();
+        assert_eq!(s.first_seen_rows(), DEFAULT_FIRST_SEEN_ROWS);
+        s.set_first_seen_rows(100);
+        let run = s.begin_run("replay", &[], 300).unwrap();
+        // 100 rows: at the cap, nothing pruned. last_ts = 1000 + i; d0 is the
+        // oldest first seen but was refreshed most recently.
+        let mut batch: Vec<FirstSeenRecord> = (0..100)
+            .map(|i| rec(None, &format!("d{i}.com"), 1000 + i, 1000 + i))
+            .collect();
+        batch[0].last_ts = 5000;
+        s.write_batch(run, &[], &[], &batch).unwrap();
+        assert_eq!((table_count(&s), s.first_seen_pruned()), (100, 0));
+        // Re-sending stored keys adds no row.
+        s.write_batch(run, &[], &[], &batch[..10]).unwrap();
+        assert_eq!((table_count(&s), s.first_seen_pruned()), (100, 0));
+        // 5 new rows: 105 > 100 → down to 90, the 15 oldest last_ts go
+        // (d1..d15), d0 stays.
+        let more: Vec<FirstSeenRecord> = (100..105)
+            .map(|i| rec(None, &format!("d{i}.com"), 2000 + i, 2000 + i))
+            .collect();
+        s.write_batch(run, &[], &[], &more).unwrap();
+        assert_eq!((table_count(&s), s.first_seen_pruned()), (90, 15));
+        let left: Vec<String> = first_seen_rows(&s).into_iter().map(|r| r.1).collect();
+        assert!(left.contains(&"d0.com".to_string()));
+        for i in 1..=15 {
+            assert!(!left.contains(&format!("d{i}.com")), "d{i} kept");
+        }
+        assert!(left.contains(&"d16.com".to_string()));
+        // A failed batch rolls back its rows and leaves the bookkeeping alone.
+        s.set_first_seen_rows(91);
+        let mut bad = some_windows();
+        bad.truncate(1);
+        let bad_batch = vec![rec(None, "x1.com", 1, 1), rec(None, "x2.com", 1, 1)];
+        let e = s.write_batch(run + 100, &bad, &[], &bad_batch);
+        assert!(
+            e.is_err(),
+            "a window of an unknown run violates the foreign key"
+        );
+        assert_eq!((table_count(&s), s.first_seen_pruned()), (90, 15));
+        s.write_batch(run, &[], &[], &bad_batch).unwrap();
+        // 92 > 91 → down to 82: the counter was not advanced by the failed batch.
+        assert_eq!((table_count(&s), s.first_seen_pruned()), (82, 25));
+        // A reopened Store counts the table once and keeps pruning.
+        let mut big = Store::open_in_memory().unwrap();
+        big.set_first_seen_rows(10);
+        let run = big.begin_run("replay", &[], 300).unwrap();
+        for round in 0..20 {
+            let b: Vec<FirstSeenRecord> = (0..7)
+                .map(|i| rec(Some("10.0.0.1"), &format!("r{round}x{i}.com"), round, round))
+                .collect();
+            big.write_batch(run, &[], &[], &b).unwrap();
+            assert!(table_count(&big) <= 10);
+        }
+        assert_eq!(big.first_seen_pruned() + table_count(&big), 140);
+    }
+
+    #[test]
+    fn refresh_records_move_last_ts_and_keep_first_ts() {
+        let mut s = Store::open_in_memory().unwrap();
+        let run = s.begin_run("replay", &[], 300).unwrap();
+        s.write_batch(run, &[], &[], &[rec(None, "a.com", 100, 100)])
+            .unwrap();
+        s.write_batch(run, &[], &[], &[rec(None, "a.com", 9_000, 9_000)])
+            .unwrap();
+        assert_eq!(
+            first_seen_rows(&s),
+            vec![(String::new(), "a.com".into(), 100, 9_000)]
+        );
+        // An older record (e.g. a replay of an older file) never moves last_ts back.
+        s.write_batch(run, &[], &[], &[rec(None, "a.com", 50, 50)])
+            .unwrap();
+        assert_eq!(
+            first_seen_rows(&s),
+            vec![(String::new(), "a.com".into(), 50, 9_000)]
+        );
+    }
+
+    #[test]
+    fn preload_is_newest_last_ts_first_within_each_limit() {
+        let mut s = Store::open_in_memory().unwrap();
+        let run = s.begin_run("replay", &[], 300).unwrap();
+        let mut b = Vec::new();
+        for i in 0..10 {
+            b.push(rec(None, &format!("g{i}.com"), 0, 100 + i));
+            b.push(rec(Some("10.0.0.1"), &format!("h{i}.com"), 0, 200 + i));
+        }
+        b.push(rec(Some("::1"), "v6.com", 0, 150));
+        s.write_batch(run, &[], &[], &b).unwrap();
+        let mut got = Vec::new();
+        let n = s
+            .load_first_seen(3, 4, |r| got.push((r.host.is_some(), r.domain, r.last_ts)))
+            .unwrap();
+        assert_eq!(n, 7);
+        let want: Vec<(bool, String, i64)> = [
+            (true, "h9.com", 209),
+            (true, "h8.com", 208),
+            (true, "h7.com", 207),
+            (true, "h6.com", 206),
+            (false, "g9.com", 109),
+            (false, "g8.com", 108),
+            (false, "g7.com", 107),
+        ]
+        .into_iter()
+        .map(|(h, d, t)| (h, d.to_string(), t))
+        .collect();
+        assert_eq!(got, want);
+        let mut all = 0;
+        assert_eq!(s.load_first_seen(100, 100, |_| all += 1).unwrap(), 21);
+        assert_eq!(all, 21);
+        assert_eq!(s.load_first_seen(0, 0, |_| ()).unwrap(), 0);
+    }
+
+    #[test]
+    fn first_seen_preload_and_prune_walk_the_index_without_sorting() {
+        let s = Store::open_in_memory().unwrap();
+        for sql in [
+            FIRST_SEEN_PRELOAD_SQL.to_string(),
+            FIRST_SEEN_PRUNE_SQL.replace('?', "10"),
+        ] {
+            let mut st = s
+                .conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap();
+            let plan: Vec<String> = st
+                .query_map([], |r| r.get::<_, String>(3))
+                .unwrap()
+                .map(|r| r.unwrap())
+                .collect();
+            let plan = plan.join(" | ");
+            assert!(plan.contains("first_seen_last_ts"), "{sql}: {plan}");
+            assert!(!plan.contains("TEMP B-TREE"), "{sql} sorts: {plan}");
+        }
+    }
+
+    #[test]
+    fn migration_from_v2_keeps_first_seen_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("v2.db");
+        {
+            let c = Connection::open(&p).unwrap();
+            for sql in &MIGRATIONS[..2] {
+                c.execute_batch(sql).unwrap();
+            }
+            c.pragma_update(None, "user_version", 2).unwrap();
+            c.execute(
+                "INSERT INTO first_seen (key, scope, domain, first_ts) VALUES (?, '', 'old.com', 42), (?, '10.0.0.1', 'old.com', 43)",
+                params![first_seen_key("", "old.com"), first_seen_key("10.0.0.1", "old.com")],
+            )
+            .unwrap();
+            c.execute(
+                "INSERT INTO runs (command, inputs, window_secs, started_at, status) VALUES ('replay', '[]', 300, 'x', 'complete')",
+                [],
+            )
+            .unwrap();
+        }
+        let mut s = Store::open(&p).unwrap();
+        assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
+        assert_eq!(
+            first_seen_rows(&s),
+            vec![
+                (String::new(), "old.com".into(), 42, 42),
+                ("10.0.0.1".into(), "old.com".into(), 43, 43)
+            ]
+        );
+        let mut got = Vec::new();
+        s.load_first_seen(10, 10, |r| got.push(r)).unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].last_ts, 43, "newest first");
+        // The migrated row upserts like a new one.
+        s.write_batch(1, &[], &[], &[rec(None, "old.com", 99, 99)])
+            .unwrap();
+        assert_eq!(
+            first_seen_rows(&s)[0],
+            (String::new(), "old.com".into(), 42, 99)
+        );
+        assert_eq!(s.run_status(1).unwrap().as_deref(), Some("complete"));
+    }
+
+    #[test]
+    fn runs_of_dead_processes_are_marked_crashed_at_the_next_start() {
+        let mut s = Store::open_in_memory().unwrap();
+        let me = procinfo::current().expect("/proc is mounted (Linux)");
+        let mine = s.begin_run("replay", &[], 300).unwrap();
+        let (pid, start, boot, host): (i64, i64, String, String) = s
+            .conn
+            .query_row(
+                "SELECT pid, proc_start, boot_id, hostname FROM runs WHERE id = ?",
+                [mine],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .unwrap();
+        assert_eq!(
+            (pid, start as u64, boot, host),
+            (
+                me.pid as i64,
+                me.start_ticks,
+                me.boot_id.clone(),
+                me.hostname.clone()
+            )
+        );
+        let add = |s: &Store, pid: Option<i64>, start: i64, boot: &str, host: &str| {
+            s.conn
+                .execute(
+                    "INSERT INTO runs (command, inputs, window_secs, started_at, status, pid, proc_start, boot_id, hostname) VALUES ('replay', '[]', 300, 'x', 'running', ?, ?, ?, ?)",
+                    params![pid, start, boot, host],
+                )
+                .unwrap();
+            s.conn.last_insert_rowid()
+        };
+        let st = me.start_ticks as i64;
+        let reused = add(&s, Some(me.pid as i64), st + 1, &me.boot_id, &me.hostname);
+        let rebooted = add(&s, Some(me.pid as i64), st, "other-boot", &me.hostname);
+        let gone = add(&s, Some(i64::from(u32::MAX)), 5, &me.boot_id, &me.hostname);
+        let other_host = add(&s, Some(i64::from(u32::MAX)), 5, &me.boot_id, "elsewhere");
+        let legacy = add(&s, None, 0, &me.boot_id, &me.hostname);
+        let next = s.begin_run("replay", &[], 300).unwrap();
+        for (id, want) in [
+            (mine, "running"),
+            (reused, "crashed"),
+            (rebooted, "crashed"),
+            (gone, "crashed"),
+            (other_host, "running"),
+            (legacy, "running"),
+            (next, "running"),
+        ] {
+            assert_eq!(s.run_status(id).unwrap().as_deref(), Some(want), "run {id}");
+        }
+        let finished: Option<String> = s
+            .conn
+            .query_row("SELECT finished_at FROM runs WHERE id = ?", [gone], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert!(finished.is_some());
+        assert!(s.mark_crashed_runs().unwrap().is_empty(), "nothing left");
     }
 
     fn flow_alert(file: &str, window: i64, decision: &str) -> FlowAlertRecord {
