@@ -290,3 +290,40 @@ fn unwritable_database_says_permission_denied_and_names_the_user() {
     assert!(err.contains("--db") && err.contains("chown"), "{err}");
     assert!(!db.exists());
 }
+
+/// `[limits] first_seen_rows` in the configuration file caps the table like
+/// the flag does (1,500 new registrable domains from one host: 3,000 rows
+/// against a cap of 1,000).
+#[test]
+fn first_seen_rows_from_the_config_file_caps_the_table() {
+    let d = tempfile::tempdir().unwrap();
+    let input = d.path().join("names.jsonl");
+    let mut text = String::new();
+    for i in 0..1500 {
+        text.push_str(&format!(
+            "{{\"ts\": {}, \"host\": \"10.0.0.9\", \"domain\": \"www.n{i}x.com\", \"qtype\": \"A\", \"rcode\": \"NOERROR\"}}\n",
+            1_700_000_000 + i / 10
+        ));
+    }
+    std::fs::write(&input, text).unwrap();
+    let cfg = d.path().join("s.toml");
+    std::fs::write(
+        &cfg,
+        "[sensor]\nno_model = true\n[limits]\nfirst_seen_rows = 1000\n",
+    )
+    .unwrap();
+    let db = d.path().join("s.db");
+    let out = bin()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["replay", "--format", "none", "--db"])
+        .arg(&db)
+        .arg(&input)
+        .output()
+        .unwrap();
+    ok(&out, "replay");
+    let n = first_seen_count(&db);
+    assert!(n <= 1000 && n >= 800, "first_seen rows {n}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("first_seen_rows"), "{stderr}");
+}

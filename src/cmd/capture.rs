@@ -40,7 +40,6 @@ mod live {
     use crate::output::metrics::DropSite;
     use crate::pipeline::Pipeline;
     use crate::stats::StatsReport;
-    use crate::store::Store;
     use anyhow::Context;
     use std::path::{Path, PathBuf};
     use std::process::ExitCode;
@@ -112,18 +111,9 @@ mod live {
         }
         let detector = super::super::settings_detector(&settings)?;
         let db = sensor.db.clone();
-        let mut store = Store::open(&db)?;
-        if let Some(n) = a.sensor.first_seen_rows {
-            store.set_first_seen_rows(n);
-        }
         let mut enricher = super::super::settings_enricher(&settings, &mut cfg)?;
-        store
-            .load_first_seen(
-                cfg.enrich.first_seen_cap,
-                cfg.enrich.host_first_seen_cap,
-                |r| enricher.preload_first_seen(&r),
-            )
-            .context("loading first-seen domains")?;
+        let mut store =
+            super::super::open_store(&settings, a.sensor.first_seen_rows, &cfg, &mut enricher)?;
         let out_cfg = settings.config.outputs.clone();
         let outputs = super::super::start_outputs(&out_cfg)?;
         let metrics = outputs.metrics().clone();

@@ -171,6 +171,35 @@ pub fn settings_detector(settings: &Settings) -> anyhow::Result<Option<Detector>
     }
 }
 
+/// Open the database of `settings` with its first-seen row cap (`[limits]
+/// first_seen_rows`, `flag` laid over it) and preload the newest first-seen
+/// records into `enricher`, filling its in-memory sets to 90 % of their caps
+/// (so the first new domains after a restart do not trigger an eviction pass).
+pub fn open_store(
+    settings: &Settings,
+    flag: Option<u64>,
+    cfg: &PipelineConfig,
+    enricher: &mut Enricher,
+) -> anyhow::Result<Store> {
+    let mut store = Store::open(&settings.config.sensor.db)?;
+    store.set_first_seen_rows(flag.unwrap_or(settings.config.limits.first_seen_rows));
+    let t = std::time::Instant::now();
+    let tenth = |cap: usize| cap - cap / 10;
+    let preloaded = store
+        .load_first_seen(
+            tenth(cfg.enrich.first_seen_cap),
+            tenth(cfg.enrich.host_first_seen_cap),
+            |r| enricher.preload_first_seen(&r),
+        )
+        .context("loading first-seen domains")?;
+    tracing::info!(
+        records = preloaded,
+        secs = t.elapsed().as_secs_f64(),
+        "first-seen domains preloaded"
+    );
+    Ok(store)
+}
+
 /// The enricher of a pipeline command: `cfg`'s settings with the
 /// configuration's allow-list (embedded default, files, inline entries).
 pub fn settings_enricher(

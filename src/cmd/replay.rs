@@ -222,24 +222,8 @@ pub fn run(a: ReplayArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
     let db = sensor.db.clone();
     let mut stats = Stats::default();
     let mut merger = Merger::open_with(&a.files, a.source_limits(cfg.source), &mut stats)?;
-    let mut store = Store::open(&db)?;
-    if let Some(n) = a.sensor.first_seen_rows {
-        store.set_first_seen_rows(n);
-    }
     let mut enricher = super::settings_enricher(&settings, &mut cfg)?;
-    let t_preload = Instant::now();
-    let preloaded = store
-        .load_first_seen(
-            cfg.enrich.first_seen_cap,
-            cfg.enrich.host_first_seen_cap,
-            |r| enricher.preload_first_seen(&r),
-        )
-        .context("loading first-seen domains")?;
-    tracing::info!(
-        records = preloaded,
-        secs = t_preload.elapsed().as_secs_f64(),
-        "first-seen domains preloaded"
-    );
+    let mut store = super::open_store(&settings, a.sensor.first_seen_rows, &cfg, &mut enricher)?;
     let names: Vec<String> = a.files.iter().map(|p| p.display().to_string()).collect();
     // Outputs start before the run is recorded, so a port in use or an
     // unwritable NDJSON path fails before anything is written.
