@@ -323,7 +323,7 @@ fn first_seen_rows_from_the_config_file_caps_the_table() {
         .unwrap();
     ok(&out, "replay");
     let n = first_seen_count(&db);
-    assert!(n <= 1000 && n >= 800, "first_seen rows {n}");
+    assert!((800..=1000).contains(&n), "first_seen rows {n}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("first_seen_rows"), "{stderr}");
 }
