@@ -51,7 +51,9 @@ pub struct PipelineConfig {
     pub source: crate::source::SourceLimits,
 }
 
-/// How far ahead of the packet clock a timestamp may jump (see [`ClockGuard`]).
+/// How far ahead of the packet clock a timestamp may jump: an item beyond
+/// `max_jump` is processed in its own window without moving the clock until
+/// `confirm` items in a row agree (counted as `future_timestamp` otherwise).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClockConfig {
     /// A timestamp more than this ahead of the clock does not move it until
