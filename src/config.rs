@@ -806,6 +806,9 @@ pub struct LimitsConfig {
     pub max_open_windows: usize,
     /// Distinct names kept per host window (default 65536; 1 to 1048576).
     pub max_names_per_window: usize,
+    /// Distinct names kept over all open windows (default 2000000; 1000 to
+    /// 100000000).
+    pub max_names_total: usize,
     /// How far ahead of the packet clock one timestamp may jump before it
     /// must be confirmed (default `"10m"`; 1 s to 1 day).
     pub max_clock_jump: Duration,
@@ -841,6 +844,7 @@ impl Default for LimitsConfig {
         LimitsConfig {
             max_open_windows: p.aggregate.max_open_windows,
             max_names_per_window: p.aggregate.max_names_per_window,
+            max_names_total: p.aggregate.max_names_total,
             max_clock_jump: Duration(p.clock.max_jump),
             pending_queries: p.pair.max_pending,
             tcp_flows: p.decode.max_tcp_flows,
@@ -868,6 +872,12 @@ impl LimitsConfig {
                 self.max_names_per_window,
                 1,
                 1 << 20,
+            ),
+            Bound::new(
+                "limits.max_names_total",
+                self.max_names_total,
+                1000,
+                100_000_000,
             ),
             Bound::duration(
                 "limits.max_clock_jump",
@@ -906,6 +916,7 @@ impl LimitsConfig {
     pub fn apply_to(&self, cfg: &mut crate::pipeline::PipelineConfig) {
         cfg.aggregate.max_open_windows = self.max_open_windows;
         cfg.aggregate.max_names_per_window = self.max_names_per_window;
+        cfg.aggregate.max_names_total = self.max_names_total;
         cfg.clock.max_jump = self.max_clock_jump.0;
         cfg.pair.max_pending = self.pending_queries;
         cfg.decode.max_tcp_flows = self.tcp_flows;
@@ -1758,6 +1769,7 @@ format = "json"
             "limits",
             "max_open_windows",
             "max_names_per_window",
+            "max_names_total",
             "max_clock_jump",
             "pending_queries",
             "tcp_flows",
@@ -2269,7 +2281,7 @@ format = "json"
             (3_000_000, 1 << 20)
         );
         let c = Config::parse(
-            "[limits]\nmax_open_windows = 10\nmax_names_per_window = 11\nmax_clock_jump = \"30s\"\n\
+            "[limits]\nmax_open_windows = 10\nmax_names_per_window = 11\nmax_names_total = 1234\nmax_clock_jump = \"30s\"\n\
              pending_queries = 12\ntcp_flows = 13\nip_fragment_sets = 14\nfirst_seen_cap = 15\n\
              host_first_seen_cap = 16\nfirst_seen_rows = 5000\njsonl_line_bytes = \"512K\"\n",
         )
@@ -2280,6 +2292,7 @@ format = "json"
         l.apply_to(&mut pc);
         assert_eq!(pc.aggregate.max_open_windows, 10);
         assert_eq!(pc.aggregate.max_names_per_window, 11);
+        assert_eq!(pc.aggregate.max_names_total, 1234);
         assert_eq!(pc.clock.max_jump, 30 * MICROS);
         assert_eq!(pc.pair.max_pending, 12);
         assert_eq!(pc.decode.max_tcp_flows, 13);

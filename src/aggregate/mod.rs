@@ -37,12 +37,20 @@ pub struct AggregateConfig {
     pub top_domains: usize,
     /// Distinct names kept per window (memory bound).
     pub max_names_per_window: usize,
+    /// Distinct names and registrable domains kept over all open windows
+    /// (memory bound: a random-subdomain flood from many hosts at once).
+    /// Beyond it, new names are counted in their window, not kept.
+    pub max_names_total: usize,
     /// Open (host, window) accumulators at most (memory bound against a flood
     /// of spoofed source addresses). When a new one would exceed it, the 10 %
     /// with the fewest lookups (then the oldest last lookup) are evicted: their
     /// lookups are counted ([`Aggregator::evicted_lookups`]), not scored.
     pub max_open_windows: usize,
 }
+
+/// Default of [`AggregateConfig::max_names_total`]: at most ~300 bytes per
+/// kept name or registrable domain, so about 600 MB (see README, "Memory bounds").
+pub const DEFAULT_MAX_NAMES_TOTAL: usize = 2_000_000;
 
 /// Default of [`AggregateConfig::max_open_windows`]: about 200 MB of
 /// accumulators at the measured ~3.7 KB each (see README, "Memory bounds").
@@ -55,6 +63,7 @@ impl Default for AggregateConfig {
             grace: 30 * MICROS,
             top_domains: 5,
             max_names_per_window: 65_536,
+            max_names_total: DEFAULT_MAX_NAMES_TOTAL,
             max_open_windows: DEFAULT_MAX_OPEN_WINDOWS,
         }
     }
@@ -433,7 +442,9 @@ impl Pools {
     }
 
     fn put_times(&mut self, mut t: Vec<TsMicros>) {
-        if self.times.len() < Self::CAP {
+        // Only small buffers are reused: a pooled 256-sample buffer handed to
+        // every new domain would cost 2 KB per domain under a flood of names.
+        if self.times.len() < Self::CAP && t.capacity() <= 16 {
             t.clear();
             self.times.push(t);
         }
@@ -517,9 +528,11 @@ impl Acc {
         e: &Enrichment,
         follow_up: bool,
         cfg: &AggregateConfig,
+        room: bool,
         pools: &mut Pools,
     ) {
-        let max_names = cfg.max_names_per_window;
+        // `room`: the aggregator-wide budget (max_names_total) has room.
+        let max_names = if room { cfg.max_names_per_window } else { 0 };
         let w = &mut self.w;
         w.first_ts = w.first_ts.min(l.ts);
         w.last_ts = w.last_ts.max(l.ts);
@@ -638,6 +651,7 @@ impl Acc {
         // Registrable domains: distinct subdomains and lookup regularity.
         let (reg_name, reg_key) = group_domain(l.qname, e);
         if self.regs.len() >= max_names && !self.regs.contains_key(&reg_key) {
+            // (also when the aggregator-wide budget is spent)
             // Beyond the cap (one host resolving random registrable domains):
             // counted, not kept.
             w.unique_registrable += 1;
@@ -845,6 +859,8 @@ pub struct Aggregator {
     evicted_windows: u64,
     evicted_lookups: u64,
     names_dropped: u64,
+    /// Names and registrable domains held by all open accumulators.
+    kept_names: usize,
     /// Latest resolved brand lookalike per host, kept for [`FOLLOW_UP`].
     lures: FxHashMap<IpAddr, LureState>,
 }
@@ -867,6 +883,7 @@ impl Aggregator {
             evicted_windows: 0,
             evicted_lookups: 0,
             names_dropped: 0,
+            kept_names: 0,
             lures: FxHashMap::default(),
         }
     }
@@ -896,8 +913,14 @@ impl Aggregator {
         self.evicted_lookups
     }
 
+    /// Names and registrable domains held by the open windows now.
+    pub fn kept_names(&self) -> usize {
+        self.kept_names
+    }
+
     /// Names and registrable domains counted but not kept because a window
-    /// held [`AggregateConfig::max_names_per_window`] already.
+    /// held [`AggregateConfig::max_names_per_window`] already, or all open
+    /// windows held [`AggregateConfig::max_names_total`].
     pub fn names_dropped(&self) -> u64 {
         self.names_dropped
     }
@@ -933,6 +956,7 @@ impl Aggregator {
         for i in 0..n {
             let (count, _, h, s) = self.victims[i];
             if let Some(mut acc) = self.open.remove(&(h, s)) {
+                self.kept_names -= acc.domains.len() + acc.regs.len();
                 acc.discard(&mut self.pools);
                 self.evicted_windows += 1;
                 self.evicted_lookups += u64::from(count);
@@ -971,7 +995,10 @@ impl Aggregator {
                 self.open.entry((l.client, start)).or_insert(a)
             }
         };
-        acc.record(l, e, follow_up, &self.cfg, &mut self.pools);
+        let before = acc.domains.len() + acc.regs.len();
+        let room = self.kept_names < self.cfg.max_names_total;
+        acc.record(l, e, follow_up, &self.cfg, room, &mut self.pools);
+        self.kept_names += (acc.domains.len() + acc.regs.len()).saturating_sub(before);
         self.names_dropped += std::mem::take(&mut acc.names_dropped);
     }
 
@@ -1046,6 +1073,7 @@ impl Aggregator {
         for i in 0..self.keys.len() {
             let (s, h) = self.keys[i];
             if let Some(mut acc) = self.open.remove(&(h, s)) {
+                self.kept_names -= acc.domains.len() + acc.regs.len();
                 out.push(acc.finish(self.cfg.top_domains, &mut self.pools));
                 if self.pool.len() < POOL_CAP {
                     self.pool.push(acc);
@@ -1291,6 +1319,36 @@ mod tests {
             let w = out.iter().find(|w| w.host.to_string() == h);
             assert_eq!(w.map(|w| w.lookups), Some(20), "{h} keeps its whole window");
         }
+    }
+
+    #[test]
+    fn names_over_all_open_windows_are_held_to_the_total_budget() {
+        let mut a = Aggregator::new(AggregateConfig {
+            max_names_total: 100,
+            ..Default::default()
+        });
+        // 50 hosts, 20 distinct registrable domains each, one window
+        let names: Vec<String> = (0..20).map(|i| format!("r{i}.com")).collect();
+        for h in 0..50u32 {
+            for n in &names {
+                let name: &'static str = Box::leak(n.clone().into_boxed_str());
+                let l = Lookup {
+                    client: format!("10.0.1.{h}").parse().unwrap(),
+                    ..lookup(1.0 + f64::from(h), "10.0.0.1", name, 0)
+                };
+                a.record(&l, &enr(name, name.len(), 0.1));
+                assert!(a.kept_names() <= 100 + 2, "{}", a.kept_names());
+            }
+        }
+        assert!(a.names_dropped() > 0);
+        let mut out = Vec::new();
+        a.flush_all(&mut out);
+        assert_eq!(a.kept_names(), 0, "closing returns the budget");
+        // every window still counts all its names
+        assert!(out
+            .iter()
+            .all(|w| w.unique_registrable == 20 && w.lookups == 20));
+        assert!(out.iter().any(|w| w.names_saturated));
     }
 
     #[test]
