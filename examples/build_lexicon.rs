@@ -4,7 +4,7 @@
 //! ```text
 //! cargo run --example build_lexicon -- [BENIGN_DIR] [OUT]
 //! ```
-//! Defaults: `/work/shared/data/domains/benign` and `data/benign_bigrams.tsv`.
+//! Defaults: `../shared/data/domains/benign` and `data/benign_bigrams.tsv`.
 //! Every `*.txt` (one domain per line) and `*.csv` (`rank,domain`) file in the
 //! directory is read; names are de-duplicated, reduced to the labels left of
 //! their public suffix (embedded ICANN-only PSL) and counted label by label.
@@ -16,10 +16,9 @@ use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let dir = PathBuf::from(
-        args.next()
-            .unwrap_or_else(|| "/work/shared/data/domains/benign".into()),
-    );
+    let dir = PathBuf::from(args.next().unwrap_or_else(|| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/domains/benign").into()
+    }));
     let out =
         PathBuf::from(args.next().unwrap_or_else(|| {
             concat!(env!("CARGO_MANIFEST_DIR"), "/data/benign_bigrams.tsv").into()

@@ -4,7 +4,7 @@
 //! cargo run --example build_sim_lists -- [SRC_DIR] [OUT_DIR]
 //! ```
 //!
-//! `SRC_DIR` defaults to `/work/shared/data/domains` (layout `benign/`, `dga/`,
+//! `SRC_DIR` defaults to `../shared/data/domains` (layout `benign/`, `dga/`,
 //! `tunneling/`), `OUT_DIR` to `data/sim`. The selection is deterministic
 //! (evenly spaced samples), so re-running on the same inputs gives the same
 //! files:
@@ -43,9 +43,9 @@ fn spaced<T: Clone>(v: &[T], n: usize) -> Vec<T> {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let src = args
-        .next()
-        .unwrap_or_else(|| "/work/shared/data/domains".to_string());
+    let src = args.next().unwrap_or_else(|| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/domains").to_string()
+    });
     let out = std::path::PathBuf::from(args.next().unwrap_or_else(|| "data/sim".to_string()));
     let lists = DomainLists::from_dir(&src)?;
     std::fs::create_dir_all(&out)?;

@@ -8,7 +8,6 @@ mod common;
 
 use common::datasets;
 use sentineldns::enrich::{brand, psl::Psl};
-use std::path::Path;
 
 /// Names flagged as lookalikes among `names`, with their brand.
 fn lookalikes(names: &[String]) -> Vec<String> {
@@ -25,7 +24,7 @@ fn lookalikes(names: &[String]) -> Vec<String> {
 /// One benign list (not the merged `datasets::benign()`, which includes the
 /// top-50k list the exemption is built from).
 fn benign_list(file: &str) -> Vec<String> {
-    let p = Path::new(datasets::ROOT).join("benign").join(file);
+    let p = datasets::root().join("benign").join(file);
     std::fs::read_to_string(&p)
         .unwrap_or_else(|e| panic!("{}: {e} (../shared/data is required)", p.display()))
         .lines()

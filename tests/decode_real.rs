@@ -1,9 +1,11 @@
 //! Real captures through the decoder: pinned DNS message counts (cross-checked
 //! with tshark, see each case) and a no-panic walk over every file under
-//! /work/shared/data/pcap.
+//! ../shared/data/pcap (a missing file fails the test).
 //!
 //! pcap-parser is used here only to iterate records (pcap and pcapng, gzip via
 //! flate2). When the data directory is absent the tests print a note and pass.
+
+mod common;
 
 use pcap_parser::traits::PcapNGPacketBlock;
 use pcap_parser::{create_reader, Block, PcapBlockOwned, PcapError};
@@ -13,7 +15,9 @@ use sentineldns::stats::{SkipReason, Stats};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-const DATA: &str = "/work/shared/data/pcap";
+fn data() -> std::path::PathBuf {
+    common::shared("pcap")
+}
 
 /// Call `f` for every record of the capture at `path`. Returns false if the
 /// file could not be read as a capture at all.
@@ -107,12 +111,9 @@ struct Outcome {
     packets: u64,
 }
 
-fn run(rel: &str) -> Option<Outcome> {
-    let path = Path::new(DATA).join(rel);
-    if !path.exists() {
-        eprintln!("skipping {rel}: data not present");
-        return None;
-    }
+fn run(rel: &str) -> Outcome {
+    let path = data().join(rel);
+    assert!(path.is_file(), "capture {} is missing", path.display());
     let mut dec = Decoder::new(DecodeConfig::default());
     let mut out = Outcome::default();
     let name = path.display().to_string();
@@ -132,7 +133,7 @@ fn run(rel: &str) -> Option<Outcome> {
         });
     });
     assert!(ok, "{rel}: unreadable");
-    Some(out)
+    out
 }
 
 /// Expected DNS/mDNS/LLMNR message counts. The tshark column is
@@ -193,7 +194,7 @@ const PINNED: &[(&str, usize, &str)] = &[
 fn pinned_message_counts() {
     let mut failures = Vec::new();
     for &(rel, want, why) in PINNED {
-        let Some(o) = run(rel) else { continue };
+        let o = run(rel);
         if o.messages != want {
             failures.push(format!(
                 "{rel}: got {} want {want} ({why}); skips {:?}",
@@ -213,23 +214,17 @@ fn pinned_message_counts() {
 
 #[test]
 fn fragments_are_reassembled() {
-    let Some(o) = run("dns-oarc/dnscap/frags.pcap") else {
-        return;
-    };
+    let o = run("dns-oarc/dnscap/frags.pcap");
     assert!(o.stats.reassembled_datagrams > 0);
     assert_eq!(o.stats.skipped(SkipReason::FragmentDropped), 0);
-    let Some(o) = run("zeek/ipv6-fragmented-dns.pcap") else {
-        return;
-    };
+    let o = run("zeek/ipv6-fragmented-dns.pcap");
     assert_eq!(o.stats.reassembled_datagrams, 1);
     assert!(o.qnames.iter().any(|q| q.starts_with("txtpadding_3")));
 }
 
 #[test]
 fn tcp_messages_are_marked_tcp() {
-    let Some(o) = run("dns-oarc/dnscap/dnso1tcp.pcap") else {
-        return;
-    };
+    let o = run("dns-oarc/dnscap/dnso1tcp.pcap");
     assert_eq!(o.tcp, o.messages);
     assert_eq!(o.stats.tcp_messages as usize, o.messages);
     assert_eq!(o.stats.skipped(SkipReason::TcpStreamLoss), 0);
@@ -252,12 +247,14 @@ fn all_files(dir: &Path, out: &mut Vec<PathBuf>) {
 #[test]
 fn every_capture_decodes_without_panic() {
     let mut files = Vec::new();
-    all_files(Path::new(DATA), &mut files);
+    all_files(&data(), &mut files);
     files.sort();
-    if files.is_empty() {
-        eprintln!("no captures under {DATA}");
-        return;
-    }
+    assert!(
+        files.len() > 100,
+        "only {} captures under {}",
+        files.len(),
+        data().display()
+    );
     let verbose = std::env::var_os("DECODE_REAL_VERBOSE").is_some();
     let mut total = Stats::default();
     let mut readable = 0;

@@ -7,6 +7,8 @@
 //! baseline is built from the first 2,000 benign flows (20 windows); the last
 //! 500 (5 windows) are held out and must stay quiet.
 
+mod common;
+
 use assert_cmd::Command;
 use sentineldns::store::Store;
 use std::collections::BTreeMap;
@@ -17,12 +19,7 @@ fn bin() -> Command {
 }
 
 fn data_dir() -> PathBuf {
-    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for cand in [
-        here.join("../../shared/data/flows/cicids2017"),
-        here.join("../shared/data/flows/cicids2017"),
-        PathBuf::from("/work/shared/data/flows/cicids2017"),
-    ] {
+    for cand in [common::shared("flows/cicids2017")] {
         if cand.join("improved_BENIGN_2500.csv").exists() {
             return cand;
         }

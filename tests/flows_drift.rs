@@ -2,12 +2,16 @@
 //! UNSW-NB15 halves cross-checked against an independent computation, ADWIN on
 //! a deliberate shift and on a stationary stream, burst alerts, and bad input.
 
+mod common;
+
 use assert_cmd::Command;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-const UNSW: &str = "/work/shared/data/flows/unsw-nb15/UNSW_NB15_testing-set_subset4528.csv";
+fn unsw() -> std::path::PathBuf {
+    common::shared("flows/unsw-nb15/UNSW_NB15_testing-set_subset4528.csv")
+}
 
 fn bin() -> Command {
     Command::cargo_bin("sentineldns").expect("binary built")
@@ -39,7 +43,7 @@ fn fails_with(o: &std::process::Output, needle: &str) {
 
 /// The UNSW subset split at `at` data rows into reference and current files.
 fn unsw_halves(dir: &Path, at: usize) -> (PathBuf, PathBuf, Vec<Vec<String>>) {
-    let text = std::fs::read_to_string(UNSW).expect("shared UNSW-NB15 subset present");
+    let text = std::fs::read_to_string(unsw()).expect("shared UNSW-NB15 subset present");
     let mut lines = text.lines();
     let header = lines.next().unwrap();
     let rows: Vec<&str> = lines.collect();

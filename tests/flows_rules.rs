@@ -2,12 +2,16 @@
 //! flagged and benign sources are not at the default thresholds, HTTP-log input,
 //! counted queue overflow, out-of-order input, and bad input.
 
+mod common;
+
 use assert_cmd::Command;
 use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-const CIC: &str = "/work/shared/data/flows/cicids2017";
+fn cic_dir() -> std::path::PathBuf {
+    common::shared("flows/cicids2017")
+}
 
 fn bin() -> Command {
     Command::cargo_bin("sentineldns").expect("binary built")
@@ -31,7 +35,7 @@ fn run_json(args: &[&str]) -> (Vec<Value>, String) {
 }
 
 fn cic(name: &str) -> String {
-    Path::new(CIC).join(name).to_str().unwrap().to_owned()
+    cic_dir().join(name).to_str().unwrap().to_owned()
 }
 
 #[test]

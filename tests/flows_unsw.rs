@@ -2,24 +2,19 @@
 //! on the UNSW-NB15 testing-set subset: held-out quality floors, determinism,
 //! NDJSON output, corrupt / truncated / foreign model files and bad CSV input.
 
+mod common;
+
 use assert_cmd::Command;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-const UNSW: &str = "/work/shared/data/flows/unsw-nb15/UNSW_NB15_testing-set_subset4528.csv";
+fn unsw() -> std::path::PathBuf {
+    common::shared("flows/unsw-nb15/UNSW_NB15_testing-set_subset4528.csv")
+}
 
 fn bin() -> Command {
     Command::cargo_bin("sentineldns").expect("binary built")
-}
-
-fn unsw() -> &'static Path {
-    let p = Path::new(UNSW);
-    assert!(
-        p.is_file(),
-        "{UNSW} is missing (shared data set, see shared/data/MANIFEST.md)"
-    );
-    p
 }
 
 fn train(out: &Path, seed: u64, trees: u16) -> Value {
@@ -90,7 +85,7 @@ fn score(model: &Path, input: &Path) -> std::process::Output {
 #[test]
 fn score_writes_one_json_object_per_record() {
     let (m, _) = model();
-    let o = score(m, unsw());
+    let o = score(m, &unsw());
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let text = String::from_utf8(o.stdout).unwrap();
     let recs: Vec<Value> = text
@@ -150,23 +145,23 @@ fn corrupt_truncated_and_foreign_models_are_refused_clearly() {
     let mid = bytes.len() / 2;
     flipped[mid] ^= 0x01;
     std::fs::write(&bad, &flipped).unwrap();
-    assert_fails_with(&score(&bad, unsw()), "checksum mismatch");
+    assert_fails_with(&score(&bad, &unsw()), "checksum mismatch");
 
     std::fs::write(&bad, &bytes[..bytes.len() - 100]).unwrap();
-    assert_fails_with(&score(&bad, unsw()), "truncated");
+    assert_fails_with(&score(&bad, &unsw()), "truncated");
 
     std::fs::write(&bad, b"").unwrap();
-    assert_fails_with(&score(&bad, unsw()), "not a sentineldns flow model");
+    assert_fails_with(&score(&bad, &unsw()), "not a sentineldns flow model");
 
     // a CSV file, and a DNS model bundle header, are not flow models
-    assert_fails_with(&score(unsw(), unsw()), "not a sentineldns flow model");
+    assert_fails_with(&score(&unsw(), &unsw()), "not a sentineldns flow model");
     let mut dns = b"SDNSMDL\0".to_vec();
     dns.extend_from_slice(&bytes[8..]);
     std::fs::write(&bad, &dns).unwrap();
-    assert_fails_with(&score(&bad, unsw()), "not a sentineldns flow model");
+    assert_fails_with(&score(&bad, &unsw()), "not a sentineldns flow model");
 
     assert_fails_with(
-        &score(&dir.path().join("missing.bin"), unsw()),
+        &score(&dir.path().join("missing.bin"), &unsw()),
         "missing.bin",
     );
 }

@@ -3,18 +3,22 @@
 //! recall at the 0.999 quantile, the robust mode's figures on that stream and on
 //! freshly generated ones, and bad input.
 
+mod common;
+
 use assert_cmd::Command;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-const DATA: &str = "/work/shared/data/seed000";
+fn data() -> std::path::PathBuf {
+    common::shared("seed000")
+}
 
 fn bin() -> Command {
     Command::cargo_bin("sentineldns").expect("binary built")
 }
 
 fn stream42() -> PathBuf {
-    Path::new(DATA).join("stream_seed42.csv")
+    data().join("stream_seed42.csv")
 }
 
 fn run_ok(args: &[&str]) -> String {
@@ -57,7 +61,7 @@ fn reproduces_reference_scores_row_by_row() {
         out.to_str().unwrap(),
     ]);
     let ours = std::fs::read_to_string(&out).unwrap();
-    let theirs = std::fs::read_to_string(Path::new(DATA).join("scores_seed42.csv")).unwrap();
+    let theirs = std::fs::read_to_string(data().join("scores_seed42.csv")).unwrap();
     let mut ours = ours.lines();
     let mut theirs = theirs.lines();
     assert_eq!(ours.next(), Some("t,device_id,score,is_anom,alert"));

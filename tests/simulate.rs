@@ -1,6 +1,8 @@
 //! End-to-end tests of the traffic simulator: determinism, labels, JSONL shape
 //! and pcap well-formedness.
 
+mod common;
+
 use sentineldns::simulate::{
     write_jsonl, write_pcap, DomainLists, Scenario, SimConfig, SimEvent, Simulator,
 };
@@ -243,12 +245,9 @@ fn json_lines_parse_with_required_fields() {
 }
 
 #[test]
-fn full_lists_work_when_available() {
-    let dir = std::path::Path::new("/work/shared/data/domains");
-    if !dir.exists() {
-        return;
-    }
-    let l = DomainLists::from_dir(dir).unwrap();
+fn full_lists_work() {
+    let dir = common::shared("domains");
+    let l = DomainLists::from_dir(&dir).unwrap();
     let sim = Simulator::new(
         SimConfig {
             hosts: 4,

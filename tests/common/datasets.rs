@@ -1,12 +1,25 @@
-//! Loaders for the labelled domain lists under `/work/shared/data/domains`
+//! Loaders for the labelled domain lists under `../shared/data/domains`
 //! (shared by `tests/calibration.rs` and `examples/lexical_calibration.rs`).
 #![allow(dead_code)]
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-/// Root of the shared data sets.
-pub const ROOT: &str = "/work/shared/data/domains";
+/// Root of the labelled domain lists (fails the test when missing).
+pub fn root() -> PathBuf {
+    // Also compiled into examples/lexical_calibration.rs, so it does not use
+    // `super::shared`; same rule: $SENTINELDNS_SHARED_DATA or ../shared/data.
+    let root = std::env::var_os("SENTINELDNS_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"))
+        .join("domains");
+    assert!(
+        root.join("benign").is_dir(),
+        "labelled domain lists not found at {}: check out ../shared next to this repository or set SENTINELDNS_SHARED_DATA",
+        root.display()
+    );
+    root
+}
 
 /// One named set of query names.
 pub struct Set {
@@ -44,15 +57,10 @@ fn files(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
-/// Whether the shared data is present.
-pub fn available() -> bool {
-    Path::new(ROOT).join("benign").is_dir()
-}
-
 /// All benign registrable domains (the four lists, de-duplicated).
 pub fn benign() -> Set {
     let mut set = BTreeSet::new();
-    for f in files(&Path::new(ROOT).join("benign")) {
+    for f in files(&root().join("benign")) {
         for line in read(&f).lines() {
             let d = normalise(line.rsplit(',').next().unwrap_or(""));
             if !d.is_empty() && d != "domain" {
@@ -69,7 +77,7 @@ pub fn benign() -> Set {
 /// DGA domains grouped by family (source list for the andrewaeva files).
 pub fn dga() -> Vec<Set> {
     let mut fams: std::collections::BTreeMap<String, BTreeSet<String>> = Default::default();
-    for f in files(&Path::new(ROOT).join("dga")) {
+    for f in files(&root().join("dga")) {
         let fname = f
             .file_name()
             .and_then(|n| n.to_str())
@@ -122,7 +130,7 @@ pub fn dga() -> Vec<Set> {
 /// (`netrack_plain`, label 0) as `plain`. Not de-duplicated: every query counts.
 pub fn tunnels() -> Vec<Set> {
     let mut out = Vec::new();
-    for f in files(&Path::new(ROOT).join("tunneling")) {
+    for f in files(&root().join("tunneling")) {
         let fname = f
             .file_name()
             .and_then(|n| n.to_str())
