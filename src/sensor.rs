@@ -30,6 +30,7 @@ use crate::model::Label;
 use crate::output::metrics::Metrics;
 use crate::output::{OutputError, Outputs};
 use crate::pipeline::{Pipeline, PipelineConfig, RunEnd, Threads, WindowSink};
+use crate::source::jsonl::JsonEvent;
 use crate::source::merge::Merger;
 use crate::stats::{Bound, Stats, StatsReport};
 use crate::store::{Store, StoreError};
@@ -457,6 +458,12 @@ impl Sensor {
         number: u64,
     ) -> Result<(), SensorError> {
         self.pipeline.packet(pkt, source, number)
+    }
+
+    /// Feed one DNS event, read from line `line` of `source` (a pushed
+    /// stream of JSONL events).
+    pub fn event(&mut self, ev: &JsonEvent, source: &str, line: u64) -> Result<(), SensorError> {
+        self.pipeline.event(ev, source, line)
     }
 
     /// End of live input: expire pending queries, close every window and
