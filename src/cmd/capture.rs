@@ -3,16 +3,17 @@
 //!
 //! Order of operations (each step fails with a message naming what was wrong):
 //! open every interface and compile the filter (privileged) → drop to the
-//! unprivileged user → load the model, open the database, start the outputs
-//! (as that user, so the files it creates are its own) → start one reader
-//! thread per interface → process batches until SIGINT/SIGTERM or every
-//! interface ends → drain the queue, flush every open window, report drops.
+//! unprivileged user → open the [`crate::sensor::Sensor`]: load the model,
+//! open the database, start the outputs, begin the run (as that user, so the
+//! files it creates are its own) → start one reader thread per interface →
+//! feed batches to the sensor until SIGINT/SIGTERM or every interface ends →
+//! drain the queue, flush every open window, report drops.
 //! SIGHUP re-reads the configuration file and the allow-list files and
-//! applies what can change without reopening anything: the allow-list
-//! (`[allowlist]` plus `--allowlist` files) and the label thresholds
-//! (`[sensor] thresholds`). Interfaces, filter, window, database, model and
-//! outputs need a restart; a file that no longer loads is reported and the
-//! running settings are kept.
+//! applies what can change without reopening anything
+//! ([`crate::sensor::Sensor::reload`]): the allow-list (`[allowlist]` plus
+//! `--allowlist` files) and the label thresholds (`[sensor] thresholds`).
+//! Interfaces, filter, window, database, model and outputs need a restart; a
+//! file that no longer loads is reported and the running settings are kept.
 
 /// Run `capture`.
 #[cfg(not(feature = "capture"))]
