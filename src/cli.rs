@@ -786,24 +786,7 @@ impl OutputArgs {
 /// assert_eq!(sentineldns::cli::parse_size("100M"), Ok(100 << 20));
 /// assert!(sentineldns::cli::parse_size("0").is_err());
 /// ```
-pub fn parse_size(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let (num, shift) = match t.char_indices().last() {
-        Some((i, c)) if c.eq_ignore_ascii_case(&'k') => (&t[..i], 10),
-        Some((i, c)) if c.eq_ignore_ascii_case(&'m') => (&t[..i], 20),
-        Some((i, c)) if c.eq_ignore_ascii_case(&'g') => (&t[..i], 30),
-        _ => (t, 0),
-    };
-    let n: u64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("{s:?} is not a size (examples: 1048576, 512K, 100M, 1G)"))?;
-    if n == 0 {
-        return Err("size must be positive".into());
-    }
-    n.checked_mul(1 << shift)
-        .ok_or_else(|| format!("{s:?} is too large"))
-}
+pub use crate::config::parse_size;
 
 /// Options for `train`.
 #[derive(Debug, Args)]

@@ -109,6 +109,31 @@ pub fn default_model_paths() -> Vec<PathBuf> {
     ]
 }
 
+/// Parse a size: bytes, or with a `K`, `M` or `G` suffix (powers of 1024).
+///
+/// ```
+/// assert_eq!(sentineldns::config::parse_size("100M"), Ok(100 << 20));
+/// assert!(sentineldns::config::parse_size("0").is_err());
+/// ```
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, shift) = match t.char_indices().last() {
+        Some((i, c)) if c.eq_ignore_ascii_case(&'k') => (&t[..i], 10),
+        Some((i, c)) if c.eq_ignore_ascii_case(&'m') => (&t[..i], 20),
+        Some((i, c)) if c.eq_ignore_ascii_case(&'g') => (&t[..i], 30),
+        _ => (t, 0),
+    };
+    let n: u64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size (examples: 1048576, 512K, 100M, 1G)"))?;
+    if n == 0 {
+        return Err("size must be positive".into());
+    }
+    n.checked_mul(1 << shift)
+        .ok_or_else(|| format!("{s:?} is too large"))
+}
+
 /// Parse `300`, `300s`, `5m`, `1h`, `250ms` into microseconds.
 ///
 /// ```
@@ -447,7 +472,7 @@ fn size<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     }
     match Raw::deserialize(d)? {
         Raw::Bytes(b) => Ok(b),
-        Raw::Text(t) => crate::cli::parse_size(&t).map_err(serde::de::Error::custom),
+        Raw::Text(t) => parse_size(&t).map_err(serde::de::Error::custom),
     }
 }
 

@@ -9,29 +9,59 @@
 //!
 //! ## Data flow
 //!
+//! One packet, from the reader to SQLite, by module (no stage lives in the
+//! CLI layer):
+//!
 //! ```text
 //!  files ──► source ──RawPacket──► decode ──DnsMessage──► pair ──Lookup──┐
 //!  (pcap, pcapng, .gz)  (link→IP→defrag→UDP/TCP reassembly→DNS)          │
+//!  live  ──► capture (feature `capture`) ──RawPacket──► decode ──► pair ─┤
 //!  JSONL ──► source ───────────────────────────────────────────Lookup──┤
 //!                                                                      ▼
 //!                                  enrich (PSL, lexical risk, first-seen)
 //!                                                                      ▼
 //!                                  aggregate (per-host windows, watermark)
+//!            pipeline = source/decode/pair/enrich/aggregate ───────────┤
 //!                                                                      ▼
 //!                                  features ──► detect (score, label, reasons)
 //!                                                                      ▼
 //!                         store (SQLite, WAL, migrations) · output (NDJSON,
 //!                         webhook alerts, Prometheus /metrics + /healthz)
+//!            sensor = model + enricher + store + outputs + run row around
+//!                     the pipeline; sensor::StoreSink = detect → store → output
 //! ```
+//!
+//! [`sensor::Sensor`] is the assembly every verdict-producing command uses:
+//! opened once from the loaded [`config::Settings`], run over a
+//! [`source::merge::Merger`] (or fed live packets) until a stop flag,
+//! finished into a [`sensor::RunReport`]. `cmd` only turns flags into
+//! settings, draws progress and prints summaries.
 //!
 //! ## Dependency rule
 //!
-//! Modules depend one way only, left to right:
-//! `event/stats ← decode ← source ← pair ← enrich ← aggregate ← features ← detect ← store/output ← pipeline ← config ← cli/cmd ← main`.
-//! A module never names a module to its right. Third-party types (hickory
-//! `Message`, pcap-parser blocks, rusqlite rows) never leave the module that
-//! wraps them. The hot path passes borrowed values by reference and does not
-//! allocate per packet in the common case.
+//! The library is everything but [`cli`] and [`cmd`]; **no library module
+//! names `cli` or `cmd`**, and only `cmd` uses `anyhow` (library errors are
+//! typed `thiserror` enums, e.g. [`sensor::SensorError`]). Within the library
+//! a module only names modules in its own layer or the layers below it:
+//!
+//! 1. `event`, `stats`, `model`, `evaluate`, `simulate` (no other module);
+//! 2. `decode`, `pair` (→ 1); `source` (→ `decode`); `enrich` (→ `decode`);
+//!    `aggregate` (→ `enrich`); `features` (→ `aggregate`); `detect` (→
+//!    `aggregate`, `enrich`, `model`);
+//! 3. `pipeline` (source → decode → pair → enrich → aggregate; it knows no
+//!    detector, store or output);
+//! 4. `store`, `output`, `config` (`config` describes the others' settings;
+//!    `output` checks its settings with `config`'s ranges);
+//! 5. `sensor` (→ `config`, `pipeline`, `detect`, `store`, `output`);
+//!    `capture` (live reader → `source`, `stats`); `flows` (the flow
+//!    detectors → `evaluate`, `model`, `source`); `fuzzing` (entry points for
+//!    the fuzz targets);
+//! 6. then, outside the library: `cli` (argument types → `config`,
+//!    `output`) ← `cmd` (one file per subcommand) ← `main`.
+//!
+//! Third-party types (hickory `Message`, pcap-parser blocks, rusqlite rows)
+//! never leave the module that wraps them. The hot path passes borrowed values
+//! by reference and does not allocate per packet in the common case.
 //!
 //! ## Time
 //!
@@ -89,6 +119,7 @@ pub mod model;
 pub mod output;
 pub mod pair;
 pub mod pipeline;
+pub mod sensor;
 pub mod simulate;
 pub mod source;
 pub mod stats;

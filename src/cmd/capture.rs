@@ -3,16 +3,17 @@
 //!
 //! Order of operations (each step fails with a message naming what was wrong):
 //! open every interface and compile the filter (privileged) → drop to the
-//! unprivileged user → load the model, open the database, start the outputs
-//! (as that user, so the files it creates are its own) → start one reader
-//! thread per interface → process batches until SIGINT/SIGTERM or every
-//! interface ends → drain the queue, flush every open window, report drops.
+//! unprivileged user → open the [`crate::sensor::Sensor`]: load the model,
+//! open the database, start the outputs, begin the run (as that user, so the
+//! files it creates are its own) → start one reader thread per interface →
+//! feed batches to the sensor until SIGINT/SIGTERM or every interface ends →
+//! drain the queue, flush every open window, report drops.
 //! SIGHUP re-reads the configuration file and the allow-list files and
-//! applies what can change without reopening anything: the allow-list
-//! (`[allowlist]` plus `--allowlist` files) and the label thresholds
-//! (`[sensor] thresholds`). Interfaces, filter, window, database, model and
-//! outputs need a restart; a file that no longer loads is reported and the
-//! running settings are kept.
+//! applies what can change without reopening anything
+//! ([`crate::sensor::Sensor::reload`]): the allow-list (`[allowlist]` plus
+//! `--allowlist` files) and the label thresholds (`[sensor] thresholds`).
+//! Interfaces, filter, window, database, model and outputs need a restart; a
+//! file that no longer loads is reported and the running settings are kept.
 
 /// Run `capture`.
 #[cfg(not(feature = "capture"))]
@@ -32,14 +33,13 @@ pub use live::run;
 
 #[cfg(feature = "capture")]
 mod live {
-    use super::super::replay::{bounded_stats, stop_flag, window_printer, StoreSink};
+    use super::super::replay::{stop_flag, window_printer};
     use crate::capture::privdrop::{drop_privileges, Dropped};
     use crate::capture::{self, CaptureConfig, CaptureTotals, Next, RingConfig};
     use crate::cli::CaptureArgs;
     use crate::config::{Config, Settings};
     use crate::output::metrics::DropSite;
-    use crate::pipeline::Pipeline;
-    use crate::stats::StatsReport;
+    use crate::sensor::{RunStatus, Sensor, SensorError, SensorOptions};
     use anyhow::Context;
     use std::path::{Path, PathBuf};
     use std::process::ExitCode;
@@ -61,9 +61,8 @@ mod live {
         // checked (regular file, size) before any interface is opened.
         settings.config.validate(settings.file.as_deref())?;
         settings.config.allowlist.check_files()?;
-        let sensor = settings.config.sensor.clone();
         let capture_cfg = settings.config.capture.clone();
-        let mut cfg = super::super::settings_pipeline_config(&settings, &a.sensor.windows)?;
+        let cfg = super::super::settings_pipeline_config(&settings, &a.sensor.windows)?;
         if capture_cfg.interfaces.is_empty() {
             anyhow::bail!(
                 "no interface to capture on: give --interface IF or set `interfaces` in [capture]{}",
@@ -109,64 +108,52 @@ mod live {
                 tracing::warn!("still running as root (--user root): a decoder bug would run with full privileges")
             }
         }
-        let detector = super::super::settings_detector(&settings)?;
-        let db = sensor.db.clone();
-        let mut enricher = super::super::settings_enricher(&settings, &mut cfg)?;
-        let mut store =
-            super::super::open_store(&settings, a.sensor.first_seen_rows, &cfg, &mut enricher)?;
-        let out_cfg = settings.config.outputs.clone();
-        let outputs = super::super::start_outputs(&out_cfg)?;
-        let metrics = outputs.metrics().clone();
         let names = opened.interfaces();
-        let run = store.begin_run(
-            "capture",
-            &names,
-            cfg.aggregate.window / crate::event::MICROS,
+        let mut sensor = Sensor::open(
+            &settings,
+            SensorOptions {
+                command: "capture".into(),
+                inputs: names.clone(),
+                pipeline: cfg,
+                first_seen_rows: a.sensor.first_seen_rows,
+                printer: window_printer(a.format, &settings.config.outputs),
+            },
         )?;
+        let metrics = sensor.metrics().clone();
         let stop = stop_flag()?;
         let hup = Arc::new(AtomicBool::new(false));
         signal_hook::flag::register(signal_hook::consts::SIGHUP, hup.clone())
             .context("installing SIGHUP handler")?;
-        let sink = StoreSink::new(
-            store,
-            run,
-            window_printer(a.format, &out_cfg),
-            detector,
-            outputs,
-        );
-        let mut pipeline = Pipeline::new(&cfg, enricher, sink);
         let cap = opened.start(stop.clone())?;
         eprintln!(
             "capturing on {} (filter: {}); SIGINT/SIGTERM to stop, SIGHUP to reload the allow-list",
             names.join(", "),
             ccfg.bpf.as_deref().unwrap_or("default DNS filter")
         );
-        let t0 = Instant::now();
+        sensor.start_clock();
         let mut last_publish = Instant::now();
         let mut n: u64 = 0;
-        let mut result: anyhow::Result<()> = Ok(());
-        let publish = |p: &Pipeline<StoreSink>, t: CaptureTotals| {
-            metrics.publish_stats(&bounded_stats(p));
+        let mut result: Result<(), SensorError> = Ok(());
+        let publish = |sensor: &Sensor, t: CaptureTotals| {
+            metrics.publish_stats(&sensor.stats());
             metrics.set_dropped(DropSite::Kernel, t.kernel_dropped);
             metrics.set_dropped(DropSite::Interface, t.interface_dropped);
             metrics.set_dropped(DropSite::Queue, t.queue_dropped);
         };
-        let feed = |pipeline: &mut Pipeline<StoreSink>,
-                    n: &mut u64,
-                    b: &capture::Batch|
-         -> anyhow::Result<()> {
-            let iface = names.get(b.iface()).map_or("?", String::as_str);
-            for p in b.packets() {
-                *n += 1;
-                pipeline.source_stats().packets += 1;
-                pipeline.packet(&p, iface, *n)?;
-            }
-            Ok(())
-        };
+        let feed =
+            |sensor: &mut Sensor, n: &mut u64, b: &capture::Batch| -> Result<(), SensorError> {
+                let iface = names.get(b.iface()).map_or("?", String::as_str);
+                for p in b.packets() {
+                    *n += 1;
+                    sensor.source_stats().packets += 1;
+                    sensor.packet(&p, iface, *n)?;
+                }
+                Ok(())
+            };
         loop {
             match cap.next_batch(Duration::from_millis(200)) {
                 Next::Batch(b) => {
-                    if let Err(e) = feed(&mut pipeline, &mut n, &b) {
+                    if let Err(e) = feed(&mut sensor, &mut n, &b) {
                         result = Err(e);
                         stop.store(true, Ordering::Relaxed);
                         break;
@@ -180,43 +167,37 @@ mod live {
                 break;
             }
             if hup.swap(false, Ordering::Relaxed) {
-                reload(&settings, &a.allowlist, &mut pipeline);
+                reload(&settings, &a.allowlist, &mut sensor);
             }
             if last_publish.elapsed() >= Duration::from_secs(1) {
-                publish(&pipeline, cap.counters().totals());
+                publish(&sensor, cap.counters().totals());
                 last_publish = Instant::now();
             }
         }
         stop.store(true, Ordering::Relaxed);
         let totals = cap.finish(|b| {
             if result.is_ok() {
-                if let Err(e) = feed(&mut pipeline, &mut n, b) {
+                if let Err(e) = feed(&mut sensor, &mut n, b) {
                     result = Err(e);
                 }
             }
         });
         if result.is_ok() {
-            result = pipeline.finish();
+            result = sensor.finish_input();
         }
-        publish(&pipeline, totals);
-        let secs = t0.elapsed().as_secs_f64();
-        let final_stats = bounded_stats(&pipeline);
-        let report = StatsReport::from(&final_stats);
-        let summary = serde_json::json!({ "stats": report, "capture": totals });
-        let summary = serde_json::to_string(&summary)?;
-        let mut sink = pipeline.into_sink();
-        let outputs_done = sink.outputs.finish();
-        if let Err(e) = result {
-            let _ = sink.store.finish_run(run, "failed", &summary);
-            return Err(e);
-        }
-        sink.store.finish_run(run, "stopped", &summary)?;
+        publish(&sensor, totals);
+        let totals_json = serde_json::to_value(totals)?;
+        let r = sensor.finish(
+            result.map(|()| RunStatus::Stopped),
+            Some(("capture", totals_json)),
+        )?;
         if let Some(p) = &a.summary_json {
-            std::fs::write(p, &summary).with_context(|| format!("writing {}", p.display()))?;
+            std::fs::write(p, &r.summary).with_context(|| format!("writing {}", p.display()))?;
         }
         if !a.quiet {
             eprintln!(
-                "capture stopped after {secs:.1}s on {}: {} packets captured, dropped: {} kernel, {} interface, {} queue{}",
+                "capture stopped after {:.1}s on {}: {} packets captured, dropped: {} kernel, {} interface, {} queue{}",
+                r.secs,
                 names.join(", "),
                 totals.captured,
                 totals.kernel_dropped,
@@ -229,28 +210,33 @@ mod live {
                 }
             );
             eprintln!(
-                "  dns messages {}, lookups {}, windows {} (db {}, run {run})",
-                report.dns_messages,
-                report.lookups,
-                final_stats.windows,
-                db.display()
+                "  dns messages {}, lookups {}, windows {} (db {}, run {})",
+                r.report.dns_messages,
+                r.report.lookups,
+                r.stats.windows,
+                r.db.display(),
+                r.run
             );
-            if sink.detector.is_some() {
+            if r.scored {
                 eprintln!(
                     "  verdicts: {} Normal, {} Unusual, {} Likely Compromise",
-                    sink.labels[0], sink.labels[1], sink.labels[2]
+                    r.verdicts.normal, r.verdicts.unusual, r.verdicts.likely_compromise
                 );
             }
-            for line in sink.outputs.summary_lines() {
+            for line in r.outputs.summary_lines() {
                 eprintln!("  {line}");
             }
         }
-        outputs_done.context("output failed (the database has every window)")?;
+        if let Some(e) = r.output_error {
+            return Err(
+                anyhow::Error::new(e).context("output failed (the database has every window)")
+            );
+        }
         Ok(ExitCode::SUCCESS)
     }
 
     /// SIGHUP: re-read the file and apply the allow-list and thresholds.
-    fn reload(settings: &Settings, allow_files: &[PathBuf], pipeline: &mut Pipeline<StoreSink>) {
+    fn reload(settings: &Settings, allow_files: &[PathBuf], sensor: &mut Sensor) {
         let config = match &settings.file {
             Some(f) => match Config::load(f) {
                 Ok(mut c) => {
@@ -265,29 +251,6 @@ mod live {
             // No file: the allow-list files (already in the settings) are re-read.
             None => settings.config.clone(),
         };
-        match config.allowlist.build() {
-            Ok(list) => {
-                tracing::info!(entries = list.len(), "SIGHUP: allow-list reloaded");
-                pipeline.replace_allowlist(list);
-            }
-            Err(e) => {
-                tracing::error!(error = %format!("{e:#}"), "SIGHUP: allow-list does not load, keeping the old one")
-            }
-        }
-        if let (Some(t), Some(d)) = (
-            config.sensor.thresholds,
-            pipeline.sink_mut().detector.as_mut(),
-        ) {
-            match d.set_thresholds(t) {
-                Ok(()) => tracing::info!(
-                    unusual = t.unusual,
-                    likely = t.likely,
-                    "SIGHUP: thresholds reloaded"
-                ),
-                Err(e) => {
-                    tracing::error!(error = %e, "SIGHUP: bad thresholds, keeping the old ones")
-                }
-            }
-        }
+        sensor.reload(&config);
     }
 }

@@ -1,8 +1,11 @@
 //! Subcommand implementations: the CLI edge, where `anyhow` errors with context live.
 //!
 //! One file per subcommand; [`output`] renders windows the same way for all of
-//! them. Helpers shared by several commands (configuration from flags, model
-//! loading, building windows in memory) live here.
+//! them. Helpers shared by several commands (settings and pipeline
+//! configuration from flags, model loading by path, building windows in
+//! memory) live here. Assembling and running the sensor (model, enricher,
+//! store, outputs, run row) is the library's [`crate::sensor`]: `replay` and
+//! `capture` only turn flags into [`Settings`] and report.
 
 pub mod alerts;
 pub mod capture;
@@ -20,7 +23,6 @@ use crate::cli::{Cli, Command, OutputArgs, StoredQuery, WindowArgs};
 use crate::config::{ModelChoice, Overrides, Settings};
 use crate::detect::Detector;
 use crate::enrich::Enricher;
-use crate::output::{Outputs, OutputsConfig};
 use crate::pair::PairConfig;
 use crate::pipeline::{Pipeline, PipelineConfig, Threads, VecSink};
 use crate::source::merge::Merger;
@@ -91,18 +93,6 @@ pub fn pipeline_config(a: &WindowArgs) -> anyhow::Result<PipelineConfig> {
     Ok(cfg)
 }
 
-/// Start the outputs `cfg` asks for (NDJSON, webhook, metrics server) and
-/// print where metrics are served (the port may have been picked by the OS).
-/// Shared by every command that produces windows.
-pub fn start_outputs(cfg: &OutputsConfig) -> anyhow::Result<Outputs> {
-    let outputs = Outputs::start(cfg).context("starting outputs")?;
-    if let Some(addr) = outputs.metrics_addr() {
-        tracing::info!(%addr, "metrics server listening");
-        eprintln!("metrics: serving http://{addr}/metrics and http://{addr}/healthz");
-    }
-    Ok(outputs)
-}
-
 /// Where the model is looked for when `--model` is not given.
 pub fn default_model_paths() -> Vec<PathBuf> {
     crate::config::default_model_paths()
@@ -154,70 +144,6 @@ pub fn settings_pipeline_config(
     let mut cfg = pipeline_config(&windows)?;
     settings.config.limits.apply_to(&mut cfg);
     Ok(cfg)
-}
-
-/// The detector `settings` ask for (model choice and threshold override),
-/// or `None` when scoring is off.
-pub fn settings_detector(settings: &Settings) -> anyhow::Result<Option<Detector>> {
-    let sensor = &settings.config.sensor;
-    match crate::config::load_model(&sensor.model_choice(), sensor.thresholds)
-        .map_err(anyhow::Error::msg)?
-    {
-        None => Ok(None),
-        Some((d, path)) => {
-            tracing::info!(model = %path.display(), thresholds = ?d.bundle().thresholds, "model loaded");
-            Ok(Some(d))
-        }
-    }
-}
-
-/// Open the database of `settings` with its first-seen row cap (`[limits]
-/// first_seen_rows`, `flag` laid over it) and preload the newest first-seen
-/// records into `enricher`, filling its in-memory sets to 90 % of their caps
-/// (so the first new domains after a restart do not trigger an eviction pass).
-pub fn open_store(
-    settings: &Settings,
-    flag: Option<u64>,
-    cfg: &PipelineConfig,
-    enricher: &mut Enricher,
-) -> anyhow::Result<Store> {
-    let mut store = Store::open(&settings.config.sensor.db)?;
-    store.set_first_seen_rows(flag.unwrap_or(settings.config.limits.first_seen_rows));
-    let t = std::time::Instant::now();
-    let tenth = |cap: usize| cap - cap / 10;
-    let preloaded = store
-        .load_first_seen(
-            tenth(cfg.enrich.first_seen_cap),
-            tenth(cfg.enrich.host_first_seen_cap),
-            |r| enricher.preload_first_seen(&r),
-        )
-        .context("loading first-seen domains")?;
-    tracing::info!(
-        records = preloaded,
-        secs = t.elapsed().as_secs_f64(),
-        "first-seen domains preloaded"
-    );
-    Ok(store)
-}
-
-/// The enricher of a pipeline command: `cfg`'s settings with the
-/// configuration's allow-list (embedded default, files, inline entries).
-pub fn settings_enricher(
-    settings: &Settings,
-    cfg: &mut PipelineConfig,
-) -> anyhow::Result<Enricher> {
-    let allow = &settings.config.allowlist;
-    cfg.enrich.default_allowlist = allow.default;
-    let mut e = Enricher::new(cfg.enrich.clone());
-    let extra = allow.extra()?;
-    if !extra.is_empty() {
-        tracing::info!(
-            entries = extra.len(),
-            "allow-list entries from the configuration"
-        );
-        e.extend_allowlist(extra);
-    }
-    Ok(e)
 }
 
 /// Build every window of `inputs` in memory, with a fresh first-seen state

@@ -168,6 +168,19 @@ impl WindowView {
     }
 }
 
+impl crate::sensor::WindowPrinter for Printer {
+    fn print(&mut self, windows: &[HostWindow], verdicts: &[Verdict]) {
+        // A closed stdout (e.g. `| head`) must not lose stored data: ignore it.
+        let _ = Printer::print(
+            self,
+            windows
+                .iter()
+                .enumerate()
+                .map(|(i, w)| WindowView::scored(w, verdicts.get(i))),
+        );
+    }
+}
+
 /// Writes windows in one format; prints the table header once.
 #[derive(Debug)]
 pub struct Printer {

@@ -1,25 +1,21 @@
-//! `sentineldns replay FILE...`: the main job. Opens every input (failing early,
-//! naming the file, if one is unusable), restores first-seen state from the
-//! database, runs the pipeline with a progress bar, writes each batch of closed
-//! windows to SQLite in one transaction, prints them, feeds the configured
-//! outputs (NDJSON, webhook, metrics; see [`crate::output`]), and reports the run.
+//! `sentineldns replay FILE...`: the main job, a thin shell around
+//! [`crate::sensor::Sensor`]. Loads the model, opens every input (failing
+//! early, naming the file, if one is unusable), opens the sensor (first-seen
+//! state from the database, outputs, run row), runs it with a progress bar
+//! (each batch of closed windows is scored, written to SQLite in one
+//! transaction, handed to the outputs and printed), and reports the run.
 //!
 //! Settings come from [`super::settings`]: the configuration file (window,
 //! grace, model / no_model, thresholds, db, threads, outputs, allow-list),
 //! then the environment, then the flags given.
 
-use super::output::{Printer, WindowView};
-use crate::aggregate::HostWindow;
+use super::output::Printer;
 use crate::cli::{Progress, ReplayArgs};
-use crate::detect::{Detector, Verdict};
-use crate::enrich::{Enrichment, FirstSeenRecord};
-use crate::event::Lookup;
-use crate::model::Label;
-use crate::output::{Outputs, OutputsConfig};
-use crate::pipeline::{Pipeline, RunEnd, Threads, WindowSink};
+use crate::output::OutputsConfig;
+use crate::pipeline::RunEnd;
+use crate::sensor::{load_detector, RunStatus, Sensor, SensorOptions, WindowPrinter};
 use crate::source::merge::Merger;
-use crate::stats::{Bound, Stats, StatsReport};
-use crate::store::Store;
+use crate::stats::{Stats, StatsReport};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
@@ -27,90 +23,19 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::Instant;
-
-/// Scores each batch, writes it to the store, prints it and hands it (and
-/// every lookup) to the outputs.
-pub struct StoreSink {
-    /// The database.
-    pub store: Store,
-    /// Run id in the database.
-    pub run: i64,
-    /// Window output on stdout.
-    pub printer: Printer,
-    /// Scores windows, when a model is loaded.
-    pub detector: Option<Detector>,
-    verdicts: Vec<Verdict>,
-    /// Verdicts so far: Normal, Unusual, Likely Compromise.
-    pub labels: [u64; 3],
-    /// NDJSON, webhook and metrics.
-    pub outputs: Outputs,
-}
-
-impl StoreSink {
-    /// A sink writing run `run` of `store`.
-    pub fn new(
-        store: Store,
-        run: i64,
-        printer: Printer,
-        detector: Option<Detector>,
-        outputs: Outputs,
-    ) -> Self {
-        StoreSink {
-            store,
-            run,
-            printer,
-            detector,
-            verdicts: Vec::new(),
-            labels: [0; 3],
-            outputs,
-        }
-    }
-}
-
-impl WindowSink for StoreSink {
-    type Error = anyhow::Error;
-    fn write(&mut self, w: &[HostWindow], f: &[FirstSeenRecord]) -> anyhow::Result<()> {
-        self.verdicts.clear();
-        if let Some(d) = &self.detector {
-            self.verdicts.extend(w.iter().map(|w| d.judge(w)));
-            for v in &self.verdicts {
-                let i = match v.label {
-                    Label::Normal => 0,
-                    Label::Unusual => 1,
-                    Label::LikelyCompromise => 2,
-                };
-                self.labels[i] += 1;
-            }
-        }
-        self.store
-            .write_batch(self.run, w, &self.verdicts, f)
-            .context("writing windows")?;
-        self.outputs.windows(w, &self.verdicts);
-        // A closed stdout (e.g. `| head`) must not lose stored data: ignore it.
-        let verdicts = &self.verdicts;
-        let _ = self.printer.print(
-            w.iter()
-                .enumerate()
-                .map(|(i, w)| WindowView::scored(w, verdicts.get(i))),
-        );
-        Ok(())
-    }
-
-    #[inline]
-    fn lookup(&mut self, l: &Lookup<'_>, e: &Enrichment) {
-        self.outputs.lookup(l, e);
-    }
-}
 
 /// The window printer for stdout: NDJSON on stdout replaces the window table
 /// there (shared by `replay` and `capture`).
-pub fn window_printer(format: crate::cli::OutputFormat, outputs: &OutputsConfig) -> Printer {
-    if outputs.ndjson_on_stdout() {
+pub fn window_printer(
+    format: crate::cli::OutputFormat,
+    outputs: &OutputsConfig,
+) -> Option<Box<dyn WindowPrinter + Send>> {
+    let printer = if outputs.ndjson_on_stdout() {
         Printer::new(crate::cli::OutputFormat::None)
     } else {
         Printer::new(format)
-    }
+    };
+    Some(Box::new(printer))
 }
 
 /// Install SIGINT/SIGTERM handlers that set the returned flag; a second signal
@@ -198,67 +123,34 @@ pub fn print_summary(r: &StatsReport, secs: f64, end: RunEnd, db: &str, run: i64
     }
 }
 
-/// The pipeline's counters plus the first-seen bounds it does not see: the
-/// enricher's in-memory evictions and the rows the store pruned at its cap
-/// (shared by `replay` and `capture`).
-pub fn bounded_stats(pipeline: &Pipeline<StoreSink>) -> Stats {
-    let mut s = pipeline.stats();
-    let e = pipeline.enrich_stats();
-    s.set_evicted(Bound::FirstSeenSensor, e.global_evicted);
-    s.set_evicted(Bound::FirstSeenHost, e.host_evicted);
-    s.set_evicted(
-        Bound::FirstSeenRows,
-        pipeline.sink().store.first_seen_pruned(),
-    );
-    s
-}
-
 /// Run `replay`; `config` is the global `--config` flag.
 pub fn run(a: ReplayArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
     let settings = super::settings(config, &a.overrides(), &a.outputs)?;
-    let sensor = &settings.config.sensor;
-    let mut cfg = super::settings_pipeline_config(&settings, &a.sensor.windows)?;
-    let detector = super::settings_detector(&settings)?;
-    let db = sensor.db.clone();
+    let cfg = super::settings_pipeline_config(&settings, &a.sensor.windows)?;
+    // The model is checked before the inputs are opened, the inputs before
+    // the database and the outputs.
+    let detector = load_detector(&settings)?;
     let mut stats = Stats::default();
     let mut merger = Merger::open_with(&a.files, a.source_limits(cfg.source), &mut stats)?;
-    let mut enricher = super::settings_enricher(&settings, &mut cfg)?;
-    let mut store = super::open_store(&settings, a.sensor.first_seen_rows, &cfg, &mut enricher)?;
     let names: Vec<String> = a.files.iter().map(|p| p.display().to_string()).collect();
-    // Outputs start before the run is recorded, so a port in use or an
-    // unwritable NDJSON path fails before anything is written.
-    let out_cfg = settings.config.outputs.clone();
-    let outputs = super::start_outputs(&out_cfg)?;
-    let metrics = outputs.metrics().clone();
-    let run = store.begin_run(
-        "replay",
-        &names,
-        cfg.aggregate.window / crate::event::MICROS,
+    let mut sensor = Sensor::with_detector(
+        &settings,
+        detector,
+        SensorOptions {
+            command: "replay".into(),
+            inputs: names,
+            pipeline: cfg,
+            first_seen_rows: a.sensor.first_seen_rows,
+            printer: window_printer(a.format, &settings.config.outputs),
+        },
     )?;
     for i in merger.inputs() {
         tracing::info!(file = %i.name, kind = i.kind.as_str(), gzip = i.gzip, bytes = i.size, "input opened");
     }
     let stop = stop_flag()?;
-    let scored = detector.is_some();
-    let sink = StoreSink::new(
-        store,
-        run,
-        window_printer(a.format, &out_cfg),
-        detector,
-        outputs,
-    );
-    let mut pipeline = Pipeline::new(&cfg, enricher, sink);
-    pipeline.source_stats().merge(&stats);
-    metrics.publish_stats(&stats);
+    sensor.add_source_stats(&stats);
     let pb = progress_bar(a.progress, merger.total_bytes());
-    let threads = if sensor.threads == 1 {
-        Threads::One
-    } else {
-        Threads::Two
-    };
-    let t0 = Instant::now();
-    let result = pipeline.run(&mut merger, &stop, threads, |m, s| {
-        metrics.publish_stats(s);
+    let result = sensor.run(&mut merger, &stop, |m, s| {
         pb.set_position(m.bytes_read());
         pb.set_message(format!(
             "{} pkts, {} lines, {} windows",
@@ -266,46 +158,32 @@ pub fn run(a: ReplayArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
         ));
     });
     pb.finish_and_clear();
-    let secs = t0.elapsed().as_secs_f64();
-    let final_stats = bounded_stats(&pipeline);
-    let report = StatsReport::from(&final_stats);
-    let summary = serde_json::to_string(&report)?;
-    let mut sink = pipeline.into_sink();
-    sink.outputs.publish_stats(&final_stats);
-    let outputs_done = sink.outputs.finish();
-    let end = match result {
-        Ok(end) => end,
-        Err(e) => {
-            let _ = sink.store.finish_run(run, "failed", &summary);
-            return Err(e);
-        }
-    };
-    let status = match end {
-        RunEnd::Complete => "complete",
-        RunEnd::Interrupted => "interrupted",
-    };
-    sink.store.finish_run(run, status, &summary)?;
+    let end = result.as_ref().ok().copied();
+    let r = sensor.finish(result.map(RunStatus::from), None)?;
+    let end = end.unwrap_or(RunEnd::Complete);
     if let Some(p) = &a.summary_json {
-        std::fs::write(p, &summary).with_context(|| format!("writing {}", p.display()))?;
+        std::fs::write(p, &r.summary).with_context(|| format!("writing {}", p.display()))?;
     }
     if !a.quiet {
-        print_summary(&report, secs, end, &db.display().to_string(), run);
-        if scored {
+        print_summary(&r.report, r.secs, end, &r.db.display().to_string(), r.run);
+        if r.scored {
             eprintln!(
                 "  verdicts: {} Normal, {} Unusual, {} Likely Compromise (`sentineldns alerts --db {}` explains them)",
-                sink.labels[0],
-                sink.labels[1],
-                sink.labels[2],
-                db.display()
+                r.verdicts.normal,
+                r.verdicts.unusual,
+                r.verdicts.likely_compromise,
+                r.db.display()
             );
         }
-        for line in sink.outputs.summary_lines() {
+        for line in r.outputs.summary_lines() {
             eprintln!("  {line}");
         }
     }
-    outputs_done.context("output failed (the database has every window)")?;
+    if let Some(e) = r.output_error {
+        return Err(anyhow::Error::new(e).context("output failed (the database has every window)"));
+    }
     if a.metrics_hold && end == RunEnd::Complete {
-        if let Some(addr) = sink.outputs.metrics_addr() {
+        if let Some(addr) = r.outputs.metrics_addr() {
             eprintln!(
                 "metrics: input finished; still serving http://{addr}/metrics until SIGINT/SIGTERM"
             );
