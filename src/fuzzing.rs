@@ -144,7 +144,12 @@ pub fn parse_jsonl_line(data: &[u8]) {
     if let Ok(line) = std::str::from_utf8(data) {
         let mut ev = JsonEvent::default();
         if parse_line(line, &mut ev).is_ok() {
-            assert!(!ev.domain.is_empty());
+            // "" is the root (`.`), as the packet decoder writes it; anything
+            // else was held to 253 bytes before escaping (at most 4 bytes per
+            // byte after).
+            assert!(ev.domain.len() <= 253 * 4, "{} bytes", ev.domain.len());
+            assert!(!ev.domain.ends_with('.'), "{:?}", ev.domain);
+            assert!(ev.host.is_some());
         }
     }
 }

@@ -618,4 +618,21 @@ mod tests {
             );
         }
     }
+
+    /// Found by fuzzing (`fuzz/regressions/parse_jsonl_line/root-domain-dot-and-spaces`):
+    /// a domain of "." with spaces is the root, written "" as the packet
+    /// decoder writes it; an empty domain is refused.
+    #[test]
+    fn root_domain_is_the_empty_name_and_empty_is_refused() {
+        let mut ev = JsonEvent::default();
+        for d in [".", " .   ", ".       "] {
+            let line = format!(
+                "{{\"ts\":1700000000,\"host\":\"10.0.0.1\",\"domain\":\"{d}\",\"qtype\":\"NS\",\"rcode\":\"NOERROR\"}}"
+            );
+            parse_line(&line, &mut ev).unwrap();
+            assert_eq!(ev.domain, "", "{d:?}");
+        }
+        let line = "{\"ts\":1700000000,\"host\":\"10.0.0.1\",\"domain\":\"   \",\"qtype\":\"A\",\"rcode\":0}";
+        assert!(parse_line(line, &mut ev).unwrap_err().contains("empty"));
+    }
 }
