@@ -134,34 +134,7 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("{s:?} is too large"))
 }
 
-/// Parse `300`, `300s`, `5m`, `1h`, `250ms` into microseconds.
-///
-/// ```
-/// assert_eq!(sentineldns::config::parse_duration("5m"), Ok(300_000_000));
-/// assert!(sentineldns::config::parse_duration("soon").is_err());
-/// ```
-pub fn parse_duration(s: &str) -> Result<TsMicros, String> {
-    let t = s.trim();
-    let (num, mult) = if let Some(n) = t.strip_suffix("ms") {
-        (n, MICROS / 1000)
-    } else if let Some(n) = t.strip_suffix('s') {
-        (n, MICROS)
-    } else if let Some(n) = t.strip_suffix('m') {
-        (n, 60 * MICROS)
-    } else if let Some(n) = t.strip_suffix('h') {
-        (n, 3600 * MICROS)
-    } else {
-        (t, MICROS)
-    };
-    let v: f64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration (examples: 300, 300s, 5m, 1h)"))?;
-    if !v.is_finite() || v < 0.0 || v * mult as f64 > i64::MAX as f64 / 2.0 {
-        return Err(format!("{s:?} is out of range"));
-    }
-    Ok((v * mult as f64).round() as TsMicros)
-}
+pub use sentineldns_model::time::parse_duration;
 
 /// A duration written as `"5m"`, `"30s"`, `"250ms"`, `"1h"` or a number of
 /// seconds; held in microseconds.

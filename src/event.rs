@@ -9,12 +9,7 @@
 use serde::Serialize;
 use std::net::IpAddr;
 
-/// Packet time: microseconds since the Unix epoch. Windows run on this clock,
-/// never on the wall clock, so replay and live capture agree.
-pub type TsMicros = i64;
-
-/// Microseconds per second.
-pub const MICROS: i64 = 1_000_000;
+pub use sentineldns_model::time::{TsMicros, MICROS};
 
 /// A link-layer frame as read from a capture, borrowed from the reader's buffer.
 #[derive(Debug, Clone, Copy)]

@@ -15,7 +15,6 @@
 //! | `parse_jsonl_line` | [`crate::source::jsonl::parse_line`] |
 //! | `load_bundle` | [`crate::model::Bundle::from_bytes`] |
 //! | `parse_config` | [`crate::config::Config::parse`] |
-//! | `flow_csv` | CSV flow reader and [`crate::flows::cicids::parse_flow`] |
 
 use crate::decode::{DecodeConfig, Decoder, Location};
 use crate::event::RawPacket;
@@ -25,14 +24,13 @@ use crate::stats::Stats;
 
 /// Names of every harness, as used for `fuzz/corpus/<name>` and the cargo-fuzz
 /// binaries.
-pub const TARGETS: [&str; 7] = [
+pub const TARGETS: [&str; 6] = [
     "decode_packet",
     "read_capture",
     "parse_dns",
     "parse_jsonl_line",
     "load_bundle",
     "parse_config",
-    "flow_csv",
 ];
 
 /// Run the harness called `name` on `data`. Returns `false` for an unknown name.
@@ -44,7 +42,6 @@ pub fn run(name: &str, data: &[u8]) -> bool {
         "parse_jsonl_line" => parse_jsonl_line(data),
         "load_bundle" => load_bundle(data),
         "parse_config" => parse_config(data),
-        "flow_csv" => flow_csv(data),
         _ => return false,
     }
     true
@@ -171,35 +168,5 @@ pub fn parse_config(data: &[u8]) {
             crate::config::Config::parse(&again).is_ok(),
             "rendered configuration is refused:\n{again}"
         );
-    }
-}
-
-/// A CICFlowMeter CSV file: header, rows, and the flow parser on every row.
-pub fn flow_csv(data: &[u8]) {
-    use crate::flows::cicids::{parse_flow, COLUMNS, LABEL};
-    use crate::flows::csvin::CsvInput;
-    let reader = Box::new(std::io::Cursor::new(data.to_vec()));
-    let Ok(mut input) = CsvInput::from_reader(std::path::Path::new("fuzz.csv"), reader) else {
-        return;
-    };
-    let label = input.find(&LABEL);
-    let idx = input.require(&COLUMNS).ok();
-    let mut rec = csv::StringRecord::new();
-    let mut rows = 0usize;
-    loop {
-        match input.next_record(&mut rec) {
-            Ok(false) => break,
-            Ok(true) => {
-                if let Some(idx) = &idx {
-                    let _ = parse_flow(&rec, idx, label);
-                }
-                for f in rec.iter() {
-                    let _ = crate::flows::rules::parse_flow_ts(f);
-                }
-            }
-            Err(_) => {}
-        }
-        rows += 1;
-        assert!(rows <= data.len() + 1, "more rows than input bytes");
     }
 }

@@ -34,15 +34,28 @@
 //! [`sensor::Sensor`] is the assembly every verdict-producing command uses:
 //! opened once from the loaded [`config::Settings`], run over a
 //! [`source::merge::Merger`] (or fed live packets) until a stop flag,
-//! finished into a [`sensor::RunReport`]. `cmd` only turns flags into
-//! settings, draws progress and prints summaries.
+//! finished into a [`sensor::RunReport`]. The binary's `cmd` layer only
+//! turns flags into settings, draws progress and prints summaries.
+//!
+//! ## Workspace
+//!
+//! | crate | holds | depends on |
+//! |---|---|---|
+//! | `sentineldns-model` (`crates/model`) | forest, model bundle, the one model container format, classification metrics, packet time | — |
+//! | `sentineldns-flows` (`crates/flows`) | the flow-record detectors and their `flows` arguments and runners | model |
+//! | `sentineldns` (this crate) | the DNS sensor library | model |
+//! | the `sentineldns` binary (`src/main.rs`, `src/cli.rs`, `src/cmd/`) | one CLI: argument types, one runner per subcommand; stores flow alerts through `sentineldns_flows::alert::AlertSink` | all three |
+//!
+//! [`model`] re-exports `sentineldns-model`, so `sentineldns::model::Bundle`
+//! and `sentineldns_model::Bundle` are the same type.
 //!
 //! ## Dependency rule
 //!
-//! The library is everything but [`cli`] and [`cmd`]; **no library module
-//! names `cli` or `cmd`**, and only `cmd` uses `anyhow` (library errors are
-//! typed `thiserror` enums, e.g. [`sensor::SensorError`]). Within the library
-//! a module only names modules in its own layer or the layers below it:
+//! The library holds no command-line code: `cli` and `cmd` are modules of
+//! the binary, and only they use `anyhow` (library errors are typed
+//! `thiserror` enums, e.g. [`sensor::SensorError`]); nothing in the library
+//! names the flow detectors. Within the library a module only names modules
+//! in its own layer or the layers below it:
 //!
 //! 1. `event`, `stats`, `model`, `evaluate`, `simulate` (no other module);
 //! 2. `decode`, `pair` (→ 1); `source` (→ `decode`); `enrich` (→ `decode`);
@@ -53,11 +66,10 @@
 //! 4. `store`, `output`, `config` (`config` describes the others' settings;
 //!    `output` checks its settings with `config`'s ranges);
 //! 5. `sensor` (→ `config`, `pipeline`, `detect`, `store`, `output`);
-//!    `capture` (live reader → `source`, `stats`); `flows` (the flow
-//!    detectors → `evaluate`, `model`, `source`); `fuzzing` (entry points for
+//!    `capture` (live reader → `source`, `stats`); `fuzzing` (entry points for
 //!    the fuzz targets);
-//! 6. then, outside the library: `cli` (argument types → `config`,
-//!    `output`) ← `cmd` (one file per subcommand) ← `main`.
+//! 6. then, in the binary: `cli` (argument types → `config`, `output`,
+//!    `sentineldns_flows::cli`) ← `cmd` (one file per subcommand) ← `main`.
 //!
 //! Third-party types (hickory `Message`, pcap-parser blocks, rusqlite rows)
 //! never leave the module that wraps them. The hot path passes borrowed values
@@ -104,8 +116,6 @@
 pub mod aggregate;
 #[cfg(feature = "capture")]
 pub mod capture;
-pub mod cli;
-pub mod cmd;
 pub mod config;
 pub mod decode;
 pub mod detect;
@@ -113,9 +123,8 @@ pub mod enrich;
 pub mod evaluate;
 pub mod event;
 pub mod features;
-pub mod flows;
 pub mod fuzzing;
-pub mod model;
+pub use sentineldns_model as model;
 pub mod output;
 pub mod pair;
 pub mod pipeline;

@@ -1,13 +1,23 @@
-//! Thin entry point: parse the command line, set up logging, run, print errors once.
+//! The `sentineldns` binary: parse the command line, set up logging, run the
+//! command, print errors once.
+//!
+//! The command-line layer lives here, outside the library: [`cli`] (clap
+//! arguments, flag → configuration merging, tracing setup) and [`cmd`] (one
+//! thin runner per subcommand over `sentineldns::sensor::Sensor` and the other
+//! library entry points). `flows …` is mounted from the `sentineldns-flows`
+//! crate, whose alerts reach the store through `cmd::flows::StoreAlerts`.
 #![forbid(unsafe_code)]
+
+mod cli;
+mod cmd;
 
 use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = sentineldns::cli::Cli::parse();
-    sentineldns::cli::init_tracing(&cli);
-    match sentineldns::cmd::run(cli) {
+    let cli = cli::Cli::parse();
+    cli::init_tracing(&cli);
+    match cmd::run(cli) {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");

@@ -52,7 +52,7 @@ fn split_benign(dir: &Path) -> (PathBuf, PathBuf) {
 
 fn baseline(dir: &Path) -> (PathBuf, PathBuf) {
     let (train, hold) = split_benign(dir);
-    let base = dir.join("base.json");
+    let base = dir.join("base.bin");
     bin()
         .args(["flows", "baseline"])
         .arg(&train)
@@ -222,7 +222,7 @@ fn seed_vote_rule_flags_more_benign_windows_than_the_calibrated_one() {
 fn run_does_every_stage_and_reads_the_old_header_generation() {
     let dir = tempfile::tempdir().unwrap();
     let (train, _) = split_benign(dir.path());
-    let saved = dir.path().join("saved.json");
+    let saved = dir.path().join("saved.bin");
     let out = bin()
         .args(["flows", "run", "--window", "100", "--benign"])
         .arg(&train)
@@ -386,12 +386,11 @@ fn corrupt_baseline_and_window_mismatch_are_clear_errors() {
         .stderr(predicates::str::contains(
             "--window 500 differs from the baseline's window of 100 flows",
         ));
-    let text = std::fs::read_to_string(&base).unwrap();
-    let bad = dir.path().join("bad.json");
-    // Flip one hex digit deep inside the embedded forest: checksum mismatch.
-    let at = text.find("\"forest_bundle\": \"").unwrap() + 18 + 400;
-    let mut b = text.into_bytes();
-    b[at] = if b[at] == b'0' { b'1' } else { b'0' };
+    let mut b = std::fs::read(&base).unwrap();
+    let bad = dir.path().join("bad.bin");
+    // Flip one byte deep inside the embedded forest: checksum mismatch.
+    let at = b.len() - 400;
+    b[at] ^= 0x01;
     std::fs::write(&bad, &b).unwrap();
     bin()
         .args(["flows", "monitor", "--baseline"])
@@ -400,6 +399,27 @@ fn corrupt_baseline_and_window_mismatch_are_clear_errors() {
         .assert()
         .code(2)
         .stderr(predicates::str::contains("flow baseline is corrupt"))
+        .stderr(predicates::str::contains("checksum"));
+    // The statistics stay readable: `flows show-baseline` prints them as JSON.
+    let out = bin()
+        .args(["flows", "show-baseline"])
+        .arg(&base)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let doc: serde_json::Value = serde_json::from_slice(&out).expect("show-baseline prints JSON");
+    assert_eq!(doc["kind"], "sentineldns-flow-baseline");
+    assert_eq!(doc["format_version"], 2);
+    assert_eq!(doc["window"], 100);
+    assert_eq!(doc["features"].as_array().map(Vec::len), Some(8));
+    assert!(doc["forest_bundle"]["bytes"].as_u64().unwrap() > 1000);
+    bin()
+        .args(["flows", "show-baseline"])
+        .arg(&bad)
+        .assert()
+        .code(2)
         .stderr(predicates::str::contains("checksum"));
     // A CSV passed as the baseline.
     bin()
@@ -418,7 +438,7 @@ fn default_window_on_a_small_benign_file_says_what_to_do() {
         .args(["flows", "baseline"])
         .arg(data("improved_BENIGN_2500.csv"))
         .arg("--out")
-        .arg(dir.path().join("b.json"))
+        .arg(dir.path().join("b.bin"))
         .assert()
         .code(2)
         .stderr(predicates::str::contains(

@@ -108,7 +108,7 @@ fn score_writes_one_json_object_per_record() {
         assert_eq!(r["label"].as_u64().unwrap(), u64::from(s >= 0.5));
         ranked.push((truth[i], s));
     }
-    let auc = sentineldns::evaluate::metrics::roc_auc(&ranked);
+    let auc = sentineldns_model::metrics::roc_auc(&ranked);
     assert!(auc > 0.97, "{auc}");
     // CSV output carries the same scores
     let o = bin()

@@ -1,11 +1,25 @@
 //! Every committed fuzz input — the seed corpus (`fuzz/corpus/<target>/`) and
 //! the crash reproducers (`fuzz/regressions/<target>/`) — replayed through the
-//! same harnesses the cargo-fuzz targets call (`sentineldns::fuzzing`), on
-//! stable Rust, in every test run. A crash found by fuzzing gets its input
+//! same harnesses the cargo-fuzz targets call (`sentineldns::fuzzing` and
+//! `sentineldns_flows::fuzzing`), on stable Rust, in every test run. A crash found by fuzzing gets its input
 //! copied to `fuzz/regressions/<target>/` and then stays fixed.
 
 use sentineldns::fuzzing;
 use std::path::{Path, PathBuf};
+
+/// A crate's harness runner: `run(target, input)`, false for an unknown target.
+type Runner = fn(&str, &[u8]) -> bool;
+
+/// Every target of both crates with the harness runner that owns it.
+fn targets() -> Vec<(&'static str, Runner)> {
+    let dns = fuzzing::TARGETS
+        .iter()
+        .map(|t| (*t, fuzzing::run as Runner));
+    let flows = sentineldns_flows::fuzzing::TARGETS
+        .iter()
+        .map(|t| (*t, sentineldns_flows::fuzzing::run as Runner));
+    dns.chain(flows).collect()
+}
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -22,7 +36,7 @@ fn files(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn every_seed_and_crash_input_runs_clean() {
-    for t in fuzzing::TARGETS {
+    for (t, run) in targets() {
         let corpus = files(&root().join("fuzz/corpus").join(t));
         assert!(
             !corpus.is_empty(),
@@ -33,7 +47,7 @@ fn every_seed_and_crash_input_runs_clean() {
             .chain(files(&root().join("fuzz/regressions").join(t)).iter())
         {
             let data = std::fs::read(f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
-            assert!(fuzzing::run(t, &data), "unknown harness {t}");
+            assert!(run(t, &data), "unknown harness {t}");
         }
     }
 }
@@ -42,7 +56,9 @@ fn every_seed_and_crash_input_runs_clean() {
 fn every_fuzz_target_has_a_harness_and_a_cargo_fuzz_binary() {
     let manifest =
         std::fs::read_to_string(root().join("fuzz/Cargo.toml")).expect("fuzz/Cargo.toml");
-    for t in fuzzing::TARGETS {
+    let targets = targets();
+    assert_eq!(targets.len(), 7, "a harness was added or lost");
+    for (t, _) in targets {
         assert!(
             manifest.contains(&format!("name = \"{t}\"")),
             "{t} not in fuzz/Cargo.toml"
@@ -53,6 +69,11 @@ fn every_fuzz_target_has_a_harness_and_a_cargo_fuzz_binary() {
         );
     }
     assert!(!fuzzing::run("no_such_target", b""));
+    assert!(
+        !fuzzing::run("flow_csv", b""),
+        "flow_csv belongs to sentineldns-flows"
+    );
+    assert!(!sentineldns_flows::fuzzing::run("decode_packet", b""));
 }
 
 /// ../shared/data/hostile/decode_packet-crash-minimized.bin: the first crash

@@ -3,14 +3,14 @@
 //!
 //! Order of operations (each step fails with a message naming what was wrong):
 //! open every interface and compile the filter (privileged) → drop to the
-//! unprivileged user → open the [`crate::sensor::Sensor`]: load the model,
+//! unprivileged user → open the [`sentineldns::sensor::Sensor`]: load the model,
 //! open the database, start the outputs, begin the run (as that user, so the
 //! files it creates are its own) → start one reader thread per interface →
 //! feed batches to the sensor until SIGINT/SIGTERM or every interface ends →
 //! drain the queue, flush every open window, report drops.
 //! SIGHUP re-reads the configuration file and the allow-list files and
 //! applies what can change without reopening anything
-//! ([`crate::sensor::Sensor::reload`]): the allow-list (`[allowlist]` plus
+//! ([`sentineldns::sensor::Sensor::reload`]): the allow-list (`[allowlist]` plus
 //! `--allowlist` files) and the label thresholds (`[sensor] thresholds`).
 //! Interfaces, filter, window, database, model and outputs need a restart; a
 //! file that no longer loads is reported and the running settings are kept.
@@ -34,13 +34,13 @@ pub use live::run;
 #[cfg(feature = "capture")]
 mod live {
     use super::super::replay::{stop_flag, window_printer};
-    use crate::capture::privdrop::{drop_privileges, Dropped};
-    use crate::capture::{self, CaptureConfig, CaptureTotals, Next, RingConfig};
     use crate::cli::CaptureArgs;
-    use crate::config::{Config, Settings};
-    use crate::output::metrics::DropSite;
-    use crate::sensor::{RunStatus, Sensor, SensorError, SensorOptions};
     use anyhow::Context;
+    use sentineldns::capture::privdrop::{drop_privileges, Dropped};
+    use sentineldns::capture::{self, CaptureConfig, CaptureTotals, Next, RingConfig};
+    use sentineldns::config::{Config, Settings};
+    use sentineldns::output::metrics::DropSite;
+    use sentineldns::sensor::{RunStatus, Sensor, SensorError, SensorOptions};
     use std::path::{Path, PathBuf};
     use std::process::ExitCode;
     use std::sync::atomic::{AtomicBool, Ordering};
@@ -94,7 +94,7 @@ mod live {
         if let Some(r) = &ccfg.ring {
             std::fs::create_dir_all(&r.dir)
                 .with_context(|| format!("creating pcap ring directory {}", r.dir.display()))?;
-            crate::capture::privdrop::hand_over_dir(&r.dir, &user, group.as_deref())?;
+            sentineldns::capture::privdrop::hand_over_dir(&r.dir, &user, group.as_deref())?;
         }
         // Privileged part: open the interfaces.
         let opened = capture::open(&ccfg)?;

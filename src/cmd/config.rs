@@ -1,14 +1,14 @@
 //! `sentineldns config check` and `sentineldns config default`.
 //!
-//! `check` runs [`crate::config::check`] on the configuration `--config`
+//! `check` runs [`sentineldns::config::check`] on the configuration `--config`
 //! names (else the discovered one), prints the effective settings (file and
 //! environment applied) as TOML or JSON on stdout and exits 0, or lists every
 //! problem on stderr, one per line with `file: line N, column M:` where known,
 //! and exits 2.
 
 use crate::cli::{ConfigArgs, ConfigCommand, ConfigFormat};
-use crate::config::{self as conf, Config};
 use anyhow::Context;
+use sentineldns::config::{self as conf, Config};
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;

@@ -1,13 +1,13 @@
 //! `sentineldns evaluate`: replay labelled input, score it, measure detection.
 
 use super::{load_detector, pipeline_config, windows_in_memory};
-use crate::aggregate::HostWindow;
 use crate::cli::{EvalFormat, EvaluateArgs};
-use crate::evaluate::{
+use anyhow::Context;
+use sentineldns::aggregate::HostWindow;
+use sentineldns::evaluate::{
     evaluate, render_html, render_json, render_review, render_table, ScoredWindow,
 };
-use crate::event::MICROS;
-use anyhow::Context;
+use sentineldns::event::MICROS;
 use serde::Deserialize;
 use std::process::ExitCode;
 
@@ -47,7 +47,7 @@ fn load_labels(path: &std::path::Path) -> anyhow::Result<Vec<Period>> {
         .enumerate()
         .map(|(i, e)| {
             let t = |s: &str| {
-                crate::source::jsonl::parse_ts(s).ok_or_else(|| {
+                sentineldns::source::jsonl::parse_ts(s).ok_or_else(|| {
                     anyhow::anyhow!("{}: entry {}: bad time {s:?}", path.display(), i + 1)
                 })
             };
@@ -93,7 +93,7 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
     // Each input is its own network: the same address in two inputs is two
     // hosts (this matters for false alerts per host-day).
     let mut windows = Vec::new();
-    let mut stats = crate::stats::Stats::default();
+    let mut stats = sentineldns::stats::Stats::default();
     for (i, input) in a.inputs.iter().enumerate() {
         let (ws, st) = windows_in_memory(std::slice::from_ref(input), &cfg)?;
         stats.merge(&st);

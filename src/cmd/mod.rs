@@ -4,7 +4,7 @@
 //! them. Helpers shared by several commands (settings and pipeline
 //! configuration from flags, model loading by path, building windows in
 //! memory) live here. Assembling and running the sensor (model, enricher,
-//! store, outputs, run row) is the library's [`crate::sensor`]: `replay` and
+//! store, outputs, run row) is the library's [`sentineldns::sensor`]: `replay` and
 //! `capture` only turn flags into [`Settings`] and report.
 
 pub mod alerts;
@@ -18,17 +18,17 @@ pub mod simulate;
 pub mod train;
 pub mod windows;
 
-use crate::aggregate::{AggregateConfig, HostWindow};
 use crate::cli::{Cli, Command, OutputArgs, StoredQuery, WindowArgs};
-use crate::config::{ModelChoice, Overrides, Settings};
-use crate::detect::Detector;
-use crate::enrich::Enricher;
-use crate::pair::PairConfig;
-use crate::pipeline::{Pipeline, PipelineConfig, Threads, VecSink};
-use crate::source::merge::Merger;
-use crate::stats::Stats;
-use crate::store::{Store, StoredWindow, WindowQuery};
 use anyhow::Context;
+use sentineldns::aggregate::{AggregateConfig, HostWindow};
+use sentineldns::config::{ModelChoice, Overrides, Settings};
+use sentineldns::detect::Detector;
+use sentineldns::enrich::Enricher;
+use sentineldns::pair::PairConfig;
+use sentineldns::pipeline::{Pipeline, PipelineConfig, Threads, VecSink};
+use sentineldns::source::merge::Merger;
+use sentineldns::stats::Stats;
+use sentineldns::store::{Store, StoredWindow, WindowQuery};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
@@ -75,7 +75,7 @@ pub fn query_stored(q: &StoredQuery, labels: Vec<String>) -> anyhow::Result<Vec<
 /// not given on the command line take the built-in defaults (commands that
 /// read the configuration file fill them from [`Settings`] first).
 pub fn pipeline_config(a: &WindowArgs) -> anyhow::Result<PipelineConfig> {
-    let defaults = crate::config::SensorConfig::default();
+    let defaults = sentineldns::config::SensorConfig::default();
     let cfg = PipelineConfig {
         aggregate: AggregateConfig {
             window: a.window.unwrap_or(defaults.window.micros()),
@@ -93,18 +93,13 @@ pub fn pipeline_config(a: &WindowArgs) -> anyhow::Result<PipelineConfig> {
     Ok(cfg)
 }
 
-/// Where the model is looked for when `--model` is not given.
-pub fn default_model_paths() -> Vec<PathBuf> {
-    crate::config::default_model_paths()
-}
-
 /// Load the model bundle: the given path, else the first default that exists.
 pub fn load_detector(model: Option<&Path>) -> anyhow::Result<(Detector, PathBuf)> {
     let choice = match model {
         Some(p) => ModelChoice::Path(p.to_path_buf()),
         None => ModelChoice::Search,
     };
-    crate::config::load_model(&choice, None)
+    sentineldns::config::load_model(&choice, None)
         .map_err(anyhow::Error::msg)?
         .ok_or_else(|| anyhow::anyhow!("no model"))
 }

@@ -1,11 +1,11 @@
 //! Renders windows as a table or as JSON lines, identically for `replay` (fresh
 //! windows) and `windows` (stored ones): both go through [`WindowView`].
 
-use crate::aggregate::HostWindow;
-use crate::detect::Verdict;
-use crate::event::MICROS;
-use crate::features::{self, FEATURE_NAMES};
-use crate::store::StoredWindow;
+use sentineldns::aggregate::HostWindow;
+use sentineldns::detect::Verdict;
+use sentineldns::event::MICROS;
+use sentineldns::features::{self, FEATURE_NAMES};
+use sentineldns::store::StoredWindow;
 use serde_json::{json, Map, Value};
 use std::io::{self, Write};
 
@@ -168,7 +168,7 @@ impl WindowView {
     }
 }
 
-impl crate::sensor::WindowPrinter for Printer {
+impl sentineldns::sensor::WindowPrinter for Printer {
     fn print(&mut self, windows: &[HostWindow], verdicts: &[Verdict]) {
         // A closed stdout (e.g. `| head`) must not lose stored data: ignore it.
         let _ = Printer::print(

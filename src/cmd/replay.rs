@@ -1,5 +1,5 @@
 //! `sentineldns replay FILE...`: the main job, a thin shell around
-//! [`crate::sensor::Sensor`]. Loads the model, opens every input (failing
+//! [`sentineldns::sensor::Sensor`]. Loads the model, opens every input (failing
 //! early, naming the file, if one is unusable), opens the sensor (first-seen
 //! state from the database, outputs, run row), runs it with a progress bar
 //! (each batch of closed windows is scored, written to SQLite in one
@@ -11,13 +11,13 @@
 
 use super::output::Printer;
 use crate::cli::{Progress, ReplayArgs};
-use crate::output::OutputsConfig;
-use crate::pipeline::RunEnd;
-use crate::sensor::{load_detector, RunStatus, Sensor, SensorOptions, WindowPrinter};
-use crate::source::merge::Merger;
-use crate::stats::{Stats, StatsReport};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use sentineldns::output::OutputsConfig;
+use sentineldns::pipeline::RunEnd;
+use sentineldns::sensor::{load_detector, RunStatus, Sensor, SensorOptions, WindowPrinter};
+use sentineldns::source::merge::Merger;
+use sentineldns::stats::{Stats, StatsReport};
 use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;

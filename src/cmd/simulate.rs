@@ -1,8 +1,8 @@
 //! `sentineldns simulate`: write labelled simulated traffic as JSONL (and pcap).
 
 use crate::cli::SimulateArgs;
-use crate::simulate::{write_jsonl, write_pcap, DomainLists, Scenario, SimConfig, Simulator};
 use anyhow::Context;
+use sentineldns::simulate::{write_jsonl, write_pcap, DomainLists, Scenario, SimConfig, Simulator};
 use std::io::{BufWriter, Write};
 use std::process::ExitCode;
 

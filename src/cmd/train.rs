@@ -3,9 +3,9 @@
 
 use super::{pipeline_config, windows_in_memory};
 use crate::cli::TrainArgs;
-use crate::detect::{model_input, MODEL_FEATURES};
-use crate::model::{Bundle, ForestParams};
 use anyhow::Context;
+use sentineldns::detect::{model_input, MODEL_FEATURES};
+use sentineldns::model::{Bundle, ForestParams};
 use std::process::ExitCode;
 
 /// Run `train`.

@@ -37,12 +37,7 @@ pub(crate) fn derive(seed: u64, parts: &[u64]) -> Rng {
 /// FNV-1a 64 over bytes: a stable (platform independent) hash for deriving
 /// per-name properties such as addresses and TTLs.
 pub(crate) fn fnv64(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    mix64(h)
+    mix64(crate::model::checksum::fnv1a64(bytes))
 }
 
 /// Convenience draws on top of [`Rng`].

@@ -21,7 +21,7 @@
 
 use super::Opened;
 use crate::decode::dns::check_text_name;
-use crate::event::{parse_rcode, qtype, Answers, TsMicros, MICROS};
+use crate::event::{parse_rcode, qtype, Answers, TsMicros};
 use crate::stats::{Bound, SkipReason, Stats};
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -101,33 +101,8 @@ struct RawEvent<'a> {
     latency_ms: Option<f64>,
 }
 
-/// Parse an event timestamp: RFC 3339, or epoch seconds (number or numeric
-/// string; values that only make sense as milliseconds or microseconds since
-/// 1970, i.e. above 1e11 and 1e14, are scaled accordingly).
-pub fn parse_ts(s: &str) -> Option<TsMicros> {
-    let t = s.trim();
-    if let Ok(n) = t.parse::<f64>() {
-        return epoch_to_micros(n);
-    }
-    chrono::DateTime::parse_from_rfc3339(t)
-        .ok()
-        .map(|d| d.timestamp_micros())
-}
-
-fn epoch_to_micros(n: f64) -> Option<TsMicros> {
-    if !n.is_finite() || n < 0.0 {
-        return None;
-    }
-    let secs = if n > 1e14 {
-        n / 1e6
-    } else if n > 1e11 {
-        n / 1e3
-    } else {
-        n
-    };
-    let us = (secs * MICROS as f64).round();
-    (us < i64::MAX as f64).then_some(us as i64)
-}
+use sentineldns_model::time::epoch_to_micros;
+pub use sentineldns_model::time::parse_ts;
 
 /// Lowercase `d` (already trimmed and checked) into `out`.
 fn normalise_domain(d: &str, out: &mut String) {

@@ -173,11 +173,7 @@ pub fn sniff(head: &[u8]) -> Option<InputKind> {
 }
 
 fn hex_prefix(b: &[u8]) -> String {
-    b.iter()
-        .take(8)
-        .map(|x| format!("{x:02x}"))
-        .collect::<Vec<_>>()
-        .join(" ")
+    crate::model::checksum::hex(&b[..b.len().min(8)])
 }
 
 /// Open `path`, unwrap gzip if present, and detect the content kind.

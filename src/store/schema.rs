@@ -1,0 +1,171 @@
+//! The schema: [`MIGRATIONS`] (entry `i` upgrades version `i` to `i + 1`)
+//! and the column list of `windows`.
+
+use crate::features::FEATURE_NAMES;
+
+/// Schema migrations; entry `i` upgrades version `i` to `i + 1`.
+pub const MIGRATIONS: &[&str] = &[
+    // v1: runs, windows, first-seen.
+    r#"
+CREATE TABLE runs (
+    id           INTEGER PRIMARY KEY,
+    command      TEXT NOT NULL,
+    inputs       TEXT NOT NULL,          -- JSON array of input names
+    window_secs  INTEGER NOT NULL,
+    started_at   TEXT NOT NULL,          -- wall clock, RFC 3339 (bookkeeping only)
+    finished_at  TEXT,
+    status       TEXT NOT NULL,          -- running | complete | interrupted | failed
+    stats        TEXT                    -- JSON run summary
+);
+CREATE TABLE windows (
+    id                     INTEGER PRIMARY KEY,
+    run_id                 INTEGER NOT NULL REFERENCES runs(id),
+    host                   TEXT NOT NULL,
+    window_start           INTEGER NOT NULL,   -- unix seconds, packet time
+    window_end             INTEGER NOT NULL,
+    first_ts               REAL NOT NULL,      -- unix seconds
+    last_ts                REAL NOT NULL,
+    lookups                INTEGER NOT NULL,
+    answered               INTEGER NOT NULL,
+    unanswered             INTEGER NOT NULL,
+    unsolicited            INTEGER NOT NULL,
+    multicast              INTEGER NOT NULL,
+    infra_lookups          INTEGER NOT NULL,
+    nxdomain               INTEGER NOT NULL,
+    servfail               INTEGER NOT NULL,
+    high_risk_domains      INTEGER NOT NULL,
+    new_domains            INTEGER NOT NULL,
+    response_bytes         INTEGER NOT NULL,
+    queries_per_min            REAL NOT NULL,
+    nxdomain_rate              REAL NOT NULL,
+    servfail_rate              REAL NOT NULL,
+    unanswered_rate            REAL NOT NULL,
+    high_risk_domain_ratio     REAL NOT NULL,
+    newly_seen_ratio           REAL NOT NULL,
+    host_newly_seen_ratio      REAL NOT NULL,
+    unique_domains             REAL NOT NULL,
+    unique_registrable_domains REAL NOT NULL,
+    max_subdomains_per_domain  REAL NOT NULL,
+    mean_qname_len             REAL NOT NULL,
+    max_qname_len              REAL NOT NULL,
+    mean_label_entropy         REAL NOT NULL,
+    max_label_entropy          REAL NOT NULL,
+    mean_risk                  REAL NOT NULL,
+    max_risk                   REAL NOT NULL,
+    txt_ratio                  REAL NOT NULL,
+    null_ratio                 REAL NOT NULL,
+    rare_qtype_ratio           REAL NOT NULL,
+    response_bytes_per_lookup  REAL NOT NULL,
+    mean_latency_ms            REAL NOT NULL,
+    beacon_score               REAL NOT NULL,
+    distinct_name_ratio        REAL NOT NULL,
+    max_subdomains_domain  TEXT NOT NULL,
+    beacon_domain          TEXT,
+    top_domains            TEXT NOT NULL,      -- JSON [{name,count,nxdomain,risk}]
+    risky_domains          TEXT NOT NULL,      -- JSON, same shape
+    truth_label            TEXT,
+    truth_scenario         TEXT,
+    malicious_lookups      INTEGER NOT NULL DEFAULT 0,
+    score                  REAL,               -- filled by detection
+    label                  TEXT,
+    reasons                TEXT,
+    explanation            TEXT,
+    UNIQUE (run_id, host, window_start)
+);
+CREATE INDEX windows_host_start ON windows (host, window_start);
+CREATE INDEX windows_start ON windows (window_start);
+CREATE TABLE first_seen (
+    key       INTEGER PRIMARY KEY, -- FNV-1a 64 of scope || 0x00 || domain (see first_seen_key)
+    scope     TEXT NOT NULL,       -- '' = sensor-wide, else the client IP
+    domain    TEXT NOT NULL,       -- registrable domain
+    first_ts  INTEGER NOT NULL     -- unix microseconds, packet time
+);
+"#,
+    // v2: alerts of the flow detectors (crate `sentineldns-flows`, stored by the binary), one row per alerted window.
+    r#"
+CREATE TABLE flow_alerts (
+    id             INTEGER PRIMARY KEY,
+    run_id         INTEGER REFERENCES runs(id),
+    detector       TEXT NOT NULL,      -- e.g. 'cicids'
+    source_file    TEXT NOT NULL,
+    window_index   INTEGER NOT NULL,   -- 0-based window number in the file
+    first_flow     INTEGER NOT NULL,   -- 0-based index of the window's first valid flow
+    flows          INTEGER NOT NULL,
+    decision       TEXT NOT NULL,      -- CONFIRMED | SUSPICIOUS
+    severity       TEXT NOT NULL,      -- LOW | MEDIUM | HIGH | CRITICAL
+    anomaly_index  REAL NOT NULL,
+    forest_score   REAL,
+    pattern        TEXT NOT NULL,
+    confidence     TEXT NOT NULL,
+    action         TEXT NOT NULL,
+    indicators     TEXT NOT NULL,      -- JSON [{feature,value,baseline_mean,z}]
+    features       TEXT NOT NULL,      -- JSON {name: value}
+    attack_ratio   REAL,               -- ground truth from the Label column, if any
+    created_at     TEXT NOT NULL       -- wall clock, RFC 3339 (bookkeeping only)
+);
+CREATE INDEX flow_alerts_run ON flow_alerts (run_id);
+CREATE INDEX flow_alerts_detector ON flow_alerts (detector, decision);
+"#,
+    // v3: first_seen is bounded (Store::set_first_seen_rows). last_ts is the
+    // packet time (unix microseconds) of the latest lookup the sensor recorded
+    // for the row (new or refresh record; upsert keeps MIN first_ts, MAX
+    // last_ts). Pruning (oldest last_ts first) and the restart preload (newest
+    // first) walk first_seen_last_ts; its implicit rowid (key) breaks ties.
+    r#"
+ALTER TABLE first_seen ADD COLUMN last_ts INTEGER NOT NULL DEFAULT 0;
+UPDATE first_seen SET last_ts = first_ts;
+CREATE INDEX first_seen_last_ts ON first_seen (last_ts);
+"#,
+    // v4: who runs each run, so the next start can tell a run whose process
+    // died (kill -9, OOM, power loss) from one still going: such runs become
+    // status 'crashed' (statuses: running | complete | interrupted | failed |
+    // stopped | crashed). NULL in rows written before v4 (never judged).
+    r#"
+ALTER TABLE runs ADD COLUMN pid INTEGER;        -- process id
+ALTER TABLE runs ADD COLUMN proc_start INTEGER; -- /proc/PID/stat field 22, clock ticks after boot
+ALTER TABLE runs ADD COLUMN boot_id TEXT;       -- /proc/sys/kernel/random/boot_id
+ALTER TABLE runs ADD COLUMN hostname TEXT;
+CREATE INDEX runs_status ON runs (status);
+"#,
+];
+
+/// Latest schema version.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Columns of `windows` filled by [`Store::insert_windows`], in order.
+pub(super) fn window_columns() -> Vec<&'static str> {
+    let mut c = vec![
+        "run_id",
+        "host",
+        "window_start",
+        "window_end",
+        "first_ts",
+        "last_ts",
+        "lookups",
+        "answered",
+        "unanswered",
+        "unsolicited",
+        "multicast",
+        "infra_lookups",
+        "nxdomain",
+        "servfail",
+        "high_risk_domains",
+        "new_domains",
+        "response_bytes",
+    ];
+    c.extend(FEATURE_NAMES);
+    c.extend([
+        "max_subdomains_domain",
+        "beacon_domain",
+        "top_domains",
+        "risky_domains",
+        "truth_label",
+        "truth_scenario",
+        "malicious_lookups",
+        "score",
+        "label",
+        "reasons",
+        "explanation",
+    ]);
+    c
+}

@@ -1,0 +1,512 @@
+//! Store tests: schema and migrations, round trips, first-seen caps, crashed runs, flow alerts.
+
+use super::first_seen::{FIRST_SEEN_PRELOAD_SQL, FIRST_SEEN_PRUNE_SQL};
+use super::*;
+use crate::aggregate::{AggregateConfig, Aggregator, HostWindow};
+use crate::enrich::{Enrichment, FirstSeenRecord};
+use crate::event::Lookup;
+use crate::features::{FEATURE_NAMES, N_FEATURES};
+use rusqlite::params;
+
+fn some_windows() -> Vec<HostWindow> {
+    let mut a = Aggregator::new(AggregateConfig::default());
+    for (t, h) in [(10, "10.0.0.1"), (20, "10.0.0.2"), (400, "10.0.0.1")] {
+        let l = Lookup {
+            label: Some("benign"),
+            ..Lookup::new(t * MICROS, h.parse().unwrap(), "www.example.com")
+        };
+        a.record(
+            &l,
+            &Enrichment {
+                qname_hash: 1,
+                registrable_len: 11,
+                registrable_hash: 2,
+                ..Default::default()
+            },
+        );
+    }
+    let mut out = Vec::new();
+    a.flush_all(&mut out);
+    out
+}
+
+#[test]
+fn schema_has_a_column_per_feature_and_migrates_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("t.db");
+    let s = Store::open(&p).unwrap();
+    assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
+    let mut st = s
+        .conn
+        .prepare("SELECT name FROM pragma_table_info('windows')")
+        .unwrap();
+    let cols: Vec<String> = st
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    for f in FEATURE_NAMES {
+        assert!(cols.iter().any(|c| c == f), "missing column {f}");
+    }
+    drop(st);
+    drop(s);
+    // Reopening does not re-run migrations.
+    let s = Store::open(&p).unwrap();
+    assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
+    let mode: String = s
+        .conn
+        .pragma_query_value(None, "journal_mode", |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+}
+
+#[test]
+fn permission_message_names_path_once_user_and_fix() {
+    let e = StoreError::PermissionDenied {
+        path: "/var/lib/sentineldns/sentineldns.db".into(),
+        what: "creating files in its directory",
+        user: "user nobody (65534), group nogroup (65534)".into(),
+        owner: "nobody:nogroup".into(),
+        dir: "/var/lib/sentineldns".into(),
+    }
+    .to_string();
+    assert_eq!(
+        e,
+        "database /var/lib/sentineldns/sentineldns.db: permission denied creating files in its directory \
+         as user nobody (65534), group nogroup (65534); chown the directory and the database files to \
+         that user (e.g. `chown -R nobody:nogroup /var/lib/sentineldns`) or choose another database path with --db"
+    );
+    assert_eq!(e.matches("/var/lib/sentineldns/sentineldns.db").count(), 1);
+    // Not a permission problem: SQLite's error stands.
+    let dir = tempfile::tempdir().unwrap();
+    assert!(permission_problem(&dir.path().join("fine.db")).is_none());
+    let e = Store::open(&dir.path().join("missing-dir/x.db")).unwrap_err();
+    assert!(matches!(e, StoreError::Sqlite { .. }), "{e}");
+}
+
+#[test]
+fn too_new_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("t.db");
+    Connection::open(&p)
+        .unwrap()
+        .pragma_update(None, "user_version", 99)
+        .unwrap();
+    let e = Store::open(&p).unwrap_err().to_string();
+    assert!(e.contains("schema version 99"), "{e}");
+}
+
+#[test]
+fn windows_and_first_seen_round_trip() {
+    let mut s = Store::open_in_memory().unwrap();
+    let run = s.begin_run("replay", &["a.pcap".into()], 300).unwrap();
+    let ws = some_windows();
+    let fs = vec![
+        FirstSeenRecord {
+            host: None,
+            domain: "example.com".into(),
+            first_ts: 5,
+            last_ts: 5,
+        },
+        FirstSeenRecord {
+            host: Some("10.0.0.1".parse().unwrap()),
+            domain: "example.com".into(),
+            first_ts: 5,
+            last_ts: 5,
+        },
+    ];
+    s.write_batch(run, &ws, &[], &fs).unwrap();
+    s.finish_run(run, "complete", "{}").unwrap();
+    assert_eq!(s.count_windows(run).unwrap(), 3);
+    let got = s
+        .query_windows(&WindowQuery {
+            host: Some("10.0.0.1".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].window_start, 0);
+    assert_eq!(got[1].window_start, 300);
+    assert_eq!(got[0].features.len(), N_FEATURES);
+    assert_eq!(got[0].truth_label.as_deref(), Some("benign"));
+    let got = s
+        .query_windows(&WindowQuery {
+            limit: Some(1),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].window_start, 300);
+    // The same record again keeps the earliest time and adds no row.
+    let again = vec![FirstSeenRecord {
+        host: None,
+        domain: "example.com".into(),
+        first_ts: 3,
+        last_ts: 3,
+    }];
+    s.write_batch(run, &[], &[], &again).unwrap();
+    let mut loaded = Vec::new();
+    assert_eq!(s.load_first_seen(10, 20, |r| loaded.push(r)).unwrap(), 2);
+    assert_eq!(
+        loaded.iter().find(|r| r.host.is_none()).unwrap().first_ts,
+        3
+    );
+    assert_ne!(first_seen_key("", "a.com"), first_seen_key("a.com", ""));
+    // Keys on disk must never change.
+    assert_eq!(first_seen_key("", "a.com"), -3_618_781_549_185_398_895);
+    assert_eq!(
+        first_seen_key("10.0.0.1", "example.com"),
+        -7_514_576_336_545_952_752
+    );
+    // More rows than one statement holds, with a duplicate inside the batch.
+    let many: Vec<FirstSeenRecord> = (0..300)
+        .map(|i| FirstSeenRecord {
+            host: None,
+            domain: format!("d{}.com", i % 290),
+            first_ts: 1000 - i,
+            last_ts: 1000 - i,
+        })
+        .collect();
+    s.write_batch(run, &[], &[], &many).unwrap();
+    let mut loaded = Vec::new();
+    s.load_first_seen(10_000, 20_000, |r| loaded.push(r))
+        .unwrap();
+    assert_eq!(loaded.len(), 2 + 290);
+    let d5 = loaded.iter().find(|r| r.domain == "d5.com").unwrap();
+    assert_eq!(d5.first_ts, 1000 - 295, "earliest of the two rows wins");
+    assert_eq!(s.run_status(run).unwrap().as_deref(), Some("complete"));
+}
+
+fn rec(host: Option<&str>, domain: &str, first_ts: i64, last_ts: i64) -> FirstSeenRecord {
+    FirstSeenRecord {
+        host: host.map(|h| h.parse().unwrap()),
+        domain: domain.into(),
+        first_ts,
+        last_ts,
+    }
+}
+
+fn first_seen_rows(s: &Store) -> Vec<(String, String, i64, i64)> {
+    let mut st = s
+        .conn
+        .prepare("SELECT scope, domain, first_ts, last_ts FROM first_seen ORDER BY domain, scope")
+        .unwrap();
+    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect()
+}
+
+fn table_count(s: &Store) -> u64 {
+    s.conn
+        .query_row("SELECT COUNT(*) FROM first_seen", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .unwrap() as u64
+}
+
+#[test]
+fn first_seen_cap_prunes_oldest_last_ts_in_the_batch_transaction() {
+    let mut s = Store::open_in_memory().unwrap();
+    assert_eq!(s.first_seen_rows(), DEFAULT_FIRST_SEEN_ROWS);
+    s.set_first_seen_rows(100);
+    let run = s.begin_run("replay", &[], 300).unwrap();
+    // 100 rows: at the cap, nothing pruned. last_ts = 1000 + i; d0 is the
+    // oldest first seen but was refreshed most recently.
+    let mut batch: Vec<FirstSeenRecord> = (0..100)
+        .map(|i| rec(None, &format!("d{i}.com"), 1000 + i, 1000 + i))
+        .collect();
+    batch[0].last_ts = 5000;
+    s.write_batch(run, &[], &[], &batch).unwrap();
+    assert_eq!((table_count(&s), s.first_seen_pruned()), (100, 0));
+    // Re-sending stored keys adds no row.
+    s.write_batch(run, &[], &[], &batch[..10]).unwrap();
+    assert_eq!((table_count(&s), s.first_seen_pruned()), (100, 0));
+    // 5 new rows: 105 > 100 → down to 90, the 15 oldest last_ts go
+    // (d1..d15), d0 stays.
+    let more: Vec<FirstSeenRecord> = (100..105)
+        .map(|i| rec(None, &format!("d{i}.com"), 2000 + i, 2000 + i))
+        .collect();
+    s.write_batch(run, &[], &[], &more).unwrap();
+    assert_eq!((table_count(&s), s.first_seen_pruned()), (90, 15));
+    let left: Vec<String> = first_seen_rows(&s).into_iter().map(|r| r.1).collect();
+    assert!(left.contains(&"d0.com".to_string()));
+    for i in 1..=15 {
+        assert!(!left.contains(&format!("d{i}.com")), "d{i} kept");
+    }
+    assert!(left.contains(&"d16.com".to_string()));
+    // A failed batch rolls back its rows and leaves the bookkeeping alone.
+    s.set_first_seen_rows(91);
+    let mut bad = some_windows();
+    bad.truncate(1);
+    let bad_batch = vec![rec(None, "x1.com", 1, 1), rec(None, "x2.com", 1, 1)];
+    let e = s.write_batch(run + 100, &bad, &[], &bad_batch);
+    assert!(
+        e.is_err(),
+        "a window of an unknown run violates the foreign key"
+    );
+    assert_eq!((table_count(&s), s.first_seen_pruned()), (90, 15));
+    s.write_batch(run, &[], &[], &bad_batch).unwrap();
+    // 92 > 91 → down to 82: the counter was not advanced by the failed batch.
+    assert_eq!((table_count(&s), s.first_seen_pruned()), (82, 25));
+    // A reopened Store counts the table once and keeps pruning.
+    let mut big = Store::open_in_memory().unwrap();
+    big.set_first_seen_rows(10);
+    let run = big.begin_run("replay", &[], 300).unwrap();
+    for round in 0..20 {
+        let b: Vec<FirstSeenRecord> = (0..7)
+            .map(|i| rec(Some("10.0.0.1"), &format!("r{round}x{i}.com"), round, round))
+            .collect();
+        big.write_batch(run, &[], &[], &b).unwrap();
+        assert!(table_count(&big) <= 10);
+    }
+    assert_eq!(big.first_seen_pruned() + table_count(&big), 140);
+}
+
+#[test]
+fn refresh_records_move_last_ts_and_keep_first_ts() {
+    let mut s = Store::open_in_memory().unwrap();
+    let run = s.begin_run("replay", &[], 300).unwrap();
+    s.write_batch(run, &[], &[], &[rec(None, "a.com", 100, 100)])
+        .unwrap();
+    s.write_batch(run, &[], &[], &[rec(None, "a.com", 9_000, 9_000)])
+        .unwrap();
+    assert_eq!(
+        first_seen_rows(&s),
+        vec![(String::new(), "a.com".into(), 100, 9_000)]
+    );
+    // An older record (e.g. a replay of an older file) never moves last_ts back.
+    s.write_batch(run, &[], &[], &[rec(None, "a.com", 50, 50)])
+        .unwrap();
+    assert_eq!(
+        first_seen_rows(&s),
+        vec![(String::new(), "a.com".into(), 50, 9_000)]
+    );
+}
+
+#[test]
+fn preload_is_newest_last_ts_first_within_each_limit() {
+    let mut s = Store::open_in_memory().unwrap();
+    let run = s.begin_run("replay", &[], 300).unwrap();
+    let mut b = Vec::new();
+    for i in 0..10 {
+        b.push(rec(None, &format!("g{i}.com"), 0, 100 + i));
+        b.push(rec(Some("10.0.0.1"), &format!("h{i}.com"), 0, 200 + i));
+    }
+    b.push(rec(Some("::1"), "v6.com", 0, 150));
+    s.write_batch(run, &[], &[], &b).unwrap();
+    let mut got = Vec::new();
+    let n = s
+        .load_first_seen(3, 4, |r| got.push((r.host.is_some(), r.domain, r.last_ts)))
+        .unwrap();
+    assert_eq!(n, 7);
+    let want: Vec<(bool, String, i64)> = [
+        (true, "h9.com", 209),
+        (true, "h8.com", 208),
+        (true, "h7.com", 207),
+        (true, "h6.com", 206),
+        (false, "g9.com", 109),
+        (false, "g8.com", 108),
+        (false, "g7.com", 107),
+    ]
+    .into_iter()
+    .map(|(h, d, t)| (h, d.to_string(), t))
+    .collect();
+    assert_eq!(got, want);
+    let mut all = 0;
+    assert_eq!(s.load_first_seen(100, 100, |_| all += 1).unwrap(), 21);
+    assert_eq!(all, 21);
+    assert_eq!(s.load_first_seen(0, 0, |_| ()).unwrap(), 0);
+}
+
+#[test]
+fn first_seen_preload_and_prune_walk_the_index_without_sorting() {
+    let s = Store::open_in_memory().unwrap();
+    for sql in [
+        FIRST_SEEN_PRELOAD_SQL.to_string(),
+        FIRST_SEEN_PRUNE_SQL.replace('?', "10"),
+    ] {
+        let mut st = s
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap();
+        let plan: Vec<String> = st
+            .query_map([], |r| r.get::<_, String>(3))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        let plan = plan.join(" | ");
+        assert!(plan.contains("first_seen_last_ts"), "{sql}: {plan}");
+        assert!(!plan.contains("TEMP B-TREE"), "{sql} sorts: {plan}");
+    }
+}
+
+#[test]
+fn migration_from_v2_keeps_first_seen_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("v2.db");
+    {
+        let c = Connection::open(&p).unwrap();
+        for sql in &MIGRATIONS[..2] {
+            c.execute_batch(sql).unwrap();
+        }
+        c.pragma_update(None, "user_version", 2).unwrap();
+        c.execute(
+            "INSERT INTO first_seen (key, scope, domain, first_ts) VALUES (?, '', 'old.com', 42), (?, '10.0.0.1', 'old.com', 43)",
+            params![first_seen_key("", "old.com"), first_seen_key("10.0.0.1", "old.com")],
+        )
+        .unwrap();
+        c.execute(
+            "INSERT INTO runs (command, inputs, window_secs, started_at, status) VALUES ('replay', '[]', 300, 'x', 'complete')",
+            [],
+        )
+        .unwrap();
+    }
+    let mut s = Store::open(&p).unwrap();
+    assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
+    assert_eq!(
+        first_seen_rows(&s),
+        vec![
+            (String::new(), "old.com".into(), 42, 42),
+            ("10.0.0.1".into(), "old.com".into(), 43, 43)
+        ]
+    );
+    let mut got = Vec::new();
+    s.load_first_seen(10, 10, |r| got.push(r)).unwrap();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].last_ts, 43, "newest first");
+    // The migrated row upserts like a new one.
+    s.write_batch(1, &[], &[], &[rec(None, "old.com", 99, 99)])
+        .unwrap();
+    assert_eq!(
+        first_seen_rows(&s)[0],
+        (String::new(), "old.com".into(), 42, 99)
+    );
+    assert_eq!(s.run_status(1).unwrap().as_deref(), Some("complete"));
+}
+
+#[test]
+fn runs_of_dead_processes_are_marked_crashed_at_the_next_start() {
+    let mut s = Store::open_in_memory().unwrap();
+    let me = procinfo::current().expect("/proc is mounted (Linux)");
+    let mine = s.begin_run("replay", &[], 300).unwrap();
+    let (pid, start, boot, host): (i64, i64, String, String) = s
+        .conn
+        .query_row(
+            "SELECT pid, proc_start, boot_id, hostname FROM runs WHERE id = ?",
+            [mine],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (pid, start as u64, boot, host),
+        (
+            me.pid as i64,
+            me.start_ticks,
+            me.boot_id.clone(),
+            me.hostname.clone()
+        )
+    );
+    let add = |s: &Store, pid: Option<i64>, start: i64, boot: &str, host: &str| {
+        s.conn
+            .execute(
+                "INSERT INTO runs (command, inputs, window_secs, started_at, status, pid, proc_start, boot_id, hostname) VALUES ('replay', '[]', 300, 'x', 'running', ?, ?, ?, ?)",
+                params![pid, start, boot, host],
+            )
+            .unwrap();
+        s.conn.last_insert_rowid()
+    };
+    let st = me.start_ticks as i64;
+    let reused = add(&s, Some(me.pid as i64), st + 1, &me.boot_id, &me.hostname);
+    let rebooted = add(&s, Some(me.pid as i64), st, "other-boot", &me.hostname);
+    let gone = add(&s, Some(i64::from(u32::MAX)), 5, &me.boot_id, &me.hostname);
+    let other_host = add(&s, Some(i64::from(u32::MAX)), 5, &me.boot_id, "elsewhere");
+    let legacy = add(&s, None, 0, &me.boot_id, &me.hostname);
+    let next = s.begin_run("replay", &[], 300).unwrap();
+    for (id, want) in [
+        (mine, "running"),
+        (reused, "crashed"),
+        (rebooted, "crashed"),
+        (gone, "crashed"),
+        (other_host, "running"),
+        (legacy, "running"),
+        (next, "running"),
+    ] {
+        assert_eq!(s.run_status(id).unwrap().as_deref(), Some(want), "run {id}");
+    }
+    let finished: Option<String> = s
+        .conn
+        .query_row("SELECT finished_at FROM runs WHERE id = ?", [gone], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert!(finished.is_some());
+    assert!(s.mark_crashed_runs().unwrap().is_empty(), "nothing left");
+}
+
+fn flow_alert(file: &str, window: i64, decision: &str) -> FlowAlertRecord {
+    FlowAlertRecord {
+        detector: "cicids".into(),
+        source_file: file.into(),
+        window_index: window,
+        first_flow: window * 100,
+        flows: 100,
+        decision: decision.into(),
+        severity: "CRITICAL".into(),
+        anomaly_index: 36.5,
+        forest_score: Some(0.8),
+        pattern: "DDoS".into(),
+        confidence: "Medium".into(),
+        action: "rate-limit".into(),
+        indicators: "[]".into(),
+        features: "{}".into(),
+        attack_ratio: None,
+    }
+}
+
+#[test]
+fn flow_alerts_round_trip_and_filter() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("t.db");
+    let mut s = Store::open(&p).unwrap();
+    let run = s.begin_run("flows monitor", &["a.csv".into()], 0).unwrap();
+    let batch = vec![
+        flow_alert("a.csv", 0, "CONFIRMED"),
+        flow_alert("a.csv", 1, "SUSPICIOUS"),
+    ];
+    assert_eq!(s.insert_flow_alerts(Some(run), &batch).unwrap(), 2);
+    let mut other = flow_alert("b.csv", 0, "CONFIRMED");
+    other.detector = "zscore".into();
+    other.forest_score = None;
+    other.attack_ratio = Some(1.0);
+    s.insert_flow_alerts(None, std::slice::from_ref(&other))
+        .unwrap();
+    drop(s);
+    let s = Store::open(&p).unwrap();
+    assert_eq!(s.list_flow_alerts(Some(run), None).unwrap(), batch);
+    assert_eq!(
+        s.list_flow_alerts(None, Some("zscore")).unwrap(),
+        vec![other]
+    );
+    assert_eq!(s.list_flow_alerts(None, None).unwrap().len(), 3);
+    assert!(s.list_flow_alerts(Some(run + 7), None).unwrap().is_empty());
+}
+
+#[test]
+fn flow_alert_batch_is_all_or_nothing() {
+    let mut s = Store::open_in_memory().unwrap();
+    assert_eq!(
+        s.insert_flow_alerts(None, &[flow_alert("a.csv", 0, "CONFIRMED")])
+            .unwrap(),
+        1
+    );
+    // SQLite stores NaN as NULL, so the second row of this batch violates
+    // NOT NULL after the first row was written: the first must roll back.
+    let mut bad = flow_alert("a.csv", 2, "CONFIRMED");
+    bad.anomaly_index = f64::NAN;
+    let e = s.insert_flow_alerts(None, &[flow_alert("a.csv", 1, "CONFIRMED"), bad]);
+    assert!(e.is_err());
+    let stored = s.list_flow_alerts(None, None).unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].window_index, 0);
+}

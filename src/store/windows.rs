@@ -1,0 +1,287 @@
+//! Windows: the batch write (windows and their first-seen records in one
+//! transaction) and the queries `windows` and `alerts` print.
+
+use super::first_seen::{insert_first_seen, prune_first_seen};
+use super::schema::window_columns;
+use super::{us_to_s, Store, StoreError};
+use crate::aggregate::HostWindow;
+use crate::detect::Verdict;
+use crate::enrich::FirstSeenRecord;
+use crate::event::MICROS;
+use crate::features::{self, FEATURE_NAMES, N_FEATURES};
+use rusqlite::{params_from_iter, Transaction};
+use serde::Serialize;
+
+/// A stored window as read back by queries (what `sentineldns windows` prints).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct StoredWindow {
+    /// Row id.
+    pub id: i64,
+    /// Run that produced it.
+    pub run_id: i64,
+    /// Client host.
+    pub host: String,
+    /// Window start, unix seconds.
+    pub window_start: i64,
+    /// Window end, unix seconds.
+    pub window_end: i64,
+    /// Lookups.
+    pub lookups: i64,
+    /// Features in [`FEATURE_NAMES`] order.
+    pub features: Vec<f64>,
+    /// Top domains (JSON text).
+    pub top_domains: String,
+    /// Riskiest domains (JSON text).
+    pub risky_domains: String,
+    /// Ground truth label.
+    pub truth_label: Option<String>,
+    /// Ground truth scenario.
+    pub truth_scenario: Option<String>,
+    /// Anomaly score, once scored.
+    pub score: Option<f64>,
+    /// Verdict label, once scored.
+    pub label: Option<String>,
+    /// Reasons (JSON text), once scored.
+    pub reasons: Option<String>,
+    /// Explanation, once scored.
+    pub explanation: Option<String>,
+}
+
+/// Filter for [`Store::query_windows`].
+#[derive(Debug, Clone, Default)]
+pub struct WindowQuery {
+    /// Only this host.
+    pub host: Option<String>,
+    /// Windows starting at or after (unix seconds).
+    pub since: Option<i64>,
+    /// Windows starting before (unix seconds).
+    pub until: Option<i64>,
+    /// Only this run.
+    pub run: Option<i64>,
+    /// At most this many rows (newest last).
+    pub limit: Option<u32>,
+    /// Only windows whose verdict is one of these labels.
+    pub labels: Vec<String>,
+}
+
+impl Store {
+    /// Write one batch of windows and first-seen records in a single transaction.
+    ///
+    /// `verdicts` is either empty (no model) or holds one verdict per window.
+    pub fn write_batch(
+        &mut self,
+        run: i64,
+        windows: &[HostWindow],
+        verdicts: &[Verdict],
+        first_seen: &[FirstSeenRecord],
+    ) -> Result<(), StoreError> {
+        if windows.is_empty() && first_seen.is_empty() {
+            return Ok(());
+        }
+        let path = self.path.clone();
+        let wrap = |e| StoreError::Sqlite {
+            path: path.clone(),
+            source: e,
+        };
+        let cap = self.first_seen_rows;
+        let known = self.first_seen_count;
+        let tx = self.conn.transaction().map_err(wrap)?;
+        insert_windows(&tx, run, windows, verdicts).map_err(wrap)?;
+        let mut pruned = 0;
+        let mut count = known;
+        if !first_seen.is_empty() {
+            // Counted once per Store (an index scan), then kept up to date from
+            // the rows each batch adds and prunes.
+            let mut rows = match known {
+                Some(n) => n,
+                None => tx
+                    .query_row("SELECT COUNT(*) FROM first_seen", [], |r| {
+                        r.get::<_, i64>(0)
+                    })
+                    .map_err(wrap)?
+                    .max(0) as u64,
+            };
+            rows += insert_first_seen(&tx, first_seen).map_err(wrap)?;
+            if rows > cap {
+                pruned = prune_first_seen(&tx, rows - (cap - cap / 10)).map_err(wrap)?;
+                rows -= pruned;
+            }
+            count = Some(rows);
+        }
+        tx.commit().map_err(wrap)?;
+        // Only a committed batch changes the bookkeeping.
+        self.first_seen_count = count;
+        self.first_seen_pruned += pruned;
+        Ok(())
+    }
+
+    /// Stored windows matching `q`, ordered by start then host.
+    pub fn query_windows(&self, q: &WindowQuery) -> Result<Vec<StoredWindow>, StoreError> {
+        let feats = FEATURE_NAMES.join(", ");
+        let mut sql = format!(
+            "SELECT id, run_id, host, window_start, window_end, lookups, {feats}, top_domains, risky_domains, truth_label, truth_scenario, score, label, reasons, explanation FROM windows WHERE 1=1"
+        );
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        if let Some(h) = &q.host {
+            sql.push_str(" AND host = ?");
+            args.push(h.clone().into());
+        }
+        if let Some(s) = q.since {
+            sql.push_str(" AND window_start >= ?");
+            args.push(s.into());
+        }
+        if let Some(u) = q.until {
+            sql.push_str(" AND window_start < ?");
+            args.push(u.into());
+        }
+        if let Some(r) = q.run {
+            sql.push_str(" AND run_id = ?");
+            args.push(r.into());
+        }
+        if !q.labels.is_empty() {
+            sql.push_str(&format!(
+                " AND label IN ({})",
+                vec!["?"; q.labels.len()].join(", ")
+            ));
+            args.extend(
+                q.labels
+                    .iter()
+                    .map(|l| rusqlite::types::Value::from(l.clone())),
+            );
+        }
+        if let Some(l) = q.limit {
+            // The newest `l` windows, still returned oldest first.
+            sql = format!(
+                "SELECT * FROM ({sql} ORDER BY window_start DESC, host DESC, run_id DESC LIMIT {l}) \
+                 ORDER BY window_start, host, run_id"
+            );
+        } else {
+            sql.push_str(" ORDER BY window_start, host, run_id");
+        }
+        let mut st = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map(params_from_iter(args), |r| {
+                let mut features = Vec::with_capacity(N_FEATURES);
+                for i in 0..N_FEATURES {
+                    features.push(r.get::<_, f64>(6 + i)?);
+                }
+                let b = 6 + N_FEATURES;
+                Ok(StoredWindow {
+                    id: r.get(0)?,
+                    run_id: r.get(1)?,
+                    host: r.get(2)?,
+                    window_start: r.get(3)?,
+                    window_end: r.get(4)?,
+                    lookups: r.get(5)?,
+                    features,
+                    top_domains: r.get(b)?,
+                    risky_domains: r.get(b + 1)?,
+                    truth_label: r.get(b + 2)?,
+                    truth_scenario: r.get(b + 3)?,
+                    score: r.get(b + 4)?,
+                    label: r.get(b + 5)?,
+                    reasons: r.get(b + 6)?,
+                    explanation: r.get(b + 7)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+    }
+
+    /// Number of windows stored for a run.
+    pub fn count_windows(&self, run: i64) -> Result<i64, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM windows WHERE run_id = ?",
+                [run],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))
+    }
+}
+
+pub(super) fn insert_windows(
+    tx: &Transaction<'_>,
+    run: i64,
+    windows: &[HostWindow],
+    verdicts: &[Verdict],
+) -> rusqlite::Result<()> {
+    if windows.is_empty() {
+        return Ok(());
+    }
+    let cols = window_columns();
+    let sql = format!(
+        "INSERT OR REPLACE INTO windows ({}) VALUES ({})",
+        cols.join(", "),
+        vec!["?"; cols.len()].join(", ")
+    );
+    let mut st = tx.prepare_cached(&sql)?;
+    for (i, w) in windows.iter().enumerate() {
+        let verdict = verdicts.get(i);
+        let mut v: Vec<rusqlite::types::Value> = Vec::with_capacity(cols.len());
+        v.push(run.into());
+        v.push(w.host.to_string().into());
+        v.push((w.start.div_euclid(MICROS)).into());
+        v.push((w.end.div_euclid(MICROS)).into());
+        v.push(us_to_s(w.first_ts).into());
+        v.push(us_to_s(w.last_ts).into());
+        for n in [
+            w.lookups,
+            w.answered,
+            w.unanswered,
+            w.unsolicited,
+            w.multicast,
+            w.infra_lookups,
+            w.nxdomain,
+            w.servfail,
+            w.high_risk_domains,
+            w.new_domains,
+        ] {
+            v.push((n as i64).into());
+        }
+        v.push((w.response_bytes as i64).into());
+        for f in features::compute(w) {
+            v.push(f.into());
+        }
+        v.push(w.max_subdomains_domain.clone().into());
+        v.push(match &w.beacon {
+            Some(b) => b.domain.clone().into(),
+            None => rusqlite::types::Value::Null,
+        });
+        v.push(
+            serde_json::to_string(&w.top_domains)
+                .unwrap_or_default()
+                .into(),
+        );
+        v.push(
+            serde_json::to_string(&w.risky_domains)
+                .unwrap_or_default()
+                .into(),
+        );
+        v.push(opt(&w.truth.label));
+        v.push(opt(&w.truth.scenario));
+        v.push((w.truth.malicious_lookups as i64).into());
+        match verdict {
+            Some(vd) => {
+                v.push(vd.score.into());
+                v.push(vd.label.as_str().to_string().into());
+                v.push(
+                    serde_json::to_string(&vd.reasons)
+                        .unwrap_or_default()
+                        .into(),
+                );
+                v.push(vd.explanation.clone().into());
+            }
+            None => v.extend(std::iter::repeat_n(rusqlite::types::Value::Null, 4)),
+        }
+        st.execute(params_from_iter(v))?;
+    }
+    Ok(())
+}
+
+fn opt(s: &Option<String>) -> rusqlite::types::Value {
+    match s {
+        Some(s) => s.clone().into(),
+        None => rusqlite::types::Value::Null,
+    }
+}
