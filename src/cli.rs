@@ -31,7 +31,7 @@ pub struct Cli {
     pub log_level: Option<String>,
     /// Log format on stderr [default: `[log] format`, else text].
     #[arg(long, global = true, value_enum)]
-    pub log_format: Option<LogFormat>,
+    pub log_format: Option<LogFormatArg>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -39,7 +39,7 @@ pub struct Cli {
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
+pub enum LogFormatArg {
     /// Human-readable lines.
     Text,
     /// One JSON object per line.
@@ -606,7 +606,7 @@ pub enum EvalFormat {
 
 /// Verdict threshold for `alerts`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum MinLabel {
+pub enum AlertsMinLabel {
     /// Unusual and Likely Compromise.
     Unusual,
     /// Likely Compromise only.
@@ -643,8 +643,8 @@ pub struct AlertsArgs {
     #[command(flatten)]
     pub query: StoredQuery,
     /// Lowest verdict to list.
-    #[arg(long, value_enum, default_value_t = MinLabel::Unusual)]
-    pub min_label: MinLabel,
+    #[arg(long, value_enum, default_value_t = AlertsMinLabel::Unusual)]
+    pub min_label: AlertsMinLabel,
     /// Output format (`table` prints each alert with its explanation).
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
@@ -703,8 +703,8 @@ pub fn init_tracing(cli: &Cli) {
     .unwrap_or_default();
     let level = cli.log_level.clone().unwrap_or(file.level);
     let format = cli.log_format.unwrap_or(match file.format {
-        sentineldns::config::LogFormat::Text => LogFormat::Text,
-        sentineldns::config::LogFormat::Json => LogFormat::Json,
+        sentineldns::config::LogFormat::Text => LogFormatArg::Text,
+        sentineldns::config::LogFormat::Json => LogFormatArg::Json,
     });
     let filter = tracing_subscriber::EnvFilter::try_new(&level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
@@ -714,8 +714,8 @@ pub fn init_tracing(cli: &Cli) {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     let _ = match format {
-        LogFormat::Json => b.json().try_init(),
-        LogFormat::Text => b.try_init(),
+        LogFormatArg::Json => b.json().try_init(),
+        LogFormatArg::Text => b.try_init(),
     };
 }
 

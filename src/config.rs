@@ -1299,7 +1299,7 @@ impl Config {
         };
         match pc.validate() {
             Ok(()) => {}
-            Err(e @ crate::pipeline::ConfigError::Window(_)) => {
+            Err(e @ crate::pipeline::PipelineConfigError::Window(_)) => {
                 out.push(("sensor.window", e.to_string()));
             }
             Err(e) => out.push(("sensor.grace", e.to_string())),

@@ -18,7 +18,7 @@
 
 use crate::decode::{DecodeConfig, Decoder, Location};
 use crate::event::RawPacket;
-use crate::source::capture::{CaptureReader, OwnedPacket};
+use crate::source::savefile::{CaptureReader, OwnedPacket};
 use crate::source::{ByteCounter, InputKind, Opened};
 use crate::stats::Stats;
 

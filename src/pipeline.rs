@@ -161,7 +161,7 @@ impl ClockGuard {
 
 /// Invalid pipeline settings.
 #[derive(Debug, thiserror::Error, PartialEq)]
-pub enum ConfigError {
+pub enum PipelineConfigError {
     /// Window length out of range.
     #[error("window length must be between 1 second and 1 day (got {0} µs)")]
     Window(TsMicros),
@@ -177,13 +177,13 @@ pub enum ConfigError {
 
 impl PipelineConfig {
     /// Check the settings that depend on each other.
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    pub fn validate(&self) -> Result<(), PipelineConfigError> {
         let w = self.aggregate.window;
         if !(MICROS..=86_400 * MICROS).contains(&w) {
-            return Err(ConfigError::Window(w));
+            return Err(PipelineConfigError::Window(w));
         }
         if self.aggregate.grace < self.pair.timeout || self.aggregate.grace >= w {
-            return Err(ConfigError::Grace {
+            return Err(PipelineConfigError::Grace {
                 grace: self.aggregate.grace as f64 / MICROS as f64,
                 timeout: self.pair.timeout as f64 / MICROS as f64,
             });
@@ -859,7 +859,7 @@ mod tests {
         assert!(c.validate().is_err());
         c.aggregate.grace = 30 * MICROS;
         c.aggregate.window = 0;
-        assert!(matches!(c.validate(), Err(ConfigError::Window(0))));
+        assert!(matches!(c.validate(), Err(PipelineConfigError::Window(0))));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 use sentineldns::evaluate::{
-    evaluate, render_html, render_json, render_table, Metrics, ScoredWindow,
+    evaluate, render_html, render_json, render_table, DetectionMetrics, ScoredWindow,
 };
 
 fn arb_ts() -> impl Strategy<Value = i64> {
@@ -51,7 +51,7 @@ fn arb_window() -> impl Strategy<Value = ScoredWindow> {
         )
 }
 
-fn check_metrics(m: &Metrics) -> Result<(), TestCaseError> {
+fn check_metrics(m: &DetectionMetrics) -> Result<(), TestCaseError> {
     for (name, v) in [
         ("precision", m.precision),
         ("recall", m.recall),

@@ -54,7 +54,7 @@ pub const BATCH_FRAMES: usize = 256;
 
 /// Live-capture settings.
 #[derive(Debug, Clone)]
-pub struct CaptureConfig {
+pub struct InterfaceConfig {
     /// Interfaces to open.
     pub interfaces: Vec<String>,
     /// BPF filter (`None` = [`DEFAULT_BPF`]).
@@ -71,9 +71,9 @@ pub struct CaptureConfig {
     pub ring: Option<RingConfig>,
 }
 
-impl Default for CaptureConfig {
+impl Default for InterfaceConfig {
     fn default() -> Self {
-        CaptureConfig {
+        InterfaceConfig {
             interfaces: Vec::new(),
             bpf: None,
             snaplen: 65_535,
@@ -241,22 +241,22 @@ struct Handle {
     cap: pcap::Capture<pcap::Active>,
 }
 
-/// Open capture handles, not yet reading (see [`Opened::start`]).
-pub struct Opened {
+/// Open capture handles, not yet reading (see [`OpenInterfaces::start`]).
+pub struct OpenInterfaces {
     handles: Vec<Handle>,
-    cfg: CaptureConfig,
+    cfg: InterfaceConfig,
 }
 
-impl std::fmt::Debug for Opened {
+impl std::fmt::Debug for OpenInterfaces {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Opened")
+        f.debug_struct("OpenInterfaces")
             .field("interfaces", &self.interfaces())
             .finish()
     }
 }
 
 /// Open every interface with its filter (privileged step).
-pub fn open(cfg: &CaptureConfig) -> Result<Opened, CaptureError> {
+pub fn open(cfg: &InterfaceConfig) -> Result<OpenInterfaces, CaptureError> {
     if cfg.interfaces.is_empty() {
         return Err(CaptureError::NoInterface);
     }
@@ -293,13 +293,13 @@ pub fn open(cfg: &CaptureConfig) -> Result<Opened, CaptureError> {
             cap,
         });
     }
-    Ok(Opened {
+    Ok(OpenInterfaces {
         handles,
         cfg: cfg.clone(),
     })
 }
 
-impl Opened {
+impl OpenInterfaces {
     /// Interface names, in order.
     pub fn interfaces(&self) -> Vec<String> {
         self.handles.iter().map(|h| h.name.clone()).collect()
@@ -765,16 +765,16 @@ mod tests {
     #[test]
     fn no_interface_is_an_error() {
         assert!(matches!(
-            open(&CaptureConfig::default()),
+            open(&InterfaceConfig::default()),
             Err(CaptureError::NoInterface)
         ));
     }
 
     #[test]
     fn a_missing_interface_names_itself() {
-        let cfg = CaptureConfig {
+        let cfg = InterfaceConfig {
             interfaces: vec!["nosuchif0".into()],
-            ..CaptureConfig::default()
+            ..InterfaceConfig::default()
         };
         let e = open(&cfg).unwrap_err().to_string();
         assert!(e.contains("nosuchif0"), "{e}");

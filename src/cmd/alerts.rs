@@ -2,7 +2,7 @@
 
 use super::output::{rfc3339, Printer, WindowView};
 use super::query_stored;
-use crate::cli::{AlertsArgs, MinLabel, OutputFormat};
+use crate::cli::{AlertsArgs, AlertsMinLabel, OutputFormat};
 use anyhow::Context;
 use std::io::Write;
 use std::process::ExitCode;
@@ -10,8 +10,8 @@ use std::process::ExitCode;
 /// Run `alerts`.
 pub fn run(a: AlertsArgs) -> anyhow::Result<ExitCode> {
     let labels = match a.min_label {
-        MinLabel::Unusual => vec!["Unusual".to_string(), "Likely Compromise".to_string()],
-        MinLabel::Likely => vec!["Likely Compromise".to_string()],
+        AlertsMinLabel::Unusual => vec!["Unusual".to_string(), "Likely Compromise".to_string()],
+        AlertsMinLabel::Likely => vec!["Likely Compromise".to_string()],
     };
     let rows = query_stored(&a.query, labels)?;
     let views: Vec<WindowView> = rows.iter().map(WindowView::from).collect();

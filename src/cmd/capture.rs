@@ -37,7 +37,7 @@ mod live {
     use crate::cli::CaptureArgs;
     use anyhow::Context;
     use sentineldns::capture::privdrop::{drop_privileges, Dropped};
-    use sentineldns::capture::{self, CaptureConfig, CaptureTotals, Next, RingConfig};
+    use sentineldns::capture::{self, CaptureTotals, InterfaceConfig, Next, RingConfig};
     use sentineldns::config::{Config, Settings};
     use sentineldns::output::metrics::DropSite;
     use sentineldns::sensor::{RunStatus, Sensor, SensorError, SensorOptions};
@@ -78,7 +78,7 @@ mod live {
         }
         let user = capture_cfg.user.clone();
         let group = capture_cfg.group.clone();
-        let ccfg = CaptureConfig {
+        let ccfg = InterfaceConfig {
             interfaces: capture_cfg.interfaces.clone(),
             bpf: capture_cfg.bpf.clone(),
             snaplen: i32::try_from(capture_cfg.snaplen).unwrap_or(i32::MAX),

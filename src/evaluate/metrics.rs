@@ -1,17 +1,17 @@
 //! Evaluation metrics: [`compute`] turns scored rows and incidents into
-//! [`Metrics`]. The generic pieces (confusion matrix, ratios, PR- and ROC-AUC)
+//! [`DetectionMetrics`]. The generic pieces (confusion matrix, ratios, PR- and ROC-AUC)
 //! live in [`sentineldns_model::metrics`], shared with the flow detectors.
 
 pub use sentineldns_model::metrics::{average_precision, rank_score, ratio, roc_auc, Confusion};
 
-use super::{Delay, Metrics};
+use super::{Delay, DetectionMetrics};
 
-/// Build [`Metrics`] from `(positive, flagged, score)` rows and the incidents that
+/// Build [`DetectionMetrics`] from `(positive, flagged, score)` rows and the incidents that
 /// belong to the same evaluation set.
 pub fn compute<'a>(
     rows: impl Iterator<Item = (bool, bool, f64)>,
     delays: impl Iterator<Item = &'a Delay>,
-) -> Metrics {
+) -> DetectionMetrics {
     let mut c = Confusion::default();
     let mut ranked = Vec::new();
     for (positive, flagged, score) in rows {
@@ -34,7 +34,7 @@ pub fn compute<'a>(
     };
     let max_delay_s = detected.iter().copied().reduce(f64::max);
 
-    Metrics {
+    DetectionMetrics {
         tp: c.tp,
         fp: c.fp,
         tn: c.tn,

@@ -162,7 +162,7 @@ impl ScoredWindow {
 /// Undefined ratios are `NaN` (see the module docs); delay statistics are `None` when
 /// no incident was detected.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Metrics {
+pub struct DetectionMetrics {
     /// Flagged positives.
     pub tp: usize,
     /// Flagged negatives.
@@ -212,10 +212,10 @@ pub struct Delay {
 /// Everything [`evaluate`] measures.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Evaluation {
-    /// Metrics over every window.
-    pub overall: Metrics,
-    /// Metrics per scenario (positives of that scenario ∪ all negatives).
-    pub per_scenario: BTreeMap<String, Metrics>,
+    /// DetectionMetrics over every window.
+    pub overall: DetectionMetrics,
+    /// DetectionMetrics per scenario (positives of that scenario ∪ all negatives).
+    pub per_scenario: BTreeMap<String, DetectionMetrics>,
     /// Distinct hosts.
     pub hosts: usize,
     /// Sum of per-host observed spans, days.

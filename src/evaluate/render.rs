@@ -5,7 +5,7 @@
 //! number of the [`Evaluation`], undefined values (`NaN`, `None`) as JSON `null`, keys
 //! in a stable order.
 
-use super::{Delay, Evaluation, Metrics, ReviewItem};
+use super::{Delay, DetectionMetrics, Evaluation, ReviewItem};
 use serde_json::{json, Map, Value};
 
 /// JSON schema tag written at the top of [`render_json`].
@@ -63,7 +63,7 @@ pub const COLUMNS: [&str; 14] = [
 ];
 
 /// The cells of one metrics row, in [`COLUMNS`] order.
-pub fn metric_cells(scope: &str, m: &Metrics) -> Vec<String> {
+pub fn metric_cells(scope: &str, m: &DetectionMetrics) -> Vec<String> {
     vec![
         scope.to_owned(),
         m.support.to_string(),
@@ -227,8 +227,8 @@ pub fn opt_num(x: Option<f64>) -> Value {
     x.map_or(Value::Null, num)
 }
 
-/// One [`Metrics`] as a JSON object.
-pub fn metrics_json(m: &Metrics) -> Value {
+/// One [`DetectionMetrics`] as a JSON object.
+pub fn metrics_json(m: &DetectionMetrics) -> Value {
     json!({
         "support": m.support,
         "tp": m.tp,

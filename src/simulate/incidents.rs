@@ -45,7 +45,7 @@ use std::net::IpAddr;
 
 /// One planned incident.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Incident {
+pub struct InjectedIncident {
     /// Affected host.
     pub host: IpAddr,
     /// What happens.
@@ -69,7 +69,7 @@ fn secs(s: f64) -> i64 {
 }
 
 /// Plan incidents for `hosts`.
-pub(crate) fn plan(cfg: &SimConfig, hosts: &[Host], lists: &DomainLists) -> Vec<Incident> {
+pub(crate) fn plan(cfg: &SimConfig, hosts: &[Host], lists: &DomainLists) -> Vec<InjectedIncident> {
     let mut scen: Vec<Scenario> = Vec::new();
     for s in &cfg.scenarios {
         if !scen.contains(s) {
@@ -156,7 +156,7 @@ pub(crate) fn plan(cfg: &SimConfig, hosts: &[Host], lists: &DomainLists) -> Vec<
                 }
                 _ => String::new(),
             };
-            out.push(Incident {
+            out.push(InjectedIncident {
                 host: hosts[host_idx].ip,
                 scenario,
                 start: inc_start,
@@ -171,7 +171,7 @@ pub(crate) fn plan(cfg: &SimConfig, hosts: &[Host], lists: &DomainLists) -> Vec<
 /// Emits labelled events for one incident.
 struct Em<'a, 'b> {
     h: &'a Host,
-    inc: &'a Incident,
+    inc: &'a InjectedIncident,
     rng: Rng,
     out: &'b mut Vec<SimEvent>,
     n: usize,
@@ -214,7 +214,13 @@ impl Em<'_, '_> {
 }
 
 /// Generate incident `i`'s events.
-pub(crate) fn generate(ctx: &Ctx<'_>, h: &Host, inc: &Incident, i: usize, out: &mut Vec<SimEvent>) {
+pub(crate) fn generate(
+    ctx: &Ctx<'_>,
+    h: &Host,
+    inc: &InjectedIncident,
+    i: usize,
+    out: &mut Vec<SimEvent>,
+) {
     let mut em = Em {
         h,
         inc,

@@ -39,7 +39,7 @@ mod pcap;
 mod resolve;
 mod rng;
 
-pub use incidents::Incident;
+pub use incidents::InjectedIncident;
 pub use lists::DomainLists;
 pub use pcap::write_pcap;
 
@@ -234,7 +234,7 @@ pub struct Simulator {
     cfg: SimConfig,
     lists: DomainLists,
     hosts: Vec<benign::Host>,
-    incidents: Vec<Incident>,
+    incidents: Vec<InjectedIncident>,
 }
 
 impl Simulator {
@@ -269,7 +269,7 @@ impl Simulator {
     }
 
     /// The planned incidents (host, scenario, start, end), in plan order.
-    pub fn incidents(&self) -> &[Incident] {
+    pub fn incidents(&self) -> &[InjectedIncident] {
         &self.incidents
     }
 

@@ -6,8 +6,8 @@
 //! keyed by `(timestamp, input index)` yields the oldest head next. Ties go to the
 //! earlier file on the command line, so the order is deterministic.
 
-use super::capture::{CaptureReader, OwnedPacket};
 use super::jsonl::{JsonEvent, JsonlReader};
+use super::savefile::{CaptureReader, OwnedPacket};
 use super::{open, ByteCounter, InputKind, SourceError, SourceLimits};
 use crate::event::{RawPacket, TsMicros};
 use crate::stats::Stats;

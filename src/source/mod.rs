@@ -3,7 +3,7 @@
 //!
 //! * [`sniff`] looks at the first bytes of a file (never its name) and decides
 //!   what it is; gzip is unwrapped transparently and sniffed again.
-//! * [`capture::CaptureReader`] streams records with pcap-parser in constant
+//! * [`savefile::CaptureReader`] streams records with pcap-parser in constant
 //!   memory (a bounded, growable buffer), converting pcap-parser's blocks into
 //!   [`crate::event::RawPacket`]s at this boundary.
 //! * [`jsonl::JsonlReader`] reads one JSON object per line into [`jsonl::JsonEvent`]s.
@@ -14,9 +14,9 @@
 //! [`crate::stats::Stats`] with its location; only a file that cannot be opened
 //! or recognised at all is an [`SourceError`].
 
-pub mod capture;
 pub mod jsonl;
 pub mod merge;
+pub mod savefile;
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};

@@ -491,7 +491,7 @@ impl DnsDomainRules {
 /// Triage verdict class.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Verdict {
+pub enum TriageClass {
     /// Many ports on few hosts.
     PortScan,
     /// Many hosts (on few ports).
@@ -506,15 +506,15 @@ pub enum Verdict {
     ReconAndTransfer,
 }
 
-impl Display for Verdict {
+impl Display for TriageClass {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Verdict::PortScan => "port_scan",
-            Verdict::HostSweep => "host_sweep",
-            Verdict::PathEnumeration => "path_enumeration",
-            Verdict::DomainChurn => "domain_churn",
-            Verdict::Exfiltration => "exfiltration",
-            Verdict::ReconAndTransfer => "recon_and_transfer",
+            TriageClass::PortScan => "port_scan",
+            TriageClass::HostSweep => "host_sweep",
+            TriageClass::PathEnumeration => "path_enumeration",
+            TriageClass::DomainChurn => "domain_churn",
+            TriageClass::Exfiltration => "exfiltration",
+            TriageClass::ReconAndTransfer => "recon_and_transfer",
         })
     }
 }
@@ -523,7 +523,7 @@ impl Display for Verdict {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Triage {
     /// Class.
-    pub verdict: Verdict,
+    pub verdict: TriageClass,
     /// 0..=1, how far past the thresholds the context is.
     pub severity: f64,
     /// One-line human summary.
@@ -560,12 +560,12 @@ impl RuleTriager {
         let volume = c.rules.contains(&Rule::Bytes);
         let kind = c.sample_endpoints.first().map(Endpoint::kind);
         let verdict = match (breadth, volume, kind) {
-            (true, true, _) => Verdict::ReconAndTransfer,
-            (false, _, _) => Verdict::Exfiltration,
-            (true, false, Some(EndpointKind::Path)) => Verdict::PathEnumeration,
-            (true, false, Some(EndpointKind::Domain)) => Verdict::DomainChurn,
-            (true, false, _) if c.unique_groups * 2 <= c.unique_endpoints => Verdict::PortScan,
-            (true, false, _) => Verdict::HostSweep,
+            (true, true, _) => TriageClass::ReconAndTransfer,
+            (false, _, _) => TriageClass::Exfiltration,
+            (true, false, Some(EndpointKind::Path)) => TriageClass::PathEnumeration,
+            (true, false, Some(EndpointKind::Domain)) => TriageClass::DomainChurn,
+            (true, false, _) if c.unique_groups * 2 <= c.unique_endpoints => TriageClass::PortScan,
+            (true, false, _) => TriageClass::HostSweep,
         };
         // log2 of the excess ratio, 1.0 at 16x the threshold.
         let excess = |v: f64, t: f64| ((v / t.max(1.0)).log2() / 4.0).clamp(0.0, 1.0);
@@ -578,27 +578,27 @@ impl RuleTriager {
         }
         let secs = (c.window_end - c.window_start) as f64 / MICROS as f64;
         let summary = match verdict {
-            Verdict::PortScan => format!(
+            TriageClass::PortScan => format!(
                 "{} probed {} ports on {} host(s) in {secs:.0}s",
                 c.key, c.unique_endpoints, c.unique_groups
             ),
-            Verdict::HostSweep => format!(
+            TriageClass::HostSweep => format!(
                 "{} contacted {} endpoints on {} hosts in {secs:.0}s",
                 c.key, c.unique_endpoints, c.unique_groups
             ),
-            Verdict::PathEnumeration => format!(
+            TriageClass::PathEnumeration => format!(
                 "{} requested {} distinct paths under {} prefix(es) in {secs:.0}s",
                 c.key, c.unique_endpoints, c.unique_groups
             ),
-            Verdict::DomainChurn => format!(
+            TriageClass::DomainChurn => format!(
                 "{} looked up {} distinct registrable domains in {secs:.0}s",
                 c.key, c.unique_endpoints
             ),
-            Verdict::Exfiltration => format!(
+            TriageClass::Exfiltration => format!(
                 "{} sent {} bytes over {} endpoint(s) in {secs:.0}s",
                 c.key, c.bytes, c.unique_endpoints
             ),
-            Verdict::ReconAndTransfer => format!(
+            TriageClass::ReconAndTransfer => format!(
                 "{} reached {} endpoints and sent {} bytes in {secs:.0}s",
                 c.key, c.unique_endpoints, c.bytes
             ),
@@ -800,7 +800,7 @@ mod tests {
         assert_eq!((c.bytes, c.events), (1001, 51));
         assert_eq!(c.rules, vec![Rule::Bytes]);
         let t = RuleTriager::new(e.config()).triage_one(c);
-        assert_eq!(t.verdict, Verdict::Exfiltration);
+        assert_eq!(t.verdict, TriageClass::Exfiltration);
     }
 
     #[test]
@@ -934,7 +934,7 @@ mod tests {
         };
         let scan = mk((1..=40).map(sock).collect(), 1);
         let t = tr.triage_one(&scan);
-        assert_eq!(t.verdict, Verdict::PortScan);
+        assert_eq!(t.verdict, TriageClass::PortScan);
         assert!(
             t.summary.contains("probed 40 ports on 1 host"),
             "{}",
@@ -942,7 +942,7 @@ mod tests {
         );
         assert!((t.severity - 0.5).abs() < 1e-9, "40 = 4x the threshold");
         let sweep = mk((1..=12).map(|i| SocketEndpoint(ip(i), 445)).collect(), 12);
-        assert_eq!(tr.triage_one(&sweep).verdict, Verdict::HostSweep);
+        assert_eq!(tr.triage_one(&sweep).verdict, TriageClass::HostSweep);
         let mut d = DnsDomainRules::for_dns(3, u64::MAX, 60 * MICROS).unwrap();
         for (i, name) in ["a.com", "b.com", "A.COM", "c.net", "d.org"]
             .iter()
@@ -955,7 +955,7 @@ mod tests {
         assert_eq!(c[0].unique_endpoints, 4, "A.COM is a.com");
         assert_eq!(
             RuleTriager::new(d.config()).triage(&c)[0].verdict,
-            Verdict::DomainChurn
+            TriageClass::DomainChurn
         );
     }
 

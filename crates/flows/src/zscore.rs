@@ -12,12 +12,12 @@
 //!
 //! Two statistics are available:
 //!
-//! * **classic** ([`Baseline::Classic`], the default) reproduces the reference
+//! * **classic** ([`BaselineMode::Classic`], the default) reproduces the reference
 //!   notebook bit for bit: running sums over the window, population standard
 //!   deviation (`ddof = 0`) computed as `sqrt(max(0, Σx²/n − μ²))`, `z = 0`
 //!   while the window holds fewer than two values or σ ≤ 1e-9, and every row
 //!   enters the window;
-//! * **robust** ([`Baseline::Robust`]): median and MAD (σ = 1.4826·MAD, with a
+//! * **robust** ([`BaselineMode::Robust`]): median and MAD (σ = 1.4826·MAD, with a
 //!   floor), rows scoring at or above a *gate* do not enter the baseline (an
 //!   attack cannot widen its own σ), and while a device has fewer than
 //!   `min_obs` clean observations it is scored against a fleet-wide window
@@ -52,7 +52,7 @@ pub enum ZScoreError {
 
 /// How the per-device baseline is computed.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Baseline {
+pub enum BaselineMode {
     /// The reference behaviour: rolling mean / population std, every row enters
     /// the window.
     Classic,
@@ -106,8 +106,8 @@ pub struct ZScoreConfig {
     pub w_rare_port: f64,
     /// Ports that do not count as rare.
     pub common_ports: Vec<u16>,
-    /// Baseline statistics.
-    pub baseline: Baseline,
+    /// BaselineMode statistics.
+    pub baseline: BaselineMode,
 }
 
 impl Default for ZScoreConfig {
@@ -119,7 +119,7 @@ impl Default for ZScoreConfig {
             w_entropy: 0.15,
             w_rare_port: 2.0,
             common_ports: DEFAULT_COMMON_PORTS.to_vec(),
-            baseline: Baseline::Classic,
+            baseline: BaselineMode::Classic,
         }
     }
 }
@@ -143,7 +143,7 @@ impl ZScoreConfig {
                 )));
             }
         }
-        if let Baseline::Robust(r) = &self.baseline {
+        if let BaselineMode::Robust(r) = &self.baseline {
             if !r.gate.is_finite() || r.gate <= 0.0 {
                 return bad("robust gate must be finite and > 0");
             }
@@ -337,8 +337,8 @@ impl Scorer {
     pub fn new(cfg: ZScoreConfig) -> Result<Self, ZScoreError> {
         cfg.validate()?;
         let fleet_w = match &cfg.baseline {
-            Baseline::Robust(r) => r.fleet_window,
-            Baseline::Classic => 1,
+            BaselineMode::Robust(r) => r.fleet_window,
+            BaselineMode::Classic => 1,
         };
         Ok(Self {
             fleet: DeviceState::new(fleet_w),
@@ -379,7 +379,7 @@ impl Scorer {
         let cfg = &self.cfg;
         let st = self.devices.get_mut(&o.device_id).expect("inserted above");
         match &cfg.baseline {
-            Baseline::Classic => {
+            BaselineMode::Classic => {
                 let zc = abs_z(o.connections, st.conns.mean(), st.conns.std());
                 let zb = abs_z(o.bytes, st.bytes.mean(), st.bytes.std());
                 let ze = abs_z(o.payload_entropy, st.entropy.mean(), st.entropy.std());
@@ -390,7 +390,7 @@ impl Scorer {
                 st.push(o);
                 score
             }
-            Baseline::Robust(r) => {
+            BaselineMode::Robust(r) => {
                 let src = if st.conns.len() >= r.min_obs {
                     Some(&*st)
                 } else if self.fleet.conns.len() >= r.min_obs {
@@ -923,7 +923,7 @@ mod tests {
     #[test]
     fn robust_gate_keeps_bursts_out_of_baseline() {
         let cfg = ZScoreConfig {
-            baseline: Baseline::Robust(RobustConfig {
+            baseline: BaselineMode::Robust(RobustConfig {
                 min_obs: 5,
                 ..Default::default()
             }),

@@ -14,8 +14,8 @@ pub struct RulesArgs {
     #[arg(value_name = "INPUT.csv")]
     pub input: PathBuf,
     /// Which layout the input has (`auto`: HTTP log when a path/url column exists).
-    #[arg(long, value_enum, default_value_t = InputKind::Auto)]
-    pub kind: InputKind,
+    #[arg(long, value_enum, default_value_t = RulesInput::Auto)]
+    pub kind: RulesInput,
     /// Flag a source with more than this many distinct endpoints in the window.
     #[arg(long, default_value_t = 10)]
     pub max_endpoints: usize,
@@ -55,7 +55,7 @@ pub struct RulesArgs {
 
 /// Input layout for `flows rules`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum InputKind {
+pub enum RulesInput {
     /// Decide from the header.
     Auto,
     /// Flow records: endpoint = destination ip:port.

@@ -2,7 +2,7 @@
 //! per-source sliding-window rule engine, triage flagged contexts in
 //! micro-batches and print them as they are handed off.
 
-use crate::cli::rules::{InputKind, RulesArgs, RulesFormat};
+use crate::cli::rules::{RulesArgs, RulesFormat, RulesInput};
 use crate::csvin::{Column, CsvInput};
 use crate::rules::{
     parse_flow_ts, Endpoint, FlaggedContext, PathEndpoint, Reorder, RuleEngine, RuleTriager,
@@ -76,9 +76,9 @@ pub fn run(a: RulesArgs) -> anyhow::Result<ExitCode> {
     cfg.validate().context("invalid options")?;
     let csv = CsvInput::open(&a.input)?;
     let http = match a.kind {
-        InputKind::Http => true,
-        InputKind::Flows => false,
-        InputKind::Auto => csv.find(&PATH).is_some(),
+        RulesInput::Http => true,
+        RulesInput::Flows => false,
+        RulesInput::Auto => csv.find(&PATH).is_some(),
     };
     if http {
         let idx = csv.require(&[TS, SRC, PATH, HTTP_BYTES])?;

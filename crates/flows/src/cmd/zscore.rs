@@ -7,7 +7,7 @@
 
 use crate::cli::zscore::{GenStreamArgs, ZscoreArgs};
 use crate::zscore::{
-    generate_stream, Baseline, ExactQuantile, Observation, RobustConfig, Scorer, StreamInput,
+    generate_stream, BaselineMode, ExactQuantile, Observation, RobustConfig, Scorer, StreamInput,
     StreamRecipe, Threshold, ZScoreConfig,
 };
 use anyhow::Context;
@@ -64,13 +64,13 @@ fn pass(
 /// Run `flows zscore`.
 pub fn run(a: ZscoreArgs) -> anyhow::Result<ExitCode> {
     let baseline = if a.robust {
-        Baseline::Robust(RobustConfig {
+        BaselineMode::Robust(RobustConfig {
             gate: a.gate,
             min_obs: a.min_obs,
             ..Default::default()
         })
     } else {
-        Baseline::Classic
+        BaselineMode::Classic
     };
     let cfg = ZScoreConfig {
         window: a.window,
