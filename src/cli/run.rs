@@ -1,0 +1,357 @@
+//! Arguments of the commands that run the pipeline (`replay`, `capture`)
+//! and how their flags are laid over the configuration file: defaults <
+//! file < environment < flags.
+
+use super::*;
+use clap::{Args, ValueEnum};
+use sentineldns::event::TsMicros;
+use sentineldns::output::ndjson::NdjsonConfig;
+use sentineldns::output::webhook::{MinLabel as WebhookMinLabel, WebhookConfig};
+use sentineldns::output::OutputsConfig;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Options that shape windows (shared by `replay`, `train` and `evaluate`).
+#[derive(Debug, Clone, Args)]
+pub struct WindowArgs {
+    /// Window length, e.g. 300, 300s, 5m, 1h [default: 5m; for `replay`:
+    /// $SENTINELDNS_WINDOW, else `[sensor] window`, else 5m].
+    #[arg(long, value_parser = parse_duration)]
+    pub window: Option<TsMicros>,
+    /// How long after a window ends late packets still count (packet time)
+    /// [default: 30s; for `replay`: `[sensor] grace`, else 30s].
+    #[arg(long, value_parser = parse_duration)]
+    pub grace: Option<TsMicros>,
+    /// How long a query waits for its response before it counts as unanswered.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub pair_timeout: TsMicros,
+    /// How many top and riskiest domains to keep per window (1 to 1000).
+    #[arg(long, default_value_t = 5, value_parser = parse_top)]
+    pub top: usize,
+}
+
+/// Options of the commands that run the pipeline into a database (`replay`,
+/// `capture`) and override `[sensor]` of the configuration file.
+#[derive(Debug, Clone, Args)]
+pub struct SensorArgs {
+    /// SQLite database to write, created if missing [default:
+    /// $SENTINELDNS_DB, else `[sensor] db`, else sentineldns.db].
+    #[arg(long)]
+    pub db: Option<PathBuf>,
+    /// Window options.
+    #[command(flatten)]
+    pub windows: WindowArgs,
+    /// Model bundle that scores every window [default: $SENTINELDNS_MODEL,
+    /// else `[sensor] model`, else models/default.bin, then
+    /// /usr/share/sentineldns/default.bin].
+    #[arg(long, conflicts_with = "no_model")]
+    pub model: Option<PathBuf>,
+    /// Store windows without scoring them (overrides `[sensor] model`).
+    #[arg(long)]
+    pub no_model: bool,
+    /// Keep at most N rows in the database's first-seen table; above it the
+    /// domains seen least recently are pruned down to 90 % of N [default:
+    /// `[limits] first_seen_rows`, else 3000000].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub first_seen_rows: Option<u64>,
+}
+
+impl SensorArgs {
+    /// These flags as configuration overrides (`threads`: the command's own flag).
+    pub fn overrides(&self, threads: Option<u8>) -> sentineldns::config::Overrides {
+        sentineldns::config::Overrides {
+            window: self.windows.window,
+            grace: self.windows.grace,
+            model: self.model.clone(),
+            no_model: self.no_model,
+            db: self.db.clone(),
+            threads,
+        }
+    }
+}
+
+/// Options for `capture`. Every option left out comes from the configuration
+/// file (`[capture]`, `[sensor]`, `[outputs]`, `[allowlist]`), then the
+/// built-in default shown.
+#[derive(Debug, Args)]
+pub struct CaptureArgs {
+    /// Interface to capture on; repeat for several [default: `[capture]
+    /// interfaces`].
+    #[arg(long = "interface", short = 'i', value_name = "IF")]
+    pub interfaces: Vec<String>,
+    /// BPF capture filter [default: `[capture] bpf`, else DNS over UDP/TCP,
+    /// mDNS, LLMNR, IP fragments, VLAN-tagged DNS].
+    #[arg(long)]
+    pub bpf: Option<String>,
+    /// Bytes captured per packet [default: 65535].
+    #[arg(long)]
+    pub snaplen: Option<u32>,
+    /// Kernel capture buffer per interface, MiB [default: 16].
+    #[arg(long)]
+    pub buffer_mb: Option<u32>,
+    /// Packets the hand-off queue between capture and processing holds;
+    /// overflow is dropped and counted (`queue` drops), never blocking capture
+    /// [default: 65536].
+    #[arg(long)]
+    pub queue: Option<usize>,
+    /// Do not put interfaces into promiscuous mode.
+    #[arg(long)]
+    pub no_promisc: bool,
+    /// Unprivileged user to switch to after opening the interfaces (when
+    /// started as root); `root` keeps root (not recommended) [default:
+    /// `[capture] user`, else nobody].
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Group to switch to [default: the user's primary group].
+    #[arg(long)]
+    pub group: Option<String>,
+    /// Also keep a ring of rotated pcap files of everything captured in DIR.
+    #[arg(long, value_name = "DIR")]
+    pub write_pcap: Option<PathBuf>,
+    /// Size of one ring file, MiB [default: 100].
+    #[arg(long)]
+    pub write_pcap_max_mb: Option<u64>,
+    /// Ring files kept per interface [default: 10].
+    #[arg(long)]
+    pub write_pcap_keep: Option<usize>,
+    /// Database, windows and model.
+    #[command(flatten)]
+    pub sensor: SensorArgs,
+    /// How closed windows are printed on stdout.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+    /// Write the final counters (including drops) as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub summary_json: Option<PathBuf>,
+    /// Allow-list file (one domain per line; `example.com` covers its
+    /// subdomains, `=example.com` only itself, `*.example.com` only
+    /// subdomains), added to `[allowlist]`; repeatable. SIGHUP re-reads them
+    /// with the configuration file.
+    #[arg(long, value_name = "FILE")]
+    pub allowlist: Vec<PathBuf>,
+    /// Do not print the summary on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// NDJSON, webhook and metrics outputs.
+    #[command(flatten)]
+    pub outputs: OutputArgs,
+}
+
+#[cfg(feature = "capture")]
+impl CaptureArgs {
+    /// The flags of this command that override the configuration file.
+    pub fn overrides(&self) -> sentineldns::config::Overrides {
+        self.sensor.overrides(None)
+    }
+
+    /// `[capture]` from the file with the flags that were given laid over it.
+    pub fn apply(
+        &self,
+        mut c: sentineldns::config::CaptureConfig,
+    ) -> sentineldns::config::CaptureConfig {
+        if !self.interfaces.is_empty() {
+            c.interfaces = self.interfaces.clone();
+        }
+        if self.bpf.is_some() {
+            c.bpf = self.bpf.clone();
+        }
+        if let Some(v) = self.snaplen {
+            c.snaplen = v;
+        }
+        if let Some(v) = self.buffer_mb {
+            c.buffer_mb = v;
+        }
+        if let Some(v) = self.queue {
+            c.queue = v;
+        }
+        if let Some(v) = &self.user {
+            c.user = v.clone();
+        }
+        if self.group.is_some() {
+            c.group = self.group.clone();
+        }
+        if let Some(dir) = &self.write_pcap {
+            let mut w = c
+                .write_pcap
+                .take()
+                .unwrap_or_else(|| sentineldns::config::WritePcapConfig::new(dir.clone()));
+            w.dir = dir.clone();
+            c.write_pcap = Some(w);
+        }
+        if let Some(w) = &mut c.write_pcap {
+            if let Some(v) = self.write_pcap_max_mb {
+                w.max_mb = v;
+            }
+            if let Some(v) = self.write_pcap_keep {
+                w.keep = v;
+            }
+        }
+        c
+    }
+}
+
+/// Options for `replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// Input files: pcap, pcapng (optionally .gz) or JSONL; several are merged in time order.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Database, windows and model.
+    #[command(flatten)]
+    pub sensor: SensorArgs,
+    /// Window output on stdout.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+    /// Progress bar on stderr.
+    #[arg(long, value_enum, default_value_t = Progress::Auto)]
+    pub progress: Progress,
+    /// Threads: 1 runs everything on one thread; 2 reads, decodes and pairs on a
+    /// second thread (the results are identical) [default: `[sensor] threads`, else 2].
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=2))]
+    pub threads: Option<u8>,
+    /// Also write the run summary as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub summary_json: Option<PathBuf>,
+    /// Do not print the run summary on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// NDJSON, webhook and metrics outputs.
+    #[command(flatten)]
+    pub outputs: OutputArgs,
+    /// After the input ends, keep serving `--metrics` until SIGINT/SIGTERM
+    /// (so a finished replay can still be scraped).
+    #[arg(long, requires = "metrics")]
+    pub metrics_hold: bool,
+    /// Longest JSONL line (bytes, or with a K/M/G suffix); longer lines are
+    /// skipped as `jsonl_line_too_long` without being buffered [default: 1M].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub jsonl_line_bytes: Option<u64>,
+}
+
+impl ReplayArgs {
+    /// Limits for reading the inputs: `base` (from `[limits]`) with this
+    /// command's flags laid over it.
+    pub fn source_limits(
+        &self,
+        base: sentineldns::source::SourceLimits,
+    ) -> sentineldns::source::SourceLimits {
+        let mut l = base;
+        if let Some(n) = self.jsonl_line_bytes {
+            l.max_line_bytes = usize::try_from(n).unwrap_or(usize::MAX);
+        }
+        l
+    }
+
+    /// The flags of this command that override the configuration file.
+    pub fn overrides(&self) -> sentineldns::config::Overrides {
+        self.sensor.overrides(self.threads)
+    }
+}
+
+/// Outputs beyond SQLite: NDJSON, webhook alerts, Prometheus metrics (shared
+/// by every command that produces windows). Each flag overrides the matching
+/// `[outputs]` key of the configuration file; flags not given leave it alone.
+#[derive(Debug, Clone, Args)]
+pub struct OutputArgs {
+    /// Write one NDJSON line per window verdict (Elastic Common Schema / EVE
+    /// field names) to this file, or to stdout with `-` (which replaces the
+    /// window table on stdout).
+    #[arg(long, value_name = "PATH|-")]
+    pub ndjson: Option<PathBuf>,
+    /// Also write one NDJSON line per DNS lookup.
+    #[arg(long, requires = "ndjson")]
+    pub ndjson_lookups: bool,
+    /// Rotate the NDJSON file before it grows past this size (bytes, or with a
+    /// K/M/G suffix, powers of 1024): PATH becomes PATH.1, PATH.1 becomes PATH.2, ...
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, requires = "ndjson")]
+    pub ndjson_max_bytes: Option<u64>,
+    /// Rotated NDJSON files to keep (PATH.1 … PATH.N; 0 keeps none) [default: 5].
+    #[arg(long, value_name = "N")]
+    pub ndjson_keep: Option<usize>,
+    /// POST a Slack-compatible alert to this URL (http:// or https://) for each
+    /// window at or above `--webhook-min-label`.
+    #[arg(long, value_name = "URL")]
+    pub webhook: Option<String>,
+    /// Lowest verdict that is sent to the webhook [default: likely-compromise].
+    #[arg(long, value_enum)]
+    pub webhook_min_label: Option<WebhookMinLabel>,
+    /// Alerts that may wait for delivery; more are dropped and counted [default: 256].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub webhook_queue: Option<u64>,
+    /// Timeout of one webhook request, e.g. 5s, 500ms [default: 5s].
+    #[arg(long, value_parser = parse_duration)]
+    pub webhook_timeout: Option<TsMicros>,
+    /// Serve Prometheus metrics on http://ADDR/metrics and health on /healthz,
+    /// e.g. 127.0.0.1:9153 (port 0 picks a free port; the address is printed).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<SocketAddr>,
+}
+
+impl OutputArgs {
+    /// The outputs these flags ask for (settings not on the command line keep
+    /// their defaults).
+    #[cfg(test)]
+    pub fn config(&self) -> OutputsConfig {
+        self.apply(OutputsConfig::default())
+    }
+
+    /// `base` (e.g. the configuration file's `[outputs]`) with the flags that
+    /// were given laid over it: `--ndjson` / `--webhook` switch an output on
+    /// (keeping the file's other settings for it), the other flags change one
+    /// setting of an output that is on.
+    pub fn apply(&self, base: OutputsConfig) -> OutputsConfig {
+        let mut ndjson = match &self.ndjson {
+            Some(p) => Some(NdjsonConfig {
+                path: p.clone(),
+                ..base.ndjson.unwrap_or_default()
+            }),
+            None => base.ndjson,
+        };
+        if let Some(n) = &mut ndjson {
+            n.lookups |= self.ndjson_lookups;
+            n.max_bytes = self.ndjson_max_bytes.or(n.max_bytes);
+            n.keep = self.ndjson_keep.unwrap_or(n.keep);
+        }
+        let mut webhook = match &self.webhook {
+            Some(u) => Some(WebhookConfig {
+                url: u.clone(),
+                ..base.webhook.unwrap_or_default()
+            }),
+            None => base.webhook,
+        };
+        if let Some(w) = &mut webhook {
+            w.min_label = self.webhook_min_label.unwrap_or(w.min_label);
+            w.queue = self.webhook_queue.map_or(w.queue, |q| q as usize);
+            w.timeout_ms = self
+                .webhook_timeout
+                .map_or(w.timeout_ms, |t| (t / 1000).max(1) as u64);
+        }
+        OutputsConfig {
+            ndjson,
+            webhook,
+            metrics: self.metrics.or(base.metrics),
+        }
+    }
+}
+
+/// Output format for windows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Aligned table for people.
+    Table,
+    /// One JSON object per window per line (for SIEMs and jq).
+    Json,
+    /// Nothing (summary only).
+    None,
+}
+
+/// When to draw a progress bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Progress {
+    /// When stderr is a terminal.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
