@@ -44,7 +44,8 @@
 //! | `sentineldns-model` (`crates/model`) | forest, model bundle, the one model container format, classification metrics, packet time | — |
 //! | `sentineldns-flows` (`crates/flows`) | the flow-record detectors and their `flows` arguments and runners | model |
 //! | `sentineldns` (this crate) | the DNS sensor library | model |
-//! | the `sentineldns` binary (`src/main.rs`, `src/cli.rs`, `src/cmd/`) | one CLI: argument types, one runner per subcommand; stores flow alerts through `sentineldns_flows::alert::AlertSink` | all three |
+//! | `sentineldns-tools` (`tools`) | data-building programs: the embedded lists under `data/`, benchmark captures | this crate |
+//! | the `sentineldns` binary (`src/main.rs`, `src/cli/`, `src/cmd/`) | one CLI: argument types, one runner per subcommand; stores flow alerts through `sentineldns_flows::alert::AlertSink` | all three |
 //!
 //! [`model`] re-exports `sentineldns-model`, so `sentineldns::model::Bundle`
 //! and `sentineldns_model::Bundle` are the same type.

@@ -8,7 +8,7 @@
 //!   zone) of real tunnelling tools' queries, grouped by tool.
 //!
 //! [`DomainLists::embedded`] uses the small lists shipped in `data/sim/`
-//! (regenerate them with `cargo run --example build_sim_lists`);
+//! (regenerate them with `cargo run -p sentineldns-tools --bin build_sim_lists`);
 //! [`DomainLists::from_dir`] loads the full lists from a directory laid out like
 //! `shared/data/domains` (`benign/`, `dga/`, `tunneling/`).
 

@@ -2,7 +2,7 @@
 //! contain a brand of `sentineldns::enrich::brand::BRANDS`, from the top-50k list.
 //!
 //! ```text
-//! cargo run --example build_brand_domains -- \
+//! cargo run -p sentineldns-tools --bin build_brand_domains -- \
 //!     ../shared/data/domains/benign/top50k_kmikholap_top-1m.csv > data/popular_domains.txt
 //! ```
 use std::process::ExitCode;

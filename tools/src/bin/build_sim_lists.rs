@@ -1,7 +1,7 @@
 //! Regenerate the simulator's embedded lists in `data/sim/` from the full lists.
 //!
 //! ```text
-//! cargo run --example build_sim_lists -- [SRC_DIR] [OUT_DIR]
+//! cargo run -p sentineldns-tools --bin build_sim_lists -- [SRC_DIR] [OUT_DIR]
 //! ```
 //!
 //! `SRC_DIR` defaults to `../shared/data/domains` (layout `benign/`, `dga/`,
@@ -44,7 +44,7 @@ fn spaced<T: Clone>(v: &[T], n: usize) -> Vec<T> {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let src = args.next().unwrap_or_else(|| {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/domains").to_string()
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/domains").to_string()
     });
     let out = std::path::PathBuf::from(args.next().unwrap_or_else(|| "data/sim".to_string()));
     let lists = DomainLists::from_dir(&src)?;

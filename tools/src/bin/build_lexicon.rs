@@ -2,7 +2,7 @@
 //! by `sentineldns::enrich::LexicalModel::embedded`, from the benign domain lists.
 //!
 //! ```text
-//! cargo run --example build_lexicon -- [BENIGN_DIR] [OUT]
+//! cargo run -p sentineldns-tools --bin build_lexicon -- [BENIGN_DIR] [OUT]
 //! ```
 //! Defaults: `../shared/data/domains/benign` and `data/benign_bigrams.tsv`.
 //! Every `*.txt` (one domain per line) and `*.csv` (`rank,domain`) file in the
@@ -17,11 +17,11 @@ use std::path::PathBuf;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let dir = PathBuf::from(args.next().unwrap_or_else(|| {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/domains/benign").into()
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/domains/benign").into()
     }));
     let out =
         PathBuf::from(args.next().unwrap_or_else(|| {
-            concat!(env!("CARGO_MANIFEST_DIR"), "/data/benign_bigrams.tsv").into()
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../data/benign_bigrams.tsv").into()
         }));
     let text = build_model_text(&dir, &Psl::embedded(false))?;
     std::fs::write(&out, &text)?;

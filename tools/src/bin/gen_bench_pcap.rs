@@ -5,7 +5,7 @@
 //! ones), about 4 % NXDOMAIN, A/AAAA answers. Deterministic (fixed LCG seed).
 //!
 //! ```text
-//! cargo run --release --example gen_bench_pcap -- /tmp/bench.pcap 600000
+//! cargo run --release -p sentineldns-tools --bin gen_bench_pcap -- /tmp/bench.pcap 600000
 //! ```
 
 use std::io::{BufWriter, Write};
