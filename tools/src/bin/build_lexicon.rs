@@ -17,12 +17,15 @@ use std::path::PathBuf;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let dir = PathBuf::from(args.next().unwrap_or_else(|| {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/domains/benign").into()
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../shared/data/domains/benign"
+        )
+        .into()
     }));
-    let out =
-        PathBuf::from(args.next().unwrap_or_else(|| {
-            concat!(env!("CARGO_MANIFEST_DIR"), "/../data/benign_bigrams.tsv").into()
-        }));
+    let out = PathBuf::from(args.next().unwrap_or_else(|| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../data/benign_bigrams.tsv").into()
+    }));
     let text = build_model_text(&dir, &Psl::embedded(false))?;
     std::fs::write(&out, &text)?;
     eprintln!(
