@@ -4,45 +4,22 @@
 //! captures are pinned to message counts cross-checked once with tshark
 //! (`tshark -r F -Y 'dns||mdns||llmnr' | wc -l`) and to what their windows show.
 
-use assert_cmd::Command;
+use crate::util::{self, bin};
 use sentineldns::enrich::Enricher;
 use sentineldns::pipeline::{Pipeline, PipelineConfig, RunEnd, Threads, VecSink};
 use sentineldns::source::merge::Merger;
 use sentineldns::stats::Stats;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
 fn data_dir() -> PathBuf {
-    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/pcap");
-    assert!(
-        d.is_dir(),
-        "{} is missing: these tests need the shared captures beside the checkout",
-        d.display()
-    );
-    d
-}
-
-fn all_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            all_files(&p, out);
-        } else {
-            out.push(p);
-        }
-    }
+    util::shared("pcap")
 }
 
 /// Every file, classified by content: captures and the rest.
 fn captures() -> (Vec<PathBuf>, Vec<PathBuf>) {
-    let mut files = Vec::new();
-    all_files(&data_dir(), &mut files);
-    files
+    util::files_under(&data_dir())
         .into_iter()
         .partition(|p| sentineldns::source::open(p).is_ok())
 }
@@ -98,8 +75,7 @@ fn all_captures_in_one_run_of_the_binary() {
     let (caps, _) = captures();
     let d = tempfile::tempdir().unwrap();
     let summary = d.path().join("summary.json");
-    let out = Command::cargo_bin("sentineldns")
-        .unwrap()
+    let out = bin()
         .args(["replay", "--format", "none", "--db"])
         .arg(d.path().join("all.db"))
         .arg("--summary-json")
@@ -110,7 +86,7 @@ fn all_captures_in_one_run_of_the_binary() {
         .success()
         .get_output()
         .clone();
-    let s: Value = serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
+    let s = util::read_json(&summary);
     assert_eq!(s["files"].as_u64().unwrap() as usize, caps.len());
     assert!(s["dns_messages"].as_u64().unwrap() > 16_000);
     assert!(
@@ -125,8 +101,7 @@ fn all_captures_in_one_run_of_the_binary() {
     );
     // None of these captures is phishing: no window may carry the
     // brand-lookalike indicator (measured: 0 of the 40 flagged windows).
-    let alerts = Command::cargo_bin("sentineldns")
-        .unwrap()
+    let alerts = bin()
         .args(["alerts", "--format", "json", "--limit", "100000", "--db"])
         .arg(d.path().join("all.db"))
         .assert()
@@ -141,7 +116,7 @@ fn all_captures_in_one_run_of_the_binary() {
 
 /// Replay one capture, returning the summary and the windows as JSON.
 fn replay(rel: &str) -> (Value, Vec<Value>) {
-    replay_paths(&[data_dir().join(rel)])
+    replay_paths(&[util::shared(&format!("pcap/{rel}"))])
 }
 
 /// Replay captures in one run (shipped model), returning the summary and the
@@ -149,8 +124,7 @@ fn replay(rel: &str) -> (Value, Vec<Value>) {
 fn replay_paths(paths: &[PathBuf]) -> (Value, Vec<Value>) {
     let d = tempfile::tempdir().unwrap();
     let summary = d.path().join("summary.json");
-    let out = Command::cargo_bin("sentineldns")
-        .unwrap()
+    let out = bin()
         .args(["replay", "--format", "json", "--db"])
         .arg(d.path().join("t.db"))
         .arg("--summary-json")
@@ -161,12 +135,7 @@ fn replay_paths(paths: &[PathBuf]) -> (Value, Vec<Value>) {
         .success()
         .get_output()
         .clone();
-    let s = serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
-    let w = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    (s, w)
+    (util::read_json(&summary), util::json_lines(&out.stdout))
 }
 
 fn tags(w: &Value) -> Vec<&str> {
@@ -182,8 +151,7 @@ fn tags(w: &Value) -> Vec<&str> {
 /// first and is Likely Compromise.
 #[test]
 fn every_real_tunnelling_tool_raises_encoded_subdomains() {
-    let mut caps = Vec::new();
-    all_files(&data_dir().join("tunneling"), &mut caps);
+    let caps = util::files_under(&util::shared("pcap/tunneling"));
     assert_eq!(caps.len(), 7, "{caps:?}");
     for c in &caps {
         let (_, ws) = replay_paths(std::slice::from_ref(c));

@@ -8,8 +8,8 @@
 //! window and exits 0, and the process had dropped root to `nobody` while it
 //! ran. Needs root, iproute2, unbound and dig (`.ci/run` installs them); when
 //! they are missing the test fails saying why — it never skips silently.
-#![cfg(feature = "capture")]
 
+use crate::util::{self, read_json, stored_windows};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -279,32 +279,6 @@ impl Sensor {
     }
 }
 
-fn sensor_cmd() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_sentineldns"))
-}
-
-/// The windows stored in `db`, one JSON object each.
-fn stored_windows(db: &Path) -> Vec<serde_json::Value> {
-    let out = sensor_cmd()
-        .args(["windows", "--format", "json", "--db"])
-        .arg(db)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
-fn read_json(p: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
-}
-
 /// A scratch directory the sensor can write after dropping to `nobody`.
 fn writable_dir(dir: &Path) -> std::path::PathBuf {
     let data = dir.join("data");
@@ -333,9 +307,8 @@ fn live_capture_of_a_real_resolver_stores_what_dig_asked_and_flushes_on_sigterm(
     let lab = lab(dir.path(), 0);
     let db = data.join("live.db");
     let summary = data.join("summary.json");
-    let mut cmd = sensor_cmd();
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["capture", "--interface", &lab.host_if, "--user", "nobody"])
+    let mut cmd = util::sensor();
+    cmd.args(["capture", "--interface", &lab.host_if, "--user", "nobody"])
         .args(["--window", "1m", "--grace", "10s", "--format", "none"])
         .args(["--log-level", "info", "--db"])
         .arg(&db)
@@ -427,7 +400,7 @@ fn live_capture_of_a_real_resolver_stores_what_dig_asked_and_flushes_on_sigterm(
         .map(|e| e.unwrap().path())
         .collect();
     assert_eq!(ring.len(), 1, "{ring:?}");
-    let replayed = sensor_cmd()
+    let replayed = util::sensor()
         .args(["replay", "--no-model", "--format", "none", "--db"])
         .arg(data.join("replay.db"))
         .arg("--summary-json")
@@ -447,7 +420,7 @@ fn live_capture_of_a_real_resolver_stores_what_dig_asked_and_flushes_on_sigterm(
 
 #[test]
 fn capture_on_a_missing_interface_fails_naming_it() {
-    let out = Command::new(env!("CARGO_BIN_EXE_sentineldns"))
+    let out = util::sensor()
         .args(["capture", "--interface", "nosuchif9", "--no-model"])
         .args(["--db", "/nonexistent/never-created.db"])
         .output()
@@ -459,7 +432,7 @@ fn capture_on_a_missing_interface_fails_naming_it() {
 
 #[test]
 fn a_bad_filter_is_refused_before_anything_opens() {
-    let out = Command::new(env!("CARGO_BIN_EXE_sentineldns"))
+    let out = util::sensor()
         .args(["capture", "--interface", "lo", "--bpf", "udp port"])
         .output()
         .unwrap();
@@ -479,14 +452,15 @@ fn capture_runs_unprivileged_with_ambient_capabilities() {
     let lab = lab(dir.path(), 1);
     let db = data.join("caps.db");
     let mut cmd = Command::new("setpriv");
-    cmd.args(["--reuid", "nobody", "--regid", "nogroup", "--clear-groups"])
+    util::hermetic(&mut cmd)
+        .args(["--reuid", "nobody", "--regid", "nogroup", "--clear-groups"])
         .args([
             "--inh-caps",
             "+net_raw,+net_admin",
             "--ambient-caps",
             "+net_raw,+net_admin",
         ])
-        .arg(env!("CARGO_BIN_EXE_sentineldns"))
+        .arg(util::EXE)
         .args(["capture", "--interface", &lab.host_if, "--no-model"])
         .args(["--format", "none", "--log-level", "info", "--db"])
         .arg(&db)
@@ -530,7 +504,7 @@ fn dnsperf_queries_are_all_stored_or_counted() {
     std::fs::write(&queries, q).unwrap();
     let db = data.join("perf.db");
     let summary = data.join("perf.json");
-    let mut cmd = sensor_cmd();
+    let mut cmd = util::sensor();
     cmd.args(["capture", "--interface", &lab.host_if, "--no-model"])
         .args(["--format", "none", "--db"])
         .arg(&db)

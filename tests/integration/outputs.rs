@@ -7,42 +7,28 @@
 //! Synchronisation is by observable state (lines written, counters reached),
 //! never by sleeping a guessed amount; every wait is bounded.
 
-use assert_cmd::Command;
+use crate::util::{self, bin, json_lines, read_json};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const SAMPLE: &str = "simulations/sample.jsonl";
 
-fn bin() -> Command {
-    Command::cargo_bin("sentineldns").expect("binary built")
-}
-
 fn sample() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(SAMPLE)
+    util::repo_file(SAMPLE)
 }
 
 fn sample_lines() -> usize {
     std::fs::read_to_string(sample()).unwrap().lines().count()
 }
 
-fn parse_lines(text: &str) -> Vec<Value> {
-    text.lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-        .collect()
-}
-
 fn dataset(v: &Value) -> &str {
     v["event"]["dataset"].as_str().unwrap_or("")
-}
-
-fn summary(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 #[test]
@@ -62,8 +48,8 @@ fn ndjson_on_stdout_every_line_parses_and_carries_ecs_names() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let lines = parse_lines(&String::from_utf8(out.stdout).unwrap());
-    let s = summary(&sum);
+    let lines = json_lines(String::from_utf8(out.stdout).unwrap());
+    let s = read_json(&sum);
     let lookups: Vec<&Value> = lines
         .iter()
         .filter(|v| dataset(v) == "sentineldns.lookup")
@@ -155,7 +141,7 @@ fn ndjson_file_rotates_and_keeps_n_files() {
             p.display(),
             text.len()
         );
-        let lines = parse_lines(&text);
+        let lines = json_lines(&text);
         assert!(!lines.is_empty());
         // Files are in age order: each starts no earlier than the previous ended.
         let first = lines[0]["@timestamp"].as_str().unwrap().to_string();
@@ -243,7 +229,7 @@ fn webhook_receives_every_flagged_window_of_a_simulation() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     // The flagged windows, from the regular JSON window output.
-    let mut flagged: Vec<(String, String)> = parse_lines(&String::from_utf8(out.stdout).unwrap())
+    let mut flagged: Vec<(String, String)> = json_lines(String::from_utf8(out.stdout).unwrap())
         .iter()
         .filter(|w| w["label"].as_str().is_some_and(|l| l != "Normal"))
         .map(|w| {
@@ -404,7 +390,7 @@ fn metrics_move_during_a_fifo_fed_replay_and_are_served_after_it() {
     let text = std::fs::read_to_string(sample()).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     let half = 6000;
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("sentineldns"))
+    let mut child = util::sensor()
         .args([
             "replay",
             "--threads",

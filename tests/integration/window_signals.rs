@@ -16,7 +16,6 @@ use sentineldns::enrich::{EnrichConfig, Enricher, Enrichment};
 use sentineldns::event::{rcode, Lookup, MICROS};
 use sentineldns::model::{Bundle, Label, Thresholds};
 use std::net::IpAddr;
-use std::path::PathBuf;
 
 const HOST: &str = "10.0.0.7";
 /// Start of a 300 s window (a multiple of 300 s).
@@ -79,7 +78,7 @@ fn ok_window<S: AsRef<str>>(names: &[S]) -> HostWindow {
 }
 
 fn detector() -> Detector {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/default.bin");
+    let p = crate::util::repo_file("models/default.bin");
     Detector::new(Bundle::load(&p, &MODEL_FEATURES).expect("shipped model loads"))
         .expect("shipped model matches this build's features")
 }

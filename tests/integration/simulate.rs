@@ -1,8 +1,7 @@
 //! End-to-end tests of the traffic simulator: determinism, labels, JSONL shape
 //! and pcap well-formedness.
 
-mod common;
-
+use crate::util;
 use sentineldns::simulate::{
     write_jsonl, write_pcap, DomainLists, Scenario, SimConfig, SimEvent, Simulator,
 };
@@ -246,7 +245,7 @@ fn json_lines_parse_with_required_fields() {
 
 #[test]
 fn full_lists_work() {
-    let dir = common::shared("domains");
+    let dir = util::shared("domains");
     let l = DomainLists::from_dir(&dir).unwrap();
     let sim = Simulator::new(
         SimConfig {

@@ -7,81 +7,28 @@
 //! hang the suite); `/dev/zero` runs under `prlimit --as` so a regression
 //! cannot exhaust the machine's memory.
 
-use assert_cmd::cargo::cargo_bin;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use crate::util::{self, hostile, run_with_deadline as run, stderr};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
 
-/// A reproducer from `../shared/data/hostile`; missing data fails the test.
-fn hostile(name: &str) -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data/hostile")
-        .join(name);
-    assert!(
-        p.is_file(),
-        "reference data {} is missing: these tests need ../shared/data/hostile next to the checkout",
-        p.display()
-    );
-    p
-}
-
-/// The binary with a clean environment (no configuration leaks in), under
-/// an address-space limit when `prlimit` exists.
+/// The binary, hermetic ([`util::hermetic`]), under an address-space limit
+/// when `prlimit` exists.
 fn bin(args: &[&std::ffi::OsStr]) -> Command {
-    let exe = cargo_bin("sentineldns");
     let mut c = if Path::new("/usr/bin/prlimit").exists() {
         let mut c = Command::new("/usr/bin/prlimit");
-        c.arg(format!("--as={}", 2u64 << 30)).arg(exe);
+        c.arg(format!("--as={}", 2u64 << 30)).arg(util::EXE);
         c
     } else {
-        Command::new(exe)
+        Command::new(util::EXE)
     };
     c.args(args);
-    for v in [
-        "SENTINELDNS_CONFIG",
-        "SENTINELDNS_DB",
-        "SENTINELDNS_MODEL",
-        "SENTINELDNS_WINDOW",
-        "SENTINELDNS_METRICS",
-        "SENTINELDNS_LOG",
-    ] {
-        c.env_remove(v);
-    }
-    c.current_dir(env!("CARGO_MANIFEST_DIR"));
-    c.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    util::hermetic(&mut c);
     c
-}
-
-/// Run with a deadline: a process still running after `limit` is killed
-/// and the test fails.
-fn run(mut c: Command, limit: Duration) -> Output {
-    let mut child = c.spawn().expect("binary starts");
-    let t0 = Instant::now();
-    loop {
-        if child.try_wait().expect("wait").is_some() {
-            return child.wait_with_output().expect("output");
-        }
-        if t0.elapsed() > limit {
-            let _ = child.kill();
-            let o = child.wait_with_output().expect("output");
-            panic!(
-                "still running after {limit:?} (killed): {:?}\nstderr: {}",
-                c,
-                String::from_utf8_lossy(&o.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 fn os(s: &str) -> &std::ffi::OsStr {
     s.as_ref()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 const PROMPT: Duration = Duration::from_secs(30);

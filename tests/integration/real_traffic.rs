@@ -4,29 +4,21 @@
 //! trained on simulations only. Tunnel and DGA hosts must be flagged in their
 //! first window of malicious activity; benign hosts must stay Normal.
 
-use assert_cmd::Command;
+use crate::util::{self, bin, repo_file};
 use serde_json::Value;
-use std::path::PathBuf;
-
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real")
-}
 
 fn ts(s: &str) -> i64 {
     chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp()
 }
 
 fn check_run(run: &str) {
-    let dir = fixtures();
-    let pcap = dir.join(format!("{run}.pcap.gz"));
-    let labels: Vec<Value> = serde_json::from_str(
-        &std::fs::read_to_string(dir.join(format!("{run}.labels.json"))).unwrap(),
-    )
+    let pcap = repo_file(&format!("tests/fixtures/real/{run}.pcap.gz"));
+    let labels: Vec<Value> = serde_json::from_value(util::read_json(&repo_file(&format!(
+        "tests/fixtures/real/{run}.labels.json"
+    ))))
     .unwrap();
     let d = tempfile::tempdir().unwrap();
-    let out = Command::cargo_bin("sentineldns")
-        .unwrap()
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+    let out = bin()
         .args(["replay", "--format", "json", "--db"])
         .arg(d.path().join("r.db"))
         .arg(&pcap)
@@ -35,10 +27,7 @@ fn check_run(run: &str) {
         .get_output()
         .stdout
         .clone();
-    let windows: Vec<Value> = String::from_utf8_lossy(&out)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let windows = util::json_lines(&out);
     assert!(!windows.is_empty());
     let start = |w: &Value| ts(w["window_start"].as_str().unwrap());
     let end = |w: &Value| ts(w["window_end"].as_str().unwrap());

@@ -2,25 +2,10 @@
 //! `evaluate` (table, JSON, HTML report), bundle determinism and corruption,
 //! and a regression guard on detection quality.
 
-use assert_cmd::Command;
+use crate::util::{bin, json_lines, repo as root};
 use predicates::prelude::*;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-
-fn bin() -> Command {
-    Command::cargo_bin("sentineldns").expect("binary built")
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn json_lines(out: &[u8]) -> Vec<Value> {
-    String::from_utf8_lossy(out)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
 
 /// `sentineldns evaluate --format json INPUT` with the shipped model.
 fn evaluate_json(input: &Path) -> Value {

@@ -1,5 +1,6 @@
 //! Loaders for the labelled domain lists under `../shared/data/domains`
-//! (shared by `tests/calibration.rs` and `examples/lexical_calibration.rs`).
+//! (shared by `enrich_calibration`, `brand_real_lists` and
+//! `examples/lexical_calibration.rs`, which also compiles `paths.rs`).
 #![allow(dead_code)]
 
 use std::collections::BTreeSet;
@@ -7,12 +8,7 @@ use std::path::{Path, PathBuf};
 
 /// Root of the labelled domain lists (fails the test when missing).
 pub fn root() -> PathBuf {
-    // Also compiled into examples/lexical_calibration.rs, so it does not use
-    // `super::shared`; same rule: $SENTINELDNS_SHARED_DATA or ../shared/data.
-    let root = std::env::var_os("SENTINELDNS_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"))
-        .join("domains");
+    let root = super::paths::shared_data().join("domains");
     assert!(
         root.join("benign").is_dir(),
         "labelled domain lists not found at {}: check out ../shared next to this repository or set SENTINELDNS_SHARED_DATA",
@@ -49,18 +45,10 @@ fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
 /// All benign registrable domains (the four lists, de-duplicated).
 pub fn benign() -> Set {
     let mut set = BTreeSet::new();
-    for f in files(&root().join("benign")) {
+    for f in super::paths::files_in(&root().join("benign")) {
         for line in read(&f).lines() {
             let d = normalise(line.rsplit(',').next().unwrap_or(""));
             if !d.is_empty() && d != "domain" {
@@ -77,7 +65,7 @@ pub fn benign() -> Set {
 /// DGA domains grouped by family (source list for the andrewaeva files).
 pub fn dga() -> Vec<Set> {
     let mut fams: std::collections::BTreeMap<String, BTreeSet<String>> = Default::default();
-    for f in files(&root().join("dga")) {
+    for f in super::paths::files_in(&root().join("dga")) {
         let fname = f
             .file_name()
             .and_then(|n| n.to_str())
@@ -130,7 +118,7 @@ pub fn dga() -> Vec<Set> {
 /// (`netrack_plain`, label 0) as `plain`. Not de-duplicated: every query counts.
 pub fn tunnels() -> Vec<Set> {
     let mut out = Vec::new();
-    for f in files(&root().join("tunneling")) {
+    for f in super::paths::files_in(&root().join("tunneling")) {
         let fname = f
             .file_name()
             .and_then(|n| n.to_str())

@@ -5,43 +5,14 @@
 //! path the user cannot write gives an error that says "permission denied"
 //! and names the user. Each drives the real binary on a temp directory.
 
+use crate::util::{self, assert_success as ok, db_value, hostile, sensor as bin};
 use rusqlite::Connection;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_sentineldns"))
-}
-
-/// `../shared/data/hostile/NAME` next to the checkout; fails (never skips)
-/// when it is missing.
-fn hostile(name: &str) -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data/hostile")
-        .join(name);
-    assert!(
-        p.is_file(),
-        "reference data {} is missing: check out the shared data next to this repository (../shared)",
-        p.display()
-    );
-    p
-}
-
-fn ok(out: &Output, what: &str) {
-    assert!(
-        out.status.success(),
-        "{what} failed ({:?}):\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 fn first_seen_count(db: &Path) -> i64 {
-    Connection::open(db)
-        .unwrap()
-        .query_row("SELECT COUNT(*) FROM first_seen", [], |r| r.get(0))
-        .unwrap()
+    db_value(db, "SELECT COUNT(*) FROM first_seen")
 }
 
 /// Seconds of the "first-seen domains preloaded" log line.
@@ -105,7 +76,7 @@ fn random_subdomain_flood_keeps_first_seen_bounded() {
     let rows = first_seen_count(&db);
     assert!(rows as u64 <= cap, "{rows} rows over the cap {cap}");
     assert!(rows as u64 >= cap * 9 / 10 - 1, "pruned to 90 %: {rows}");
-    let s: serde_json::Value = serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
+    let s = util::read_json(&summary);
     let pruned = s["caps"]["first_seen_rows"].as_u64().unwrap_or(0);
     assert!(pruned >= 4000, "pruned count in the summary: {s}");
     let stderr = String::from_utf8_lossy(&first.stderr);
@@ -212,19 +183,11 @@ fn killed_run_is_marked_crashed_by_the_next_start() {
         .output()
         .unwrap();
     ok(&next, "second replay");
-    let c = Connection::open(&db).unwrap();
-    let (status, finished): (String, Option<String>) = c
-        .query_row(
-            "SELECT status, finished_at FROM runs WHERE id = 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
+    let status: String = db_value(&db, "SELECT status FROM runs WHERE id = 1");
+    let finished: Option<String> = db_value(&db, "SELECT finished_at FROM runs WHERE id = 1");
     assert_eq!(status, "crashed");
     assert!(finished.is_some(), "crashed run gets finished_at");
-    let status: String = c
-        .query_row("SELECT status FROM runs WHERE id = 2", [], |r| r.get(0))
-        .unwrap();
+    let status: String = db_value(&db, "SELECT status FROM runs WHERE id = 2");
     assert_eq!(status, "complete");
 }
 
@@ -255,9 +218,10 @@ fn unwritable_database_says_permission_denied_and_names_the_user() {
         "0",
         "this test runs as root (as CI does) so that it can switch to uid 65534"
     );
-    let out = Command::new(setpriv)
+    let mut setpriv = Command::new(setpriv);
+    let out = util::hermetic(&mut setpriv)
         .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(env!("CARGO_BIN_EXE_sentineldns"))
+        .arg(util::EXE)
         .args([
             "replay",
             "--no-model",

@@ -4,34 +4,31 @@
 //! stable Rust, in every test run. A crash found by fuzzing gets its input
 //! copied to `fuzz/regressions/<target>/` and then stays fixed.
 
+use crate::util::{self, files_in, repo as root};
 use sentineldns::fuzzing;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = match std::fs::read_dir(dir) {
-        Ok(rd) => rd.filter_map(|e| e.ok()).map(|e| e.path()).collect(),
-        Err(_) => Vec::new(),
-    };
-    v.sort();
-    v
+/// The crash reproducers of `target`: none until fuzzing has found a crash
+/// in it, so a target without a `fuzz/regressions/<target>/` folder has none
+/// (the seed corpus, in contrast, must exist: [`files_in`] fails without it).
+fn regressions(target: &str) -> Vec<PathBuf> {
+    let dir = root().join("fuzz/regressions").join(target);
+    if dir.exists() {
+        files_in(&dir)
+    } else {
+        Vec::new()
+    }
 }
 
 #[test]
 fn every_seed_and_crash_input_runs_clean() {
     for t in fuzzing::TARGETS {
-        let corpus = files(&root().join("fuzz/corpus").join(t));
+        let corpus = files_in(&root().join("fuzz/corpus").join(t));
         assert!(
             !corpus.is_empty(),
             "fuzz/corpus/{t} is missing or empty: regenerate it with scripts/fuzz-corpus.py"
         );
-        for f in corpus
-            .iter()
-            .chain(files(&root().join("fuzz/regressions").join(t)).iter())
-        {
+        for f in corpus.iter().chain(regressions(t).iter()) {
             let data = std::fs::read(f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
             assert!(fuzzing::run(t, &data), "unknown harness {t}");
         }
@@ -59,8 +56,8 @@ fn every_fuzz_target_has_a_harness_and_a_cargo_fuzz_binary() {
 /// `decode_packet` found (IPv6 Hop-by-Hop naming Hop-by-Hop; out-of-bounds read).
 #[test]
 fn decode_packet_crash_minimized_is_fixed() {
-    let p = root().join("../shared/data/hostile/decode_packet-crash-minimized.bin");
-    let data = std::fs::read(&p).unwrap_or_else(|e| panic!("{} is missing: {e}", p.display()));
+    let p = util::hostile("decode_packet-crash-minimized.bin");
+    let data = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     fuzzing::decode_packet(&data);
     fuzzing::read_capture(&data);
 }

@@ -2,20 +2,10 @@
 //! replay, output formats, determinism, first-seen persistence, bad input,
 //! signals, and the `windows` query command.
 
-use assert_cmd::Command;
+use crate::util::{self, bin, event_line as line, json_lines};
 use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-
-fn bin() -> Command {
-    Command::cargo_bin("sentineldns").expect("binary built")
-}
-
-fn line(ts: f64, host: &str, domain: &str, qtype: &str, rcode: &str) -> String {
-    format!(
-        "{{\"ts\":{ts},\"host\":\"{host}\",\"domain\":\"{domain}\",\"qtype\":\"{qtype}\",\"rcode\":\"{rcode}\"}}\n"
-    )
-}
 
 /// 20 minutes of traffic from three hosts; host .3 looks up random NXDOMAIN names.
 fn sample_jsonl(dir: &Path, name: &str) -> PathBuf {
@@ -47,13 +37,6 @@ fn sample_jsonl(dir: &Path, name: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, s).unwrap();
     p
-}
-
-fn json_lines(out: &[u8]) -> Vec<Value> {
-    String::from_utf8_lossy(out)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad json line {l}: {e}")))
-        .collect()
 }
 
 #[test]
@@ -397,7 +380,7 @@ fn sigterm_flushes_open_windows() {
     let st = Std::new("mkfifo").arg(&fifo).status().expect("mkfifo");
     assert!(st.success());
     let db = d.path().join("s.db");
-    let child = Std::new(env!("CARGO_BIN_EXE_sentineldns"))
+    let child = util::sensor()
         .args(["replay", "--format", "json", "--db"])
         .arg(&db)
         .arg(&fifo)
@@ -487,7 +470,7 @@ fn sigterm_flushes_open_windows() {
 #[test]
 fn one_and_two_threads_give_identical_windows_on_real_captures() {
     let d = tempfile::tempdir().unwrap();
-    let fx = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let fx = util::repo_file("tests/fixtures");
     let files = [
         "dnscap-dns.pcap.gz",
         "dnscap-vlan11.pcap",
@@ -534,7 +517,7 @@ fn shipped_sample_matches_its_generating_command() {
         .arg(&out)
         .assert()
         .success();
-    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("simulations/sample.jsonl");
+    let shipped = util::repo_file("simulations/sample.jsonl");
     assert!(
         std::fs::read(&out).unwrap() == std::fs::read(&shipped).unwrap(),
         "simulations/sample.jsonl is stale: regenerate it with the command in simulations/README.md"
@@ -604,7 +587,6 @@ fn simulated_pcap_and_jsonl_give_the_same_windows() {
 fn logs_on_a_pipe_have_no_colour_escapes() {
     let d = tempfile::tempdir().unwrap();
     let out = bin()
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args(["--log-level", "info", "replay", "--format", "none", "--db"])
         .arg(d.path().join("l.db"))
         .arg("simulations/sample.jsonl")

@@ -4,9 +4,7 @@
 //! names must almost never look like lookalikes, and DGA names (random, not
 //! brand-shaped) never.
 
-mod common;
-
-use common::datasets;
+use crate::util::datasets;
 use sentineldns::enrich::{brand, psl::Psl};
 
 /// Names flagged as lookalikes among `names`, with their brand.

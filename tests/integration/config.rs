@@ -4,45 +4,18 @@
 //! honouring the file's window, database and allow-list, with the environment
 //! and flags overriding it.
 //!
-//! Every run sets `SENTINELDNS_CONFIG` or `--config` explicitly and clears the
-//! other variables, so a configuration on the test machine cannot leak in.
+//! Every run sets `SENTINELDNS_CONFIG` or `--config` explicitly; the other
+//! variables are cleared ([`crate::util::hermetic`]), so a configuration on
+//! the test machine cannot leak in.
 
-use assert_cmd::Command;
+use crate::util::{bin, repo as root, stderr, stdout, stored_windows as stored};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn bin() -> Command {
-    let mut c = Command::cargo_bin("sentineldns").expect("binary built");
-    for v in [
-        "SENTINELDNS_CONFIG",
-        "SENTINELDNS_DB",
-        "SENTINELDNS_MODEL",
-        "SENTINELDNS_WINDOW",
-        "SENTINELDNS_METRICS",
-        "SENTINELDNS_LOG",
-    ] {
-        c.env_remove(v);
-    }
-    c.current_dir(root());
-    c
-}
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
     p
-}
-
-fn stdout(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// Two hosts, each with a benign lookup and a random-looking failed lookup of
@@ -59,20 +32,6 @@ fn events(dir: &Path) -> PathBuf {
         }
     }
     write(dir, "events.jsonl", &text)
-}
-
-/// Stored windows of `db` as JSON.
-fn stored(db: &Path) -> Vec<Value> {
-    let o = bin()
-        .args(["windows", "--format", "json", "--db"])
-        .arg(db)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    stdout(&o)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 fn window_secs(w: &Value) -> i64 {

@@ -10,8 +10,7 @@
 //! false positives, see `src/enrich/lexical.rs`). The DGA assertion is a
 //! regression guard at the achieved level.
 
-mod common;
-use common::datasets;
+use crate::util::datasets;
 
 use sentineldns::enrich::{EnrichConfig, LexicalModel, Psl};
 

@@ -4,6 +4,7 @@
 //! (`gen_jsonl_quadratic_name.py`). Both are generated here, at a size that
 //! still proves the bound.
 
+use crate::util;
 use sentineldns::enrich::allowlist::AllowList;
 use sentineldns::source::merge::{Item, Merger};
 use sentineldns::source::SourceLimits;
@@ -13,23 +14,15 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// An `A` / `NOERROR` lookup as one JSONL line.
 fn event(ts: u64, host: &str, domain: &str) -> String {
-    format!(
-        "{{\"ts\":{ts},\"host\":\"{host}\",\"domain\":\"{domain}\",\"qtype\":\"A\",\"rcode\":\"NOERROR\"}}\n"
-    )
+    util::event_line(ts as f64, host, domain, "A", "NOERROR")
 }
 
 fn gzip_member(data: &[u8]) -> Vec<u8> {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     gz.write_all(data).expect("compress in memory");
     gz.finish().expect("compress in memory")
-}
-
-/// Peak RSS (VmHWM, KiB) of a running process, if it can still be read.
-fn vm_hwm_kib(pid: u32) -> Option<u64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// As `make_jsonl_line_bomb.sh`: a gzip file of concatenated members holding
@@ -71,10 +64,11 @@ fn jsonl_line_bomb_is_bounded() {
     let bomb = line_bomb(dir.path(), line_mb);
     let db = dir.path().join("bomb.db");
     let t = Instant::now();
-    let mut child = Command::new("prlimit")
+    let mut prlimit = Command::new("prlimit");
+    let mut child = util::hermetic(&mut prlimit)
         .arg(format!("--as={}", 1u64 << 30))
         .arg("--")
-        .arg(env!("CARGO_BIN_EXE_sentineldns"))
+        .arg(util::EXE)
         .args([
             "replay",
             "--no-model",
@@ -94,7 +88,7 @@ fn jsonl_line_bomb_is_bounded() {
     let pid = child.id();
     let mut hwm = 0;
     while child.try_wait().expect("wait").is_none() {
-        hwm = hwm.max(vm_hwm_kib(pid).unwrap_or(0));
+        hwm = hwm.max(util::vm_hwm_kib(pid).unwrap_or(0));
         std::thread::sleep(Duration::from_millis(20));
     }
     let out = child.wait_with_output().expect("replay output");
@@ -114,18 +108,12 @@ fn jsonl_line_bomb_is_bounded() {
         stderr.contains("line 1"),
         "the skip names its line: {stderr}"
     );
-    let c = rusqlite::Connection::open(&db).expect("open db");
-    let status: String = c
-        .query_row("SELECT status FROM runs", [], |r| r.get(0))
-        .expect("one run");
+    let status: String = util::db_value(&db, "SELECT status FROM runs");
     assert_eq!(status, "complete");
-    let lookups: i64 = c
-        .query_row(
-            "SELECT COALESCE(SUM(lookups), 0) FROM windows WHERE host = '10.0.0.7'",
-            [],
-            |r| r.get(0),
-        )
-        .expect("windows");
+    let lookups: i64 = util::db_value(
+        &db,
+        "SELECT COALESCE(SUM(lookups), 0) FROM windows WHERE host = '10.0.0.7'",
+    );
     assert_eq!(lookups, 1, "the line after the bomb is a lookup");
 }
 
@@ -229,7 +217,7 @@ fn replay_jsonl_line_bytes_flag_sets_the_cap() {
     )
     .expect("write input");
     let run = |extra: &[&str], db: &str| {
-        let out = Command::new(env!("CARGO_BIN_EXE_sentineldns"))
+        let out = util::sensor()
             .args([
                 "replay",
                 "--no-model",

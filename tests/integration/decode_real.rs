@@ -5,18 +5,17 @@
 //! pcap-parser is used here only to iterate records (pcap and pcapng, gzip via
 //! flate2). When the data directory is absent the tests print a note and pass.
 
-mod common;
-
+use crate::util;
 use pcap_parser::traits::PcapNGPacketBlock;
 use pcap_parser::{create_reader, Block, PcapBlockOwned, PcapError};
 use sentineldns::decode::{DecodeConfig, Decoder, Location};
 use sentineldns::event::{RawPacket, Transport};
 use sentineldns::stats::{SkipReason, Stats};
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 fn data() -> std::path::PathBuf {
-    common::shared("pcap")
+    util::shared("pcap")
 }
 
 /// Call `f` for every record of the capture at `path`. Returns false if the
@@ -230,25 +229,9 @@ fn tcp_messages_are_marked_tcp() {
     assert_eq!(o.stats.skipped(SkipReason::TcpStreamLoss), 0);
 }
 
-fn all_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in rd.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            all_files(&p, out);
-        } else {
-            out.push(p);
-        }
-    }
-}
-
 #[test]
 fn every_capture_decodes_without_panic() {
-    let mut files = Vec::new();
-    all_files(&data(), &mut files);
-    files.sort();
+    let files = util::files_under(&data());
     assert!(
         files.len() > 100,
         "only {} captures under {}",

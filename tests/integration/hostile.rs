@@ -2,40 +2,24 @@
 //! README.md): each one broke the sensor once. Inputs are read from the shared
 //! data set; a missing file fails the test.
 
-use assert_cmd::Command;
+use crate::util;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-
-fn hostile(name: &str) -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data/hostile")
-        .join(name);
-    assert!(p.is_file(), "hostile reproducer {} is missing", p.display());
-    p
-}
+use std::path::Path;
+use std::time::Duration;
 
 /// Replay `input` into a fresh database; returns the run's stored summary.
 fn replay(dir: &Path, input: &Path, extra: &[&str]) -> Value {
     let db = dir.join("s.db");
-    Command::cargo_bin("sentineldns")
-        .expect("binary built")
-        .args(["replay", "--no-model", "--format", "none", "--db"])
+    let mut c = util::sensor();
+    c.args(["replay", "--no-model", "--format", "none", "--db"])
         .arg(&db)
         .args(extra)
-        .arg(input)
-        .timeout(std::time::Duration::from_secs(120))
-        .assert()
-        .success();
-    let conn = rusqlite::Connection::open(&db).unwrap();
-    let (status, stats): (String, String) = conn
-        .query_row(
-            "SELECT status, stats FROM runs ORDER BY id DESC LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
+        .arg(input);
+    let o = util::run_with_deadline(c, Duration::from_secs(120));
+    util::assert_success(&o, "replay");
+    let (status, stats) = util::last_run(&db);
     assert_eq!(status, "complete");
-    serde_json::from_str(&stats).unwrap()
+    stats
 }
 
 fn skipped(summary: &Value, reason: &str) -> u64 {
@@ -47,7 +31,7 @@ fn skipped(summary: &Value, reason: &str) -> u64 {
 #[test]
 fn ipv6_hbh_hbh_is_a_counted_skip() {
     let d = tempfile::tempdir().unwrap();
-    let s = replay(d.path(), &hostile("ipv6_hbh_hbh.pcap"), &[]);
+    let s = replay(d.path(), &util::hostile("ipv6_hbh_hbh.pcap"), &[]);
     assert_eq!(s["packets"], 1, "{s}");
     assert_eq!(skipped(&s, "truncated_ip"), 1, "{s}");
 }
@@ -57,7 +41,7 @@ fn ipv6_hbh_hbh_is_a_counted_skip() {
 #[test]
 fn ipv6_hbh_oob_valgrind_capture_is_counted() {
     let d = tempfile::tempdir().unwrap();
-    let s = replay(d.path(), &hostile("ipv6_hbh_oob_valgrind.pcap"), &[]);
+    let s = replay(d.path(), &util::hostile("ipv6_hbh_oob_valgrind.pcap"), &[]);
     assert_eq!(s["packets"], 2, "{s}");
     assert_eq!(skipped(&s, "not_ip"), 1, "{s}");
     assert_eq!(skipped(&s, "truncated_ip"), 1, "{s}");
@@ -69,7 +53,7 @@ fn ipv6_hbh_oob_valgrind_capture_is_counted() {
 #[test]
 fn future_ts_packet_does_not_make_the_rest_late() {
     let d = tempfile::tempdir().unwrap();
-    let s = replay(d.path(), &hostile("future_ts_packet.pcap"), &[]);
+    let s = replay(d.path(), &util::hostile("future_ts_packet.pcap"), &[]);
     assert_eq!(skipped(&s, "late_lookup"), 0, "{s}");
     assert_eq!(skipped(&s, "future_timestamp"), 1, "{s}");
     let ex = s["examples"]

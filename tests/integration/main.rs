@@ -1,0 +1,39 @@
+//! The integration tests of the DNS sensor, in one test binary (issue 11):
+//! one module per area, shared helpers in [`util`]. Run a subset by module
+//! path, e.g. `cargo test --test integration hostile_` or
+//! `cargo test --test integration cli::`.
+//!
+//! The modules run as threads of one process, so a test must not change
+//! process-wide state (environment variables, the current directory, signal
+//! dispositions, resource limits): pass it to the child process instead
+//! (`Command::env`, `Command::current_dir`, `prlimit`). A test that measures
+//! the whole process re-runs itself alone in a child
+//! ([`util::run_alone`]). Kept apart as their own binaries (Cargo.toml):
+//! `tests/no_alloc.rs` (a counting global allocator) and `tests/flows_*.rs`.
+
+mod util;
+
+mod brand_real_lists;
+#[cfg(feature = "capture")]
+mod capture_live;
+mod cli;
+mod config;
+mod decode_props;
+mod decode_real;
+mod enrich_calibration;
+mod enrich_lexicon;
+mod enrich_props;
+mod evaluate_props;
+mod fuzz_regressions;
+mod hostile;
+mod hostile_config;
+mod hostile_jsonl;
+mod hostile_spoofed;
+mod hostile_store;
+mod model_bundle;
+mod outputs;
+mod real_captures;
+mod real_traffic;
+mod simulate;
+mod verdicts;
+mod window_signals;
