@@ -25,6 +25,7 @@ mod enrich_lexicon;
 mod enrich_props;
 mod evaluate_props;
 mod fuzz_regressions;
+mod golden;
 mod hostile;
 mod hostile_config;
 mod hostile_jsonl;

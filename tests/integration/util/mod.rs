@@ -9,8 +9,10 @@
 //!   [`assert_success`];
 //! * its database: [`db_value`], [`last_run`], [`stored_windows`];
 //! * input: [`event_line`];
-//! * processes: [`vm_hwm_kib`], [`run_alone`].
+//! * processes: [`vm_hwm_kib`], [`run_alone`];
+//! * golden files: [`golden::assert_golden`] (`UPDATE_GOLDEN=1` rewrites them).
 pub mod datasets;
+pub mod golden;
 pub mod paths;
 
 pub use paths::{files_in, files_under, hostile, repo, repo_file, shared};
