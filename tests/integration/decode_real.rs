@@ -190,7 +190,7 @@ const PINNED: &[(&str, usize, &str)] = &[
 ];
 
 #[test]
-fn pinned_message_counts() {
+fn pinned_message_counts_match_tshark() {
     let mut failures = Vec::new();
     for &(rel, want, why) in PINNED {
         let o = run(rel);

@@ -55,7 +55,7 @@ fn every_fuzz_target_has_a_harness_and_a_cargo_fuzz_binary() {
 /// ../shared/data/hostile/decode_packet-crash-minimized.bin: the first crash
 /// `decode_packet` found (IPv6 Hop-by-Hop naming Hop-by-Hop; out-of-bounds read).
 #[test]
-fn decode_packet_crash_minimized_is_fixed() {
+fn decode_packet_fuzz_crash_ipv6_hop_by_hop_chain_does_not_read_out_of_bounds() {
     let p = util::hostile("decode_packet-crash-minimized.bin");
     let data = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     fuzzing::decode_packet(&data);

@@ -29,7 +29,7 @@ fn skipped(summary: &Value, reason: &str) -> u64 {
 /// One IPv6 packet whose Hop-by-Hop header names Hop-by-Hop again: refused
 /// as a damaged IP header, no out-of-bounds read.
 #[test]
-fn ipv6_hbh_hbh_is_a_counted_skip() {
+fn ipv6_hop_by_hop_chain_does_not_read_out_of_bounds() {
     let d = tempfile::tempdir().unwrap();
     let s = replay(d.path(), &util::hostile("ipv6_hbh_hbh.pcap"), &[]);
     assert_eq!(s["packets"], 1, "{s}");
@@ -39,7 +39,7 @@ fn ipv6_hbh_hbh_is_a_counted_skip() {
 /// A 60,000-byte frame of zeros, then the Hop-by-Hop packet (800 invalid
 /// reads under valgrind before the fix): both counted, in bounds.
 #[test]
-fn ipv6_hbh_oob_valgrind_capture_is_counted() {
+fn ipv6_hop_by_hop_after_a_zero_frame_does_not_read_out_of_bounds() {
     let d = tempfile::tempdir().unwrap();
     let s = replay(d.path(), &util::hostile("ipv6_hbh_oob_valgrind.pcap"), &[]);
     assert_eq!(s["packets"], 2, "{s}");

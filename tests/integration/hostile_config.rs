@@ -86,7 +86,7 @@ fn replay_refuses(config: &Path, needles: &[&str]) {
 }
 
 #[test]
-fn webhook_queue_u64max() {
+fn webhook_queue_u64_max_is_refused_not_a_capacity_overflow_panic() {
     let c = hostile("webhook_queue_u64max.toml");
     let needles = [
         "[outputs.webhook] queue: 18446744073709551615 is out of range (1 to 1000000)",
@@ -98,7 +98,7 @@ fn webhook_queue_u64max() {
 }
 
 #[test]
-fn webhook_queue_1e9() {
+fn webhook_queue_of_a_billion_is_refused_not_a_32_gb_allocation() {
     let c = hostile("webhook_queue_1e9.toml");
     let needles = ["[outputs.webhook] queue: 1000000000 is out of range (1 to 1000000)"];
     check_refuses(&c, &needles);
@@ -106,7 +106,7 @@ fn webhook_queue_1e9() {
 }
 
 #[test]
-fn webhook_never_exits() {
+fn webhook_u64_max_timeouts_are_refused_so_replay_can_exit() {
     let c = hostile("webhook_never_exits.toml");
     let needles = [
         "[outputs.webhook] timeout_ms",
@@ -121,7 +121,7 @@ fn webhook_never_exits() {
 }
 
 #[test]
-fn allowlist_dev_zero() {
+fn allowlist_dev_zero_is_refused_not_read_without_bound() {
     let c = hostile("allowlist_dev_zero.toml");
     let needles = [
         "[allowlist] files",

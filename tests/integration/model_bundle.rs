@@ -206,7 +206,7 @@ fn every_truncation_is_reported_as_truncated() {
 }
 
 #[test]
-fn truncated_file_on_disk() {
+fn truncated_file_on_disk_is_reported_as_truncated_with_the_size_needed() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cut.sdm");
     let bytes = small_bytes();
@@ -337,7 +337,7 @@ fn feature_mismatch_names_the_difference() {
 }
 
 #[test]
-fn huge_or_wrong_declared_length() {
+fn huge_or_wrong_declared_length_is_refused_as_invalid_or_truncated() {
     let bytes = small_bytes();
     let mut b = bytes.to_vec();
     b[12..20].copy_from_slice(&u64::MAX.to_le_bytes());

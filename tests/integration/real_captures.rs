@@ -224,7 +224,7 @@ fn counts(s: &Value) -> [u64; 4] {
 }
 
 #[test]
-fn iodine_tunnel_capture() {
+fn iodine_tunnel_capture_is_one_window_of_null_queries_for_long_random_names() {
     let (s, w) = replay("tunneling/iodine_elastic_examples.pcap");
     assert_eq!(counts(&s), [434, 222, 212, 222]); // tshark: 434 DNS messages
     assert_eq!(s["unanswered"], 10);
@@ -242,7 +242,7 @@ fn iodine_tunnel_capture() {
 }
 
 #[test]
-fn dns2tcp_tunnel_capture() {
+fn dns2tcp_tunnel_capture_is_one_window_of_fast_txt_queries_for_random_names() {
     let (s, w) = replay("tunneling/dns2tcp_netrack_2018-03-23.pcap");
     assert_eq!(counts(&s)[0], 9070); // tshark: 9070
     assert_eq!(w.len(), 1);
@@ -254,7 +254,7 @@ fn dns2tcp_tunnel_capture() {
 }
 
 #[test]
-fn link_layer_and_reassembly_edge_cases() {
+fn link_layer_and_reassembly_edge_cases_give_the_tshark_message_counts() {
     // (capture, DNS messages per tshark, queries, responses)
     for (rel, msgs, q, r) in [
         ("dns-oarc/dnscap/vlan11.pcap", 82, 41, 41),

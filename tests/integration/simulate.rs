@@ -244,7 +244,7 @@ fn json_lines_parse_with_required_fields() {
 }
 
 #[test]
-fn full_lists_work() {
+fn simulation_from_the_full_shared_domain_lists_has_incidents() {
     let dir = util::shared("domains");
     let l = DomainLists::from_dir(&dir).unwrap();
     let sim = Simulator::new(
