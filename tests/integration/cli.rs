@@ -377,8 +377,7 @@ fn sigterm_flushes_open_windows() {
     use std::process::{Command as Std, Stdio};
     let d = tempfile::tempdir().unwrap();
     let fifo = d.path().join("live.jsonl");
-    let st = Std::new("mkfifo").arg(&fifo).status().expect("mkfifo");
-    assert!(st.success());
+    util::mkfifo(&fifo);
     let db = d.path().join("s.db");
     let child = util::sensor()
         .args(["replay", "--format", "json", "--db"])

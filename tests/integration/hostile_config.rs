@@ -137,11 +137,7 @@ fn allowlist_dev_zero_is_refused_not_read_without_bound() {
 fn allowlist_fifo_is_refused_without_hanging() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("allow.fifo");
-    let st = Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .expect("mkfifo runs");
-    assert!(st.success(), "mkfifo {}", fifo.display());
+    util::mkfifo(&fifo);
     let cfg = dir.path().join("s.toml");
     std::fs::write(
         &cfg,
@@ -159,11 +155,7 @@ fn allowlist_fifo_is_refused_without_hanging() {
 fn capture_allowlist_flag_fifo_is_refused_before_capturing() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("allow.fifo");
-    assert!(Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .expect("mkfifo runs")
-        .success());
+    util::mkfifo(&fifo);
     let cfg = dir.path().join("s.toml");
     std::fs::write(&cfg, "[sensor]\nno_model = true\n").unwrap();
     let db = dir.path().join("x.db");

@@ -98,11 +98,7 @@ fn random_subdomain_flood_keeps_first_seen_bounded() {
 fn killed_run_is_marked_crashed_by_the_next_start() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("endless.jsonl");
-    let st = Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .expect("mkfifo (coreutils) runs");
-    assert!(st.success(), "mkfifo failed");
+    util::mkfifo(&fifo);
     let db = dir.path().join("t.db");
     let mut child = bin()
         .args([

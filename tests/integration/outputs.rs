@@ -382,11 +382,7 @@ fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
 fn metrics_move_during_a_fifo_fed_replay_and_are_served_after_it() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("events.fifo");
-    let st = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    util::mkfifo(&fifo);
     let text = std::fs::read_to_string(sample()).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     let half = 6000;

@@ -8,7 +8,7 @@
 //! * its output: [`json_lines`], [`read_json`], [`stdout`], [`stderr`],
 //!   [`assert_success`];
 //! * its database: [`db_value`], [`last_run`], [`stored_windows`];
-//! * input: [`event_line`];
+//! * input: [`event_line`], [`mkfifo`];
 //! * processes: [`vm_hwm_kib`], [`run_alone`];
 //! * golden files: [`golden::assert_golden`] (`UPDATE_GOLDEN=1` rewrites them).
 pub mod datasets;
@@ -174,6 +174,15 @@ pub fn event_line(ts: f64, host: &str, domain: &str, qtype: &str, rcode: &str) -
     format!(
         "{{\"ts\":{ts},\"host\":\"{host}\",\"domain\":\"{domain}\",\"qtype\":\"{qtype}\",\"rcode\":\"{rcode}\"}}\n"
     )
+}
+
+/// Create the named pipe `path` (`mkfifo`, coreutils).
+pub fn mkfifo(path: &Path) {
+    let st = Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo (coreutils) runs");
+    assert!(st.success(), "mkfifo {} failed", path.display());
 }
 
 /// Peak resident set (`VmHWM`, KiB) of a process, if it can still be read.
