@@ -10,6 +10,12 @@
 //! the whole process re-runs itself alone in a child
 //! ([`util::run_alone`]). Kept apart as their own binaries (Cargo.toml):
 //! `tests/no_alloc.rs` (a counting global allocator) and `tests/flows_*.rs`.
+//!
+//! Test data: the checkout, and the shared data set (`../shared/data`, or
+//! `$SENTINELDNS_SHARED_DATA`); a missing file fails the test that needs it.
+//! Golden files (`tests/golden`, see [`golden`]): after an intended change to
+//! the alerts or explanations, `UPDATE_GOLDEN=1 cargo test --test integration
+//! golden::` rewrites them; review `git diff tests/golden` before committing.
 
 mod util;
 
