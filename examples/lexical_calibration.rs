@@ -9,8 +9,12 @@
 //! `--single`: DGA recall at 2 % benign false positives per single feature;
 //! `--holdout`: benign rate with the bigram model trained on half the list.
 
-#[path = "../tests/common/datasets.rs"]
+// The integration tests' data helpers (`datasets` uses `paths`).
+#[path = "../tests/integration/util/datasets.rs"]
 mod datasets;
+#[allow(dead_code)]
+#[path = "../tests/integration/util/paths.rs"]
+mod paths;
 
 use sentineldns::enrich::lexical::{self, LexicalScore};
 use sentineldns::enrich::{LexicalModel, Psl};

@@ -1,7 +1,7 @@
 //! Fuzz harnesses: one function per entry point that takes outside bytes.
 //!
 //! The cargo-fuzz targets in `fuzz/fuzz_targets/` are one-line wrappers around
-//! these, and `tests/fuzz_regressions.rs` replays every committed crash and
+//! these, and `tests/integration/fuzz_regressions.rs` replays every committed crash and
 //! seed input (`fuzz/regressions/<target>/`, `fuzz/corpus/<target>/`) through
 //! the same functions on stable Rust, so a crash found once stays fixed.
 //! Each harness must never panic on any input; the `assert!`s inside check

@@ -1,0 +1,504 @@
+//! Verdicts end to end: `replay` with the shipped model, `alerts`, `train`,
+//! `evaluate` (table, JSON, HTML report), bundle determinism and corruption,
+//! and a regression guard on detection quality.
+
+use crate::util::{bin, json_lines, repo as root};
+use predicates::prelude::*;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// `sentineldns evaluate --format json INPUT` with the shipped model.
+fn evaluate_json(input: &Path) -> Value {
+    evaluate_json_args(&[input.as_os_str()])
+}
+
+/// `sentineldns evaluate --format json ARGS...` with the shipped model.
+fn evaluate_json_args(args: &[&std::ffi::OsStr]) -> Value {
+    let out = bin()
+        .current_dir(root())
+        .args(["evaluate", "--format", "json"])
+        .args(args)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    serde_json::from_slice(&out).unwrap()
+}
+
+fn simulate(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
+    let p = dir.join(name);
+    bin()
+        .arg("simulate")
+        .args(args)
+        .arg("--out")
+        .arg(&p)
+        .assert()
+        .success();
+    p
+}
+
+#[test]
+fn replay_of_the_shipped_sample_shows_verdicts_and_alerts_explain_them() {
+    let d = tempfile::tempdir().unwrap();
+    let db = d.path().join("s.db");
+    let out = bin()
+        .current_dir(root())
+        .args(["replay", "--format", "json", "--db"])
+        .arg(&db)
+        .arg("simulations/sample.jsonl")
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let ws = json_lines(&out.stdout);
+    assert!(ws
+        .iter()
+        .all(|w| w["score"].is_number() && w["label"].is_string() && w["explanation"].is_string()));
+    let flagged: Vec<&Value> = ws.iter().filter(|w| w["label"] != "Normal").collect();
+    let malicious: Vec<&Value> = ws
+        .iter()
+        .filter(|w| w["truth_label"] == "malicious")
+        .collect();
+    assert!(!malicious.is_empty());
+    let caught = malicious.iter().filter(|w| w["label"] != "Normal").count();
+    assert!(
+        caught * 10 >= malicious.len() * 8,
+        "caught {caught} of {}",
+        malicious.len()
+    );
+    let false_alerts = flagged
+        .iter()
+        .filter(|w| w["truth_label"] != "malicious")
+        .count();
+    assert!(
+        false_alerts <= 2,
+        "{false_alerts} false alerts on the sample"
+    );
+    for w in &flagged {
+        assert!(
+            !w["reasons"].as_array().unwrap().is_empty(),
+            "a flagged window names its reasons: {w}"
+        );
+        let r = &w["reasons"][0];
+        for k in ["tag", "feature", "value", "usual", "deviation"] {
+            assert!(r.get(k).is_some(), "reason lacks {k}");
+        }
+    }
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("verdicts:") && err.contains("Likely Compromise"),
+        "{err}"
+    );
+
+    let alerts = bin()
+        .args(["alerts", "--db"])
+        .arg(&db)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8_lossy(&alerts);
+    assert_eq!(
+        text.lines().filter(|l| !l.starts_with("    ")).count(),
+        flagged.len(),
+        "{text}"
+    );
+    assert!(
+        text.contains("lookups") && text.contains("Examples:"),
+        "{text}"
+    );
+    let likely = bin()
+        .args([
+            "alerts",
+            "--min-label",
+            "likely",
+            "--format",
+            "json",
+            "--db",
+        ])
+        .arg(&db)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert!(json_lines(&likely)
+        .iter()
+        .all(|w| w["label"] == "Likely Compromise"));
+
+    // Without a model, windows are stored unscored.
+    let out = bin()
+        .args(["replay", "--no-model", "--format", "json", "--db"])
+        .arg(d.path().join("n.db"))
+        .arg(root().join("simulations/sample.jsonl"))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert!(json_lines(&out)
+        .iter()
+        .all(|w| w["score"].is_null() && w["label"].is_null()));
+}
+
+#[test]
+fn train_is_deterministic_and_evaluate_reports() {
+    let d = tempfile::tempdir().unwrap();
+    let t = simulate(
+        d.path(),
+        "train.jsonl",
+        &["--hosts", "12", "--hours", "4", "--seed", "5"],
+    );
+    let train = |seed: &str, out: &str| {
+        bin()
+            .args([
+                "train",
+                "--benign-only",
+                "--trees",
+                "60",
+                "--seed",
+                seed,
+                "--out",
+            ])
+            .arg(d.path().join(out))
+            .arg(&t)
+            .assert()
+            .success();
+        std::fs::read(d.path().join(out)).unwrap()
+    };
+    let a = train("7", "a.bin");
+    assert_eq!(
+        a,
+        train("7", "b.bin"),
+        "same input and seed give the same bundle"
+    );
+    assert_ne!(a, train("8", "c.bin"));
+
+    let test = simulate(
+        d.path(),
+        "test.jsonl",
+        &["--hosts", "10", "--hours", "3", "--seed", "6"],
+    );
+    let report = d.path().join("r.html");
+    let out = bin()
+        .args(["evaluate", "--format", "json", "--model"])
+        .arg(d.path().join("a.bin"))
+        .arg("--report")
+        .arg(&report)
+        .arg(&test)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let e: Value = serde_json::from_slice(&out).unwrap();
+    let o = &e["overall"];
+    for k in [
+        "tp",
+        "fp",
+        "tn",
+        "fn",
+        "precision",
+        "recall",
+        "f1",
+        "pr_auc",
+        "roc_auc",
+    ] {
+        assert!(o.get(k).is_some(), "overall lacks {k}: {o}");
+    }
+    assert!(e["per_scenario"].as_object().unwrap().len() >= 3);
+    assert!(e["false_alerts_per_host_day"].is_number());
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(html.contains("<svg") && html.contains("</html>"));
+    let table = bin()
+        .args(["evaluate", "--model"])
+        .arg(d.path().join("a.bin"))
+        .arg(&test)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let table = String::from_utf8_lossy(&table);
+    assert!(
+        table.contains("overall") && table.contains("precision"),
+        "{table}"
+    );
+}
+
+#[test]
+fn corrupt_foreign_and_missing_models_are_clear_errors() {
+    let d = tempfile::tempdir().unwrap();
+    let shipped = std::fs::read(root().join("models/default.bin")).unwrap();
+    let input = root().join("simulations/sample.jsonl");
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "truncated.bin",
+            shipped[..shipped.len() / 2].to_vec(),
+            "truncated",
+        ),
+        (
+            "flipped.bin",
+            {
+                let mut b = shipped.clone();
+                let i = b.len() / 2;
+                b[i] ^= 0x40;
+                b
+            },
+            "checksum",
+        ),
+        (
+            "foreign.bin",
+            std::fs::read(root().join("tests/fixtures/dnscap-sll2.pcap")).unwrap(),
+            "not a",
+        ),
+    ];
+    for (name, bytes, needle) in cases {
+        let p = d.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        let out = bin()
+            .args(["replay", "--format", "none", "--db"])
+            .arg(d.path().join("x.db"))
+            .arg("--model")
+            .arg(&p)
+            .arg(&input)
+            .assert()
+            .code(2)
+            .get_output()
+            .clone();
+        let err = String::from_utf8_lossy(&out.stderr).to_lowercase();
+        assert!(err.contains(name) && err.contains(needle), "{name}: {err}");
+    }
+    bin()
+        .args(["replay", "--model"])
+        .arg(d.path().join("nope.bin"))
+        .arg(&input)
+        .arg("--db")
+        .arg(d.path().join("y.db"))
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("nope.bin"));
+}
+
+/// Real test traffic from DNS-OARC's dnscap suite (benign): one odd lookup
+/// (`,\046` from a multicast source) once scored "Likely Compromise".
+#[test]
+fn benign_real_test_captures_raise_no_compromise() {
+    let d = tempfile::tempdir().unwrap();
+    let fx = root().join("tests/fixtures");
+    let out = bin()
+        .current_dir(root())
+        .args(["replay", "--format", "json", "--db"])
+        .arg(d.path().join("r.db"))
+        .args(
+            [
+                "dnscap-dns.pcap.gz",
+                "dnscap-dnso1tcp.pcap",
+                "dnscap-frags-rawip.pcap",
+                "zeek-pcapng-multi-interface.pcapng",
+                "dnscap-sll2.pcap",
+            ]
+            .map(|f| fx.join(f)),
+        )
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    for w in json_lines(&out) {
+        assert_ne!(w["label"], "Likely Compromise", "{w}");
+    }
+}
+
+#[test]
+fn training_and_evaluation_need_what_they_need() {
+    let d = tempfile::tempdir().unwrap();
+    let unlabelled = root().join("tests/fixtures/dnscap-dns.pcap.gz");
+    bin()
+        .args(["train", "--benign-only", "--out"])
+        .arg(d.path().join("m.bin"))
+        .arg(&unlabelled)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("labelled"));
+    bin()
+        .args(["evaluate"])
+        .arg(&unlabelled)
+        .current_dir(root())
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("ground truth"));
+}
+
+/// Regression guard on detection quality: the shipped model on a simulation
+/// with a seed and mix it was not trained on. The full measurement (several
+/// seeds, host counts and mixes) is in BENCHMARKS.md.
+#[test]
+fn shipped_model_detects_held_out_incidents() {
+    let d = tempfile::tempdir().unwrap();
+    let test = simulate(
+        d.path(),
+        "held-out.jsonl",
+        &[
+            "--hosts",
+            "24",
+            "--hours",
+            "6",
+            "--seed",
+            "4242",
+            "--incident-hosts",
+            "8",
+        ],
+    );
+    let e = evaluate_json(&test);
+    let o = &e["overall"];
+    let (p, r) = (
+        o["precision"].as_f64().unwrap(),
+        o["recall"].as_f64().unwrap(),
+    );
+    assert!(p >= 0.95 && r >= 0.85, "precision {p} recall {r}");
+    assert!(
+        e["false_alerts_per_host_day"].as_f64().unwrap() <= 1.0,
+        "{}",
+        e["false_alerts_per_host_day"]
+    );
+    for s in ["dns_tunnel", "dga_beacon", "nxdomain_storm"] {
+        if let Some(m) = e["per_scenario"].get(s) {
+            assert!(m["recall"].as_f64().unwrap() >= 0.85, "{s}: {m}");
+            assert_eq!(
+                m["detected_incidents"], m["incidents"],
+                "{s}: every incident detected"
+            );
+        }
+    }
+}
+
+/// Captures carry no labels: `--labels` gives ground truth as host periods.
+/// The same simulation evaluated as JSONL (labels inline) and as a pcap (labels
+/// from a file derived from it) must find the same incidents.
+#[test]
+fn evaluate_a_capture_with_a_labels_file() {
+    let d = tempfile::tempdir().unwrap();
+    let jsonl = d.path().join("s.jsonl");
+    let pcap = d.path().join("s.pcap");
+    bin()
+        .args([
+            "simulate",
+            "--hosts",
+            "12",
+            "--hours",
+            "3",
+            "--seed",
+            "77",
+            "--incident-hosts",
+            "4",
+            "--out",
+        ])
+        .arg(&jsonl)
+        .arg("--pcap")
+        .arg(&pcap)
+        .assert()
+        .success();
+    // Periods: per (host, scenario), first to last malicious event.
+    let mut periods: std::collections::BTreeMap<(String, String), (String, String)> =
+        Default::default();
+    for line in std::fs::read_to_string(&jsonl).unwrap().lines() {
+        let e: Value = serde_json::from_str(line).unwrap();
+        if e["label"] == "malicious" {
+            let key = (
+                e["host"].as_str().unwrap().to_string(),
+                e["scenario"].as_str().unwrap().to_string(),
+            );
+            let ts = e["ts"].as_str().unwrap().to_string();
+            let p = periods.entry(key).or_insert((ts.clone(), ts.clone()));
+            p.1 = ts;
+        }
+    }
+    assert!(!periods.is_empty());
+    let labels: Vec<Value> = periods
+        .iter()
+        .map(|((h, s), (from, to))| serde_json::json!({"host": h, "label": "malicious", "scenario": s, "from": from, "to": to}))
+        .collect();
+    let lf = d.path().join("labels.json");
+    std::fs::write(&lf, serde_json::to_string(&labels).unwrap()).unwrap();
+    let a = evaluate_json(&jsonl);
+    let b = evaluate_json_args(&[pcap.as_os_str(), "--labels".as_ref(), lf.as_os_str()]);
+    let inc = |e: &Value| {
+        (
+            e["overall"]["incidents"].as_u64().unwrap(),
+            e["overall"]["detected_incidents"].as_u64().unwrap(),
+        )
+    };
+    assert_eq!(inc(&a), inc(&b), "{}\n{}", a["overall"], b["overall"]);
+    assert!(
+        b["overall"]["recall"].as_f64().unwrap() > 0.7,
+        "{}",
+        b["overall"]
+    );
+    let bad = d.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"[{"host": "10.0.0.1", "label": "malicious", "from": "yesterday", "to": "now"}]"#,
+    )
+    .unwrap();
+    bin()
+        .current_dir(root())
+        .args(["evaluate"])
+        .arg(&pcap)
+        .arg("--labels")
+        .arg(&bad)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("bad.json").and(predicates::str::contains("entry 1")));
+}
+
+/// Phishing: a few lookalike lookups among ordinary browsing. Every resolved
+/// brand lookalike makes its window at least Unusual, with the lookalike named
+/// in the explanation; the benign hosts of the same run stay quiet.
+#[test]
+fn phishing_lookalikes_are_flagged_and_named() {
+    let d = tempfile::tempdir().unwrap();
+    let sim = simulate(
+        d.path(),
+        "phish.jsonl",
+        &[
+            "--hosts",
+            "16",
+            "--hours",
+            "4",
+            "--seed",
+            "5151",
+            "--incident-hosts",
+            "8",
+            "--scenarios",
+            "phishing",
+        ],
+    );
+    let e = evaluate_json(&sim);
+    let m = &e["per_scenario"]["phishing"];
+    assert!(m["recall"].as_f64().unwrap() >= 0.85, "{m}");
+    assert_eq!(m["detected_incidents"], m["incidents"], "{m}");
+    assert!(e["overall"]["precision"].as_f64().unwrap() >= 0.8, "{e}");
+
+    let db = d.path().join("p.db");
+    bin()
+        .current_dir(root())
+        .args(["replay", "--format", "json", "--db"])
+        .arg(&db)
+        .arg(&sim)
+        .assert()
+        .success();
+    let out = bin()
+        .args(["alerts", "--format", "json", "--db"])
+        .arg(&db)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("brand_lookalike"), "{text}");
+    assert!(text.contains("imitates"), "{text}");
+}
