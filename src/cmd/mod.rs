@@ -104,7 +104,7 @@ pub fn load_detector(model: Option<&Path>) -> anyhow::Result<(Detector, PathBuf)
         Some(p) => ModelChoice::Path(p.to_path_buf()),
         None => ModelChoice::Search,
     };
-    crate::config::load_model(&choice, None)
+    crate::sensor::load_model(&choice, None)
         .map_err(anyhow::Error::msg)?
         .ok_or_else(|| anyhow::anyhow!("no model"))
 }
