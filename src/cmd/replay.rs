@@ -15,7 +15,7 @@ use crate::output::OutputsConfig;
 use crate::pipeline::RunEnd;
 use crate::sensor::{load_detector, RunStatus, Sensor, SensorOptions, WindowPrinter};
 use crate::source::merge::Merger;
-use crate::stats::{Stats, StatsReport};
+use crate::stats::{Stats, StatsReport, SummaryLine};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
@@ -89,20 +89,8 @@ pub fn print_summary(r: &StatsReport, secs: f64, end: RunEnd, db: &str, run: i64
         secs,
         rate
     );
-    eprintln!(
-        "  dns messages {} (queries {}, responses {}, tcp {}, mdns {}, llmnr {}, from fragments {})",
-        r.dns_messages,
-        r.dns_queries,
-        r.dns_responses,
-        r.tcp_messages,
-        r.mdns_messages,
-        r.llmnr_messages,
-        r.reassembled_datagrams
-    );
-    eprintln!(
-        "  lookups {} (answered {}, unanswered {}, unsolicited {}, events {}, retransmits {})",
-        r.lookups, r.answered, r.unanswered, r.unsolicited, r.events, r.duplicate_queries
-    );
+    eprintln!("  {}", r.summary_line(SummaryLine::Dns));
+    eprintln!("  {}", r.summary_line(SummaryLine::Lookups));
     eprintln!("  windows {} written to {db}", r.windows);
     if !r.skipped.is_empty() {
         let parts: Vec<String> = r.skipped.iter().map(|(k, v)| format!("{k} {v}")).collect();
