@@ -124,3 +124,4 @@ pub mod simulate;
 pub mod source;
 pub mod stats;
 pub mod store;
+pub mod time;

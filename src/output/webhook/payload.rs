@@ -5,6 +5,7 @@ use crate::aggregate::HostWindow;
 use crate::detect::Verdict;
 use crate::event::MICROS;
 use crate::model::Label;
+use crate::time::minute_micros;
 use serde_json::{json, Value};
 
 /// Escape text for Slack `mrkdwn` (`&`, `<`, `>`).
@@ -20,12 +21,6 @@ fn truncate(s: &str, n: usize) -> String {
         Some((i, _)) if s.len() > i + 1 => format!("{}…", &s[..i]),
         _ => s.to_string(),
     }
-}
-
-fn utc(ts: i64) -> String {
-    chrono::DateTime::from_timestamp(ts.div_euclid(MICROS), 0)
-        .map(|d| d.format("%Y-%m-%d %H:%M").to_string())
-        .unwrap_or_default()
 }
 
 /// The Slack-compatible message for a flagged window: `text` (notification
@@ -97,7 +92,7 @@ pub fn slack_payload(w: &HostWindow, v: &Verdict) -> Value {
                 "fields": [
                     {"type": "mrkdwn", "text": format!("*Host*\n`{host}`")},
                     {"type": "mrkdwn", "text": format!("*Verdict*\n{} (score {:.2})", v.label.as_str(), v.score)},
-                    {"type": "mrkdwn", "text": format!("*Window (UTC)*\n{} – {}", utc(w.start), utc(w.end))},
+                    {"type": "mrkdwn", "text": format!("*Window (UTC)*\n{} – {}", minute_micros(w.start), minute_micros(w.end))},
                     {"type": "mrkdwn", "text": truncate(&format!("*Reasons*\n{}", slack_escape(&tag_text)), 2000)}
                 ]
             },
