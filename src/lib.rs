@@ -44,14 +44,16 @@
 //! typed `thiserror` enums, e.g. [`sensor::SensorError`]). Within the library
 //! a module only names modules in its own layer or the layers below it:
 //!
-//! 1. `event`, `stats`, `model`, `evaluate`, `simulate` (no other module);
+//! 1. `event`, `time` (timestamp formatting → `event`), `stats`, `model`,
+//!    `evaluate`, `simulate` (no other module);
 //! 2. `decode`, `pair` (→ 1); `source` (→ `decode`); `enrich` (→ `decode`);
 //!    `aggregate` (→ `enrich`); `features` (→ `aggregate`); `detect` (→
 //!    `aggregate`, `enrich`, `model`);
 //! 3. `pipeline` (source → decode → pair → enrich → aggregate; it knows no
 //!    detector, store or output);
 //! 4. `store`, `output`, `config` (`config` describes the others' settings;
-//!    `output` checks its settings with `config`'s ranges);
+//!    `output` checks its settings with `config`'s ranges; one exception:
+//!    `config::check` loads the model with `sensor::load_model`);
 //! 5. `sensor` (→ `config`, `pipeline`, `detect`, `store`, `output`);
 //!    `capture` (live reader → `source`, `stats`); `flows` (the flow
 //!    detectors → `evaluate`, `model`, `source`); `fuzzing` (entry points for

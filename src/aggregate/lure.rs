@@ -7,7 +7,7 @@ use crate::enrich::Enrichment;
 use crate::event::{rcode, Lookup, TsMicros, MICROS};
 
 /// How long after resolving a brand lookalike a host's never-seen domains
-/// count as follow-ups ([`HostWindow::follow_up_domains`]).
+/// count as follow-ups ([`HostWindow::follow_up_domains`](super::HostWindow::follow_up_domains)).
 pub const FOLLOW_UP: TsMicros = 5 * 60 * MICROS;
 
 /// A host's latest resolved lookalike and the follow-up domains seen since.
@@ -34,7 +34,7 @@ pub const LURE_HOSTS_CAP: usize = 65_536;
 
 impl Aggregator {
     /// Track resolved brand lookalikes per host; whether `l` is a follow-up
-    /// (see [`HostWindow::follow_up_domains`]): a never-seen domain within
+    /// (see [`HostWindow::follow_up_domains`](super::HostWindow::follow_up_domains)): a never-seen domain within
     /// [`FOLLOW_UP`] of the host's latest lookalike, or a later lookup of a
     /// domain that was one (a reload of the drop page in the next window).
     pub(super) fn follow_up(&mut self, l: &Lookup<'_>, e: &Enrichment) -> bool {

@@ -150,7 +150,7 @@ pub struct HostWindow {
     pub impersonation_domains: u32,
     /// Distinct names under registrable domains never seen by the sensor
     /// before, neither popular nor allow-listed, that this host resolved within
-    /// [`FOLLOW_UP`] after it resolved a brand lookalike (possibly in an earlier
+    /// [`FOLLOW_UP`](super::FOLLOW_UP) after it resolved a brand lookalike (possibly in an earlier
     /// window; reloads of such a domain count in later windows too): where a
     /// phishing kit posts credentials or redirects.
     pub follow_up_domains: u32,
@@ -165,8 +165,8 @@ pub struct HostWindow {
     pub max_subdomains: u32,
     /// That registrable domain.
     pub max_subdomains_domain: String,
-    /// Most distinct *encoded* names ([`is_encoded`]: high risk, a subdomain
-    /// label of at least [`ENCODED_MIN_LABEL`] characters) under one registrable
+    /// Most distinct *encoded* names ([`is_encoded`](super::is_encoded): high risk, a subdomain
+    /// label of at least [`ENCODED_MIN_LABEL`](super::ENCODED_MIN_LABEL) characters) under one registrable
     /// domain that is neither allow-listed nor popular: data carried in names.
     pub encoded_names: u32,
     /// That registrable domain (empty when `encoded_names` is 0).
@@ -201,7 +201,7 @@ pub struct HostWindow {
     /// Paired lookups with a latency.
     pub latency_n: u32,
     /// Most regular repeated contact, if any domain had ≥ 4 contacts (lookups
-    /// less than [`BEACON_MIN_GAP`] apart are one contact).
+    /// less than [`BEACON_MIN_GAP`](super::BEACON_MIN_GAP) apart are one contact).
     pub beacon: Option<Beacon>,
     /// Most looked-up names (count desc, name asc).
     pub top_domains: Vec<DomainCount>,

@@ -113,9 +113,10 @@ impl<'de> Deserialize<'de> for Duration {
 }
 
 /// The allowed range of one numeric configuration key. Every numeric key of
-/// every section has one ([`Config::bounds`]); [`Config::validate`] and
-/// [`check`] refuse a value outside it, naming `[section] key`, the value and
-/// the range.
+/// every section has one ([`Config::bounds`](super::Config::bounds));
+/// [`Config::validate`](super::Config::validate) and
+/// [`check`](super::check) refuse a value outside it, naming
+/// `[section] key`, the value and the range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Bound {
     /// Dotted key, e.g. `outputs.webhook.queue`.

@@ -67,7 +67,7 @@ impl AllowlistConfig {
     }
 
     /// Check every file without reading it: each is a regular file within
-    /// [`MAX_ALLOWLIST_BYTES`] (so a command refuses a bad one before doing
+    /// [`MAX_ALLOWLIST_BYTES`](crate::config::MAX_ALLOWLIST_BYTES) (so a command refuses a bad one before doing
     /// any work; [`extra`](Self::extra) checks again as it reads).
     pub fn check_files(&self) -> Result<(), ConfigError> {
         for f in &self.files {
