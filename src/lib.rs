@@ -58,7 +58,8 @@
 //! names the flow detectors. Within the library a module only names modules
 //! in its own layer or the layers below it:
 //!
-//! 1. `event`, `stats`, `model`, `evaluate`, `simulate` (no other module);
+//! 1. `event`, `time` (packet time and its formatting, from `model`), `stats`, `model`,
+//!    `evaluate`, `simulate` (no other module);
 //! 2. `decode`, `pair` (→ 1); `source` (→ `decode`); `enrich` (→ `decode`);
 //!    `aggregate` (→ `enrich`); `features` (→ `aggregate`); `detect` (→
 //!    `aggregate`, `enrich`, `model`);
@@ -66,7 +67,8 @@
 //!    detector, store or output);
 //! 4. `store`, `output`, `config` (`config` describes the others' settings;
 //!    `output` checks its settings with `config`'s ranges);
-//! 5. `sensor` (→ `config`, `pipeline`, `detect`, `store`, `output`);
+//! 5. `sensor` (→ `config`, `pipeline`, `detect`, `store`, `output`; also
+//!    `sensor::check`, the `config check` report, which loads the model);
 //!    `capture` (live reader → `source`, `stats`); `fuzzing` (entry points for
 //!    the fuzz targets);
 //! 6. then, in the binary: `cli` (argument types → `config`, `output`,
@@ -134,3 +136,4 @@ pub mod simulate;
 pub mod source;
 pub mod stats;
 pub mod store;
+pub mod time;

@@ -229,48 +229,258 @@ impl fmt::Display for SkipExample {
     }
 }
 
-/// Counters for one run.
-#[derive(Debug, Clone, Default)]
-pub struct Stats {
+/// A Prometheus metric family a run counter is exported in (every run
+/// counter is a Prometheus `counter`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PromFamily {
+    /// Metric name, e.g. `sentineldns_input_files_total`.
+    pub name: &'static str,
+    /// `# HELP` text.
+    pub help: &'static str,
+    /// Where the family sits in the exposition.
+    pub group: PromGroup,
+}
+
+/// Where a family of run counters sits in the exposition: the input
+/// counters come before the packet drops of live capture, the decoding
+/// counters after them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromGroup {
+    /// Files, records, bytes, lines read.
+    Input,
+    /// What was decoded from them.
+    Decode,
+}
+
+/// One Prometheus series of a run counter: its family and label set (`""`
+/// for a family with one series, else e.g. `{type="query"}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PromSeries {
+    /// The family.
+    pub family: PromFamily,
+    /// Label set, with braces.
+    pub labels: &'static str,
+}
+
+const fn prom(name: &'static str, group: PromGroup, help: &'static str) -> Option<PromSeries> {
+    Some(PromSeries {
+        family: PromFamily { name, help, group },
+        labels: "",
+    })
+}
+
+const fn prom_in(family: PromFamily, labels: &'static str) -> Option<PromSeries> {
+    Some(PromSeries { family, labels })
+}
+
+const DNS_DECODED: PromFamily = PromFamily {
+    name: "sentineldns_dns_messages_decoded_total",
+    help: "DNS messages decoded, by type (query, response).",
+    group: PromGroup::Decode,
+};
+
+const DNS_MULTICAST: PromFamily = PromFamily {
+    name: "sentineldns_dns_multicast_messages_total",
+    help: "mDNS and LLMNR messages decoded, by service.",
+    group: PromGroup::Decode,
+};
+
+/// A line of the human run summary made of counters: `HEAD n (part n, part n, ...)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SummaryLine {
+    /// `dns messages ... (queries ..., responses ..., ...)`.
+    Dns,
+    /// `lookups ... (answered ..., unanswered ..., ...)`.
+    Lookups,
+}
+
+/// Where a counter appears in the human run summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SummaryPart {
+    /// The line.
+    pub line: SummaryLine,
+    /// Position on the line: 0 is the line's head, the others are listed in
+    /// parentheses in this order.
+    pub rank: u8,
+    /// Label, e.g. `retransmits`.
+    pub label: &'static str,
+}
+
+const fn summary(line: SummaryLine, rank: u8, label: &'static str) -> Option<SummaryPart> {
+    Some(SummaryPart { line, rank, label })
+}
+
+/// One run counter, every surface it appears on: the [`Stats`] field and
+/// the run summary JSON key are both `key`; `prom` is its Prometheus series
+/// (`None`: not exported from [`Stats`], e.g. lookups and windows, which the
+/// metrics registry counts live); `summary` is its place in the human run
+/// summary (`None`: on a line of its own shape, files, packets and lines on
+/// the first, windows on the last).
+#[derive(Debug, Clone, Copy)]
+pub struct Counter {
+    /// Field of [`Stats`] and [`StatsReport`], key of the run summary JSON.
+    pub key: &'static str,
+    /// What it counts.
+    pub help: &'static str,
+    /// Prometheus series.
+    pub prom: Option<PromSeries>,
+    /// Place in the human summary.
+    pub summary: Option<SummaryPart>,
+    /// The value in a [`Stats`].
+    pub stat: fn(&Stats) -> u64,
+    /// The value in a [`StatsReport`].
+    pub report: fn(&StatsReport) -> u64,
+}
+
+/// The one table of run counters. Generates the counter fields of [`Stats`]
+/// and [`StatsReport`] (in this order, which is the order of the JSON keys),
+/// their merge and copy, and [`COUNTERS`], which the Prometheus registry
+/// ([`crate::output::metrics`]) and the human summary read.
+macro_rules! run_counters {
+    ($(
+        $(#[doc = $doc:literal])+
+        $field:ident: prom $prom:expr, summary $summary:expr;
+    )*) => {
+        /// Counters for one run.
+        #[derive(Debug, Clone, Default)]
+        pub struct Stats {
+            $(
+                $(#[doc = $doc])+
+                pub $field: u64,
+            )*
+            skips: [u64; SkipReason::ALL.len()],
+            evictions: [u64; Bound::ALL.len()],
+            examples: Vec<SkipExample>,
+        }
+
+        impl Stats {
+            fn merge_counters(&mut self, o: &Stats) {
+                $(self.$field += o.$field;)*
+            }
+        }
+
+        /// A serialisable snapshot of [`Stats`] for `--format json` summaries.
+        #[derive(Debug, Clone, Serialize)]
+        pub struct StatsReport {
+            $(
+                $(#[doc = $doc])+
+                pub $field: u64,
+            )*
+            /// Total malformed units.
+            pub malformed: u64,
+            /// Skips by reason.
+            pub skipped: std::collections::BTreeMap<&'static str, u64>,
+            /// Entries evicted or refused at a memory bound, by table (non-zero only).
+            pub caps: std::collections::BTreeMap<&'static str, u64>,
+            /// First few skips with location.
+            pub examples: Vec<SkipExample>,
+        }
+
+        impl From<&Stats> for StatsReport {
+            fn from(s: &Stats) -> Self {
+                StatsReport {
+                    $($field: s.$field,)*
+                    malformed: s.malformed_total(),
+                    skipped: s
+                        .skip_counts()
+                        .into_iter()
+                        .map(|(r, n)| (r.as_str(), n))
+                        .collect(),
+                    caps: s
+                        .eviction_counts()
+                        .into_iter()
+                        .map(|(b, n)| (b.as_str(), n))
+                        .collect(),
+                    examples: s.examples.clone(),
+                }
+            }
+        }
+
+        /// Every run counter, in [`Stats`] field order.
+        pub const COUNTERS: &[Counter] = &[$(
+            Counter {
+                key: stringify!($field),
+                help: concat!($($doc),+),
+                prom: $prom,
+                summary: $summary,
+                stat: |s: &Stats| s.$field,
+                report: |r: &StatsReport| r.$field,
+            },
+        )*];
+    };
+}
+
+use PromGroup::{Decode, Input};
+use SummaryLine::{Dns, Lookups};
+
+run_counters! {
     /// Files opened.
-    pub files: u64,
+    files: prom prom("sentineldns_input_files_total", Input, "Input files opened."),
+        summary None;
     /// Capture records read.
-    pub packets: u64,
+    packets: prom prom(
+        "sentineldns_packets_captured_total",
+        Input,
+        "Capture records read (replayed or captured).",
+    ),
+        summary None;
     /// Captured bytes read.
-    pub bytes: u64,
+    bytes: prom prom("sentineldns_captured_bytes_total", Input, "Captured bytes read."),
+        summary None;
     /// JSONL lines read (including blank and bad ones).
-    pub lines: u64,
+    lines: prom prom(
+        "sentineldns_jsonl_lines_total",
+        Input,
+        "JSONL event lines read (including blank and bad ones).",
+    ),
+        summary None;
     /// DNS messages decoded (queries + responses).
-    pub dns_messages: u64,
+    dns_messages: prom None, summary summary(Dns, 0, "dns messages");
     /// Of which queries.
-    pub dns_queries: u64,
+    dns_queries: prom prom_in(DNS_DECODED, "{type=\"query\"}"),
+        summary summary(Dns, 1, "queries");
     /// Of which responses.
-    pub dns_responses: u64,
+    dns_responses: prom prom_in(DNS_DECODED, "{type=\"response\"}"),
+        summary summary(Dns, 2, "responses");
     /// mDNS messages.
-    pub mdns_messages: u64,
+    mdns_messages: prom prom_in(DNS_MULTICAST, "{service=\"mdns\"}"),
+        summary summary(Dns, 4, "mdns");
     /// LLMNR messages.
-    pub llmnr_messages: u64,
+    llmnr_messages: prom prom_in(DNS_MULTICAST, "{service=\"llmnr\"}"),
+        summary summary(Dns, 5, "llmnr");
     /// DNS messages that came over TCP.
-    pub tcp_messages: u64,
+    tcp_messages: prom prom(
+        "sentineldns_dns_tcp_messages_total",
+        Decode,
+        "DNS messages reassembled from TCP streams.",
+    ),
+        summary summary(Dns, 3, "tcp");
     /// IP datagrams completed by fragment reassembly.
-    pub reassembled_datagrams: u64,
+    reassembled_datagrams: prom prom(
+        "sentineldns_reassembled_datagrams_total",
+        Decode,
+        "IP datagrams completed by fragment reassembly.",
+    ),
+        summary summary(Dns, 6, "from fragments");
     /// Lookups produced (all outcomes).
-    pub lookups: u64,
+    lookups: prom None, summary summary(Lookups, 0, "lookups");
     /// Queries paired with a response.
-    pub answered: u64,
+    answered: prom None, summary summary(Lookups, 1, "answered");
     /// Queries with no response within the pairing timeout.
-    pub unanswered: u64,
+    unanswered: prom None, summary summary(Lookups, 2, "unanswered");
     /// Responses with no matching query.
-    pub unsolicited: u64,
+    unsolicited: prom None, summary summary(Lookups, 3, "unsolicited");
     /// Retransmitted queries (same key while pending).
-    pub duplicate_queries: u64,
+    duplicate_queries: prom prom(
+        "sentineldns_duplicate_queries_total",
+        Decode,
+        "Retransmitted queries (same key while pending).",
+    ),
+        summary summary(Lookups, 5, "retransmits");
     /// Lookups from JSONL events.
-    pub events: u64,
+    events: prom None, summary summary(Lookups, 4, "events");
     /// Windows closed.
-    pub windows: u64,
-    skips: [u64; SkipReason::ALL.len()],
-    evictions: [u64; Bound::ALL.len()],
-    examples: Vec<SkipExample>,
+    windows: prom None, summary None;
 }
 
 impl Stats {
@@ -367,24 +577,7 @@ impl Stats {
 
     /// Add another run's counters (used when several workers merge).
     pub fn merge(&mut self, o: &Stats) {
-        self.files += o.files;
-        self.packets += o.packets;
-        self.bytes += o.bytes;
-        self.lines += o.lines;
-        self.dns_messages += o.dns_messages;
-        self.dns_queries += o.dns_queries;
-        self.dns_responses += o.dns_responses;
-        self.mdns_messages += o.mdns_messages;
-        self.llmnr_messages += o.llmnr_messages;
-        self.tcp_messages += o.tcp_messages;
-        self.reassembled_datagrams += o.reassembled_datagrams;
-        self.lookups += o.lookups;
-        self.answered += o.answered;
-        self.unanswered += o.unanswered;
-        self.unsolicited += o.unsolicited;
-        self.duplicate_queries += o.duplicate_queries;
-        self.events += o.events;
-        self.windows += o.windows;
+        self.merge_counters(o);
         for (a, b) in self.skips.iter_mut().zip(o.skips.iter()) {
             *a += b;
         }
@@ -399,89 +592,30 @@ impl Stats {
     }
 }
 
-/// A serialisable snapshot of [`Stats`] for `--format json` summaries.
-#[derive(Debug, Clone, Serialize)]
-pub struct StatsReport {
-    /// Files opened.
-    pub files: u64,
-    /// Capture records read.
-    pub packets: u64,
-    /// Bytes read.
-    pub bytes: u64,
-    /// JSONL lines read.
-    pub lines: u64,
-    /// DNS messages decoded.
-    pub dns_messages: u64,
-    /// Queries.
-    pub dns_queries: u64,
-    /// Responses.
-    pub dns_responses: u64,
-    /// mDNS messages.
-    pub mdns_messages: u64,
-    /// LLMNR messages.
-    pub llmnr_messages: u64,
-    /// Messages over TCP.
-    pub tcp_messages: u64,
-    /// Datagrams from fragments.
-    pub reassembled_datagrams: u64,
-    /// Lookups.
-    pub lookups: u64,
-    /// Answered.
-    pub answered: u64,
-    /// Unanswered.
-    pub unanswered: u64,
-    /// Unsolicited.
-    pub unsolicited: u64,
-    /// Retransmitted queries.
-    pub duplicate_queries: u64,
-    /// JSONL events.
-    pub events: u64,
-    /// Windows closed.
-    pub windows: u64,
-    /// Total malformed units.
-    pub malformed: u64,
-    /// Skips by reason.
-    pub skipped: std::collections::BTreeMap<&'static str, u64>,
-    /// Entries evicted or refused at a memory bound, by table (non-zero only).
-    pub caps: std::collections::BTreeMap<&'static str, u64>,
-    /// First few skips with location.
-    pub examples: Vec<SkipExample>,
-}
-
-impl From<&Stats> for StatsReport {
-    fn from(s: &Stats) -> Self {
-        StatsReport {
-            files: s.files,
-            packets: s.packets,
-            bytes: s.bytes,
-            lines: s.lines,
-            dns_messages: s.dns_messages,
-            dns_queries: s.dns_queries,
-            dns_responses: s.dns_responses,
-            mdns_messages: s.mdns_messages,
-            llmnr_messages: s.llmnr_messages,
-            tcp_messages: s.tcp_messages,
-            reassembled_datagrams: s.reassembled_datagrams,
-            lookups: s.lookups,
-            answered: s.answered,
-            unanswered: s.unanswered,
-            unsolicited: s.unsolicited,
-            duplicate_queries: s.duplicate_queries,
-            events: s.events,
-            windows: s.windows,
-            malformed: s.malformed_total(),
-            skipped: s
-                .skip_counts()
-                .into_iter()
-                .map(|(r, n)| (r.as_str(), n))
-                .collect(),
-            caps: s
-                .eviction_counts()
-                .into_iter()
-                .map(|(b, n)| (b.as_str(), n))
-                .collect(),
-            examples: s.examples.clone(),
+impl StatsReport {
+    /// One counter line of the human summary, e.g. `lookups 9 (answered 7,
+    /// unanswered 1, unsolicited 0, events 1, retransmits 0)`.
+    pub fn summary_line(&self, line: SummaryLine) -> String {
+        let mut parts: Vec<(u8, &str, u64)> = COUNTERS
+            .iter()
+            .filter_map(|c| {
+                let p = c.summary.filter(|p| p.line == line)?;
+                Some((p.rank, p.label, (c.report)(self)))
+            })
+            .collect();
+        parts.sort_by_key(|p| p.0);
+        let mut out = String::new();
+        for (i, (_, label, v)) in parts.iter().enumerate() {
+            match i {
+                0 => out = format!("{label} {v}"),
+                1 => out.push_str(&format!(" ({label} {v}")),
+                _ => out.push_str(&format!(", {label} {v}")),
+            }
         }
+        if parts.len() > 1 {
+            out.push(')');
+        }
+        out
     }
 }
 
@@ -531,5 +665,42 @@ mod tests {
         let r = StatsReport::from(&b);
         assert_eq!(r.caps.len(), 2);
         assert_eq!(r.caps["host_windows"], 4);
+    }
+
+    #[test]
+    fn the_counter_table_drives_the_json_keys_and_the_summary() {
+        let s = Stats {
+            dns_messages: 5,
+            dns_queries: 3,
+            dns_responses: 2,
+            tcp_messages: 1,
+            reassembled_datagrams: 4,
+            lookups: 9,
+            answered: 7,
+            unanswered: 1,
+            events: 1,
+            duplicate_queries: 2,
+            ..Default::default()
+        };
+        let mut t = Stats::default();
+        t.merge(&s);
+        t.merge(&s);
+        let r = StatsReport::from(&t);
+        let v = serde_json::to_value(&r).unwrap();
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        let table: Vec<&str> = COUNTERS.iter().map(|c| c.key).collect();
+        assert_eq!(keys[..table.len()], table[..], "JSON keys follow the table");
+        for c in COUNTERS {
+            assert_eq!(v[c.key], (c.report)(&r), "{}", c.key);
+            assert_eq!((c.stat)(&t), (c.report)(&r), "{}", c.key);
+        }
+        assert_eq!(
+            r.summary_line(SummaryLine::Dns),
+            "dns messages 10 (queries 6, responses 4, tcp 2, mdns 0, llmnr 0, from fragments 8)"
+        );
+        assert_eq!(
+            r.summary_line(SummaryLine::Lookups),
+            "lookups 18 (answered 14, unanswered 2, unsolicited 0, events 2, retransmits 4)"
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! `sentineldns config check` and `sentineldns config default`.
 //!
-//! `check` runs [`sentineldns::config::check`] on the configuration `--config`
+//! `check` runs [`sentineldns::sensor::check`] on the configuration `--config`
 //! names (else the discovered one), prints the effective settings (file and
 //! environment applied) as TOML or JSON on stdout and exits 0, or lists every
 //! problem on stderr, one per line with `file: line N, column M:` where known,
@@ -21,7 +21,7 @@ pub fn run(a: ConfigArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         ConfigCommand::Check(c) => {
-            let report = conf::check(
+            let report = sentineldns::sensor::check(
                 config,
                 &conf::process_env,
                 Path::new(conf::SYSTEM_PATH),

@@ -99,7 +99,7 @@ pub fn load_detector(model: Option<&Path>) -> anyhow::Result<(Detector, PathBuf)
         Some(p) => ModelChoice::Path(p.to_path_buf()),
         None => ModelChoice::Search,
     };
-    sentineldns::config::load_model(&choice, None)
+    sentineldns::sensor::load_model(&choice, None)
         .map_err(anyhow::Error::msg)?
         .ok_or_else(|| anyhow::anyhow!("no model"))
 }

@@ -110,11 +110,7 @@ impl From<&StoredWindow> for WindowView {
 }
 
 /// RFC 3339 UTC for unix seconds.
-pub fn rfc3339(secs: i64) -> String {
-    chrono::DateTime::from_timestamp(secs, 0)
-        .map(|d| d.format("%Y-%m-%dT%H:%M:%SZ").to_string())
-        .unwrap_or_else(|| secs.to_string())
-}
+pub use sentineldns::time::rfc3339_secs as rfc3339;
 
 impl WindowView {
     fn feature(&self, name: &str) -> f64 {

@@ -17,7 +17,7 @@ use sentineldns::output::OutputsConfig;
 use sentineldns::pipeline::RunEnd;
 use sentineldns::sensor::{load_detector, RunStatus, Sensor, SensorOptions, WindowPrinter};
 use sentineldns::source::merge::Merger;
-use sentineldns::stats::{Stats, StatsReport};
+use sentineldns::stats::{Stats, StatsReport, SummaryLine};
 use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
@@ -89,20 +89,8 @@ pub fn print_summary(r: &StatsReport, secs: f64, end: RunEnd, db: &str, run: i64
         secs,
         rate
     );
-    eprintln!(
-        "  dns messages {} (queries {}, responses {}, tcp {}, mdns {}, llmnr {}, from fragments {})",
-        r.dns_messages,
-        r.dns_queries,
-        r.dns_responses,
-        r.tcp_messages,
-        r.mdns_messages,
-        r.llmnr_messages,
-        r.reassembled_datagrams
-    );
-    eprintln!(
-        "  lookups {} (answered {}, unanswered {}, unsolicited {}, events {}, retransmits {})",
-        r.lookups, r.answered, r.unanswered, r.unsolicited, r.events, r.duplicate_queries
-    );
+    eprintln!("  {}", r.summary_line(SummaryLine::Dns));
+    eprintln!("  {}", r.summary_line(SummaryLine::Lookups));
     eprintln!("  windows {} written to {db}", r.windows);
     if !r.skipped.is_empty() {
         let parts: Vec<String> = r.skipped.iter().map(|(k, v)| format!("{k} {v}")).collect();

@@ -461,12 +461,6 @@ fn pct(x: f64) -> String {
     format!("{:.0} %", 100.0 * x)
 }
 
-fn hhmm(ts: i64) -> String {
-    chrono::DateTime::from_timestamp(ts.div_euclid(MICROS), 0)
-        .map(|d| d.format("%Y-%m-%d %H:%M").to_string())
-        .unwrap_or_default()
-}
-
 fn examples(w: &HostWindow, n: usize) -> String {
     let mut names: Vec<&str> = w.lookalikes.iter().map(|l| l.name.as_str()).collect();
     for d in w.risky_domains.iter().filter(|d| d.risk >= 0.5) {
@@ -502,10 +496,8 @@ pub fn explain(w: &HostWindow, score: f64, label: Label, reasons: &[Reason]) -> 
         label.as_str(),
         score,
         w.host,
-        hhmm(w.start),
-        chrono::DateTime::from_timestamp(w.end.div_euclid(MICROS), 0)
-            .map(|d| d.format("%H:%M").to_string())
-            .unwrap_or_default(),
+        crate::time::minute_micros(w.start),
+        crate::time::hour_minute_micros(w.end),
         w.lookups,
         w.lookups as f64 / minutes.max(1e-9)
     );

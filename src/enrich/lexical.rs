@@ -232,37 +232,9 @@ pub const KEYWORDS: &[&str] = &[
     "helpdesk",
 ];
 
-/// Brands that phishing puts into subdomains or hyphenated registrable labels.
-pub const BRANDS: &[&str] = &[
-    "paypal",
-    "apple",
-    "icloud",
-    "microsoft",
-    "office365",
-    "outlook",
-    "google",
-    "amazon",
-    "netflix",
-    "facebook",
-    "instagram",
-    "whatsapp",
-    "linkedin",
-    "dropbox",
-    "docusign",
-    "adobe",
-    "chase",
-    "wellsfargo",
-    "citibank",
-    "hsbc",
-    "binance",
-    "coinbase",
-    "metamask",
-    "steam",
-    "ebay",
-    "dhl",
-    "fedex",
-    "usps",
-];
+/// Brands that phishing puts into subdomains or hyphenated registrable labels:
+/// the lexical subset of the one brand list ([`crate::enrich::brands::LEXICAL`]).
+pub const BRANDS: &[&str] = &super::brands::LEXICAL;
 
 /// Top-level labels in private or special use (RFC 6762, RFC 6761, RFC 2606,
 /// common home-router and AD defaults): not flagged as `unlisted_tld`.

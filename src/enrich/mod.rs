@@ -27,6 +27,7 @@
 
 pub mod allowlist;
 pub mod brand;
+pub mod brands;
 pub mod firstseen;
 pub mod lexical;
 pub mod popular;

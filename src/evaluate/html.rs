@@ -104,15 +104,6 @@ fn sort_key<'a>(v: &HostView<'a>) -> (bool, std::cmp::Reverse<usize>, &'a str) {
     (benign, std::cmp::Reverse(fa), v.name)
 }
 
-/// Tick label for a Unix time: `HH:MM` for short spans, `MM-DD HH:MM` otherwise (UTC).
-fn fmt_time(ts: i64, long_span: bool) -> String {
-    match chrono::DateTime::<chrono::Utc>::from_timestamp(ts, 0) {
-        Some(t) if long_span => t.format("%m-%d %H:%M").to_string(),
-        Some(t) => t.format("%H:%M").to_string(),
-        None => ts.to_string(),
-    }
-}
-
 /// Merge the [start, end] spans of the malicious windows so overlapping windows give
 /// one even band.
 fn malicious_bands(ws: &[&ScoredWindow]) -> Vec<(i64, i64)> {
@@ -157,7 +148,9 @@ fn host_svg(ws: &[&ScoredWindow]) -> Result<String, Box<dyn std::error::Error>> 
         x1 = x0 + 1.0 / 60.0;
     }
     let long_span = last - first > 86_400.0;
-    let fmt_x = move |h: &f64| fmt_time((origin + h * 3600.0).round() as i64, long_span);
+    let fmt_x = move |h: &f64| {
+        crate::time::tick_label_secs((origin + h * 3600.0).round() as i64, long_span)
+    };
     let fmt_y = |y: &f64| format!("{y:.2}");
     let mid =
         |w: &ScoredWindow| hours(w.start as f64 + (w.end as f64 - w.start as f64).max(0.0) / 2.0);

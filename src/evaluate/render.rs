@@ -94,12 +94,7 @@ pub fn metric_rows(e: &Evaluation) -> Vec<Vec<String>> {
 }
 
 /// Full UTC timestamp `YYYY-MM-DD HH:MM:SS` (the raw number if out of range).
-pub fn fmt_ts(ts: i64) -> String {
-    chrono::DateTime::<chrono::Utc>::from_timestamp(ts, 0).map_or_else(
-        || ts.to_string(),
-        |t| t.format("%Y-%m-%d %H:%M:%S").to_string(),
-    )
-}
+pub use crate::time::datetime_secs as fmt_ts;
 
 /// One review line: `host  start  label score  [scenario]  tags`.
 pub fn review_line(r: &ReviewItem) -> String {

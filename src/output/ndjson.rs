@@ -21,7 +21,7 @@ use super::OutputError;
 use crate::aggregate::HostWindow;
 use crate::detect::Verdict;
 use crate::enrich::Enrichment;
-use crate::event::{qtype, rcode_name, Lookup, TsMicros, MICROS};
+use crate::event::{qtype, rcode_name, Lookup, TsMicros};
 use crate::features::{self, FEATURE_NAMES};
 use crate::model::Label;
 use serde::{Deserialize, Serialize};
@@ -284,41 +284,12 @@ impl NdjsonWriter {
     }
 }
 
-/// Days since 1970-01-01 → (year, month, day) in the proleptic Gregorian
-/// calendar (H. Hinnant's `civil_from_days`).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
 /// Write `ts` as RFC 3339 UTC with microseconds, quoted
 /// (`"2024-03-04T08:00:00.250000Z"`). No allocation.
 pub fn write_ts(out: &mut Vec<u8>, ts: TsMicros) {
-    let secs = ts.div_euclid(MICROS);
-    let micros = ts.rem_euclid(MICROS);
-    let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
-    let sod = secs.rem_euclid(86_400);
-    let _ = write!(
-        out,
-        "\"{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z\"",
-        sod / 3600,
-        sod / 60 % 60,
-        sod % 60
-    );
-}
-
-fn ts_string(ts: TsMicros) -> String {
-    let mut b = Vec::with_capacity(32);
-    write_ts(&mut b, ts);
-    String::from_utf8_lossy(&b).trim_matches('"').to_string()
+    out.push(b'"');
+    crate::time::write_rfc3339_micros(out, ts);
+    out.push(b'"');
 }
 
 fn write_str(out: &mut Vec<u8>, s: &str) {
@@ -513,8 +484,8 @@ pub fn window_line(w: &HostWindow, v: Option<&Verdict>) -> Value {
     );
     event.insert("module".into(), "sentineldns".into());
     event.insert("dataset".into(), "sentineldns.window".into());
-    event.insert("start".into(), ts_string(w.start).into());
-    event.insert("end".into(), ts_string(w.end).into());
+    event.insert("start".into(), crate::time::rfc3339_micros(w.start).into());
+    event.insert("end".into(), crate::time::rfc3339_micros(w.end).into());
     if let Some(v) = v {
         event.insert("risk_score".into(), json!(round4(v.score * 100.0)));
     }
@@ -528,8 +499,8 @@ pub fn window_line(w: &HostWindow, v: Option<&Verdict>) -> Value {
     s.insert(
         "window".into(),
         json!({
-            "start": ts_string(w.start),
-            "end": ts_string(w.end),
+            "start": crate::time::rfc3339_micros(w.start),
+            "end": crate::time::rfc3339_micros(w.end),
             "lookups": w.lookups,
             "answered": w.answered,
             "unanswered": w.unanswered,
@@ -591,7 +562,10 @@ pub fn window_line(w: &HostWindow, v: Option<&Verdict>) -> Value {
         );
     }
     let mut o = Map::new();
-    o.insert("@timestamp".into(), ts_string(w.end).into());
+    o.insert(
+        "@timestamp".into(),
+        crate::time::rfc3339_micros(w.end).into(),
+    );
     o.insert("event".into(), Value::Object(event));
     o.insert("source".into(), json!({"ip": w.host.to_string()}));
     if let Some(v) = v {
@@ -604,26 +578,7 @@ pub fn window_line(w: &HostWindow, v: Option<&Verdict>) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Answers, LookupOutcome, Transport};
-
-    #[test]
-    fn timestamps_match_chrono() {
-        for ts in [
-            0i64,
-            1_709_539_200_250_000,
-            951_782_400 * MICROS + 1, // 2000-02-29
-            4_102_444_799 * MICROS + 999_999,
-            -1,
-        ] {
-            let mut b = Vec::new();
-            write_ts(&mut b, ts);
-            let want = chrono::DateTime::from_timestamp_micros(ts)
-                .unwrap()
-                .format("\"%Y-%m-%dT%H:%M:%S%.6fZ\"")
-                .to_string();
-            assert_eq!(String::from_utf8(b).unwrap(), want);
-        }
-    }
+    use crate::event::{Answers, LookupOutcome, Transport, MICROS};
 
     #[test]
     fn lookup_lines_are_json_with_ecs_names_and_escape_odd_names() {

@@ -364,11 +364,7 @@ struct JsonLine<'a> {
 }
 
 /// RFC 3339 UTC timestamp with milliseconds (`2024-03-04T08:00:00.123Z`).
-pub fn format_ts(ts: TsMicros) -> String {
-    DateTime::<Utc>::from_timestamp_micros(ts)
-        .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
+pub use crate::time::rfc3339_millis as format_ts;
 
 /// Write events as JSONL (one object per line, in the given order) and return
 /// what was written. `answers` appears only on answered A/AAAA NOERROR lines;

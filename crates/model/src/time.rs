@@ -2,8 +2,15 @@
 //!
 //! Everything that runs on a clock runs on the clock of its input (packet
 //! timestamps, flow or event times), never on the wall clock, so replay and
-//! live capture agree. One representation, [`TsMicros`], and one parser,
-//! [`parse_ts`], for every text timestamp the inputs carry.
+//! live capture agree. One representation, [`TsMicros`]; one parser,
+//! [`parse_ts`], for every text timestamp the inputs carry; and every
+//! formatter, all UTC: NDJSON ([`write_rfc3339_micros`]), simulated JSONL and
+//! flow alerts ([`rfc3339_millis`]), command JSON ([`rfc3339_secs`]),
+//! evaluation reports ([`datetime_secs`], [`tick_label_secs`]) and
+//! explanation / webhook text ([`minute_micros`], [`hour_minute_micros`]).
+
+use chrono::{DateTime, Utc};
+use std::io::Write as _;
 
 /// Packet time: microseconds since the Unix epoch. Windows run on this clock,
 /// never on the wall clock, so replay and live capture agree.
@@ -72,6 +79,88 @@ pub fn parse_duration(s: &str) -> Result<TsMicros, String> {
     Ok((v * mult as f64).round() as TsMicros)
 }
 
+/// Days since 1970-01-01 → (year, month, day) in the proleptic Gregorian
+/// calendar (H. Hinnant's `civil_from_days`).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// Write `ts` as RFC 3339 UTC with microseconds
+/// (`2024-03-04T08:00:00.250000Z`), unquoted. No allocation (the NDJSON hot
+/// path).
+pub fn write_rfc3339_micros(out: &mut Vec<u8>, ts: TsMicros) {
+    let secs = ts.div_euclid(MICROS);
+    let micros = ts.rem_euclid(MICROS);
+    let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
+    let sod = secs.rem_euclid(86_400);
+    // Writing into a Vec cannot fail.
+    let _ = write!(
+        out,
+        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
+        sod / 3600,
+        sod / 60 % 60,
+        sod % 60
+    );
+}
+
+/// [`write_rfc3339_micros`] as a string.
+pub fn rfc3339_micros(ts: TsMicros) -> String {
+    let mut b = Vec::with_capacity(32);
+    write_rfc3339_micros(&mut b, ts);
+    String::from_utf8_lossy(&b).into_owned()
+}
+
+/// RFC 3339 UTC with milliseconds (`2024-03-04T08:00:00.123Z`); the epoch
+/// when out of range.
+pub fn rfc3339_millis(ts: TsMicros) -> String {
+    DateTime::<Utc>::from_timestamp_micros(ts)
+        .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// `secs` (Unix seconds) in the chrono `pattern`, `None` when out of range.
+fn format_secs(secs: i64, pattern: &str) -> Option<String> {
+    DateTime::<Utc>::from_timestamp(secs, 0).map(|t| t.format(pattern).to_string())
+}
+
+/// RFC 3339 UTC for Unix seconds (`2024-03-04T08:00:00Z`); the number when
+/// out of range.
+pub fn rfc3339_secs(secs: i64) -> String {
+    format_secs(secs, "%Y-%m-%dT%H:%M:%SZ").unwrap_or_else(|| secs.to_string())
+}
+
+/// `YYYY-MM-DD HH:MM:SS` for Unix seconds; the number when out of range.
+pub fn datetime_secs(secs: i64) -> String {
+    format_secs(secs, "%Y-%m-%d %H:%M:%S").unwrap_or_else(|| secs.to_string())
+}
+
+/// A chart tick for Unix seconds: `HH:MM`, or `MM-DD HH:MM` for a long
+/// span; the number when out of range.
+pub fn tick_label_secs(secs: i64, long_span: bool) -> String {
+    let pattern = if long_span { "%m-%d %H:%M" } else { "%H:%M" };
+    format_secs(secs, pattern).unwrap_or_else(|| secs.to_string())
+}
+
+/// `YYYY-MM-DD HH:MM` for `ts` (seconds rounded down); empty when out of
+/// range.
+pub fn minute_micros(ts: TsMicros) -> String {
+    format_secs(ts.div_euclid(MICROS), "%Y-%m-%d %H:%M").unwrap_or_default()
+}
+
+/// `HH:MM` for `ts` (seconds rounded down); empty when out of range.
+pub fn hour_minute_micros(ts: TsMicros) -> String {
+    format_secs(ts.div_euclid(MICROS), "%H:%M").unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,5 +183,50 @@ mod tests {
         assert_eq!(parse_ts("-5"), None);
         assert_eq!(parse_ts("NaN"), None);
         assert_eq!(parse_ts("1e300"), None);
+    }
+}
+
+#[cfg(test)]
+mod format_tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_match_chrono() {
+        for ts in [
+            0i64,
+            1_709_539_200_250_000,
+            951_782_400 * MICROS + 1, // 2000-02-29
+            4_102_444_799 * MICROS + 999_999,
+            -1,
+        ] {
+            let mut b = Vec::new();
+            write_rfc3339_micros(&mut b, ts);
+            let want = chrono::DateTime::from_timestamp_micros(ts)
+                .unwrap()
+                .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+                .to_string();
+            assert_eq!(String::from_utf8(b).unwrap(), want);
+            assert_eq!(rfc3339_micros(ts), want);
+        }
+    }
+
+    #[test]
+    fn every_format_and_its_fallback() {
+        let ts = 1_709_539_200_250_000; // 2024-03-04T08:00:00.25Z
+        let s = ts / MICROS;
+        assert_eq!(rfc3339_millis(ts), "2024-03-04T08:00:00.250Z");
+        assert_eq!(rfc3339_millis(TsMicros::MAX), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339_secs(s), "2024-03-04T08:00:00Z");
+        assert_eq!(datetime_secs(s), "2024-03-04 08:00:00");
+        assert_eq!(tick_label_secs(s, false), "08:00");
+        assert_eq!(tick_label_secs(s, true), "03-04 08:00");
+        assert_eq!(minute_micros(ts), "2024-03-04 08:00");
+        assert_eq!(hour_minute_micros(ts), "08:00");
+        for f in [rfc3339_secs, datetime_secs] {
+            assert_eq!(f(i64::MAX), i64::MAX.to_string());
+        }
+        assert_eq!(tick_label_secs(i64::MAX, true), i64::MAX.to_string());
+        assert_eq!(minute_micros(TsMicros::MAX), "");
+        assert_eq!(hour_minute_micros(TsMicros::MAX), "");
     }
 }

@@ -9,7 +9,7 @@ use crate::rules::{
     RulesConfig, SocketEndpoint, Triage, Triager,
 };
 use anyhow::Context;
-use sentineldns_model::time::{TsMicros, MICROS};
+use sentineldns_model::time::TsMicros;
 use std::io::Write;
 use std::net::IpAddr;
 use std::process::ExitCode;
@@ -245,11 +245,7 @@ struct Out<W: Write> {
     printed: u64,
 }
 
-fn rfc3339(ts: TsMicros) -> String {
-    chrono::DateTime::from_timestamp_micros(ts)
-        .map(|d| d.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
-        .unwrap_or_else(|| format!("{}", ts / MICROS))
-}
+use sentineldns_model::time::rfc3339_millis as rfc3339;
 
 impl<W: Write> Out<W> {
     fn batch<P: Endpoint>(

@@ -21,12 +21,17 @@
 //! windows (a table or JSON on stdout) is one more, a [`WindowPrinter`] the
 //! command chooses.
 
+mod check;
+pub use check::{check, Report};
+
 use crate::aggregate::HostWindow;
-use crate::config::{Config, ConfigError, Settings};
-use crate::detect::{Detector, Verdict};
+use crate::config::{
+    default_model_paths, read_limited, Config, ConfigError, FileKind, ModelChoice, Settings,
+};
+use crate::detect::{Detector, Verdict, MODEL_FEATURES};
 use crate::enrich::{Enricher, Enrichment, FirstSeenRecord};
 use crate::event::{Lookup, RawPacket, MICROS};
-use crate::model::Label;
+use crate::model::{Bundle, Label, Thresholds};
 use crate::output::metrics::Metrics;
 use crate::output::{OutputError, Outputs};
 use crate::pipeline::{Pipeline, PipelineConfig, RunEnd, Threads, WindowSink};
@@ -245,15 +250,46 @@ pub struct RunReport {
     pub outputs: Outputs,
 }
 
+/// Load the model `choice` names, with `thresholds` (when given) replacing
+/// the bundle's. `None` for [`ModelChoice::Off`].
+pub fn load_model(
+    choice: &ModelChoice,
+    thresholds: Option<Thresholds>,
+) -> Result<Option<(Detector, PathBuf)>, String> {
+    let path = match choice {
+        ModelChoice::Off => return Ok(None),
+        ModelChoice::Path(p) => p.clone(),
+        ModelChoice::Search => default_model_paths()
+            .into_iter()
+            .find(|p| p.exists())
+            .ok_or_else(|| {
+                format!(
+                    "no model bundle found (looked for {}); set sensor.model, pass --model FILE, train one with `sentineldns train`, or use --no-model",
+                    default_model_paths()
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })?,
+    };
+    let bytes = read_limited(&path, FileKind::Model).map_err(|e| e.to_string())?;
+    let bundle = Bundle::from_bytes(&bytes, &MODEL_FEATURES)
+        .map_err(|e| format!("loading model {}: {e}", path.display()))?;
+    let mut det = Detector::new(bundle).map_err(|e| format!("model {}: {e}", path.display()))?;
+    if let Some(t) = thresholds {
+        det.set_thresholds(t).map_err(|e| e.to_string())?;
+    }
+    Ok(Some((det, path)))
+}
+
 /// The detector `settings` ask for (model choice and threshold override), or
 /// `None` when scoring is off. [`Sensor::open`] calls it; a command that must
 /// fail on the model before opening its inputs calls it first and hands the
 /// detector to [`Sensor::with_detector`].
 pub fn load_detector(settings: &Settings) -> Result<Option<Detector>, SensorError> {
     let sensor = &settings.config.sensor;
-    match crate::config::load_model(&sensor.model_choice(), sensor.thresholds)
-        .map_err(SensorError::Model)?
-    {
+    match load_model(&sensor.model_choice(), sensor.thresholds).map_err(SensorError::Model)? {
         None => Ok(None),
         Some((d, path)) => {
             tracing::info!(model = %path.display(), thresholds = ?d.bundle().thresholds, "model loaded");
@@ -741,5 +777,24 @@ mod tests {
         // The three hosts have the same windows.
         assert_eq!(windows % 3, 0);
         assert!(windows >= 3 * (r.report.lines / 300));
+    }
+
+    #[test]
+    fn thresholds_override_applies_to_detection() {
+        let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/default.bin");
+        let t = Thresholds {
+            unusual: 0.2,
+            likely: 0.3,
+        };
+        let (d, _) = load_model(&ModelChoice::Path(model.clone()), Some(t))
+            .unwrap()
+            .unwrap();
+        assert_eq!(d.bundle().thresholds, t);
+        assert_eq!(d.bundle().label(0.25), crate::model::Label::Unusual);
+        let (d, _) = load_model(&ModelChoice::Path(model), None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(d.bundle().label(0.25), crate::model::Label::Normal);
+        assert!(load_model(&ModelChoice::Off, None).unwrap().is_none());
     }
 }

@@ -1,0 +1,385 @@
+//! One (host, window) accumulator: [`Acc::record`] counts a lookup into the
+//! window's counters, its distinct names ([`DomStat`]) and registrable domains
+//! ([`RegStat`]), within the per-window and aggregator-wide name budgets;
+//! [`Acc::finish`] turns it into a [`HostWindow`] (top and riskiest domains,
+//! lookalikes, largest fan-out, most encoded domain, most regular beacon).
+
+use super::beacon::{RegStat, BEACON_SAMPLES};
+use super::pools::Pools;
+use super::{AggregateConfig, Beacon, DomainCount, HostWindow, Lookalike};
+use crate::enrich::Enrichment;
+use crate::event::{rcode, Lookup, LookupOutcome, TsMicros};
+use rustc_hash::FxHashMap;
+
+#[derive(Debug)]
+pub(super) struct DomStat {
+    name: String,
+    count: u32,
+    nxdomain: u32,
+    risk: f32,
+    /// Brand imitated, once the name resolved (counted once).
+    lookalike: Option<crate::enrich::brand::Impersonation>,
+}
+
+#[derive(Debug)]
+pub(super) struct Acc {
+    pub(super) w: HostWindow,
+    pub(super) domains: FxHashMap<u64, DomStat>,
+    pub(super) regs: FxHashMap<u64, RegStat>,
+    /// Names and registrable domains not kept at the cap (counted since the
+    /// aggregator last collected them).
+    pub(super) names_dropped: u64,
+}
+
+/// The domain a name is grouped under for fan-out and beacon features (see
+/// [`crate::enrich::group_len`]; computed once per name by the enricher).
+fn group_domain<'a>(qname: &'a str, e: &Enrichment) -> (&'a str, u64) {
+    match qname.get(qname.len().saturating_sub(e.group_len as usize)..) {
+        Some(g) if e.group_len > 0 => (g, e.group_hash),
+        _ => (qname, e.qname_hash),
+    }
+}
+
+/// Shortest subdomain label that counts as encoded data (base32/hex/base64
+/// chunks of tunnels and exfiltration are 20–63 characters; host names and
+/// CDN shard labels are shorter).
+pub const ENCODED_MIN_LABEL: usize = 16;
+
+/// Whether `qname` (grouped under a domain of `group_len` bytes) carries
+/// encoded data: lexically high risk, with a label of at least
+/// [`ENCODED_MIN_LABEL`] characters *left of* the grouping domain, so a long
+/// registrable label (`www.averyverylongbrandname.com`) does not count.
+pub fn is_encoded(qname: &str, group_len: usize, e: &Enrichment) -> bool {
+    if !e.high_risk || (e.max_label_len as usize) < ENCODED_MIN_LABEL {
+        return false;
+    }
+    let sub = qname
+        .trim_end_matches('.')
+        .len()
+        .checked_sub(group_len + 1)
+        .and_then(|n| qname.get(..n));
+    sub.is_some_and(|s| s.split('.').any(|l| l.len() >= ENCODED_MIN_LABEL))
+}
+
+fn is_malicious_label(l: &str) -> bool {
+    !(l.eq_ignore_ascii_case("benign") || l.eq_ignore_ascii_case("normal") || l == "0")
+}
+
+impl Acc {
+    pub(super) fn record(
+        &mut self,
+        l: &Lookup<'_>,
+        e: &Enrichment,
+        follow_up: bool,
+        cfg: &AggregateConfig,
+        room: bool,
+        pools: &mut Pools,
+    ) {
+        // `room`: the aggregator-wide budget (max_names_total) has room.
+        let max_names = if room { cfg.max_names_per_window } else { 0 };
+        let w = &mut self.w;
+        w.first_ts = w.first_ts.min(l.ts);
+        w.last_ts = w.last_ts.max(l.ts);
+        if let Some(label) = l.label {
+            w.truth.labelled_lookups += 1;
+            if is_malicious_label(label) {
+                w.truth.malicious_lookups += 1;
+                w.truth.first_malicious_ts =
+                    Some(w.truth.first_malicious_ts.map_or(l.ts, |t| t.min(l.ts)));
+                if w.truth.scenario.is_none() {
+                    w.truth.scenario = l.scenario.map(str::to_string);
+                }
+            }
+        }
+        if l.outcome == LookupOutcome::Multicast {
+            w.multicast += 1;
+            return;
+        }
+        if e.infra {
+            w.infra_lookups += 1;
+            return;
+        }
+        w.lookups += 1;
+        match l.outcome {
+            LookupOutcome::Answered => w.answered += 1,
+            LookupOutcome::Unanswered => {}
+            LookupOutcome::Unsolicited => w.unsolicited += 1,
+            LookupOutcome::Event => w.events += 1,
+            LookupOutcome::Multicast => {}
+        }
+        // No response code means no response, whether a query timed out on the
+        // wire or a JSONL event says `"rcode": null`.
+        if l.rcode.is_none() {
+            w.unanswered += 1;
+        }
+        let nx = l.rcode == Some(rcode::NXDOMAIN);
+        if let Some(rc) = l.rcode {
+            w.with_rcode += 1;
+            match rc {
+                rcode::NOERROR => {}
+                rcode::NXDOMAIN => w.nxdomain += 1,
+                rcode::SERVFAIL => w.servfail += 1,
+                rcode::REFUSED => w.refused += 1,
+                _ => w.other_error += 1,
+            }
+        }
+        w.qtypes.add(l.qtype);
+        w.response_bytes += l.response_bytes as u64;
+        w.query_bytes += l.query_bytes as u64;
+        if let Some(lat) = l.latency_us {
+            w.latency_sum_us += lat as u64;
+            w.latency_n += 1;
+        }
+        if e.new_global {
+            w.new_domains += 1;
+        }
+        if e.new_host {
+            w.new_host_domains += 1;
+        }
+
+        // Distinct names.
+        let mut new_name = false;
+        let lookalike = match e.impersonation {
+            Some(i) if l.rcode == Some(rcode::NOERROR) => Some(i),
+            _ => None,
+        };
+        match self.domains.get_mut(&e.qname_hash) {
+            Some(d) => {
+                d.count += 1;
+                w.nxdomain_names += (nx && d.nxdomain == 0) as u32;
+                d.nxdomain += nx as u32;
+                if d.lookalike.is_none() && lookalike.is_some() {
+                    d.lookalike = lookalike;
+                    w.impersonation_domains += 1;
+                }
+            }
+            None => {
+                new_name = true;
+                if follow_up {
+                    w.follow_up_domains += 1;
+                    if w.follow_ups.len() < cfg.top_domains {
+                        w.follow_ups.push(l.qname.to_string());
+                    }
+                }
+                w.unique_domains += 1;
+                w.nxdomain_names += nx as u32;
+                w.high_risk_domains += e.high_risk as u32;
+                w.risky_lure_domains += (e.high_risk && e.lure) as u32;
+                w.new_risky_lure_domains += (e.high_risk && e.lure && e.new_global) as u32;
+                w.impersonation_domains += lookalike.is_some() as u32;
+                let len = l.qname.len() as u32;
+                w.qname_len_sum += len as u64;
+                w.max_qname_len = w.max_qname_len.max(len);
+                w.entropy_sum += e.entropy as f64;
+                w.max_entropy = w.max_entropy.max(e.entropy);
+                w.risk_sum += e.risk as f64;
+                w.max_risk = w.max_risk.max(e.risk);
+                if self.domains.len() < max_names {
+                    self.domains.insert(
+                        e.qname_hash,
+                        DomStat {
+                            name: pools.string(l.qname),
+                            count: 1,
+                            nxdomain: nx as u32,
+                            risk: e.risk,
+                            lookalike,
+                        },
+                    );
+                } else {
+                    w.names_saturated = true;
+                    self.names_dropped += 1;
+                }
+            }
+        }
+
+        // Registrable domains: distinct subdomains and lookup regularity.
+        let (reg_name, reg_key) = group_domain(l.qname, e);
+        if self.regs.len() >= max_names && !self.regs.contains_key(&reg_key) {
+            // (also when the aggregator-wide budget is spent)
+            // Beyond the cap (one host resolving random registrable domains):
+            // counted, not kept.
+            w.unique_registrable += 1;
+            w.high_risk_registrable += e.high_risk as u32;
+            w.names_saturated = true;
+            self.names_dropped += 1;
+            return;
+        }
+        let r = self.regs.entry(reg_key).or_insert_with(|| {
+            w.unique_registrable += 1;
+            RegStat {
+                name: pools.string(reg_name),
+                subdomains: 0,
+                encoded: 0,
+                risky: false,
+                vouched: e.allowed || e.popular,
+                count: 0,
+                times: pools.times.pop().unwrap_or_default(),
+                latest: TsMicros::MIN,
+                regular: None,
+            }
+        });
+        if new_name {
+            r.subdomains += 1;
+            r.encoded += is_encoded(l.qname, reg_name.len(), e) as u32;
+            if e.high_risk && !r.risky {
+                r.risky = true;
+                w.high_risk_registrable += 1;
+            }
+        }
+        r.vouched &= e.allowed || e.popular;
+        r.count += 1;
+        if r.times.len() < BEACON_SAMPLES {
+            r.times.push(l.ts);
+            r.latest = r.latest.max(l.ts);
+        } else if l.ts < r.latest {
+            // Full and earlier than the latest kept: replace the latest (rare).
+            if let Some(i) = r.times.iter().position(|t| *t == r.latest) {
+                r.times[i] = l.ts;
+            }
+            r.latest = r.times.iter().copied().max().unwrap_or(l.ts);
+        }
+    }
+
+    /// Drop what this accumulator holds (eviction), returning its buffers to
+    /// the pools.
+    pub(super) fn discard(&mut self, pools: &mut Pools) {
+        for (_, d) in self.domains.drain() {
+            pools.put_string(d.name);
+        }
+        for (_, r) in self.regs.drain() {
+            pools.put_string(r.name);
+            pools.put_times(r.times);
+        }
+    }
+
+    pub(super) fn finish(&mut self, top: usize, pools: &mut Pools) -> HostWindow {
+        let host = self.w.host;
+        let mut w = std::mem::replace(&mut self.w, HostWindow::empty(host, 0, 0));
+        // Largest subdomain fan-out and most regular beacon (ties: name).
+        let mut best_fan: Option<&RegStat> = None;
+        let mut best_beacon: Option<(&RegStat, f64, f64)> = None;
+        for r in self.regs.values_mut() {
+            r.regular = r.regularity();
+        }
+        let mut best_encoded: Option<&RegStat> = None;
+        for r in self.regs.values() {
+            keep_most(&mut best_fan, r, 0, |r| r.subdomains);
+            keep_most(&mut best_encoded, r, 1, |r| r.encoded);
+            let Some((cv, mean)) = r.regular else {
+                continue;
+            };
+            let better = match &best_beacon {
+                None => true,
+                Some((b, bcv, _)) => {
+                    cv < *bcv - 1e-12
+                        || ((cv - *bcv).abs() <= 1e-12
+                            && (r.count, std::cmp::Reverse(&r.name))
+                                > (b.count, std::cmp::Reverse(&b.name)))
+                }
+            };
+            if better {
+                best_beacon = Some((r, cv, mean));
+            }
+        }
+        if let Some(b) = best_fan {
+            w.max_subdomains = b.subdomains;
+            w.max_subdomains_domain = b.name.clone();
+        }
+        if let Some(b) = best_encoded {
+            w.encoded_names = b.encoded;
+            w.encoded_domain = b.name.clone();
+        }
+        w.beacon = best_beacon.map(|(r, cv, mean)| Beacon {
+            domain: r.name.clone(),
+            queries: r.count,
+            mean_interval_s: mean,
+            cv,
+        });
+        let mut doms: Vec<&DomStat> = self.domains.values().collect();
+        w.top_domains = top_k(&mut doms, top, |a, b| {
+            b.count.cmp(&a.count).then_with(|| a.name.cmp(&b.name))
+        });
+        w.risky_domains = top_k(&mut doms, top, |a, b| {
+            b.risk
+                .total_cmp(&a.risk)
+                .then_with(|| b.count.cmp(&a.count))
+                .then_with(|| a.name.cmp(&b.name))
+        });
+        let mut fakes: Vec<&DomStat> = doms
+            .iter()
+            .copied()
+            .filter(|d| d.lookalike.is_some())
+            .collect();
+        fakes.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        w.lookalikes = fakes
+            .iter()
+            .take(top)
+            .map(|d| Lookalike {
+                name: d.name.clone(),
+                brand: d.lookalike.map_or("", |i| i.brand_name()),
+            })
+            .collect();
+        w.truth.label = if w.truth.malicious_lookups > 0 {
+            Some("malicious".into())
+        } else if w.truth.labelled_lookups > 0 {
+            Some("benign".into())
+        } else {
+            None
+        };
+        for (_, d) in self.domains.drain() {
+            pools.put_string(d.name);
+        }
+        for (_, r) in self.regs.drain() {
+            pools.put_string(r.name);
+            pools.put_times(r.times);
+        }
+        w
+    }
+}
+
+/// Keep in `best` the unvouched group with the largest `key` of at least
+/// `min` (ties: the smaller name).
+fn keep_most<'a>(
+    best: &mut Option<&'a RegStat>,
+    r: &'a RegStat,
+    min: u32,
+    key: fn(&RegStat) -> u32,
+) {
+    if r.vouched || key(r) < min {
+        return;
+    }
+    let better = match best {
+        None => true,
+        Some(b) => (key(r), std::cmp::Reverse(&r.name)) > (key(b), std::cmp::Reverse(&b.name)),
+    };
+    if better {
+        *best = Some(r);
+    }
+}
+
+/// The first `k` of `v` in `cmp` order: partial selection, then a sort of
+/// only those `k` (a host with 50 000 distinct names is not sorted twice).
+fn top_k(
+    v: &mut [&DomStat],
+    k: usize,
+    cmp: impl Fn(&&DomStat, &&DomStat) -> std::cmp::Ordering,
+) -> Vec<DomainCount> {
+    let k = k.min(v.len());
+    if k == 0 {
+        return Vec::new();
+    }
+    if k < v.len() {
+        v.select_nth_unstable_by(k - 1, &cmp);
+    }
+    v[..k].sort_unstable_by(&cmp);
+    v[..k].iter().map(|d| dc(d)).collect()
+}
+
+fn dc(d: &DomStat) -> DomainCount {
+    DomainCount {
+        name: d.name.clone(),
+        count: d.count,
+        nxdomain: d.nxdomain,
+        risk: (d.risk as f64 * 1e4).round() / 1e4,
+    }
+}

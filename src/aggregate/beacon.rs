@@ -1,0 +1,76 @@
+//! Beacon regularity: the lookup times kept per registrable domain (at most
+//! [`BEACON_SAMPLES`], the earliest) and, at window close, the coefficient of
+//! variation of the intervals between contacts (bursts closer than
+//! [`BEACON_MIN_GAP`] are one contact).
+
+use crate::event::{TsMicros, MICROS};
+
+/// Lookup times kept per registrable domain for the beacon feature (memory
+/// bound); a domain looked up more often is judged on its first ones.
+pub const BEACON_SAMPLES: usize = 256;
+
+/// Lookups of a domain closer together than this count as one contact for the
+/// beacon feature.
+pub const BEACON_MIN_GAP: TsMicros = MICROS;
+
+#[derive(Debug)]
+pub(super) struct RegStat {
+    pub(super) name: String,
+    pub(super) subdomains: u32,
+    /// Distinct encoded names ([`is_encoded`]).
+    pub(super) encoded: u32,
+    /// At least one high-risk name.
+    pub(super) risky: bool,
+    /// Allow-listed or popular ([`Enrichment::popular`]): left out of the
+    /// fan-out feature.
+    pub(super) vouched: bool,
+    pub(super) count: u32,
+    /// The [`BEACON_SAMPLES`] earliest lookup times, so the set kept does not
+    /// depend on arrival order (responses can complete lookups out of query
+    /// order); sorted at window close. Input is nearly sorted, so appending and
+    /// replacing the latest kept time when full is O(1) in the common case.
+    pub(super) times: Vec<TsMicros>,
+    /// Latest time in `times`.
+    pub(super) latest: TsMicros,
+    /// (cv, mean interval) once computed at close.
+    pub(super) regular: Option<(f64, f64)>,
+}
+
+impl RegStat {
+    /// Coefficient of variation and mean of the sorted inter-lookup intervals.
+    pub(super) fn regularity(&mut self) -> Option<(f64, f64)> {
+        if self.times.len() < 4 {
+            return None;
+        }
+        let mut times = std::mem::take(&mut self.times);
+        times.sort_unstable();
+        // One event per burst: lookups less than a second after the previous
+        // kept one (A + AAAA pairs, retries, a page's parallel fetches) are
+        // the same contact, not a beacon interval.
+        let mut last = TsMicros::MIN;
+        times.retain(|t| {
+            let keep = t.saturating_sub(last) >= BEACON_MIN_GAP;
+            if keep {
+                last = *t;
+            }
+            keep
+        });
+        if times.len() < 4 {
+            times.clear();
+            self.times = times;
+            return None;
+        }
+        let n = (times.len() - 1) as f64;
+        let (mut sum, mut sum2) = (0.0, 0.0);
+        for p in times.windows(2) {
+            let dt = (p[1] - p[0]) as f64 / MICROS as f64;
+            sum += dt;
+            sum2 += dt * dt;
+        }
+        times.clear();
+        self.times = times;
+        let mean = sum / n;
+        let var = (sum2 / n - mean * mean).max(0.0);
+        (mean > 0.0).then(|| (var.sqrt() / mean, mean))
+    }
+}

@@ -1,0 +1,14 @@
+//! The sections of the configuration file, one file each. `[outputs]` is
+//! [`crate::output::OutputsConfig`], next to the outputs it configures.
+
+mod allowlist;
+mod capture;
+mod limits;
+mod log;
+mod sensor;
+
+pub use allowlist::AllowlistConfig;
+pub use capture::{CaptureConfig, Ids, WritePcapConfig};
+pub use limits::{LimitsConfig, DEFAULT_FIRST_SEEN_ROWS, DEFAULT_JSONL_LINE_BYTES};
+pub use log::{LogConfig, LogFormat};
+pub use sensor::{default_model_paths, ModelChoice, SensorConfig};

@@ -1,0 +1,128 @@
+//! The Slack-compatible message of a flagged window ([`slack_payload`]):
+//! text, blocks and a coloured attachment, escaped and truncated for Slack.
+
+use crate::aggregate::HostWindow;
+use crate::detect::Verdict;
+use crate::event::MICROS;
+use crate::model::Label;
+use crate::time::minute_micros;
+use serde_json::{json, Value};
+
+/// Escape text for Slack `mrkdwn` (`&`, `<`, `>`).
+fn slack_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// At most `n` characters (an ellipsis marks a cut).
+fn truncate(s: &str, n: usize) -> String {
+    match s.char_indices().nth(n.saturating_sub(1)) {
+        Some((i, _)) if s.len() > i + 1 => format!("{}…", &s[..i]),
+        _ => s.to_string(),
+    }
+}
+
+/// The Slack-compatible message for a flagged window: `text` (notification
+/// and fallback), `blocks` (host, verdict, score, window, reason tags,
+/// explanation, top and riskiest domains) and one coloured `attachment`.
+pub fn slack_payload(w: &HostWindow, v: &Verdict) -> Value {
+    let host = w.host.to_string();
+    let tags: Vec<&str> = v.reasons.iter().map(|r| r.tag).collect();
+    let tag_text = if tags.is_empty() {
+        "none".to_string()
+    } else {
+        tags.iter()
+            .map(|t| format!("`{t}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (emoji, color) = match v.label {
+        Label::LikelyCompromise => (":rotating_light:", "#d40e0d"),
+        Label::Unusual => (":warning:", "#e8a33d"),
+        Label::Normal => (":information_source:", "#439fe0"),
+    };
+    let text = format!(
+        "{emoji} {}: {host} (score {:.2}){}",
+        v.label.as_str(),
+        v.score,
+        if tags.is_empty() {
+            String::new()
+        } else {
+            format!(" — {}", tags.join(", "))
+        }
+    );
+    let top: Vec<String> = w
+        .top_domains
+        .iter()
+        .take(5)
+        .map(|d| format!("{} ({})", truncate(&d.name, 80), d.count))
+        .collect();
+    let risky: Vec<String> = w
+        .risky_domains
+        .iter()
+        .filter(|d| d.risk >= 0.5)
+        .take(5)
+        .map(|d| format!("{} (risk {:.2})", truncate(&d.name, 80), d.risk))
+        .collect();
+    let mut domains = format!(
+        "*Top domains:* {}",
+        if top.is_empty() {
+            "none".to_string()
+        } else {
+            top.join(", ")
+        }
+    );
+    if !risky.is_empty() {
+        domains.push_str(&format!("\n*Riskiest:* {}", risky.join(", ")));
+    }
+    json!({
+        "text": slack_escape(&text),
+        "blocks": [
+            {
+                "type": "header",
+                "text": {
+                    "type": "plain_text",
+                    "text": truncate(&format!("{} {}: {host}", emoji, v.label.as_str()), 150),
+                    "emoji": true
+                }
+            },
+            {
+                "type": "section",
+                "fields": [
+                    {"type": "mrkdwn", "text": format!("*Host*\n`{host}`")},
+                    {"type": "mrkdwn", "text": format!("*Verdict*\n{} (score {:.2})", v.label.as_str(), v.score)},
+                    {"type": "mrkdwn", "text": format!("*Window (UTC)*\n{} – {}", minute_micros(w.start), minute_micros(w.end))},
+                    {"type": "mrkdwn", "text": truncate(&format!("*Reasons*\n{}", slack_escape(&tag_text)), 2000)}
+                ]
+            },
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": truncate(&slack_escape(&v.explanation), 2900)}
+            },
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": truncate(&slack_escape(&domains), 2900)}]
+            }
+        ],
+        "attachments": [{
+            "color": color,
+            "fallback": slack_escape(&text),
+            "footer": format!("sentineldns {}", env!("CARGO_PKG_VERSION")),
+            "ts": w.end.div_euclid(MICROS)
+        }]
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncation_counts_characters() {
+        assert_eq!(truncate("abcdef", 10), "abcdef");
+        assert_eq!(truncate("abcdef", 6), "abcdef");
+        assert_eq!(truncate("abcdefg", 6), "abcde…");
+        assert_eq!(truncate("ééééééé", 3), "éé…");
+    }
+}
