@@ -72,7 +72,7 @@
 //! get +1.0; hash-like benign names (CDN shards) score high.
 //!
 //! # Model file
-//! `data/benign_bigrams.tsv` is produced by `examples/build_lexicon.rs` from the
+//! `data/benign_bigrams.tsv` is produced by `tools/src/bin/build_lexicon.rs` from the
 //! benign lists (see [`build_model_text`]): `#` header lines with counts, then
 //! one `prev next<TAB>ln P` row per pair over the alphabet `[a-z0-9-]` with `^`
 //! (label start, as `prev`) and `$` (label end, as `next`); Laplace (+1)
@@ -756,7 +756,7 @@ impl BigramCounts {
         use std::fmt::Write;
         let total: u64 = self.counts.iter().sum();
         let mut s = String::with_capacity(NSYM * NSYM * 14 + 400);
-        s.push_str("# sentineldns benign character-bigram model v1 (examples/build_lexicon.rs)\n");
+        s.push_str("# sentineldns benign character-bigram model v1 (tools/src/bin/build_lexicon.rs)\n");
         s.push_str("# alphabet\t^$abcdefghijklmnopqrstuvwxyz0123456789-\n");
         s.push_str(
             "# smoothing\tlaplace+1; value = ln((count(prev,next)+1) / (count(prev,*)+38))\n",
