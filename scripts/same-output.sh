@@ -8,31 +8,33 @@
 #   * `evaluate` on them (table and JSON: the evaluation figures);
 #   * the NDJSON output of replaying each of them (windows and lookups).
 # Prints one line per artefact with both sha256 sums and exits non-zero when any
-# differs. Run-specific values (wall-clock times, temp paths) are not compared:
-# the only ones in these outputs are masked below, and the script says which.
+# differs.
 #   usage: scripts/same-output.sh OLD_BINARY NEW_BINARY [WORKDIR]
 set -euo pipefail
 old=$(realpath "$1"); new=$(realpath "$2")
 work=${3:-$(mktemp -d)}
 repo=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$work/old" "$work/new"
-mask() { sed -E 's#/[^ "]*/(old|new)/#<WORK>/#g; s/"(started_at|finished_at|generated_at|created_at)": ?"[^"]*"/"\1":"<TIME>"/g'; }
+# Masked: the two work directories' paths (inputs and databases are named in
+# the summary and in evaluate's JSON) and the run summary's elapsed time and
+# rate. Nothing else in these outputs depends on the run.
+mask() { sed -E "s#$work/(old|new)/#<WORK>/#g; s/ in [0-9.]+s \([0-9]+ (packets|lines)\/s\)/ in <T>/"; }
 run_side() {
-    local bin=$1 dir=$2
-    cd "$dir"
-    "$bin" replay "$repo/simulations/sample.jsonl" --db quick.db --progress never > quick.out 2> quick.err
-    "$bin" alerts --db quick.db > alerts.out
-    "$bin" windows --db quick.db --format json > windows.json
+    local bin=$1 d=$2
+    cd "$repo"   # the quick start runs from the checkout (models/default.bin)
+    "$bin" replay simulations/sample.jsonl --db "$d/quick.db" --progress never > "$d/quick.out" 2> "$d/quick.err"
+    "$bin" alerts --db "$d/quick.db" > "$d/alerts.out"
+    "$bin" windows --db "$d/quick.db" --format json > "$d/windows.json"
     for i in 1 2 3 4; do h=$((10 + i*8))
-        "$bin" simulate --out ev$i.jsonl --hosts $h --hours 8 --seed $((900+i)) --incident-hosts $((h/3)) > /dev/null 2>&1
-        "$bin" replay ev$i.jsonl --db ev$i.db --format none --progress never --ndjson ev$i.ndjson --ndjson-lookups > /dev/null 2>&1
+        "$bin" simulate --out "$d/ev$i.jsonl" --hosts $h --hours 8 --seed $((900+i)) --incident-hosts $((h/3)) > /dev/null 2>&1
+        "$bin" replay "$d/ev$i.jsonl" --db "$d/ev$i.db" --format none --progress never --ndjson "$d/ev$i.ndjson" --ndjson-lookups > /dev/null 2>&1
     done
-    "$bin" evaluate ev1.jsonl ev2.jsonl ev3.jsonl ev4.jsonl > eval.txt 2> /dev/null
-    "$bin" evaluate ev1.jsonl ev2.jsonl ev3.jsonl ev4.jsonl --format json > eval.json 2> /dev/null
+    "$bin" evaluate "$d/ev1.jsonl" "$d/ev2.jsonl" "$d/ev3.jsonl" "$d/ev4.jsonl" > "$d/eval.txt" 2> /dev/null
+    "$bin" evaluate "$d/ev1.jsonl" "$d/ev2.jsonl" "$d/ev3.jsonl" "$d/ev4.jsonl" --format json > "$d/eval.json" 2> /dev/null
 }
 (run_side "$old" "$work/old") & (run_side "$new" "$work/new") & wait
 status=0
-for f in quick.out alerts.out windows.json ev1.jsonl ev2.jsonl ev3.jsonl ev4.jsonl \
+for f in quick.out quick.err alerts.out windows.json ev1.jsonl ev2.jsonl ev3.jsonl ev4.jsonl \
          ev1.ndjson ev2.ndjson ev3.ndjson ev4.ndjson eval.txt eval.json; do
     a=$(mask < "$work/old/$f" | sha256sum | cut -c1-16)
     b=$(mask < "$work/new/$f" | sha256sum | cut -c1-16)

@@ -4,7 +4,7 @@
 use super::{Store, StoreError};
 use crate::enrich::FirstSeenRecord;
 use crate::model::checksum::Fnv1a64;
-use rusqlite::{params_from_iter, Transaction};
+use rusqlite::Transaction;
 use std::net::IpAddr;
 
 /// Default cap on rows of the `first_seen` table (`[limits] first_seen_rows`).
@@ -106,20 +106,16 @@ fn first_seen_insert_sql(rows: usize) -> String {
     sql
 }
 
-fn first_seen_existing_sql(keys: usize) -> String {
-    format!(
-        "SELECT COUNT(*) FROM first_seen WHERE key IN ({})",
-        vec!["?"; keys].join(", ")
-    )
-}
-
 /// Delete the `n` rows with the oldest `last_ts`; returns the rows deleted.
 pub(super) fn prune_first_seen(tx: &Transaction<'_>, n: u64) -> rusqlite::Result<u64> {
     let n = i64::try_from(n).unwrap_or(i64::MAX);
     Ok(tx.prepare_cached(FIRST_SEEN_PRUNE_SQL)?.execute([n])? as u64)
 }
 
-/// Upsert `recs`; returns how many rows were added (keys not yet stored).
+/// Upsert `recs`; returns the number of distinct keys written, an upper
+/// bound on the rows added (a key already stored is refreshed, not added).
+/// Counting the rows really added would cost a second B-tree lookup per key;
+/// the caller recounts the table only when the bound crosses the cap.
 pub(super) fn insert_first_seen(
     tx: &Transaction<'_>,
     recs: &[FirstSeenRecord],
@@ -138,18 +134,10 @@ pub(super) fn insert_first_seen(
         })
         .collect();
     keyed.sort_unstable_by_key(|k| k.0);
-    let mut added = 0u64;
-    let mut distinct: Vec<i64> = Vec::with_capacity(FIRST_SEEN_CHUNK);
+    // Sorted, so duplicate keys are adjacent.
+    let mut added = keyed.len() as u64;
+    added -= keyed.windows(2).filter(|w| w[0].0 == w[1].0).count() as u64;
     for chunk in keyed.chunks(FIRST_SEEN_CHUNK) {
-        // Rows added = distinct keys of the chunk not stored yet (sorted, so
-        // duplicates are adjacent; a duplicate in the next chunk is stored by then).
-        distinct.clear();
-        distinct.extend(chunk.iter().map(|k| k.0));
-        distinct.dedup();
-        let stored: i64 = tx
-            .prepare_cached(&first_seen_existing_sql(distinct.len()))?
-            .query_row(params_from_iter(distinct.iter()), |r| r.get(0))?;
-        added += (distinct.len() as u64).saturating_sub(stored.max(0) as u64);
         let mut st = tx.prepare_cached(&first_seen_insert_sql(chunk.len()))?;
         for (i, (key, scope, r)) in chunk.iter().enumerate() {
             let b = i * 5;

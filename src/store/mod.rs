@@ -75,7 +75,8 @@ pub struct Store {
     path: PathBuf,
     /// Cap on `first_seen` rows; over it, the oldest `last_ts` go down to 90 %.
     first_seen_rows: u64,
-    /// Rows in `first_seen`, counted once on the first write, then kept.
+    /// At least the rows in `first_seen`: counted on the first write, raised
+    /// by every key a batch writes, recounted when it crosses the cap.
     first_seen_count: Option<u64>,
     /// Rows pruned at the cap by this `Store`.
     first_seen_pruned: u64,

@@ -90,18 +90,25 @@ impl Store {
         let mut pruned = 0;
         let mut count = known;
         if !first_seen.is_empty() {
-            // Counted once per Store (an index scan), then kept up to date from
-            // the rows each batch adds and prunes.
+            // `count` is an upper bound on the rows in `first_seen`: exact after
+            // a count, then raised by every key each batch writes (a refreshed
+            // key is counted as if it were new). The table is counted (an index
+            // scan) only when the bound crosses the cap, and pruned to 90 % when
+            // the exact count does.
+            let exact = |tx: &rusqlite::Transaction<'_>| {
+                tx.query_row("SELECT COUNT(*) FROM first_seen", [], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .map(|n| n.max(0) as u64)
+            };
             let mut rows = match known {
                 Some(n) => n,
-                None => tx
-                    .query_row("SELECT COUNT(*) FROM first_seen", [], |r| {
-                        r.get::<_, i64>(0)
-                    })
-                    .map_err(wrap)?
-                    .max(0) as u64,
+                None => exact(&tx).map_err(wrap)?,
             };
-            rows += insert_first_seen(&tx, first_seen).map_err(wrap)?;
+            rows = rows.saturating_add(insert_first_seen(&tx, first_seen).map_err(wrap)?);
+            if rows > cap {
+                rows = exact(&tx).map_err(wrap)?;
+            }
             if rows > cap {
                 pruned = prune_first_seen(&tx, rows - (cap - cap / 10)).map_err(wrap)?;
                 rows -= pruned;
