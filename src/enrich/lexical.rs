@@ -756,7 +756,9 @@ impl BigramCounts {
         use std::fmt::Write;
         let total: u64 = self.counts.iter().sum();
         let mut s = String::with_capacity(NSYM * NSYM * 14 + 400);
-        s.push_str("# sentineldns benign character-bigram model v1 (tools/src/bin/build_lexicon.rs)\n");
+        s.push_str(
+            "# sentineldns benign character-bigram model v1 (tools/src/bin/build_lexicon.rs)\n",
+        );
         s.push_str("# alphabet\t^$abcdefghijklmnopqrstuvwxyz0123456789-\n");
         s.push_str(
             "# smoothing\tlaplace+1; value = ln((count(prev,next)+1) / (count(prev,*)+38))\n",

@@ -254,6 +254,19 @@ impl NdjsonWriter {
         }
     }
 
+    /// Write one line of any other record (e.g. a flow detector's alert,
+    /// already shaped by the caller); counted in the output's bytes only.
+    pub fn write_value(&mut self, v: &Value) {
+        if self.stopped {
+            return;
+        }
+        self.buf.clear();
+        // Serialising a `Value` into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut self.buf, v);
+        self.buf.push(b'\n');
+        self.emit_buf();
+    }
+
     /// Push buffered lines out (called after each batch of windows).
     pub fn flush(&mut self) {
         if self.stopped {

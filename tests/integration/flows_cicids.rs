@@ -104,11 +104,14 @@ fn attacks_are_confirmed_with_their_pattern_and_held_out_benign_stays_quiet() {
     for (f, _, _) in attacks {
         cmd.arg(data(f));
     }
+    let ndjson = dir.path().join("alerts.ndjson");
     let out = cmd
         .arg("--alerts-csv")
         .arg(&csv_path)
         .arg("--db")
         .arg(&db)
+        .arg("--ndjson")
+        .arg(&ndjson)
         .output()
         .unwrap();
     let err = stderr_of(&out);
@@ -173,6 +176,38 @@ fn attacks_are_confirmed_with_their_pattern_and_held_out_benign_stays_quiet() {
         .filter(|a| a.source_file.ends_with("improved_SSH-Patator_2500.csv"))
         .count();
     assert_eq!(ssh, 25);
+
+    // And in the NDJSON output, one ECS-shaped line per alert, in the same
+    // order as the store, beside the DNS verdicts' dataset.
+    assert!(
+        err.contains(&format!(
+            "stored 107 alerts in {} (run 1) and {}",
+            db.display(),
+            ndjson.display()
+        )),
+        "{err}"
+    );
+    let text = std::fs::read_to_string(&ndjson).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(lines.len(), 107);
+    for (l, a) in lines.iter().zip(&stored) {
+        assert_eq!(l["event"]["dataset"], "sentineldns.flow_alert");
+        assert_eq!(l["event"]["kind"], "alert");
+        assert_eq!(l["file"]["path"], a.source_file.as_str());
+        let f = &l["sentineldns"]["flow_alert"];
+        assert_eq!(f["window_index"], a.window_index);
+        assert_eq!(f["pattern"], a.pattern.as_str());
+        let idx = f["anomaly_index"].as_f64().unwrap();
+        assert!(
+            (idx - a.anomaly_index).abs() < 1e-9,
+            "{idx} vs {}",
+            a.anomaly_index
+        );
+        assert_eq!(f["indicators"].as_array().map(Vec::len), Some(3));
+    }
 }
 
 #[test]

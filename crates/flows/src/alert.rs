@@ -1,8 +1,8 @@
 //! The seam between the flow detectors and whatever keeps their alerts.
 //!
 //! A detector turns each alerted window into a detector-neutral [`FlowAlert`];
-//! a command asked to keep them (`--db`) hands the run's alerts to an
-//! [`AlertSink`]. This crate knows no database: the `sentineldns` binary
+//! a command asked to keep them (`--db`, `--ndjson`) hands the run's alerts
+//! to an [`AlertSink`]. This crate knows no database: the `sentineldns` binary
 //! implements the sink over its store, converting [`FlowAlert`] into the
 //! store's own row type, the same way DNS verdicts reach it.
 
@@ -46,8 +46,10 @@ pub struct FlowAlert {
 /// One command's alerts, ready to be kept.
 #[derive(Debug)]
 pub struct AlertBatch<'a> {
-    /// Where the user asked for them to go (`--db FILE`).
-    pub db: &'a Path,
+    /// The SQLite store to keep them in (`--db FILE`), if asked for.
+    pub db: Option<&'a Path>,
+    /// The NDJSON output to write them to (`--ndjson PATH|-`), if asked for.
+    pub ndjson: Option<&'a Path>,
     /// The command that produced them (`"flows monitor"`).
     pub command: &'a str,
     /// Its input files, as given.
@@ -58,9 +60,11 @@ pub struct AlertBatch<'a> {
     pub summary: &'a serde_json::Value,
 }
 
-/// Keeps flow alerts; implemented by the binary over its store.
+/// Keeps flow alerts; implemented by the binary over its store and its
+/// NDJSON output.
 pub trait AlertSink {
-    /// Keep one command's alerts as one run. Returns a short description of
-    /// where they went (`"run 7 of sentineldns.db"`) for the summary line.
+    /// Keep one command's alerts (one run in the store, one line each in the
+    /// NDJSON output). Returns a short description of where they went
+    /// (`"sentineldns.db (run 7)"`) for the summary line.
     fn keep(&mut self, batch: AlertBatch<'_>) -> anyhow::Result<String>;
 }

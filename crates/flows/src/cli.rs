@@ -77,6 +77,12 @@ pub struct FlowsOutputArgs {
     /// Also store alerts in this SQLite database (table `flow_alerts`).
     #[arg(long, value_name = "FILE")]
     pub db: Option<PathBuf>,
+    /// Also write every alert as one ECS-shaped NDJSON line (the output
+    /// `replay --ndjson` writes DNS verdicts to; `event.dataset`
+    /// `sentineldns.flow_alert`), appended to this file, or `-` for stdout
+    /// (with `-q`, so the alert blocks do not mix in).
+    #[arg(long, value_name = "PATH|-")]
+    pub ndjson: Option<PathBuf>,
     /// When the z-score side votes: `calibrated` = severity HIGH or above AND
     /// anomaly index above the baseline's benign ceiling; `severity` = severity
     /// HIGH or above (the reference design).

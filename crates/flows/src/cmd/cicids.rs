@@ -442,7 +442,7 @@ fn monitor_files(
                 w.write_record(csv_row(&v))
                     .with_context(|| format!("writing {}", p.display()))?;
             }
-            if out.db.is_some() {
+            if out.db.is_some() || out.ndjson.is_some() {
                 records.push(record(&v));
             }
         }
@@ -473,7 +473,7 @@ fn monitor_files(
             );
         }
     }
-    if let Some(db) = &out.db {
+    if out.db.is_some() || out.ndjson.is_some() {
         let inputs: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
         let summary = serde_json::json!({
             "detector": "cicids",
@@ -486,7 +486,8 @@ fn monitor_files(
             "alerts": total.alerts,
         });
         let kept = sink.keep(AlertBatch {
-            db,
+            db: out.db.as_deref(),
+            ndjson: out.ndjson.as_deref(),
             command: "flows monitor",
             inputs: &inputs,
             alerts: &records,
