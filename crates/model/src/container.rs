@@ -1,5 +1,6 @@
 //! The framed file format every persisted model shares (the DNS bundle of
-//! [`crate::bundle`], the flow classifier of `flows::classifier`):
+//! [`crate::bundle`], the flow classifier and the CIC-IDS2017 baseline of
+//! `sentineldns-flows`):
 //!
 //! | offset | size | content |
 //! |---|---|---|
