@@ -47,7 +47,8 @@ pub struct EvaluateArgs {
     /// Labelled input: JSONL with `label`/`scenario`, or captures with `--labels`.
     #[arg(required = true, value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
-    /// Model bundle (default: models/default.bin).
+    /// Model bundle (default: models/default.bin, then
+    /// /usr/share/sentineldns/default.bin, then the copy built into the binary).
     #[arg(long, env = "SENTINELDNS_MODEL")]
     pub model: Option<PathBuf>,
     /// Ground truth for captures: JSON array of {"host", "label", "scenario",

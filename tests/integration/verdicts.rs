@@ -38,6 +38,70 @@ fn simulate(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
     p
 }
 
+/// Run from a directory without `models/` (and no /usr/share copy), the
+/// binary still scores with the shipped model it carries, says so in its log,
+/// and gives the same verdicts as the file in the checkout; `config check`
+/// accepts it. `--model` still overrides it and `--no-model` still turns
+/// scoring off.
+#[test]
+fn the_embedded_model_scores_wherever_the_binary_runs() {
+    if Path::new("/usr/share/sentineldns/default.bin").exists() {
+        eprintln!("skipped: an installed model would be found first");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let sample = root().join("simulations/sample.jsonl");
+    let replay = |dir: &Path, db: &str, extra: &[&str]| {
+        let out = bin()
+            .current_dir(dir)
+            .args([
+                "replay",
+                "--format",
+                "json",
+                "--log-level",
+                "info",
+                "--db",
+                db,
+            ])
+            .args(extra)
+            .arg(&sample)
+            .assert()
+            .success()
+            .get_output()
+            .clone();
+        let log = String::from_utf8_lossy(&out.stderr).into_owned();
+        (json_lines(&out.stdout), log)
+    };
+    let (embedded, log) = replay(d.path(), "embedded.db", &[]);
+    assert!(log.contains("model=embedded default"), "{log}");
+    assert!(embedded.iter().any(|w| w["label"] == "Likely Compromise"));
+    let file = root().join("models/default.bin");
+    let (from_file, log) = replay(d.path(), "file.db", &["--model", file.to_str().unwrap()]);
+    assert!(log.contains("models/default.bin"), "{log}");
+    let verdicts = |ws: &[Value]| -> Vec<(Value, Value, Value)> {
+        ws.iter()
+            .map(|w| {
+                (
+                    w["host"].clone(),
+                    w["window_start"].clone(),
+                    w["score"].clone(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(verdicts(&embedded), verdicts(&from_file));
+    let (off, _) = replay(d.path(), "off.db", &["--no-model"]);
+    assert!(off.iter().all(|w| w["score"].is_null()), "{:?}", off[0]);
+    let cfg = d.path().join("s.toml");
+    std::fs::write(&cfg, "[capture]\nuser = \"root\"\ngroup = \"root\"\n").unwrap();
+    bin()
+        .current_dir(d.path())
+        .args(["config", "check", "--config"])
+        .arg(&cfg)
+        .assert()
+        .success();
+}
+
 #[test]
 fn replay_of_the_shipped_sample_shows_verdicts_and_alerts_explain_them() {
     let d = tempfile::tempdir().unwrap();
