@@ -376,6 +376,63 @@ fn benign_real_test_captures_raise_no_compromise() {
     }
 }
 
+/// `train` without `--out` writes a site model (`sentineldns-model.bin` in the
+/// working directory), and never replaces the shipped model without
+/// `--force`: not `models/default.bin` of the working directory (however it is
+/// spelled), not the checkout's.
+#[test]
+fn train_without_out_writes_a_site_model_and_never_the_shipped_one() {
+    let d = tempfile::tempdir().unwrap();
+    let t = simulate(
+        d.path(),
+        "train.jsonl",
+        &["--hosts", "6", "--hours", "2", "--seed", "5"],
+    );
+    let shipped = d.path().join("models/default.bin");
+    std::fs::create_dir(d.path().join("models")).unwrap();
+    let original = std::fs::read(root().join("models/default.bin")).unwrap();
+    std::fs::write(&shipped, &original).unwrap();
+    let train = |extra: &[&str]| {
+        let mut c = bin();
+        c.current_dir(d.path())
+            .args(["train", "--benign-only", "--trees", "20"])
+            .args(extra)
+            .arg(&t);
+        c
+    };
+    train(&[])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("wrote sentineldns-model.bin"));
+    assert!(d.path().join("sentineldns-model.bin").is_file());
+    assert_eq!(std::fs::read(&shipped).unwrap(), original);
+    let checkout = root().join("models/default.bin");
+    for out in [
+        "models/default.bin",
+        "./models/../models/default.bin",
+        checkout.to_str().unwrap(),
+    ] {
+        train(&["--out", out])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(
+                "refusing to overwrite the shipped model",
+            ))
+            .stderr(predicate::str::contains("models/default.bin"))
+            .stderr(predicate::str::contains("--force"));
+    }
+    assert_eq!(std::fs::read(&shipped).unwrap(), original);
+    assert_eq!(std::fs::read(&checkout).unwrap(), original);
+    train(&["--out", "models/default.bin", "--force"])
+        .assert()
+        .success();
+    assert_ne!(
+        std::fs::read(&shipped).unwrap(),
+        original,
+        "--force replaces it"
+    );
+}
+
 #[test]
 fn training_and_evaluation_need_what_they_need() {
     let d = tempfile::tempdir().unwrap();
