@@ -64,6 +64,8 @@ pub struct Pairer {
     pool: Vec<String>,
     seq: u64,
     last_expire: TsMicros,
+    /// Packet time between two expiry scans.
+    scan_step: TsMicros,
     expired: Vec<(TsMicros, u64, Key)>,
 }
 
@@ -72,8 +74,18 @@ impl Pairer {
     pub fn new(cfg: PairConfig) -> Self {
         Pairer {
             cfg,
+            scan_step: MICROS,
             ..Default::default()
         }
+    }
+
+    /// Scan for expired queries at most once per `step` of packet time
+    /// (default 1 s, at least 1 µs). The pipeline narrows it when the window
+    /// grace exceeds the timeout by less than a second, so that a query is
+    /// always expired before the watermark closes its window.
+    pub fn with_scan_step(mut self, step: TsMicros) -> Self {
+        self.scan_step = step.max(1);
+        self
     }
 
     /// Queries waiting for a response.
@@ -207,9 +219,10 @@ impl Pairer {
     }
 
     /// Expire queries older than `now - timeout`. Cheap to call per packet: it
-    /// scans the table at most once per second of packet time.
+    /// scans the table at most once per second of packet time (see
+    /// [`Pairer::with_scan_step`]).
     pub fn expire<F: FnMut(&Lookup<'_>)>(&mut self, now: TsMicros, stats: &mut Stats, mut emit: F) {
-        if now.saturating_sub(self.last_expire) < MICROS && now >= self.last_expire {
+        if now.saturating_sub(self.last_expire) < self.scan_step && now >= self.last_expire {
             return;
         }
         self.last_expire = now;

@@ -279,7 +279,12 @@ impl Ingest {
     pub fn new(cfg: &PipelineConfig, enricher: Enricher) -> Self {
         Ingest {
             decoder: Decoder::new(cfg.decode),
-            pairer: Pairer::new(cfg.pair),
+            pairer: Pairer::new(cfg.pair).with_scan_step(
+                cfg.aggregate
+                    .grace
+                    .saturating_sub(cfg.pair.timeout)
+                    .clamp(1, MICROS),
+            ),
             enricher,
             new_seen: Vec::new(),
             stats: Stats::default(),
@@ -315,9 +320,11 @@ impl Ingest {
         number: u64,
         out: &mut O,
     ) {
+        let before = self.max_ts;
         self.max_ts = self.clock.observe(pkt.ts, &mut self.stats, || {
             (source.to_string(), "packet", number)
         });
+        self.expire_pending(before, out);
         let now = self.max_ts;
         let Ingest {
             decoder,
@@ -340,9 +347,11 @@ impl Ingest {
     /// Feed one JSONL event, read from line `line` of `source`.
     pub fn event<O: LookupOut>(&mut self, ev: &JsonEvent, source: &str, line: u64, out: &mut O) {
         let Some(client) = ev.host else { return };
+        let before = self.max_ts;
         self.max_ts = self.clock.observe(ev.ts, &mut self.stats, || {
             (source.to_string(), "line", line)
         });
+        self.expire_pending(before, out);
         self.stats.events += 1;
         self.stats.lookups += 1;
         let l = Lookup {
@@ -368,12 +377,24 @@ impl Ingest {
         self.tick(out);
     }
 
-    fn tick<O: LookupOut>(&mut self, out: &mut O) {
+    /// The clock has just moved from `before` to `self.max_ts`: expire the
+    /// queries that timed out by the new time *before* anything stamped with it
+    /// reaches the windows. They are stamped with `before`, which closes no
+    /// window, so after a gap in packet time (a quiet spell, the next capture of
+    /// a merged set) they still land in their own window as unanswered instead
+    /// of arriving after it closed (late). Grace ≥ timeout (validated) and the
+    /// scan step (≤ grace − timeout) make this exact.
+    fn expire_pending<O: LookupOut>(&mut self, before: TsMicros, out: &mut O) {
         let now = self.max_ts;
+        let stamp = if before == TsMicros::MIN { now } else { before };
         let enricher = &mut self.enricher;
         self.pairer.expire(now, &mut self.pair_stats, |l| {
-            out.lookup(l, &enricher.enrich(l), now)
+            out.lookup(l, &enricher.enrich(l), stamp)
         });
+    }
+
+    fn tick<O: LookupOut>(&mut self, out: &mut O) {
+        let now = self.max_ts;
         if now.saturating_sub(self.last_decoder_expiry) >= MICROS || now < self.last_decoder_expiry
         {
             self.last_decoder_expiry = now;
@@ -979,6 +1000,104 @@ mod tests {
             sink.batches
         );
         assert_eq!(sink.windows.len(), 1);
+    }
+
+    /// An Ethernet/IPv4/UDP DNS query or response between `client` and 10.0.0.53.
+    fn udp_dns(client: [u8; 4], port: u16, id: u16, name: &str, response: bool) -> Vec<u8> {
+        let mut dns = Vec::new();
+        dns.extend_from_slice(&id.to_be_bytes());
+        dns.extend_from_slice(&(if response { 0x8180u16 } else { 0x0100 }).to_be_bytes());
+        dns.extend_from_slice(&[0, 1, 0, response as u8, 0, 0, 0, 0]);
+        for l in name.split('.') {
+            dns.push(l.len() as u8);
+            dns.extend_from_slice(l.as_bytes());
+        }
+        dns.extend_from_slice(&[0, 0, 1, 0, 1]);
+        if response {
+            dns.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 1, 0, 0, 4, 93, 184, 216, 34]);
+        }
+        let server = [10, 0, 0, 53];
+        let (src, dst, sport, dport) = if response {
+            (server, client, 53, port)
+        } else {
+            (client, server, port, 53)
+        };
+        let mut f = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 8, 0];
+        let total = (28 + dns.len()) as u16;
+        f.extend_from_slice(&[
+            0x45,
+            0,
+            (total >> 8) as u8,
+            total as u8,
+            0,
+            0,
+            0x40,
+            0,
+            64,
+            17,
+            0,
+            0,
+        ]);
+        f.extend_from_slice(&src);
+        f.extend_from_slice(&dst);
+        f.extend_from_slice(&sport.to_be_bytes());
+        f.extend_from_slice(&dport.to_be_bytes());
+        f.extend_from_slice(&((8 + dns.len()) as u16).to_be_bytes());
+        f.extend_from_slice(&[0, 0]);
+        f.extend_from_slice(&dns);
+        f
+    }
+
+    #[test]
+    fn pending_queries_before_a_packet_time_gap_are_unanswered_not_late() {
+        // A query that never gets its response, then an hour of silence (a
+        // second capture, a quiet spell), then traffic again: the query must
+        // expire into its own window as unanswered before the jump closes it.
+        let t0 = 1_700_000_000 * MICROS;
+        let lost = udp_dns([10, 0, 0, 7], 40000, 1, "lost.example.com", false);
+        let later: Vec<(i64, Vec<u8>)> = (0..10u16)
+            .flat_map(|i| {
+                let t = t0 + 3_600 * MICROS + i64::from(i) * MICROS;
+                [
+                    (
+                        t,
+                        udp_dns([10, 0, 0, 8], 41000 + i, i, "www.example.com", false),
+                    ),
+                    (
+                        t + 1000,
+                        udp_dns([10, 0, 0, 8], 41000 + i, i, "www.example.com", true),
+                    ),
+                ]
+            })
+            .collect();
+        let cfg = PipelineConfig::default();
+        let mut pl = Pipeline::new(&cfg, Enricher::new(cfg.enrich.clone()), VecSink::default());
+        let feed = |pl: &mut Pipeline<VecSink>, n: u64, ts: i64, f: &[u8]| {
+            let pkt = RawPacket {
+                ts,
+                linktype: 1,
+                data: f,
+                orig_len: f.len() as u32,
+            };
+            pl.packet(&pkt, "mem", n).unwrap();
+        };
+        feed(&mut pl, 1, t0, &lost);
+        for (n, (ts, f)) in later.iter().enumerate() {
+            feed(&mut pl, n as u64 + 2, *ts, f);
+        }
+        pl.finish().unwrap();
+        let st = pl.stats();
+        assert_eq!(st.skipped(SkipReason::LateLookup), 0, "{st:?}");
+        assert_eq!((st.unanswered, st.answered), (1, 10));
+        let sink = pl.into_sink();
+        let w: Vec<_> = sink
+            .windows
+            .iter()
+            .filter(|w| w.host == IpAddr::from([10, 0, 0, 7]))
+            .collect();
+        assert_eq!(w.len(), 1);
+        assert_eq!((w[0].lookups, w[0].unanswered), (1, 1));
+        assert!(w[0].start <= t0 && t0 < w[0].end);
     }
 
     #[test]

@@ -10,9 +10,16 @@ pub struct TrainArgs {
     /// Training input: captures or (labelled) JSONL; each file is an independent dataset.
     #[arg(required = true, value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
-    /// Where to write the bundle.
-    #[arg(long, default_value = "models/default.bin")]
+    /// Where to write the bundle (a site model; score with it through
+    /// `--model FILE` or `[sensor] model`). The shipped model is never
+    /// overwritten without `--force`.
+    #[arg(long, default_value = "sentineldns-model.bin")]
     pub out: PathBuf,
+    /// Allow `--out` to replace the shipped model (`models/default.bin` of the
+    /// checkout or the working directory, /usr/share/sentineldns/default.bin):
+    /// how `models/README.md` rebuilds it.
+    #[arg(long)]
+    pub force: bool,
     /// Train only on windows whose ground truth is benign (needs labelled input).
     #[arg(long)]
     pub benign_only: bool,
@@ -47,7 +54,8 @@ pub struct EvaluateArgs {
     /// Labelled input: JSONL with `label`/`scenario`, or captures with `--labels`.
     #[arg(required = true, value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
-    /// Model bundle (default: models/default.bin).
+    /// Model bundle (default: models/default.bin, then
+    /// /usr/share/sentineldns/default.bin, then the copy built into the binary).
     #[arg(long, env = "SENTINELDNS_MODEL")]
     pub model: Option<PathBuf>,
     /// Ground truth for captures: JSON array of {"host", "label", "scenario",

@@ -43,7 +43,7 @@ pub struct SensorArgs {
     pub windows: WindowArgs,
     /// Model bundle that scores every window [default: $SENTINELDNS_MODEL,
     /// else `[sensor] model`, else models/default.bin, then
-    /// /usr/share/sentineldns/default.bin].
+    /// /usr/share/sentineldns/default.bin, then the copy built into the binary].
     #[arg(long, conflicts_with = "no_model")]
     pub model: Option<PathBuf>,
     /// Store windows without scoring them (overrides `[sensor] model`).

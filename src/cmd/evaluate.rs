@@ -85,7 +85,7 @@ fn truth(w: &HostWindow, periods: &[Period]) -> (bool, Option<String>, Option<i6
 /// Run `evaluate`.
 pub fn run(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
     let cfg = pipeline_config(&a.windows)?;
-    let (det, model_path) = load_detector(a.model.as_deref())?;
+    let (det, model) = load_detector(a.model.as_deref())?;
     let periods = match &a.labels {
         Some(p) => load_labels(p)?,
         None => Vec::new(),
@@ -132,7 +132,7 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
         EvalFormat::Table => {
             println!(
                 "model {} · {} windows from {} lookups in {} file(s)",
-                model_path.display(),
+                model,
                 scored.len(),
                 stats.lookups,
                 stats.files
@@ -143,10 +143,7 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
         EvalFormat::Json => {
             let mut j = render_json(&e);
             if let Some(o) = j.as_object_mut() {
-                o.insert(
-                    "model".into(),
-                    serde_json::json!(model_path.display().to_string()),
-                );
+                o.insert("model".into(), serde_json::json!(model.to_string()));
                 o.insert(
                     "inputs".into(),
                     serde_json::json!(a

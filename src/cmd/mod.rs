@@ -26,6 +26,7 @@ use sentineldns::detect::Detector;
 use sentineldns::enrich::Enricher;
 use sentineldns::pair::PairConfig;
 use sentineldns::pipeline::{Pipeline, PipelineConfig, Threads, VecSink};
+use sentineldns::sensor::ModelSource;
 use sentineldns::source::merge::Merger;
 use sentineldns::stats::Stats;
 use sentineldns::store::{Store, StoredWindow, WindowQuery};
@@ -93,8 +94,9 @@ pub fn pipeline_config(a: &WindowArgs) -> anyhow::Result<PipelineConfig> {
     Ok(cfg)
 }
 
-/// Load the model bundle: the given path, else the first default that exists.
-pub fn load_detector(model: Option<&Path>) -> anyhow::Result<(Detector, PathBuf)> {
+/// Load the model bundle: the given path, else the first default that
+/// exists, else the embedded default.
+pub fn load_detector(model: Option<&Path>) -> anyhow::Result<(Detector, ModelSource)> {
     let choice = match model {
         Some(p) => ModelChoice::Path(p.to_path_buf()),
         None => ModelChoice::Search,

@@ -4,12 +4,48 @@
 use super::{pipeline_config, windows_in_memory};
 use crate::cli::TrainArgs;
 use anyhow::Context;
+use sentineldns::config::default_model_paths;
 use sentineldns::detect::{model_input, MODEL_FEATURES};
 use sentineldns::model::{Bundle, ForestParams};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+/// `p` made absolute, with its directory resolved when it exists (so
+/// `./models/../models/default.bin` and a symlinked checkout compare equal).
+fn resolved(p: &Path) -> PathBuf {
+    let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    match (
+        abs.parent().and_then(|d| d.canonicalize().ok()),
+        abs.file_name(),
+    ) {
+        (Some(dir), Some(name)) => dir.join(name),
+        _ => abs,
+    }
+}
+
+/// The shipped model's places that `out` names, if any: the default model
+/// paths the sensor searches (`models/default.bin` of the working directory,
+/// /usr/share/sentineldns/default.bin) and `models/default.bin` of the
+/// checkout this binary was built from.
+fn shipped_model_at(out: &Path) -> Option<PathBuf> {
+    let target = resolved(out);
+    default_model_paths()
+        .into_iter()
+        .chain([Path::new(env!("CARGO_MANIFEST_DIR")).join("models/default.bin")])
+        .find(|p| resolved(p) == target)
+}
 
 /// Run `train`.
 pub fn run(a: TrainArgs) -> anyhow::Result<ExitCode> {
+    if !a.force {
+        if let Some(shipped) = shipped_model_at(&a.out) {
+            anyhow::bail!(
+                "refusing to overwrite the shipped model {} (--out {}): pass --force to replace it, or write a site model elsewhere (the default --out is sentineldns-model.bin)",
+                shipped.display(),
+                a.out.display()
+            );
+        }
+    }
     let cfg = pipeline_config(&a.windows)?;
     let (windows, stats) = windows_in_memory(&a.inputs, &cfg)?;
     let labelled = windows.iter().filter(|w| w.truth.label.is_some()).count();

@@ -250,37 +250,61 @@ pub struct RunReport {
     pub outputs: Outputs,
 }
 
+/// The shipped model bundle (`models/default.bin`), built into the binary so
+/// that a sensor scores wherever it runs: [`ModelChoice::Search`] falls back to
+/// it when none of [`default_model_paths`] exists.
+pub const EMBEDDED_MODEL: &[u8] = include_bytes!("../../models/default.bin");
+
+/// Where a loaded model came from (logged as `model` when it loads).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelSource {
+    /// A bundle file: the configured one, or the first of
+    /// [`default_model_paths`] that exists.
+    File(PathBuf),
+    /// [`EMBEDDED_MODEL`]: no model configured and no default file found.
+    Embedded,
+}
+
+impl std::fmt::Display for ModelSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ModelSource::File(p) => write!(f, "{}", p.display()),
+            ModelSource::Embedded => f.write_str("embedded default"),
+        }
+    }
+}
+
 /// Load the model `choice` names, with `thresholds` (when given) replacing
-/// the bundle's. `None` for [`ModelChoice::Off`].
+/// the bundle's. `None` for [`ModelChoice::Off`]. [`ModelChoice::Search`]
+/// takes the first of [`default_model_paths`] that exists, else
+/// [`EMBEDDED_MODEL`].
 pub fn load_model(
     choice: &ModelChoice,
     thresholds: Option<Thresholds>,
-) -> Result<Option<(Detector, PathBuf)>, String> {
-    let path = match choice {
+) -> Result<Option<(Detector, ModelSource)>, String> {
+    let source = match choice {
         ModelChoice::Off => return Ok(None),
-        ModelChoice::Path(p) => p.clone(),
+        ModelChoice::Path(p) => ModelSource::File(p.clone()),
         ModelChoice::Search => default_model_paths()
             .into_iter()
             .find(|p| p.exists())
-            .ok_or_else(|| {
-                format!(
-                    "no model bundle found (looked for {}); set sensor.model, pass --model FILE, train one with `sentineldns train`, or use --no-model",
-                    default_model_paths()
-                        .iter()
-                        .map(|p| p.display().to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            })?,
+            .map_or(ModelSource::Embedded, ModelSource::File),
     };
-    let bytes = read_limited(&path, FileKind::Model).map_err(|e| e.to_string())?;
-    let bundle = Bundle::from_bytes(&bytes, &MODEL_FEATURES)
-        .map_err(|e| format!("loading model {}: {e}", path.display()))?;
-    let mut det = Detector::new(bundle).map_err(|e| format!("model {}: {e}", path.display()))?;
+    let file;
+    let bytes = match &source {
+        ModelSource::File(path) => {
+            file = read_limited(path, FileKind::Model).map_err(|e| e.to_string())?;
+            &file[..]
+        }
+        ModelSource::Embedded => EMBEDDED_MODEL,
+    };
+    let bundle = Bundle::from_bytes(bytes, &MODEL_FEATURES)
+        .map_err(|e| format!("loading model {source}: {e}"))?;
+    let mut det = Detector::new(bundle).map_err(|e| format!("model {source}: {e}"))?;
     if let Some(t) = thresholds {
         det.set_thresholds(t).map_err(|e| e.to_string())?;
     }
-    Ok(Some((det, path)))
+    Ok(Some((det, source)))
 }
 
 /// The detector `settings` ask for (model choice and threshold override), or
@@ -291,8 +315,8 @@ pub fn load_detector(settings: &Settings) -> Result<Option<Detector>, SensorErro
     let sensor = &settings.config.sensor;
     match load_model(&sensor.model_choice(), sensor.thresholds).map_err(SensorError::Model)? {
         None => Ok(None),
-        Some((d, path)) => {
-            tracing::info!(model = %path.display(), thresholds = ?d.bundle().thresholds, "model loaded");
+        Some((d, source)) => {
+            tracing::info!(model = %source, thresholds = ?d.bundle().thresholds, "model loaded");
             Ok(Some(d))
         }
     }

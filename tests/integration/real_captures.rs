@@ -138,6 +138,28 @@ fn replay_paths(paths: &[PathBuf]) -> (Value, Vec<Value>) {
     (util::read_json(&summary), util::json_lines(&out.stdout))
 }
 
+/// Two captures two years apart in one run: the ten queries of the first that
+/// never got a response must become unanswered lookups in their own windows
+/// before the jump to the second capture closes them, not `late_lookup`
+/// (issue 12, item 6; the unit test is in `src/pipeline.rs`).
+#[test]
+fn pending_queries_before_a_gap_between_two_captures_are_unanswered_not_late() {
+    let (s, ws) = replay_paths(&[
+        util::shared("pcap/gopacket/pcap__test_dns.pcap"), // 2014, 10 unanswered
+        util::repo_file("tests/fixtures/dnscap-dns.pcap.gz"), // 2016, 41 answered
+    ]);
+    assert_eq!(s["skipped"].get("late_lookup"), None, "{s}");
+    assert_eq!((&s["unanswered"], &s["answered"]), (&10.into(), &41.into()));
+    assert_eq!(s["windows"].as_u64(), Some(ws.len() as u64));
+    let early: Vec<&Value> = ws
+        .iter()
+        .filter(|w| w["window_start"].as_str().unwrap().starts_with("2014-"))
+        .collect();
+    let early_lookups: u64 = early.iter().map(|w| w["lookups"].as_u64().unwrap()).sum();
+    assert_eq!((early.len(), early_lookups), (9, 10));
+    assert!(early.iter().all(|w| w["unanswered_rate"] == 1), "{early:?}");
+}
+
 fn tags(w: &Value) -> Vec<&str> {
     w["reasons"]
         .as_array()

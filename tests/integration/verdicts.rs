@@ -38,6 +38,70 @@ fn simulate(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
     p
 }
 
+/// Run from a directory without `models/` (and no /usr/share copy), the
+/// binary still scores with the shipped model it carries, says so in its log,
+/// and gives the same verdicts as the file in the checkout; `config check`
+/// accepts it. `--model` still overrides it and `--no-model` still turns
+/// scoring off.
+#[test]
+fn the_embedded_model_scores_wherever_the_binary_runs() {
+    if Path::new("/usr/share/sentineldns/default.bin").exists() {
+        eprintln!("skipped: an installed model would be found first");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let sample = root().join("simulations/sample.jsonl");
+    let replay = |dir: &Path, db: &str, extra: &[&str]| {
+        let out = bin()
+            .current_dir(dir)
+            .args([
+                "replay",
+                "--format",
+                "json",
+                "--log-level",
+                "info",
+                "--db",
+                db,
+            ])
+            .args(extra)
+            .arg(&sample)
+            .assert()
+            .success()
+            .get_output()
+            .clone();
+        let log = String::from_utf8_lossy(&out.stderr).into_owned();
+        (json_lines(&out.stdout), log)
+    };
+    let (embedded, log) = replay(d.path(), "embedded.db", &[]);
+    assert!(log.contains("model=embedded default"), "{log}");
+    assert!(embedded.iter().any(|w| w["label"] == "Likely Compromise"));
+    let file = root().join("models/default.bin");
+    let (from_file, log) = replay(d.path(), "file.db", &["--model", file.to_str().unwrap()]);
+    assert!(log.contains("models/default.bin"), "{log}");
+    let verdicts = |ws: &[Value]| -> Vec<(Value, Value, Value)> {
+        ws.iter()
+            .map(|w| {
+                (
+                    w["host"].clone(),
+                    w["window_start"].clone(),
+                    w["score"].clone(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(verdicts(&embedded), verdicts(&from_file));
+    let (off, _) = replay(d.path(), "off.db", &["--no-model"]);
+    assert!(off.iter().all(|w| w["score"].is_null()), "{:?}", off[0]);
+    let cfg = d.path().join("s.toml");
+    std::fs::write(&cfg, "[capture]\nuser = \"root\"\ngroup = \"root\"\n").unwrap();
+    bin()
+        .current_dir(d.path())
+        .args(["config", "check", "--config"])
+        .arg(&cfg)
+        .assert()
+        .success();
+}
+
 #[test]
 fn replay_of_the_shipped_sample_shows_verdicts_and_alerts_explain_them() {
     let d = tempfile::tempdir().unwrap();
@@ -310,6 +374,63 @@ fn benign_real_test_captures_raise_no_compromise() {
     for w in json_lines(&out) {
         assert_ne!(w["label"], "Likely Compromise", "{w}");
     }
+}
+
+/// `train` without `--out` writes a site model (`sentineldns-model.bin` in the
+/// working directory), and never replaces the shipped model without
+/// `--force`: not `models/default.bin` of the working directory (however it is
+/// spelled), not the checkout's.
+#[test]
+fn train_without_out_writes_a_site_model_and_never_the_shipped_one() {
+    let d = tempfile::tempdir().unwrap();
+    let t = simulate(
+        d.path(),
+        "train.jsonl",
+        &["--hosts", "6", "--hours", "2", "--seed", "5"],
+    );
+    let shipped = d.path().join("models/default.bin");
+    std::fs::create_dir(d.path().join("models")).unwrap();
+    let original = std::fs::read(root().join("models/default.bin")).unwrap();
+    std::fs::write(&shipped, &original).unwrap();
+    let train = |extra: &[&str]| {
+        let mut c = bin();
+        c.current_dir(d.path())
+            .args(["train", "--benign-only", "--trees", "20"])
+            .args(extra)
+            .arg(&t);
+        c
+    };
+    train(&[])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("wrote sentineldns-model.bin"));
+    assert!(d.path().join("sentineldns-model.bin").is_file());
+    assert_eq!(std::fs::read(&shipped).unwrap(), original);
+    let checkout = root().join("models/default.bin");
+    for out in [
+        "models/default.bin",
+        "./models/../models/default.bin",
+        checkout.to_str().unwrap(),
+    ] {
+        train(&["--out", out])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(
+                "refusing to overwrite the shipped model",
+            ))
+            .stderr(predicate::str::contains("models/default.bin"))
+            .stderr(predicate::str::contains("--force"));
+    }
+    assert_eq!(std::fs::read(&shipped).unwrap(), original);
+    assert_eq!(std::fs::read(&checkout).unwrap(), original);
+    train(&["--out", "models/default.bin", "--force"])
+        .assert()
+        .success();
+    assert_ne!(
+        std::fs::read(&shipped).unwrap(),
+        original,
+        "--force replaces it"
+    );
 }
 
 #[test]

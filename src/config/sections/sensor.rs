@@ -6,7 +6,9 @@ use crate::model::Thresholds;
 use serde::{Deserialize, Deserializer, Serialize};
 use std::path::PathBuf;
 
-/// Where the model is looked for when none is configured, in order.
+/// Where the model is looked for when none is configured, in order; when none
+/// exists the copy built into the binary is used
+/// ([`crate::sensor::EMBEDDED_MODEL`]).
 pub fn default_model_paths() -> Vec<PathBuf> {
     vec![
         PathBuf::from("models/default.bin"),
@@ -45,7 +47,7 @@ pub struct SensorConfig {
     /// at least the 10 s pairing timeout, shorter than the window).
     pub grace: Duration,
     /// Model bundle (default: none configured, so [`default_model_paths`] are
-    /// searched).
+    /// searched, then the embedded default is used).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<PathBuf>,
     /// Store windows without scoring them (default `false`).
@@ -84,7 +86,8 @@ pub enum ModelChoice {
     Off,
     /// This bundle.
     Path(PathBuf),
-    /// The first of [`default_model_paths`] that exists.
+    /// The first of [`default_model_paths`] that exists, else the embedded
+    /// default ([`crate::sensor::EMBEDDED_MODEL`]).
     Search,
 }
 
