@@ -676,6 +676,11 @@ impl<S: WindowSink> Pipeline<S> {
         self.ingest.enricher.replace_allowlist(list);
     }
 
+    /// Replace the enricher's threat-intel list (live configuration reload).
+    pub fn replace_intel(&mut self, list: crate::enrich::allowlist::AllowList) {
+        self.ingest.enricher.replace_intel(list);
+    }
+
     /// The sink.
     pub fn sink(&self) -> &S {
         &self.windowing.sink

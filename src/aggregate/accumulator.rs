@@ -91,6 +91,15 @@ impl Acc {
                 }
             }
         }
+        if e.intel {
+            // Evidence whatever the name's kind (even an infrastructure or
+            // allow-listed name).
+            w.intel_lookups += 1;
+            let d = e.registrable(l.qname).unwrap_or(l.qname);
+            if w.intel_domains.len() < cfg.top_domains && !w.intel_domains.iter().any(|x| x == d) {
+                w.intel_domains.push(d.to_string());
+            }
+        }
         if l.outcome == LookupOutcome::Multicast {
             w.multicast += 1;
             return;

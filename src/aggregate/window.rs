@@ -154,6 +154,13 @@ pub struct HostWindow {
     /// window; reloads of such a domain count in later windows too): where a
     /// phishing kit posts credentials or redirects.
     pub follow_up_domains: u32,
+    /// Lookups of names on a configured threat-intel list (`[intel]`),
+    /// counted before the multicast and infrastructure splits.
+    pub intel_lookups: u32,
+    /// Distinct names looked up that are on a threat-intel list, each as its
+    /// registrable domain (the name itself when it has none), first seen
+    /// first, at most `top_domains`.
+    pub intel_domains: Vec<String>,
     /// Distinct registrable domains.
     pub unique_registrable: u32,
     /// Registrable domains never seen by the sensor before.
@@ -243,6 +250,8 @@ impl HostWindow {
             new_risky_lure_domains: 0,
             impersonation_domains: 0,
             follow_up_domains: 0,
+            intel_lookups: 0,
+            intel_domains: Vec::new(),
             unique_registrable: 0,
             new_domains: 0,
             new_host_domains: 0,

@@ -54,6 +54,12 @@ pub struct SensorArgs {
     /// `[limits] first_seen_rows`, else 3000000].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub first_seen_rows: Option<u64>,
+    /// Threat-intel list (allow-list syntax: `example.com` covers its
+    /// subdomains, `=example.com` only itself, `*.example.com` only
+    /// subdomains), added to `[intel] files`; repeatable. A lookup of a listed
+    /// name makes its window Likely Compromise. `capture` re-reads them on SIGHUP.
+    #[arg(long, value_name = "FILE")]
+    pub intel: Vec<PathBuf>,
 }
 
 impl SensorArgs {

@@ -11,7 +11,7 @@
 //! SIGHUP re-reads the configuration file and the allow-list files and
 //! applies what can change without reopening anything
 //! ([`sentineldns::sensor::Sensor::reload`]): the allow-list (`[allowlist]` plus
-//! `--allowlist` files) and the label thresholds (`[sensor] thresholds`).
+//! `--allowlist` files), the threat-intel lists (`[intel]` plus `--intel` files) and the label thresholds (`[sensor] thresholds`).
 //! Interfaces, filter, window, database, model and outputs need a restart; a
 //! file that no longer loads is reported and the running settings are kept.
 
@@ -56,11 +56,18 @@ mod live {
             .allowlist
             .files
             .extend(a.allowlist.iter().cloned());
+        // `--intel` files join `[intel] files` (and are re-read with them).
+        settings
+            .config
+            .intel
+            .files
+            .extend(a.sensor.intel.iter().cloned());
         settings.config.capture = a.apply(std::mem::take(&mut settings.config.capture));
         // Flags are held to the file's ranges; `--allowlist` files are
         // checked (regular file, size) before any interface is opened.
         settings.config.validate(settings.file.as_deref())?;
         settings.config.allowlist.check_files()?;
+        settings.config.intel.check_files()?;
         let capture_cfg = settings.config.capture.clone();
         let cfg = super::super::settings_pipeline_config(&settings, &a.sensor.windows)?;
         if capture_cfg.interfaces.is_empty() {
@@ -167,7 +174,7 @@ mod live {
                 break;
             }
             if hup.swap(false, Ordering::Relaxed) {
-                reload(&settings, &a.allowlist, &mut sensor);
+                reload(&settings, &a.allowlist, &a.sensor.intel, &mut sensor);
             }
             if last_publish.elapsed() >= Duration::from_secs(1) {
                 publish(&sensor, cap.counters().totals());
@@ -236,11 +243,17 @@ mod live {
     }
 
     /// SIGHUP: re-read the file and apply the allow-list and thresholds.
-    fn reload(settings: &Settings, allow_files: &[PathBuf], sensor: &mut Sensor) {
+    fn reload(
+        settings: &Settings,
+        allow_files: &[PathBuf],
+        intel_files: &[PathBuf],
+        sensor: &mut Sensor,
+    ) {
         let config = match &settings.file {
             Some(f) => match Config::load(f) {
                 Ok(mut c) => {
                     c.allowlist.files.extend(allow_files.iter().cloned());
+                    c.intel.files.extend(intel_files.iter().cloned());
                     c
                 }
                 Err(e) => {
@@ -248,7 +261,7 @@ mod live {
                     return;
                 }
             },
-            // No file: the allow-list files (already in the settings) are re-read.
+            // No file: the allow-list and intel files (already in the settings) are re-read.
             None => settings.config.clone(),
         };
         sensor.reload(&config);

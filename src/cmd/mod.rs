@@ -124,6 +124,7 @@ pub fn settings(
     // the files the configuration names, before any work is done.
     s.config.validate(s.file.as_deref())?;
     s.config.allowlist.check_files()?;
+    s.config.intel.check_files()?;
     Ok(s)
 }
 

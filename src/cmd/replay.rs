@@ -113,7 +113,14 @@ pub fn print_summary(r: &StatsReport, secs: f64, end: RunEnd, db: &str, run: i64
 
 /// Run `replay`; `config` is the global `--config` flag.
 pub fn run(a: ReplayArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
-    let settings = super::settings(config, &a.overrides(), &a.outputs)?;
+    let mut settings = super::settings(config, &a.overrides(), &a.outputs)?;
+    // `--intel` files join `[intel] files`.
+    settings
+        .config
+        .intel
+        .files
+        .extend(a.sensor.intel.iter().cloned());
+    settings.config.intel.check_files()?;
     let cfg = super::settings_pipeline_config(&settings, &a.sensor.windows)?;
     // The model is checked before the inputs are opened, the inputs before
     // the database and the outputs.

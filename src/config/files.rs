@@ -23,6 +23,8 @@ pub enum FileKind {
     AllowList,
     /// A model bundle ([`MAX_MODEL_BYTES`]).
     Model,
+    /// A threat-intel list (`[intel] files`, [`MAX_ALLOWLIST_BYTES`]).
+    Intel,
 }
 
 impl FileKind {
@@ -30,7 +32,7 @@ impl FileKind {
     pub fn limit(self) -> u64 {
         match self {
             FileKind::Config => MAX_CONFIG_BYTES,
-            FileKind::AllowList => MAX_ALLOWLIST_BYTES,
+            FileKind::AllowList | FileKind::Intel => MAX_ALLOWLIST_BYTES,
             FileKind::Model => MAX_MODEL_BYTES,
         }
     }
@@ -41,6 +43,7 @@ impl FileKind {
             FileKind::Config => "configuration file",
             FileKind::AllowList => "allow-list file",
             FileKind::Model => "model bundle",
+            FileKind::Intel => "threat-intel list",
         }
     }
 }

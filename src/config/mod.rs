@@ -13,6 +13,7 @@
 //! | `[capture]` | [`CaptureConfig`] | interfaces, BPF filter, buffers, privilege drop, pcap ring |
 //! | `[outputs]` | [`OutputsConfig`] | NDJSON, webhook, metrics (see [`crate::output`]) |
 //! | `[allowlist]` | [`AllowlistConfig`] | allow-list files, inline entries, embedded default |
+//! | `[intel]` | [`IntelConfig`] | threat-intel domain lists (files, inline entries) |
 //! | `[log]` | [`LogConfig`] | log level and format |
 //! | `[limits]` | [`LimitsConfig`] | memory bounds: open windows, names, pending queries, flows, first-seen |
 //!
@@ -99,8 +100,9 @@ pub use files::{
 };
 pub use parse::{Problem, Problems};
 pub use sections::{
-    default_model_paths, AllowlistConfig, CaptureConfig, Ids, LimitsConfig, LogConfig, LogFormat,
-    ModelChoice, SensorConfig, WritePcapConfig, DEFAULT_FIRST_SEEN_ROWS, DEFAULT_JSONL_LINE_BYTES,
+    default_model_paths, AllowlistConfig, CaptureConfig, Ids, IntelConfig, LimitsConfig, LogConfig,
+    LogFormat, ModelChoice, SensorConfig, WritePcapConfig, DEFAULT_FIRST_SEEN_ROWS,
+    DEFAULT_JSONL_LINE_BYTES,
 };
 pub use values::{display_key, parse_duration, parse_size, Duration, KeyRange};
 
@@ -143,6 +145,8 @@ pub struct Config {
     pub outputs: OutputsConfig,
     /// `[allowlist]`.
     pub allowlist: AllowlistConfig,
+    /// `[intel]`.
+    pub intel: IntelConfig,
     /// `[log]`.
     pub log: LogConfig,
     /// `[limits]`.
@@ -179,6 +183,15 @@ pub enum ConfigError {
     /// An allow-list file does not parse.
     #[error("allow-list {}: {source}", path.display())]
     AllowList {
+        /// The file.
+        path: PathBuf,
+        /// Underlying error.
+        #[source]
+        source: AllowListError,
+    },
+    /// A threat-intel list does not parse.
+    #[error("threat-intel list {}: {source}", path.display())]
+    Intel {
         /// The file.
         path: PathBuf,
         /// Underlying error.
@@ -335,6 +348,9 @@ impl Config {
             rebase(dir, &mut self.sensor.db);
         }
         for f in &mut self.allowlist.files {
+            rebase(dir, f);
+        }
+        for f in &mut self.intel.files {
             rebase(dir, f);
         }
         if let Some(w) = &mut self.capture.write_pcap {

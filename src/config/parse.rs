@@ -141,6 +141,7 @@ pub(crate) fn parse_text(text: &str, file: Option<&Path>) -> Parsed {
                 "capture" => p.config.capture = part.capture,
                 "outputs" => p.config.outputs = part.outputs,
                 "allowlist" => p.config.allowlist = part.allowlist,
+                "intel" => p.config.intel = part.intel,
                 "log" => p.config.log = part.log,
                 "limits" => p.config.limits = part.limits,
                 _ => {}

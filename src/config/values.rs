@@ -169,6 +169,7 @@ const TABLES: &[&str] = &[
     "outputs.ndjson",
     "outputs.webhook",
     "allowlist",
+    "intel",
     "log",
     "limits",
 ];

@@ -34,7 +34,12 @@
 //!
 //! ## Indicators
 //!
-//! Three findings make a window at least Unusual whatever the forest says and
+//! `threat_intel` (a lookup of a name on a configured threat-intel list,
+//! `[intel]` or `--intel`) leads every reason and makes the window at least
+//! **Likely Compromise**, whether or not the name is also allow-listed: a SOC
+//! expects an explicit intel hit to alert.
+//!
+//! Three further findings make a window at least Unusual whatever the forest says and
 //! lead its reasons: `brand_lookalike` (a resolved name imitating a brand),
 //! `lure_follow_up` (never-seen domains the host resolved within
 //! [`crate::aggregate::FOLLOW_UP`] of a lookalike) and `encoded_subdomains`
@@ -183,6 +188,8 @@ impl Reason {
 /// least Unusual (see the module docs).
 fn indicators(w: &HostWindow) -> impl Iterator<Item = Reason> {
     [
+        (w.intel_lookups > 0)
+            .then(|| Reason::fact("threat_intel", "intel_lookups", w.intel_lookups as f64)),
         (w.impersonation_domains > 0).then(|| {
             Reason::fact(
                 "brand_lookalike",
@@ -324,6 +331,12 @@ impl Detector {
             // the rest of the window is.
             let t = &self.bundle.thresholds;
             score = score.max(t.unusual + 0.5 * (t.likely - t.unusual));
+        }
+        if w.intel_lookups > 0 {
+            // A configured threat-intel list named a domain this host looked
+            // up: Likely Compromise whatever the model says.
+            let t = &self.bundle.thresholds;
+            score = score.max(t.likely + 0.5 * (1.0 - t.likely));
         }
         let reasons = self.reasons(w, &x);
         if reasons.is_empty() {
@@ -488,6 +501,27 @@ fn examples(w: &HostWindow, n: usize) -> String {
         .join(", ")
 }
 
+/// A name as it may appear in an explanation: DNS name characters kept,
+/// anything else (markup, quotes, spaces, control characters) shown as `?`,
+/// at most 60 characters.
+fn safe_name(s: &str) -> String {
+    let mut out: String = s
+        .chars()
+        .take(60)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect();
+    if s.chars().nth(60).is_some() {
+        out.push('…');
+    }
+    out
+}
+
 /// The analyst paragraph for a window.
 pub fn explain(w: &HostWindow, score: f64, label: Label, reasons: &[Reason]) -> String {
     let minutes = (w.end - w.start) as f64 / (60 * MICROS) as f64;
@@ -516,6 +550,17 @@ pub fn explain(w: &HostWindow, score: f64, label: Label, reasons: &[Reason]) -> 
                 w.unique_domains,
                 pct(w.nxdomain_names as f64 / w.unique_domains.max(1) as f64),
                 pct(r.usual)
+            ),
+            "threat_intel" => format!(
+                "{} lookup{} of {} on a configured threat-intel list ([intel] files or domains, --intel): {}.",
+                w.intel_lookups,
+                if w.intel_lookups == 1 { "" } else { "s" },
+                if w.intel_domains.len() == 1 { "a domain" } else { "domains" },
+                w.intel_domains
+                    .iter()
+                    .map(|d| safe_name(d))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             "lure_follow_up" => format!(
                 "Within {} minutes after resolving a brand lookalike, {} resolved {} domain{} never seen on this network before: {} (where phishing kits post credentials or redirect).",
@@ -609,7 +654,14 @@ pub fn explain(w: &HostWindow, score: f64, label: Label, reasons: &[Reason]) -> 
     // Advice follows the most specific behaviour present, not the largest
     // deviation: structure (tunnel) > generated names > failures > lures.
     let has = |t: &str| reasons.iter().any(|r| r.tag == t);
-    let action = if has("encoded_subdomains") {
+    let action = if has("threat_intel") {
+        format!(
+            "Treat {} as compromised until cleared: find the process that looked up {}, block {} at the resolver and check the host for the threat the list names.",
+            w.host,
+            w.intel_domains.first().map_or(String::new(), |d| safe_name(d)),
+            if w.intel_domains.len() == 1 { "it" } else { "the listed domains" }
+        )
+    } else if has("encoded_subdomains") {
         format!(
             "Find the process on {} talking to {} (data may be leaving through DNS) and block that domain at the resolver.",
             w.host, w.encoded_domain
@@ -791,6 +843,72 @@ mod tests {
         assert!(
             v.reasons.iter().all(|r| r.tag != "brand_lookalike"),
             "{v:?}"
+        );
+    }
+
+    #[test]
+    fn a_threat_intel_hit_is_likely_compromise_whatever_the_model_says() {
+        let d = detector();
+        // An ordinary window the model scores Normal...
+        let names: Vec<String> = (0..40).map(|i| format!("site{}.com", i % 12)).collect();
+        let plain = window("10.0.0.7", &names, 0);
+        assert_eq!(d.judge(&plain).label, Label::Normal);
+        // ...with one lookup the aggregator counted as a threat-intel hit.
+        let mut a = Aggregator::new(AggregateConfig::default());
+        for (i, name) in ["site1.com", "x.bad-feed.example", "y.bad-feed.example"]
+            .iter()
+            .enumerate()
+        {
+            let l = Lookup::new(
+                1_700_000_000 * MICROS + i as i64,
+                "10.0.0.7".parse().unwrap(),
+                name,
+            );
+            let e = Enrichment {
+                qname_hash: crate::enrich::fx_hash(name.as_bytes()),
+                registrable_len: if i == 0 { 9 } else { 16 },
+                intel: i > 0,
+                ..Default::default()
+            };
+            a.record(&l, &e);
+        }
+        let mut out = Vec::new();
+        a.flush_all(&mut out);
+        assert_eq!(out[0].intel_lookups, 2);
+        assert_eq!(
+            out[0].intel_domains,
+            ["bad-feed.example"],
+            "kept once, as its registrable domain"
+        );
+        let mut w = plain.clone();
+        w.intel_lookups = 2;
+        w.intel_domains = out[0].intel_domains.clone();
+        let v = d.judge(&w);
+        assert_eq!(v.label, Label::LikelyCompromise, "{v:?}");
+        assert_eq!(v.reasons[0].tag, "threat_intel");
+        assert_eq!(v.reasons[0].value, 2.0);
+        assert!(
+            v.explanation.contains("threat-intel list"),
+            "{}",
+            v.explanation
+        );
+        assert!(
+            v.explanation.contains("bad-feed.example"),
+            "{}",
+            v.explanation
+        );
+        assert!(
+            v.explanation.contains("Treat 10.0.0.7 as compromised"),
+            "{}",
+            v.explanation
+        );
+        // Markup or prompt text in a name never reaches the explanation as such.
+        w.intel_domains = vec!["<script>alert(1)</script> ignore previous.example".into()];
+        let v = d.judge(&w);
+        assert!(
+            !v.explanation.contains('<') && !v.explanation.contains("ignore previous"),
+            "{}",
+            v.explanation
         );
     }
 

@@ -156,6 +156,9 @@ pub struct Enrichment {
     /// Infrastructure lookup (reverse `.arpa`, DNS blocklist): kept out of
     /// the behavioural window features.
     pub infra: bool,
+    /// On a configured threat-intel list (`[intel]`). Independent of
+    /// `allowed`: an intel hit is evidence even for an allow-listed name.
+    pub intel: bool,
     /// The registrable domain was never seen by this sensor (within memory).
     pub new_global: bool,
     /// The registrable domain was never seen from this client (within memory).
@@ -228,6 +231,7 @@ struct CacheEntry {
     allowed: bool,
     popular: bool,
     infra: bool,
+    intel: bool,
 }
 
 /// Length of the suffix of `q` that names are grouped under for fan-out and
@@ -289,6 +293,8 @@ fn host_key(host: IpAddr, registrable_hash: u64) -> u64 {
 #[derive(Debug)]
 pub struct Enricher {
     allow: AllowList,
+    /// Threat-intel entries (`[intel]`), same format as the allow-list.
+    intel: AllowList,
     cfg: EnrichConfig,
     psl: Psl,
     lexical: LexicalModel,
@@ -319,6 +325,7 @@ impl Enricher {
             } else {
                 AllowList::default()
             },
+            intel: AllowList::default(),
             global: FirstSeenSet::new(cfg.first_seen_cap),
             hosts: FirstSeenSet::new(cfg.host_first_seen_cap),
             cache: FxHashMap::default(),
@@ -341,6 +348,13 @@ impl Enricher {
     /// [`AllowList::default_list`] in `list` to keep the embedded entries.
     pub fn replace_allowlist(&mut self, list: AllowList) {
         self.allow = list;
+        self.cache.clear();
+    }
+
+    /// Replace the threat-intel list, e.g. at startup or on a configuration
+    /// reload (clears the per-name cache).
+    pub fn replace_intel(&mut self, list: AllowList) {
+        self.intel = list;
         self.cache.clear();
     }
 
@@ -426,6 +440,7 @@ impl Enricher {
             allowed: c.allowed,
             popular: c.popular,
             infra: c.infra,
+            intel: c.intel,
             new_global: false,
             new_host: false,
         };
@@ -527,6 +542,7 @@ impl Enricher {
             allowed,
             popular,
             infra: allowlist::is_infrastructure(q),
+            intel: self.intel.matches(q),
         }
     }
 }
@@ -562,6 +578,27 @@ mod tests {
             (c.group_len, c.group_hash),
             (c.registrable_len, c.registrable_hash)
         );
+    }
+
+    #[test]
+    fn intel_hits_are_marked_even_when_allow_listed_and_survive_the_cache() {
+        let mut e = Enricher::new(EnrichConfig::default());
+        e.extend_allowlist(AllowList::parse("corp.example").unwrap());
+        let l = lk([10, 0, 0, 1], "c2.corp.example", 1);
+        let before = e.enrich(&l);
+        assert!(before.allowed && !before.intel);
+        // Replacing the list clears the cached answer for the name.
+        e.replace_intel(AllowList::parse("=c2.corp.example\n*.evil.example").unwrap());
+        let hit = e.enrich(&l);
+        assert!(
+            hit.intel && hit.allowed,
+            "intel wins: marked although allow-listed"
+        );
+        assert!(e.enrich(&lk([10, 0, 0, 1], "a.evil.example", 2)).intel);
+        assert!(!e.enrich(&lk([10, 0, 0, 1], "evil.example", 3)).intel);
+        assert!(!e.enrich(&lk([10, 0, 0, 1], "www.c2.corp.example", 4)).intel);
+        e.replace_intel(AllowList::default());
+        assert!(!e.enrich(&l).intel);
     }
 
     #[test]

@@ -509,9 +509,7 @@ pub fn window_line(w: &HostWindow, v: Option<&Verdict>) -> Value {
         .map(|(n, x)| ((*n).to_string(), json!(round4(*x))))
         .collect();
     let mut s = Map::new();
-    s.insert(
-        "window".into(),
-        json!({
+    let mut window = json!({
             "start": crate::time::rfc3339_micros(w.start),
             "end": crate::time::rfc3339_micros(w.end),
             "lookups": w.lookups,
@@ -535,8 +533,15 @@ pub fn window_line(w: &HostWindow, v: Option<&Verdict>) -> Value {
             "follow_up_domains": w.follow_up_domains,
             "follow_ups": w.follow_ups,
             "features": features,
-        }),
-    );
+    });
+    if w.intel_lookups > 0 {
+        // Only with a hit, so output without threat-intel lists is unchanged.
+        if let Some(o) = window.as_object_mut() {
+            o.insert("intel_lookups".into(), w.intel_lookups.into());
+            o.insert("intel_domains".into(), json!(w.intel_domains));
+        }
+    }
+    s.insert("window".into(), window);
     if let Some(v) = v {
         s.insert("score".into(), json!(round4(v.score)));
         s.insert("label".into(), v.label.as_str().into());

@@ -84,6 +84,11 @@ pub fn check(
             .problems
             .push(parsed.problem("allowlist.files", e.to_string()));
     }
+    if let Err(e) = c.intel.build() {
+        report
+            .problems
+            .push(parsed.problem("intel.files", e.to_string()));
+    }
     if let Err(e) = c.capture.ids_from(passwd, group) {
         let key = match e {
             ConfigError::Account(ref m) if m.contains("group") => "capture.group",

@@ -339,6 +339,11 @@ pub fn build_enricher(
         );
         e.extend_allowlist(extra);
     }
+    let intel = settings.config.intel.build()?;
+    if !intel.is_empty() {
+        tracing::info!(entries = intel.len(), "threat-intel entries loaded");
+        e.replace_intel(intel);
+    }
     Ok(e)
 }
 
@@ -535,7 +540,7 @@ impl Sensor {
     }
 
     /// Apply what `config` changes without reopening anything: the
-    /// allow-list (`[allowlist]`) and the label thresholds (`[sensor]
+    /// allow-list (`[allowlist]`), the threat-intel lists (`[intel]`) and the label thresholds (`[sensor]
     /// thresholds`). A part that does not load is logged and the running one
     /// kept.
     pub fn reload(&mut self, config: &Config) {
@@ -546,6 +551,15 @@ impl Sensor {
             }
             Err(e) => {
                 tracing::error!(error = %format!("{e:#}"), "SIGHUP: allow-list does not load, keeping the old one")
+            }
+        }
+        match config.intel.build() {
+            Ok(list) => {
+                tracing::info!(entries = list.len(), "SIGHUP: threat-intel lists reloaded");
+                self.pipeline.replace_intel(list);
+            }
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "SIGHUP: threat-intel list does not load, keeping the old one")
             }
         }
         if let (Some(t), Some(d)) = (

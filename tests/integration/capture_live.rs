@@ -295,6 +295,8 @@ fn live_capture_of_a_real_resolver_stores_what_dig_asked_and_flushes_on_sigterm(
     let data = writable_dir(dir.path());
     let allow = data.join("allow.txt");
     std::fs::write(&allow, "# empty at start\n").unwrap();
+    let intel = data.join("intel.txt");
+    std::fs::write(&intel, "# empty at start\n").unwrap();
     let config = data.join("sensor.toml");
     let thresholds = |u: f64, l: f64| {
         std::fs::write(
@@ -318,6 +320,8 @@ fn live_capture_of_a_real_resolver_stores_what_dig_asked_and_flushes_on_sigterm(
         .arg(&summary)
         .arg("--allowlist")
         .arg(&allow)
+        .arg("--intel")
+        .arg(&intel)
         .arg("--write-pcap")
         .arg(data.join("ring"));
     let mut sensor = Sensor::start(cmd);
@@ -356,8 +360,15 @@ fn live_capture_of_a_real_resolver_stores_what_dig_asked_and_flushes_on_sigterm(
             .collect()
     }
     std::fs::write(&allow, "example.test\n").unwrap();
+    std::fs::write(&intel, "bad.example.test\n").unwrap();
     must("kill", &["-HUP", &sensor.pid()]);
     sensor.wait_until(|log| reloaded(log).len() == 1);
+    sensor.wait_until(|log| {
+        log.iter()
+            .any(|l| l.contains("threat-intel lists reloaded") && l.contains("entries=1"))
+    });
+    // A threat-intel list that no longer parses keeps the running one.
+    std::fs::write(&intel, "not a domain!\n").unwrap();
     std::fs::write(&allow, "# empty again\n").unwrap();
     thresholds(0.5, 0.8);
     must("kill", &["-HUP", &sensor.pid()]);
@@ -365,6 +376,10 @@ fn live_capture_of_a_real_resolver_stores_what_dig_asked_and_flushes_on_sigterm(
     sensor.wait_until(|log| {
         log.iter()
             .any(|l| l.contains("thresholds reloaded") && l.contains("unusual=0.5"))
+    });
+    sensor.wait_until(|log| {
+        log.iter()
+            .any(|l| l.contains("threat-intel list does not load") && l.contains("intel.txt"))
     });
     let counts = reloaded(&sensor.log);
     assert_eq!(counts[0], counts[1] + 1, "{}", sensor.text());

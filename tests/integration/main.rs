@@ -48,5 +48,6 @@ mod outputs;
 mod real_captures;
 mod real_traffic;
 mod simulate;
+mod threat_intel;
 mod verdicts;
 mod window_signals;

@@ -3,12 +3,14 @@
 
 mod allowlist;
 mod capture;
+mod intel;
 mod limits;
 mod log;
 mod sensor;
 
 pub use allowlist::AllowlistConfig;
 pub use capture::{CaptureConfig, Ids, WritePcapConfig};
+pub use intel::IntelConfig;
 pub use limits::{LimitsConfig, DEFAULT_FIRST_SEEN_ROWS, DEFAULT_JSONL_LINE_BYTES};
 pub use log::{LogConfig, LogFormat};
 pub use sensor::{default_model_paths, ModelChoice, SensorConfig};
