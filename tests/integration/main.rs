@@ -45,6 +45,7 @@ mod hostile_spoofed;
 mod hostile_store;
 mod model_bundle;
 mod outputs;
+mod pairing;
 mod real_captures;
 mod real_traffic;
 mod simulate;

@@ -12,6 +12,7 @@
 //! * processes: [`vm_hwm_kib`], [`run_alone`];
 //! * golden files: [`golden::assert_golden`] (`UPDATE_GOLDEN=1` rewrites them).
 pub mod datasets;
+pub mod frames;
 pub mod golden;
 pub mod paths;
 
