@@ -242,11 +242,7 @@ impl NdjsonWriter {
         if self.stopped {
             return;
         }
-        self.buf.clear();
-        // Serialising a `Value` into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut self.buf, &window_line(w, v));
-        self.buf.push(b'\n');
-        if self.emit_buf() {
+        if self.write_value(&window_line(w, v)) {
             self.metrics
                 .ndjson
                 .window_lines
@@ -254,17 +250,18 @@ impl NdjsonWriter {
         }
     }
 
-    /// Write one line of any other record (e.g. a flow detector's alert,
-    /// already shaped by the caller); counted in the output's bytes only.
-    pub fn write_value(&mut self, v: &Value) {
+    /// Write one line of any record already shaped by the caller (a window,
+    /// a flow detector's alert); counted in the output's bytes. Returns
+    /// whether the line was written.
+    pub fn write_value(&mut self, v: &Value) -> bool {
         if self.stopped {
-            return;
+            return false;
         }
         self.buf.clear();
         // Serialising a `Value` into a Vec cannot fail.
         let _ = serde_json::to_writer(&mut self.buf, v);
         self.buf.push(b'\n');
-        self.emit_buf();
+        self.emit_buf()
     }
 
     /// Push buffered lines out (called after each batch of windows).
