@@ -132,3 +132,35 @@ fn a_missing_intel_list_is_a_clear_error_naming_the_file() {
         "no database before the check"
     );
 }
+
+/// On a real capture (DNS-OARC dnscap test traffic, benign): listing the one
+/// domain its client resolves (`google.com`, matched suffix-aware for every
+/// name under it) turns that client's window into Likely Compromise with
+/// `threat_intel`; an `=exact` entry for a name it never asked leaves it Normal.
+#[test]
+fn a_listed_domain_in_a_real_capture_is_likely_compromise() {
+    let d = tempfile::tempdir().unwrap();
+    let cap = crate::util::repo_file("tests/fixtures/dnscap-dns.pcap.gz");
+    let run = |db: &str, entry: &str| {
+        let list = d.path().join(format!("{db}.txt"));
+        std::fs::write(&list, format!("{entry}\n")).unwrap();
+        let o = bin()
+            .args(["replay", "--format", "json", "--db"])
+            .arg(d.path().join(db))
+            .arg("--intel")
+            .arg(&list)
+            .arg(&cap)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        json_lines(&o.stdout)
+    };
+    let hit = run("a.db", "google.com");
+    assert_eq!(hit.len(), 1, "{hit:#?}");
+    assert_eq!(hit[0]["host"], "172.17.0.10");
+    assert_eq!(hit[0]["label"], "Likely Compromise");
+    assert_eq!(hit[0]["reasons"][0]["tag"], "threat_intel");
+    assert_eq!(hit[0]["reasons"][0]["value"], 24.0, "{:#}", hit[0]);
+    let miss = run("b.db", "=mail.google.com");
+    assert_eq!(miss[0]["label"], "Normal", "{:#}", miss[0]);
+}
