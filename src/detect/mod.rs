@@ -58,6 +58,7 @@ use crate::aggregate::HostWindow;
 use crate::event::MICROS;
 use crate::model::{Bundle, Label, ModelError, Thresholds};
 use serde::Serialize;
+use std::sync::Arc;
 
 /// Model input features, in order (the bundle records and checks them).
 ///
@@ -227,6 +228,11 @@ pub struct Verdict {
     pub reasons: Vec<Reason>,
     /// One paragraph for an analyst.
     pub explanation: String,
+    /// Id of the model that scored the window ([`Detector::id`]).
+    pub model_id: Arc<str>,
+    /// The window carries model-independent evidence (a finding that sets a
+    /// floor under the label); such windows are left out of site training.
+    pub evidence: bool,
 }
 
 impl Verdict {
@@ -253,10 +259,41 @@ pub enum DetectError {
     },
 }
 
+/// What a model is to the site it scores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelRole {
+    /// The shipped model (embedded, or a default-path copy of it): a prior
+    /// fitted on other networks. Its score alone never alerts; only
+    /// model-independent evidence does (see [`Detector::judge`]).
+    Prior,
+    /// A model fitted on this site's own traffic (`--learn`, `train --db`,
+    /// or a bundle the operator trained and configured).
+    Site,
+}
+
+impl ModelRole {
+    /// `prior` or `site`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModelRole::Prior => "prior",
+            ModelRole::Site => "site",
+        }
+    }
+}
+
+/// The id of a model file's bytes: 16 hex digits of their FNV-1a 64 hash.
+pub fn model_id(bytes: &[u8]) -> String {
+    format!("{:016x}", crate::model::checksum::fnv1a64(bytes))
+}
+
 /// Scores windows with a model bundle.
 #[derive(Debug, Clone)]
 pub struct Detector {
     bundle: Bundle,
+    id: Arc<str>,
+    role: ModelRole,
+    path: Option<std::path::PathBuf>,
 }
 
 fn idx(name: &str) -> Option<usize> {
@@ -264,8 +301,16 @@ fn idx(name: &str) -> Option<usize> {
 }
 
 impl Detector {
-    /// Wrap a bundle; its features must be [`MODEL_FEATURES`] in order.
+    /// Wrap a bundle as a [`ModelRole::Site`] model; its features must be
+    /// [`MODEL_FEATURES`] in order. Its id is [`model_id`] of its encoding.
     pub fn new(bundle: Bundle) -> Result<Self, DetectError> {
+        let id = model_id(&bundle.to_bytes());
+        Self::with_identity(bundle, id, ModelRole::Site)
+    }
+
+    /// Wrap a bundle with a known id (e.g. [`model_id`] of the file it was
+    /// read from) and role.
+    pub fn with_identity(bundle: Bundle, id: String, role: ModelRole) -> Result<Self, DetectError> {
         if bundle
             .feature_names
             .iter()
@@ -277,7 +322,54 @@ impl Detector {
                 found: bundle.feature_names.clone(),
             });
         }
-        Ok(Detector { bundle })
+        Ok(Detector {
+            bundle,
+            id: id.into(),
+            role,
+            path: None,
+        })
+    }
+
+    /// The same detector, recorded as read from `path`.
+    pub fn from_file(mut self, path: std::path::PathBuf) -> Self {
+        self.path = Some(path);
+        self
+    }
+
+    /// The bundle file it was read from (`None`: embedded or in memory).
+    pub fn path(&self) -> Option<&std::path::Path> {
+        self.path.as_deref()
+    }
+
+    /// Its provenance row for the store's `models` table (a prior or a
+    /// configured file; a site model fitted by the sensor adds its training
+    /// range and counts).
+    pub fn record(&self, run: Option<i64>) -> crate::store::ModelRecord {
+        crate::store::ModelRecord {
+            id: self.id.to_string(),
+            role: self.role.as_str().to_string(),
+            path: self.path.as_ref().map(|p| p.display().to_string()),
+            fitted_at: None,
+            data_from: None,
+            data_to: None,
+            windows: Some(self.bundle.training_rows as i64),
+            left_out: None,
+            trimmed: None,
+            training_hash: Some(format!("{:016x}", self.bundle.training_hash)),
+            unusual: self.bundle.thresholds.unusual,
+            likely: self.bundle.thresholds.likely,
+            run_id: run,
+        }
+    }
+
+    /// The model's id (see [`model_id`]).
+    pub fn id(&self) -> &Arc<str> {
+        &self.id
+    }
+
+    /// Prior or site model.
+    pub fn role(&self) -> ModelRole {
+        self.role
     }
 
     /// The bundle.
@@ -326,7 +418,8 @@ impl Detector {
     pub fn judge(&self, w: &HostWindow) -> Verdict {
         let x = model_input(w);
         let mut score = self.score(&x);
-        if indicators(w).next().is_some() {
+        let evidence = indicators(w).next().is_some();
+        if evidence {
             // Indicators, not deviations: at least Unusual however ordinary
             // the rest of the window is.
             let t = &self.bundle.thresholds;
@@ -353,6 +446,8 @@ impl Detector {
             label,
             reasons,
             explanation,
+            model_id: self.id.clone(),
+            evidence,
         }
     }
 

@@ -282,6 +282,8 @@ pub(crate) mod tests {
                 deviation: 9.5,
             }],
             explanation: "Likely Compromise (score 0.91) for 10.0.0.9.".into(),
+            model_id: "0123456789abcdef".into(),
+            evidence: false,
         }
     }
 

@@ -28,7 +28,7 @@ use crate::aggregate::HostWindow;
 use crate::config::{
     default_model_paths, read_limited, Config, ConfigError, FileKind, ModelChoice, Settings,
 };
-use crate::detect::{Detector, Verdict, MODEL_FEATURES};
+use crate::detect::{model_id, Detector, ModelRole, Verdict, MODEL_FEATURES};
 use crate::enrich::{Enricher, Enrichment, FirstSeenRecord};
 use crate::event::{Lookup, RawPacket, MICROS};
 use crate::model::{Bundle, Label, Thresholds};
@@ -300,7 +300,19 @@ pub fn load_model(
     };
     let bundle = Bundle::from_bytes(bytes, &MODEL_FEATURES)
         .map_err(|e| format!("loading model {source}: {e}"))?;
-    let mut det = Detector::new(bundle).map_err(|e| format!("model {source}: {e}"))?;
+    // The shipped model is a prior wherever it is found: the embedded copy,
+    // a default-path file, or any file with the same bytes.
+    let id = model_id(bytes);
+    let role = if matches!(choice, ModelChoice::Search) || id == model_id(EMBEDDED_MODEL) {
+        ModelRole::Prior
+    } else {
+        ModelRole::Site
+    };
+    let mut det =
+        Detector::with_identity(bundle, id, role).map_err(|e| format!("model {source}: {e}"))?;
+    if let ModelSource::File(p) = &source {
+        det = det.from_file(p.clone());
+    }
     if let Some(t) = thresholds {
         det.set_thresholds(t).map_err(|e| e.to_string())?;
     }
@@ -316,7 +328,7 @@ pub fn load_detector(settings: &Settings) -> Result<Option<Detector>, SensorErro
     match load_model(&sensor.model_choice(), sensor.thresholds).map_err(SensorError::Model)? {
         None => Ok(None),
         Some((d, source)) => {
-            tracing::info!(model = %source, thresholds = ?d.bundle().thresholds, "model loaded");
+            tracing::info!(model = %source, id = %d.id(), role = d.role().as_str(), thresholds = ?d.bundle().thresholds, "model loaded");
             Ok(Some(d))
         }
     }
@@ -429,6 +441,9 @@ impl Sensor {
         let outputs = start_outputs(settings)?;
         let metrics = outputs.metrics().clone();
         let run = store.begin_run(&command, &inputs, cfg.aggregate.window / MICROS)?;
+        if let Some(d) = &detector {
+            store.record_model(&d.record(Some(run)))?;
+        }
         let sink = StoreSink::new(store, run, detector, outputs, printer);
         Ok(Sensor {
             pipeline: Pipeline::new(&cfg, enricher, sink),

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 mod first_seen;
 mod flow_alerts;
+mod models;
 pub mod procinfo;
 mod runs;
 mod schema;
@@ -26,6 +27,7 @@ mod windows;
 
 pub use first_seen::{first_seen_key, DEFAULT_FIRST_SEEN_ROWS};
 pub use flow_alerts::FlowAlertRecord;
+pub use models::{ModelRecord, TrainingRows};
 pub use schema::{MIGRATIONS, SCHEMA_VERSION};
 pub use windows::{StoredWindow, WindowQuery};
 

@@ -127,6 +127,33 @@ ALTER TABLE runs ADD COLUMN boot_id TEXT;       -- /proc/sys/kernel/random/boot_
 ALTER TABLE runs ADD COLUMN hostname TEXT;
 CREATE INDEX runs_status ON runs (status);
 "#,
+    // v5: site learning. Each window records the model that scored it, its
+    // model input (so a site model can be fitted from stored windows:
+    // `--learn`, `train --db`) and whether it carried model-independent
+    // evidence (such windows are left out of site training). `models` is the
+    // provenance of every model that scored a window in this database.
+    r#"
+ALTER TABLE windows ADD COLUMN model_id TEXT;      -- models.id; NULL: not scored
+ALTER TABLE windows ADD COLUMN model_input TEXT;   -- JSON array, detect::MODEL_FEATURES order
+ALTER TABLE windows ADD COLUMN evidence INTEGER NOT NULL DEFAULT 0; -- 1: model-independent evidence
+CREATE TABLE models (
+    id             TEXT PRIMARY KEY,   -- detect::model_id of the file's bytes
+    role           TEXT NOT NULL,      -- prior | site
+    path           TEXT,               -- the bundle file; NULL for the embedded prior
+    fitted_at      INTEGER,            -- site models: packet time of the fit, unix seconds
+    data_from      INTEGER,            -- site models: first training window start, unix seconds
+    data_to        INTEGER,            -- site models: last training window end
+    windows        INTEGER,            -- site models: windows the forest was fitted on
+    left_out       INTEGER,            -- site models: windows left out for carrying evidence
+    trimmed        INTEGER,            -- site models: most isolated windows trimmed
+    training_hash  TEXT,               -- FNV-1a 64 of the training matrix (hex)
+    unusual        REAL NOT NULL,      -- thresholds it labels with
+    likely         REAL NOT NULL,
+    run_id         INTEGER REFERENCES runs(id),
+    created_at     TEXT NOT NULL       -- wall clock, RFC 3339 (bookkeeping only)
+);
+CREATE INDEX models_role_fitted ON models (role, fitted_at);
+"#,
 ];
 
 /// Latest schema version.
@@ -166,6 +193,9 @@ pub(super) fn window_columns() -> Vec<&'static str> {
         "label",
         "reasons",
         "explanation",
+        "model_id",
+        "model_input",
+        "evidence",
     ]);
     c
 }

@@ -278,9 +278,16 @@ pub(super) fn insert_windows(
                         .into(),
                 );
                 v.push(vd.explanation.clone().into());
+                v.push(vd.model_id.to_string().into());
             }
-            None => v.extend(std::iter::repeat_n(rusqlite::types::Value::Null, 4)),
+            None => v.extend(std::iter::repeat_n(rusqlite::types::Value::Null, 5)),
         }
+        v.push(
+            serde_json::to_string(&crate::detect::model_input(w))
+                .unwrap_or_default()
+                .into(),
+        );
+        v.push((verdict.is_some_and(|vd| vd.evidence) as i64).into());
         st.execute(params_from_iter(v))?;
     }
     Ok(())

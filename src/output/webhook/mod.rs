@@ -303,6 +303,8 @@ pub(crate) mod tests {
                 deviation: 12.0,
             }],
             explanation: "Likely Compromise for 10.0.0.9: 60 of 60 lookups failed <DGA>.".into(),
+            model_id: "0123456789abcdef".into(),
+            evidence: false,
         };
         (w, v)
     }
