@@ -127,6 +127,7 @@ pub mod evaluate;
 pub mod event;
 pub mod features;
 pub mod fuzzing;
+pub mod learn;
 pub use sentineldns_model as model;
 pub mod output;
 pub mod pair;

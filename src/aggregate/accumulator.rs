@@ -61,6 +61,54 @@ pub fn is_encoded(qname: &str, group_len: usize, e: &Enrichment) -> bool {
     sub.is_some_and(|s| s.split('.').any(|l| l.len() >= ENCODED_MIN_LABEL))
 }
 
+/// Base64 of the first bytes of file formats: a label starting with one is a
+/// file being carried in names.
+const MAGIC: [(&str, &str); 7] = [
+    ("H4sI", "gzip"),
+    ("UEsDB", "zip"),
+    ("TVqQ", "Windows executable"),
+    ("JVBERi", "PDF"),
+    ("iVBORw", "PNG"),
+    ("f0VMR", "ELF"),
+    ("N3q8r", "7-Zip"),
+];
+
+/// What payload `qname` visibly carries, if any: a label of at least
+/// [`ENCODED_MIN_LABEL`] characters starting with a file format's base64
+/// magic (`gzip`, `zip`, …) or in base64 with `+`, `/` or `=` (characters
+/// no host name has; `base64`), or dnscat2's `dnscat.` marker before
+/// encoded data (`dnscat2`). Hex, base32 and plain base64url chunks are
+/// [`is_encoded`]'s concern (they need several names to be evidence).
+pub fn payload_kind(qname: &str) -> Option<&'static str> {
+    let name = qname.trim_end_matches('.');
+    let mut labels = name.split('.');
+    let first = labels.next().unwrap_or("");
+    if first.eq_ignore_ascii_case("dnscat")
+        && labels
+            .clone()
+            .any(|l| l.len() >= ENCODED_MIN_LABEL && l.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        return Some("dnscat2");
+    }
+    for l in name.split('.').filter(|l| l.len() >= ENCODED_MIN_LABEL) {
+        // Names arrive lowercased (DNS is case-insensitive), so the magic is
+        // compared without case.
+        if let Some((_, kind)) = MAGIC
+            .iter()
+            .find(|(m, _)| l.get(..m.len()).is_some_and(|p| p.eq_ignore_ascii_case(m)))
+        {
+            return Some(kind);
+        }
+        let b64 = l.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'-' | b'_' | b'*')
+        });
+        if b64 && l.bytes().any(|b| matches!(b, b'+' | b'/' | b'=')) {
+            return Some("base64");
+        }
+    }
+    None
+}
+
 fn is_malicious_label(l: &str) -> bool {
     !(l.eq_ignore_ascii_case("benign") || l.eq_ignore_ascii_case("normal") || l == "0")
 }
@@ -148,6 +196,7 @@ impl Acc {
 
         // Distinct names.
         let mut new_name = false;
+        let first_nx;
         let lookalike = match e.impersonation {
             Some(i) if l.rcode == Some(rcode::NOERROR) => Some(i),
             _ => None,
@@ -155,7 +204,8 @@ impl Acc {
         match self.domains.get_mut(&e.qname_hash) {
             Some(d) => {
                 d.count += 1;
-                w.nxdomain_names += (nx && d.nxdomain == 0) as u32;
+                first_nx = nx && d.nxdomain == 0;
+                w.nxdomain_names += first_nx as u32;
                 d.nxdomain += nx as u32;
                 if d.lookalike.is_none() && lookalike.is_some() {
                     d.lookalike = lookalike;
@@ -171,6 +221,16 @@ impl Acc {
                     }
                 }
                 w.unique_domains += 1;
+                first_nx = nx;
+                if e.max_label_len as usize >= ENCODED_MIN_LABEL && !e.allowed {
+                    if let Some(kind) = payload_kind(l.qname) {
+                        w.payload_names += 1;
+                        if w.payload_kind.is_empty() {
+                            w.payload_kind = kind;
+                            w.payload_example = l.qname.to_string();
+                        }
+                    }
+                }
                 w.nxdomain_names += nx as u32;
                 w.high_risk_domains += e.high_risk as u32;
                 w.risky_lure_domains += (e.high_risk && e.lure) as u32;
@@ -222,6 +282,9 @@ impl Acc {
                 risky: false,
                 vouched: e.allowed || e.popular,
                 count: 0,
+                nx: 0,
+                nx_names: 0,
+                other_rcode: 0,
                 times: pools.times.pop().unwrap_or_default(),
                 latest: TsMicros::MIN,
                 regular: None,
@@ -237,6 +300,9 @@ impl Acc {
         }
         r.vouched &= e.allowed || e.popular;
         r.count += 1;
+        r.nx += nx as u32;
+        r.nx_names += first_nx as u32;
+        r.other_rcode += (l.rcode.is_some() && !nx) as u32;
         if r.times.len() < BEACON_SAMPLES {
             r.times.push(l.ts);
             r.latest = r.latest.max(l.ts);
@@ -271,7 +337,23 @@ impl Acc {
             r.regular = r.regularity();
         }
         let mut best_encoded: Option<&RegStat> = None;
+        let mut nx_only: Vec<&str> = Vec::new();
+        let mut best_flood: Option<&RegStat> = None;
+        let mut best_flood_any: Option<&RegStat> = None;
         for r in self.regs.values() {
+            keep_most(&mut best_flood, r, 1, |r| r.nx_names);
+            let better = r.nx_names > 0
+                && best_flood_any.is_none_or(|b| {
+                    (r.nx_names, std::cmp::Reverse(&r.name))
+                        > (b.nx_names, std::cmp::Reverse(&b.name))
+                });
+            if better {
+                best_flood_any = Some(r);
+            }
+            if r.nx > 0 && r.other_rcode == 0 && !r.vouched && r.name.contains('.') {
+                w.nx_only_registrable += 1;
+                nx_only.push(&r.name);
+            }
             keep_most(&mut best_fan, r, 0, |r| r.subdomains);
             keep_most(&mut best_encoded, r, 1, |r| r.encoded);
             let Some((cv, mean)) = r.regular else {
@@ -290,9 +372,19 @@ impl Acc {
                 best_beacon = Some((r, cv, mean));
             }
         }
+        nx_only.sort_unstable();
+        w.nx_only_examples = nx_only.iter().take(top).map(|s| s.to_string()).collect();
         if let Some(b) = best_fan {
             w.max_subdomains = b.subdomains;
             w.max_subdomains_domain = b.name.clone();
+        }
+        if let Some(b) = best_flood_any {
+            w.nx_flood_any_names = b.nx_names;
+            w.nx_flood_any_domain = b.name.clone();
+        }
+        if let Some(b) = best_flood {
+            w.nx_flood_names = b.nx_names;
+            w.nx_flood_domain = b.name.clone();
         }
         if let Some(b) = best_encoded {
             w.encoded_names = b.encoded;

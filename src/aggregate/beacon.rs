@@ -25,6 +25,12 @@ pub(super) struct RegStat {
     /// fan-out feature.
     pub(super) vouched: bool,
     pub(super) count: u32,
+    /// Lookups answered NXDOMAIN.
+    pub(super) nx: u32,
+    /// Distinct names answered NXDOMAIN.
+    pub(super) nx_names: u32,
+    /// Lookups answered with any other response code.
+    pub(super) other_rcode: u32,
     /// The [`BEACON_SAMPLES`] earliest lookup times, so the set kept does not
     /// depend on arrival order (responses can complete lookups out of query
     /// order); sorted at window close. Input is nearly sorted, so appending and

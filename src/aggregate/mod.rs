@@ -35,7 +35,7 @@ mod lure;
 mod pools;
 mod window;
 
-pub use accumulator::{is_encoded, ENCODED_MIN_LABEL};
+pub use accumulator::{is_encoded, payload_kind, ENCODED_MIN_LABEL};
 pub use beacon::{BEACON_MIN_GAP, BEACON_SAMPLES};
 pub use lure::{FOLLOW_UP, LURE_HOSTS_CAP};
 pub use window::{Beacon, DomainCount, HostWindow, Lookalike, QtypeCounts, Truth};

@@ -185,6 +185,32 @@ pub struct HostWindow {
     /// Distinct names that got at least one NXDOMAIN (an app retrying one dead
     /// name counts once; a DGA or water torture counts every name).
     pub nxdomain_names: u32,
+    /// Distinct registrable domains (with at least two labels) that got
+    /// NXDOMAIN and no other answer in the window and are neither
+    /// allow-listed nor popular: domains that do not exist. Many of them
+    /// from one host is a DGA looking for its server; typos, search-domain
+    /// leaks (one domain) and browser probes (single labels) stay few.
+    pub nx_only_registrable: u32,
+    /// Some of those domains (name order), at most `top_domains`.
+    pub nx_only_examples: Vec<String>,
+    /// Most distinct names that got NXDOMAIN under one registrable domain
+    /// that is neither allow-listed nor popular (a random-subdomain flood).
+    pub nx_flood_names: u32,
+    /// That domain.
+    pub nx_flood_domain: String,
+    /// Most distinct NXDOMAIN names under one registrable domain, popular and
+    /// allow-listed ones included (floods aimed at well-known domains).
+    pub nx_flood_any_names: u32,
+    /// That domain.
+    pub nx_flood_any_domain: String,
+    /// Distinct names carrying a recognisable payload
+    /// ([`payload_kind`](super::payload_kind): base64 with padding, a file
+    /// format's magic bytes, a tunnel tool's marker label).
+    pub payload_names: u32,
+    /// The payload kind of the first such name (`gzip`, `base64`, `dnscat2`, …).
+    pub payload_kind: &'static str,
+    /// The first such name.
+    pub payload_example: String,
     /// Sum of name lengths over distinct names.
     pub qname_len_sum: u64,
     /// Longest name.
@@ -261,6 +287,15 @@ impl HostWindow {
             encoded_domain: String::new(),
             high_risk_registrable: 0,
             nxdomain_names: 0,
+            nx_only_registrable: 0,
+            nx_only_examples: Vec::new(),
+            nx_flood_names: 0,
+            nx_flood_domain: String::new(),
+            nx_flood_any_names: 0,
+            nx_flood_any_domain: String::new(),
+            payload_names: 0,
+            payload_kind: "",
+            payload_example: String::new(),
             qname_len_sum: 0,
             max_qname_len: 0,
             entropy_sum: 0.0,

@@ -8,13 +8,35 @@ use std::path::PathBuf;
 #[derive(Debug, Args)]
 pub struct TrainArgs {
     /// Training input: captures or (labelled) JSONL; each file is an independent dataset.
-    #[arg(required = true, value_name = "INPUT")]
+    #[arg(
+        required_unless_present = "db",
+        conflicts_with = "db",
+        value_name = "INPUT"
+    )]
     pub inputs: Vec<PathBuf>,
-    /// Where to write the bundle (a site model; score with it through
-    /// `--model FILE` or `[sensor] model`). The shipped model is never
-    /// overwritten without `--force`.
-    #[arg(long, default_value = "sentineldns-model.bin")]
-    pub out: PathBuf,
+    /// Fit a site model from the windows stored in this database instead of
+    /// from input files, as `--learn` does: windows with evidence left out,
+    /// the most isolated `--trim-permille` ‰ trimmed, thresholds calibrated.
+    /// The model is written beside the database (`DB.models/site-ID.bin`) and
+    /// recorded there, so the next `replay`/`capture` on DB scores with it.
+    #[arg(long, value_name = "DB")]
+    pub db: Option<PathBuf>,
+    /// With `--db`: windows starting at or after this time (RFC 3339 or epoch seconds).
+    #[arg(long, requires = "db", value_parser = crate::cli::values::parse_time)]
+    pub since: Option<i64>,
+    /// With `--db`: windows starting before this time (RFC 3339 or epoch seconds).
+    #[arg(long, requires = "db", value_parser = crate::cli::values::parse_time)]
+    pub until: Option<i64>,
+    /// With `--db`: share of the most isolated windows trimmed before the
+    /// final fit, per mille.
+    #[arg(long, requires = "db", default_value_t = 20, value_parser = clap::value_parser!(u64).range(0..=200))]
+    pub trim_permille: u64,
+    /// Where to write the bundle [default: sentineldns-model.bin; with
+    /// `--db`, beside the database, and a copy here when given]. Score with
+    /// it through `--model FILE` or `[sensor] model`. The shipped model is
+    /// never overwritten without `--force`.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
     /// Allow `--out` to replace the shipped model (`models/default.bin` of the
     /// checkout or the working directory, /usr/share/sentineldns/default.bin):
     /// how `models/README.md` rebuilds it.

@@ -60,6 +60,13 @@ pub struct SensorArgs {
     /// name makes its window Likely Compromise. `capture` re-reads them on SIGHUP.
     #[arg(long, value_name = "FILE")]
     pub intel: Vec<PathBuf>,
+    /// Learn this network for DURATION of packet time (e.g. `30m`), then fit
+    /// a site model from the stored windows and score with it (refit every
+    /// `[learning] retrain_every`). While learning only evidence alerts.
+    /// Overrides `[learning] period`; the site model is kept beside the
+    /// database and a restart uses it.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub learn: Option<i64>,
 }
 
 impl SensorArgs {
@@ -72,6 +79,7 @@ impl SensorArgs {
             no_model: self.no_model,
             db: self.db.clone(),
             threads,
+            learn: self.learn,
         }
     }
 }

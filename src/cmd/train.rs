@@ -35,14 +35,69 @@ fn shipped_model_at(out: &Path) -> Option<PathBuf> {
         .find(|p| resolved(p) == target)
 }
 
+/// `train --db`: a site model from stored windows ([`sentineldns::learn`]).
+fn from_db(a: &TrainArgs, db: &Path) -> anyhow::Result<ExitCode> {
+    if !db.exists() {
+        anyhow::bail!(
+            "database {} does not exist (run `sentineldns replay` or `capture` first)",
+            db.display()
+        );
+    }
+    let mut store = sentineldns::store::Store::open(db)?;
+    let cfg = sentineldns::config::LearningConfig {
+        trim_permille: a.trim_permille,
+        seed: a.seed,
+        ..Default::default()
+    };
+    let (det, r) = sentineldns::learn::fit_from_store(&mut store, db, a.since, a.until, &cfg, None)
+        .with_context(|| format!("fitting a site model from {}", db.display()))?;
+    let t = det.bundle().thresholds;
+    let path = det.path().map(Path::to_path_buf).unwrap_or_default();
+    eprintln!(
+        "site model {} fitted on {} windows from {} to {} ({} left out for evidence, {} most isolated trimmed), seed {}",
+        det.id(),
+        r.windows,
+        r.from.map_or_else(|| "-".into(), sentineldns::time::rfc3339_secs),
+        r.to.map_or_else(|| "-".into(), sentineldns::time::rfc3339_secs),
+        r.left_out,
+        r.trimmed,
+        a.seed
+    );
+    eprintln!(
+        "thresholds: unusual {:.3}, likely {:.3}; wrote {} (recorded in {}: the next replay or capture on it scores with this model)",
+        t.unusual,
+        t.likely,
+        path.display(),
+        db.display()
+    );
+    if let Some(out) = &a.out {
+        if !a.force {
+            if let Some(shipped) = shipped_model_at(out) {
+                anyhow::bail!("refusing to overwrite the shipped model {} (--out {}): pass --force to replace it", shipped.display(), out.display());
+            }
+        }
+        std::fs::copy(&path, out)
+            .with_context(|| format!("copying {} to {}", path.display(), out.display()))?;
+        eprintln!("copied to {}", out.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Run `train`.
 pub fn run(a: TrainArgs) -> anyhow::Result<ExitCode> {
+    if let Some(db) = a.db.clone() {
+        return from_db(&a, &db);
+    }
+    let out = a
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("sentineldns-model.bin"));
     if !a.force {
-        if let Some(shipped) = shipped_model_at(&a.out) {
+        if let Some(shipped) = shipped_model_at(&out) {
             anyhow::bail!(
                 "refusing to overwrite the shipped model {} (--out {}): pass --force to replace it, or write a site model elsewhere (the default --out is sentineldns-model.bin)",
                 shipped.display(),
-                a.out.display()
+                out.display()
             );
         }
     }
@@ -90,12 +145,12 @@ pub fn run(a: TrainArgs) -> anyhow::Result<ExitCode> {
             t.likely
         );
     }
-    if let Some(dir) = a.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     bundle
-        .save(&a.out)
-        .with_context(|| format!("writing {}", a.out.display()))?;
+        .save(&out)
+        .with_context(|| format!("writing {}", out.display()))?;
     let flagged = rows
         .iter()
         .filter(|r| bundle.score(r) >= bundle.thresholds.unusual)
@@ -119,6 +174,6 @@ pub fn run(a: TrainArgs) -> anyhow::Result<ExitCode> {
         flagged,
         100.0 * flagged as f64 / rows.len() as f64
     );
-    eprintln!("wrote {}", a.out.display());
+    eprintln!("wrote {}", out.display());
     Ok(ExitCode::SUCCESS)
 }

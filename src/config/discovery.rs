@@ -44,6 +44,8 @@ pub struct Overrides {
     pub db: Option<PathBuf>,
     /// `--threads`.
     pub threads: Option<u8>,
+    /// `--learn` (`[learning] period`).
+    pub learn: Option<TsMicros>,
 }
 
 impl Overrides {
@@ -61,6 +63,9 @@ impl Overrides {
         }
         if self.no_model {
             c.sensor.no_model = true;
+        }
+        if let Some(p) = self.learn {
+            c.learning.period = Duration(p);
         }
         if let Some(d) = &self.db {
             c.sensor.db = d.clone();

@@ -14,6 +14,7 @@
 //! | `[outputs]` | [`OutputsConfig`] | NDJSON, webhook, metrics (see [`crate::output`]) |
 //! | `[allowlist]` | [`AllowlistConfig`] | allow-list files, inline entries, embedded default |
 //! | `[intel]` | [`IntelConfig`] | threat-intel domain lists (files, inline entries) |
+//! | `[learning]` | [`LearningConfig`] | site learning: period, retrain_every, horizon, min_windows |
 //! | `[log]` | [`LogConfig`] | log level and format |
 //! | `[limits]` | [`LimitsConfig`] | memory bounds: open windows, names, pending queries, flows, first-seen |
 //!
@@ -100,9 +101,9 @@ pub use files::{
 };
 pub use parse::{Problem, Problems};
 pub use sections::{
-    default_model_paths, AllowlistConfig, CaptureConfig, Ids, IntelConfig, LimitsConfig, LogConfig,
-    LogFormat, ModelChoice, SensorConfig, WritePcapConfig, DEFAULT_FIRST_SEEN_ROWS,
-    DEFAULT_JSONL_LINE_BYTES,
+    default_model_paths, AllowlistConfig, CaptureConfig, Ids, IntelConfig, LearningConfig,
+    LimitsConfig, LogConfig, LogFormat, ModelChoice, SensorConfig, WritePcapConfig,
+    DEFAULT_FIRST_SEEN_ROWS, DEFAULT_JSONL_LINE_BYTES,
 };
 pub use values::{display_key, parse_duration, parse_size, Duration, KeyRange};
 
@@ -147,6 +148,8 @@ pub struct Config {
     pub allowlist: AllowlistConfig,
     /// `[intel]`.
     pub intel: IntelConfig,
+    /// `[learning]`.
+    pub learning: LearningConfig,
     /// `[log]`.
     pub log: LogConfig,
     /// `[limits]`.
@@ -279,6 +282,7 @@ impl Config {
             b.extend(w.bounds());
         }
         b.extend(self.limits.bounds());
+        b.extend(self.learning.bounds());
         b
     }
 
@@ -420,7 +424,7 @@ pub(crate) mod tests {
     pub(crate) fn problems(text: &str) -> Vec<Problem> {
         match Config::parse(text) {
             Err(ConfigError::Invalid(p)) => p.0,
-            other => panic!("expected problems, got {other:?}"),
+            other => panic!("expected problems in\n{text}\ngot {other:?}"),
         }
     }
 
@@ -462,6 +466,14 @@ default = false
 [log]
 level = "info"
 format = "json"
+
+[learning]
+period = "30m"
+retrain_every = "1d"
+horizon = "7d"
+min_windows = 48
+trim_permille = 20
+seed = 7
 "#;
 
     #[test]
@@ -677,6 +689,7 @@ format = "json"
         let required = match table {
             "outputs.webhook" => "url = \"http://127.0.0.1:9/x\"\n",
             "capture.write_pcap" => "dir = \"/x\"\n",
+            "learning" if k != "period" => "period = \"30m\"\n",
             _ => "",
         };
         format!("[{table}]\n{required}{k} = {value}\n")

@@ -142,6 +142,7 @@ pub(crate) fn parse_text(text: &str, file: Option<&Path>) -> Parsed {
                 "outputs" => p.config.outputs = part.outputs,
                 "allowlist" => p.config.allowlist = part.allowlist,
                 "intel" => p.config.intel = part.intel,
+                "learning" => p.config.learning = part.learning,
                 "log" => p.config.log = part.log,
                 "limits" => p.config.limits = part.limits,
                 _ => {}

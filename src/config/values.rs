@@ -170,6 +170,7 @@ const TABLES: &[&str] = &[
     "outputs.webhook",
     "allowlist",
     "intel",
+    "learning",
     "log",
     "limits",
 ];

@@ -60,6 +60,9 @@ use crate::model::{Bundle, Label, ModelError, Thresholds};
 use serde::Serialize;
 use std::sync::Arc;
 
+pub mod evidence;
+pub use evidence::{Evidence, Finding, ENCODED_MIN_NAMES, FINDINGS};
+
 /// Model input features, in order (the bundle records and checks them).
 ///
 /// Chosen for the behaviours the sensor must separate (DGA: failures and
@@ -92,11 +95,6 @@ pub const N_MODEL_FEATURES: usize = MODEL_FEATURES.len();
 
 /// Prior weight (in lookups) of the rate shrinkage.
 pub const SHRINK_ALPHA: f64 = 10.0;
-
-/// Distinct encoded names under one unvouched domain in a window
-/// ([`HostWindow::encoded_names`]) that make it at least Unusual, with the
-/// reason `encoded_subdomains`.
-pub const ENCODED_MIN_NAMES: u32 = 4;
 
 /// Distinct encoded names under one unvouched domain that are evidence (the
 /// reason `encoded_subdomains`, so the evidence gate lets the model's score
@@ -174,7 +172,7 @@ pub struct Reason {
 impl Reason {
     /// A finding from the window's own counts rather than a deviation from
     /// the training distribution (usual 0, deviation 0).
-    fn fact(tag: &'static str, feature: &'static str, value: f64) -> Self {
+    pub(crate) fn fact(tag: &'static str, feature: &'static str, value: f64) -> Self {
         Reason {
             tag,
             feature,
@@ -183,38 +181,6 @@ impl Reason {
             deviation: 0.0,
         }
     }
-}
-
-/// The indicators a window raises, most specific first: each makes it at
-/// least Unusual (see the module docs).
-fn indicators(w: &HostWindow) -> impl Iterator<Item = Reason> {
-    [
-        (w.intel_lookups > 0)
-            .then(|| Reason::fact("threat_intel", "intel_lookups", w.intel_lookups as f64)),
-        (w.impersonation_domains > 0).then(|| {
-            Reason::fact(
-                "brand_lookalike",
-                "impersonation_domains",
-                w.impersonation_domains as f64,
-            )
-        }),
-        (w.follow_up_domains > 0).then(|| {
-            Reason::fact(
-                "lure_follow_up",
-                "follow_up_domains",
-                w.follow_up_domains as f64,
-            )
-        }),
-        (w.encoded_names >= ENCODED_MIN_NAMES).then(|| {
-            Reason::fact(
-                "encoded_subdomains",
-                "encoded_names",
-                w.encoded_names as f64,
-            )
-        }),
-    ]
-    .into_iter()
-    .flatten()
 }
 
 /// The verdict on one window.
@@ -415,39 +381,64 @@ impl Detector {
     }
 
     /// Score, label, reasons and explanation for one window.
+    ///
+    /// 1. The model scores the window ([`score`](Self::score)).
+    /// 2. A [`ModelRole::Prior`] does not alert on its score alone: without
+    ///    evidence, its score is held just below Unusual (a site model must
+    ///    agree before a model score alone alerts; `--learn` fits one).
+    /// 3. Evidence gate: with no reason and no evidence the score is held
+    ///    just below Unusual (an alert must name something to check).
+    /// 4. Each [`Evidence`] sets a floor: Unusual lifts the score to halfway
+    ///    between the thresholds, Likely Compromise to halfway between the
+    ///    Likely threshold and 1, whatever the model said.
     pub fn judge(&self, w: &HostWindow) -> Verdict {
+        self.judge_with(w, self.role == ModelRole::Site)
+    }
+
+    /// [`judge`](Self::judge), saying whether the model's score alone may
+    /// alert: `false` for a prior and while the sensor is still learning its
+    /// site ([`crate::learn`]), whatever the model's role.
+    pub fn judge_with(&self, w: &HostWindow, model_may_alert: bool) -> Verdict {
         let x = model_input(w);
+        let t = self.bundle.thresholds;
+        let found: Vec<Evidence> = evidence::evidence(w).collect();
+        let floor = found.iter().map(|e| e.floor).max();
         let mut score = self.score(&x);
-        let evidence = indicators(w).next().is_some();
-        if evidence {
-            // Indicators, not deviations: at least Unusual however ordinary
-            // the rest of the window is.
-            let t = &self.bundle.thresholds;
-            score = score.max(t.unusual + 0.5 * (t.likely - t.unusual));
+        let mut reasons = self.reasons(w, &x);
+        let mut held = None;
+        if floor.is_none() && !model_may_alert && score >= t.unusual {
+            held = Some(score);
+            score = (t.unusual - EVIDENCE_GATE_MARGIN).max(0.0);
         }
-        if w.intel_lookups > 0 {
-            // A configured threat-intel list named a domain this host looked
-            // up: Likely Compromise whatever the model says.
-            let t = &self.bundle.thresholds;
-            score = score.max(t.likely + 0.5 * (1.0 - t.likely));
-        }
-        let reasons = self.reasons(w, &x);
-        if reasons.is_empty() {
+        if reasons.is_empty() && floor.is_none() {
             // Evidence gate: an alert must name something the analyst can
             // check. A window whose only oddity is the combination of ordinary
             // values (no feature far off *and* backed by raw counts, no
-            // indicator) stays just below the Unusual threshold.
-            score = score.min((self.bundle.thresholds.unusual - EVIDENCE_GATE_MARGIN).max(0.0));
+            // finding) stays just below the Unusual threshold.
+            score = score.min((t.unusual - EVIDENCE_GATE_MARGIN).max(0.0));
         }
+        match floor {
+            Some(Label::LikelyCompromise) => score = score.max(t.likely + 0.5 * (1.0 - t.likely)),
+            Some(Label::Unusual) => score = score.max(t.unusual + 0.5 * (t.likely - t.unusual)),
+            _ => {}
+        }
+        reasons.splice(0..0, found.into_iter().map(|e| e.reason));
         let label = self.bundle.label(score);
-        let explanation = explain(w, score, label, &reasons);
+        let mut explanation = explain(w, score, label, &reasons);
+        if let Some(h) = held.filter(|_| !reasons.is_empty()) {
+            explanation.push_str(&format!(
+                " {} alone scored it {h:.2}; a model score without evidence alerts only once a site model agrees{}.",
+                if self.role == ModelRole::Prior { "The shipped prior" } else { "The model" },
+                if self.role == ModelRole::Prior { " (learn this network with --learn)" } else { " (the sensor is still learning this network)" }
+            ));
+        }
         Verdict {
             score,
             label,
             reasons,
             explanation,
             model_id: self.id.clone(),
-            evidence,
+            evidence: floor.is_some(),
         }
     }
 
@@ -474,11 +465,6 @@ impl Detector {
     fn reasons(&self, w: &HostWindow, x: &[f64]) -> Vec<Reason> {
         let mut out = Vec::new();
         let q = &w.qtypes;
-        let nx_share = if w.with_rcode == 0 {
-            0.0
-        } else {
-            w.nxdomain as f64 / w.with_rcode as f64
-        };
         if w.nxdomain >= 5 && w.nxdomain_names >= 3 {
             // Failures on several names: one dead name retried is not a spike.
             out.extend(self.reason(x, "nxdomain_spike", "nxdomain_name_rate_s"));
@@ -493,20 +479,26 @@ impl Detector {
                 "log_risky_lure_names",
             ],
         );
-        if let Some(mut r) = risky {
-            if w.high_risk_domains >= 5 && nx_share >= 0.5 {
-                r.tag = "dga_like_names";
-                out.push(r);
-            } else if w.high_risk_registrable >= 2 || w.risky_lure_domains >= 1 {
+        if let Some(r) = risky {
+            // (Many random names that do not exist are the `dga_like_names`
+            // finding, decided by counts in `evidence`, not by the model.)
+            if w.high_risk_registrable >= 2 || w.risky_lure_domains >= 1 {
                 // One odd-looking domain is not evidence; two unrelated ones,
                 // or a lure (keyword or brand outside its own domain), are.
                 out.push(r);
             }
         }
         if w.max_subdomains >= 10 {
+            // Only encoded names (the `encoded_subdomains` finding) describe
+            // a tunnel; a wide fan-out alone is neutral.
+            let tag = if w.encoded_names >= ENCODED_MIN_NAMES {
+                "long_random_subdomains"
+            } else {
+                "many_subdomains"
+            };
             out.extend(self.strongest(
                 x,
-                "long_random_subdomains",
+                tag,
                 &[
                     "log_max_subdomains",
                     "mean_qname_len_s",
@@ -514,10 +506,13 @@ impl Detector {
                 ],
             ));
         }
-        if q.txt + q.null + q.any + q.rare >= 5 {
+        if q.txt + q.null + q.any + q.rare >= 5 && q.null < evidence::NULL_MIN_LOOKUPS {
+            // TXT and rare types alone are mail, domain verification and
+            // service discovery as often as tunnels: a neutral reason. NULL
+            // lookups are the `tunnel_like_qtypes` finding.
             out.extend(self.strongest(
                 x,
-                "tunnel_like_qtypes",
+                "rare_qtypes",
                 &["null_ratio_s", "txt_ratio_s", "rare_qtype_ratio_s"],
             ));
         }
@@ -550,17 +545,19 @@ impl Detector {
             }
         }
         out.sort_by(|a, b| b.deviation.total_cmp(&a.deviation));
-        // Findings lead, the most specific first. A few encoded names are
-        // evidence even below the indicator's minimum.
-        let mut lead: Vec<Reason> = indicators(w).collect();
+        // A few encoded names are worth naming below the finding's minimum
+        // (a slow exfiltration trickle leaves two or three per window), as a
+        // reason the model's score decides.
         if (ENCODED_EVIDENCE_NAMES..ENCODED_MIN_NAMES).contains(&w.encoded_names) {
-            lead.push(Reason::fact(
-                "encoded_subdomains",
-                "encoded_names",
-                w.encoded_names as f64,
-            ));
+            out.insert(
+                0,
+                Reason::fact(
+                    "long_random_labels",
+                    "encoded_names",
+                    w.encoded_names as f64,
+                ),
+            );
         }
-        out.splice(0..0, lead);
         out
     }
 }
@@ -582,16 +579,7 @@ fn examples(w: &HostWindow, n: usize) -> String {
     names
         .into_iter()
         .take(n)
-        .map(|s| {
-            if s.len() > 60 {
-                format!(
-                    "{}…",
-                    &s[..s.char_indices().nth(57).map_or(s.len(), |(i, _)| i)]
-                )
-            } else {
-                s.to_string()
-            }
-        })
+        .map(safe_name)
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -665,6 +653,36 @@ pub fn explain(w: &HostWindow, score: f64, label: Label, reasons: &[Reason]) -> 
                 if w.follow_up_domains == 1 { "" } else { "s" },
                 w.follow_ups.join(", ")
             ),
+            "nxdomain_flood" => {
+                let (n, d) = if w.nx_flood_any_names > w.nx_flood_names {
+                    (w.nx_flood_any_names, &w.nx_flood_any_domain)
+                } else {
+                    (w.nx_flood_names, &w.nx_flood_domain)
+                };
+                format!(
+                    "{} distinct names under {} do not exist (NXDOMAIN): a random-subdomain flood against that domain's servers, or malware hammering it.",
+                    n,
+                    safe_name(d)
+                )
+            }
+            "payload_in_name" => format!(
+                "{} name{} carr{} data in plain sight ({}), e.g. {}: something is sending a file or commands through DNS.",
+                w.payload_names,
+                if w.payload_names == 1 { "" } else { "s" },
+                if w.payload_names == 1 { "ies" } else { "y" },
+                match w.payload_kind {
+                    "base64" => "base64 with padding",
+                    "dnscat2" => "the dnscat2 tunnel's marker label",
+                    k => k,
+                },
+                safe_name(&w.payload_example)
+            ),
+            "long_random_labels" => format!(
+                "{} distinct names under {} carry long random labels ({} characters or more); a few are common (hashes in telemetry and CDN names), many are how tunnels carry data.",
+                w.encoded_names,
+                safe_name(&w.encoded_domain),
+                crate::aggregate::ENCODED_MIN_LABEL
+            ),
             "encoded_subdomains" => format!(
                 "{} distinct names under {} carry long random labels ({} characters or more), the shape of data encoded into DNS names by a tunnel or an exfiltration tool.",
                 w.encoded_names,
@@ -687,8 +705,15 @@ pub fn explain(w: &HostWindow, score: f64, label: Label, reasons: &[Reason]) -> 
                 )
             }
             "dga_like_names" => format!(
-                "{} of {} distinct names look machine-generated and most of them do not exist, the pattern of a DGA looking for its command server.",
-                w.high_risk_domains, w.unique_domains
+                "{} distinct domains {} looked up do not exist (NXDOMAIN and no other answer; none popular or allow-listed), e.g. {}: the pattern of a DGA looking for its command server.",
+                w.nx_only_registrable,
+                w.host,
+                w.nx_only_examples
+                    .iter()
+                    .take(3)
+                    .map(|d| safe_name(d))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             "risky_domains" => format!(
                 "{} name{} look{} risky (random-looking, lookalike or lure words; riskiest {:.2}).",
@@ -704,6 +729,11 @@ pub fn explain(w: &HostWindow, score: f64, label: Label, reasons: &[Reason]) -> 
             {
                 String::new()
             }
+            "many_subdomains" => format!(
+                "{} distinct names under {} alone in this window.",
+                w.max_subdomains,
+                safe_name(&w.max_subdomains_domain)
+            ),
             "long_random_subdomains" => format!(
                 "{} distinct names under {} alone, averaging {:.0} characters and {:.1} bits of entropy per character — data encoded into DNS names.",
                 w.max_subdomains,
@@ -712,10 +742,16 @@ pub fn explain(w: &HostWindow, score: f64, label: Label, reasons: &[Reason]) -> 
                 w.entropy_sum / w.unique_domains.max(1) as f64
             ),
             "tunnel_like_qtypes" => format!(
-                "{} of the lookups asked for TXT, NULL or other rare record types ({} TXT, {} NULL), which ordinary clients seldom use and tunnelling tools do.",
+                "{} lookups asked for NULL records, which ordinary clients never use and DNS tunnels such as iodine do.",
+                w.qtypes.null
+            ),
+            "rare_qtypes" => format!(
+                "{} of the lookups asked for TXT, ANY or other less common record types ({} TXT, {} ANY, {} other; usually about {}).",
                 pct((w.qtypes.txt + w.qtypes.null + w.qtypes.any + w.qtypes.rare) as f64 / w.lookups.max(1) as f64),
                 w.qtypes.txt,
-                w.qtypes.null
+                w.qtypes.any,
+                w.qtypes.rare,
+                pct(r.usual)
             ),
             "query_burst" => format!(
                 "The query rate is far above normal ({:.0}/min, usually about {:.0}/min).",
@@ -756,15 +792,32 @@ pub fn explain(w: &HostWindow, score: f64, label: Label, reasons: &[Reason]) -> 
             w.intel_domains.first().map_or(String::new(), |d| safe_name(d)),
             if w.intel_domains.len() == 1 { "it" } else { "the listed domains" }
         )
+    } else if has("payload_in_name") {
+        format!(
+            "Find the process on {} that looked up {} (data is leaving through DNS), isolate the host and block the name's domain at the resolver.",
+            w.host,
+            safe_name(&w.payload_example)
+        )
     } else if has("encoded_subdomains") {
         format!(
             "Find the process on {} talking to {} (data may be leaving through DNS) and block that domain at the resolver.",
             w.host, w.encoded_domain
         )
+    } else if has("long_random_labels") {
+        format!(
+            "Find the process on {} talking to {} (data may be leaving through DNS) and block that domain at the resolver if it is not a service you use.",
+            w.host,
+            safe_name(&w.encoded_domain)
+        )
     } else if has("long_random_subdomains") || has("tunnel_like_qtypes") {
         format!(
             "Find the process on {} talking to {} (data may be leaving through DNS) and block that domain at the resolver.",
             w.host, w.max_subdomains_domain
+        )
+    } else if has("nxdomain_flood") {
+        format!(
+            "Find the process on {} sending these lookups (a bot taking part in a DNS flood, or a broken client) and rate-limit it at the resolver.",
+            w.host
         )
     } else if has("dga_like_names") || has("nxdomain_spike") {
         format!(
@@ -882,6 +935,8 @@ mod tests {
                 r.deviation >= REASON_MIN_DEVIATION
                     || r.tag == "new_domain_burst"
                     || r.tag == "beaconing"
+                    || FINDINGS.iter().any(|f| f.tag() == r.tag),
+                "{r:?}"
             );
         }
     }

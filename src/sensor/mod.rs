@@ -31,6 +31,7 @@ use crate::config::{
 use crate::detect::{model_id, Detector, ModelRole, Verdict, MODEL_FEATURES};
 use crate::enrich::{Enricher, Enrichment, FirstSeenRecord};
 use crate::event::{Lookup, RawPacket, MICROS};
+use crate::learn::{SiteLearner, Step};
 use crate::model::{Bundle, Label, Thresholds};
 use crate::output::metrics::Metrics;
 use crate::output::{OutputError, Outputs};
@@ -102,6 +103,7 @@ pub struct StoreSink {
     store: Store,
     run: i64,
     detector: Option<Detector>,
+    learner: Option<SiteLearner>,
     verdicts: Vec<Verdict>,
     counts: VerdictCounts,
     outputs: Outputs,
@@ -121,6 +123,7 @@ impl StoreSink {
             store,
             run,
             detector,
+            learner: None,
             verdicts: Vec::new(),
             counts: VerdictCounts::default(),
             outputs,
@@ -138,6 +141,17 @@ impl StoreSink {
         self.detector.as_ref()
     }
 
+    /// Learn the site with `learner` ([`crate::learn`]).
+    pub fn with_learner(mut self, learner: SiteLearner) -> Self {
+        self.learner = Some(learner);
+        self
+    }
+
+    /// The site learner, when learning is on or a site model was loaded.
+    pub fn learner(&self) -> Option<&SiteLearner> {
+        self.learner.as_ref()
+    }
+
     /// Verdicts so far.
     pub fn counts(&self) -> VerdictCounts {
         self.counts
@@ -153,8 +167,34 @@ impl WindowSink for StoreSink {
     type Error = SensorError;
     fn write(&mut self, w: &[HostWindow], f: &[FirstSeenRecord]) -> Result<(), SensorError> {
         self.verdicts.clear();
+        if let (Some(l), Some(_)) = (&mut self.learner, &self.detector) {
+            match l.before_batch(&mut self.store, w) {
+                Step::Nothing => {}
+                Step::Fitted(d, r) => {
+                    tracing::info!(
+                        id = %d.id(),
+                        path = %d.path().map_or(String::new(), |p| p.display().to_string()),
+                        windows = r.windows,
+                        left_out = r.left_out,
+                        trimmed = r.trimmed,
+                        from = %r.from.map_or_else(String::new, crate::time::rfc3339_secs),
+                        to = %r.to.map_or_else(String::new, crate::time::rfc3339_secs),
+                        unusual = d.bundle().thresholds.unusual,
+                        likely = d.bundle().thresholds.likely,
+                        "site model fitted; it scores from now on"
+                    );
+                    self.detector = Some(*d);
+                }
+                Step::Failed(e) => {
+                    tracing::warn!(error = %e, "site model not fitted yet; the current model keeps scoring");
+                }
+            }
+        }
         if let Some(d) = &self.detector {
-            self.verdicts.extend(w.iter().map(|w| d.judge(w)));
+            let may_alert =
+                d.role() == ModelRole::Site && !self.learner.as_ref().is_some_and(|l| l.learning());
+            self.verdicts
+                .extend(w.iter().map(|w| d.judge_with(w, may_alert)));
             for v in &self.verdicts {
                 self.counts.count(v.label);
             }
@@ -441,10 +481,49 @@ impl Sensor {
         let outputs = start_outputs(settings)?;
         let metrics = outputs.metrics().clone();
         let run = store.begin_run(&command, &inputs, cfg.aggregate.window / MICROS)?;
+        // The site model of this database replaces the prior (a model
+        // configured explicitly stays).
+        let mut detector = detector;
+        let mut site_fitted_at = None;
+        let learning = &settings.config.learning;
+        if detector
+            .as_ref()
+            .is_some_and(|d| d.role() == ModelRole::Prior)
+        {
+            match crate::learn::load_site_model(&store) {
+                Ok(Some(mut d)) => {
+                    if let Some(t) = settings.config.sensor.thresholds {
+                        d.set_thresholds(t)
+                            .map_err(|e| SensorError::Model(e.to_string()))?;
+                    }
+                    site_fitted_at = store.model(d.id())?.and_then(|m| m.fitted_at);
+                    tracing::info!(id = %d.id(), path = %d.path().map_or(String::new(), |p| p.display().to_string()), "site model of this database loaded; it scores instead of the prior");
+                    detector = Some(d);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "the site model of this database cannot be used; scoring with the prior");
+                }
+            }
+        }
         if let Some(d) = &detector {
             store.record_model(&d.record(Some(run)))?;
         }
-        let sink = StoreSink::new(store, run, detector, outputs, printer);
+        let learner = (detector.is_some() && (learning.enabled() || site_fitted_at.is_some()))
+            .then(|| -> Result<SiteLearner, SensorError> {
+                Ok(SiteLearner::new(
+                    learning.clone(),
+                    settings.config.sensor.db.clone(),
+                    Some(run),
+                    site_fitted_at,
+                    store.first_window_start()?.map(|s| s * MICROS),
+                ))
+            })
+            .transpose()?;
+        let mut sink = StoreSink::new(store, run, detector, outputs, printer);
+        if let Some(l) = learner {
+            sink = sink.with_learner(l);
+        }
         Ok(Sensor {
             pipeline: Pipeline::new(&cfg, enricher, sink),
             metrics,

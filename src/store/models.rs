@@ -129,6 +129,14 @@ impl Store {
         rows
     }
 
+    /// Start of the earliest stored window (unix seconds), if any: where site
+    /// learning counts its period from.
+    pub fn first_window_start(&self) -> Result<Option<i64>, StoreError> {
+        self.conn
+            .query_row("SELECT MIN(window_start) FROM windows", [], |r| r.get(0))
+            .map_err(|e| self.err(e))
+    }
+
     /// The site model fitted last (latest packet time), if any.
     pub fn latest_site_model(&self) -> Result<Option<ModelRecord>, StoreError> {
         self.conn

@@ -49,6 +49,7 @@ mod pairing;
 mod real_captures;
 mod real_traffic;
 mod simulate;
+mod site_learning;
 mod threat_intel;
 mod verdicts;
 mod window_signals;

@@ -66,13 +66,15 @@ pub fn parse_duration(s: &str) -> Result<TsMicros, String> {
         (n, 60 * MICROS)
     } else if let Some(n) = t.strip_suffix('h') {
         (n, 3600 * MICROS)
+    } else if let Some(n) = t.strip_suffix('d') {
+        (n, 86_400 * MICROS)
     } else {
         (t, MICROS)
     };
     let v: f64 = num
         .trim()
         .parse()
-        .map_err(|_| format!("{s:?} is not a duration (examples: 300, 300s, 5m, 1h)"))?;
+        .map_err(|_| format!("{s:?} is not a duration (examples: 300, 300s, 5m, 1h, 7d)"))?;
     if !v.is_finite() || v < 0.0 || v * mult as f64 > i64::MAX as f64 / 2.0 {
         return Err(format!("{s:?} is out of range"));
     }

@@ -4,6 +4,7 @@
 mod allowlist;
 mod capture;
 mod intel;
+mod learning;
 mod limits;
 mod log;
 mod sensor;
@@ -11,6 +12,7 @@ mod sensor;
 pub use allowlist::AllowlistConfig;
 pub use capture::{CaptureConfig, Ids, WritePcapConfig};
 pub use intel::IntelConfig;
+pub use learning::LearningConfig;
 pub use limits::{LimitsConfig, DEFAULT_FIRST_SEEN_ROWS, DEFAULT_JSONL_LINE_BYTES};
 pub use log::{LogConfig, LogFormat};
 pub use sensor::{default_model_paths, ModelChoice, SensorConfig};

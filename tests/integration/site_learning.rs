@@ -1,0 +1,298 @@
+//! Site learning (issue 12, item 1): `--learn` fits a site model on packet
+//! time from the stored windows, swaps it in, records its provenance and the
+//! model id of every verdict; a restart loads it; `train --db` fits the same
+//! model offline; windows with evidence are left out of training.
+
+use crate::util::{bin, db_value};
+use std::path::{Path, PathBuf};
+
+fn simulate(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
+    let p = dir.join(name);
+    bin()
+        .arg("simulate")
+        .args(args)
+        .arg("--out")
+        .arg(&p)
+        .assert()
+        .success();
+    p
+}
+
+fn replay(db: &Path, input: &Path, extra: &[&str]) -> String {
+    let out = bin()
+        .args([
+            "replay",
+            "--progress",
+            "never",
+            "--format",
+            "none",
+            "--log-level",
+            "info",
+        ])
+        .arg("--db")
+        .arg(db)
+        .args(extra)
+        .arg(input)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn count(db: &Path, sql: &str) -> i64 {
+    db_value(db, sql)
+}
+
+/// 2 h of 12 simulated hosts (08:00–10:00 UTC on 2024-03-04), with attacks
+/// on 3 of them.
+fn two_hours(dir: &Path) -> PathBuf {
+    simulate(
+        dir,
+        "site.jsonl",
+        &[
+            "--hosts",
+            "12",
+            "--hours",
+            "2",
+            "--seed",
+            "515",
+            "--incident-hosts",
+            "3",
+        ],
+    )
+}
+
+const START: i64 = 1_709_539_200; // 2024-03-04T08:00:00Z, the simulator's default start
+
+#[test]
+fn learn_fits_a_site_model_on_packet_time_and_every_verdict_names_its_model() {
+    let d = tempfile::tempdir().unwrap();
+    let sim = two_hours(d.path());
+    let db = d.path().join("s.db");
+    let log = replay(&db, &sim, &["--learn", "30m"]);
+    assert!(log.contains("site model fitted"), "{log}");
+
+    // One prior and one site model, with provenance.
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) FROM models WHERE role = 'prior'"),
+        1
+    );
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) FROM models WHERE role = 'site'"),
+        1
+    );
+    let boundary = START + 1800;
+    assert_eq!(
+        count(&db, "SELECT fitted_at FROM models WHERE role = 'site'"),
+        boundary
+    );
+    assert_eq!(
+        count(&db, "SELECT data_from FROM models WHERE role = 'site'"),
+        START
+    );
+    assert_eq!(
+        count(&db, "SELECT data_to FROM models WHERE role = 'site'"),
+        boundary
+    );
+    let used = count(&db, "SELECT windows FROM models WHERE role = 'site'");
+    let left_out = count(&db, "SELECT left_out FROM models WHERE role = 'site'");
+    let trimmed = count(&db, "SELECT trimmed FROM models WHERE role = 'site'");
+    let period_windows = count(
+        &db,
+        &format!("SELECT COUNT(*) FROM windows WHERE window_start < {boundary} AND lookups > 0"),
+    );
+    assert_eq!(
+        used + left_out + trimmed,
+        period_windows,
+        "every window of the period is accounted for"
+    );
+    assert_eq!(
+        trimmed,
+        (period_windows - left_out) * 20 / 1000,
+        "2 % trimmed"
+    );
+
+    // Windows of the period are scored by the prior, every later one by the
+    // site model.
+    let prior: String = db_value(&db, "SELECT id FROM models WHERE role = 'prior'");
+    let site: String = db_value(&db, "SELECT id FROM models WHERE role = 'site'");
+    assert_eq!(
+        count(&db, &format!("SELECT COUNT(*) FROM windows WHERE window_start < {boundary} AND model_id != '{prior}'")),
+        0
+    );
+    assert_eq!(
+        count(&db, &format!("SELECT COUNT(*) FROM windows WHERE window_start >= {boundary} AND model_id != '{site}'")),
+        0
+    );
+    assert!(
+        count(
+            &db,
+            &format!("SELECT COUNT(*) FROM windows WHERE model_id = '{site}'")
+        ) > 100
+    );
+
+    // While learning, only evidence alerts.
+    assert_eq!(
+        count(&db, &format!("SELECT COUNT(*) FROM windows WHERE window_start < {boundary} AND label != 'Normal' AND evidence = 0")),
+        0
+    );
+
+    // The model file is beside the database and is the model recorded.
+    let path: String = db_value(&db, "SELECT path FROM models WHERE role = 'site'");
+    assert!(
+        path.starts_with(&format!("{}.models/site-", db.display())),
+        "{path}"
+    );
+    let bytes = std::fs::read(&path).unwrap();
+    assert_eq!(sentineldns::detect::model_id(&bytes), site);
+}
+
+#[test]
+fn a_restart_scores_with_the_site_model_and_train_db_fits_the_same_model() {
+    let d = tempfile::tempdir().unwrap();
+    let sim = two_hours(d.path());
+    let db = d.path().join("s.db");
+    replay(&db, &sim, &["--learn", "30m"]);
+    let site: String = db_value(&db, "SELECT id FROM models WHERE role = 'site'");
+
+    // A later day, replayed without --learn: the database's site model
+    // scores it, not the prior.
+    let later = simulate(
+        d.path(),
+        "later.jsonl",
+        &[
+            "--hosts",
+            "12",
+            "--hours",
+            "1",
+            "--seed",
+            "516",
+            "--start",
+            "2024-03-05T08:00:00Z",
+        ],
+    );
+    let log = replay(&db, &later, &[]);
+    assert!(log.contains("site model of this database loaded"), "{log}");
+    let day2 = START + 86_400;
+    assert_eq!(
+        count(&db, &format!("SELECT COUNT(*) FROM windows WHERE window_start >= {day2} AND model_id != '{site}'")),
+        0
+    );
+    assert!(
+        count(
+            &db,
+            &format!("SELECT COUNT(*) FROM windows WHERE window_start >= {day2}")
+        ) > 0
+    );
+
+    // `train --db` over the same period with the same seed is the same model.
+    let boundary = START + 1800;
+    let out = bin()
+        .args(["train", "--seed", "1", "--db"])
+        .arg(&db)
+        .args([
+            "--since",
+            &START.to_string(),
+            "--until",
+            &boundary.to_string(),
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("site model {site} fitted")), "{err}");
+
+    // A site model file that no longer matches its record is refused, and the
+    // sensor falls back to the prior with a warning.
+    let path: String = db_value(&db, &format!("SELECT path FROM models WHERE id = '{site}'"));
+    std::fs::write(&path, b"not a model").unwrap();
+    let log = replay(&db, &later, &[]);
+    assert!(
+        log.contains("cannot be used; scoring with the prior"),
+        "{log}"
+    );
+}
+
+#[test]
+fn windows_with_evidence_are_left_out_of_site_training() {
+    let d = tempfile::tempdir().unwrap();
+    // Attacks on 4 of 10 hosts from the start: a site that already has
+    // something wrong when the sensor is installed.
+    let sim = simulate(
+        d.path(),
+        "dirty.jsonl",
+        &[
+            "--hosts",
+            "10",
+            "--hours",
+            "1",
+            "--seed",
+            "99",
+            "--incident-hosts",
+            "4",
+            "--scenarios",
+            "dga_beacon,dns_tunnel",
+        ],
+    );
+    let db = d.path().join("s.db");
+    replay(&db, &sim, &["--learn", "30m"]);
+    let left_out = count(&db, "SELECT left_out FROM models WHERE role = 'site'");
+    let evidence = count(
+        &db,
+        &format!(
+            "SELECT COUNT(*) FROM windows WHERE evidence = 1 AND window_start < {}",
+            START + 1800
+        ),
+    );
+    assert!(
+        left_out > 0,
+        "the attacks of the learning period carry evidence"
+    );
+    assert_eq!(left_out, evidence);
+    // Whatever the site model learnt, DGA and tunnel windows after the
+    // period are flagged: evidence sets the floor.
+    assert_eq!(
+        count(
+            &db,
+            &format!(
+                "SELECT COUNT(*) FROM windows WHERE window_start >= {} AND truth_scenario IN ('dga_beacon', 'dns_tunnel') AND malicious_lookups >= 20 AND label = 'Normal'",
+                START + 1800
+            )
+        ),
+        0
+    );
+}
+
+#[test]
+fn train_db_without_enough_windows_says_how_many() {
+    let d = tempfile::tempdir().unwrap();
+    let sim = simulate(
+        d.path(),
+        "tiny.jsonl",
+        &["--hosts", "2", "--hours", "1", "--seed", "3"],
+    );
+    let db = d.path().join("s.db");
+    replay(&db, &sim, &[]);
+    let out = bin()
+        .args(["train", "--db"])
+        .arg(&db)
+        .assert()
+        .failure()
+        .get_output()
+        .clone();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("usable windows") && err.contains("at least 32"),
+        "{err}"
+    );
+    let out = bin()
+        .args(["train", "--db"])
+        .arg(d.path().join("none.db"))
+        .assert()
+        .failure()
+        .get_output()
+        .clone();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
+}
