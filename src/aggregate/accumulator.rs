@@ -6,7 +6,7 @@
 
 use super::beacon::{RegStat, BEACON_SAMPLES};
 use super::pools::Pools;
-use super::{AggregateConfig, Beacon, DomainCount, HostWindow, Lookalike};
+use super::{AggregateConfig, Beacon, DomainCount, HostWindow, Lookalike, RegularContact};
 use crate::enrich::Enrichment;
 use crate::event::{rcode, Lookup, LookupOutcome, TsMicros};
 use rustc_hash::FxHashMap;
@@ -282,6 +282,7 @@ impl Acc {
                 risky: false,
                 vouched: e.allowed || e.popular,
                 count: 0,
+                hosts: 0,
                 nx: 0,
                 nx_names: 0,
                 other_rcode: 0,
@@ -301,6 +302,7 @@ impl Acc {
         r.vouched &= e.allowed || e.popular;
         r.count += 1;
         r.nx += nx as u32;
+        r.hosts = r.hosts.max(e.hosts);
         r.nx_names += first_nx as u32;
         r.other_rcode += (l.rcode.is_some() && !nx) as u32;
         if r.times.len() < BEACON_SAMPLES {
@@ -372,6 +374,24 @@ impl Acc {
                 best_beacon = Some((r, cv, mean));
             }
         }
+        let mut regular: Vec<RegularContact> = self
+            .regs
+            .values()
+            .filter(|r| !r.vouched)
+            .filter_map(|r| {
+                let (cv, mean) = r.regular?;
+                (cv <= super::REGULAR_MAX_CV).then(|| RegularContact {
+                    domain: r.name.clone(),
+                    lookups: r.count,
+                    mean_interval_s: mean,
+                    cv,
+                    hosts: r.hosts,
+                })
+            })
+            .collect();
+        regular.sort_by(|a, b| a.cv.total_cmp(&b.cv).then_with(|| a.domain.cmp(&b.domain)));
+        regular.truncate(4);
+        w.regular_domains = regular;
         nx_only.sort_unstable();
         w.nx_only_examples = nx_only.iter().take(top).map(|s| s.to_string()).collect();
         if let Some(b) = best_fan {
@@ -482,5 +502,41 @@ fn dc(d: &DomStat) -> DomainCount {
         count: d.count,
         nxdomain: d.nxdomain,
         risk: (d.risk as f64 * 1e4).round() / 1e4,
+    }
+}
+
+#[cfg(test)]
+mod payload_tests {
+    use super::payload_kind;
+
+    #[test]
+    fn payloads_are_recognised_by_their_shape() {
+        // ndpi's dns-exf.pcap: a gzip file in one name, lowercased on the wire.
+        assert_eq!(
+            payload_kind(
+                "h4sicn03*2qaa3rlc3qudhh0aavjycxwakjehelu5klueow0zjxulgage-.4s2fgaaaa==-.test.txt"
+            ),
+            Some("gzip")
+        );
+        assert_eq!(
+            payload_kind("dnscat.546b03f50000000000a6023ed4df184d6ac5c2628b47714fdee584fed739.5a03b5b1e1aa8f8fdb1bbe8d5e04952141f7d4f82c7e3b06dcc8b87fad7a.19e4d098dc8c618f8d81cfeb02"),
+            Some("dnscat2")
+        );
+        assert_eq!(
+            payload_kind(
+                "oncaaaafcaaabdwefmr01ycc+blulhwmph7l/5caaaeuy3vydmuyntuxos1zage.x.dns2tcp.hsc.fr"
+            ),
+            Some("base64")
+        );
+        for benign in [
+            "www.example.com",
+            "r3---sn-ab12cd34.googlevideo.com",
+            "d1a2b3c4d5e6f7.cloudfront.net",
+            "0123456789abcdef0123456789abcdef.avqs.mcafee.com",
+            "dnscat.example.com",
+            "_ldap._tcp.dc._msdcs.ad.example-corp.com",
+        ] {
+            assert_eq!(payload_kind(benign), None, "{benign}");
+        }
     }
 }

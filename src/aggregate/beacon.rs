@@ -25,6 +25,8 @@ pub(super) struct RegStat {
     /// fan-out feature.
     pub(super) vouched: bool,
     pub(super) count: u32,
+    /// Site prevalence of the domain (most clients seen, [`crate::enrich::Enrichment::hosts`]).
+    pub(super) hosts: u16,
     /// Lookups answered NXDOMAIN.
     pub(super) nx: u32,
     /// Distinct names answered NXDOMAIN.

@@ -38,7 +38,12 @@ mod window;
 pub use accumulator::{is_encoded, payload_kind, ENCODED_MIN_LABEL};
 pub use beacon::{BEACON_MIN_GAP, BEACON_SAMPLES};
 pub use lure::{FOLLOW_UP, LURE_HOSTS_CAP};
-pub use window::{Beacon, DomainCount, HostWindow, Lookalike, QtypeCounts, Truth};
+pub use window::{Beacon, DomainCount, HostWindow, Lookalike, QtypeCounts, RegularContact, Truth};
+
+/// Largest coefficient of variation of contact intervals for a domain to be
+/// listed in [`HostWindow::regular_domains`] (timers with jitter of a few
+/// per cent are well under it; browsing is far over it).
+pub const REGULAR_MAX_CV: f64 = 0.2;
 
 use crate::enrich::Enrichment;
 use crate::event::{Lookup, TsMicros, MICROS};

@@ -41,6 +41,22 @@ pub struct Beacon {
     pub cv: f64,
 }
 
+/// A domain a host contacted at a regular interval in one window (see
+/// [`HostWindow::regular_domains`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RegularContact {
+    /// Registrable (grouping) domain.
+    pub domain: String,
+    /// Lookups of it in the window.
+    pub lookups: u32,
+    /// Mean interval between contacts, seconds.
+    pub mean_interval_s: f64,
+    /// Coefficient of variation of the intervals.
+    pub cv: f64,
+    /// Site prevalence: clients seen resolving it.
+    pub hosts: u16,
+}
+
 /// Lookups per query type.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct QtypeCounts {
@@ -236,6 +252,11 @@ pub struct HostWindow {
     /// Most regular repeated contact, if any domain had ≥ 4 contacts (lookups
     /// less than [`BEACON_MIN_GAP`](super::BEACON_MIN_GAP) apart are one contact).
     pub beacon: Option<Beacon>,
+    /// Unvouched domains contacted at a regular interval (coefficient of
+    /// variation at most [`REGULAR_MAX_CV`](super::REGULAR_MAX_CV), at least
+    /// 4 contacts), most regular first, at most 4: what the slow-signal
+    /// detector follows across windows.
+    pub regular_domains: Vec<RegularContact>,
     /// Most looked-up names (count desc, name asc).
     pub top_domains: Vec<DomainCount>,
     /// Riskiest names (risk desc, name asc).
@@ -251,7 +272,8 @@ pub struct HostWindow {
 }
 
 impl HostWindow {
-    pub(super) fn empty(host: IpAddr, start: TsMicros, end: TsMicros) -> Self {
+    /// A window of `host` over `[start, end)` with nothing in it.
+    pub fn empty(host: IpAddr, start: TsMicros, end: TsMicros) -> Self {
         HostWindow {
             host,
             start,
@@ -308,6 +330,7 @@ impl HostWindow {
             latency_sum_us: 0,
             latency_n: 0,
             beacon: None,
+            regular_domains: Vec::new(),
             top_domains: Vec::new(),
             risky_domains: Vec::new(),
             lookalikes: Vec::new(),

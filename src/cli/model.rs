@@ -95,6 +95,12 @@ pub struct EvaluateArgs {
     /// explanation, highest score first (0: none). JSON and HTML list all.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub review: usize,
+    /// Score each input as a sensor with `--learn DURATION` would: the
+    /// first DURATION of packet time with the model as a prior (only
+    /// evidence alerts), then a site model fitted on that input's own
+    /// windows (see `[learning]`; seed 1, 2 % trimmed, refit daily).
+    #[arg(long, value_name = "DURATION", value_parser = crate::cli::values::parse_duration)]
+    pub learn: Option<i64>,
     /// Window options (must match the model's).
     #[command(flatten)]
     pub windows: WindowArgs,

@@ -100,11 +100,52 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
         windows.extend(ws.into_iter().map(|w| (i, w)));
     }
     let many = a.inputs.len() > 1;
+    // Each input is scored as its own sensor would: in (start, host) order,
+    // with the slow signals and, with --learn, site learning.
+    windows.retain(|(_, w)| w.lookups > 0);
+    windows.sort_by_cached_key(|(i, w)| (*i, w.start, w.host.to_string()));
+    let learning = sentineldns::config::LearningConfig {
+        period: sentineldns::config::Duration(a.learn.unwrap_or(0)),
+        ..Default::default()
+    };
+    let mut verdicts = Vec::with_capacity(windows.len());
+    for i in 0..a.inputs.len() {
+        let ws: Vec<HostWindow> = windows
+            .iter()
+            .filter(|(j, _)| *j == i)
+            .map(|(_, w)| w.clone())
+            .collect();
+        let sentineldns::learn::Offline {
+            verdicts: vs,
+            fitted,
+        } = sentineldns::learn::score_offline(&ws, &det, &learning)
+            .with_context(|| format!("scoring {}", a.inputs[i].display()))?;
+        for (d, r) in &fitted {
+            eprintln!(
+                "{}: site model {} fitted on {} windows ({} left out for evidence, {} trimmed) from {} to {}; thresholds {:.3} / {:.3}",
+                a.inputs[i].display(),
+                d.id(),
+                r.windows,
+                r.left_out,
+                r.trimmed,
+                r.from.map_or_else(String::new, sentineldns::time::rfc3339_secs),
+                r.to.map_or_else(String::new, sentineldns::time::rfc3339_secs),
+                d.bundle().thresholds.unusual,
+                d.bundle().thresholds.likely
+            );
+        }
+        if a.learn.is_some() && fitted.is_empty() {
+            eprintln!(
+                "{}: no site model fitted (too few windows or too short); every window was scored by the prior",
+                a.inputs[i].display()
+            );
+        }
+        verdicts.extend(vs);
+    }
     let scored: Vec<ScoredWindow> = windows
         .iter()
-        .filter(|(_, w)| w.lookups > 0)
-        .map(|(i, w)| {
-            let v = det.judge(w);
+        .zip(verdicts)
+        .map(|((i, w), v)| {
             let (truth_malicious, truth_scenario, first_malicious_ts) = truth(w, &periods);
             ScoredWindow {
                 host: if many {

@@ -302,3 +302,59 @@ pub fn evidence(w: &HostWindow) -> impl Iterator<Item = Evidence> + '_ {
 pub fn floor(w: &HostWindow) -> Option<Label> {
     evidence(w).map(|e| e.floor).max()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The docs read the registry: every finding (and every slow signal) has
+    /// its row in docs/detection.md, and the tags are distinct.
+    #[test]
+    fn every_finding_is_documented_once() {
+        let doc = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/detection.md"),
+        )
+        .expect("docs/detection.md is part of the checkout");
+        let mut tags: Vec<&str> = FINDINGS.iter().map(|f| f.tag()).collect();
+        tags.extend(["slow_dga", "slow_beacon", "slow_exfil"]);
+        for t in &tags {
+            assert!(
+                doc.contains(&format!("| `{t}` |")),
+                "docs/detection.md has no row for {t}"
+            );
+        }
+        let mut sorted = tags.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), tags.len(), "{tags:?}");
+        for f in FINDINGS {
+            assert!(!f.summary().is_empty());
+        }
+    }
+
+    #[test]
+    fn floors_follow_the_counts() {
+        let mut w = HostWindow::empty("10.0.0.1".parse().unwrap(), 0, 300_000_000);
+        assert!(evidence(&w).next().is_none());
+        w.nx_only_registrable = DGA_MIN_DOMAINS - 1;
+        assert_eq!(floor(&w), None);
+        w.nx_only_registrable = DGA_MIN_DOMAINS;
+        assert_eq!(floor(&w), Some(Label::Unusual));
+        w.nx_only_registrable = DGA_LIKELY_DOMAINS;
+        assert_eq!(floor(&w), Some(Label::LikelyCompromise));
+        let mut w = HostWindow::empty("10.0.0.1".parse().unwrap(), 0, 300_000_000);
+        w.nx_flood_any_names = FLOOD_VOUCHED_MIN_NAMES - 1;
+        w.nx_flood_names = FLOOD_MIN_NAMES - 1;
+        assert_eq!(floor(&w), None);
+        w.nx_flood_any_names = FLOOD_VOUCHED_MIN_NAMES;
+        assert_eq!(floor(&w), Some(Label::Unusual));
+        w.nx_flood_names = FLOOD_LIKELY_NAMES;
+        assert_eq!(floor(&w), Some(Label::LikelyCompromise));
+        let mut w = HostWindow::empty("10.0.0.1".parse().unwrap(), 0, 300_000_000);
+        w.payload_kind = "base64";
+        w.payload_names = 1;
+        assert_eq!(floor(&w), Some(Label::Unusual));
+        w.payload_kind = "gzip";
+        assert_eq!(floor(&w), Some(Label::LikelyCompromise));
+    }
+}

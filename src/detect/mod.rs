@@ -61,7 +61,9 @@ use serde::Serialize;
 use std::sync::Arc;
 
 pub mod evidence;
+pub mod slow;
 pub use evidence::{Evidence, Finding, ENCODED_MIN_NAMES, FINDINGS};
+pub use slow::SlowSignals;
 
 /// Model input features, in order (the bundle records and checks them).
 ///
@@ -399,9 +401,27 @@ impl Detector {
     /// alert: `false` for a prior and while the sensor is still learning its
     /// site ([`crate::learn`]), whatever the model's role.
     pub fn judge_with(&self, w: &HostWindow, model_may_alert: bool) -> Verdict {
+        self.judge_in_context(w, model_may_alert, Vec::new())
+    }
+
+    /// [`judge_with`](Self::judge_with) with findings of stateful detectors
+    /// (e.g. [`SlowSignals`]) that need more than the window, each with its
+    /// sentence for the explanation: they set floors like the window's own
+    /// findings.
+    pub fn judge_in_context(
+        &self,
+        w: &HostWindow,
+        model_may_alert: bool,
+        context: Vec<(Evidence, String)>,
+    ) -> Verdict {
         let x = model_input(w);
         let t = self.bundle.thresholds;
-        let found: Vec<Evidence> = evidence::evidence(w).collect();
+        let mut found: Vec<Evidence> = evidence::evidence(w).collect();
+        let mut details = Vec::with_capacity(context.len());
+        for (e, d) in context {
+            found.push(e);
+            details.push(d);
+        }
         let floor = found.iter().map(|e| e.floor).max();
         let mut score = self.score(&x);
         let mut reasons = self.reasons(w, &x);
@@ -424,7 +444,7 @@ impl Detector {
         }
         reasons.splice(0..0, found.into_iter().map(|e| e.reason));
         let label = self.bundle.label(score);
-        let mut explanation = explain(w, score, label, &reasons);
+        let mut explanation = explain_with(w, score, label, &reasons, &details);
         if let Some(h) = held.filter(|_| !reasons.is_empty()) {
             explanation.push_str(&format!(
                 " {} alone scored it {h:.2}; a model score without evidence alerts only once a site model agrees{}.",
@@ -607,6 +627,17 @@ fn safe_name(s: &str) -> String {
 
 /// The analyst paragraph for a window.
 pub fn explain(w: &HostWindow, score: f64, label: Label, reasons: &[Reason]) -> String {
+    explain_with(w, score, label, reasons, &[])
+}
+
+/// [`explain`] with sentences of context findings placed after the head.
+pub fn explain_with(
+    w: &HostWindow,
+    score: f64,
+    label: Label,
+    reasons: &[Reason],
+    details: &[String],
+) -> String {
     let minutes = (w.end - w.start) as f64 / (60 * MICROS) as f64;
     let head = format!(
         "{} (score {:.2}) for {} in {}–{} UTC: {} lookups ({:.0}/min).",
@@ -622,6 +653,7 @@ pub fn explain(w: &HostWindow, score: f64, label: Label, reasons: &[Reason]) -> 
         return format!("{head} Nothing stands out against the training traffic.");
     }
     let mut parts = vec![head];
+    parts.extend(details.iter().cloned());
     for r in reasons {
         let s = match r.tag {
             "nxdomain_spike" => format!(
@@ -813,6 +845,22 @@ pub fn explain(w: &HostWindow, score: f64, label: Label, reasons: &[Reason]) -> 
         format!(
             "Find the process on {} talking to {} (data may be leaving through DNS) and block that domain at the resolver.",
             w.host, w.max_subdomains_domain
+        )
+    } else if has("slow_exfil") {
+        format!(
+            "Find the process on {} talking to {} (data may be leaving through DNS, slowly) and block that domain at the resolver.",
+            w.host,
+            safe_name(&w.encoded_domain)
+        )
+    } else if has("slow_beacon") {
+        format!(
+            "Find the process on {} that calls out on this timer, check the domain's owner and block it at the resolver if unknown.",
+            w.host
+        )
+    } else if has("slow_dga") {
+        format!(
+            "Check {} for malware that generates domains; the non-existent domains of the last hour are indicators.",
+            w.host
         )
     } else if has("nxdomain_flood") {
         format!(

@@ -163,6 +163,13 @@ pub struct Enrichment {
     pub new_global: bool,
     /// The registrable domain was never seen from this client (within memory).
     pub new_host: bool,
+    /// Site prevalence: how many distinct clients the sensor has seen resolve
+    /// the registrable domain, this one included (within memory, restored
+    /// from the database's per-host first-seen rows at start; 0 when unknown:
+    /// no registrable domain, allow-listed, or the table is full). A domain
+    /// only one host ever resolves looks like C2, a DGA or a tunnel; one many
+    /// hosts resolve does not.
+    pub hosts: u16,
 }
 
 impl Enrichment {
@@ -301,6 +308,9 @@ pub struct Enricher {
     cache: FxHashMap<u64, CacheEntry>,
     global: FirstSeenSet,
     hosts: FirstSeenSet,
+    /// Distinct clients per registrable domain (see [`Enrichment::hosts`]),
+    /// at most `first_seen_cap` domains.
+    prevalence: FxHashMap<u64, u16>,
     queue: Vec<FirstSeenRecord>,
     stats: EnrichStats,
 }
@@ -328,6 +338,7 @@ impl Enricher {
             intel: AllowList::default(),
             global: FirstSeenSet::new(cfg.first_seen_cap),
             hosts: FirstSeenSet::new(cfg.host_first_seen_cap),
+            prevalence: FxHashMap::default(),
             cache: FxHashMap::default(),
             queue: Vec::new(),
             stats: EnrichStats::default(),
@@ -397,8 +408,35 @@ impl Enricher {
         let hour = hour_of(rec.last_ts.max(rec.first_ts));
         match rec.host {
             None => self.global.preload(h, hour),
-            Some(host) => self.hosts.preload(host_key(host, h), hour),
+            Some(host) => {
+                self.hosts.preload(host_key(host, h), hour);
+                self.count_host(h);
+            }
         }
+    }
+
+    /// One more client for the domain hashed `h`; its new count (0 when the
+    /// table is full and `h` is not in it).
+    fn count_host(&mut self, h: u64) -> u16 {
+        let cap = self.cfg.first_seen_cap.max(1);
+        let len = self.prevalence.len();
+        match self.prevalence.get_mut(&h) {
+            Some(n) => {
+                *n = n.saturating_add(1);
+                *n
+            }
+            None if len < cap => {
+                self.prevalence.insert(h, 1);
+                1
+            }
+            None => 0,
+        }
+    }
+
+    /// Distinct clients seen resolving the registrable domain hashed `h`
+    /// (see [`Enrichment::hosts`]).
+    pub fn prevalence(&self, h: u64) -> u16 {
+        self.prevalence.get(&h).copied().unwrap_or(0)
     }
 
     /// Enrich one lookup. No allocation on a cache hit for already-seen
@@ -443,6 +481,7 @@ impl Enricher {
             intel: c.intel,
             new_global: false,
             new_host: false,
+            hosts: 0,
         };
         if c.registrable_len > 0 && !c.allowed {
             let hour = hour_of(l.ts);
@@ -452,6 +491,11 @@ impl Enricher {
                 .touch(host_key(l.client, c.registrable_hash), hour);
             e.new_global = g == Touch::New;
             e.new_host = h == Touch::New;
+            e.hosts = if e.new_host {
+                self.count_host(c.registrable_hash)
+            } else {
+                self.prevalence(c.registrable_hash)
+            };
             // New keys get a first-seen record; established keys whose stored
             // `last_ts` is a refresh interval old get a refresh record (same
             // shape: the store keeps MIN first_ts and MAX last_ts), so pruning

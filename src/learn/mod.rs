@@ -403,3 +403,81 @@ impl SiteLearner {
         }
     }
 }
+
+/// What [`score_offline`] produced.
+#[derive(Debug)]
+pub struct Offline {
+    /// One verdict per window, in the windows' order.
+    pub verdicts: Vec<crate::detect::Verdict>,
+    /// The site models fitted, in order, with what each used.
+    pub fitted: Vec<(Detector, FitReport)>,
+}
+
+/// Score the windows of one network offline exactly as a sensor with
+/// `cfg` would (`evaluate --learn`): in `(start, host)` order, the first
+/// `cfg.period` with `prior` (only evidence alerts), then a site model
+/// fitted by [`fit`] on the learning windows without evidence (the rows in
+/// the order [`Store::training_rows`] returns them), refitted every
+/// `retrain_every` on the last `horizon`; slow signals across windows as in
+/// the sensor. Windows without unicast lookups are not training rows.
+/// Returns the verdicts in the order of `windows` (which must be sorted by
+/// start, then host) and the site models fitted, with their reports.
+pub fn score_offline(
+    windows: &[HostWindow],
+    prior: &Detector,
+    cfg: &LearningConfig,
+) -> Result<Offline, LearnError> {
+    use crate::detect::{model_input, SlowSignals};
+    let mut slow = SlowSignals::new();
+    let mut verdicts = Vec::with_capacity(windows.len());
+    let mut fitted: Vec<(Detector, FitReport)> = Vec::new();
+    // (start, model input, evidence) of every scored window, for fits.
+    let mut history: Vec<(TsMicros, Vec<f64>, bool)> = Vec::new();
+    let Some(first) = windows.first().map(|w| w.start) else {
+        return Ok(Offline { verdicts, fitted });
+    };
+    let mut due = cfg.enabled().then_some(first + cfg.period.0);
+    let mut since = first;
+    for w in windows {
+        if let Some(d) = due.filter(|d| w.start >= *d) {
+            let rows: Vec<Vec<f64>> = history
+                .iter()
+                .filter(|(s, _, ev)| *s >= since && *s < d && !ev)
+                .map(|(_, r, _)| r.clone())
+                .collect();
+            let left_out = history
+                .iter()
+                .filter(|(s, _, ev)| *s >= since && *s < d && *ev)
+                .count() as u64;
+            if rows.len() as u64 >= cfg.min_windows {
+                let (bundle, trimmed) = fit(rows, cfg.seed, cfg.trim_permille)?;
+                let id = model_id(&bundle.try_to_bytes()?);
+                let det = Detector::with_identity(bundle, id, ModelRole::Site)?;
+                let report = FitReport {
+                    windows: det.bundle().training_rows as usize,
+                    left_out,
+                    trimmed,
+                    from: Some(since.div_euclid(MICROS)),
+                    to: Some(d.div_euclid(MICROS)),
+                };
+                fitted.push((det, report));
+                due = (cfg.retrain_every.0 > 0).then(|| d + cfg.retrain_every.0);
+                if let Some(next) = due {
+                    since = next - cfg.effective_horizon();
+                }
+            } else {
+                due = Some(w.start + 1);
+            }
+        }
+        let (det, may_alert) = match fitted.last() {
+            Some((d, _)) => (d, true),
+            None => (prior, prior.role() == ModelRole::Site && !cfg.enabled()),
+        };
+        let v = det.judge_in_context(w, may_alert, slow.observe(w));
+        if w.lookups > 0 {
+            history.push((w.start, model_input(w).to_vec(), v.evidence));
+        }
+        verdicts.push(v);
+    }
+    Ok(Offline { verdicts, fitted })
+}

@@ -28,7 +28,7 @@ use crate::aggregate::HostWindow;
 use crate::config::{
     default_model_paths, read_limited, Config, ConfigError, FileKind, ModelChoice, Settings,
 };
-use crate::detect::{model_id, Detector, ModelRole, Verdict, MODEL_FEATURES};
+use crate::detect::{model_id, Detector, ModelRole, SlowSignals, Verdict, MODEL_FEATURES};
 use crate::enrich::{Enricher, Enrichment, FirstSeenRecord};
 use crate::event::{Lookup, RawPacket, MICROS};
 use crate::learn::{SiteLearner, Step};
@@ -104,6 +104,7 @@ pub struct StoreSink {
     run: i64,
     detector: Option<Detector>,
     learner: Option<SiteLearner>,
+    slow: SlowSignals,
     verdicts: Vec<Verdict>,
     counts: VerdictCounts,
     outputs: Outputs,
@@ -124,6 +125,7 @@ impl StoreSink {
             run,
             detector,
             learner: None,
+            slow: SlowSignals::new(),
             verdicts: Vec::new(),
             counts: VerdictCounts::default(),
             outputs,
@@ -193,8 +195,11 @@ impl WindowSink for StoreSink {
         if let Some(d) = &self.detector {
             let may_alert =
                 d.role() == ModelRole::Site && !self.learner.as_ref().is_some_and(|l| l.learning());
-            self.verdicts
-                .extend(w.iter().map(|w| d.judge_with(w, may_alert)));
+            let slow = &mut self.slow;
+            self.verdicts.extend(
+                w.iter()
+                    .map(|w| d.judge_in_context(w, may_alert, slow.observe(w))),
+            );
             for v in &self.verdicts {
                 self.counts.count(v.label);
             }

@@ -153,7 +153,7 @@ impl Store {
 
     /// Model inputs of the stored windows that start in `[since, until)`
     /// (unix seconds, packet time; `None` = unbounded) and have unicast
-    /// lookups, oldest first; windows with evidence are counted, not
+    /// lookups, in (start, host) order; windows with evidence are counted, not
     /// returned. When a window was stored by several runs (a replay repeated
     /// into one database), each (host, start) counts once.
     pub fn training_rows(
@@ -167,7 +167,7 @@ impl Store {
                 "SELECT window_start, window_end, model_input, evidence FROM windows
                  WHERE window_start >= ?1 AND window_start < ?2 AND lookups > 0
                    AND id IN (SELECT MAX(id) FROM windows GROUP BY host, window_start)
-                 ORDER BY window_start, id",
+                 ORDER BY window_start, host",
             )
             .map_err(|e| self.err(e))?;
         let mut q = st
