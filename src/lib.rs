@@ -59,7 +59,7 @@
 //! in its own layer or the layers below it:
 //!
 //! 1. `event`, `time` (packet time and its formatting, from `model`), `stats`, `model`,
-//!    `evaluate`, `simulate` (no other module);
+//!    `incident` (→ `model`), `evaluate` (→ `incident`), `simulate` (no other module);
 //! 2. `decode`, `pair` (→ 1); `source` (→ `decode`); `enrich` (→ `decode`);
 //!    `aggregate` (→ `enrich`); `features` (→ `aggregate`); `detect` (→
 //!    `aggregate`, `enrich`, `model`);
@@ -127,6 +127,7 @@ pub mod evaluate;
 pub mod event;
 pub mod features;
 pub mod fuzzing;
+pub mod incident;
 pub use sentineldns_model as model;
 pub mod output;
 pub mod pair;
