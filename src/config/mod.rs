@@ -16,6 +16,7 @@
 //! | `[intel]` | [`IntelConfig`] | threat-intel domain lists (files, inline entries) |
 //! | `[log]` | [`LogConfig`] | log level and format |
 //! | `[limits]` | [`LimitsConfig`] | memory bounds: open windows, names, pending queries, flows, first-seen |
+//! | `[incidents]` | [`IncidentsConfig`] | quiet period that closes an incident, cap on hosts with an open one |
 //!
 //! Every numeric key has an allowed range ([`Config::bounds`]); a value
 //! outside it is refused by `config check` and by every command that loads
@@ -100,9 +101,9 @@ pub use files::{
 };
 pub use parse::{Problem, Problems};
 pub use sections::{
-    default_model_paths, AllowlistConfig, CaptureConfig, Ids, IntelConfig, LimitsConfig, LogConfig,
-    LogFormat, ModelChoice, SensorConfig, WritePcapConfig, DEFAULT_FIRST_SEEN_ROWS,
-    DEFAULT_JSONL_LINE_BYTES,
+    default_model_paths, AllowlistConfig, CaptureConfig, Ids, IncidentsConfig, IntelConfig,
+    LimitsConfig, LogConfig, LogFormat, ModelChoice, SensorConfig, WritePcapConfig,
+    DEFAULT_FIRST_SEEN_ROWS, DEFAULT_JSONL_LINE_BYTES,
 };
 pub use values::{display_key, parse_duration, parse_size, Duration, KeyRange};
 
@@ -151,6 +152,8 @@ pub struct Config {
     pub log: LogConfig,
     /// `[limits]`.
     pub limits: LimitsConfig,
+    /// `[incidents]`.
+    pub incidents: IncidentsConfig,
 }
 
 /// Errors loading or applying a configuration.
@@ -279,6 +282,7 @@ impl Config {
             b.extend(w.bounds());
         }
         b.extend(self.limits.bounds());
+        b.extend(self.incidents.bounds());
         b
     }
 
@@ -559,6 +563,9 @@ format = "json"
             "host_first_seen_cap",
             "first_seen_rows",
             "jsonl_line_bytes",
+            "incidents",
+            "quiet",
+            "max_hosts",
         ];
         for k in keys {
             assert!(

@@ -144,6 +144,7 @@ pub(crate) fn parse_text(text: &str, file: Option<&Path>) -> Parsed {
                 "intel" => p.config.intel = part.intel,
                 "log" => p.config.log = part.log,
                 "limits" => p.config.limits = part.limits,
+                "incidents" => p.config.incidents = part.incidents,
                 _ => {}
             },
             Err(e) => {

@@ -267,6 +267,25 @@ pub struct IncidentEvent {
     pub incident: Incident,
 }
 
+/// What a batch of windows did to incidents: the events (each with the
+/// incident after it) and, parallel to the windows, the incident each joined.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IncidentBatch {
+    /// Incident events of the batch, in order.
+    pub events: Vec<IncidentEvent>,
+    /// Per window, the incident it joined or opened (`None`: not flagged, or
+    /// incidents off). Empty means none.
+    pub window_ids: Vec<Option<i64>>,
+}
+
+impl IncidentBatch {
+    /// Empty it for the next batch.
+    pub fn clear(&mut self) {
+        self.events.clear();
+        self.window_ids.clear();
+    }
+}
+
 /// What the tracker needs of one scored window.
 #[derive(Debug, Clone, Copy)]
 pub struct Observation<'a> {

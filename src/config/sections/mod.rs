@@ -3,6 +3,7 @@
 
 mod allowlist;
 mod capture;
+mod incidents;
 mod intel;
 mod limits;
 mod log;
@@ -10,6 +11,7 @@ mod sensor;
 
 pub use allowlist::AllowlistConfig;
 pub use capture::{CaptureConfig, Ids, WritePcapConfig};
+pub use incidents::IncidentsConfig;
 pub use intel::IntelConfig;
 pub use limits::{LimitsConfig, DEFAULT_FIRST_SEEN_ROWS, DEFAULT_JSONL_LINE_BYTES};
 pub use log::{LogConfig, LogFormat};
