@@ -12,6 +12,7 @@ pub mod capture;
 pub mod config;
 pub mod evaluate;
 pub mod flows;
+pub mod incidents;
 pub mod output;
 pub mod replay;
 pub mod simulate;
@@ -41,6 +42,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Capture(a) => capture::run(a, cli.config.as_deref()),
         Command::Windows(a) => windows::run(a),
         Command::Alerts(a) => alerts::run(a),
+        Command::Incidents(a) => incidents::run(a),
         Command::Train(a) => train::run(a),
         Command::Evaluate(a) => evaluate::run(a),
         Command::Simulate(a) => simulate::run(a),

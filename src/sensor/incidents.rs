@@ -12,8 +12,9 @@ use crate::incident::{IncidentBatch, Observation, Tracker};
 use crate::store::{Store, StoreError};
 
 /// Domains worth naming in an incident, most specific first: threat-intel
-/// hits, lookalikes, the domain carrying encoded names, the beacon's domain,
-/// risky domains; the top domains only when none of these exist.
+/// hits, lookalikes, the domain carrying encoded names, the beacon's domain;
+/// the risky names only when none of these exist, and the top names only
+/// when nothing is risky.
 fn named_domains(w: &HostWindow) -> Vec<&str> {
     let mut d: Vec<&str> = Vec::new();
     d.extend(w.intel_domains.iter().map(String::as_str));
@@ -24,12 +25,14 @@ fn named_domains(w: &HostWindow) -> Vec<&str> {
     if let Some(b) = &w.beacon {
         d.push(&b.domain);
     }
-    d.extend(
-        w.risky_domains
-            .iter()
-            .filter(|r| r.risk >= 0.5)
-            .map(|r| r.name.as_str()),
-    );
+    if d.is_empty() {
+        d.extend(
+            w.risky_domains
+                .iter()
+                .filter(|r| r.risk >= 0.5)
+                .map(|r| r.name.as_str()),
+        );
+    }
     if d.is_empty() {
         d.extend(w.top_domains.iter().take(3).map(|r| r.name.as_str()));
     }
