@@ -130,7 +130,7 @@ fn ndjson_alerts_once_per_incident_open_and_escalation_over_a_multi_window_attac
             "window names unknown incident {id}"
         );
     }
-    for (id, _) in &by_id {
+    for id in by_id.keys() {
         let stored: i64 = db_value(
             &db,
             &format!("SELECT windows FROM incidents WHERE id = {id}"),
