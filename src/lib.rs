@@ -25,10 +25,13 @@
 //!                                                                      ▼
 //!                                  features ──► detect (score, label, reasons)
 //!                                                                      ▼
+//!                                  incident (flagged windows → incidents)
+//!                                                                      ▼
 //!                         store (SQLite, WAL, migrations) · output (NDJSON,
-//!                         webhook alerts, Prometheus /metrics + /healthz)
+//!                         incident alerts, Prometheus /metrics + /healthz)
 //!            sensor = model + enricher + store + outputs + run row around
-//!                     the pipeline; sensor::StoreSink = detect → store → output
+//!                     the pipeline; sensor::StoreSink = detect → incident
+//!                     → store → output
 //! ```
 //!
 //! [`sensor::Sensor`] is the assembly every verdict-producing command uses:
