@@ -74,6 +74,17 @@ pub fn query_stored(q: &StoredQuery, labels: Vec<String>) -> anyhow::Result<Vec<
     })?)
 }
 
+/// The run summary's incident line: `incidents: N opened, M escalated, K closed`.
+pub fn incident_summary(m: &sentineldns::output::metrics::Metrics) -> String {
+    use sentineldns::incident::EventKind;
+    format!(
+        "incidents: {} opened, {} escalated, {} closed",
+        m.incidents_total(EventKind::Opened),
+        m.incidents_total(EventKind::Escalated),
+        m.incidents_total(EventKind::Closed)
+    )
+}
+
 /// Pipeline configuration from the window flags, validated. Window and grace
 /// not given on the command line take the built-in defaults (commands that
 /// read the configuration file fill them from [`Settings`] first).
