@@ -360,3 +360,25 @@ fn evaluate_reports_false_incidents_per_host_day() {
     assert_success(&o, "evaluate");
     assert!(String::from_utf8_lossy(&o.stdout).contains("false incidents/host-day: 0.00"));
 }
+
+#[test]
+fn the_quiet_period_comes_from_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let count = |quiet: &str| {
+        let cfg = dir.path().join(format!("q{quiet}.toml"));
+        std::fs::write(&cfg, format!("[incidents]\nquiet = \"{quiet}\"\n")).unwrap();
+        let db = dir.path().join(format!("q{quiet}.db"));
+        replay(
+            &db,
+            &dir.path().join(format!("q{quiet}.ndjson")),
+            &["--config", cfg.to_str().unwrap()],
+            &[&sample()],
+        );
+        incidents(&db, &[]).len()
+    };
+    // The sample's attack has quiet windows inside it (09:05–09:10, 09:15–09:20):
+    // one incident at the default 15 minutes, more when the quiet period is
+    // shorter than a window.
+    assert_eq!(count("15m"), 1);
+    assert!(count("1m") > 1);
+}
