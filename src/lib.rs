@@ -25,10 +25,13 @@
 //!                                                                      ▼
 //!                                  features ──► detect (score, label, reasons)
 //!                                                                      ▼
+//!                                  incident (flagged windows → incidents)
+//!                                                                      ▼
 //!                         store (SQLite, WAL, migrations) · output (NDJSON,
-//!                         webhook alerts, Prometheus /metrics + /healthz)
+//!                         incident alerts, Prometheus /metrics + /healthz)
 //!            sensor = model + enricher + store + outputs + run row around
-//!                     the pipeline; sensor::StoreSink = detect → store → output
+//!                     the pipeline; sensor::StoreSink = detect → incident
+//!                     → store → output
 //! ```
 //!
 //! [`sensor::Sensor`] is the assembly every verdict-producing command uses:
@@ -59,7 +62,7 @@
 //! in its own layer or the layers below it:
 //!
 //! 1. `event`, `time` (packet time and its formatting, from `model`), `stats`, `model`,
-//!    `evaluate`, `simulate` (no other module);
+//!    `incident` (→ `model`), `evaluate` (→ `incident`), `simulate` (no other module);
 //! 2. `decode`, `pair` (→ 1); `source` (→ `decode`); `enrich` (→ `decode`);
 //!    `aggregate` (→ `enrich`); `features` (→ `aggregate`); `detect` (→
 //!    `aggregate`, `enrich`, `model`);
@@ -127,6 +130,7 @@ pub mod evaluate;
 pub mod event;
 pub mod features;
 pub mod fuzzing;
+pub mod incident;
 pub mod learn;
 pub use sentineldns_model as model;
 pub mod output;

@@ -162,11 +162,14 @@ pub enum Bound {
     WindowNames,
     /// IP fragment sets being reassembled (`[limits] ip_fragment_sets`).
     FragmentSets,
+    /// Hosts with an open incident (`[incidents] max_hosts`; beyond it the
+    /// incident with the oldest flag is closed early).
+    IncidentHosts,
 }
 
 impl Bound {
     /// All bounds, in report order.
-    pub const ALL: [Bound; 9] = [
+    pub const ALL: [Bound; 10] = [
         Bound::HostWindows,
         Bound::FirstSeenSensor,
         Bound::FirstSeenHost,
@@ -176,6 +179,7 @@ impl Bound {
         Bound::JsonlLine,
         Bound::WindowNames,
         Bound::FragmentSets,
+        Bound::IncidentHosts,
     ];
 
     /// Stable snake_case name (summaries, JSON, metrics label `table`).
@@ -190,6 +194,7 @@ impl Bound {
             Bound::JsonlLine => "jsonl_line",
             Bound::WindowNames => "window_names",
             Bound::FragmentSets => "ip_fragment_sets",
+            Bound::IncidentHosts => "incident_hosts",
         }
     }
 

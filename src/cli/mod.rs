@@ -2,7 +2,8 @@
 //!
 //! [`Cli`] and [`Command`] are here; the arguments live by concern: [`run`]
 //! (`replay`, `capture` and the flag → configuration merging), [`model`]
-//! (`train`, `evaluate`, `simulate`), [`stored`] (`windows`, `alerts`),
+//! (`train`, `evaluate`, `simulate`), [`stored`] (`windows`, `alerts`,
+//! `incidents`),
 //! [`config`] (`config check|default`), [`values`] (value parsers) and
 //! [`logging`] (tracing set-up). `flows` mounts `sentineldns_flows::cli`.
 //!
@@ -86,6 +87,9 @@ pub enum Command {
     Windows(WindowsArgs),
     /// List flagged windows (Unusual or Likely Compromise) with their explanation.
     Alerts(AlertsArgs),
+    /// List incidents: consecutive flagged windows of one host with related
+    /// reasons, opened, escalated and closed after a quiet period.
+    Incidents(IncidentsArgs),
     /// Train the extended-isolation-forest bundle from captures or JSONL.
     ///
     /// Builds windows exactly as `replay` does (with a fresh first-seen state),

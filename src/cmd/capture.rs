@@ -229,6 +229,7 @@ mod live {
                     "  verdicts: {} Normal, {} Unusual, {} Likely Compromise",
                     r.verdicts.normal, r.verdicts.unusual, r.verdicts.likely_compromise
                 );
+                eprintln!("  {}", crate::cmd::incident_summary(r.outputs.metrics()));
             }
             for line in r.outputs.summary_lines() {
                 eprintln!("  {line}");

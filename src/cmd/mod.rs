@@ -12,6 +12,7 @@ pub mod capture;
 pub mod config;
 pub mod evaluate;
 pub mod flows;
+pub mod incidents;
 pub mod output;
 pub mod replay;
 pub mod simulate;
@@ -41,6 +42,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Capture(a) => capture::run(a, cli.config.as_deref()),
         Command::Windows(a) => windows::run(a),
         Command::Alerts(a) => alerts::run(a),
+        Command::Incidents(a) => incidents::run(a),
         Command::Train(a) => train::run(a),
         Command::Evaluate(a) => evaluate::run(a),
         Command::Simulate(a) => simulate::run(a),
@@ -70,6 +72,17 @@ pub fn query_stored(q: &StoredQuery, labels: Vec<String>) -> anyhow::Result<Vec<
         limit: q.limit,
         labels,
     })?)
+}
+
+/// The run summary's incident line: `incidents: N opened, M escalated, K closed`.
+pub fn incident_summary(m: &sentineldns::output::metrics::Metrics) -> String {
+    use sentineldns::incident::EventKind;
+    format!(
+        "incidents: {} opened, {} escalated, {} closed",
+        m.incidents_total(EventKind::Opened),
+        m.incidents_total(EventKind::Escalated),
+        m.incidents_total(EventKind::Closed)
+    )
 }
 
 /// Pipeline configuration from the window flags, validated. Window and grace

@@ -169,6 +169,11 @@ pub fn run(a: ReplayArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
                 r.verdicts.likely_compromise,
                 r.db.display()
             );
+            eprintln!(
+                "  {} (`sentineldns incidents --db {}` lists them)",
+                crate::cmd::incident_summary(r.outputs.metrics()),
+                r.db.display()
+            );
         }
         for line in r.outputs.summary_lines() {
             eprintln!("  {line}");

@@ -17,6 +17,7 @@
 //! | `[learning]` | [`LearningConfig`] | site learning: period, retrain_every, horizon, min_windows |
 //! | `[log]` | [`LogConfig`] | log level and format |
 //! | `[limits]` | [`LimitsConfig`] | memory bounds: open windows, names, pending queries, flows, first-seen |
+//! | `[incidents]` | [`IncidentsConfig`] | quiet period that closes an incident, cap on hosts with an open one |
 //!
 //! Every numeric key has an allowed range ([`Config::bounds`]); a value
 //! outside it is refused by `config check` and by every command that loads
@@ -101,8 +102,8 @@ pub use files::{
 };
 pub use parse::{Problem, Problems};
 pub use sections::{
-    default_model_paths, AllowlistConfig, CaptureConfig, Ids, IntelConfig, LearningConfig,
-    LimitsConfig, LogConfig, LogFormat, ModelChoice, SensorConfig, WritePcapConfig,
+    default_model_paths, AllowlistConfig, CaptureConfig, Ids, IncidentsConfig, IntelConfig,
+    LearningConfig, LimitsConfig, LogConfig, LogFormat, ModelChoice, SensorConfig, WritePcapConfig,
     DEFAULT_FIRST_SEEN_ROWS, DEFAULT_JSONL_LINE_BYTES,
 };
 pub use values::{display_key, parse_duration, parse_size, Duration, KeyRange};
@@ -154,6 +155,8 @@ pub struct Config {
     pub log: LogConfig,
     /// `[limits]`.
     pub limits: LimitsConfig,
+    /// `[incidents]`.
+    pub incidents: IncidentsConfig,
 }
 
 /// Errors loading or applying a configuration.
@@ -283,6 +286,7 @@ impl Config {
         }
         b.extend(self.limits.bounds());
         b.extend(self.learning.bounds());
+        b.extend(self.incidents.bounds());
         b
     }
 
@@ -571,6 +575,9 @@ seed = 7
             "host_first_seen_cap",
             "first_seen_rows",
             "jsonl_line_bytes",
+            "incidents",
+            "quiet",
+            "max_hosts",
         ];
         for k in keys {
             assert!(

@@ -145,6 +145,7 @@ pub(crate) fn parse_text(text: &str, file: Option<&Path>) -> Parsed {
                 "learning" => p.config.learning = part.learning,
                 "log" => p.config.log = part.log,
                 "limits" => p.config.limits = part.limits,
+                "incidents" => p.config.incidents = part.incidents,
                 _ => {}
             },
             Err(e) => {

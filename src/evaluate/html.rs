@@ -236,11 +236,14 @@ pub fn render_html(e: &Evaluation, windows: &[ScoredWindow], title: &str) -> Str
     let _ = writeln!(
         h,
         "<p class=\"meta\">{} windows · {} hosts · {:.2} host-days · false alerts per host-day: \
-         <b>{}</b> · labels: {}</p>",
+         <b>{}</b> · incidents: {} ({} false, <b>{}</b> per host-day) · labels: {}</p>",
         e.windows,
         e.hosts,
         e.host_days,
         fmt_rate(e.false_alerts_per_host_day),
+        e.alert_incidents.incidents,
+        e.alert_incidents.false_incidents,
+        fmt_rate(e.alert_incidents.false_incidents_per_host_day),
         labels.join(", ")
     );
 

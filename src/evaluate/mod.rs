@@ -81,6 +81,14 @@
 //! idle gaps included, and at least its longest window — in days (86 400 s). Undefined
 //! (`NaN`/`null`) when the total is zero (e.g. only zero-length windows).
 //!
+//! **False incidents per host-day.** The sensor alerts per incident, not per window
+//! ([`crate::incident`]), so the same [`Tracker`] (default thresholds: 15-minute quiet
+//! period) is run over the evaluated windows in (end, host, start) order, with each
+//! window's label and reason tags. An incident is *false* when none of its windows is
+//! positive (`truth_malicious`). `false_incidents_per_host_day` = false incidents /
+//! `host_days` (the same host-days as above; undefined when zero). An unexpected label
+//! string counts as Unusual, as it counts as flagged above.
+//!
 //! **Label counts** are the number of windows per verdict label string, as given.
 //!
 //! # Layout
@@ -90,6 +98,8 @@
 //! - [`render`]: the plain-text table and the JSON document.
 //! - [`html`]: the self-contained HTML report with per-host SVG score timelines.
 
+use crate::incident::{parse_label, IncidentConfig, Observation, Tracker};
+use crate::model::Label;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -224,6 +234,8 @@ pub struct Evaluation {
     pub false_alerts_per_host_day: f64,
     /// One entry per incident, ordered by (first malicious, host, scenario).
     pub detection_delays: Vec<Delay>,
+    /// Incidents the sensor would alert on, and how many were false.
+    pub alert_incidents: IncidentFigures,
     /// Number of windows evaluated.
     pub windows: usize,
     /// Windows per verdict label.
@@ -233,6 +245,76 @@ pub struct Evaluation {
     pub false_alerts: Vec<ReviewItem>,
     /// Every missed malicious window (positive, not flagged), highest score first.
     pub missed: Vec<ReviewItem>,
+}
+
+/// The sensor's incidents over the evaluated windows (see the module docs).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IncidentFigures {
+    /// Incidents opened.
+    pub incidents: usize,
+    /// Incidents none of whose windows is positive.
+    pub false_incidents: usize,
+    /// False incidents per host-day; `NaN` when `host_days` is zero.
+    pub false_incidents_per_host_day: f64,
+    /// Alerts the sensor sends for them: one per incident opened and one per
+    /// escalation.
+    pub alerts: usize,
+    /// Quiet period used, seconds.
+    pub quiet_s: i64,
+}
+
+/// Run the incident tracker with `cfg` over `windows` and count incidents,
+/// false incidents and alerts; `host_days` is the denominator.
+pub fn incident_figures(
+    windows: &[ScoredWindow],
+    cfg: IncidentConfig,
+    host_days: f64,
+) -> IncidentFigures {
+    let mut order: Vec<&ScoredWindow> = windows.iter().collect();
+    order.sort_by(|a, b| (a.end, &a.host, a.start).cmp(&(b.end, &b.host, b.start)));
+    let mut tracker = Tracker::new(cfg);
+    let mut events = Vec::new();
+    // incident id -> has a positive window
+    let mut truth: BTreeMap<i64, bool> = BTreeMap::new();
+    let mut alerts = 0usize;
+    for w in order {
+        let label = if w.flagged() {
+            parse_label(&w.label)
+                .filter(|l| *l != Label::Normal)
+                .unwrap_or(Label::Unusual)
+        } else {
+            Label::Normal
+        };
+        let tags: Vec<&str> = w.reasons.iter().map(String::as_str).collect();
+        let o = Observation {
+            host: &w.host,
+            start: w.start,
+            end: w.end,
+            score: w.score,
+            label,
+            tags: &tags,
+            domains: &[],
+            model_id: "",
+            explanation: &w.explanation,
+        };
+        events.clear();
+        if let Some(id) = tracker.observe(&o, &mut events) {
+            *truth.entry(id).or_insert(false) |= w.truth_malicious;
+        }
+        alerts += events.iter().filter(|e| e.kind.alerts()).count();
+    }
+    let false_incidents = truth.values().filter(|m| !**m).count();
+    IncidentFigures {
+        incidents: truth.len(),
+        false_incidents,
+        false_incidents_per_host_day: if host_days > 0.0 {
+            false_incidents as f64 / host_days
+        } else {
+            f64::NAN
+        },
+        alerts,
+        quiet_s: tracker.config().quiet_s,
+    }
 }
 
 /// One window singled out for review (a false alert or a missed window).
@@ -318,6 +400,8 @@ pub fn evaluate(windows: &[ScoredWindow]) -> Evaluation {
         f64::NAN
     };
 
+    let alert_incidents = incident_figures(windows, IncidentConfig::default(), host_days);
+
     let mut label_counts = BTreeMap::new();
     for w in windows {
         *label_counts.entry(w.label.clone()).or_insert(0usize) += 1;
@@ -333,6 +417,7 @@ pub fn evaluate(windows: &[ScoredWindow]) -> Evaluation {
         host_days,
         false_alerts_per_host_day,
         detection_delays: delays,
+        alert_incidents,
         windows: windows.len(),
         label_counts,
         false_alerts: review(windows, |w| !w.truth_malicious && w.flagged()),

@@ -199,6 +199,15 @@ pub fn render_table(e: &Evaluation) -> String {
         e.host_days,
         fmt_rate(e.false_alerts_per_host_day)
     ));
+    let ai = &e.alert_incidents;
+    out.push_str(&format!(
+        "incidents: {}   false incidents: {}   false incidents/host-day: {}   incident alerts: {} (quiet {}s)\n",
+        ai.incidents,
+        ai.false_incidents,
+        fmt_rate(ai.false_incidents_per_host_day),
+        ai.alerts,
+        ai.quiet_s
+    ));
     let labels: Vec<String> = e
         .label_counts
         .iter()
@@ -284,6 +293,13 @@ pub fn render_json(e: &Evaluation) -> Value {
         "hosts": e.hosts,
         "host_days": num(e.host_days),
         "false_alerts_per_host_day": num(e.false_alerts_per_host_day),
+        "incidents": {
+            "incidents": e.alert_incidents.incidents,
+            "false_incidents": e.alert_incidents.false_incidents,
+            "false_incidents_per_host_day": num(e.alert_incidents.false_incidents_per_host_day),
+            "alerts": e.alert_incidents.alerts,
+            "quiet_s": e.alert_incidents.quiet_s,
+        },
         "label_counts": label_counts,
         "overall": metrics_json(&e.overall),
         "per_scenario": per_scenario,

@@ -393,6 +393,39 @@ fn false_alerts_per_host_day() {
 }
 
 #[test]
+fn false_incidents_per_host_day() {
+    let ws = vec![
+        // a: flags at 0-300 and 300-600 (benign) and 600-900 (malicious) form one
+        // incident with a positive window: not false.
+        w("a", 0, 300, 0.9, U, None),
+        w("a", 300, 600, 0.9, U, None),
+        w("a", 600, 900, 0.9, L, Some("s")),
+        // a, hours later: a benign flag opens a second, false incident.
+        w("a", 42_900, 43_200, 0.9, U, None),
+        // b: two benign flags with one quiet window between them: one false incident.
+        w("b", 1_000, 1_300, 0.5, U, None),
+        w("b", 1_300, 1_600, 0.1, N, None),
+        w("b", 1_600, 1_900, 0.5, U, None),
+        // c: benign, never flagged.
+        w("c", 0, 300, 0.1, N, None),
+    ];
+    let e = evaluate(&ws);
+    let hd = 0.5 + 900.0 / 86_400.0 + 300.0 / 86_400.0;
+    assert!(close(e.host_days, hd));
+    let f = &e.alert_incidents;
+    assert_eq!(f.incidents, 3);
+    assert_eq!(f.false_incidents, 2);
+    assert!(close(f.false_incidents_per_host_day, 2.0 / hd));
+    // a: opened, escalated to Likely; a again: opened; b: opened.
+    assert_eq!(f.alerts, 4);
+    assert_eq!(f.quiet_s, 900);
+    assert_eq!(e.overall.fp, 5, "windows still count one by one");
+    let j = render_json(&e);
+    assert_eq!(j["incidents"]["false_incidents"], 2);
+    assert!(render_table(&e).contains("false incidents: 2"));
+}
+
+#[test]
 fn host_days_at_least_one_window_and_zero_length_is_undefined() {
     // two identical windows on one host: span = one window length
     let ws = [w("a", 0, 600, 0.1, N, None), w("a", 0, 600, 0.1, N, None)];

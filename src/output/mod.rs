@@ -12,8 +12,9 @@
 //!
 //! * [`Outputs::lookup`] — every enriched lookup (hot path: an atomic add, and
 //!   an allocation-free NDJSON line when lookup lines are on);
-//! * [`Outputs::windows`] — each batch of closed windows with their verdicts
-//!   (NDJSON lines, webhook alerts, verdict counters);
+//! * [`Outputs::batch`] — each batch of closed windows with their verdicts
+//!   and incident events (NDJSON window lines, one NDJSON and webhook alert
+//!   per incident opened or escalated, verdict and incident counters);
 //! * [`Outputs::publish_stats`] — the pipeline's counters, for `/metrics`;
 //! * [`Outputs::finish`] — flush NDJSON and drain the webhook at the end of a
 //!   run (the metrics server keeps serving until the value is dropped).
@@ -30,6 +31,7 @@ use crate::aggregate::HostWindow;
 use crate::detect::Verdict;
 use crate::enrich::Enrichment;
 use crate::event::{Lookup, MICROS};
+use crate::incident::IncidentBatch;
 use crate::stats::Stats;
 use metrics::{Metrics, MetricsServer};
 use ndjson::{NdjsonConfig, NdjsonWriter};
@@ -159,9 +161,23 @@ impl Outputs {
         }
     }
 
-    /// A batch of closed windows. `verdicts` is empty when windows are not
-    /// scored, otherwise one per window in order.
+    /// A batch of closed windows without incident tracking (see
+    /// [`batch`](Self::batch)).
     pub fn windows(&mut self, windows: &[HostWindow], verdicts: &[Verdict]) {
+        self.batch(windows, verdicts, &IncidentBatch::default());
+    }
+
+    /// A batch of closed windows and what they did to incidents. `verdicts`
+    /// is empty when windows are not scored, otherwise one per window in
+    /// order. Every window gets an NDJSON event line (naming its incident);
+    /// then every incident that opened or escalated gets one NDJSON alert line
+    /// and one webhook alert: alerts are per incident, not per window.
+    pub fn batch(
+        &mut self,
+        windows: &[HostWindow],
+        verdicts: &[Verdict],
+        incidents: &IncidentBatch,
+    ) {
         for (i, w) in windows.iter().enumerate() {
             let v = verdicts.get(i);
             self.metrics.window(w.end.div_euclid(MICROS));
@@ -169,10 +185,19 @@ impl Outputs {
                 self.metrics.verdict(v.label);
             }
             if let Some(n) = &mut self.ndjson {
-                n.write_window(w, v);
+                n.write_window_in(w, v, incidents.window_ids.get(i).copied().flatten());
             }
-            if let (Some(wh), Some(v)) = (&self.webhook, v) {
-                wh.offer_window(w, v);
+        }
+        for e in &incidents.events {
+            self.metrics.incident(e.kind);
+            if !e.kind.alerts() {
+                continue;
+            }
+            if let Some(n) = &mut self.ndjson {
+                n.write_incident(e);
+            }
+            if let Some(wh) = &self.webhook {
+                wh.offer_incident(e);
             }
         }
         if let Some(n) = &mut self.ndjson {
@@ -188,8 +213,9 @@ impl Outputs {
         let n = &self.metrics.ndjson;
         if self.ndjson.is_some() {
             out.push(format!(
-                "ndjson: {} window lines, {} lookup lines, {} rotations, {} write errors",
+                "ndjson: {} window lines, {} incident lines, {} lookup lines, {} rotations, {} write errors",
                 n.window_lines.load(Relaxed),
+                n.incident_lines.load(Relaxed),
                 n.lookup_lines.load(Relaxed),
                 n.rotations.load(Relaxed),
                 n.errors.load(Relaxed)
@@ -237,6 +263,7 @@ pub(crate) mod tests {
     use super::*;
     use crate::aggregate::{AggregateConfig, Aggregator};
     use crate::detect::Reason;
+    use crate::incident::Tracker;
     use crate::model::Label;
     use serde_json::Value;
     use std::sync::atomic::Ordering;
@@ -303,10 +330,11 @@ pub(crate) mod tests {
         let l = Lookup::new(1_709_539_200 * MICROS, "10.0.0.9".parse().unwrap(), "a.com");
         o.lookup(&l, &Enrichment::default());
         let ws = [dga_window("10.0.0.9"), dga_window("10.0.0.10")];
-        o.windows(
-            &ws,
-            &[verdict(Label::LikelyCompromise), verdict(Label::Normal)],
-        );
+        let vs = [verdict(Label::LikelyCompromise), verdict(Label::Normal)];
+        let mut tracker = Tracker::new(Default::default());
+        let mut batch = IncidentBatch::default();
+        crate::sensor::track_batch(&mut tracker, &ws, &vs, &mut batch);
+        o.batch(&ws, &vs, &batch);
         o.windows(&ws[..1], &[]);
         o.finish().unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
@@ -314,11 +342,15 @@ pub(crate) mod tests {
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
-        assert_eq!(lines.len(), 4);
+        assert_eq!(lines.len(), 5);
         assert_eq!(lines[0]["event"]["dataset"], "sentineldns.lookup");
         let a = &lines[1];
         assert_eq!(a["@timestamp"], "2024-03-04T08:05:00.000000Z");
-        assert_eq!(a["event"]["kind"], "alert");
+        assert_eq!(
+            a["event"]["kind"], "event",
+            "a flagged window is an event; its incident is the alert"
+        );
+        assert_eq!(a["sentineldns"]["incident_id"], 1);
         assert_eq!(a["event"]["dataset"], "sentineldns.window");
         assert_eq!(a["event"]["category"][1], "intrusion_detection");
         assert_eq!(a["source"]["ip"], "10.0.0.9");
@@ -340,20 +372,41 @@ pub(crate) mod tests {
             .unwrap()
             .ends_with("zvkrw.info"));
         assert_eq!(lines[2]["event"]["kind"], "event", "Normal is not an alert");
+        assert!(lines[2]["sentineldns"].get("incident_id").is_none());
+        let i = &lines[3];
+        assert_eq!(i["event"]["kind"], "alert");
+        assert_eq!(i["event"]["dataset"], "sentineldns.incident");
+        assert_eq!(i["event"]["action"], "incident_opened");
+        assert_eq!(i["source"]["ip"], "10.0.0.9");
+        let inc = &i["sentineldns"]["incident"];
+        assert_eq!(inc["id"], 1);
+        assert_eq!(inc["status"], "open");
+        assert_eq!(inc["windows"], 1);
+        assert_eq!(inc["peak_label"], "Likely Compromise");
+        assert_eq!(inc["families"][0], "dga");
+        assert_eq!(inc["reasons"][0]["tag"], "dga_like_names");
+        assert_eq!(inc["first_seen"], "2024-03-04T08:00:00.000000Z");
+        assert_eq!(inc["last_seen"], "2024-03-04T08:05:00.000000Z");
+        assert!(inc["domains"][0]["name"]
+            .as_str()
+            .unwrap()
+            .ends_with("zvkrw.info"));
         // Unscored windows have no verdict fields.
-        assert!(lines[3]["sentineldns"].get("score").is_none());
-        assert!(lines[3]["sentineldns"].get("label").is_none());
+        assert!(lines[4]["sentineldns"].get("score").is_none());
+        assert!(lines[4]["sentineldns"].get("label").is_none());
         let m = o.metrics();
         assert_eq!(m.windows_total(), 3);
         assert_eq!(m.verdicts_total(Label::LikelyCompromise), 1);
         assert_eq!(m.verdicts_total(Label::Normal), 1);
         assert_eq!(m.lookups_total(), 1);
         assert_eq!(m.ndjson.window_lines.load(Ordering::Relaxed), 3);
+        assert_eq!(m.ndjson.incident_lines.load(Ordering::Relaxed), 1);
+        assert_eq!(m.incidents_total(crate::incident::EventKind::Opened), 1);
         assert!(m.input_finished());
     }
 
     #[test]
-    fn outputs_alert_only_at_or_above_the_threshold_and_serve_metrics() {
+    fn outputs_alert_once_per_incident_at_or_above_the_threshold_and_serve_metrics() {
         let srv = webhook::tests::TestServer::start();
         let cfg = OutputsConfig {
             webhook: Some(WebhookConfig {
@@ -371,7 +424,15 @@ pub(crate) mod tests {
             dga_window("10.0.0.10"),
             dga_window("10.0.0.11"),
         ];
-        o.windows(
+        let mut tracker = Tracker::new(Default::default());
+        let mut batch = IncidentBatch::default();
+        let mut feed = |o: &mut Outputs, ws: &[HostWindow], vs: &[Verdict]| {
+            crate::sensor::track_batch(&mut tracker, ws, vs, &mut batch);
+            o.batch(ws, vs, &batch);
+        };
+        // Three hosts open two incidents: only the Likely one is sent.
+        feed(
+            &mut o,
             &ws,
             &[
                 verdict(Label::LikelyCompromise),
@@ -379,16 +440,30 @@ pub(crate) mod tests {
                 verdict(Label::Normal),
             ],
         );
+        // 10.0.0.9 again at the same label: an update, not sent. 10.0.0.10
+        // rises to Likely: an escalation, sent.
+        feed(
+            &mut o,
+            &ws[..2],
+            &[
+                verdict(Label::LikelyCompromise),
+                verdict(Label::LikelyCompromise),
+            ],
+        );
         o.finish().unwrap();
         let bodies = srv.bodies.lock().unwrap().clone();
-        assert_eq!(bodies.len(), 1);
-        assert!(bodies[0].contains("10.0.0.9"));
+        assert_eq!(bodies.len(), 2, "{bodies:?}");
+        assert!(bodies[0].contains("10.0.0.9") && bodies[0].contains("Incident #1 opened"));
+        assert!(bodies[1].contains("10.0.0.10") && bodies[1].contains("Incident #2 escalated"));
         let (st, body) = metrics::tests::get(addr, "/metrics");
         assert_eq!(st, 200);
         for want in [
-            "sentineldns_windows_total 3",
+            "sentineldns_windows_total 5",
             "sentineldns_verdicts_total{label=\"unusual\"} 1",
-            "sentineldns_webhook_sent_total 1",
+            "sentineldns_incidents_total{event=\"opened\"} 2",
+            "sentineldns_incidents_total{event=\"escalated\"} 1",
+            "sentineldns_incidents_total{event=\"closed\"} 0",
+            "sentineldns_webhook_sent_total 2",
             "sentineldns_webhook_breaker_state 0",
             "sentineldns_input_finished 1",
         ] {

@@ -1,5 +1,6 @@
-//! NDJSON output: one JSON object per line for every window verdict and,
-//! optionally, for every DNS lookup, using Elastic Common Schema / Suricata EVE
+//! NDJSON output: one JSON object per line for every window verdict, one alert
+//! per incident opened or escalated ([`incident_line`]) and, optionally, one
+//! per DNS lookup, using Elastic Common Schema / Suricata EVE
 //! field names where they exist (`@timestamp`, `event.kind`, `source.ip`,
 //! `dns.question.name`, ...) and `sentineldns.*` for the rest. Objects are
 //! nested (`{"dns":{"question":{"name":..}}}`), the canonical ECS JSON form that
@@ -23,6 +24,7 @@ use crate::detect::Verdict;
 use crate::enrich::Enrichment;
 use crate::event::{qtype, rcode_name, Lookup, TsMicros};
 use crate::features::{self, FEATURE_NAMES};
+use crate::incident::IncidentEvent;
 use crate::model::Label;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -239,13 +241,31 @@ impl NdjsonWriter {
 
     /// Write one window line (with its verdict when it was scored).
     pub fn write_window(&mut self, w: &HostWindow, v: Option<&Verdict>) {
+        self.write_window_in(w, v, None);
+    }
+
+    /// Write one window line naming the incident it joined, if any.
+    pub fn write_window_in(&mut self, w: &HostWindow, v: Option<&Verdict>, incident: Option<i64>) {
         if self.stopped {
             return;
         }
-        if self.write_value(&window_line(w, v)) {
+        if self.write_value(&window_line_in(w, v, incident)) {
             self.metrics
                 .ndjson
                 .window_lines
+                .fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Write one incident alert line ([`incident_line`]).
+    pub fn write_incident(&mut self, e: &IncidentEvent) {
+        if self.stopped {
+            return;
+        }
+        if self.write_value(&incident_line(e)) {
+            self.metrics
+                .ndjson
+                .incident_lines
                 .fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -469,13 +489,18 @@ fn round4(x: f64) -> f64 {
 }
 
 /// The NDJSON object for one closed window and its verdict (if scored).
+/// Window lines are events (`event.kind: event`) even when flagged: the alert
+/// is the incident line ([`incident_line`]); a flagged window names its
+/// incident in `sentineldns.incident_id` (see [`window_line_in`]).
 pub fn window_line(w: &HostWindow, v: Option<&Verdict>) -> Value {
+    window_line_in(w, v, None)
+}
+
+/// [`window_line`] of a window that joined or opened incident `incident`.
+pub fn window_line_in(w: &HostWindow, v: Option<&Verdict>, incident: Option<i64>) -> Value {
     let flagged = v.is_some_and(|v| v.label != Label::Normal);
     let mut event = Map::new();
-    event.insert(
-        "kind".into(),
-        (if flagged { "alert" } else { "event" }).into(),
-    );
+    event.insert("kind".into(), "event".into());
     event.insert(
         "category".into(),
         if flagged {
@@ -562,6 +587,9 @@ pub fn window_line(w: &HostWindow, v: Option<&Verdict>) -> Value {
         );
         s.insert("explanation".into(), v.explanation.clone().into());
     }
+    if let Some(id) = incident {
+        s.insert("incident_id".into(), id.into());
+    }
     s.insert(
         "top_domains".into(),
         serde_json::to_value(&w.top_domains).unwrap_or(Value::Null),
@@ -587,6 +615,49 @@ pub fn window_line(w: &HostWindow, v: Option<&Verdict>) -> Value {
         o.insert("message".into(), v.explanation.clone().into());
     }
     o.insert("sentineldns".into(), Value::Object(s));
+    Value::Object(o)
+}
+
+/// The NDJSON alert for an incident that opened or escalated
+/// (`event.kind: alert`, dataset `sentineldns.incident`).
+pub fn incident_line(e: &IncidentEvent) -> Value {
+    let i = &e.incident;
+    let ts = |s: i64| crate::time::rfc3339_micros(s.saturating_mul(crate::event::MICROS));
+    let mut event = Map::new();
+    event.insert("kind".into(), "alert".into());
+    event.insert("category".into(), json!(["network", "intrusion_detection"]));
+    event.insert("type".into(), json!(["indicator"]));
+    event.insert(
+        "action".into(),
+        format!("incident_{}", e.kind.as_str()).into(),
+    );
+    event.insert("module".into(), "sentineldns".into());
+    event.insert("dataset".into(), "sentineldns.incident".into());
+    event.insert("start".into(), ts(i.first_seen).into());
+    event.insert("end".into(), ts(i.last_seen).into());
+    event.insert("risk_score".into(), json!(round4(i.peak_score * 100.0)));
+    let incident = json!({
+        "id": i.id,
+        "action": e.kind.as_str(),
+        "status": i.status.as_str(),
+        "first_seen": ts(i.first_seen),
+        "last_seen": ts(i.last_seen),
+        "windows": i.windows,
+        "peak_score": round4(i.peak_score),
+        "peak_label": i.peak_label.as_str(),
+        "label_id": label_value(i.peak_label),
+        "families": i.families().iter().map(|f| f.as_str()).collect::<Vec<_>>(),
+        "reasons": i.reason_tags().iter().map(|(t, n)| json!({"tag": t, "windows": n})).collect::<Vec<_>>(),
+        "domains": i.top_domains().iter().map(|(d, n)| json!({"name": d, "windows": n})).collect::<Vec<_>>(),
+        "model_id": i.model_id,
+        "explanation": i.explanation,
+    });
+    let mut o = Map::new();
+    o.insert("@timestamp".into(), ts(i.updated_at).into());
+    o.insert("event".into(), Value::Object(event));
+    o.insert("source".into(), json!({"ip": i.host}));
+    o.insert("message".into(), i.explanation.clone().into());
+    o.insert("sentineldns".into(), json!({ "incident": incident }));
     Value::Object(o)
 }
 

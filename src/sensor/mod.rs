@@ -22,7 +22,9 @@
 //! command chooses.
 
 mod check;
+mod incidents;
 pub use check::{check, Report};
+pub use incidents::{resume_tracker, track_batch};
 
 use crate::aggregate::HostWindow;
 use crate::config::{
@@ -31,6 +33,7 @@ use crate::config::{
 use crate::detect::{model_id, Detector, ModelRole, SlowSignals, Verdict, MODEL_FEATURES};
 use crate::enrich::{Enricher, Enrichment, FirstSeenRecord};
 use crate::event::{Lookup, RawPacket, MICROS};
+use crate::incident::{IncidentBatch, Tracker};
 use crate::learn::{SiteLearner, Step};
 use crate::model::{Bundle, Label, Thresholds};
 use crate::output::metrics::Metrics;
@@ -109,6 +112,8 @@ pub struct StoreSink {
     counts: VerdictCounts,
     outputs: Outputs,
     printer: Option<Box<dyn WindowPrinter + Send>>,
+    incidents: Option<Tracker>,
+    incident_batch: IncidentBatch,
 }
 
 impl StoreSink {
@@ -130,7 +135,20 @@ impl StoreSink {
             counts: VerdictCounts::default(),
             outputs,
             printer,
+            incidents: None,
+            incident_batch: IncidentBatch::default(),
         }
+    }
+
+    /// Group flagged windows into incidents with `tracker` (scoring on only).
+    pub fn with_incidents(mut self, tracker: Tracker) -> Self {
+        self.incidents = Some(tracker);
+        self
+    }
+
+    /// The incident tracker, when incidents are tracked.
+    pub fn incidents(&self) -> Option<&Tracker> {
+        self.incidents.as_ref()
     }
 
     /// The database.
@@ -204,10 +222,14 @@ impl WindowSink for StoreSink {
                 self.counts.count(v.label);
             }
         }
+        self.incident_batch.clear();
+        if let Some(t) = &mut self.incidents {
+            track_batch(t, w, &self.verdicts, &mut self.incident_batch);
+        }
         self.store
-            .write_batch(self.run, w, &self.verdicts, f)
+            .write_batch_with_incidents(self.run, w, &self.verdicts, f, &self.incident_batch)
             .map_err(SensorError::Write)?;
-        self.outputs.windows(w, &self.verdicts);
+        self.outputs.batch(w, &self.verdicts, &self.incident_batch);
         if let Some(p) = &mut self.printer {
             p.print(w, &self.verdicts);
         }
@@ -525,7 +547,14 @@ impl Sensor {
                 ))
             })
             .transpose()?;
+        let tracker = match &detector {
+            Some(_) => Some(resume_tracker(settings, &store)?),
+            None => None,
+        };
         let mut sink = StoreSink::new(store, run, detector, outputs, printer);
+        if let Some(t) = tracker {
+            sink = sink.with_incidents(t);
+        }
         if let Some(l) = learner {
             sink = sink.with_learner(l);
         }
@@ -587,6 +616,9 @@ impl Sensor {
             Bound::FirstSeenRows,
             self.pipeline.sink().store.first_seen_pruned(),
         );
+        if let Some(t) = self.pipeline.sink().incidents() {
+            s.set_evicted(Bound::IncidentHosts, t.stats().evicted);
+        }
         s
     }
 

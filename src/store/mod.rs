@@ -1,4 +1,4 @@
-//! SQLite persistence: runs, windows, first-seen domains.
+//! SQLite persistence: runs, windows, incidents, first-seen domains.
 //!
 //! One [`Store`] owns the connection. The schema is versioned with
 //! `PRAGMA user_version` and upgraded step by step by [`MIGRATIONS`]; the
@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 mod first_seen;
 mod flow_alerts;
+mod incidents;
 mod models;
 pub mod procinfo;
 mod runs;
@@ -27,6 +28,7 @@ mod windows;
 
 pub use first_seen::{first_seen_key, DEFAULT_FIRST_SEEN_ROWS};
 pub use flow_alerts::FlowAlertRecord;
+pub use incidents::{IncidentQuery, StoredIncident};
 pub use models::{ModelRecord, TrainingRows};
 pub use schema::{MIGRATIONS, SCHEMA_VERSION};
 pub use windows::{StoredWindow, WindowQuery};

@@ -154,6 +154,34 @@ CREATE TABLE models (
 );
 CREATE INDEX models_role_fitted ON models (role, fitted_at);
 "#,
+    // v6: incidents (crate::incident): consecutive flagged windows of one host
+    // with related reasons. Written in the same transaction as the windows
+    // that open or update them; a restarted sensor continues the open ones.
+    // Times are unix seconds of packet time.
+    r#"
+CREATE TABLE incidents (
+    id           INTEGER PRIMARY KEY,
+    run_id       INTEGER NOT NULL REFERENCES runs(id), -- run that opened it
+    host         TEXT NOT NULL,
+    status       TEXT NOT NULL,      -- open | closed
+    first_seen   INTEGER NOT NULL,   -- start of the first flagged window
+    last_seen    INTEGER NOT NULL,   -- end of the last flagged window
+    closed_at    INTEGER,            -- last_seen + quiet (or eviction time); NULL while open
+    windows      INTEGER NOT NULL,   -- flagged windows in it
+    peak_score   REAL NOT NULL,
+    peak_label   TEXT NOT NULL,      -- Unusual | Likely Compromise
+    reasons      TEXT NOT NULL,      -- JSON {tag: windows}
+    domains      TEXT NOT NULL,      -- JSON {domain: windows}, sanitised, bounded
+    model_id     TEXT NOT NULL,      -- model that scored the peak window
+    explanation  TEXT NOT NULL,      -- of the peak window
+    updated_at   INTEGER NOT NULL    -- packet time of the last change
+);
+CREATE INDEX incidents_host_first ON incidents (host, first_seen);
+CREATE INDEX incidents_status ON incidents (status, last_seen);
+CREATE INDEX incidents_first ON incidents (first_seen);
+ALTER TABLE windows ADD COLUMN incident_id INTEGER REFERENCES incidents(id); -- NULL: not flagged
+CREATE INDEX windows_incident ON windows (incident_id);
+"#,
 ];
 
 /// Latest schema version.
@@ -196,6 +224,7 @@ pub(super) fn window_columns() -> Vec<&'static str> {
         "model_id",
         "model_input",
         "evidence",
+        "incident_id",
     ]);
     c
 }

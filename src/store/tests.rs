@@ -510,3 +510,83 @@ fn flow_alert_batch_is_all_or_nothing() {
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].window_index, 0);
 }
+
+fn an_incident_batch(windows: &[HostWindow]) -> crate::incident::IncidentBatch {
+    use crate::incident::{IncidentConfig, Observation, Tracker};
+    use crate::model::Label;
+    let mut t = Tracker::new(IncidentConfig::default());
+    let mut b = crate::incident::IncidentBatch::default();
+    for w in windows {
+        let host = w.host.to_string();
+        let o = Observation {
+            host: &host,
+            start: w.start / MICROS,
+            end: w.end / MICROS,
+            score: 0.8,
+            label: Label::LikelyCompromise,
+            tags: &["nxdomain_spike"],
+            domains: &["bad.example"],
+            model_id: "m",
+            explanation: "why",
+        };
+        let id = t.observe(&o, &mut b.events);
+        b.window_ids.push(id);
+    }
+    b
+}
+
+#[test]
+fn incidents_round_trip_with_their_windows_and_reopen_as_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("t.db");
+    let mut s = Store::open(&p).unwrap();
+    let run = s.begin_run("replay", &[], 300).unwrap();
+    let ws = some_windows();
+    let batch = an_incident_batch(&ws);
+    s.write_batch_with_incidents(run, &ws, &[], &[], &batch)
+        .unwrap();
+    drop(s);
+    let s = Store::open(&p).unwrap();
+    let open = s.open_incidents().unwrap();
+    // 10.0.0.1 has two consecutive windows (one incident), 10.0.0.2 one.
+    assert_eq!(open.len(), 2);
+    let last = |id: i64| {
+        batch
+            .events
+            .iter()
+            .rev()
+            .find(|e| e.incident.id == id)
+            .unwrap()
+            .incident
+            .clone()
+    };
+    for i in &open {
+        assert_eq!(*i, last(i.id), "stored as the last event left it");
+        assert_eq!(s.incident_window_count(i.id).unwrap(), i64::from(i.windows));
+    }
+    assert_eq!(s.max_incident_id().unwrap(), 2);
+    let q = s
+        .query_incidents(&IncidentQuery {
+            host: Some("10.0.0.1".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(q.len(), 1);
+    assert_eq!((q[0].run_id, q[0].incident.windows), (run, 2));
+}
+
+#[test]
+fn a_failing_batch_stores_neither_windows_nor_incidents() {
+    let mut s = Store::open_in_memory().unwrap();
+    let run = s.begin_run("replay", &[], 300).unwrap();
+    let ws = some_windows();
+    let mut batch = an_incident_batch(&ws);
+    // A window naming an incident the batch does not hold breaks the
+    // foreign key after the incidents were upserted: all of it rolls back.
+    batch.window_ids[0] = Some(999);
+    assert!(s
+        .write_batch_with_incidents(run, &ws, &[], &[], &batch)
+        .is_err());
+    assert_eq!(s.max_incident_id().unwrap(), 0);
+    assert_eq!(s.count_windows(run).unwrap(), 0);
+}

@@ -2,6 +2,7 @@
 //! transaction) and the queries `windows` and `alerts` print.
 
 use super::first_seen::{insert_first_seen, prune_first_seen};
+use super::incidents::upsert_incidents;
 use super::schema::window_columns;
 use super::{us_to_s, Store, StoreError};
 use crate::aggregate::HostWindow;
@@ -9,6 +10,7 @@ use crate::detect::Verdict;
 use crate::enrich::FirstSeenRecord;
 use crate::event::MICROS;
 use crate::features::{self, FEATURE_NAMES, N_FEATURES};
+use crate::incident::IncidentBatch;
 use rusqlite::{params_from_iter, Transaction};
 use serde::Serialize;
 
@@ -75,7 +77,27 @@ impl Store {
         verdicts: &[Verdict],
         first_seen: &[FirstSeenRecord],
     ) -> Result<(), StoreError> {
-        if windows.is_empty() && first_seen.is_empty() {
+        self.write_batch_with_incidents(
+            run,
+            windows,
+            verdicts,
+            first_seen,
+            &IncidentBatch::default(),
+        )
+    }
+
+    /// [`write_batch`](Self::write_batch) with the incidents the batch
+    /// opened, changed or closed (upserted first, so the windows can name
+    /// them) and each window's incident id, all in the one transaction.
+    pub fn write_batch_with_incidents(
+        &mut self,
+        run: i64,
+        windows: &[HostWindow],
+        verdicts: &[Verdict],
+        first_seen: &[FirstSeenRecord],
+        incidents: &IncidentBatch,
+    ) -> Result<(), StoreError> {
+        if windows.is_empty() && first_seen.is_empty() && incidents.events.is_empty() {
             return Ok(());
         }
         let path = self.path.clone();
@@ -86,7 +108,8 @@ impl Store {
         let cap = self.first_seen_rows;
         let known = self.first_seen_count;
         let tx = self.conn.transaction().map_err(wrap)?;
-        insert_windows(&tx, run, windows, verdicts).map_err(wrap)?;
+        upsert_incidents(&tx, run, &incidents.events).map_err(wrap)?;
+        insert_windows(&tx, run, windows, verdicts, &incidents.window_ids).map_err(wrap)?;
         let mut pruned = 0;
         let mut count = known;
         if !first_seen.is_empty() {
@@ -212,6 +235,7 @@ pub(super) fn insert_windows(
     run: i64,
     windows: &[HostWindow],
     verdicts: &[Verdict],
+    incident_ids: &[Option<i64>],
 ) -> rusqlite::Result<()> {
     if windows.is_empty() {
         return Ok(());
@@ -288,6 +312,10 @@ pub(super) fn insert_windows(
                 .into(),
         );
         v.push((verdict.is_some_and(|vd| vd.evidence) as i64).into());
+        v.push(match incident_ids.get(i).copied().flatten() {
+            Some(id) => id.into(),
+            None => rusqlite::types::Value::Null,
+        });
         st.execute(params_from_iter(v))?;
     }
     Ok(())

@@ -43,6 +43,7 @@ mod hostile_config;
 mod hostile_jsonl;
 mod hostile_spoofed;
 mod hostile_store;
+mod incidents;
 mod model_bundle;
 mod outputs;
 mod pairing;

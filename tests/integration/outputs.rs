@@ -1,6 +1,6 @@
 //! End-to-end tests of the outputs through the real binary: NDJSON lines on
-//! stdout and in a rotating file, webhook alerts for every flagged window of a
-//! simulation with incidents, a replay whose webhook is down, and `/metrics` +
+//! stdout and in a rotating file, webhook alerts for every incident opened or
+//! escalated in a simulation with incidents, a replay whose webhook is down, and `/metrics` +
 //! `/healthz` scraped while a FIFO-fed replay is paused half way and after it
 //! finished.
 //!
@@ -58,8 +58,12 @@ fn ndjson_on_stdout_every_line_parses_and_carries_ecs_names() {
         .iter()
         .filter(|v| dataset(v) == "sentineldns.window")
         .collect();
+    let incidents: Vec<&Value> = lines
+        .iter()
+        .filter(|v| dataset(v) == "sentineldns.incident")
+        .collect();
     assert_eq!(
-        lookups.len() + windows.len(),
+        lookups.len() + windows.len() + incidents.len(),
         lines.len(),
         "only NDJSON on stdout"
     );
@@ -95,7 +99,10 @@ fn ndjson_on_stdout_every_line_parses_and_carries_ecs_names() {
         let label = sd["label"].as_str().unwrap();
         if label != "Normal" {
             alerts += 1;
-            assert_eq!(w["event"]["kind"], "alert");
+            // The incident line is the alert; the window names it.
+            assert_eq!(w["event"]["kind"], "event");
+            assert_eq!(w["event"]["category"][1], "intrusion_detection");
+            assert!(sd["incident_id"].is_i64(), "{w}");
             let reasons = sd["reasons"].as_array().unwrap();
             assert!(!reasons.is_empty(), "a flagged window says why: {w}");
             for r in reasons {
@@ -105,6 +112,12 @@ fn ndjson_on_stdout_every_line_parses_and_carries_ecs_names() {
         }
     }
     assert!(alerts > 0, "the sample has incidents");
+    assert!(!incidents.is_empty() && incidents.len() < alerts);
+    for i in &incidents {
+        assert_eq!(i["event"]["kind"], "alert");
+        assert!(i["source"]["ip"].is_string());
+        assert!(i["sentineldns"]["incident"]["id"].is_i64());
+    }
 }
 
 #[test]
@@ -208,9 +221,10 @@ impl Hook {
 }
 
 #[test]
-fn webhook_receives_every_flagged_window_of_a_simulation() {
+fn webhook_receives_one_alert_per_incident_opened_or_escalated() {
     let dir = tempfile::tempdir().unwrap();
     let hook = Hook::start(200);
+    let nd = dir.path().join("o.ndjson");
     let out = bin()
         .args([
             "replay",
@@ -221,6 +235,8 @@ fn webhook_receives_every_flagged_window_of_a_simulation() {
         ])
         .arg("--webhook")
         .arg(format!("http://{}/services/T0/B0/x", hook.addr))
+        .arg("--ndjson")
+        .arg(&nd)
         .arg("--db")
         .arg(dir.path().join("t.db"))
         .arg(sample())
@@ -228,18 +244,24 @@ fn webhook_receives_every_flagged_window_of_a_simulation() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    // The flagged windows, from the regular JSON window output.
-    let mut flagged: Vec<(String, String)> = json_lines(String::from_utf8(out.stdout).unwrap())
+    let flagged = json_lines(String::from_utf8(out.stdout).unwrap())
         .iter()
         .filter(|w| w["label"].as_str().is_some_and(|l| l != "Normal"))
-        .map(|w| {
+        .count();
+    // The incident alerts, from the NDJSON output of the same run.
+    let mut want: Vec<(String, String)> = json_lines(std::fs::read(&nd).unwrap())
+        .iter()
+        .filter(|v| dataset(v) == "sentineldns.incident")
+        .map(|v| {
+            let i = &v["sentineldns"]["incident"];
             (
-                w["host"].as_str().unwrap().to_string(),
-                w["label"].as_str().unwrap().to_string(),
+                v["source"]["ip"].as_str().unwrap().to_string(),
+                format!("Incident #{} {}", i["id"], i["action"].as_str().unwrap()),
             )
         })
         .collect();
-    assert!(!flagged.is_empty());
+    assert!(!want.is_empty());
+    assert!(want.len() < flagged, "fewer alerts than flagged windows");
     // The process exits only after the queue is drained.
     let bodies = hook.bodies.lock().unwrap().clone();
     let mut got: Vec<(String, String)> = bodies
@@ -256,25 +278,29 @@ fn webhook_receives_every_flagged_window_of_a_simulation() {
                 .unwrap()
                 .to_string();
             assert!(text.contains(&host), "{text}");
-            let label = if text.contains("Likely Compromise") {
-                "Likely Compromise"
-            } else {
-                "Unusual"
-            };
             assert!(fields.contains("score"), "{fields}");
             assert!(p["blocks"][2]["text"]["text"]
                 .as_str()
                 .unwrap()
                 .contains(&host));
-            assert!(p["blocks"][3].to_string().contains("Top domains"));
-            (host, label.to_string())
+            assert!(p["blocks"][3].to_string().contains("Domains"));
+            let what = text
+                .split(" — ")
+                .next()
+                .and_then(|s| s.split_once(' '))
+                .map(|(_, w)| w.to_string())
+                .unwrap();
+            (host, what)
         })
         .collect();
-    flagged.sort();
+    want.sort();
     got.sort();
-    assert_eq!(got, flagged, "one alert per flagged window, nothing else");
+    assert_eq!(
+        got, want,
+        "one alert per incident opened or escalated, nothing else"
+    );
     assert!(
-        stderr.contains(&format!("webhook: {} sent, 0 failed", flagged.len())),
+        stderr.contains(&format!("webhook: {} sent, 0 failed", want.len())),
         "{stderr}"
     );
 }
@@ -283,6 +309,7 @@ fn webhook_receives_every_flagged_window_of_a_simulation() {
 fn a_dead_webhook_neither_fails_nor_stalls_the_replay() {
     let dir = tempfile::tempdir().unwrap();
     let hook = Hook::start(503);
+    let nd = dir.path().join("o.ndjson");
     let out = bin()
         .args([
             "replay",
@@ -293,6 +320,8 @@ fn a_dead_webhook_neither_fails_nor_stalls_the_replay() {
         ])
         .arg("--webhook")
         .arg(format!("http://{}/hook", hook.addr))
+        .arg("--ndjson")
+        .arg(&nd)
         .arg("--db")
         .arg(dir.path().join("t.db"))
         .arg(sample())
@@ -314,6 +343,12 @@ fn a_dead_webhook_neither_fails_nor_stalls_the_replay() {
     };
     let flagged = count_before(verdicts, " Unusual") + count_before(verdicts, " Likely");
     assert!(flagged > 0);
+    // Alerts are per incident opened or escalated (the NDJSON alert lines).
+    let alerts = json_lines(std::fs::read(&nd).unwrap())
+        .iter()
+        .filter(|v| dataset(v) == "sentineldns.incident")
+        .count() as u64;
+    assert!(alerts > 0 && alerts < flagged);
     let line = stderr
         .lines()
         .find(|l| l.trim_start().starts_with("webhook:"))
@@ -322,8 +357,8 @@ fn a_dead_webhook_neither_fails_nor_stalls_the_replay() {
     let failed = count_before(line, " failed");
     assert!(failed >= 1, "{line}");
     assert!(count_before(line, " breaker open") >= 1, "{line}");
-    // Every flagged window is accounted for: failed after retries, or dropped.
-    assert_eq!(failed + count_before(line, " dropped"), flagged, "{line}");
+    // Every incident alert is accounted for: failed after retries, or dropped.
+    assert_eq!(failed + count_before(line, " dropped"), alerts, "{line}");
     assert!(
         !hook.bodies.lock().unwrap().is_empty(),
         "attempts were made"

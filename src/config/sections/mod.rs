@@ -3,6 +3,7 @@
 
 mod allowlist;
 mod capture;
+mod incidents;
 mod intel;
 mod learning;
 mod limits;
@@ -11,6 +12,7 @@ mod sensor;
 
 pub use allowlist::AllowlistConfig;
 pub use capture::{CaptureConfig, Ids, WritePcapConfig};
+pub use incidents::IncidentsConfig;
 pub use intel::IntelConfig;
 pub use learning::LearningConfig;
 pub use limits::{LimitsConfig, DEFAULT_FIRST_SEEN_ROWS, DEFAULT_JSONL_LINE_BYTES};

@@ -5,7 +5,8 @@
 //! come from [`COUNTERS`], the one table of run counters.
 
 use super::{
-    label_index, label_value, outcome_index, DropSite, Metrics, WebhookDrop, LABELS, OUTCOMES,
+    label_index, label_value, outcome_index, DropSite, Metrics, WebhookDrop, INCIDENT_EVENTS,
+    LABELS, OUTCOMES,
 };
 use crate::stats::{Bound, PromGroup, SkipReason, COUNTERS};
 use std::fmt::Write as _;
@@ -184,6 +185,13 @@ impl Metrics {
             "label",
             LABELS.map(|l| (label_value(l), ld(&self.verdicts[label_index(l)]))),
         ));
+        f.push(by(
+            "sentineldns_incidents_total",
+            COUNTER,
+            "Incident events: opened, escalated (higher label or a new reason family), closed.",
+            "event",
+            INCIDENT_EVENTS.map(|k| (k.as_str(), self.incidents_total(k))),
+        ));
         let n = &self.ndjson;
         if n.configured.load(Ordering::Relaxed) {
             f.extend([
@@ -195,6 +203,7 @@ impl Metrics {
                     [
                         ("window", ld(&n.window_lines)),
                         ("lookup", ld(&n.lookup_lines)),
+                        ("incident", ld(&n.incident_lines)),
                     ],
                 ),
                 one(

@@ -24,6 +24,7 @@ mod server;
 pub use server::MetricsServer;
 
 use crate::event::LookupOutcome;
+use crate::incident::EventKind;
 use crate::model::Label;
 use crate::stats::{Bound, SkipReason, Stats, COUNTERS};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering};
@@ -229,6 +230,8 @@ pub struct NdjsonMetrics {
     pub window_lines: AtomicU64,
     /// Lookup lines written.
     pub lookup_lines: AtomicU64,
+    /// Incident lines written (one per incident opened or escalated).
+    pub incident_lines: AtomicU64,
     /// Bytes written (all files).
     pub bytes: AtomicU64,
     /// File rotations.
@@ -254,6 +257,7 @@ pub struct Metrics {
     lookups: [AtomicU64; 5],
     windows: AtomicU64,
     verdicts: [AtomicU64; 3],
+    incidents: [AtomicU64; 3],
     last_window_end: AtomicI64,
     input_finished: AtomicBool,
     /// Webhook counters.
@@ -274,12 +278,21 @@ impl Default for Metrics {
             lookups: Default::default(),
             windows: AtomicU64::new(0),
             verdicts: Default::default(),
+            incidents: Default::default(),
             last_window_end: AtomicI64::new(0),
             input_finished: AtomicBool::new(false),
             webhook: WebhookMetrics::default(),
             ndjson: NdjsonMetrics::default(),
         }
     }
+}
+
+/// Incident events counted, in exposition order.
+pub(crate) const INCIDENT_EVENTS: [EventKind; 3] =
+    [EventKind::Opened, EventKind::Escalated, EventKind::Closed];
+
+fn incident_index(k: EventKind) -> Option<usize> {
+    INCIDENT_EVENTS.iter().position(|e| *e == k)
 }
 
 fn raise(a: &AtomicU64, v: u64) {
@@ -323,6 +336,19 @@ impl Metrics {
     /// Count one verdict.
     pub fn verdict(&self, l: Label) {
         self.verdicts[label_index(l)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Count one incident event (opened, escalated, closed; updates are not
+    /// counted).
+    pub fn incident(&self, k: EventKind) {
+        if let Some(i) = incident_index(k) {
+            self.incidents[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Incident events counted so far of this kind (0 for updates).
+    pub fn incidents_total(&self, k: EventKind) -> u64 {
+        incident_index(k).map_or(0, |i| self.incidents[i].load(Ordering::Relaxed))
     }
 
     /// Mark the input as read to the end (replay) or the run as stopped.

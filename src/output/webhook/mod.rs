@@ -1,5 +1,7 @@
-//! Webhook alerts: a Slack-compatible JSON message for every window at or
-//! above a chosen verdict, delivered by a worker thread of its own.
+//! Webhook alerts: a Slack-compatible JSON message for every incident that
+//! opens or escalates at or above a chosen verdict ([`Webhook::offer_incident`];
+//! one per incident, not one per window), delivered by a worker thread of its
+//! own.
 //!
 //! ## Never blocking the pipeline
 //!
@@ -44,12 +46,13 @@ pub use config::{
     MinLabel, WebhookConfig, MAX_ATTEMPTS, MAX_BREAKER_FAILURES, MAX_QUEUE, MAX_SHUTDOWN_GRACE_MS,
     MAX_WAIT_MS,
 };
-pub use payload::slack_payload;
+pub use payload::{incident_payload, slack_payload};
 
 use super::metrics::{BreakerState, Metrics, WebhookDrop};
 use super::OutputError;
 use crate::aggregate::HostWindow;
 use crate::detect::Verdict;
+use crate::incident::IncidentEvent;
 use rand::SeedableRng;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, SyncSender, TrySendError};
@@ -121,6 +124,18 @@ impl Webhook {
             return false;
         }
         let body = serde_json::to_vec(&slack_payload(w, v)).unwrap_or_default();
+        self.offer(body)
+    }
+
+    /// Queue an alert for an incident that opened or escalated, if its peak
+    /// label is at or above the threshold (an incident that opened below it
+    /// alerts when it escalates to it). Updates and closes are not sent.
+    /// Returns whether it was queued. Never blocks.
+    pub fn offer_incident(&self, e: &IncidentEvent) -> bool {
+        if !e.kind.alerts() || !self.min_label.admits(e.incident.peak_label) {
+            return false;
+        }
+        let body = serde_json::to_vec(&incident_payload(e)).unwrap_or_default();
         self.offer(body)
     }
 

@@ -1,9 +1,11 @@
-//! The Slack-compatible message of a flagged window ([`slack_payload`]):
+//! The Slack-compatible messages of an incident alert ([`incident_payload`],
+//! what the sensor sends) and of a single flagged window ([`slack_payload`]):
 //! text, blocks and a coloured attachment, escaped and truncated for Slack.
 
 use crate::aggregate::HostWindow;
 use crate::detect::Verdict;
 use crate::event::MICROS;
+use crate::incident::{EventKind, IncidentEvent};
 use crate::model::Label;
 use crate::time::minute_micros;
 use serde_json::{json, Value};
@@ -110,6 +112,97 @@ pub fn slack_payload(w: &HostWindow, v: &Verdict) -> Value {
             "fallback": slack_escape(&text),
             "footer": format!("sentineldns {}", env!("CARGO_PKG_VERSION")),
             "ts": w.end.div_euclid(MICROS)
+        }]
+    })
+}
+
+/// The Slack-compatible message for an incident that opened or escalated:
+/// `text` (notification and fallback), `blocks` (incident id and action,
+/// host, peak verdict, span, windows, reason tags with window counts, the
+/// peak window's explanation, top domains) and one coloured `attachment`.
+pub fn incident_payload(e: &IncidentEvent) -> Value {
+    let i = &e.incident;
+    let host = slack_escape(&i.host);
+    let (emoji, color) = match i.peak_label {
+        Label::LikelyCompromise => (":rotating_light:", "#d40e0d"),
+        Label::Unusual => (":warning:", "#e8a33d"),
+        Label::Normal => (":information_source:", "#439fe0"),
+    };
+    let action = match e.kind {
+        EventKind::Escalated => "escalated",
+        _ => "opened",
+    };
+    let tags: Vec<String> = i
+        .reason_tags()
+        .iter()
+        .map(|(t, n)| format!("`{t}` ×{n}"))
+        .collect();
+    let tag_text = if tags.is_empty() {
+        "none".to_string()
+    } else {
+        tags.join(", ")
+    };
+    let plain_tags: Vec<&str> = i.reason_tags().iter().map(|(t, _)| *t).collect();
+    let text = format!(
+        "{emoji} Incident #{} {action} — {}: {host} (peak score {:.2}, {} windows){}",
+        i.id,
+        i.peak_label.as_str(),
+        i.peak_score,
+        i.windows,
+        if plain_tags.is_empty() {
+            String::new()
+        } else {
+            format!(" — {}", plain_tags.join(", "))
+        }
+    );
+    let domains: Vec<String> = i
+        .top_domains()
+        .iter()
+        .map(|(d, n)| format!("{} ({n})", truncate(d, 80)))
+        .collect();
+    let domains = format!(
+        "*Domains:* {}",
+        if domains.is_empty() {
+            "none".to_string()
+        } else {
+            domains.join(", ")
+        }
+    );
+    let us = |s: i64| s.saturating_mul(MICROS);
+    json!({
+        "text": slack_escape(&text),
+        "blocks": [
+            {
+                "type": "header",
+                "text": {
+                    "type": "plain_text",
+                    "text": truncate(&format!("{emoji} Incident #{} {action}: {}", i.id, i.host), 150),
+                    "emoji": true
+                }
+            },
+            {
+                "type": "section",
+                "fields": [
+                    {"type": "mrkdwn", "text": format!("*Host*\n`{host}`")},
+                    {"type": "mrkdwn", "text": format!("*Peak verdict*\n{} (score {:.2})", i.peak_label.as_str(), i.peak_score)},
+                    {"type": "mrkdwn", "text": format!("*Seen (UTC)*\n{} – {} ({} windows)", minute_micros(us(i.first_seen)), minute_micros(us(i.last_seen)), i.windows)},
+                    {"type": "mrkdwn", "text": truncate(&format!("*Reasons*\n{}", slack_escape(&tag_text)), 2000)}
+                ]
+            },
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": truncate(&slack_escape(&i.explanation), 2900)}
+            },
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": truncate(&slack_escape(&domains), 2900)}]
+            }
+        ],
+        "attachments": [{
+            "color": color,
+            "fallback": slack_escape(&text),
+            "footer": format!("sentineldns {}", env!("CARGO_PKG_VERSION")),
+            "ts": i.updated_at
         }]
     })
 }

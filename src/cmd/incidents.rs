@@ -1,0 +1,185 @@
+//! `sentineldns incidents`: stored incidents, filtered like `alerts`, as a
+//! table (two lines each, under 100 columns) or one JSON object per line.
+
+use crate::cli::{AlertsMinLabel, IncidentStatusArg, IncidentsArgs, OutputFormat};
+use anyhow::Context;
+use sentineldns::event::MICROS;
+use sentineldns::incident::Status;
+use sentineldns::model::Label;
+use sentineldns::store::{IncidentQuery, Store, StoredIncident};
+use sentineldns::time::minute_micros;
+use serde_json::json;
+use std::io::Write;
+use std::process::ExitCode;
+
+/// Run `incidents`.
+pub fn run(a: IncidentsArgs) -> anyhow::Result<ExitCode> {
+    if !a.db.exists() {
+        anyhow::bail!(
+            "database {} does not exist (run `sentineldns replay` first)",
+            a.db.display()
+        );
+    }
+    if let Some(h) = &a.host {
+        h.parse::<std::net::IpAddr>()
+            .with_context(|| format!("--host {h:?} is not an IP address"))?;
+    }
+    let labels = match a.min_label {
+        AlertsMinLabel::Unusual => vec![Label::Unusual, Label::LikelyCompromise],
+        AlertsMinLabel::Likely => vec![Label::LikelyCompromise],
+    };
+    let store = Store::open(&a.db)?;
+    let rows = store.query_incidents(&IncidentQuery {
+        host: a.host.clone(),
+        since: a.since,
+        until: a.until,
+        run: a.run,
+        status: match a.status {
+            IncidentStatusArg::Open => Some(Status::Open),
+            IncidentStatusArg::Closed => Some(Status::Closed),
+            IncidentStatusArg::All => None,
+        },
+        labels,
+        limit: a.limit,
+    })?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    match a.format {
+        OutputFormat::Table => table(&mut out, &rows),
+        OutputFormat::Json => {
+            for r in &rows {
+                writeln!(out, "{}", json_row(r))?;
+            }
+            Ok(())
+        }
+        OutputFormat::None => Ok(()),
+    }
+    .and_then(|()| out.flush())
+    .context("writing to stdout")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Table width.
+const WIDTH: usize = 100;
+
+/// `text` in lines of at most `width` characters, broken at spaces (a word
+/// longer than `width` is cut).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut cur = String::new();
+    for word in text.split_whitespace() {
+        let word: String = word.chars().take(width).collect();
+        let n = cur.chars().count();
+        if n > 0 && n + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut cur));
+        }
+        if !cur.is_empty() {
+            cur.push(' ');
+        }
+        cur.push_str(&word);
+    }
+    if !cur.is_empty() {
+        lines.push(cur);
+    }
+    lines
+}
+
+fn minute(secs: i64) -> String {
+    minute_micros(secs.saturating_mul(MICROS))
+}
+
+/// Per incident: one line of facts (89 columns with an IPv4 host), then its
+/// reasons, domains and the explanation of its peak window, indented and
+/// wrapped at [`WIDTH`] columns.
+fn table(out: &mut impl Write, rows: &[StoredIncident]) -> std::io::Result<()> {
+    if rows.is_empty() {
+        return writeln!(out, "no incidents");
+    }
+    writeln!(
+        out,
+        "{:>5} {:<15} {:<6} {:<16} {:<16} {:>4} {:<17} {:>5}",
+        "ID", "HOST", "STATUS", "FIRST SEEN (UTC)", "LAST SEEN", "WIN", "PEAK", "SCORE"
+    )?;
+    for r in rows {
+        let i = &r.incident;
+        writeln!(
+            out,
+            "{:>5} {:<15} {:<6} {:<16} {:<16} {:>4} {:<17} {:>5.2}",
+            i.id,
+            i.host,
+            i.status.as_str(),
+            minute(i.first_seen),
+            minute(i.last_seen),
+            i.windows,
+            i.peak_label.as_str(),
+            i.peak_score
+        )?;
+        let reasons: Vec<String> = i
+            .reason_tags()
+            .iter()
+            .map(|(t, n)| format!("{t}×{n}"))
+            .collect();
+        let domains: Vec<&str> = i.top_domains().iter().map(|(d, _)| *d).collect();
+        let list = |v: &[String]| {
+            if v.is_empty() {
+                "-".to_string()
+            } else {
+                v.join(", ")
+            }
+        };
+        for line in wrap(&format!("reasons: {}", list(&reasons)), WIDTH - 6) {
+            writeln!(out, "      {line}")?;
+        }
+        let domains: Vec<String> = domains
+            .iter()
+            .map(|d| match d.char_indices().nth(40) {
+                Some((at, _)) => format!("{}…", &d[..at]),
+                None => d.to_string(),
+            })
+            .collect();
+        for line in wrap(&format!("domains: {}", list(&domains)), WIDTH - 6) {
+            writeln!(out, "      {line}")?;
+        }
+        for line in wrap(&i.explanation, WIDTH - 6) {
+            writeln!(out, "      {line}")?;
+        }
+    }
+    Ok(())
+}
+
+fn json_row(r: &StoredIncident) -> serde_json::Value {
+    let i = &r.incident;
+    json!({
+        "id": i.id,
+        "run_id": r.run_id,
+        "host": i.host,
+        "status": i.status.as_str(),
+        "first_seen": i.first_seen,
+        "last_seen": i.last_seen,
+        "closed_at": i.closed_at,
+        "windows": i.windows,
+        "peak_score": i.peak_score,
+        "peak_label": i.peak_label.as_str(),
+        "families": i.families().iter().map(|f| f.as_str()).collect::<Vec<_>>(),
+        "reasons": i.reasons,
+        "domains": i.top_domains().iter().map(|(d, n)| json!({"name": d, "windows": n})).collect::<Vec<_>>(),
+        "model_id": i.model_id,
+        "explanation": i.explanation,
+        "updated_at": i.updated_at,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap;
+
+    #[test]
+    fn wrap_keeps_lines_within_the_width() {
+        let text = "a ".repeat(120) + &"x".repeat(300);
+        for l in wrap(&text, 94) {
+            assert!(l.chars().count() <= 94, "{l}");
+        }
+        assert_eq!(wrap("one two three", 7), ["one two", "three"]);
+        assert!(wrap("", 10).is_empty());
+    }
+}
