@@ -16,6 +16,15 @@ Layout of the fake DNS tree, all served by one NSD instance on the "auth" host:
   <parent of the tunnel zone>  a small "site" zone that delegates the tunnel
                zone (e.g. t.tunnel.test) to the iodined host
   arpa.        reverse zone for the lab's LAN (0.53.10.in-addr.arpa PTRs)
+  lab extras   (added to a served zone, or their own zone under a served TLD)
+               zen.spamhaus.org DNSBL (a few listed IPv4s, the rest NXDOMAIN),
+               avqs.mcafee.com file-hash reputation (known hashes -> 127.0.0.x),
+               wildcards in googlevideo.com / cloudfront.net (media CDN names),
+               example-corp.com with an Active Directory domain ad.example-corp.com
+               (_ldap/_kerberos/_gc SRV records, DCs), a TXT C2 domain
+               (--c2-domain, wildcard TXT), phishing lookalikes and their
+               credential-drop domains (all resolve), and the parent zone of the
+               dns2tcp tunnel zone (--dns2tcp-domain, delegated to dns2tcpd)
 Names that are not in any zone get NXDOMAIN from the closest enclosing zone
 (the root for unknown TLDs), exactly as on the real internet.
 """
@@ -146,6 +155,93 @@ def domain_zone(d, cdn_records, served_names):
     return "".join(out), ns_ips
 
 
+AD_DOMAIN = "ad.example-corp.com"
+AD_SITES = ["Default-First-Site-Name", "HQ", "Branch-Office"]
+PHISH_LURES = ["paypal-account-verify.com", "micros0ft-login.com", "app1e-id-support.com",
+               "p\u0430ypal.com".encode("idna").decode(), "secure-netflix-billing.com",
+               "amaz0n-order-review.com", "office365-mailbox-auth.com", "dropbox-shared-file.net"]
+PHISH_DROPS = ["auth-session-verify.net", "login-confirm-portal.com", "acct-recovery-help.com",
+               "docs-view-secure.net", "form-submit-cdn.com", "mailbox-quota-alert.com",
+               "verify-billing-info.net", "id-validate-service.com", "secure-upload-gate.net",
+               "cred-sync-api.com", "webmail-relogin.net", "payment-hold-notice.com"]
+
+
+def add_records(zones, tld_deleg, auth_ip, dom, records):
+    """Append records (relative to dom) to dom's zone, creating the zone (and its
+    delegation from the TLD zone) if dom is not served."""
+    if dom not in zones:
+        r = rng_for(dom)
+        zones[dom] = "$ORIGIN %s.\n$TTL 300\n%s@ 86400 IN NS ns1.%s.\nns1 86400 IN A %s\n@ 300 IN A %s\n" % (
+            dom, soa(dom, minimum=60), dom, auth_ip, v4(r))
+        tld_deleg.setdefault(dom.split(".")[-1], []).append(
+            "%s. 172800 IN NS ns1.%s.\nns1.%s. 172800 IN A %s\n" % (dom, dom, dom, auth_ip))
+    zones[dom] += "".join(records)
+
+
+def lab_extras(zones, tld_deleg, a):
+    """The zones behind the benign-but-weird hosts and the attacks; returns the
+    facts the clients need (written to served.json)."""
+    facts = {}
+    # DNSBL: reversed-IPv4 names under zen.spamhaus.org; listed ones answer 127.0.0.x
+    r = rng_for("dnsbl")
+    listed = sorted({v4(r) for _ in range(60)})
+    recs = []
+    for ip in listed:
+        rev = ".".join(reversed(ip.split(".")))
+        code = r.choice(["127.0.0.2", "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.10", "127.0.0.11"])
+        recs.append("%s.zen 300 IN A %s\n" % (rev, code))
+        recs.append('%s.zen 300 IN TXT "Listed by ZEN, see https://check.spamhaus.org/query/ip/%s"\n' % (rev, ip))
+    add_records(zones, tld_deleg, a.auth_ip, "spamhaus.org", recs)
+    facts["dnsbl"] = {"zone": "zen.spamhaus.org", "listed": listed}
+    # AV file-hash reputation: known hashes answer 127.0.0.x, unknown ones NXDOMAIN
+    r = rng_for("avqs")
+    known = ["%032x" % r.getrandbits(128) for _ in range(800)]
+    recs = ["%s.q1.avqs 600 IN A 127.0.%d.%d\n" % (h, r.choice([0, 0, 0, 1]), r.choice([1, 1, 1, 2, 16]))
+            for h in known]
+    add_records(zones, tld_deleg, a.auth_ip, "mcafee.com", recs)
+    facts["av"] = {"suffix": "q1.avqs.mcafee.com", "known": known}
+    # media CDNs: every hashed name resolves
+    r = rng_for("googlevideo")
+    add_records(zones, tld_deleg, a.auth_ip, "googlevideo.com",
+                ["* 1800 IN A %s\n" % v4(r), "* 1800 IN AAAA %s\n" % v6(r)])
+    r = rng_for("cloudfront-wild")
+    zones["cloudfront.net"] += "* 60 IN A %s\n* 60 IN A %s\n* 60 IN AAAA %s\n" % (v4(r), v4(r), v6(r))
+    # Active Directory domain (a Windows domain member's DC locator lookups)
+    ad = AD_DOMAIN.split(".")[0]
+    recs = ["dc1.%s 3600 IN A 10.20.0.10\n" % ad, "dc2.%s 3600 IN A 10.20.0.11\n" % ad,
+            "%s 600 IN A 10.20.0.10\n%s 600 IN A 10.20.0.11\n" % (ad, ad)]
+    for svc, port in [("_ldap._tcp", 389), ("_kerberos._tcp", 88), ("_kerberos._udp", 88),
+                      ("_kpasswd._tcp", 464), ("_gc._tcp", 3268)]:
+        for dc in ("dc1", "dc2"):
+            tgt = "%s.%s." % (dc, AD_DOMAIN)
+            recs.append("%s.%s 600 IN SRV 0 100 %d %s\n" % (svc, ad, port, tgt))
+            for site in AD_SITES:
+                recs.append("%s.%s._sites.%s 600 IN SRV 0 100 %d %s\n" % (svc, site, ad, port, tgt))
+            if svc in ("_ldap._tcp", "_kerberos._tcp"):
+                recs.append("%s.dc._msdcs.%s 600 IN SRV 0 100 %d %s\n" % (svc, ad, port, tgt))
+                for site in AD_SITES:
+                    recs.append("%s.%s._sites.dc._msdcs.%s 600 IN SRV 0 100 %d %s\n" % (svc, site, ad, port, tgt))
+    recs.append("_ldap._tcp.pdc._msdcs.%s 600 IN SRV 0 100 389 dc1.%s.\n" % (ad, AD_DOMAIN))
+    recs.append("_ldap._tcp.gc._msdcs.%s 600 IN SRV 0 100 3268 dc1.%s.\n" % (ad, AD_DOMAIN))
+    recs.append("gc._msdcs.%s 600 IN A 10.20.0.10\n" % ad)
+    add_records(zones, tld_deleg, a.auth_ip, "example-corp.com", recs)
+    facts["ad"] = {"domain": AD_DOMAIN, "sites": AD_SITES}
+    # TXT C2: any <id>.<c2 domain> answers a short base64-ish "command"
+    r = rng_for(a.c2_domain)
+    cmd = "".join(r.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") for _ in range(44))
+    add_records(zones, tld_deleg, a.auth_ip, a.c2_domain,
+                ['* 30 IN TXT "%s="\n' % cmd, "www 300 IN A %s\n" % v4(r)])
+    facts["c2"] = {"domain": a.c2_domain}
+    # phishing lookalikes and credential-drop domains: all resolve
+    for d in PHISH_LURES + PHISH_DROPS:
+        r = rng_for(d)
+        ip = v4(r)
+        add_records(zones, tld_deleg, a.auth_ip, d,
+                    ["www 300 IN A %s\nlogin 300 IN A %s\nsecure 300 IN CNAME www\n" % (ip, ip)])
+    facts["phish"] = {"lures": PHISH_LURES, "drops": PHISH_DROPS}
+    return facts
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--top", required=True)
@@ -155,6 +251,9 @@ def main():
     ap.add_argument("--nsd-listen", required=True, help="ip@port NSD listens on")
     ap.add_argument("--iodined-ip", required=True)
     ap.add_argument("--tunnel-domain", required=True)
+    ap.add_argument("--dns2tcp-domain", default="")
+    ap.add_argument("--dns2tcp-ip", default="")
+    ap.add_argument("--c2-domain", default="cdn-metrics-sync.com")
     ap.add_argument("--resolver-lan-ip", required=True)
     ap.add_argument("--resolver-up-ip", required=True)
     ap.add_argument("--lan-cidr", required=True)
@@ -184,15 +283,17 @@ def main():
             cz, soa(cz), cz, v4(r), "".join(sorted(recs)))
         tld_deleg.setdefault("net", []).append(
             "%s. 172800 IN NS ns1.%s.\nns1.%s. 172800 IN A %s\n" % (cz, cz, cz, a.auth_ip))
-    # tunnel parent zone: a small site that delegates the tunnel zone to iodined
-    tp = tunnel_parent
-    r = rng_for(tp)
-    zones[tp] = ("$ORIGIN %s.\n$TTL 300\n%s@ 86400 IN NS ns1.%s.\nns1 86400 IN A %s\n@ IN A %s\nwww IN A %s\n"
-                 "%s 86400 IN NS ns.%s.\nns.%s 86400 IN A %s\n") % (
-        tp, soa(tp), tp, a.auth_ip, v4(r), v4(r), tparts[0], a.tunnel_domain, tparts[0], a.iodined_ip)
-    ptld = tp.split(".")[-1]
-    tld_deleg.setdefault(ptld, []).append(
-        "%s. 172800 IN NS ns1.%s.\nns1.%s. 172800 IN A %s\n" % (tp, tp, tp, a.auth_ip))
+    # tunnel zones: a small "site" zone (the parent) delegates each tunnel zone
+    # (iodine's, dns2tcp's) to its tunnel server
+    for fqdn, ip in [(a.tunnel_domain, a.iodined_ip), (a.dns2tcp_domain, a.dns2tcp_ip)]:
+        if not fqdn:
+            continue
+        label, parent = fqdn.strip(".").split(".", 1)
+        r = rng_for(parent)
+        www = "" if parent in zones else "www IN A %s\n" % v4(r)
+        add_records(zones, tld_deleg, a.auth_ip, parent,
+                    [www, "%s 86400 IN NS ns.%s.\nns.%s 86400 IN A %s\n" % (label, fqdn, label, ip)])
+    facts = lab_extras(zones, tld_deleg, a)
     # TLD zones
     for tld, lines in tld_deleg.items():
         extra = ""
@@ -258,7 +359,7 @@ remote-control:
   control-enable: no
 """.format(o=a.out, lan=a.resolver_lan_ip, up=a.resolver_up_ip, cidr=a.lan_cidr, qm=a.qname_min))
     with open(os.path.join(a.out, "served.json"), "w") as f:
-        json.dump({"domains": [d for _, d in doms], "names": served}, f)
+        json.dump({"domains": [d for _, d in doms], "names": served, "extras": facts}, f)
     print("zones=%d domains=%d names=%d tlds=%d" % (len(zones), len(doms), len(served), len(tld_deleg)),
           file=sys.stderr)
 
