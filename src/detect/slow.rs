@@ -8,7 +8,7 @@
 //! | tag | finding over the last hour | floor |
 //! |---|---|---|
 //! | `slow_dga` | ≥ [`SLOW_DGA_DOMAINS`] non-existent unvouched registrable domains in ≥ 2 windows that each stayed under the window finding's threshold, the current one included with ≥ 2 | Unusual; Likely from [`SLOW_DGA_LIKELY`] |
-//! | `slow_beacon` | an unvouched domain only this host resolves, not among the host's steady contacts of its first hour under watch, contacted at a steady 20 s–15 min interval (CV ≤ [`crate::aggregate::REGULAR_MAX_CV`]) in ≥ [`BEACON_WINDOWS`] windows with the same period (±20 %) | Unusual |
+//! | `slow_beacon` | an unvouched domain only this host resolves, not among the host's steady contacts of its first [`DEFAULT_BASELINE`] (or learning period) under watch, contacted at a steady 20 s–15 min interval (CV ≤ [`crate::aggregate::REGULAR_MAX_CV`]) in ≥ [`BEACON_WINDOWS`] windows with the same period (±20 %) | Unusual |
 //! | `slow_exfil` | ≥ [`SLOW_EXFIL_NAMES`] encoded names under one unvouched domain in ≥ 2 windows | Unusual |
 //!
 //! Memory: at most [`MAX_HOSTS`] hosts (the host seen least recently is
@@ -58,7 +58,7 @@ struct HostHour {
     last: TsMicros,
     /// Start of the host's first window seen.
     since: TsMicros,
-    /// Steady contacts the host already had in its first hour under watch:
+    /// Steady contacts the host already had in its baseline period:
     /// its usual timers (an IoT device polling its vendor, an agent's check
     /// in), at most [`MAX_USUAL`].
     usual: Vec<String>,
@@ -67,11 +67,27 @@ struct HostHour {
 /// Usual steady contacts remembered per host.
 pub const MAX_USUAL: usize = 32;
 
+/// How long a host is watched before its steady contacts stop being its
+/// usual ones (when the sensor is not learning; otherwise the learning
+/// period).
+pub const DEFAULT_BASELINE: TsMicros = 1800 * MICROS;
+
 /// The slow-signal detector (see the module docs).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SlowSignals {
     hosts: FxHashMap<IpAddr, HostHour>,
     evicted: u64,
+    baseline: TsMicros,
+}
+
+impl Default for SlowSignals {
+    fn default() -> Self {
+        SlowSignals {
+            hosts: FxHashMap::default(),
+            evicted: 0,
+            baseline: DEFAULT_BASELINE,
+        }
+    }
 }
 
 fn finding(tag: &'static str, feature: &'static str, value: f64, floor: Label) -> Evidence {
@@ -85,6 +101,14 @@ impl SlowSignals {
     /// An empty detector.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Watch each host for `baseline` (packet time from its first window)
+    /// before its steady contacts stop counting as its usual ones: the
+    /// sensor's learning period when it learns.
+    pub fn with_baseline(mut self, baseline: TsMicros) -> Self {
+        self.baseline = baseline.max(0);
+        self
     }
 
     /// Hosts dropped at [`MAX_HOSTS`].
@@ -112,6 +136,7 @@ impl SlowSignals {
                 self.evicted += 1;
             }
         }
+        let baseline = self.baseline;
         let h = self.hosts.entry(w.host).or_insert_with(|| HostHour {
             digests: VecDeque::new(),
             last: w.end,
@@ -171,8 +196,8 @@ impl SlowSignals {
         }
 
         // A steady contact seen in earlier windows too, that was not already
-        // one of the host's timers in its first hour under watch.
-        let learning = w.start < h.since + HORIZON;
+        // one of the host's timers in its baseline period under watch.
+        let learning = w.start < h.since + baseline;
         for (domain, _) in &digest.steady {
             if learning && h.usual.len() < MAX_USUAL && !h.usual.contains(domain) {
                 h.usual.push(domain.clone());
@@ -286,7 +311,7 @@ mod tests {
             cv: 0.03,
             hosts,
         };
-        // The host's first hour: its timers then are its usual ones.
+        // The host's baseline period: its timers then are its usual ones.
         let mut usual = contact(1);
         usual.domain = "particle.io".into();
         for m in [0, 5] {

@@ -428,7 +428,11 @@ pub fn score_offline(
     cfg: &LearningConfig,
 ) -> Result<Offline, LearnError> {
     use crate::detect::{model_input, SlowSignals};
-    let mut slow = SlowSignals::new();
+    let mut slow = if cfg.enabled() {
+        SlowSignals::new().with_baseline(cfg.period.0)
+    } else {
+        SlowSignals::new()
+    };
     let mut verdicts = Vec::with_capacity(windows.len());
     let mut fitted: Vec<(Detector, FitReport)> = Vec::new();
     // (start, model input, evidence) of every scored window, for fits.

@@ -555,6 +555,9 @@ impl Sensor {
         if let Some(t) = tracker {
             sink = sink.with_incidents(t);
         }
+        if learning.enabled() {
+            sink.slow = SlowSignals::new().with_baseline(learning.period.0);
+        }
         if let Some(l) = learner {
             sink = sink.with_learner(l);
         }
