@@ -61,8 +61,10 @@ use serde::Serialize;
 use std::sync::Arc;
 
 pub mod evidence;
+pub mod host;
 pub mod slow;
 pub use evidence::{Evidence, Finding, ENCODED_MIN_NAMES, FINDINGS};
+pub use host::HostBaselines;
 pub use slow::SlowSignals;
 
 /// Model input features, in order (the bundle records and checks them).
@@ -401,18 +403,23 @@ impl Detector {
     /// alert: `false` for a prior and while the sensor is still learning its
     /// site ([`crate::learn`]), whatever the model's role.
     pub fn judge_with(&self, w: &HostWindow, model_may_alert: bool) -> Verdict {
-        self.judge_in_context(w, model_may_alert, Vec::new())
+        self.judge_in_context(w, model_may_alert, Vec::new(), None)
     }
 
     /// [`judge_with`](Self::judge_with) with findings of stateful detectors
     /// (e.g. [`SlowSignals`]) that need more than the window, each with its
     /// sentence for the explanation: they set floors like the window's own
     /// findings.
+    ///
+    /// `usual` is the host's own range of the model inputs
+    /// ([`HostBaselines::usual`]): a model-only alert whose every reason
+    /// lies within it is held Normal (see [`host`]).
     pub fn judge_in_context(
         &self,
         w: &HostWindow,
         model_may_alert: bool,
         context: Vec<(Evidence, String)>,
+        usual: Option<&[f64; N_MODEL_FEATURES]>,
     ) -> Verdict {
         let x = model_input(w);
         let t = self.bundle.thresholds;
@@ -430,6 +437,22 @@ impl Detector {
             held = Some(score);
             score = (t.unusual - EVIDENCE_GATE_MARGIN).max(0.0);
         }
+        let mut held_usual = None;
+        if let Some(u) = usual.filter(|_| floor.is_none() && held.is_none() && score >= t.unusual) {
+            let mut modelled = reasons
+                .iter()
+                .filter_map(|r| idx(r.feature).map(|i| (i, r)));
+            let facts_ok = reasons.iter().all(|r| {
+                idx(r.feature).is_some() || matches!(r.tag, "beaconing" | "new_domain_burst")
+            });
+            if facts_ok
+                && modelled.clone().next().is_some()
+                && modelled.all(|(i, _)| host::within(u, i, x[i]))
+            {
+                held_usual = Some(score);
+                score = (t.unusual - EVIDENCE_GATE_MARGIN).max(0.0);
+            }
+        }
         if reasons.is_empty() && floor.is_none() {
             // Evidence gate: an alert must name something the analyst can
             // check. A window whose only oddity is the combination of ordinary
@@ -445,6 +468,12 @@ impl Detector {
         reasons.splice(0..0, found.into_iter().map(|e| e.reason));
         let label = self.bundle.label(score);
         let mut explanation = explain_with(w, score, label, &reasons, &details);
+        if let Some(h) = held_usual {
+            explanation.push_str(&format!(
+                " The model scored it {h:.2}, but every value above is within what {} itself has shown in earlier windows that did not alert: usual for this host, so no alert.",
+                w.host
+            ));
+        }
         if let Some(h) = held.filter(|_| !reasons.is_empty()) {
             explanation.push_str(&format!(
                 " {} alone scored it {h:.2}; a model score without evidence alerts only once a site model agrees{}.",

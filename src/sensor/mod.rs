@@ -30,7 +30,9 @@ use crate::aggregate::HostWindow;
 use crate::config::{
     default_model_paths, read_limited, Config, ConfigError, FileKind, ModelChoice, Settings,
 };
-use crate::detect::{model_id, Detector, ModelRole, SlowSignals, Verdict, MODEL_FEATURES};
+use crate::detect::{
+    model_id, Detector, HostBaselines, ModelRole, SlowSignals, Verdict, MODEL_FEATURES,
+};
 use crate::enrich::{Enricher, Enrichment, FirstSeenRecord};
 use crate::event::{Lookup, RawPacket, MICROS};
 use crate::incident::{IncidentBatch, Tracker};
@@ -108,6 +110,7 @@ pub struct StoreSink {
     detector: Option<Detector>,
     learner: Option<SiteLearner>,
     slow: SlowSignals,
+    baselines: HostBaselines,
     verdicts: Vec<Verdict>,
     counts: VerdictCounts,
     outputs: Outputs,
@@ -131,6 +134,7 @@ impl StoreSink {
             detector,
             learner: None,
             slow: SlowSignals::new(),
+            baselines: HostBaselines::new(),
             verdicts: Vec::new(),
             counts: VerdictCounts::default(),
             outputs,
@@ -213,11 +217,19 @@ impl WindowSink for StoreSink {
         if let Some(d) = &self.detector {
             let may_alert =
                 d.role() == ModelRole::Site && !self.learner.as_ref().is_some_and(|l| l.learning());
-            let slow = &mut self.slow;
-            self.verdicts.extend(
-                w.iter()
-                    .map(|w| d.judge_in_context(w, may_alert, slow.observe(w))),
-            );
+            for w in w {
+                let v = d.judge_in_context(
+                    w,
+                    may_alert,
+                    self.slow.observe(w),
+                    self.baselines.usual(&w.host),
+                );
+                if v.label == Label::Normal && w.lookups > 0 {
+                    self.baselines
+                        .learn(w.host, &crate::detect::model_input(w), w.end);
+                }
+                self.verdicts.push(v);
+            }
             for v in &self.verdicts {
                 self.counts.count(v.label);
             }
