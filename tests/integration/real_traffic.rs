@@ -120,10 +120,19 @@ fn evaluate_run(run: &str, extra: &[&str]) -> Value {
 #[test]
 fn run_h2_learns_the_site_without_false_incidents_and_finds_the_slow_attacks() {
     let e = evaluate_run("run-h2", &["--learn", "30m"]);
-    assert_eq!(e["false_alerts"].as_array().map(Vec::len), Some(0), "{}", e["false_alerts"]);
+    assert_eq!(
+        e["false_alerts"].as_array().map(Vec::len),
+        Some(0),
+        "{}",
+        e["false_alerts"]
+    );
     assert_eq!(e["incidents"]["false_incidents"], 0, "{}", e["incidents"]);
     assert!(e["hosts"].as_u64().unwrap() >= 20, "{}", e["hosts"]);
-    for (scenario, max_delay) in [("c2_beacon", 900.0), ("dga_dictionary", 600.0), ("phishing", 600.0)] {
+    for (scenario, max_delay) in [
+        ("c2_beacon", 900.0),
+        ("dga_dictionary", 600.0),
+        ("phishing", 600.0),
+    ] {
         let s = &e["per_scenario"][scenario];
         assert_eq!(s["detected_incidents"], s["incidents"], "{scenario}: {s}");
         assert!(s["incidents"].as_u64().unwrap() >= 1, "{scenario}: {s}");
@@ -133,5 +142,10 @@ fn run_h2_learns_the_site_without_false_incidents_and_finds_the_slow_attacks() {
         );
     }
     let prior = evaluate_run("run-h2", &[]);
-    assert_eq!(prior["false_alerts"].as_array().map(Vec::len), Some(0), "{}", prior["false_alerts"]);
+    assert_eq!(
+        prior["false_alerts"].as_array().map(Vec::len),
+        Some(0),
+        "{}",
+        prior["false_alerts"]
+    );
 }

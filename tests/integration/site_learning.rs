@@ -296,3 +296,81 @@ fn train_db_without_enough_windows_says_how_many() {
         .clone();
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
 }
+
+#[test]
+fn a_refit_every_retrain_every_swaps_the_model_on_packet_time() {
+    let d = tempfile::tempdir().unwrap();
+    let sim = simulate(
+        d.path(),
+        "three.jsonl",
+        &[
+            "--hosts",
+            "12",
+            "--hours",
+            "3",
+            "--seed",
+            "517",
+            "--incident-hosts",
+            "2",
+        ],
+    );
+    let cfg = d.path().join("s.toml");
+    std::fs::write(
+        &cfg,
+        "[learning]\nperiod = \"30m\"\nretrain_every = \"1h\"\nhorizon = \"2h\"\n",
+    )
+    .unwrap();
+    let db = d.path().join("s.db");
+    bin()
+        .args(["--config"])
+        .arg(&cfg)
+        .args(["replay", "--progress", "never", "--format", "none", "--db"])
+        .arg(&db)
+        .arg(&sim)
+        .assert()
+        .success();
+    // Fits at 08:30, 09:30 and 10:30 (packet time), each on its horizon.
+    let fits: Vec<(i64, i64)> = {
+        let c = rusqlite::Connection::open(&db).unwrap();
+        let mut st = c
+            .prepare(
+                "SELECT fitted_at, data_from FROM models WHERE role = 'site' ORDER BY fitted_at",
+            )
+            .unwrap();
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    assert_eq!(
+        fits,
+        vec![
+            (START + 1800, START),
+            (START + 5400, START),
+            (START + 9000, START + 1800)
+        ]
+    );
+    // Each window is scored by the model fitted last before it started.
+    let c = rusqlite::Connection::open(&db).unwrap();
+    for (i, (at, _)) in fits.iter().enumerate() {
+        let next = fits.get(i + 1).map_or(i64::MAX, |f| f.0);
+        let id: String = c
+            .query_row(
+                "SELECT id FROM models WHERE role = 'site' AND fitted_at = ?1",
+                [at],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let wrong: i64 = c
+            .query_row(
+                "SELECT COUNT(*) FROM windows WHERE window_start >= ?1 AND window_start < ?2 AND model_id != ?3",
+                rusqlite::params![at, next, id],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(
+            wrong, 0,
+            "windows after the fit at {at} scored by another model"
+        );
+    }
+}
