@@ -13,8 +13,11 @@
 //! values are usual for this host. Evidence is never held.
 //!
 //! Memory: at most [`MAX_HOSTS`] hosts (least recently seen dropped,
-//! counted), 15 floats and two counters each: about 10 MB at the cap. In
-//! memory; a restart learns the hosts again from their next windows.
+//! counted), 15 floats and two counters each: about 10 MB at the cap.
+//! Persisted through the store: every window's model input and label are
+//! in SQLite, and a sensor rebuilds the baselines at start from the
+//! non-alerting windows of the last [`RESTORE_HORIZON`] (at most
+//! [`RESTORE_ROWS`] of them, newest first).
 
 use super::N_MODEL_FEATURES;
 use crate::event::TsMicros;
@@ -25,6 +28,11 @@ use std::net::IpAddr;
 pub const MAX_HOSTS: usize = 65_536;
 /// A reason is usual for the host up to this multiple of its largest value.
 pub const MARGIN: f64 = 1.25;
+/// How far back a restart rebuilds the baselines from stored windows.
+pub const RESTORE_HORIZON: i64 = 7 * 86_400;
+/// Most stored windows a restart reads for the baselines.
+pub const RESTORE_ROWS: usize = 1_000_000;
+
 /// Windows a host needs before its baseline is used.
 pub const MIN_WINDOWS: u32 = 4;
 
@@ -90,6 +98,24 @@ impl HostBaselines {
     }
 }
 
+impl HostBaselines {
+    /// Rebuild from `store`: the non-alerting windows of the last
+    /// [`RESTORE_HORIZON`] before its latest window. Returns the windows read.
+    pub fn restore(
+        &mut self,
+        store: &crate::store::Store,
+    ) -> Result<usize, crate::store::StoreError> {
+        let Some(last) = store.last_window_start()? else {
+            return Ok(0);
+        };
+        store.usual_rows(last - RESTORE_HORIZON, RESTORE_ROWS, |host, x, end| {
+            if let Ok(x) = <[f64; N_MODEL_FEATURES]>::try_from(x) {
+                self.learn(host, &x, end * crate::event::MICROS);
+            }
+        })
+    }
+}
+
 /// Whether `value` of model input `i` lies within the usual range `usual`.
 pub fn within(usual: &[f64; N_MODEL_FEATURES], i: usize, value: f64) -> bool {
     usual
@@ -116,5 +142,42 @@ mod tests {
         assert!(within(u, 10, 0.3 * MARGIN));
         assert!(!within(u, 10, 0.3 * MARGIN + 0.01));
         assert!(h.usual(&"10.0.0.2".parse().unwrap()).is_none());
+    }
+
+    #[test]
+    fn baselines_come_back_from_the_store() {
+        use crate::aggregate::HostWindow;
+        use crate::event::MICROS;
+        let mut store = crate::store::Store::open_in_memory().unwrap();
+        let run = store.begin_run("test", &[], 300).unwrap();
+        let (det, _) = crate::sensor::load_model(&crate::config::ModelChoice::Search, None)
+            .unwrap()
+            .unwrap();
+        let host: IpAddr = "10.0.0.5".parse().unwrap();
+        let ws: Vec<HostWindow> = (0..5)
+            .map(|i| {
+                let mut w = HostWindow::empty(host, i * 300 * MICROS, (i + 1) * 300 * MICROS);
+                w.lookups = 20;
+                w.with_rcode = 20;
+                w.unique_domains = 5;
+                w.unique_registrable = 5;
+                w.qtypes.txt = i as u32;
+                w
+            })
+            .collect();
+        let vs: Vec<_> = ws.iter().map(|w| det.judge(w)).collect();
+        assert!(vs.iter().all(|v| v.label == crate::model::Label::Normal));
+        store.write_batch(run, &ws, &vs, &[]).unwrap();
+        let mut live = HostBaselines::new();
+        for w in &ws {
+            live.learn(host, &super::super::model_input(w), w.end);
+        }
+        let mut restored = HostBaselines::new();
+        assert_eq!(restored.restore(&store).unwrap(), 5);
+        // (JSON keeps each value to within an ulp.)
+        let (r, l) = (restored.usual(&host).unwrap(), live.usual(&host).unwrap());
+        for (a, b) in r.iter().zip(l) {
+            assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0), "{r:?} vs {l:?}");
+        }
     }
 }

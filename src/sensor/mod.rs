@@ -570,6 +570,15 @@ impl Sensor {
         if learning.enabled() {
             sink.slow = SlowSignals::new().with_baseline(learning.period.0);
         }
+        if sink.detector.is_some() {
+            let n = sink.baselines.restore(&sink.store)?;
+            if n > 0 {
+                tracing::info!(
+                    windows = n,
+                    "per-host baselines rebuilt from stored windows"
+                );
+            }
+        }
         if let Some(l) = learner {
             sink = sink.with_learner(l);
         }

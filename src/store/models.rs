@@ -137,6 +137,51 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
+    /// Model inputs of the stored windows that did not alert (label Normal,
+    /// unicast lookups) starting at or after `since` (unix seconds), newest
+    /// first, at most `limit`: what rebuilds the per-host baselines
+    /// ([`crate::detect::HostBaselines`]) at start. Returns the rows delivered.
+    pub fn usual_rows(
+        &self,
+        since: i64,
+        limit: usize,
+        mut f: impl FnMut(std::net::IpAddr, Vec<f64>, i64),
+    ) -> Result<usize, StoreError> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT host, model_input, window_end FROM windows
+                 WHERE label = 'Normal' AND lookups > 0 AND window_start >= ?1
+                   AND model_input IS NOT NULL
+                 ORDER BY window_start DESC LIMIT ?2",
+            )
+            .map_err(|e| self.err(e))?;
+        let mut q = st
+            .query(params![since, limit as i64])
+            .map_err(|e| self.err(e))?;
+        let mut n = 0;
+        while let Some(r) = q.next().map_err(|e| self.err(e))? {
+            let host: String = r.get(0).map_err(|e| self.err(e))?;
+            let input: String = r.get(1).map_err(|e| self.err(e))?;
+            let end: i64 = r.get(2).map_err(|e| self.err(e))?;
+            let (Ok(host), Ok(x)) = (host.parse(), serde_json::from_str::<Vec<f64>>(&input)) else {
+                continue;
+            };
+            if x.len() == crate::detect::N_MODEL_FEATURES {
+                f(host, x, end);
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Start of the latest stored window (unix seconds), if any.
+    pub fn last_window_start(&self) -> Result<Option<i64>, StoreError> {
+        self.conn
+            .query_row("SELECT MAX(window_start) FROM windows", [], |r| r.get(0))
+            .map_err(|e| self.err(e))
+    }
+
     /// The site model fitted last (latest packet time), if any.
     pub fn latest_site_model(&self) -> Result<Option<ModelRecord>, StoreError> {
         self.conn
