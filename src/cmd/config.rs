@@ -45,6 +45,24 @@ pub fn run(a: ConfigArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
             if !c.quiet {
                 let cfg = report.config.unwrap_or_default();
                 eprintln!("configuration {source}: OK");
+                eprintln!("findings that set a floor under the verdict whatever the model says (docs/detection.md):");
+                for f in sentineldns::detect::FINDINGS {
+                    eprintln!("  {}: {}", f.tag(), f.summary());
+                }
+                for (tag, summary) in sentineldns::detect::slow::SLOW_FINDINGS {
+                    eprintln!("  {tag}: {summary}");
+                }
+                eprintln!(
+                    "site learning: {}",
+                    if cfg.learning.enabled() {
+                        format!(
+                            "on, {} of packet time, then a site model refitted every {} (the shipped prior's score alone never alerts)",
+                            cfg.learning.period, cfg.learning.retrain_every
+                        )
+                    } else {
+                        "off ([learning] period or --learn; the shipped prior's score alone never alerts, a configured [sensor] model's does)".to_string()
+                    }
+                );
                 print(&render(&cfg, c.format)?)?;
             }
             Ok(ExitCode::SUCCESS)

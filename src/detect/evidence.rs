@@ -316,7 +316,7 @@ mod tests {
         )
         .expect("docs/detection.md is part of the checkout");
         let mut tags: Vec<&str> = FINDINGS.iter().map(|f| f.tag()).collect();
-        tags.extend(["slow_dga", "slow_beacon", "slow_exfil"]);
+        tags.extend(super::super::slow::SLOW_FINDINGS.iter().map(|(t, _)| *t));
         for t in &tags {
             assert!(
                 doc.contains(&format!("| `{t}` |")),

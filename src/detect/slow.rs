@@ -25,6 +25,14 @@ use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
 use std::net::IpAddr;
 
+/// The slow signals' tags with one line each (for `config check` and the
+/// docs test).
+pub const SLOW_FINDINGS: [(&str, &str); 3] = [
+    ("slow_dga", "10+ non-existent unvouched domains over the last hour in windows each under dga_like_names' 6: Unusual; 24+: Likely Compromise"),
+    ("slow_beacon", "a steady 20 s-15 min timer, in 2+ windows, to an unvouched domain only this host resolves and that was not one of its timers in its first 30 minutes (or the learning period): Unusual"),
+    ("slow_exfil", "8+ encoded names under one unvouched domain over 2+ windows of the last hour: Unusual"),
+];
+
 /// How far back the slow signals look.
 pub const HORIZON: TsMicros = 3600 * MICROS;
 /// Hosts followed at most.

@@ -366,3 +366,27 @@ fn outputs_come_from_the_file_and_flags_override_them() {
     let after = std::fs::read_to_string(dir.path().join("events.ndjson")).unwrap();
     assert_eq!(after.lines().count(), 8, "the file output was replaced");
 }
+
+/// `config check` lists every finding of the detector registry (window
+/// findings and slow signals) and says whether site learning is on.
+#[test]
+fn check_lists_the_findings_registry_and_site_learning() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(dir.path(), "l.toml", "[learning]\nperiod = \"30m\"\n");
+    let o = bin()
+        .args(["config", "check", "--format", "json", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let err = stderr(&o);
+    for f in sentineldns::detect::FINDINGS {
+        assert!(err.contains(&format!("  {}: ", f.tag())), "{err}");
+    }
+    for (tag, _) in sentineldns::detect::slow::SLOW_FINDINGS {
+        assert!(err.contains(&format!("  {tag}: ")), "{err}");
+    }
+    assert!(err.contains("site learning: on, 30m"), "{err}");
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["learning"]["period"], "30m");
+}
