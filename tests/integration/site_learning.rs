@@ -3,20 +3,8 @@
 //! model id of every verdict; a restart loads it; `train --db` fits the same
 //! model offline; windows with evidence are left out of training.
 
-use crate::util::{bin, db_value};
+use crate::util::{bin, db_value, simulate};
 use std::path::{Path, PathBuf};
-
-fn simulate(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
-    let p = dir.join(name);
-    bin()
-        .arg("simulate")
-        .args(args)
-        .arg("--out")
-        .arg(&p)
-        .assert()
-        .success();
-    p
-}
 
 fn replay(db: &Path, input: &Path, extra: &[&str]) -> String {
     let out = bin()

@@ -2,10 +2,10 @@
 //! `evaluate` (table, JSON, HTML report), bundle determinism and corruption,
 //! and a regression guard on detection quality.
 
-use crate::util::{bin, json_lines, repo as root};
+use crate::util::{bin, json_lines, repo as root, simulate};
 use predicates::prelude::*;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// `sentineldns evaluate --format json INPUT` with the shipped model.
 fn evaluate_json(input: &Path) -> Value {
@@ -24,18 +24,6 @@ fn evaluate_json_args(args: &[&std::ffi::OsStr]) -> Value {
         .stdout
         .clone();
     serde_json::from_slice(&out).unwrap()
-}
-
-fn simulate(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
-    let p = dir.join(name);
-    bin()
-        .arg("simulate")
-        .args(args)
-        .arg("--out")
-        .arg(&p)
-        .assert()
-        .success();
-    p
 }
 
 /// Run from a directory without `models/` (and no /usr/share copy), the

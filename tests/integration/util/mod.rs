@@ -20,7 +20,7 @@ pub use paths::{files_in, files_under, hostile, repo, repo_file, shared};
 
 use serde_json::Value;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -58,6 +58,19 @@ pub fn sensor() -> Command {
 /// The binary as an `assert_cmd::Command` (to assert on), hermetic.
 pub fn bin() -> assert_cmd::Command {
     assert_cmd::Command::from_std(sensor())
+}
+
+/// `sentineldns simulate ARGS --out DIR/NAME`; the path written.
+pub fn simulate(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
+    let p = dir.join(name);
+    bin()
+        .arg("simulate")
+        .args(args)
+        .arg("--out")
+        .arg(&p)
+        .assert()
+        .success();
+    p
 }
 
 /// Run `c` (stdin empty, stdout and stderr captured) with a deadline: a
