@@ -39,11 +39,7 @@ pub fn slack_payload(w: &HostWindow, v: &Verdict) -> Value {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let (emoji, color) = match v.label {
-        Label::LikelyCompromise => (":rotating_light:", "#d40e0d"),
-        Label::Unusual => (":warning:", "#e8a33d"),
-        Label::Normal => (":information_source:", "#439fe0"),
-    };
+    let (emoji, color) = style(v.label);
     let text = format!(
         "{emoji} {}: {host} (score {:.2}){}",
         v.label.as_str(),
@@ -78,41 +74,23 @@ pub fn slack_payload(w: &HostWindow, v: &Verdict) -> Value {
     if !risky.is_empty() {
         domains.push_str(&format!("\n*Riskiest:* {}", risky.join(", ")));
     }
-    json!({
-        "text": slack_escape(&text),
-        "blocks": [
-            {
-                "type": "header",
-                "text": {
-                    "type": "plain_text",
-                    "text": truncate(&format!("{} {}: {host}", emoji, v.label.as_str()), 150),
-                    "emoji": true
-                }
-            },
-            {
-                "type": "section",
-                "fields": [
-                    {"type": "mrkdwn", "text": format!("*Host*\n`{host}`")},
-                    {"type": "mrkdwn", "text": format!("*Verdict*\n{} (score {:.2})", v.label.as_str(), v.score)},
-                    {"type": "mrkdwn", "text": format!("*Window (UTC)*\n{} – {}", minute_micros(w.start), minute_micros(w.end))},
-                    {"type": "mrkdwn", "text": truncate(&format!("*Reasons*\n{}", slack_escape(&tag_text)), 2000)}
-                ]
-            },
-            {
-                "type": "section",
-                "text": {"type": "mrkdwn", "text": truncate(&slack_escape(&v.explanation), 2900)}
-            },
-            {
-                "type": "context",
-                "elements": [{"type": "mrkdwn", "text": truncate(&slack_escape(&domains), 2900)}]
-            }
+    message(Message {
+        header: format!("{} {}: {host}", emoji, v.label.as_str()),
+        text,
+        fields: [
+            format!("*Host*\n`{host}`"),
+            format!("*Verdict*\n{} (score {:.2})", v.label.as_str(), v.score),
+            format!(
+                "*Window (UTC)*\n{} – {}",
+                minute_micros(w.start),
+                minute_micros(w.end)
+            ),
+            tag_text,
         ],
-        "attachments": [{
-            "color": color,
-            "fallback": slack_escape(&text),
-            "footer": format!("sentineldns {}", env!("CARGO_PKG_VERSION")),
-            "ts": w.end.div_euclid(MICROS)
-        }]
+        body: &v.explanation,
+        context: domains,
+        color,
+        ts: w.end.div_euclid(MICROS),
     })
 }
 
@@ -123,11 +101,7 @@ pub fn slack_payload(w: &HostWindow, v: &Verdict) -> Value {
 pub fn incident_payload(e: &IncidentEvent) -> Value {
     let i = &e.incident;
     let host = slack_escape(&i.host);
-    let (emoji, color) = match i.peak_label {
-        Label::LikelyCompromise => (":rotating_light:", "#d40e0d"),
-        Label::Unusual => (":warning:", "#e8a33d"),
-        Label::Normal => (":information_source:", "#439fe0"),
-    };
+    let (emoji, color) = style(i.peak_label);
     let action = match e.kind {
         EventKind::Escalated => "escalated",
         _ => "opened",
@@ -169,40 +143,92 @@ pub fn incident_payload(e: &IncidentEvent) -> Value {
         }
     );
     let us = |s: i64| s.saturating_mul(MICROS);
+    message(Message {
+        header: format!("{emoji} Incident #{} {action}: {}", i.id, i.host),
+        text,
+        fields: [
+            format!("*Host*\n`{host}`"),
+            format!(
+                "*Peak verdict*\n{} (score {:.2})",
+                i.peak_label.as_str(),
+                i.peak_score
+            ),
+            format!(
+                "*Seen (UTC)*\n{} – {} ({} windows)",
+                minute_micros(us(i.first_seen)),
+                minute_micros(us(i.last_seen)),
+                i.windows
+            ),
+            tag_text,
+        ],
+        body: &i.explanation,
+        context: domains,
+        color,
+        ts: i.updated_at,
+    })
+}
+
+/// Emoji and attachment colour of a verdict.
+fn style(label: Label) -> (&'static str, &'static str) {
+    match label {
+        Label::LikelyCompromise => (":rotating_light:", "#d40e0d"),
+        Label::Unusual => (":warning:", "#e8a33d"),
+        Label::Normal => (":information_source:", "#439fe0"),
+    }
+}
+
+/// The parts of a Slack message that differ between a window alert and an
+/// incident alert.
+struct Message<'a> {
+    header: String,
+    text: String,
+    /// Host, verdict, time span; the reason tags (escaped and truncated here).
+    fields: [String; 4],
+    body: &'a str,
+    context: String,
+    color: &'a str,
+    ts: i64,
+}
+
+/// One Slack-compatible message: `text`, header, fields, explanation and
+/// domains blocks, one coloured attachment. Every text is escaped and held
+/// to Slack's block limits.
+fn message(m: Message<'_>) -> Value {
+    let [host, verdict, span, tags] = m.fields;
     json!({
-        "text": slack_escape(&text),
+        "text": slack_escape(&m.text),
         "blocks": [
             {
                 "type": "header",
                 "text": {
                     "type": "plain_text",
-                    "text": truncate(&format!("{emoji} Incident #{} {action}: {}", i.id, i.host), 150),
+                    "text": truncate(&m.header, 150),
                     "emoji": true
                 }
             },
             {
                 "type": "section",
                 "fields": [
-                    {"type": "mrkdwn", "text": format!("*Host*\n`{host}`")},
-                    {"type": "mrkdwn", "text": format!("*Peak verdict*\n{} (score {:.2})", i.peak_label.as_str(), i.peak_score)},
-                    {"type": "mrkdwn", "text": format!("*Seen (UTC)*\n{} – {} ({} windows)", minute_micros(us(i.first_seen)), minute_micros(us(i.last_seen)), i.windows)},
-                    {"type": "mrkdwn", "text": truncate(&format!("*Reasons*\n{}", slack_escape(&tag_text)), 2000)}
+                    {"type": "mrkdwn", "text": host},
+                    {"type": "mrkdwn", "text": verdict},
+                    {"type": "mrkdwn", "text": span},
+                    {"type": "mrkdwn", "text": truncate(&format!("*Reasons*\n{}", slack_escape(&tags)), 2000)}
                 ]
             },
             {
                 "type": "section",
-                "text": {"type": "mrkdwn", "text": truncate(&slack_escape(&i.explanation), 2900)}
+                "text": {"type": "mrkdwn", "text": truncate(&slack_escape(m.body), 2900)}
             },
             {
                 "type": "context",
-                "elements": [{"type": "mrkdwn", "text": truncate(&slack_escape(&domains), 2900)}]
+                "elements": [{"type": "mrkdwn", "text": truncate(&slack_escape(&m.context), 2900)}]
             }
         ],
         "attachments": [{
-            "color": color,
-            "fallback": slack_escape(&text),
+            "color": m.color,
+            "fallback": slack_escape(&m.text),
             "footer": format!("sentineldns {}", env!("CARGO_PKG_VERSION")),
-            "ts": i.updated_at
+            "ts": m.ts
         }]
     })
 }
