@@ -6,7 +6,9 @@
 
 use super::beacon::{RegStat, BEACON_SAMPLES};
 use super::pools::Pools;
-use super::{AggregateConfig, Beacon, DomainCount, HostWindow, Lookalike, RegularContact};
+use super::{
+    AggregateConfig, Beacon, Contacts, DomainCount, HostWindow, Lookalike, RegularContact,
+};
 use crate::enrich::Enrichment;
 use crate::event::{rcode, Lookup, LookupOutcome, TsMicros};
 use rustc_hash::FxHashMap;
@@ -336,6 +338,7 @@ impl Acc {
         let mut best_fan: Option<&RegStat> = None;
         let mut best_beacon: Option<(&RegStat, f64, f64)> = None;
         for r in self.regs.values_mut() {
+            r.contacts();
             r.regular = r.regularity();
         }
         let mut best_encoded: Option<&RegStat> = None;
@@ -392,6 +395,31 @@ impl Acc {
         regular.sort_by(|a, b| a.cv.total_cmp(&b.cv).then_with(|| a.domain.cmp(&b.domain)));
         regular.truncate(4);
         w.regular_domains = regular;
+        let mut rare: Vec<&RegStat> = self
+            .regs
+            .values()
+            .filter(|r| {
+                !r.vouched
+                    && r.hosts <= 1
+                    && r.name.contains('.')
+                    && (1..=super::CONTACTS_MAX_TIMES).contains(&r.times.len())
+            })
+            .collect();
+        rare.sort_unstable_by(|a, b| {
+            b.times
+                .len()
+                .cmp(&a.times.len())
+                .then_with(|| a.name.cmp(&b.name))
+        });
+        w.contacts = rare
+            .iter()
+            .take(super::CONTACTS_MAX_DOMAINS)
+            .map(|r| Contacts {
+                domain: r.name.clone(),
+                hosts: r.hosts,
+                times: r.times.clone(),
+            })
+            .collect();
         nx_only.sort_unstable();
         w.nx_only_examples = nx_only.iter().take(top).map(|s| s.to_string()).collect();
         if let Some(b) = best_fan {

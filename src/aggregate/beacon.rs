@@ -45,40 +45,43 @@ pub(super) struct RegStat {
 }
 
 impl RegStat {
-    /// Coefficient of variation and mean of the sorted inter-lookup intervals.
-    pub(super) fn regularity(&mut self) -> Option<(f64, f64)> {
-        if self.times.len() < 4 {
-            return None;
-        }
-        let mut times = std::mem::take(&mut self.times);
-        times.sort_unstable();
-        // One event per burst: lookups less than a second after the previous
-        // kept one (A + AAAA pairs, retries, a page's parallel fetches) are
-        // the same contact, not a beacon interval.
+    /// Sort the kept lookup times and keep one per contact: lookups less
+    /// than [`BEACON_MIN_GAP`] after the previous kept one (A + AAAA pairs,
+    /// retries, a page's parallel fetches) are the same contact, not a
+    /// beacon interval. Done once, at window close.
+    pub(super) fn contacts(&mut self) {
+        self.times.sort_unstable();
         let mut last = TsMicros::MIN;
-        times.retain(|t| {
+        self.times.retain(|t| {
             let keep = t.saturating_sub(last) >= BEACON_MIN_GAP;
             if keep {
                 last = *t;
             }
             keep
         });
-        if times.len() < 4 {
-            times.clear();
-            self.times = times;
-            return None;
-        }
-        let n = (times.len() - 1) as f64;
-        let (mut sum, mut sum2) = (0.0, 0.0);
-        for p in times.windows(2) {
-            let dt = (p[1] - p[0]) as f64 / MICROS as f64;
-            sum += dt;
-            sum2 += dt * dt;
-        }
-        times.clear();
-        self.times = times;
-        let mean = sum / n;
-        let var = (sum2 / n - mean * mean).max(0.0);
-        (mean > 0.0).then(|| (var.sqrt() / mean, mean))
     }
+
+    /// Coefficient of variation and mean of the intervals between the
+    /// contacts ([`RegStat::contacts`] first), with at least 4 contacts.
+    pub(super) fn regularity(&self) -> Option<(f64, f64)> {
+        interval_stats(&self.times, 4)
+    }
+}
+
+/// Coefficient of variation and mean (seconds) of the intervals between
+/// sorted contact times, with at least `min` contacts.
+pub fn interval_stats(times: &[TsMicros], min: usize) -> Option<(f64, f64)> {
+    if times.len() < min.max(2) {
+        return None;
+    }
+    let n = (times.len() - 1) as f64;
+    let (mut sum, mut sum2) = (0.0, 0.0);
+    for p in times.windows(2) {
+        let dt = (p[1] - p[0]) as f64 / MICROS as f64;
+        sum += dt;
+        sum2 += dt * dt;
+    }
+    let mean = sum / n;
+    let var = (sum2 / n - mean * mean).max(0.0);
+    (mean > 0.0).then(|| (var.sqrt() / mean, mean))
 }

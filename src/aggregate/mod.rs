@@ -36,9 +36,19 @@ mod pools;
 mod window;
 
 pub use accumulator::{is_encoded, payload_kind, ENCODED_MIN_LABEL};
+pub use beacon::interval_stats;
 pub use beacon::{BEACON_MIN_GAP, BEACON_SAMPLES};
 pub use lure::{FOLLOW_UP, LURE_HOSTS_CAP};
-pub use window::{Beacon, DomainCount, HostWindow, Lookalike, QtypeCounts, RegularContact, Truth};
+pub use window::{
+    Beacon, Contacts, DomainCount, HostWindow, Lookalike, QtypeCounts, RegularContact, Truth,
+};
+
+/// Domains whose contact times a window hands to the slow signals at most
+/// ([`HostWindow::contacts`]).
+pub const CONTACTS_MAX_DOMAINS: usize = 8;
+/// A domain contacted more often than this in one window is not a slow
+/// beacon candidate (a 20-s timer makes 15 contacts in 5 minutes).
+pub const CONTACTS_MAX_TIMES: usize = 32;
 
 /// Largest coefficient of variation of contact intervals for a domain to be
 /// listed in [`HostWindow::regular_domains`] (timers with jitter of a few

@@ -57,6 +57,20 @@ pub struct RegularContact {
     pub hosts: u16,
 }
 
+/// The contact times of one rarely resolved domain in one window (see
+/// [`HostWindow::contacts`]): what the slow beacon signal strings together
+/// across windows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Contacts {
+    /// Registrable (grouping) domain.
+    pub domain: String,
+    /// Site prevalence: clients seen resolving it.
+    pub hosts: u16,
+    /// Contact times in the window, sorted, one per burst
+    /// ([`super::BEACON_MIN_GAP`]).
+    pub times: Vec<crate::event::TsMicros>,
+}
+
 /// Lookups per query type.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct QtypeCounts {
@@ -257,6 +271,15 @@ pub struct HostWindow {
     /// 4 contacts), most regular first, at most 4: what the slow-signal
     /// detector follows across windows.
     pub regular_domains: Vec<RegularContact>,
+    /// Contact times of the unvouched domains only this host resolves
+    /// (prevalence ≤ 1) with at most [`super::CONTACTS_MAX_TIMES`] contacts in
+    /// the window, most contacted first (ties: name), at most
+    /// [`super::CONTACTS_MAX_DOMAINS`]: a beacon slower than a window holds
+    /// too few contacts per window to look regular, so the slow signals
+    /// ([`crate::detect::SlowSignals`]) join them across windows. Not part of
+    /// the window's JSON.
+    #[serde(skip)]
+    pub contacts: Vec<Contacts>,
     /// Most looked-up names (count desc, name asc).
     pub top_domains: Vec<DomainCount>,
     /// Riskiest names (risk desc, name asc).
@@ -331,6 +354,7 @@ impl HostWindow {
             latency_n: 0,
             beacon: None,
             regular_domains: Vec::new(),
+            contacts: Vec::new(),
             top_domains: Vec::new(),
             risky_domains: Vec::new(),
             lookalikes: Vec::new(),

@@ -8,20 +8,29 @@
 //! | tag | finding over the last hour | floor |
 //! |---|---|---|
 //! | `slow_dga` | ≥ [`SLOW_DGA_DOMAINS`] non-existent unvouched registrable domains in ≥ 2 windows that each stayed under the window finding's threshold, the current one included with ≥ 2 | Unusual; Likely from [`SLOW_DGA_LIKELY`] |
-//! | `slow_beacon` | an unvouched domain only this host resolves, not among the host's steady contacts of its first [`DEFAULT_BASELINE`] (or learning period) under watch, contacted at a steady 20 s–15 min interval (CV ≤ [`crate::aggregate::REGULAR_MAX_CV`]) in ≥ [`BEACON_WINDOWS`] windows with the same period (±20 %) | Unusual |
+//! | `slow_beacon` | an unvouched domain only this host resolves, not among the host's steady contacts of its first [`DEFAULT_BASELINE`] (or learning period) under watch, whose last ≥ [`BEACON_CONTACTS`] contacts (one per burst), spanning ≥ 2 windows, come at a steady 20 s–15 min interval (CV ≤ [`crate::aggregate::REGULAR_MAX_CV`]) | Unusual |
 //! | `slow_exfil` | ≥ [`SLOW_EXFIL_NAMES`] encoded names under one unvouched domain in ≥ 2 windows | Unusual |
+//!
+//! The beacon signal joins the contact times windows hand over
+//! ([`HostWindow::contacts`]) across window boundaries, so a once-a-minute
+//! timer that starts late in a window is judged on that window's contacts
+//! and the next one's: it is flagged at the close of the second window it
+//! touches.
 //!
 //! Memory: at most [`MAX_HOSTS`] hosts (the host seen least recently is
 //! dropped, counted in [`SlowSignals::evicted`]), each at most
-//! [`MAX_DIGESTS`] digests of a few dozen bytes: under 40 MB at the cap. The
-//! state lives in memory: after a restart the hour fills again (the windows
-//! themselves are in the database).
+//! [`MAX_DIGESTS`] digests of a few dozen bytes and [`MAX_TRACKS`] contact
+//! tracks of at most [`TRACK_TIMES`] times: about 2.5 KB per host, 160 MB at
+//! the cap. The state is saved in the database at each flush
+//! ([`SlowSignals::save`]) and restored at start, so a restart resumes the
+//! hour.
 
 use super::{Evidence, Reason};
 use crate::aggregate::HostWindow;
 use crate::event::{TsMicros, MICROS};
 use crate::model::Label;
 use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::net::IpAddr;
 
@@ -29,7 +38,7 @@ use std::net::IpAddr;
 /// docs test).
 pub const SLOW_FINDINGS: [(&str, &str); 3] = [
     ("slow_dga", "10+ non-existent unvouched domains over the last hour in windows each under dga_like_names' 6: Unusual; 24+: Likely Compromise"),
-    ("slow_beacon", "a steady 20 s-15 min timer, in 2+ windows, to an unvouched domain only this host resolves and that was not one of its timers in its first 30 minutes (or the learning period): Unusual"),
+    ("slow_beacon", "a steady 20 s-15 min timer over its last 6+ contacts, spanning 2+ windows, to an unvouched domain only this host resolves and that was not one of its timers in its first 30 minutes (or the learning period): Unusual"),
     ("slow_exfil", "8+ encoded names under one unvouched domain over 2+ windows of the last hour: Unusual"),
 ];
 
@@ -44,25 +53,36 @@ pub const MAX_DIGESTS: usize = 24;
 pub const SLOW_DGA_DOMAINS: u32 = 10;
 /// … and for Likely Compromise.
 pub const SLOW_DGA_LIKELY: u32 = 24;
-/// Windows with the same steady contact for `slow_beacon`.
-pub const BEACON_WINDOWS: usize = 2;
+/// Contacts (one per burst) of one domain, over at least two windows, that
+/// `slow_beacon` judges.
+pub const BEACON_CONTACTS: usize = 6;
+/// Domains whose contact times are followed per host at most.
+pub const MAX_TRACKS: usize = 12;
+/// Contact times kept per followed domain (the latest).
+pub const TRACK_TIMES: usize = 12;
 /// Encoded names under one domain over the hour for `slow_exfil`.
 pub const SLOW_EXFIL_NAMES: u32 = 8;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Digest {
     start: TsMicros,
     nx_only: u32,
     encoded_domain: String,
     encoded: u32,
-    /// (domain, mean interval s) of steady contacts to domains only this
-    /// host resolves.
-    steady: Vec<(String, f64)>,
 }
 
-#[derive(Debug)]
+/// The latest contact times of one rarely resolved domain.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Track {
+    domain: String,
+    /// Sorted, at most [`TRACK_TIMES`], within the last [`HORIZON`].
+    times: VecDeque<TsMicros>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
 struct HostHour {
     digests: VecDeque<Digest>,
+    tracks: Vec<Track>,
     last: TsMicros,
     /// Start of the host's first window seen.
     since: TsMicros,
@@ -70,6 +90,54 @@ struct HostHour {
     /// its usual timers (an IoT device polling its vendor, an agent's check
     /// in), at most [`MAX_USUAL`].
     usual: Vec<String>,
+}
+
+impl HostHour {
+    /// Add the window's contact times to the host's tracks (windows of a
+    /// host arrive in start order), forgetting times older than the hour.
+    fn join(&mut self, w: &HostWindow) {
+        let horizon = w.end - HORIZON;
+        for t in &mut self.tracks {
+            while t.times.front().is_some_and(|x| *x < horizon) {
+                t.times.pop_front();
+            }
+        }
+        self.tracks.retain(|t| !t.times.is_empty());
+        for c in w.contacts.iter().filter(|c| c.hosts <= 1) {
+            let i = match self.tracks.iter().position(|t| t.domain == c.domain) {
+                Some(i) => i,
+                None => {
+                    if self.tracks.len() >= MAX_TRACKS {
+                        // Make room: the track least likely to be a timer
+                        // (fewest contacts, then the longest quiet).
+                        if let Some(j) = (0..self.tracks.len()).min_by_key(|&j| {
+                            let t = &self.tracks[j];
+                            (
+                                t.times.len(),
+                                t.times.back().copied().unwrap_or(TsMicros::MIN),
+                            )
+                        }) {
+                            self.tracks.swap_remove(j);
+                        }
+                    }
+                    self.tracks.push(Track {
+                        domain: c.domain.clone(),
+                        times: VecDeque::new(),
+                    });
+                    self.tracks.len() - 1
+                }
+            };
+            let t = &mut self.tracks[i];
+            for &x in &c.times {
+                if x >= horizon && t.times.back().is_none_or(|l| x > *l) {
+                    if t.times.len() >= TRACK_TIMES {
+                        t.times.pop_front();
+                    }
+                    t.times.push_back(x);
+                }
+            }
+        }
+    }
 }
 
 /// Usual steady contacts remembered per host.
@@ -119,6 +187,63 @@ impl SlowSignals {
         self
     }
 
+    /// The name its rows carry in the store's `detector_state`.
+    pub const STATE: &'static str = "slow_signals";
+
+    /// Add the state of `host` (as [`SlowSignals::observe`] left it) to the
+    /// rows a batch writes, keyed by host, at packet time `end`.
+    pub fn save_host(&self, host: &IpAddr, rows: &mut crate::store::StateRows) {
+        if let Some(h) = self.hosts.get(host) {
+            if let Ok(json) = serde_json::to_string(h) {
+                rows.rows.push((
+                    Self::STATE,
+                    host.to_string(),
+                    h.last.div_euclid(MICROS),
+                    json,
+                ));
+            }
+        }
+    }
+
+    /// Rows older than the hour before packet time `now` (unix s) are of no
+    /// use to a restart: prune them with the batch.
+    pub fn prune(now_s: i64, rows: &mut crate::store::StateRows) {
+        rows.prune_before
+            .push((Self::STATE, now_s - 2 * HORIZON / MICROS));
+    }
+
+    /// Resume from `store`: the saved hosts of the hour before the latest
+    /// one saved, at most [`MAX_HOSTS`]. Rows that do not parse (a build
+    /// with another layout) are skipped and counted. Returns (hosts
+    /// restored, rows skipped).
+    pub fn restore(
+        &mut self,
+        store: &crate::store::Store,
+    ) -> Result<(usize, usize), crate::store::StoreError> {
+        let mut latest = None;
+        store.detector_states(Self::STATE, i64::MIN, 1, |_, t, _| latest = Some(t))?;
+        let Some(latest) = latest else {
+            return Ok((0, 0));
+        };
+        let (mut ok, mut bad) = (0, 0);
+        store.detector_states(
+            Self::STATE,
+            latest - HORIZON / MICROS,
+            MAX_HOSTS,
+            |key, _, state| match (
+                key.parse::<IpAddr>(),
+                serde_json::from_str::<HostHour>(state),
+            ) {
+                (Ok(host), Ok(h)) => {
+                    self.hosts.insert(host, h);
+                    ok += 1;
+                }
+                _ => bad += 1,
+            },
+        )?;
+        Ok((ok, bad))
+    }
+
     /// Hosts dropped at [`MAX_HOSTS`].
     pub fn evicted(&self) -> u64 {
         self.evicted
@@ -147,6 +272,7 @@ impl SlowSignals {
         let baseline = self.baseline;
         let h = self.hosts.entry(w.host).or_insert_with(|| HostHour {
             digests: VecDeque::new(),
+            tracks: Vec::new(),
             last: w.end,
             since: w.start,
             usual: Vec::new(),
@@ -164,12 +290,6 @@ impl SlowSignals {
             nx_only: w.nx_only_registrable,
             encoded_domain: w.encoded_domain.clone(),
             encoded: w.encoded_names,
-            steady: w
-                .regular_domains
-                .iter()
-                .filter(|r| r.hosts <= 1 && (20.0..=900.0).contains(&r.mean_interval_s))
-                .map(|r| (r.domain.clone(), r.mean_interval_s))
-                .collect(),
         };
         let mut out = Vec::new();
 
@@ -203,41 +323,56 @@ impl SlowSignals {
             }
         }
 
-        // A steady contact seen in earlier windows too, that was not already
-        // one of the host's timers in its baseline period under watch.
+        // A steady timer to a domain only this host resolves, judged on its
+        // contacts of the last hour joined across windows, that was not
+        // already one of the host's timers in its baseline period.
         let learning = w.start < h.since + baseline;
-        for (domain, _) in &digest.steady {
-            if learning && h.usual.len() < MAX_USUAL && !h.usual.contains(domain) {
-                h.usual.push(domain.clone());
+        for r in w
+            .regular_domains
+            .iter()
+            .filter(|r| r.hosts <= 1 && (20.0..=900.0).contains(&r.mean_interval_s))
+        {
+            if learning && h.usual.len() < MAX_USUAL && !h.usual.contains(&r.domain) {
+                h.usual.push(r.domain.clone());
             }
         }
-        for (domain, interval) in digest
-            .steady
-            .iter()
-            .filter(|(d, _)| !learning && !h.usual.contains(d))
-        {
-            let earlier = h
-                .digests
-                .iter()
-                .filter(|d| {
-                    d.steady
-                        .iter()
-                        .any(|(x, i)| x == domain && (i / interval - 1.0).abs() <= 0.2)
-                })
-                .count();
-            if earlier + 1 >= BEACON_WINDOWS {
-                out.push((
-                    finding("slow_beacon", "steady_windows", (earlier + 1) as f64, Label::Unusual),
-                    format!(
-                        "{} has contacted {} every {:.0} s in {} windows running, a domain no other host on this network resolves: the rhythm of malware checking in with its server.",
-                        w.host,
-                        super::safe_name(domain),
-                        interval,
-                        earlier + 1
-                    ),
-                ));
-                break;
+        h.join(w);
+        for c in w.contacts.iter().filter(|c| c.hosts <= 1) {
+            let Some(t) = h.tracks.iter().find(|t| t.domain == c.domain) else {
+                continue;
+            };
+            if t.times.len() < BEACON_CONTACTS || t.times.front().is_none_or(|f| *f >= w.start) {
+                continue;
             }
+            let times: Vec<TsMicros> = t.times.iter().copied().collect();
+            let Some((cv, interval)) = crate::aggregate::interval_stats(&times, BEACON_CONTACTS)
+            else {
+                continue;
+            };
+            if cv > crate::aggregate::REGULAR_MAX_CV || !(20.0..=900.0).contains(&interval) {
+                continue;
+            }
+            if learning {
+                if h.usual.len() < MAX_USUAL && !h.usual.contains(&c.domain) {
+                    h.usual.push(c.domain.clone());
+                }
+                continue;
+            }
+            if h.usual.contains(&c.domain) {
+                continue;
+            }
+            out.push((
+                finding("slow_beacon", "steady_contacts", times.len() as f64, Label::Unusual),
+                format!(
+                    "{} has contacted {} every {:.0} s for its last {} contacts (variation {:.0} %), a domain no other host on this network resolves: the rhythm of malware checking in with its server.",
+                    w.host,
+                    super::safe_name(&c.domain),
+                    interval,
+                    times.len(),
+                    cv * 100.0
+                ),
+            ));
+            break;
         }
 
         // Encoded names under one domain, spread over windows.
@@ -269,7 +404,7 @@ impl SlowSignals {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aggregate::RegularContact;
+    use crate::aggregate::Contacts;
 
     fn window(start_min: i64) -> HostWindow {
         let start = start_min * 60 * MICROS;
@@ -309,40 +444,119 @@ mod tests {
         assert!(s.observe(&o).is_empty());
     }
 
+    /// `n` contacts every `period` s from `from_s` (seconds), split into the
+    /// 5-minute windows they fall in.
+    fn timer(domain: &str, hosts: u16, from_s: i64, period: i64, n: i64) -> Vec<(i64, Contacts)> {
+        let mut out: Vec<(i64, Contacts)> = Vec::new();
+        for k in 0..n {
+            let t = from_s + k * period;
+            let start_min = t / 300 * 5;
+            if out.last().is_none_or(|(m, _)| *m != start_min) {
+                out.push((
+                    start_min,
+                    Contacts {
+                        domain: domain.into(),
+                        hosts,
+                        times: Vec::new(),
+                    },
+                ));
+            }
+            out.last_mut().unwrap().1.times.push(t * MICROS);
+        }
+        out
+    }
+
+    fn feed(
+        s: &mut SlowSignals,
+        windows: &[(i64, Contacts)],
+    ) -> Vec<(i64, Vec<(Evidence, String)>)> {
+        windows
+            .iter()
+            .map(|(m, c)| {
+                let mut w = window(*m);
+                w.contacts = vec![c.clone()];
+                (*m, s.observe(&w))
+            })
+            .collect()
+    }
+
     #[test]
-    fn a_steady_contact_to_a_domain_only_this_host_resolves_is_a_beacon_in_its_second_window() {
+    fn a_timer_to_a_domain_only_this_host_resolves_is_a_beacon_in_the_second_window_it_touches() {
         let mut s = SlowSignals::new();
-        let contact = |hosts| RegularContact {
-            domain: "cdn-metrics-sync.com".into(),
-            lookups: 5,
-            mean_interval_s: 60.0,
-            cv: 0.03,
-            hosts,
-        };
         // The host's baseline period: its timers then are its usual ones.
-        let mut usual = contact(1);
-        usual.domain = "particle.io".into();
-        for m in [0, 5] {
-            let mut w = window(m);
-            w.regular_domains = vec![usual.clone()];
-            assert!(s.observe(&w).is_empty());
-        }
-        let mut w = window(60);
-        w.regular_domains = vec![contact(1), usual.clone()];
-        assert!(s.observe(&w).is_empty());
-        let mut w = window(65);
-        w.regular_domains = vec![usual.clone(), contact(1)];
-        let f = s.observe(&w);
-        assert_eq!(f.len(), 1, "{f:?}");
-        assert_eq!(f[0].0.reason.tag, "slow_beacon");
-        assert!(f[0].1.contains("every 60 s"), "{}", f[0].1);
+        let usual = feed(&mut s, &timer("particle.io", 1, 0, 60, 30));
+        assert!(usual.iter().all(|(_, f)| f.is_empty()), "{usual:?}");
+        // One hour later a once-a-minute timer starts 20 s before a window
+        // boundary: one contact in its first window, five in the next.
+        let start = 3600 + 280;
+        let got = feed(&mut s, &timer("cdn-metrics-sync.com", 1, start, 60, 11));
+        assert_eq!(got[0].1.len(), 0, "one contact is not a timer");
+        assert_eq!(got[1].1.len(), 1, "{got:?}");
+        let (e, text) = &got[1].1[0];
+        assert_eq!(e.reason.tag, "slow_beacon");
+        assert!(text.contains("every 60 s"), "{text}");
+        // The usual timer goes on and is never flagged.
+        let again = feed(&mut s, &timer("particle.io", 1, 3600, 60, 30));
+        assert!(again.iter().all(|(_, f)| f.is_empty()), "{again:?}");
+        // Irregular contacts are not a timer.
+        let mut s2 = SlowSignals::new().with_baseline(0);
+        let mut w1 = window(60);
+        w1.contacts = vec![Contacts {
+            domain: "blog.example".into(),
+            hosts: 1,
+            times: [3605, 3620, 3700, 3850]
+                .iter()
+                .map(|t| t * MICROS)
+                .collect(),
+        }];
+        let mut w2 = window(65);
+        w2.contacts = vec![Contacts {
+            domain: "blog.example".into(),
+            hosts: 1,
+            times: [3905, 3990, 4000, 4150]
+                .iter()
+                .map(|t| t * MICROS)
+                .collect(),
+        }];
+        assert!(s2.observe(&w1).is_empty());
+        assert!(s2.observe(&w2).is_empty());
         // A domain several hosts resolve (an update service) is not.
-        let mut s = SlowSignals::new();
-        for m in [60, 65, 70] {
-            let mut w = window(m);
-            w.regular_domains = vec![contact(3)];
-            assert!(s.observe(&w).is_empty());
+        let mut s3 = SlowSignals::new().with_baseline(0);
+        let shared = feed(&mut s3, &timer("updates.example", 3, 3600, 60, 20));
+        assert!(shared.iter().all(|(_, f)| f.is_empty()), "{shared:?}");
+        // Neither is a timer inside one window only (the window's own
+        // regularity is the model's input, not this finding).
+        let mut s4 = SlowSignals::new().with_baseline(0);
+        let inside = feed(&mut s4, &timer("fast.example", 1, 3605, 30, 9));
+        assert!(inside.iter().all(|(_, f)| f.is_empty()), "{inside:?}");
+    }
+
+    #[test]
+    fn contact_tracks_are_bounded_and_keep_a_timer_over_one_off_names() {
+        let mut s = SlowSignals::new().with_baseline(0);
+        for k in 0..12i64 {
+            let mut w = window(60 + 5 * k);
+            let t0 = (3600 + 300 * k) * MICROS;
+            w.contacts = (0..super::super::super::aggregate::CONTACTS_MAX_DOMAINS as i64)
+                .map(|i| Contacts {
+                    domain: format!("once-{k}-{i}.example"),
+                    hosts: 1,
+                    times: vec![t0 + i * MICROS * 7],
+                })
+                .collect();
+            w.contacts.push(Contacts {
+                domain: "c2.example".into(),
+                hosts: 1,
+                times: (0..5).map(|j| t0 + 10 * MICROS + j * 60 * MICROS).collect(),
+            });
+            let f = s.observe(&w);
+            if k >= 1 {
+                assert_eq!(f.len(), 1, "window {k}: {f:?}");
+            }
         }
+        let h = s.hosts.values().next().unwrap();
+        assert!(h.tracks.len() <= MAX_TRACKS);
+        assert!(h.tracks.iter().all(|t| t.times.len() <= TRACK_TIMES));
     }
 
     #[test]

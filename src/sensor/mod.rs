@@ -117,6 +117,7 @@ pub struct StoreSink {
     printer: Option<Box<dyn WindowPrinter + Send>>,
     incidents: Option<Tracker>,
     incident_batch: IncidentBatch,
+    states: crate::store::StateRows,
 }
 
 impl StoreSink {
@@ -141,6 +142,7 @@ impl StoreSink {
             printer,
             incidents: None,
             incident_batch: IncidentBatch::default(),
+            states: crate::store::StateRows::default(),
         }
     }
 
@@ -234,12 +236,27 @@ impl WindowSink for StoreSink {
                 self.counts.count(v.label);
             }
         }
+        self.states.clear();
+        if self.detector.is_some() && !w.is_empty() {
+            for w in w {
+                self.slow.save_host(&w.host, &mut self.states);
+            }
+            let now = w.iter().map(|w| w.end).max().unwrap_or(0);
+            SlowSignals::prune(now.div_euclid(crate::event::MICROS), &mut self.states);
+        }
         self.incident_batch.clear();
         if let Some(t) = &mut self.incidents {
             track_batch(t, w, &self.verdicts, &mut self.incident_batch);
         }
         self.store
-            .write_batch_with_incidents(self.run, w, &self.verdicts, f, &self.incident_batch)
+            .write_batch_with_state(
+                self.run,
+                w,
+                &self.verdicts,
+                f,
+                &self.incident_batch,
+                &self.states,
+            )
             .map_err(SensorError::Write)?;
         self.outputs.batch(w, &self.verdicts, &self.incident_batch);
         if let Some(p) = &mut self.printer {
@@ -571,6 +588,14 @@ impl Sensor {
             sink.slow = SlowSignals::new().with_baseline(learning.period.0);
         }
         if sink.detector.is_some() {
+            let (hosts, skipped) = sink.slow.restore(&sink.store)?;
+            if hosts + skipped > 0 {
+                tracing::info!(
+                    hosts,
+                    skipped,
+                    "slow signals resumed from the database (the last hour per host)"
+                );
+            }
             let n = sink.baselines.restore(&sink.store)?;
             if n > 0 {
                 tracing::info!(

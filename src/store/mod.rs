@@ -31,7 +31,7 @@ pub use flow_alerts::FlowAlertRecord;
 pub use incidents::{IncidentQuery, StoredIncident};
 pub use models::{ModelRecord, TrainingRows};
 pub use schema::{MIGRATIONS, SCHEMA_VERSION};
-pub use windows::{StoredWindow, WindowQuery};
+pub use windows::{StateRows, StoredWindow, WindowQuery};
 
 /// Store failures.
 #[derive(Debug, thiserror::Error)]

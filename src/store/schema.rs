@@ -182,6 +182,21 @@ CREATE INDEX incidents_first ON incidents (first_seen);
 ALTER TABLE windows ADD COLUMN incident_id INTEGER REFERENCES incidents(id); -- NULL: not flagged
 CREATE INDEX windows_incident ON windows (incident_id);
 "#,
+    // v7: state a stateful detector keeps per key (the slow signals: one row
+    // per host, its last hour as JSON), written in the same transaction as
+    // the windows that changed it, so a restarted sensor resumes it.
+    // `updated` is unix seconds of packet time; rows older than the
+    // detector's horizon are pruned as newer batches arrive.
+    r#"
+CREATE TABLE detector_state (
+    detector TEXT NOT NULL,
+    key      TEXT NOT NULL,
+    updated  INTEGER NOT NULL,
+    state    TEXT NOT NULL,
+    PRIMARY KEY (detector, key)
+) WITHOUT ROWID;
+CREATE INDEX detector_state_updated ON detector_state (detector, updated);
+"#,
 ];
 
 /// Latest schema version.

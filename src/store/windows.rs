@@ -66,7 +66,75 @@ pub struct WindowQuery {
     pub labels: Vec<String>,
 }
 
+/// Detector state rows to upsert with a batch ([`Store::write_batch_with_state`]).
+#[derive(Debug, Default, Clone)]
+pub struct StateRows {
+    /// `(detector, key, updated (unix s, packet time), state)`.
+    pub rows: Vec<(&'static str, String, i64, String)>,
+    /// Per detector, rows last updated before this time (unix s) are
+    /// deleted in the same transaction.
+    pub prune_before: Vec<(&'static str, i64)>,
+}
+
+impl StateRows {
+    /// Empty it for the next batch.
+    pub fn clear(&mut self) {
+        self.rows.clear();
+        self.prune_before.clear();
+    }
+}
+
+fn upsert_states(tx: &rusqlite::Transaction<'_>, s: &StateRows) -> rusqlite::Result<()> {
+    if !s.rows.is_empty() {
+        let mut st = tx.prepare_cached(
+            "INSERT INTO detector_state (detector, key, updated, state) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (detector, key) DO UPDATE SET updated = excluded.updated, state = excluded.state",
+        )?;
+        for (d, k, t, v) in &s.rows {
+            st.execute(rusqlite::params![d, k, t, v])?;
+        }
+    }
+    for (d, before) in &s.prune_before {
+        tx.execute(
+            "DELETE FROM detector_state WHERE detector = ?1 AND updated < ?2",
+            rusqlite::params![d, before],
+        )?;
+    }
+    Ok(())
+}
+
 impl Store {
+    /// Stored state of `detector` updated at or after `since` (unix s), the
+    /// most recent first, at most `limit` rows: `f(key, updated, state)` for
+    /// each. Returns the rows read.
+    pub fn detector_states(
+        &self,
+        detector: &str,
+        since: i64,
+        limit: usize,
+        mut f: impl FnMut(&str, i64, &str),
+    ) -> Result<usize, StoreError> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT key, updated, state FROM detector_state
+                 WHERE detector = ?1 AND updated >= ?2 ORDER BY updated DESC LIMIT ?3",
+            )
+            .map_err(|e| self.err(e))?;
+        let mut q = st
+            .query(rusqlite::params![detector, since, limit as i64])
+            .map_err(|e| self.err(e))?;
+        let mut n = 0;
+        while let Some(r) = q.next().map_err(|e| self.err(e))? {
+            let key: String = r.get(0).map_err(|e| self.err(e))?;
+            let updated: i64 = r.get(1).map_err(|e| self.err(e))?;
+            let state: String = r.get(2).map_err(|e| self.err(e))?;
+            f(&key, updated, &state);
+            n += 1;
+        }
+        Ok(n)
+    }
+
     /// Write one batch of windows and first-seen records in a single transaction.
     ///
     /// `verdicts` is either empty (no model) or holds one verdict per window.
@@ -97,7 +165,34 @@ impl Store {
         first_seen: &[FirstSeenRecord],
         incidents: &IncidentBatch,
     ) -> Result<(), StoreError> {
-        if windows.is_empty() && first_seen.is_empty() && incidents.events.is_empty() {
+        self.write_batch_with_state(
+            run,
+            windows,
+            verdicts,
+            first_seen,
+            incidents,
+            &StateRows::default(),
+        )
+    }
+
+    /// [`write_batch_with_incidents`](Self::write_batch_with_incidents) with
+    /// the detector state the batch changed (`detector_state`, upserted), in
+    /// the one transaction: a restart resumes exactly what the stored windows
+    /// left.
+    pub fn write_batch_with_state(
+        &mut self,
+        run: i64,
+        windows: &[HostWindow],
+        verdicts: &[Verdict],
+        first_seen: &[FirstSeenRecord],
+        incidents: &IncidentBatch,
+        states: &StateRows,
+    ) -> Result<(), StoreError> {
+        if windows.is_empty()
+            && first_seen.is_empty()
+            && incidents.events.is_empty()
+            && states.rows.is_empty()
+        {
             return Ok(());
         }
         let path = self.path.clone();
@@ -109,6 +204,7 @@ impl Store {
         let known = self.first_seen_count;
         let tx = self.conn.transaction().map_err(wrap)?;
         upsert_incidents(&tx, run, &incidents.events).map_err(wrap)?;
+        upsert_states(&tx, states).map_err(wrap)?;
         insert_windows(&tx, run, windows, verdicts, &incidents.window_ids).map_err(wrap)?;
         let mut pruned = 0;
         let mut count = known;

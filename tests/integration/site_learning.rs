@@ -362,3 +362,89 @@ fn a_refit_every_retrain_every_swaps_the_model_on_packet_time() {
         );
     }
 }
+
+/// A host's slow signals survive a restart (issue 12: "a restart resumes"):
+/// a once-a-minute timer whose first contact falls in the last window of
+/// one run and whose next five fall in the first window of the next run is
+/// flagged there, as in one run. Without the saved hour the second run would
+/// see a new host in its baseline period and flag nothing.
+#[test]
+fn slow_signals_resume_after_a_restart() {
+    use crate::util::event_line;
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = START as f64;
+    let host = "10.9.9.9";
+    let (mut first, mut second, mut whole) = (String::new(), String::new(), String::new());
+    let mut add = |ts: f64, line: String| {
+        if ts < t0 + 35.0 * 60.0 {
+            first.push_str(&line);
+        } else {
+            second.push_str(&line);
+        }
+        whole.push_str(&line);
+    };
+    // Ordinary browsing for 45 minutes, and from 34:45 a TXT beacon every
+    // 60 s to a domain only this host resolves.
+    for m in 0..45 {
+        let ts = t0 + m as f64 * 60.0 + 7.0;
+        add(
+            ts,
+            event_line(ts, host, "www.wikipedia.org", "A", "NOERROR"),
+        );
+        let b = t0 + 34.0 * 60.0 + 45.0 + (m as f64 - 34.0) * 60.0;
+        if m >= 34 && b < t0 + 45.0 * 60.0 {
+            add(
+                b,
+                event_line(b, host, "c2.relay-sync-edge.net", "TXT", "NOERROR"),
+            );
+        }
+    }
+    let write = |name: &str, body: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, body).unwrap();
+        p
+    };
+    let (a, b, all) = (
+        write("a.jsonl", &first),
+        write("b.jsonl", &second),
+        write("all.jsonl", &whole),
+    );
+    let flagged = |db: &Path| -> Vec<i64> {
+        let c = rusqlite::Connection::open(db).unwrap();
+        let mut st = c
+            .prepare(
+                "SELECT window_start FROM windows WHERE host = '10.9.9.9' AND reasons LIKE '%slow_beacon%' ORDER BY window_start",
+            )
+            .unwrap();
+        st.query_map([], |r| r.get::<_, i64>(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let one = dir.path().join("one.db");
+    replay(&one, &all, &[]);
+    let expect = START + 35 * 60;
+    assert_eq!(
+        flagged(&one).first(),
+        Some(&expect),
+        "one run: {:?}",
+        flagged(&one)
+    );
+    let two = dir.path().join("two.db");
+    replay(&two, &a, &[]);
+    assert!(flagged(&two).is_empty(), "{:?}", flagged(&two));
+    assert!(
+        count(
+            &two,
+            "SELECT COUNT(*) FROM detector_state WHERE detector = 'slow_signals'"
+        ) >= 1
+    );
+    let log = replay(&two, &b, &[]);
+    assert!(log.contains("slow signals resumed"), "{log}");
+    assert_eq!(
+        flagged(&two).first(),
+        Some(&expect),
+        "after the restart: {:?}",
+        flagged(&two)
+    );
+}
