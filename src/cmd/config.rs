@@ -45,12 +45,13 @@ pub fn run(a: ConfigArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
             if !c.quiet {
                 let cfg = report.config.unwrap_or_default();
                 eprintln!("configuration {source}: OK");
-                eprintln!("findings that set a floor under the verdict whatever the model says (docs/detection.md):");
-                for f in sentineldns::detect::FINDINGS {
-                    eprintln!("  {}: {}", f.tag(), f.summary());
-                }
-                for (tag, summary) in sentineldns::detect::slow::SLOW_FINDINGS {
-                    eprintln!("  {tag}: {summary}");
+                eprintln!("detection units (docs/detection.md); their findings set a floor under the verdict whatever the model says:");
+                for u in sentineldns::detect::UNITS {
+                    eprintln!("  {} ({}): {}", u.name, u.file, u.summary);
+                    eprintln!("    memory: {}; across restarts: {}", u.memory, u.persisted);
+                    for (tag, summary) in (u.findings)() {
+                        eprintln!("    {tag}: {summary}");
+                    }
                 }
                 eprintln!(
                     "site learning: {}",

@@ -33,6 +33,16 @@ pub const RESTORE_HORIZON: i64 = 7 * 86_400;
 /// Most stored windows a restart reads for the baselines.
 pub const RESTORE_ROWS: usize = 1_000_000;
 
+/// The per-host baseline unit's registry entry.
+pub static UNIT: super::unit::UnitInfo = super::unit::UnitInfo {
+    name: "host_baselines",
+    file: "src/detect/host.rs",
+    summary: "each host's usual range of every model input over its windows that did not alert; a model-only alert within 1.25 x that range is held Normal (evidence never is)",
+    findings: Vec::new,
+    memory: "65,536 hosts x 15 floats: about 10 MB",
+    persisted: "rebuilt at start from the stored windows' model inputs and labels of the last 7 days",
+};
+
 /// Windows a host needs before its baseline is used.
 pub const MIN_WINDOWS: u32 = 4;
 
@@ -113,6 +123,29 @@ impl HostBaselines {
                 self.learn(host, &x, end * crate::event::MICROS);
             }
         })
+    }
+}
+
+impl super::unit::HostUnit for HostBaselines {
+    fn info(&self) -> &'static super::unit::UnitInfo {
+        &UNIT
+    }
+    fn observe(&mut self, w: &crate::aggregate::HostWindow, ctx: &mut super::unit::Context) {
+        ctx.usual = self.usual(&w.host).copied();
+    }
+    fn judged(&mut self, w: &crate::aggregate::HostWindow, v: &super::Verdict) {
+        if v.label == crate::model::Label::Normal && w.lookups > 0 {
+            self.learn(w.host, &super::model_input(w), w.end);
+        }
+    }
+    fn restore(
+        &mut self,
+        store: &crate::store::Store,
+    ) -> Result<(usize, usize), crate::store::StoreError> {
+        Ok((HostBaselines::restore(self, store)?, 0))
+    }
+    fn evicted(&self) -> u64 {
+        self.evicted
     }
 }
 

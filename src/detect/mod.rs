@@ -63,9 +63,11 @@ use std::sync::Arc;
 pub mod evidence;
 pub mod host;
 pub mod slow;
+pub mod unit;
 pub use evidence::{Evidence, Finding, ENCODED_MIN_NAMES, FINDINGS};
 pub use host::HostBaselines;
 pub use slow::SlowSignals;
+pub use unit::{HostUnit, HostUnits, UnitInfo, UNITS};
 
 /// Model input features, in order (the bundle records and checks them).
 ///

@@ -42,6 +42,20 @@ pub const SLOW_FINDINGS: [(&str, &str); 3] = [
     ("slow_exfil", "8+ encoded names under one unvouched domain over 2+ windows of the last hour: Unusual"),
 ];
 
+fn slow_findings() -> Vec<(&'static str, &'static str)> {
+    SLOW_FINDINGS.to_vec()
+}
+
+/// The slow-signal unit's registry entry.
+pub static UNIT: super::unit::UnitInfo = super::unit::UnitInfo {
+    name: "slow_signals",
+    file: "src/detect/slow.rs",
+    summary: "per-host context over the last hour: attacks too thin for one window",
+    findings: slow_findings,
+    memory: "65,536 hosts x (24 window digests, 12 followed domains x 12 contacts, 32 usual timers): about 2.5 KB a host, 160 MB at the cap",
+    persisted: "detector_state rows per host, in the window batch's transaction; a restart resumes the hour",
+};
+
 /// How far back the slow signals look.
 pub const HORIZON: TsMicros = 3600 * MICROS;
 /// Hosts followed at most.
@@ -398,6 +412,31 @@ impl SlowSignals {
         }
         h.digests.push_back(digest);
         out
+    }
+}
+
+impl super::unit::HostUnit for SlowSignals {
+    fn info(&self) -> &'static super::unit::UnitInfo {
+        &UNIT
+    }
+    fn observe(&mut self, w: &HostWindow, ctx: &mut super::unit::Context) {
+        let found = SlowSignals::observe(self, w);
+        ctx.findings.extend(found);
+    }
+    fn save(&self, host: &IpAddr, rows: &mut crate::store::StateRows) {
+        self.save_host(host, rows);
+    }
+    fn prune(&self, now_s: i64, rows: &mut crate::store::StateRows) {
+        SlowSignals::prune(now_s, rows);
+    }
+    fn restore(
+        &mut self,
+        store: &crate::store::Store,
+    ) -> Result<(usize, usize), crate::store::StoreError> {
+        SlowSignals::restore(self, store)
+    }
+    fn evicted(&self) -> u64 {
+        self.evicted
     }
 }
 

@@ -427,13 +427,8 @@ pub fn score_offline(
     prior: &Detector,
     cfg: &LearningConfig,
 ) -> Result<Offline, LearnError> {
-    use crate::detect::{model_input, HostBaselines, SlowSignals};
-    let mut baselines = HostBaselines::new();
-    let mut slow = if cfg.enabled() {
-        SlowSignals::new().with_baseline(cfg.period.0)
-    } else {
-        SlowSignals::new()
-    };
+    use crate::detect::{model_input, HostUnits};
+    let mut units = HostUnits::new(cfg.enabled().then_some(cfg.period.0));
     let mut verdicts = Vec::with_capacity(windows.len());
     let mut fitted: Vec<(Detector, FitReport)> = Vec::new();
     // (start, model input, evidence) of every scored window, for fits.
@@ -478,10 +473,7 @@ pub fn score_offline(
             Some((d, _)) => (d, true),
             None => (prior, prior.role() == ModelRole::Site && !cfg.enabled()),
         };
-        let v = det.judge_in_context(w, may_alert, slow.observe(w), baselines.usual(&w.host));
-        if v.label == crate::model::Label::Normal && w.lookups > 0 {
-            baselines.learn(w.host, &model_input(w), w.end);
-        }
+        let v = units.judge(det, w, may_alert);
         if w.lookups > 0 {
             history.push((w.start, model_input(w).to_vec(), v.evidence));
         }

@@ -30,9 +30,7 @@ use crate::aggregate::HostWindow;
 use crate::config::{
     default_model_paths, read_limited, Config, ConfigError, FileKind, ModelChoice, Settings,
 };
-use crate::detect::{
-    model_id, Detector, HostBaselines, ModelRole, SlowSignals, Verdict, MODEL_FEATURES,
-};
+use crate::detect::{model_id, Detector, HostUnits, ModelRole, Verdict, MODEL_FEATURES};
 use crate::enrich::{Enricher, Enrichment, FirstSeenRecord};
 use crate::event::{Lookup, RawPacket, MICROS};
 use crate::incident::{IncidentBatch, Tracker};
@@ -109,8 +107,7 @@ pub struct StoreSink {
     run: i64,
     detector: Option<Detector>,
     learner: Option<SiteLearner>,
-    slow: SlowSignals,
-    baselines: HostBaselines,
+    units: HostUnits,
     verdicts: Vec<Verdict>,
     counts: VerdictCounts,
     outputs: Outputs,
@@ -134,8 +131,7 @@ impl StoreSink {
             run,
             detector,
             learner: None,
-            slow: SlowSignals::new(),
-            baselines: HostBaselines::new(),
+            units: HostUnits::new(None),
             verdicts: Vec::new(),
             counts: VerdictCounts::default(),
             outputs,
@@ -220,16 +216,7 @@ impl WindowSink for StoreSink {
             let may_alert =
                 d.role() == ModelRole::Site && !self.learner.as_ref().is_some_and(|l| l.learning());
             for w in w {
-                let v = d.judge_in_context(
-                    w,
-                    may_alert,
-                    self.slow.observe(w),
-                    self.baselines.usual(&w.host),
-                );
-                if v.label == Label::Normal && w.lookups > 0 {
-                    self.baselines
-                        .learn(w.host, &crate::detect::model_input(w), w.end);
-                }
+                let v = self.units.judge(d, w, may_alert);
                 self.verdicts.push(v);
             }
             for v in &self.verdicts {
@@ -237,12 +224,8 @@ impl WindowSink for StoreSink {
             }
         }
         self.states.clear();
-        if self.detector.is_some() && !w.is_empty() {
-            for w in w {
-                self.slow.save_host(&w.host, &mut self.states);
-            }
-            let now = w.iter().map(|w| w.end).max().unwrap_or(0);
-            SlowSignals::prune(now.div_euclid(crate::event::MICROS), &mut self.states);
+        if self.detector.is_some() {
+            self.units.save(w, &mut self.states);
         }
         self.incident_batch.clear();
         if let Some(t) = &mut self.incidents {
@@ -585,23 +568,18 @@ impl Sensor {
             sink = sink.with_incidents(t);
         }
         if learning.enabled() {
-            sink.slow = SlowSignals::new().with_baseline(learning.period.0);
+            sink.units = HostUnits::new(Some(learning.period.0));
         }
         if sink.detector.is_some() {
-            let (hosts, skipped) = sink.slow.restore(&sink.store)?;
-            if hosts + skipped > 0 {
-                tracing::info!(
-                    hosts,
-                    skipped,
-                    "slow signals resumed from the database (the last hour per host)"
-                );
-            }
-            let n = sink.baselines.restore(&sink.store)?;
-            if n > 0 {
-                tracing::info!(
-                    windows = n,
-                    "per-host baselines rebuilt from stored windows"
-                );
+            for (unit, n, skipped) in sink.units.restore(&sink.store)? {
+                if n + skipped > 0 {
+                    tracing::info!(
+                        unit,
+                        restored = n,
+                        skipped,
+                        "detection unit resumed from the database"
+                    );
+                }
             }
         }
         if let Some(l) = learner {

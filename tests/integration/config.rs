@@ -380,12 +380,19 @@ fn check_lists_the_findings_registry_and_site_learning() {
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let err = stderr(&o);
+    for u in sentineldns::detect::UNITS {
+        assert!(
+            err.contains(&format!("  {} ({}): ", u.name, u.file)),
+            "{err}"
+        );
+        for (tag, _) in (u.findings)() {
+            assert!(err.contains(&format!("    {tag}: ")), "{err}");
+        }
+    }
     for f in sentineldns::detect::FINDINGS {
-        assert!(err.contains(&format!("  {}: ", f.tag())), "{err}");
+        assert!(err.contains(&format!("    {}: ", f.tag())), "{err}");
     }
-    for (tag, _) in sentineldns::detect::slow::SLOW_FINDINGS {
-        assert!(err.contains(&format!("  {tag}: ")), "{err}");
-    }
+    assert!(err.contains("    slow_beacon: "), "{err}");
     assert!(err.contains("site learning: on, 30m"), "{err}");
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["learning"]["period"], "30m");

@@ -440,7 +440,10 @@ fn slow_signals_resume_after_a_restart() {
         ) >= 1
     );
     let log = replay(&two, &b, &[]);
-    assert!(log.contains("slow signals resumed"), "{log}");
+    assert!(
+        log.contains("detection unit resumed") && log.contains("slow_signals"),
+        "{log}"
+    );
     assert_eq!(
         flagged(&two).first(),
         Some(&expect),
