@@ -63,7 +63,7 @@ attacks (each on its own host, which also browses lightly):
   --nxflood-secs SEC   flood length (dnsperf -l; default 120)
   --exfil-domain D     slow-exfiltration domain (wildcard A; default statuscdn-telemetry.net)
   --exfil-period MIN MAX  seconds between slow-exfiltration lookups (default 100 140:
-                       2-3 encoded names per 5-minute window)
+                       2-3 encoded names in a whole 5-minute window)
   --exfil-file F       file whose gzip'd bytes are exfiltrated, base32 in the names
                        (default /usr/share/common-licenses/GPL-3)
   --dga SPEC           DGA names: a plain list file, or FAMILY:baderj-csv; relative
