@@ -239,6 +239,19 @@ def lab_extras(zones, tld_deleg, a):
         add_records(zones, tld_deleg, a.auth_ip, d,
                     ["www 300 IN A %s\nlogin 300 IN A %s\nsecure 300 IN CNAME www\n" % (ip, ip)])
     facts["phish"] = {"lures": PHISH_LURES, "drops": PHISH_DROPS}
+    # random-subdomain flood target: a small site on its own server; every
+    # random name under it is an NXDOMAIN from that server
+    if a.flood_domain:
+        r = rng_for(a.flood_domain)
+        add_records(zones, tld_deleg, a.auth_ip, a.flood_domain,
+                    ["www 300 IN A %s\nmail 300 IN A %s\n@ 300 IN MX 10 mail\n" % (v4(r), v4(r))])
+        facts["nxflood"] = {"domain": a.flood_domain}
+    # slow-exfiltration server: answers every name under it (wildcard A)
+    if a.exfil_domain:
+        r = rng_for(a.exfil_domain)
+        add_records(zones, tld_deleg, a.auth_ip, a.exfil_domain,
+                    ["* 60 IN A %s\nwww 300 IN A %s\n" % (v4(r), v4(r))])
+        facts["slowexfil"] = {"domain": a.exfil_domain}
     return facts
 
 
@@ -254,6 +267,8 @@ def main():
     ap.add_argument("--dns2tcp-domain", default="")
     ap.add_argument("--dns2tcp-ip", default="")
     ap.add_argument("--c2-domain", default="cdn-metrics-sync.com")
+    ap.add_argument("--flood-domain", default="")
+    ap.add_argument("--exfil-domain", default="")
     ap.add_argument("--resolver-lan-ip", required=True)
     ap.add_argument("--resolver-up-ip", required=True)
     ap.add_argument("--lan-cidr", required=True)

