@@ -74,7 +74,9 @@ pub fn run(a: ServeArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
 
 /// The UNSW-NB15 random forest as the API's flow scorer: a record is the
 /// CSV columns by name (header spellings and aliases accepted), numbers as
-/// JSON numbers or numeric strings.
+/// JSON numbers or numeric strings; the columns the model does not read
+/// (`id`, `stcpb`, `dtcpb`, `is_sm_ips_ports`, `label`, `attack_cat`) are
+/// allowed and ignored, any other key is refused naming it.
 struct UnswScorer(FlowModel);
 
 impl FlowScorer for UnswScorer {
@@ -88,7 +90,10 @@ impl FlowScorer for UnswScorer {
                 .iter()
                 .chain(CATEGORICAL.iter())
                 .any(|c| c.name == k || c.aliases.contains(&k))
-                || matches!(k, "id" | "stcpb" | "dtcpb" | "label" | "attack_cat")
+                || matches!(
+                    k,
+                    "id" | "stcpb" | "dtcpb" | "is_sm_ips_ports" | "label" | "attack_cat"
+                )
         };
         if let Some(k) = m.keys().find(|k| !known(k)) {
             return Err(ApiError::bad(

@@ -22,7 +22,7 @@
 //!   JSON is written HTML-safe ([`error::html_safe`]); every response carries
 //!   `X-Content-Type-Options: nosniff`, a `default-src 'none'` CSP and
 //!   `Cache-Control: no-store`.
-//! * **Document.** [`openapi::document`] is generated from the handlers'
+//! * **Document.** The OpenAPI document (module `openapi`) is generated from the handlers'
 //!   `#[utoipa::path]` attributes and the row types, trimmed to the routes this
 //!   server mounts; `/api/v1/docs` renders it with a small embedded page.
 

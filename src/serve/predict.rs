@@ -28,6 +28,9 @@ use utoipa::ToSchema;
 
 /// Most lookups one request may carry.
 pub const MAX_LOOKUPS: usize = 100_000;
+/// Largest accepted model input value (rates are 0 to 1, logs and name
+/// lengths far below this).
+pub const MAX_FEATURE: f64 = 1e6;
 /// Most flow records one request may carry.
 pub const MAX_FLOWS: usize = 10_000;
 
@@ -92,29 +95,48 @@ pub struct LookupsRequest {
     lookups: Vec<LookupIn>,
 }
 
-/// The model input features ([`MODEL_FEATURES`]); all required.
+/// The model input features ([`MODEL_FEATURES`]); all required, each from
+/// 0 to [`MAX_FEATURE`].
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)] // describes the body to the OpenAPI document
 pub struct ModelInput {
+    #[schema(minimum = 0.0, maximum = 1000000.0)]
     log_queries_per_min: f64,
+    #[schema(minimum = 0.0, maximum = 1000000.0)]
     nxdomain_name_rate_s: f64,
+    #[schema(minimum = 0.0, maximum = 1000000.0)]
     servfail_rate_s: f64,
+    #[schema(minimum = 0.0, maximum = 1000000.0)]
     high_risk_registrable_ratio_s: f64,
+    #[schema(minimum = 0.0, maximum = 1000000.0)]
     log_unique_registrable: f64,
+    #[schema(minimum = 0.0, maximum = 1000000.0)]
     log_max_subdomains: f64,
+    #[schema(minimum = 0.0, maximum = 1000000.0)]
     mean_qname_len_s: f64,
+    #[schema(minimum = 0.0, maximum = 1000000.0)]
     mean_label_entropy_s: f64,
+    #[schema(minimum = 0.0, maximum = 1000000.0)]
     mean_risk_s: f64,
+    #[schema(minimum = 0.0, maximum = 1000000.0)]
     log_high_risk_registrable: f64,
+    #[schema(minimum = 0.0, maximum = 1000000.0)]
     txt_ratio_s: f64,
+    #[schema(minimum = 0.0, maximum = 1000000.0)]
     null_ratio_s: f64,
+    #[schema(minimum = 0.0, maximum = 1000000.0)]
     rare_qtype_ratio_s: f64,
+    #[schema(minimum = 0.0, maximum = 1000000.0)]
     distinct_name_ratio_s: f64,
+    #[schema(minimum = 0.0, maximum = 1000000.0)]
     log_risky_lure_names: f64,
 }
 
-/// One lookup, as a line of the JSONL input (see docs/api.md for every key).
+/// One lookup: the keys of the JSONL input format (README, *JSONL events*)
+/// with numbers for `ts` (epoch seconds), `qtype` and `rcode`. Checked
+/// exactly as documented here before it enters the same
+/// reader as `replay`.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)] // describes the body to the OpenAPI document
@@ -122,18 +144,185 @@ pub struct LookupIn {
     /// Time: epoch seconds.
     #[schema(minimum = 0.0, maximum = 4_000_000_000.0)]
     ts: f64,
-    /// Client address.
+    /// Client address (IPv6 is accepted too).
     #[schema(format = "ipv4")]
     host: String,
-    /// Queried name.
-    #[schema(pattern = "^[a-z0-9]{1,20}(\\.[a-z0-9]{1,20}){1,3}$")]
+    /// Queried name: printable ASCII labels of 1 to 63 characters.
+    #[schema(
+        max_length = 253,
+        pattern = "^[!-\\-/-~]{1,63}(\\.[!-\\-/-~]{1,63})*\\.?$"
+    )]
     domain: String,
-    /// Query type number (1 = A, 16 = TXT …) or name (`"A"`).
-    #[schema(minimum = 1, maximum = 255)]
-    qtype: u16,
-    /// Response code number (0 = NOERROR, 3 = NXDOMAIN) or name.
-    #[schema(minimum = 0, maximum = 5)]
-    rcode: u16,
+    /// Query type number (1 = A, 16 = TXT, 28 = AAAA …).
+    #[schema(minimum = 0, maximum = 65535)]
+    qtype: u32,
+    /// Response code number (0 = NOERROR, 2 = SERVFAIL, 3 = NXDOMAIN);
+    /// `null` or absent: no response.
+    #[schema(minimum = 0, maximum = 4095)]
+    rcode: Option<u32>,
+    /// Answer addresses.
+    #[schema(inline, max_items = 16)]
+    answers: Option<Vec<Ipv4Text>>,
+    /// Answer TTL, seconds.
+    #[schema(minimum = 0, maximum = 2147483647)]
+    ttl: Option<u32>,
+    /// Resolver address.
+    #[schema(format = "ipv4")]
+    server: Option<String>,
+    /// Response size, bytes.
+    #[schema(minimum = 0, maximum = 2147483647)]
+    response_bytes: Option<u32>,
+    /// Query → response latency, milliseconds.
+    #[schema(minimum = 0.0, maximum = 100000.0)]
+    latency_ms: Option<f64>,
+    /// Ground-truth label (evaluation input; ignored by scoring).
+    #[schema(max_length = 64)]
+    label: Option<String>,
+    /// Ground-truth scenario (ignored by scoring).
+    #[schema(max_length = 64)]
+    scenario: Option<String>,
+}
+
+/// An IPv4 address as text.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(format = "ipv4")]
+#[allow(dead_code)] // describes the body to the OpenAPI document
+pub struct Ipv4Text(String);
+
+/// Keys a lookup object may have.
+const LOOKUP_KEYS: [&str; 12] = [
+    "ts",
+    "host",
+    "domain",
+    "qtype",
+    "rcode",
+    "answers",
+    "ttl",
+    "server",
+    "label",
+    "scenario",
+    "response_bytes",
+    "latency_ms",
+];
+
+/// A whole number in `0..=max` (JSON Schema also counts `4.0` as one).
+fn whole(v: &Value, max: u64) -> Option<u64> {
+    match v.as_u64() {
+        Some(n) => (n <= max).then_some(n),
+        None => v
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= max as f64)
+            .map(|f| f as u64),
+    }
+}
+
+/// `domain` as the document describes it: printable ASCII without spaces,
+/// labels of 1 to 63 characters, an optional final dot, at most 253 characters.
+fn domain_ok(d: &str) -> bool {
+    let name = d.strip_suffix('.').unwrap_or(d);
+    d.len() <= 253
+        && !name.is_empty()
+        && name
+            .split('.')
+            .all(|l| (1..=63).contains(&l.len()) && l.bytes().all(|b| (b'!'..=b'~').contains(&b)))
+}
+
+/// The JSONL line of one lookup object, every key checked against
+/// [`LookupIn`] (errors name `FIELD.key`).
+fn lookup_line(field: &str, obj: &serde_json::Map<String, Value>) -> Result<String, ApiError> {
+    let bad = |k: &str, msg: &str| ApiError::bad(&format!("{field}.{k}"), msg);
+    if let Some(k) = obj.keys().find(|k| !LOOKUP_KEYS.contains(&k.as_str())) {
+        return Err(bad(
+            k,
+            &format!("unknown key; a lookup has {}", LOOKUP_KEYS.join(", ")),
+        ));
+    }
+    let present = |k: &str| obj.get(k).filter(|v| !v.is_null());
+    let mut out = serde_json::Map::new();
+    let ts = obj
+        .get("ts")
+        .ok_or_else(|| bad("ts", "missing"))?
+        .as_f64()
+        .filter(|t| (0.0..=4e9).contains(t))
+        .ok_or_else(|| bad("ts", "must be epoch seconds from 0 to 4000000000"))?;
+    out.insert("ts".into(), Value::from(ts));
+    for k in ["host", "server"] {
+        match obj.get(k) {
+            None if k == "host" => return Err(bad(k, "missing")),
+            None | Some(Value::Null) if k == "server" => {}
+            Some(Value::String(a)) if a.parse::<std::net::IpAddr>().is_ok() => {
+                out.insert(k.into(), Value::from(a.as_str()));
+            }
+            _ => return Err(bad(k, "must be an IP address")),
+        }
+    }
+    match obj.get("domain") {
+        Some(Value::String(d)) if domain_ok(d) => {
+            out.insert("domain".into(), Value::from(d.as_str()));
+        }
+        None => return Err(bad("domain", "missing")),
+        _ => {
+            return Err(bad(
+                "domain",
+                "must be printable ASCII labels of 1 to 63 characters, at most 253 in all",
+            ))
+        }
+    }
+    let qtype = obj
+        .get("qtype")
+        .ok_or_else(|| bad("qtype", "missing"))
+        .and_then(|v| {
+            whole(v, 65535).ok_or_else(|| bad("qtype", "must be a number from 0 to 65535"))
+        })?;
+    out.insert("qtype".into(), Value::from(qtype));
+    match obj.get("rcode") {
+        None | Some(Value::Null) => {
+            out.insert("rcode".into(), Value::Null);
+        }
+        Some(v) => {
+            let r = whole(v, 4095)
+                .ok_or_else(|| bad("rcode", "must be a number from 0 to 4095 or null"))?;
+            out.insert("rcode".into(), Value::from(r));
+        }
+    }
+    if let Some(a) = present("answers") {
+        let list = a
+            .as_array()
+            .filter(|l| l.len() <= 16)
+            .ok_or_else(|| bad("answers", "must be at most 16 IP addresses"))?;
+        if list.iter().any(|x| {
+            x.as_str()
+                .and_then(|s| s.parse::<std::net::IpAddr>().ok())
+                .is_none()
+        }) {
+            return Err(bad("answers", "must be IP addresses"));
+        }
+        out.insert("answers".into(), a.clone());
+    }
+    for k in ["ttl", "response_bytes"] {
+        if let Some(v) = present(k) {
+            let n = whole(v, i32::MAX as u64)
+                .ok_or_else(|| bad(k, "must be a number from 0 to 2147483647"))?;
+            out.insert(k.into(), Value::from(n));
+        }
+    }
+    if let Some(v) = present("latency_ms") {
+        let l = v
+            .as_f64()
+            .filter(|l| (0.0..=100_000.0).contains(l))
+            .ok_or_else(|| bad("latency_ms", "must be a number from 0 to 100000"))?;
+        out.insert("latency_ms".into(), Value::from(l));
+    }
+    for k in ["label", "scenario"] {
+        match present(k) {
+            None => {}
+            Some(Value::String(t)) if t.chars().count() <= 64 => {
+                out.insert(k.into(), Value::from(t.as_str()));
+            }
+            Some(_) => return Err(bad(k, "must be a string of at most 64 characters")),
+        }
+    }
+    Ok(Value::Object(out).to_string())
 }
 
 /// `POST /api/v1/predict/flows` body.
@@ -196,6 +385,16 @@ pub struct FlowsResponse {
     pub flows: Vec<FlowVerdict>,
 }
 
+/// `x` with infinities clamped to the largest finite values and NaN as 0
+/// (JSON has no such numbers; the document promises numbers).
+fn finite(x: f64) -> f64 {
+    if x.is_nan() {
+        0.0
+    } else {
+        x.clamp(f64::MIN, f64::MAX)
+    }
+}
+
 fn verdict_row(
     v: &Verdict,
     host: Option<String>,
@@ -207,7 +406,7 @@ fn verdict_row(
         window_start: span.map(|s| rfc3339(s.0)),
         window_end: span.map(|s| rfc3339(s.1)),
         lookups,
-        score: v.score,
+        score: finite(v.score),
         label: v.label.as_str().to_string(),
         reasons: v
             .reasons
@@ -215,9 +414,9 @@ fn verdict_row(
             .map(|r| ReasonRow {
                 tag: r.tag.to_string(),
                 feature: r.feature.to_string(),
-                value: r.value,
-                usual: r.usual,
-                deviation: r.deviation,
+                value: finite(r.value),
+                usual: finite(r.usual),
+                deviation: finite(r.deviation),
             })
             .collect(),
         explanation: v.explanation.clone(),
@@ -278,10 +477,10 @@ impl Predictor {
         let mut events = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
             let field = format!("lookups[{i}]");
-            if !item.is_object() {
+            let Value::Object(obj) = item else {
                 return Err(ApiError::bad(&field, "must be a lookup object"));
-            }
-            let line = item.to_string();
+            };
+            let line = lookup_line(&field, obj)?;
             let mut ev = JsonEvent::default();
             parse_line(&line, &mut ev).map_err(|e| ApiError::bad(&field, e))?;
             events.push(ev);
@@ -381,8 +580,8 @@ fn features(v: &Value) -> Result<[f64; N_MODEL_FEATURES], ApiError> {
             .get(*name)
             .ok_or_else(|| ApiError::bad(&field, "missing"))?
             .as_f64()
-            .filter(|f| f.is_finite())
-            .ok_or_else(|| ApiError::bad(&field, "must be a finite number"))?;
+            .filter(|f| (0.0..=MAX_FEATURE).contains(f))
+            .ok_or_else(|| ApiError::bad(&field, "must be a number from 0 to 1000000"))?;
     }
     Ok(x)
 }

@@ -341,11 +341,11 @@ fn serve_bad_requests_are_4xx_json_naming_the_field() {
         r.body
     );
     let r = s.post("/api/v1/predict", "application/json", br#"{"lookups": [
-        {"ts": 1700000000, "host": "10.0.0.1", "domain": "a.example.com", "qtype": "A", "rcode": 0},
-        {"ts": 1700000001, "host": "not-an-ip", "domain": "b.example.com", "qtype": "A", "rcode": 0}]}"#);
+        {"ts": 1700000000, "host": "10.0.0.1", "domain": "a.example.com", "qtype": 1, "rcode": 0},
+        {"ts": 1700000001, "host": "not-an-ip", "domain": "b.example.com", "qtype": 1, "rcode": 0}]}"#);
     assert_eq!(
         (r.status, r.field()),
-        (400, "lookups[1]".into()),
+        (400, "lookups[1].host".into()),
         "{}",
         r.body
     );
@@ -393,7 +393,7 @@ fn serve_predict_scores_a_dga_batch_as_alerting() {
         .enumerate()
         .map(|(i, n)| {
             json!({"ts": 1_700_000_000 + i as i64 * 7, "host": "10.0.0.66",
-                   "domain": format!("{n}.com"), "qtype": "A", "rcode": "NXDOMAIN"})
+                   "domain": format!("{n}.com"), "qtype": 1, "rcode": 3})
         })
         .collect();
     let body = json!({ "lookups": lookups }).to_string();
@@ -601,4 +601,79 @@ fn serve_publishes_an_openapi_document_and_a_docs_page() {
     assert!(page.csp.contains("script-src 'self'"), "{}", page.csp);
     let js = s.get("/api/v1/docs.js");
     assert!(js.body.contains("textContent") && !js.body.contains("innerHTML"));
+}
+
+#[test]
+fn serve_predict_scores_unsw_flow_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("unsw.bin");
+    let csv_path = crate::util::shared("flows/unsw-nb15/UNSW_NB15_testing-set_subset4528.csv");
+    bin()
+        .args(["flows", "train-classifier"])
+        .arg(&csv_path)
+        .arg("--out")
+        .arg(&model)
+        .args(["--trees", "8", "--seed", "1"])
+        .assert()
+        .success();
+    let mut rd = csv::Reader::from_path(&csv_path).unwrap();
+    let headers: Vec<String> = rd
+        .headers()
+        .unwrap()
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').to_string())
+        .collect();
+    let records: Vec<Value> = rd
+        .records()
+        .take(3)
+        .map(|r| {
+            let r = r.unwrap();
+            let m: serde_json::Map<String, Value> = headers
+                .iter()
+                .zip(r.iter())
+                .map(|(h, v)| (h.clone(), json!(v)))
+                .collect();
+            Value::Object(m)
+        })
+        .collect();
+    let s = start(
+        database(),
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--predict",
+            "--flow-model",
+            model.to_str().unwrap(),
+        ],
+    );
+    let body = json!({ "flows": records }).to_string();
+    let r = s.post("/api/v1/predict/flows", "application/json", body.as_bytes());
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json();
+    let flows = v["flows"].as_array().unwrap();
+    assert_eq!(flows.len(), 3);
+    for f in flows {
+        assert!(
+            f["score"]
+                .as_f64()
+                .is_some_and(|s| (0.0..=1.0).contains(&s)),
+            "{f}"
+        );
+        assert!(matches!(f["label"].as_u64(), Some(0 | 1)), "{f}");
+    }
+    let mut broken = records[0].clone();
+    broken.as_object_mut().unwrap().remove("sbytes");
+    let r = s.post(
+        "/api/v1/predict/flows",
+        "application/json",
+        json!({ "flows": [broken] }).to_string().as_bytes(),
+    );
+    assert_eq!(
+        (r.status, r.field()),
+        (400, "flows[0].sbytes".into()),
+        "{}",
+        r.body
+    );
+    let doc = s.get("/api/v1/openapi.json").json();
+    assert!(doc["paths"]["/api/v1/predict/flows"].is_object());
 }
