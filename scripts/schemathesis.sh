@@ -32,32 +32,50 @@ fi
 "$VENV/bin/schemathesis" --version
 
 work=$(mktemp -d)
-pid=
+pids=()
 cleanup() {
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
     rm -rf "$work"
 }
 trap cleanup EXIT
 
 "$SENTINELDNS_BIN" replay simulations/sample.jsonl --db "$work/s.db" --format none
-"$SENTINELDNS_BIN" serve --db "$work/s.db" --listen 127.0.0.1:0 --predict 2>"$work/serve.log" &
-pid=$!
-for _ in $(seq 100); do
-    grep -q '^serving http://' "$work/serve.log" && break
-    kill -0 "$pid" 2>/dev/null || { cat "$work/serve.log"; exit 1; }
-    sleep 0.1
-done
-base=$(sed -n 's|^serving \(http://[^/]*\)/.*|\1|p' "$work/serve.log" | head -n 1)
-[ -n "$base" ] || { echo "serve did not start"; cat "$work/serve.log"; exit 1; }
-echo "serving $base"
+
+# serve LOG ARGS...: start `serve` on a free loopback port; sets $base and $pid.
+serve() {
+    local log=$1; shift
+    "$SENTINELDNS_BIN" serve --db "$work/s.db" --listen 127.0.0.1:0 "$@" 2>"$log" &
+    pid=$!
+    pids+=("$pid")
+    for _ in $(seq 100); do
+        grep -q '^serving http://' "$log" && break
+        kill -0 "$pid" 2>/dev/null || { cat "$log"; exit 1; }
+        sleep 0.1
+    done
+    base=$(sed -n 's|^serving \(http://[^/]*\)/.*|\1|p' "$log" | head -n 1)
+    [ -n "$base" ] || { echo "serve did not start"; cat "$log"; exit 1; }
+    echo "serving $base $*"
+}
 
 # One worker: CPython 3.11 can fail hypothesis' source inspection
 # ("AST constructor recursion depth mismatch") when two threads parse at once.
+run_checks() {
+    "$VENV/bin/schemathesis" --config-file scripts/schemathesis.toml run "$base/api/v1/openapi.json" \
+        --checks all --seed "$SEED" --workers 1 --no-color "$@"
+}
+
 status=0
-"$VENV/bin/schemathesis" --config-file scripts/schemathesis.toml run "$base/api/v1/openapi.json" \
-    --checks all --max-time "$MAX_TIME" --seed "$SEED" --workers 1 --no-color || status=$?
-# The server must still be up and healthy after the run.
-if ! kill -0 "$pid" 2>/dev/null; then
-    echo "serve died during the run:"; cat "$work/serve.log"; status=1
-fi
+# 1. Loopback without a token, predict on: every operation, MAX_TIME seconds.
+serve "$work/serve.log" --predict
+run_checks --max-time "$MAX_TIME" || status=$?
+kill -0 "$pid" 2>/dev/null || { echo "serve died during the run:"; cat "$work/serve.log"; status=1; }
+
+# 2. With a bearer token (the document then declares it): a shorter pass in
+#    which `ignored_auth` checks that every /api operation refuses requests
+#    without the token or with a wrong one.
+token="schemathesis-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+printf '%s\n' "$token" > "$work/token"
+serve "$work/serve-token.log" --predict --token-file "$work/token"
+run_checks --max-time $(( (MAX_TIME + 3) / 4 )) -H "Authorization: Bearer $token" || status=$?
+kill -0 "$pid" 2>/dev/null || { echo "serve died during the run:"; cat "$work/serve-token.log"; status=1; }
 exit "$status"

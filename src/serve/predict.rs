@@ -585,3 +585,73 @@ fn features(v: &Value) -> Result<[f64; N_MODEL_FEATURES], ApiError> {
     }
     Ok(x)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(v: Value) -> Result<String, ApiError> {
+        let Value::Object(m) = v else { panic!() };
+        lookup_line("lookups[0]", &m)
+    }
+
+    #[test]
+    fn a_lookup_is_held_to_its_documented_schema() {
+        let ok = serde_json::json!({"ts": 1700000000, "host": "10.0.0.1", "domain": "a.example.com",
+            "qtype": 1.0, "rcode": 3, "ttl": 300.0, "answers": ["192.0.2.1"], "label": "benign"});
+        let l: Value = serde_json::from_str(&line(ok).unwrap()).unwrap();
+        assert_eq!(
+            (l["qtype"].as_u64(), l["ttl"].as_u64()),
+            (Some(1), Some(300))
+        );
+        let mut ev = JsonEvent::default();
+        parse_line(&l.to_string(), &mut ev).unwrap();
+        assert_eq!(ev.rcode, Some(3));
+        // rcode absent: no response.
+        let l =
+            line(serde_json::json!({"ts": 0, "host": "::1", "domain": "x.", "qtype": 28})).unwrap();
+        assert!(l.contains("\"rcode\":null"), "{l}");
+        for (bad, field) in [
+            (
+                serde_json::json!({"ts": -1, "host": "10.0.0.1", "domain": "a.b", "qtype": 1}),
+                "ts",
+            ),
+            (
+                serde_json::json!({"ts": 0, "host": "x", "domain": "a.b", "qtype": 1}),
+                "host",
+            ),
+            (
+                serde_json::json!({"ts": 0, "host": "10.0.0.1", "domain": "a..b", "qtype": 1}),
+                "domain",
+            ),
+            (
+                serde_json::json!({"ts": 0, "host": "10.0.0.1", "domain": "a b", "qtype": 1}),
+                "domain",
+            ),
+            (
+                serde_json::json!({"ts": 0, "host": "10.0.0.1", "domain": "a.b", "qtype": "A"}),
+                "qtype",
+            ),
+            (
+                serde_json::json!({"ts": 0, "host": "10.0.0.1", "domain": "a.b", "qtype": 1, "rcode": 1.5}),
+                "rcode",
+            ),
+            (
+                serde_json::json!({"ts": 0, "host": "10.0.0.1", "domain": "a.b", "qtype": 1, "qname": "a.b"}),
+                "qname",
+            ),
+            (
+                serde_json::json!({"ts": 0, "host": "10.0.0.1", "domain": "a.b", "qtype": 1, "latency_ms": -1}),
+                "latency_ms",
+            ),
+        ] {
+            let e = line(bad).unwrap_err();
+            assert_eq!(
+                e.body.field.as_deref(),
+                Some(&*format!("lookups[0].{field}"))
+            );
+        }
+        assert!(domain_ok(&"a".repeat(63)) && !domain_ok(&"a".repeat(64)));
+        assert!(!domain_ok(&format!("{}.", ["abc"; 64].join("."))));
+    }
+}

@@ -677,3 +677,45 @@ fn serve_predict_scores_unsw_flow_records() {
     let doc = s.get("/api/v1/openapi.json").json();
     assert!(doc["paths"]["/api/v1/predict/flows"].is_object());
 }
+
+#[test]
+fn serve_reads_while_a_replay_writes_the_same_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("live.db");
+    std::fs::copy(database(), &db).unwrap();
+    let s = start(&db, &["--listen", "127.0.0.1:0"]);
+    let before = s.get("/api/v1/runs").json().as_array().unwrap().len();
+    // A second sensor run writes the database the server is reading.
+    let mut writer = sensor()
+        .arg("replay")
+        .arg(repo_file("simulations/sample.jsonl"))
+        .arg("--db")
+        .arg(&db)
+        .args(["--format", "none"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut reads = 0;
+    let done = loop {
+        for path in [
+            "/api/v1/hosts",
+            "/api/v1/windows?order=desc&limit=20",
+            "/healthz",
+        ] {
+            let r = s.get(path);
+            assert_eq!(r.status, 200, "{path} during the write: {}", r.body);
+            reads += 1;
+        }
+        if let Some(status) = writer.try_wait().unwrap() {
+            break status;
+        }
+    };
+    assert!(done.success());
+    assert!(reads >= 3);
+    let runs = s.get("/api/v1/runs").json();
+    assert_eq!(runs.as_array().unwrap().len(), before + 1, "{runs}");
+    assert_eq!(runs[0]["status"], "complete");
+    assert!(runs[0]["windows"].as_i64().unwrap() > 0);
+}
