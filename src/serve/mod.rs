@@ -805,7 +805,9 @@ pub fn serve(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(), S
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(io)?;
         let bound = listener.local_addr().map_err(io)?;
-        if opts.token.is_some() {
+        if !bound.ip().is_loopback() {
+            tracing::warn!(%bound, "serving the API on a non-loopback address: every /api request needs the bearer token; use TLS in front of it");
+        } else if opts.token.is_some() {
             tracing::info!(%bound, "serving the API; every /api request needs the bearer token");
         } else {
             tracing::info!(%bound, "serving the API on loopback without a token");

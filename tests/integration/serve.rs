@@ -49,6 +49,8 @@ fn database() -> &'static Path {
 struct Server {
     child: Child,
     base: String,
+    /// What it logged before listening.
+    log: String,
 }
 
 impl Drop for Server {
@@ -73,6 +75,7 @@ fn start(db: &Path, args: &[&str]) -> Server {
     let mut server = Server {
         child,
         base: String::new(),
+        log: String::new(),
     };
     let mut err = BufReader::new(server.child.stderr.take().unwrap());
     let mut line = String::new();
@@ -89,6 +92,7 @@ fn start(db: &Path, args: &[&str]) -> Server {
             server.base = format!("http://{addr}");
             return server;
         }
+        server.log.push_str(&line);
     }
 }
 
@@ -501,6 +505,19 @@ fn serve_requires_a_token_off_loopback_and_checks_it() {
     let r = s.get_with("/api/v1/hosts", "Bearer s3cret-token-0123456789");
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(s.get("/healthz").status, 200);
+    // Any address with the token; off loopback it says so at startup.
+    let wide = start(
+        database(),
+        &[
+            "--listen",
+            "0.0.0.0:0",
+            "--token-file",
+            tf.to_str().unwrap(),
+        ],
+    );
+    assert!(wide.log.contains("non-loopback"), "{}", wide.log);
+    assert_eq!(wide.get("/api/v1/runs").status, 401);
+    drop(wide);
     let doc = s.get("/api/v1/openapi.json").json();
     assert!(
         doc["components"]["securitySchemes"]["bearer"].is_object(),
