@@ -28,9 +28,6 @@ use utoipa::ToSchema;
 
 /// Most lookups one request may carry.
 pub const MAX_LOOKUPS: usize = 100_000;
-/// Largest accepted model input value (rates are 0 to 1, logs and name
-/// lengths far below this).
-pub const MAX_FEATURE: f64 = 1e6;
 /// Most flow records one request may carry.
 pub const MAX_FLOWS: usize = 10_000;
 
@@ -95,41 +92,41 @@ pub struct LookupsRequest {
     lookups: Vec<LookupIn>,
 }
 
-/// The model input features ([`MODEL_FEATURES`]); all required, each from
-/// 0 to [`MAX_FEATURE`].
+/// The model input features ([`MODEL_FEATURES`]); all required, each a
+/// number of at least 0 (rates are 0 to 1, logs and name lengths small).
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)] // describes the body to the OpenAPI document
 pub struct ModelInput {
-    #[schema(minimum = 0.0, maximum = 1000000.0)]
+    #[schema(minimum = 0.0)]
     log_queries_per_min: f64,
-    #[schema(minimum = 0.0, maximum = 1000000.0)]
+    #[schema(minimum = 0.0)]
     nxdomain_name_rate_s: f64,
-    #[schema(minimum = 0.0, maximum = 1000000.0)]
+    #[schema(minimum = 0.0)]
     servfail_rate_s: f64,
-    #[schema(minimum = 0.0, maximum = 1000000.0)]
+    #[schema(minimum = 0.0)]
     high_risk_registrable_ratio_s: f64,
-    #[schema(minimum = 0.0, maximum = 1000000.0)]
+    #[schema(minimum = 0.0)]
     log_unique_registrable: f64,
-    #[schema(minimum = 0.0, maximum = 1000000.0)]
+    #[schema(minimum = 0.0)]
     log_max_subdomains: f64,
-    #[schema(minimum = 0.0, maximum = 1000000.0)]
+    #[schema(minimum = 0.0)]
     mean_qname_len_s: f64,
-    #[schema(minimum = 0.0, maximum = 1000000.0)]
+    #[schema(minimum = 0.0)]
     mean_label_entropy_s: f64,
-    #[schema(minimum = 0.0, maximum = 1000000.0)]
+    #[schema(minimum = 0.0)]
     mean_risk_s: f64,
-    #[schema(minimum = 0.0, maximum = 1000000.0)]
+    #[schema(minimum = 0.0)]
     log_high_risk_registrable: f64,
-    #[schema(minimum = 0.0, maximum = 1000000.0)]
+    #[schema(minimum = 0.0)]
     txt_ratio_s: f64,
-    #[schema(minimum = 0.0, maximum = 1000000.0)]
+    #[schema(minimum = 0.0)]
     null_ratio_s: f64,
-    #[schema(minimum = 0.0, maximum = 1000000.0)]
+    #[schema(minimum = 0.0)]
     rare_qtype_ratio_s: f64,
-    #[schema(minimum = 0.0, maximum = 1000000.0)]
+    #[schema(minimum = 0.0)]
     distinct_name_ratio_s: f64,
-    #[schema(minimum = 0.0, maximum = 1000000.0)]
+    #[schema(minimum = 0.0)]
     log_risky_lure_names: f64,
 }
 
@@ -141,8 +138,8 @@ pub struct ModelInput {
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)] // describes the body to the OpenAPI document
 pub struct LookupIn {
-    /// Time: epoch seconds.
-    #[schema(minimum = 0.0, maximum = 4_000_000_000.0)]
+    /// Time: epoch seconds (at most 2^32).
+    #[schema(minimum = 0.0, maximum = 4_294_967_296.0)]
     ts: f64,
     /// Client address (IPv6 is accepted too).
     #[schema(format = "ipv4")]
@@ -173,7 +170,7 @@ pub struct LookupIn {
     #[schema(minimum = 0, maximum = 2147483647)]
     response_bytes: Option<u32>,
     /// Query → response latency, milliseconds.
-    #[schema(minimum = 0.0, maximum = 100000.0)]
+    #[schema(minimum = 0.0)]
     latency_ms: Option<f64>,
     /// Ground-truth label (evaluation input; ignored by scoring).
     #[schema(max_length = 64)]
@@ -188,6 +185,11 @@ pub struct LookupIn {
 #[schema(format = "ipv4")]
 #[allow(dead_code)] // describes the body to the OpenAPI document
 pub struct Ipv4Text(String);
+
+/// Latest accepted `ts` (2^32 epoch seconds, year 2106). A power of two, so
+/// the smallest number above it prints with few enough digits that it never
+/// parses back onto the bound.
+const MAX_TS: f64 = 4_294_967_296.0;
 
 /// Keys a lookup object may have.
 const LOOKUP_KEYS: [&str; 12] = [
@@ -243,8 +245,8 @@ fn lookup_line(field: &str, obj: &serde_json::Map<String, Value>) -> Result<Stri
         .get("ts")
         .ok_or_else(|| bad("ts", "missing"))?
         .as_f64()
-        .filter(|t| (0.0..=4e9).contains(t))
-        .ok_or_else(|| bad("ts", "must be epoch seconds from 0 to 4000000000"))?;
+        .filter(|t| (0.0..=MAX_TS).contains(t))
+        .ok_or_else(|| bad("ts", "must be epoch seconds from 0 to 4294967296"))?;
     out.insert("ts".into(), Value::from(ts));
     for k in ["host", "server"] {
         match obj.get(k) {
@@ -309,8 +311,8 @@ fn lookup_line(field: &str, obj: &serde_json::Map<String, Value>) -> Result<Stri
     if let Some(v) = present("latency_ms") {
         let l = v
             .as_f64()
-            .filter(|l| (0.0..=100_000.0).contains(l))
-            .ok_or_else(|| bad("latency_ms", "must be a number from 0 to 100000"))?;
+            .filter(|l| l.is_finite() && *l >= 0.0)
+            .ok_or_else(|| bad("latency_ms", "must be a number of at least 0"))?;
         out.insert("latency_ms".into(), Value::from(l));
     }
     for k in ["label", "scenario"] {
@@ -580,8 +582,8 @@ fn features(v: &Value) -> Result<[f64; N_MODEL_FEATURES], ApiError> {
             .get(*name)
             .ok_or_else(|| ApiError::bad(&field, "missing"))?
             .as_f64()
-            .filter(|f| (0.0..=MAX_FEATURE).contains(f))
-            .ok_or_else(|| ApiError::bad(&field, "must be a number from 0 to 1000000"))?;
+            .filter(|f| f.is_finite() && *f >= 0.0)
+            .ok_or_else(|| ApiError::bad(&field, "must be a number of at least 0"))?;
     }
     Ok(x)
 }
