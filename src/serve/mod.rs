@@ -226,6 +226,10 @@ pub struct Health {
     pub reason: Option<String>,
     /// The store, when readable.
     pub store: Option<StoreHealth>,
+    /// Trouble that does not stop the API from answering, e.g. the latest
+    /// sensor run failed or its process died (`crashed`): the data may be
+    /// going stale.
+    pub warnings: Vec<String>,
 }
 
 /// Hosts ordered by their worst current verdict.
@@ -536,20 +540,32 @@ fn checked_body(
 async fn healthz(State(st): State<Arc<AppState>>, q: Pairs) -> Result<Response, ApiError> {
     pairs(q, &[])?;
     Ok(match st.store(|s| s.health()).await {
-        Ok(h) => json_response(
-            StatusCode::OK,
-            &Health {
-                status: "ok".into(),
-                reason: None,
-                store: Some(h),
-            },
-        ),
+        Ok(h) => {
+            let warnings = match h.latest_run_status.as_deref() {
+                Some(status @ ("failed" | "crashed")) => {
+                    vec![format!(
+                        "the latest sensor run is {status}: no new windows are being stored"
+                    )]
+                }
+                _ => Vec::new(),
+            };
+            json_response(
+                StatusCode::OK,
+                &Health {
+                    status: "ok".into(),
+                    reason: None,
+                    store: Some(h),
+                    warnings,
+                },
+            )
+        }
         Err(e) => json_response(
             StatusCode::SERVICE_UNAVAILABLE,
             &Health {
                 status: "unavailable".into(),
                 reason: Some(e.body.error),
                 store: None,
+                warnings: Vec::new(),
             },
         ),
     })

@@ -546,6 +546,22 @@ fn serve_health_reports_an_unreadable_store_and_metrics_count_requests() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["status"], "ok");
     assert!(r.json()["store"]["windows"].as_i64().unwrap() > 0);
+    assert_eq!(r.json()["warnings"], json!([]));
+    // The sensor writing it died: still served, with a warning.
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute("UPDATE runs SET status = 'crashed'", [])
+        .unwrap();
+    let r = s.get("/healthz");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.json()["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("crashed"),
+        "{}",
+        r.body
+    );
     assert_eq!(s.get("/api/v1/windows?limit=1").status, 200);
     assert_eq!(s.get("/api/v1/windows?limit=x").status, 400);
     // The file is replaced by something that is not a database.
