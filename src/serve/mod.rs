@@ -22,6 +22,8 @@
 //!   JSON is written HTML-safe ([`error::html_safe`]); every response carries
 //!   `X-Content-Type-Options: nosniff`, a `default-src 'none'` CSP and
 //!   `Cache-Control: no-store`.
+//! * **Bounds.** Body size (`[serve] max_body`), page size (`page_max`), a
+//!   30 s deadline per request, at most [`MAX_CONNECTIONS`] connections.
 //! * **Document.** The OpenAPI document (module `openapi`) is generated from the handlers'
 //!   `#[utoipa::path]` attributes and the row types, trimmed to the routes this
 //!   server mounts; `/api/v1/docs` renders it with a small embedded page.
@@ -802,6 +804,92 @@ fn router(opts: ServeOptions) -> Router {
         .with_state(st)
 }
 
+/// Most connections served at once; more wait in the kernel's backlog.
+pub const MAX_CONNECTIONS: usize = 256;
+
+/// A TCP listener that holds a semaphore permit per open connection, so
+/// at most [`MAX_CONNECTIONS`] are served at once (bounded file descriptors
+/// and memory whatever clients do).
+struct LimitedListener {
+    inner: tokio::net::TcpListener,
+    permits: Arc<tokio::sync::Semaphore>,
+}
+
+/// A connection of [`LimitedListener`]; its permit is released on drop.
+struct LimitedIo {
+    stream: tokio::net::TcpStream,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl axum::serve::Listener for LimitedListener {
+    type Io = LimitedIo;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            // The semaphore is never closed, so acquiring only waits.
+            let Ok(permit) = Arc::clone(&self.permits).acquire_owned().await else {
+                continue;
+            };
+            match self.inner.accept().await {
+                Ok((stream, addr)) => {
+                    return (
+                        LimitedIo {
+                            stream,
+                            _permit: permit,
+                        },
+                        addr,
+                    )
+                }
+                Err(e) => {
+                    // Out of descriptors or a connection reset before accept:
+                    // wait a little instead of spinning.
+                    tracing::debug!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.inner.local_addr()
+    }
+}
+
+impl tokio::io::AsyncRead for LimitedIo {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for LimitedIo {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
+}
+
 /// Check the options, open the store once (so a missing or foreign file
 /// fails at start), bind and serve until SIGINT or SIGTERM. `ready` is called
 /// with the bound address (the port may be 0 in the configuration).
@@ -829,6 +917,10 @@ pub fn serve(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(), S
             tracing::info!(%bound, "serving the API on loopback without a token");
         }
         ready(bound);
+        let listener = LimitedListener {
+            inner: listener,
+            permits: Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS)),
+        };
         axum::serve(listener, router(opts))
             .with_graceful_shutdown(shutdown())
             .await
