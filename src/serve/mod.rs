@@ -10,7 +10,8 @@
 //! * **Reading while a sensor writes.** Each request borrows a read-only
 //!   connection ([`Store::open_read_only`]) from a small pool on tokio's
 //!   blocking pool; WAL readers never block the writer. A connection that
-//!   failed is dropped, so the next request reopens the file.
+//!   failed, or whose file the path no longer names (replaced, removed), is
+//!   dropped, so the next request reopens the database.
 //! * **Errors.** Every client mistake is a 4xx JSON [`ErrorBody`] naming the
 //!   field (query parameters are parsed by [`params`], bodies by
 //!   [`predict`]); an unreadable store is a 503 without a field. Responses
@@ -24,9 +25,10 @@
 //!   `Cache-Control: no-store`.
 //! * **Bounds.** Body size (`[serve] max_body`), page size (`page_max`), a
 //!   30 s deadline per request, at most [`MAX_CONNECTIONS`] connections.
-//! * **Document.** The OpenAPI document (module `openapi`) is generated from the handlers'
-//!   `#[utoipa::path]` attributes and the row types, trimmed to the routes this
-//!   server mounts; `/api/v1/docs` renders it with a small embedded page.
+//! * **Document.** The OpenAPI document (module `openapi`) is generated from
+//!   the handlers' `#[utoipa::path]` attributes and the row types, trimmed to
+//!   the routes this server mounts; `/api/v1/docs` renders it with a small
+//!   embedded page.
 
 pub mod error;
 mod openapi;
@@ -286,7 +288,7 @@ async fn windows(State(st): State<Arc<AppState>>, q: Pairs) -> Result<Response, 
         limit: limit + 1,
     };
     let mut rows = st.store(move |s| s.page_windows(&f)).await?;
-    let next = page_end(&mut rows, limit, |w| (w.id, w.window_start.clone()));
+    let next = page_end(&mut rows, limit, |w| w.id);
     let next_cursor = match next {
         Some(id) => st
             .store(move |s| s.window_key(id))
@@ -304,10 +306,10 @@ async fn windows(State(st): State<Arc<AppState>>, q: Pairs) -> Result<Response, 
 }
 
 /// Keep `limit` rows; the id of the last kept one when more followed.
-fn page_end<T>(rows: &mut Vec<T>, limit: u32, id: impl Fn(&T) -> (i64, String)) -> Option<i64> {
+fn page_end<T>(rows: &mut Vec<T>, limit: u32, id: impl Fn(&T) -> i64) -> Option<i64> {
     if rows.len() > limit as usize {
         rows.truncate(limit as usize);
-        rows.last().map(|r| id(r).0)
+        rows.last().map(id)
     } else {
         None
     }
@@ -347,7 +349,7 @@ async fn incidents(State(st): State<Arc<AppState>>, q: Pairs) -> Result<Response
         limit: limit + 1,
     };
     let mut rows = st.store(move |s| s.page_incidents(&f)).await?;
-    let next = page_end(&mut rows, limit, |i| (i.id, String::new()));
+    let next = page_end(&mut rows, limit, |i| i.id);
     let next_cursor = match next {
         Some(id) => st
             .store(move |s| s.incident_key(id))
