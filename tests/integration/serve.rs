@@ -167,9 +167,11 @@ impl Server {
     }
 }
 
-fn shared() -> &'static Server {
-    static S: OnceLock<Server> = OnceLock::new();
-    S.get_or_init(|| start(database(), &["--listen", "127.0.0.1:0", "--predict"]))
+/// A server of the replayed database with predict on, owned by the test
+/// (a server in a static would outlive the test process: statics are never
+/// dropped).
+fn shared() -> Server {
+    start(database(), &["--listen", "127.0.0.1:0", "--predict"])
 }
 
 #[test]
