@@ -74,7 +74,10 @@
 //!    `sensor::check`, the `config check` report, which loads the model);
 //!    `capture` (live reader → `source`, `stats`); `fuzzing` (entry points for
 //!    the fuzz targets);
-//! 6. then, in the binary: `cli` (argument types → `config`, `output`,
+//! 6. `serve` (the HTTP API of `sentineldns serve`: read-only `store`
+//!    queries, and `predict` through `pipeline`, `sensor` and `detect`; flow
+//!    records through a scorer the binary supplies);
+//! 7. then, in the binary: `cli` (argument types → `config`, `output`,
 //!    `sentineldns_flows::cli`) ← `cmd` (one file per subcommand) ← `main`.
 //!
 //! Third-party types (hickory `Message`, pcap-parser blocks, rusqlite rows)
@@ -137,6 +140,7 @@ pub mod output;
 pub mod pair;
 pub mod pipeline;
 pub mod sensor;
+pub mod serve;
 pub mod simulate;
 pub mod source;
 pub mod stats;

@@ -3,7 +3,7 @@
 //! [`Cli`] and [`Command`] are here; the arguments live by concern: [`run`]
 //! (`replay`, `capture` and the flag → configuration merging), [`model`]
 //! (`train`, `evaluate`, `simulate`), [`stored`] (`windows`, `alerts`,
-//! `incidents`),
+//! `incidents`), [`serve`] (`serve`),
 //! [`config`] (`config check|default`), [`values`] (value parsers) and
 //! [`logging`] (tracing set-up). `flows` mounts `sentineldns_flows::cli`.
 //!
@@ -23,6 +23,7 @@ mod config;
 mod logging;
 mod model;
 mod run;
+mod serve;
 mod stored;
 mod values;
 
@@ -30,6 +31,7 @@ pub use config::*;
 pub use logging::*;
 pub use model::*;
 pub use run::*;
+pub use serve::*;
 pub use stored::*;
 pub use values::*;
 
@@ -114,6 +116,15 @@ pub enum Command {
     /// Configuration file: `config check` validates one and prints the
     /// effective settings; `config default` prints a commented example.
     Config(ConfigArgs),
+    /// Serve a JSON API over a database: hosts, windows, incidents, one
+    /// host's timeline, runs and models (read-only), optionally online
+    /// scoring (--predict), /healthz, /metrics and an OpenAPI document at
+    /// /api/v1/openapi.json (docs page /api/v1/docs).
+    ///
+    /// Loopback by default; any other address needs a bearer token
+    /// (--token-file). Reads the database while a sensor writes it.
+    /// SIGINT/SIGTERM stop it.
+    Serve(ServeArgs),
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ pub mod flows;
 pub mod incidents;
 pub mod output;
 pub mod replay;
+pub mod serve;
 pub mod simulate;
 pub mod train;
 pub mod windows;
@@ -48,6 +49,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Simulate(a) => simulate::run(a),
         Command::Flows(a) => flows::run(a),
         Command::Config(a) => config::run(a, cli.config.as_deref()),
+        Command::Serve(a) => serve::run(a, cli.config.as_deref()),
     }
 }
 

@@ -18,6 +18,7 @@
 //! | `[log]` | [`LogConfig`] | log level and format |
 //! | `[limits]` | [`LimitsConfig`] | memory bounds: open windows, names, pending queries, flows, first-seen |
 //! | `[incidents]` | [`IncidentsConfig`] | quiet period that closes an incident, cap on hosts with an open one |
+//! | `[serve]` | [`ServeConfig`] | `sentineldns serve`: listen address, token file, predict, body and page caps |
 //!
 //! Every numeric key has an allowed range ([`Config::bounds`]); a value
 //! outside it is refused by `config check` and by every command that loads
@@ -103,8 +104,9 @@ pub use files::{
 pub use parse::{Problem, Problems};
 pub use sections::{
     default_model_paths, AllowlistConfig, CaptureConfig, Ids, IncidentsConfig, IntelConfig,
-    LearningConfig, LimitsConfig, LogConfig, LogFormat, ModelChoice, SensorConfig, WritePcapConfig,
-    DEFAULT_FIRST_SEEN_ROWS, DEFAULT_JSONL_LINE_BYTES,
+    LearningConfig, LimitsConfig, LogConfig, LogFormat, ModelChoice, SensorConfig, ServeConfig,
+    WritePcapConfig, DEFAULT_FIRST_SEEN_ROWS, DEFAULT_JSONL_LINE_BYTES, DEFAULT_MAX_BODY,
+    DEFAULT_SERVE_LISTEN, MAX_PAGE,
 };
 pub use values::{display_key, parse_duration, parse_size, Duration, KeyRange};
 
@@ -157,6 +159,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// `[incidents]`.
     pub incidents: IncidentsConfig,
+    /// `[serve]`.
+    pub serve: ServeConfig,
 }
 
 /// Errors loading or applying a configuration.
@@ -287,6 +291,7 @@ impl Config {
         b.extend(self.limits.bounds());
         b.extend(self.learning.bounds());
         b.extend(self.incidents.bounds());
+        b.extend(self.serve.bounds());
         b
     }
 
@@ -323,6 +328,7 @@ impl Config {
                 out.push(("outputs.webhook.url", e.to_string()));
             }
         }
+        out.extend(self.serve.problems());
         out
     }
 
@@ -363,6 +369,12 @@ impl Config {
         }
         if let Some(w) = &mut self.capture.write_pcap {
             rebase(dir, &mut w.dir);
+        }
+        if let Some(t) = &mut self.serve.token_file {
+            rebase(dir, t);
+        }
+        if let Some(m) = &mut self.serve.flow_model {
+            rebase(dir, m);
         }
         if let Some(n) = &mut self.outputs.ndjson {
             if !n.is_stdout() {
@@ -578,6 +590,13 @@ seed = 7
             "incidents",
             "quiet",
             "max_hosts",
+            "serve",
+            "listen",
+            "token_file",
+            "predict",
+            "flow_model",
+            "max_body",
+            "page_max",
         ];
         for k in keys {
             assert!(

@@ -146,6 +146,7 @@ pub(crate) fn parse_text(text: &str, file: Option<&Path>) -> Parsed {
                 "log" => p.config.log = part.log,
                 "limits" => p.config.limits = part.limits,
                 "incidents" => p.config.incidents = part.incidents,
+                "serve" => p.config.serve = part.serve,
                 _ => {}
             },
             Err(e) => {

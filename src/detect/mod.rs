@@ -493,6 +493,53 @@ impl Detector {
         }
     }
 
+    /// Score, label and reasons of a bare model input vector (no window:
+    /// `POST /api/v1/predict` with `features`). The same score as
+    /// [`judge`](Self::judge) and the same model-only rules — a prior's score
+    /// alone, or a score without any reason, is held just below Unusual — but
+    /// no findings (they need the lookups) and no window facts: each model
+    /// feature at least [`REASON_MIN_DEVIATION`] above the training median is
+    /// a reason tagged `unusual_value`.
+    pub fn judge_features(&self, x: &[f64; N_MODEL_FEATURES]) -> Verdict {
+        let t = self.bundle.thresholds;
+        let raw = self.score(x);
+        let mut reasons: Vec<Reason> = MODEL_FEATURES
+            .iter()
+            .filter_map(|f| self.reason(x, "unusual_value", f))
+            .collect();
+        reasons.sort_by(|a, b| b.deviation.total_cmp(&a.deviation));
+        let gate = (t.unusual - EVIDENCE_GATE_MARGIN).max(0.0);
+        let mut score = raw;
+        let mut note = String::new();
+        if self.role == ModelRole::Prior && score >= t.unusual {
+            score = gate;
+            note = format!(" The shipped prior alone scored it {raw:.2}; a model score without evidence alerts only once a site model agrees.");
+        } else if reasons.is_empty() {
+            score = score.min(gate);
+        }
+        let label = self.bundle.label(score);
+        let named: Vec<String> = reasons
+            .iter()
+            .take(3)
+            .map(|r| format!("{} {:.2} (usual {:.2})", r.feature, r.value, r.usual))
+            .collect();
+        let explanation = if named.is_empty() {
+            format!(
+                "{label} (score {score:.2}): no model feature is far from its usual value.{note}"
+            )
+        } else {
+            format!("{label} (score {score:.2}): {}.{note}", named.join(", "))
+        };
+        Verdict {
+            score,
+            label,
+            reasons,
+            explanation,
+            model_id: self.id.clone(),
+            evidence: false,
+        }
+    }
+
     fn reason(&self, x: &[f64], tag: &'static str, feature: &'static str) -> Option<Reason> {
         let i = idx(feature)?;
         let value = *x.get(i)?;

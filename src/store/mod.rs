@@ -20,6 +20,7 @@ mod flow_alerts;
 mod incidents;
 mod models;
 pub mod procinfo;
+pub mod read;
 mod runs;
 mod schema;
 #[cfg(test)]
@@ -30,6 +31,10 @@ pub use first_seen::{first_seen_key, DEFAULT_FIRST_SEEN_ROWS};
 pub use flow_alerts::FlowAlertRecord;
 pub use incidents::{IncidentQuery, StoredIncident};
 pub use models::{ModelRecord, TrainingRows};
+pub use read::{
+    HostSummary, IncidentFilter, IncidentRow, ModelRow, RunRow, StoreHealth, TimelinePoint,
+    WindowFilter, WindowRow,
+};
 pub use schema::{MIGRATIONS, SCHEMA_VERSION};
 pub use windows::{StateRows, StoredWindow, WindowQuery};
 
@@ -59,6 +64,26 @@ pub enum StoreError {
         owner: String,
         /// Directory of the database.
         dir: PathBuf,
+    },
+    /// The database file cannot be examined (e.g. it was removed).
+    #[error("database {path}: {source}")]
+    File {
+        /// Database file.
+        path: PathBuf,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A read-only open ([`Store::open_read_only`]) found an older schema,
+    /// which only a writer may migrate.
+    #[error("database {path} has schema version {found}, older than this build's ({supported}); run `sentineldns replay` or `capture` on it once to migrate it")]
+    Outdated {
+        /// Database file.
+        path: PathBuf,
+        /// Version in the file.
+        found: i64,
+        /// Latest known version.
+        supported: i64,
     },
     /// The database was written by a newer sentineldns.
     #[error("database {path} has schema version {found}, newer than this build supports ({supported}); upgrade sentineldns")]

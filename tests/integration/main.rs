@@ -49,6 +49,7 @@ mod outputs;
 mod pairing;
 mod real_captures;
 mod real_traffic;
+mod serve;
 mod simulate;
 mod site_learning;
 mod threat_intel;

@@ -9,6 +9,7 @@ mod learning;
 mod limits;
 mod log;
 mod sensor;
+mod serve;
 
 pub use allowlist::AllowlistConfig;
 pub use capture::{CaptureConfig, Ids, WritePcapConfig};
@@ -18,3 +19,4 @@ pub use learning::LearningConfig;
 pub use limits::{LimitsConfig, DEFAULT_FIRST_SEEN_ROWS, DEFAULT_JSONL_LINE_BYTES};
 pub use log::{LogConfig, LogFormat};
 pub use sensor::{default_model_paths, ModelChoice, SensorConfig};
+pub use serve::{ServeConfig, DEFAULT_MAX_BODY, DEFAULT_SERVE_LISTEN, MAX_PAGE};

@@ -1,0 +1,975 @@
+//! `sentineldns serve`: a JSON API over the store (issue 13), for a dashboard
+//! and for scripts, on axum and tokio.
+//!
+//! ```text
+//!  HTTP ─▶ guard (token, timeout, counters, security headers, JSON errors)
+//!            ─▶ handler ─▶ spawn_blocking ─▶ read-only Store (pool) ─▶ SQLite (WAL)
+//!                       └▶ Predictor (pipeline + detector, flow model)
+//! ```
+//!
+//! * **Reading while a sensor writes.** Each request borrows a read-only
+//!   connection ([`Store::open_read_only`]) from a small pool on tokio's
+//!   blocking pool; WAL readers never block the writer. A connection that
+//!   failed, or whose file the path no longer names (replaced, removed), is
+//!   dropped, so the next request reopens the database.
+//! * **Errors.** Every client mistake is a 4xx JSON [`ErrorBody`] naming the
+//!   field (query parameters are parsed by [`params`], bodies by
+//!   [`predict`]); an unreadable store is a 503 without a field. Responses
+//!   that axum produces itself (unknown route, wrong method, body over the
+//!   cap) are rewritten to the same JSON shape.
+//! * **Safety.** Loopback by default; any other listen address needs a token
+//!   ([`ServeOptions::token`], compared in constant time on every `/api`
+//!   route but the document and its page). Read-only unless predict is on.
+//!   JSON is written HTML-safe ([`error::html_safe`]); every response carries
+//!   `X-Content-Type-Options: nosniff`, a `default-src 'none'` CSP and
+//!   `Cache-Control: no-store`.
+//! * **Bounds.** Body size (`[serve] max_body`), page size (`page_max`), a
+//!   30 s deadline per request, at most [`MAX_CONNECTIONS`] connections.
+//! * **Document.** The OpenAPI document (module `openapi`) is generated from
+//!   the handlers' `#[utoipa::path]` attributes and the row types, trimmed to
+//!   the routes this server mounts; `/api/v1/docs` renders it with a small
+//!   embedded page.
+
+pub mod error;
+mod openapi;
+pub mod params;
+pub mod predict;
+
+pub use error::{ApiError, ErrorBody};
+pub use predict::Predictor;
+
+use crate::config::ServeConfig;
+use crate::store::read::{
+    HostSummary, IncidentFilter, IncidentRow, ModelRow, RunRow, StoreHealth, TimelinePoint,
+    WindowFilter, WindowRow,
+};
+use crate::store::{Store, StoreError};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use error::json_response;
+use params::{cursor_text, Params};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use utoipa::ToSchema;
+
+/// Default page size of the list endpoints.
+pub const DEFAULT_PAGE: u32 = 100;
+/// Longest a request may take before it is answered 503.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Read-only connections kept between requests.
+const POOL: usize = 4;
+/// Shortest accepted token.
+pub const MIN_TOKEN_CHARS: usize = 16;
+
+/// Starting the server failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// A non-loopback address without a token.
+    #[error("{0} is not a loopback address: refusing to serve it without a token ([serve] token_file or --token-file)")]
+    NeedsToken(SocketAddr),
+    /// The token file cannot be read or holds no usable token.
+    #[error("token file {path}: {message}")]
+    Token {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// The database cannot be opened read-only.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Binding or serving failed.
+    #[error("serving on {addr}: {source}")]
+    Io {
+        /// The address.
+        addr: SocketAddr,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Everything the server needs.
+#[derive(Debug)]
+pub struct ServeOptions {
+    /// The database.
+    pub db: PathBuf,
+    /// `[serve]` with flags applied.
+    pub config: ServeConfig,
+    /// Bearer token (read from `config.token_file`, see [`read_token`]).
+    pub token: Option<String>,
+    /// Scoring for `POST /api/v1/predict`, when predict is on.
+    pub predictor: Option<Predictor>,
+}
+
+/// The token in `path`: its first line, trimmed, at least
+/// [`MIN_TOKEN_CHARS`] and at most 4096 characters.
+pub fn read_token(path: &std::path::Path) -> Result<String, ServeError> {
+    let err = |message: String| ServeError::Token {
+        path: path.to_path_buf(),
+        message,
+    };
+    let text = crate::config::read_limited_text(path, crate::config::FileKind::AllowList)
+        .map_err(|e| err(e.to_string()))?;
+    let token = text.lines().next().unwrap_or("").trim().to_string();
+    let n = token.chars().count();
+    if !(MIN_TOKEN_CHARS..=4096).contains(&n) {
+        return Err(err(format!(
+            "the first line must hold a token of {MIN_TOKEN_CHARS} to 4096 characters (it has {n})"
+        )));
+    }
+    if token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(err(
+            "the token must not contain spaces or control characters".into(),
+        ));
+    }
+    Ok(token)
+}
+
+/// Request and store-error counters for `/metrics`.
+#[derive(Debug, Default)]
+struct Counters {
+    requests: Mutex<BTreeMap<(String, &'static str, u16), u64>>,
+    store_errors: AtomicU64,
+}
+
+/// Shared state of the handlers.
+struct AppState {
+    db: PathBuf,
+    pool: Mutex<Vec<(Store, (u64, u64))>>,
+    page_max: u32,
+    token: Option<String>,
+    predictor: Option<Predictor>,
+    counters: Counters,
+    document: String,
+}
+
+impl AppState {
+    /// Run `f` on a pooled read-only connection on the blocking pool.
+    async fn store<T, F>(self: &Arc<Self>, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    {
+        let st = Arc::clone(self);
+        let r = tokio::task::spawn_blocking(move || {
+            // A pooled connection is used only while the path still names
+            // the file it opened: a database replaced or removed is seen by
+            // the next request, not hidden behind an open descriptor.
+            let id = crate::store::read::file_identity(&st.db)?;
+            let pooled = st
+                .pool
+                .lock()
+                .ok()
+                .and_then(|mut p| p.pop())
+                .filter(|(_, was)| *was == id);
+            let store = match pooled {
+                Some((s, _)) => s,
+                None => Store::open_read_only(&st.db)?,
+            };
+            let r = f(&store);
+            if r.is_ok() {
+                if let Ok(mut p) = st.pool.lock() {
+                    if p.len() < POOL {
+                        p.push((store, id));
+                    }
+                }
+            }
+            r
+        })
+        .await;
+        match r {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => {
+                self.counters.store_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %e, "store read failed");
+                Err(ApiError::store(e))
+            }
+            Err(e) => {
+                self.counters.store_errors.fetch_add(1, Ordering::Relaxed);
+                Err(ApiError::store(e))
+            }
+        }
+    }
+}
+
+/// Query pairs, or the 400 naming `query`.
+type Pairs = Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>;
+
+fn pairs(q: Pairs, allowed: &[&str]) -> Result<Params, ApiError> {
+    let Query(v) =
+        q.map_err(|e| ApiError::bad("query", format!("unreadable query string: {e}")))?;
+    Params::new(v, allowed)
+}
+
+/// A page of results.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Page<T> {
+    /// The rows.
+    pub items: Vec<T>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /healthz` body.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok` or `unavailable`.
+    pub status: String,
+    /// Why not ok.
+    pub reason: Option<String>,
+    /// The store, when readable.
+    pub store: Option<StoreHealth>,
+    /// Trouble that does not stop the API from answering, e.g. the latest
+    /// sensor run failed or its process died (`crashed`): the data may be
+    /// going stale.
+    pub warnings: Vec<String>,
+}
+
+/// Hosts ordered by their worst current verdict.
+#[utoipa::path(get, path = "/api/v1/hosts", tag = "store", params(params::HostsParams),
+    responses(
+        (status = 200, description = "Hosts, worst current label first", body = Vec<HostSummary>),
+        (status = 400, description = "A bad parameter (named in `field`)", body = ErrorBody),
+        (status = 401, description = "Missing or wrong bearer token", body = ErrorBody),
+        (status = 503, description = "The store cannot be read", body = ErrorBody),
+    ))]
+async fn hosts(State(st): State<Arc<AppState>>, q: Pairs) -> Result<Response, ApiError> {
+    let p = pairs(q, &["limit", "offset"])?;
+    let limit = p.limit(DEFAULT_PAGE, st.page_max)?;
+    let offset = p.int("offset", 0, 1_000_000_000)?.unwrap_or(0) as u64;
+    let rows = st.store(move |s| s.hosts(limit, offset)).await?;
+    Ok(json_response(StatusCode::OK, &rows))
+}
+
+/// Stored windows, filtered and paged.
+#[utoipa::path(get, path = "/api/v1/windows", tag = "store", params(params::WindowsParams),
+    responses(
+        (status = 200, description = "One page of windows", body = Page<WindowRow>),
+        (status = 400, description = "A bad parameter (named in `field`)", body = ErrorBody),
+        (status = 401, description = "Missing or wrong bearer token", body = ErrorBody),
+        (status = 503, description = "The store cannot be read", body = ErrorBody),
+    ))]
+async fn windows(State(st): State<Arc<AppState>>, q: Pairs) -> Result<Response, ApiError> {
+    let p = pairs(
+        q,
+        &[
+            "host",
+            "since",
+            "until",
+            "min_label",
+            "min_score",
+            "run",
+            "limit",
+            "cursor",
+            "order",
+        ],
+    )?;
+    let limit = p.limit(DEFAULT_PAGE, st.page_max)?;
+    let f = WindowFilter {
+        host: p.text("host", 64)?,
+        since: p.time("since")?,
+        until: p.time("until")?,
+        run: p.int("run", 1, 1_000_000_000_000)?,
+        min_rank: p.label("min_label")?,
+        min_score: p.score("min_score")?,
+        desc: p.desc()?,
+        after: p.cursor()?,
+        limit: limit + 1,
+    };
+    let mut rows = st.store(move |s| s.page_windows(&f)).await?;
+    let next = page_end(&mut rows, limit, |w| w.id);
+    let next_cursor = match next {
+        Some(id) => st
+            .store(move |s| s.window_key(id))
+            .await?
+            .map(|(k, id)| cursor_text(k, id)),
+        None => None,
+    };
+    Ok(json_response(
+        StatusCode::OK,
+        &Page {
+            items: rows,
+            next_cursor,
+        },
+    ))
+}
+
+/// Keep `limit` rows; the id of the last kept one when more followed.
+fn page_end<T>(rows: &mut Vec<T>, limit: u32, id: impl Fn(&T) -> i64) -> Option<i64> {
+    if rows.len() > limit as usize {
+        rows.truncate(limit as usize);
+        rows.last().map(id)
+    } else {
+        None
+    }
+}
+
+/// Incidents, filtered and paged.
+#[utoipa::path(get, path = "/api/v1/incidents", tag = "store", params(params::IncidentsParams),
+    responses(
+        (status = 200, description = "One page of incidents", body = Page<IncidentRow>),
+        (status = 400, description = "A bad parameter (named in `field`)", body = ErrorBody),
+        (status = 401, description = "Missing or wrong bearer token", body = ErrorBody),
+        (status = 503, description = "The store cannot be read", body = ErrorBody),
+    ))]
+async fn incidents(State(st): State<Arc<AppState>>, q: Pairs) -> Result<Response, ApiError> {
+    let p = pairs(
+        q,
+        &[
+            "host",
+            "state",
+            "since",
+            "until",
+            "min_label",
+            "limit",
+            "cursor",
+            "order",
+        ],
+    )?;
+    let limit = p.limit(DEFAULT_PAGE, st.page_max)?;
+    let f = IncidentFilter {
+        host: p.text("host", 64)?,
+        open: p.state()?,
+        since: p.time("since")?,
+        until: p.time("until")?,
+        min_rank: p.label("min_label")?,
+        desc: p.desc()?,
+        after: p.cursor()?,
+        limit: limit + 1,
+    };
+    let mut rows = st.store(move |s| s.page_incidents(&f)).await?;
+    let next = page_end(&mut rows, limit, |i| i.id);
+    let next_cursor = match next {
+        Some(id) => st
+            .store(move |s| s.incident_key(id))
+            .await?
+            .map(|(k, id)| cursor_text(k, id)),
+        None => None,
+    };
+    Ok(json_response(
+        StatusCode::OK,
+        &Page {
+            items: rows,
+            next_cursor,
+        },
+    ))
+}
+
+/// One host's windows in time order, with the thresholds of the model that
+/// scored each.
+#[utoipa::path(get, path = "/api/v1/hosts/{host}/timeline", tag = "store",
+    params(("host" = String, Path, description = "Client address as stored", min_length = 1, max_length = 64), params::TimelineParams),
+    responses(
+        (status = 200, description = "The host's windows, oldest first", body = Vec<TimelinePoint>),
+        (status = 400, description = "A bad parameter (named in `field`)", body = ErrorBody),
+        (status = 401, description = "Missing or wrong bearer token", body = ErrorBody),
+        (status = 404, description = "No window of this host is stored", body = ErrorBody),
+        (status = 503, description = "The store cannot be read", body = ErrorBody),
+    ))]
+async fn timeline(
+    State(st): State<Arc<AppState>>,
+    host: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    q: Pairs,
+) -> Result<Response, ApiError> {
+    let Path(host) =
+        host.map_err(|e| ApiError::bad("host", format!("unreadable path segment: {e}")))?;
+    if host.is_empty() || host.chars().count() > 64 {
+        return Err(ApiError::bad("host", "must be 1 to 64 characters"));
+    }
+    let p = pairs(q, &["since", "until", "limit"])?;
+    let limit = p.limit(st.page_max, st.page_max)?;
+    let (since, until) = (p.time("since")?, p.time("until")?);
+    let h = host.clone();
+    let (known, rows) = st
+        .store(move |s| {
+            let known = s.has_host(&h)?;
+            let rows = if known {
+                s.timeline(&h, since, until, limit)?
+            } else {
+                Vec::new()
+            };
+            Ok((known, rows))
+        })
+        .await?;
+    if !known {
+        return Err(ApiError::not_found(
+            "host",
+            "no window of this host is stored",
+        ));
+    }
+    Ok(json_response(StatusCode::OK, &rows))
+}
+
+/// Runs, newest first.
+#[utoipa::path(get, path = "/api/v1/runs", tag = "store", params(params::RunsParams),
+    responses(
+        (status = 200, description = "Runs, newest first", body = Vec<RunRow>),
+        (status = 400, description = "A bad parameter (named in `field`)", body = ErrorBody),
+        (status = 401, description = "Missing or wrong bearer token", body = ErrorBody),
+        (status = 503, description = "The store cannot be read", body = ErrorBody),
+    ))]
+async fn runs(State(st): State<Arc<AppState>>, q: Pairs) -> Result<Response, ApiError> {
+    let p = pairs(q, &["limit"])?;
+    let limit = p.limit(DEFAULT_PAGE, st.page_max)?;
+    let rows = st.store(move |s| s.runs(limit)).await?;
+    Ok(json_response(StatusCode::OK, &rows))
+}
+
+/// The models that scored windows in this database.
+#[utoipa::path(get, path = "/api/v1/models", tag = "store",
+    responses(
+        (status = 200, description = "Models with their thresholds", body = Vec<ModelRow>),
+        (status = 400, description = "A bad parameter (named in `field`)", body = ErrorBody),
+        (status = 401, description = "Missing or wrong bearer token", body = ErrorBody),
+        (status = 503, description = "The store cannot be read", body = ErrorBody),
+    ))]
+async fn models(State(st): State<Arc<AppState>>, q: Pairs) -> Result<Response, ApiError> {
+    pairs(q, &[])?;
+    let rows = st.store(|s| s.model_rows()).await?;
+    Ok(json_response(StatusCode::OK, &rows))
+}
+
+/// Score a window's model input or a batch of lookups with the configured
+/// model (only when predict is enabled).
+#[utoipa::path(post, path = "/api/v1/predict", tag = "predict",
+    request_body(content = predict::PredictRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "One verdict per window", body = predict::PredictResponse),
+        (status = 400, description = "A bad body (the JSON path in `field`)", body = ErrorBody),
+        (status = 401, description = "Missing or wrong bearer token", body = ErrorBody),
+        (status = 413, description = "Body over `[serve] max_body`", body = ErrorBody),
+        (status = 415, description = "Content-Type is not application/json", body = ErrorBody),
+        (status = 503, description = "Scoring is unavailable", body = ErrorBody),
+    ))]
+async fn predict_windows(
+    State(st): State<Arc<AppState>>,
+    headers: axum::http::HeaderMap,
+    q: Pairs,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Response, ApiError> {
+    pairs(q, &[])?;
+    let body = checked_body(&headers, body)?;
+    let st2 = Arc::clone(&st);
+    let r = tokio::task::spawn_blocking(move || match &st2.predictor {
+        Some(p) => p.predict(&body),
+        None => Err(ApiError::not_found("path", "predict is not enabled")),
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, None, e.to_string()))??;
+    Ok(json_response(StatusCode::OK, &r))
+}
+
+/// Score UNSW-NB15 flow records with the configured flow model (only when
+/// predict is enabled and `[serve] flow_model` is set).
+#[utoipa::path(post, path = "/api/v1/predict/flows", tag = "predict",
+    request_body(content = predict::FlowsRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "One score per record", body = predict::FlowsResponse),
+        (status = 400, description = "A bad body (the JSON path in `field`)", body = ErrorBody),
+        (status = 401, description = "Missing or wrong bearer token", body = ErrorBody),
+        (status = 413, description = "Body over `[serve] max_body`", body = ErrorBody),
+        (status = 415, description = "Content-Type is not application/json", body = ErrorBody),
+        (status = 503, description = "Scoring is unavailable", body = ErrorBody),
+    ))]
+async fn predict_flows(
+    State(st): State<Arc<AppState>>,
+    headers: axum::http::HeaderMap,
+    q: Pairs,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Response, ApiError> {
+    pairs(q, &[])?;
+    let body = checked_body(&headers, body)?;
+    let st2 = Arc::clone(&st);
+    let r = tokio::task::spawn_blocking(move || match &st2.predictor {
+        Some(p) => p.predict_flows(&body),
+        None => Err(ApiError::not_found("path", "predict is not enabled")),
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, None, e.to_string()))??;
+    Ok(json_response(StatusCode::OK, &r))
+}
+
+/// The body, if it is JSON and within the cap.
+fn checked_body(
+    headers: &axum::http::HeaderMap,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<axum::body::Bytes, ApiError> {
+    if let Some(ct) = headers.get(header::CONTENT_TYPE) {
+        let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
+        let essence = ct.split(';').next().unwrap_or("").trim();
+        if essence != "application/json" {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                Some("content-type"),
+                "the body must be application/json",
+            ));
+        }
+    }
+    body.map_err(|e| {
+        let status = e.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(status, Some("body"), "the body is over [serve] max_body")
+        } else {
+            ApiError::new(
+                if status.is_client_error() {
+                    status
+                } else {
+                    StatusCode::BAD_REQUEST
+                },
+                Some("body"),
+                format!("unreadable body: {e}"),
+            )
+        }
+    })
+}
+
+/// Health of the store: 200 when it can be read, else 503 with the reason.
+#[utoipa::path(get, path = "/healthz", tag = "service",
+    responses(
+        (status = 200, description = "The store is readable", body = Health),
+        (status = 400, description = "A bad parameter", body = ErrorBody),
+        (status = 503, description = "The store cannot be read (reason given)", body = Health),
+    ))]
+async fn healthz(State(st): State<Arc<AppState>>, q: Pairs) -> Result<Response, ApiError> {
+    pairs(q, &[])?;
+    Ok(match st.store(|s| s.health()).await {
+        Ok(h) => {
+            let warnings = match h.latest_run_status.as_deref() {
+                Some(status @ ("failed" | "crashed")) => {
+                    vec![format!(
+                        "the latest sensor run is {status}: no new windows are being stored"
+                    )]
+                }
+                _ => Vec::new(),
+            };
+            json_response(
+                StatusCode::OK,
+                &Health {
+                    status: "ok".into(),
+                    reason: None,
+                    store: Some(h),
+                    warnings,
+                },
+            )
+        }
+        Err(e) => json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &Health {
+                status: "unavailable".into(),
+                reason: Some(e.body.error),
+                store: None,
+                warnings: Vec::new(),
+            },
+        ),
+    })
+}
+
+/// Prometheus text: requests by route, method and status; store errors.
+#[utoipa::path(get, path = "/metrics", tag = "service",
+    responses(
+        (status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain"),
+        (status = 400, description = "A bad parameter", body = ErrorBody),
+    ))]
+async fn metrics(State(st): State<Arc<AppState>>, q: Pairs) -> Result<Response, ApiError> {
+    pairs(q, &[])?;
+    let mut out = String::from(
+        "# HELP sentineldns_api_requests_total HTTP requests answered, by route, method and status.\n\
+         # TYPE sentineldns_api_requests_total counter\n",
+    );
+    if let Ok(m) = st.counters.requests.lock() {
+        for ((route, method, status), n) in m.iter() {
+            out.push_str(&format!(
+                "sentineldns_api_requests_total{{route=\"{}\",method=\"{method}\",status=\"{status}\"}} {n}\n",
+                route.replace('\\', "\\\\").replace('"', "\\\"")
+            ));
+        }
+    }
+    out.push_str(&format!(
+        "# HELP sentineldns_api_store_errors_total Store reads that failed.\n\
+         # TYPE sentineldns_api_store_errors_total counter\n\
+         sentineldns_api_store_errors_total {}\n",
+        st.counters.store_errors.load(Ordering::Relaxed)
+    ));
+    let mut r = out.into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    Ok(r)
+}
+
+async fn openapi_json(State(st): State<Arc<AppState>>) -> Response {
+    let mut r = st.document.clone().into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+async fn docs_page() -> Response {
+    let mut r = openapi::DOCS_HTML.into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    r
+}
+
+async fn docs_script() -> Response {
+    let mut r = openapi::DOCS_JS.into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/javascript; charset=utf-8"),
+    );
+    r
+}
+
+async fn no_route() -> ApiError {
+    ApiError::not_found("path", "no such endpoint; see /api/v1/docs")
+}
+
+async fn no_method() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        Some("method"),
+        "method not allowed on this endpoint",
+    )
+}
+
+/// Paths that need no token: the health check, metrics, the document and its page.
+fn open_path(path: &str) -> bool {
+    !path.starts_with("/api/")
+        || matches!(
+            path,
+            "/api/v1/openapi.json" | "/api/v1/docs" | "/api/v1/docs.js"
+        )
+}
+
+/// Constant-time comparison of the presented token with ours.
+fn token_ok(presented: &[u8], ours: &[u8]) -> bool {
+    // The length is not secret (it is fixed by the operator's file); the
+    // content is compared without an early exit.
+    if presented.len() != ours.len() {
+        return false;
+    }
+    presented
+        .iter()
+        .zip(ours)
+        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+        == 0
+}
+
+/// Token check, timeout, counters, security headers and JSON errors.
+async fn guard(State(st): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
+    let method: &'static str = match *req.method() {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::HEAD => "HEAD",
+        _ => "other",
+    };
+    let path = req.uri().path().to_string();
+    let mut resp = if let Some(ours) = st.token.as_deref().filter(|_| !open_path(&path)) {
+        let presented = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        match presented {
+            Some(t) if token_ok(t.as_bytes(), ours.as_bytes()) => run(req, next).await,
+            _ => {
+                let mut r = ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    Some("authorization"),
+                    "this API needs Authorization: Bearer TOKEN",
+                )
+                .into_response();
+                r.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                r
+            }
+        }
+    } else {
+        run(req, next).await
+    };
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if status.is_client_error() && !is_json {
+        // axum's own rejections (e.g. a 405 or 413 it produced) in our shape.
+        let (parts, _) = resp.into_parts();
+        let mut r = ApiError::new(
+            status,
+            None,
+            status.canonical_reason().unwrap_or("bad request"),
+        )
+        .into_response();
+        for (k, v) in parts.headers.iter() {
+            if k != header::CONTENT_TYPE && k != header::CONTENT_LENGTH {
+                r.headers_mut().insert(k.clone(), v.clone());
+            }
+        }
+        resp = r;
+    }
+    let h = resp.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(if path == "/api/v1/docs" {
+            "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+        } else {
+            "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+        }),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    if let Ok(mut m) = st.counters.requests.lock() {
+        *m.entry((route, method, resp.status().as_u16()))
+            .or_insert(0) += 1;
+    }
+    resp
+}
+
+async fn run(req: Request, next: Next) -> Response {
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            None,
+            "the request took too long",
+        )
+        .into_response(),
+    }
+}
+
+/// The router of `opts` (also used by tests in-process).
+fn router(opts: ServeOptions) -> Router {
+    let predict_on = opts.predictor.is_some();
+    let flows_on = opts.predictor.as_ref().is_some_and(|p| p.flows.is_some());
+    let document = openapi::document(predict_on, flows_on, opts.token.is_some());
+    let max_body = usize::try_from(opts.config.max_body).unwrap_or(usize::MAX);
+    let st = Arc::new(AppState {
+        db: opts.db,
+        pool: Mutex::new(Vec::new()),
+        page_max: opts.config.page_max.clamp(1, crate::config::MAX_PAGE),
+        token: opts.token,
+        predictor: opts.predictor,
+        counters: Counters::default(),
+        document,
+    });
+    let mut r = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/api/v1/openapi.json", get(openapi_json))
+        .route("/api/v1/docs", get(docs_page))
+        .route("/api/v1/docs.js", get(docs_script))
+        .route("/api/v1/hosts", get(hosts))
+        .route("/api/v1/hosts/{host}/timeline", get(timeline))
+        .route("/api/v1/windows", get(windows))
+        .route("/api/v1/incidents", get(incidents))
+        .route("/api/v1/runs", get(runs))
+        .route("/api/v1/models", get(models));
+    if predict_on {
+        r = r.route("/api/v1/predict", post(predict_windows));
+    }
+    if flows_on {
+        r = r.route("/api/v1/predict/flows", post(predict_flows));
+    }
+    r.fallback(no_route)
+        .method_not_allowed_fallback(no_method)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn_with_state(Arc::clone(&st), guard))
+        .with_state(st)
+}
+
+/// Most connections served at once; more wait in the kernel's backlog.
+pub const MAX_CONNECTIONS: usize = 256;
+
+/// A TCP listener that holds a semaphore permit per open connection, so
+/// at most [`MAX_CONNECTIONS`] are served at once (bounded file descriptors
+/// and memory whatever clients do).
+struct LimitedListener {
+    inner: tokio::net::TcpListener,
+    permits: Arc<tokio::sync::Semaphore>,
+}
+
+/// A connection of [`LimitedListener`]; its permit is released on drop.
+struct LimitedIo {
+    stream: tokio::net::TcpStream,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl axum::serve::Listener for LimitedListener {
+    type Io = LimitedIo;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            // The semaphore is never closed, so acquiring only waits.
+            let Ok(permit) = Arc::clone(&self.permits).acquire_owned().await else {
+                continue;
+            };
+            match self.inner.accept().await {
+                Ok((stream, addr)) => {
+                    return (
+                        LimitedIo {
+                            stream,
+                            _permit: permit,
+                        },
+                        addr,
+                    )
+                }
+                Err(e) => {
+                    // Out of descriptors or a connection reset before accept:
+                    // wait a little instead of spinning.
+                    tracing::debug!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.inner.local_addr()
+    }
+}
+
+impl tokio::io::AsyncRead for LimitedIo {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for LimitedIo {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
+}
+
+/// Check the options, open the store once (so a missing or foreign file
+/// fails at start), bind and serve until SIGINT or SIGTERM. `ready` is called
+/// with the bound address (the port may be 0 in the configuration).
+pub fn serve(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(), ServeError> {
+    let addr = opts.config.listen;
+    if !addr.ip().is_loopback() && opts.token.is_none() {
+        return Err(ServeError::NeedsToken(addr));
+    }
+    Store::open_read_only(&opts.db)?.health()?;
+    let io = |source| ServeError::Io { addr, source };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(8)
+        .enable_all()
+        .build()
+        .map_err(io)?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr).await.map_err(io)?;
+        let bound = listener.local_addr().map_err(io)?;
+        if !bound.ip().is_loopback() {
+            tracing::warn!(%bound, "serving the API on a non-loopback address: every /api request needs the bearer token; use TLS in front of it");
+        } else if opts.token.is_some() {
+            tracing::info!(%bound, "serving the API; every /api request needs the bearer token");
+        } else {
+            tracing::info!(%bound, "serving the API on loopback without a token");
+        }
+        ready(bound);
+        let listener = LimitedListener {
+            inner: listener,
+            permits: Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS)),
+        };
+        axum::serve(listener, router(opts))
+            .with_graceful_shutdown(shutdown())
+            .await
+            .map_err(io)
+    })
+}
+
+async fn shutdown() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+    tracing::info!("shutting down the API server");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_compare_whole() {
+        assert!(token_ok(b"0123456789abcdef", b"0123456789abcdef"));
+        assert!(!token_ok(b"0123456789abcdeX", b"0123456789abcdef"));
+        assert!(!token_ok(b"0123456789abcde", b"0123456789abcdef"));
+        assert!(!token_ok(b"", b"0123456789abcdef"));
+    }
+
+    #[test]
+    fn only_the_document_health_and_metrics_are_open() {
+        for p in [
+            "/healthz",
+            "/metrics",
+            "/api/v1/openapi.json",
+            "/api/v1/docs",
+        ] {
+            assert!(open_path(p), "{p}");
+        }
+        for p in ["/api/v1/windows", "/api/v1/predict", "/api/v1/nothing"] {
+            assert!(!open_path(p), "{p}");
+        }
+    }
+}

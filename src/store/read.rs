@@ -1,0 +1,672 @@
+//! The read side for `sentineldns serve` ([`crate::serve`]): a read-only
+//! connection to a database a sensor may be writing (WAL readers never block
+//! the writer), and the queries the HTTP API answers — host summaries, a page
+//! of windows or incidents after a keyset cursor, one host's timeline with the
+//! thresholds of the model that scored each window, runs and models.
+//!
+//! The row types derive [`utoipa::ToSchema`]: they are the API's response
+//! bodies, so the OpenAPI document is generated from these definitions.
+//! Times are RFC 3339 (UTC) strings of packet time; JSON columns are parsed
+//! (a row whose JSON does not parse reads as empty rather than failing).
+
+use super::{Store, StoreError, SCHEMA_VERSION};
+use crate::features::FEATURE_NAMES;
+use rusqlite::{params_from_iter, Connection, OpenFlags, OptionalExtension};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+use utoipa::ToSchema;
+
+/// RFC 3339 (UTC, seconds) of unix seconds; out-of-range values clamp to the epoch.
+pub fn rfc3339(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// RFC 3339 of fractional unix seconds (millisecond precision).
+fn rfc3339_f(secs: f64) -> String {
+    let ms = (secs * 1000.0).round();
+    let ms = if ms.is_finite() { ms as i64 } else { 0 };
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Device and inode of the file at `path`: a reader that keeps connections
+/// open compares them to notice the database was replaced or removed.
+pub fn file_identity(path: &Path) -> Result<(u64, u64), StoreError> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path)
+        .map(|m| (m.dev(), m.ino()))
+        .map_err(|source| StoreError::File {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+/// Rank of a stored label (`Normal` 0, `Unusual` 1, `Likely Compromise` 2).
+const LABEL_RANK: &str = "(CASE label WHEN 'Likely Compromise' THEN 2 WHEN 'Unusual' THEN 1 WHEN 'Normal' THEN 0 ELSE -1 END)";
+
+/// One host of [`Store::hosts`].
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct HostSummary {
+    /// Client address.
+    pub host: String,
+    /// Worst label among the host's latest windows (those starting at its
+    /// latest window start); `null` when they were not scored.
+    pub label: Option<String>,
+    /// Highest score among those windows.
+    pub score: Option<f64>,
+    /// Start of the latest window (RFC 3339).
+    pub latest_window: String,
+    /// Time of the host's last lookup (RFC 3339).
+    pub last_seen: String,
+    /// Incidents of the host still open.
+    pub open_incidents: i64,
+    /// Stored windows of the host.
+    pub windows: i64,
+}
+
+/// Why a window was scored as it was (see `detect::Reason`).
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, ToSchema)]
+pub struct ReasonRow {
+    /// Tag, e.g. `nxdomain_spike`.
+    pub tag: String,
+    /// Model feature behind it.
+    pub feature: String,
+    /// Its value in the window.
+    pub value: f64,
+    /// Its usual value (training median; 0 for a finding from counts).
+    pub usual: f64,
+    /// Robust deviation from the training distribution (0 for a finding).
+    pub deviation: f64,
+}
+
+/// A domain of a window's top or riskiest list.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, ToSchema)]
+pub struct DomainRow {
+    /// The name as looked up (attacker-controlled text).
+    pub name: String,
+    /// Lookups of it in the window.
+    pub count: u32,
+    /// Of which NXDOMAIN.
+    pub nxdomain: u32,
+    /// Its lexical risk.
+    pub risk: f64,
+}
+
+/// One stored window as the API returns it.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct WindowRow {
+    /// Row id.
+    pub id: i64,
+    /// Run that stored it.
+    pub run_id: i64,
+    /// Client address.
+    pub host: String,
+    /// Window start (RFC 3339, packet time).
+    pub window_start: String,
+    /// Window end (RFC 3339).
+    pub window_end: String,
+    /// Lookups in the window.
+    pub lookups: i64,
+    /// Calibrated anomaly score in [0, 1]; `null` when not scored.
+    pub score: Option<f64>,
+    /// `Normal`, `Unusual` or `Likely Compromise`; `null` when not scored.
+    pub label: Option<String>,
+    /// Reasons, strongest first.
+    pub reasons: Vec<ReasonRow>,
+    /// One paragraph for an analyst.
+    pub explanation: Option<String>,
+    /// Id of the model that scored it (see `GET /api/v1/models`).
+    pub model_id: Option<String>,
+    /// Incident it belongs to, if flagged.
+    pub incident_id: Option<i64>,
+    /// Most looked-up domains.
+    pub top_domains: Vec<DomainRow>,
+    /// Riskiest domains.
+    pub risky_domains: Vec<DomainRow>,
+    /// Stored window features by name (`features::FEATURE_NAMES`).
+    pub features: BTreeMap<String, f64>,
+    /// Ground-truth label of simulated input, if any.
+    pub truth_label: Option<String>,
+}
+
+/// Filter and page of [`Store::page_windows`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WindowFilter {
+    /// Only this host.
+    pub host: Option<String>,
+    /// Windows starting at or after (unix seconds).
+    pub since: Option<i64>,
+    /// Windows starting before (unix seconds).
+    pub until: Option<i64>,
+    /// Only this run.
+    pub run: Option<i64>,
+    /// Only labels of at least this rank (0 Normal, 1 Unusual, 2 Likely).
+    pub min_rank: Option<u8>,
+    /// Only scores of at least this.
+    pub min_score: Option<f64>,
+    /// Newest first.
+    pub desc: bool,
+    /// After this `(window_start, id)` in the chosen order.
+    pub after: Option<(i64, i64)>,
+    /// At most this many rows.
+    pub limit: u32,
+}
+
+/// One point of a host's timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct TimelinePoint {
+    /// Window row id.
+    pub id: i64,
+    /// Run that stored it.
+    pub run_id: i64,
+    /// Window start (RFC 3339).
+    pub window_start: String,
+    /// Window end (RFC 3339).
+    pub window_end: String,
+    /// Lookups in the window.
+    pub lookups: i64,
+    /// Score; `null` when not scored.
+    pub score: Option<f64>,
+    /// Label; `null` when not scored.
+    pub label: Option<String>,
+    /// Model that scored it.
+    pub model_id: Option<String>,
+    /// That model's Unusual threshold (`null` when unknown).
+    pub unusual: Option<f64>,
+    /// That model's Likely Compromise threshold.
+    pub likely: Option<f64>,
+    /// Reason tags, strongest first.
+    pub tags: Vec<String>,
+    /// Incident it belongs to, if flagged.
+    pub incident_id: Option<i64>,
+}
+
+/// A stored incident as the API returns it.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct IncidentRow {
+    /// Id.
+    pub id: i64,
+    /// Run that opened it.
+    pub run_id: i64,
+    /// Client address.
+    pub host: String,
+    /// `open` or `closed`.
+    pub state: String,
+    /// Start of its first flagged window (RFC 3339).
+    pub first_seen: String,
+    /// End of its last flagged window (RFC 3339).
+    pub last_seen: String,
+    /// When it closed (RFC 3339); `null` while open.
+    pub closed_at: Option<String>,
+    /// Flagged windows in it.
+    pub windows: i64,
+    /// Highest score of its windows.
+    pub peak_score: f64,
+    /// Highest label of its windows.
+    pub peak_label: String,
+    /// Reason tag → windows that gave it.
+    pub reasons: BTreeMap<String, u32>,
+    /// Domain → flagged windows it appeared in (sanitised, bounded).
+    pub domains: BTreeMap<String, u32>,
+    /// Model that scored the peak window.
+    pub model_id: String,
+    /// Explanation of the peak window.
+    pub explanation: String,
+}
+
+/// Filter and page of [`Store::page_incidents`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IncidentFilter {
+    /// Only this host.
+    pub host: Option<String>,
+    /// Only `open` (true) or `closed` (false).
+    pub open: Option<bool>,
+    /// Incidents seen at or after (unix seconds of `last_seen`).
+    pub since: Option<i64>,
+    /// Incidents that started before (unix seconds of `first_seen`).
+    pub until: Option<i64>,
+    /// Only peak labels of at least this rank (1 Unusual, 2 Likely).
+    pub min_rank: Option<u8>,
+    /// Newest first.
+    pub desc: bool,
+    /// After this `(first_seen, id)` in the chosen order.
+    pub after: Option<(i64, i64)>,
+    /// At most this many rows.
+    pub limit: u32,
+}
+
+/// A run of the sensor.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct RunRow {
+    /// Id.
+    pub id: i64,
+    /// `replay`, `capture`, …
+    pub command: String,
+    /// Input names.
+    pub inputs: Vec<String>,
+    /// Window length, seconds.
+    pub window_secs: i64,
+    /// Wall clock start (RFC 3339).
+    pub started_at: String,
+    /// Wall clock end (RFC 3339), `null` while running.
+    pub finished_at: Option<String>,
+    /// `running`, `complete`, `interrupted`, `failed`, `stopped` or `crashed`.
+    pub status: String,
+    /// Host name of the sensor.
+    pub hostname: Option<String>,
+    /// Windows it stored.
+    pub windows: i64,
+}
+
+/// A model that scored windows in this database.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ModelRow {
+    /// Id (hash of the bundle's bytes).
+    pub id: String,
+    /// `prior` (the shipped model) or `site` (fitted on this network).
+    pub role: String,
+    /// Bundle file, `null` for the embedded prior.
+    pub path: Option<String>,
+    /// Site models: packet time of the fit (RFC 3339).
+    pub fitted_at: Option<String>,
+    /// Site models: windows it was fitted on.
+    pub training_windows: Option<i64>,
+    /// Unusual threshold.
+    pub unusual: f64,
+    /// Likely Compromise threshold.
+    pub likely: f64,
+    /// Run that recorded it.
+    pub run_id: Option<i64>,
+    /// Windows it scored in this database.
+    pub windows_scored: i64,
+}
+
+/// What `GET /healthz` reports of the store.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct StoreHealth {
+    /// Schema version of the file.
+    pub schema_version: i64,
+    /// Stored windows.
+    pub windows: i64,
+    /// Status of the latest run, if any.
+    pub latest_run_status: Option<String>,
+}
+
+fn parse_json<T: serde::de::DeserializeOwned + Default>(s: Option<String>) -> T {
+    s.and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or_default()
+}
+
+/// The `AND (k > a OR (k = a AND id > b))` keyset condition.
+fn keyset(
+    sql: &mut String,
+    args: &mut Vec<rusqlite::types::Value>,
+    key: &str,
+    desc: bool,
+    after: Option<(i64, i64)>,
+) {
+    if let Some((k, id)) = after {
+        let op = if desc { "<" } else { ">" };
+        sql.push_str(&format!(" AND ({key} {op} ? OR ({key} = ? AND id {op} ?))"));
+        args.extend([k.into(), k.into(), id.into()]);
+    }
+    let dir = if desc { "DESC" } else { "ASC" };
+    sql.push_str(&format!(" ORDER BY {key} {dir}, id {dir}"));
+}
+
+impl Store {
+    /// Open an existing database read-only (no migration, no writes; WAL
+    /// readers do not block a sensor writing it). The schema must be the
+    /// one this build writes: an older file is migrated by the next `replay`
+    /// or `capture`, a newer one needs a newer sentineldns.
+    pub fn open_read_only(path: &Path) -> Result<Self, StoreError> {
+        let err = |e| StoreError::Sqlite {
+            path: path.to_path_buf(),
+            source: e,
+        };
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(err)?;
+        let s = Store::with_conn(conn, path.to_path_buf());
+        let v = s.schema_version()?;
+        if v > SCHEMA_VERSION {
+            return Err(StoreError::TooNew {
+                path: path.to_path_buf(),
+                found: v,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        if v < SCHEMA_VERSION {
+            return Err(StoreError::Outdated {
+                path: path.to_path_buf(),
+                found: v,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        Ok(s)
+    }
+
+    /// Schema version, window count and the latest run's status: a query
+    /// that touches the tables, so an unreadable file shows here.
+    pub fn health(&self) -> Result<StoreHealth, StoreError> {
+        let schema_version = self.schema_version()?;
+        let windows = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM windows", [], |r| r.get(0))
+            .map_err(|e| self.err(e))?;
+        let latest_run_status = self
+            .conn
+            .query_row(
+                "SELECT status FROM runs ORDER BY id DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        Ok(StoreHealth {
+            schema_version,
+            windows,
+            latest_run_status,
+        })
+    }
+
+    /// Hosts ordered by worst current label, then score, then address;
+    /// `offset` rows skipped, at most `limit`.
+    pub fn hosts(&self, limit: u32, offset: u64) -> Result<Vec<HostSummary>, StoreError> {
+        let sql = format!(
+            "SELECT h.host, h.n, h.last_seen, h.latest, \
+               (SELECT MAX({LABEL_RANK}) FROM windows w WHERE w.host = h.host AND w.window_start = h.latest) AS worst, \
+               (SELECT MAX(score) FROM windows w WHERE w.host = h.host AND w.window_start = h.latest) AS top, \
+               (SELECT COUNT(*) FROM incidents i WHERE i.host = h.host AND i.status = 'open') \
+             FROM (SELECT host, COUNT(*) AS n, MAX(last_ts) AS last_seen, MAX(window_start) AS latest FROM windows GROUP BY host) h \
+             ORDER BY worst DESC, top DESC, h.host LIMIT ? OFFSET ?"
+        );
+        let mut st = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map(
+                rusqlite::params![limit, i64::try_from(offset).unwrap_or(i64::MAX)],
+                |r| {
+                    let worst: Option<i64> = r.get(4)?;
+                    Ok(HostSummary {
+                        host: r.get(0)?,
+                        windows: r.get(1)?,
+                        last_seen: rfc3339_f(r.get(2)?),
+                        latest_window: rfc3339(r.get(3)?),
+                        label: match worst {
+                            Some(2) => Some("Likely Compromise".into()),
+                            Some(1) => Some("Unusual".into()),
+                            Some(0) => Some("Normal".into()),
+                            _ => None,
+                        },
+                        score: r.get(5)?,
+                        open_incidents: r.get(6)?,
+                    })
+                },
+            )
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+    }
+
+    /// Whether any window of `host` is stored.
+    pub fn has_host(&self, host: &str) -> Result<bool, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT 1 FROM windows WHERE host = ? LIMIT 1",
+                [host],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|o| o.is_some())
+            .map_err(|e| self.err(e))
+    }
+
+    /// One page of windows matching `f`, in `(window_start, id)` order.
+    pub fn page_windows(&self, f: &WindowFilter) -> Result<Vec<WindowRow>, StoreError> {
+        let feats = FEATURE_NAMES.join(", ");
+        let mut sql = format!(
+            "SELECT id, run_id, host, window_start, window_end, lookups, score, label, reasons, \
+             explanation, model_id, incident_id, top_domains, risky_domains, truth_label, {feats} \
+             FROM windows WHERE 1=1"
+        );
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        if let Some(h) = &f.host {
+            sql.push_str(" AND host = ?");
+            args.push(h.clone().into());
+        }
+        if let Some(s) = f.since {
+            sql.push_str(" AND window_start >= ?");
+            args.push(s.into());
+        }
+        if let Some(u) = f.until {
+            sql.push_str(" AND window_start < ?");
+            args.push(u.into());
+        }
+        if let Some(r) = f.run {
+            sql.push_str(" AND run_id = ?");
+            args.push(r.into());
+        }
+        if let Some(m) = f.min_rank {
+            sql.push_str(&format!(" AND {LABEL_RANK} >= ?"));
+            args.push(i64::from(m).into());
+        }
+        if let Some(m) = f.min_score {
+            sql.push_str(" AND score >= ?");
+            args.push(m.into());
+        }
+        keyset(&mut sql, &mut args, "window_start", f.desc, f.after);
+        sql.push_str(&format!(" LIMIT {}", f.limit));
+        let mut st = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map(params_from_iter(args), |r| {
+                let mut features = BTreeMap::new();
+                for (i, name) in FEATURE_NAMES.iter().enumerate() {
+                    features.insert(name.to_string(), r.get::<_, f64>(15 + i)?);
+                }
+                Ok(WindowRow {
+                    id: r.get(0)?,
+                    run_id: r.get(1)?,
+                    host: r.get(2)?,
+                    window_start: rfc3339(r.get(3)?),
+                    window_end: rfc3339(r.get(4)?),
+                    lookups: r.get(5)?,
+                    score: r.get(6)?,
+                    label: r.get(7)?,
+                    reasons: parse_json(r.get(8)?),
+                    explanation: r.get(9)?,
+                    model_id: r.get(10)?,
+                    incident_id: r.get(11)?,
+                    top_domains: parse_json(r.get(12)?),
+                    risky_domains: parse_json(r.get(13)?),
+                    truth_label: r.get(14)?,
+                    features,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+    }
+
+    /// The `(window_start, id)` key of a window row (for the next cursor).
+    pub fn window_key(&self, id: i64) -> Result<Option<(i64, i64)>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT window_start, id FROM windows WHERE id = ?",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Windows of `host` in time order (at most `limit`, starting at
+    /// `since`, before `until`), each with the thresholds of the model that
+    /// scored it.
+    pub fn timeline(
+        &self,
+        host: &str,
+        since: Option<i64>,
+        until: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<TimelinePoint>, StoreError> {
+        let mut sql =
+            "SELECT w.id, w.run_id, w.window_start, w.window_end, w.lookups, w.score, w.label, \
+             w.model_id, m.unusual, m.likely, w.reasons, w.incident_id \
+             FROM windows w LEFT JOIN models m ON m.id = w.model_id WHERE w.host = ?"
+                .to_string();
+        let mut args: Vec<rusqlite::types::Value> = vec![host.to_string().into()];
+        if let Some(s) = since {
+            sql.push_str(" AND w.window_start >= ?");
+            args.push(s.into());
+        }
+        if let Some(u) = until {
+            sql.push_str(" AND w.window_start < ?");
+            args.push(u.into());
+        }
+        sql.push_str(&format!(" ORDER BY w.window_start, w.id LIMIT {limit}"));
+        let mut st = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map(params_from_iter(args), |r| {
+                let reasons: Vec<ReasonRow> = parse_json(r.get(10)?);
+                Ok(TimelinePoint {
+                    id: r.get(0)?,
+                    run_id: r.get(1)?,
+                    window_start: rfc3339(r.get(2)?),
+                    window_end: rfc3339(r.get(3)?),
+                    lookups: r.get(4)?,
+                    score: r.get(5)?,
+                    label: r.get(6)?,
+                    model_id: r.get(7)?,
+                    unusual: r.get(8)?,
+                    likely: r.get(9)?,
+                    tags: reasons.into_iter().map(|x| x.tag).collect(),
+                    incident_id: r.get(11)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+    }
+
+    /// One page of incidents matching `f`, in `(first_seen, id)` order.
+    pub fn page_incidents(&self, f: &IncidentFilter) -> Result<Vec<IncidentRow>, StoreError> {
+        let mut sql = "SELECT id, run_id, host, status, first_seen, last_seen, closed_at, windows, \
+             peak_score, peak_label, reasons, domains, model_id, explanation FROM incidents WHERE 1=1"
+            .to_string();
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        if let Some(h) = &f.host {
+            sql.push_str(" AND host = ?");
+            args.push(h.clone().into());
+        }
+        if let Some(o) = f.open {
+            sql.push_str(" AND status = ?");
+            args.push(if o { "open" } else { "closed" }.to_string().into());
+        }
+        if let Some(s) = f.since {
+            sql.push_str(" AND last_seen >= ?");
+            args.push(s.into());
+        }
+        if let Some(u) = f.until {
+            sql.push_str(" AND first_seen < ?");
+            args.push(u.into());
+        }
+        if let Some(m) = f.min_rank {
+            sql.push_str(" AND (CASE peak_label WHEN 'Likely Compromise' THEN 2 WHEN 'Unusual' THEN 1 ELSE 0 END) >= ?");
+            args.push(i64::from(m).into());
+        }
+        keyset(&mut sql, &mut args, "first_seen", f.desc, f.after);
+        sql.push_str(&format!(" LIMIT {}", f.limit));
+        let mut st = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map(params_from_iter(args), |r| {
+                Ok(IncidentRow {
+                    id: r.get(0)?,
+                    run_id: r.get(1)?,
+                    host: r.get(2)?,
+                    state: r.get(3)?,
+                    first_seen: rfc3339(r.get(4)?),
+                    last_seen: rfc3339(r.get(5)?),
+                    closed_at: r.get::<_, Option<i64>>(6)?.map(rfc3339),
+                    windows: r.get(7)?,
+                    peak_score: r.get(8)?,
+                    peak_label: r.get(9)?,
+                    reasons: parse_json(r.get(10)?),
+                    domains: parse_json(r.get(11)?),
+                    model_id: r.get(12)?,
+                    explanation: r.get(13)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+    }
+
+    /// The `(first_seen, id)` key of an incident (for the next cursor).
+    pub fn incident_key(&self, id: i64) -> Result<Option<(i64, i64)>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT first_seen, id FROM incidents WHERE id = ?",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Runs, newest first (at most `limit`).
+    pub fn runs(&self, limit: u32) -> Result<Vec<RunRow>, StoreError> {
+        let sql = format!(
+            "SELECT id, command, inputs, window_secs, started_at, finished_at, status, hostname, \
+             (SELECT COUNT(*) FROM windows w WHERE w.run_id = runs.id) FROM runs ORDER BY id DESC LIMIT {limit}"
+        );
+        let mut st = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([], |r| {
+                Ok(RunRow {
+                    id: r.get(0)?,
+                    command: r.get(1)?,
+                    inputs: parse_json(r.get(2)?),
+                    window_secs: r.get(3)?,
+                    started_at: r.get(4)?,
+                    finished_at: r.get(5)?,
+                    status: r.get(6)?,
+                    hostname: r.get(7)?,
+                    windows: r.get(8)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+    }
+
+    /// Every model that scored windows here, with how many it scored.
+    pub fn model_rows(&self) -> Result<Vec<ModelRow>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT id, role, path, fitted_at, windows, unusual, likely, run_id, \
+                 (SELECT COUNT(*) FROM windows w WHERE w.model_id = models.id) \
+                 FROM models ORDER BY role = 'prior', fitted_at, id",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([], |r| {
+                Ok(ModelRow {
+                    id: r.get(0)?,
+                    role: r.get(1)?,
+                    path: r.get(2)?,
+                    fitted_at: r.get::<_, Option<i64>>(3)?.map(rfc3339),
+                    training_windows: r.get(4)?,
+                    unusual: r.get(5)?,
+                    likely: r.get(6)?,
+                    run_id: r.get(7)?,
+                    windows_scored: r.get(8)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+    }
+}
