@@ -365,3 +365,124 @@ fn run_x1_nxdomain_flood_and_slow_exfil_are_found_benign_hosts_stay_quiet() {
 fn run_x2_a_thinner_flood_and_slow_exfil_are_found_benign_hosts_stay_quiet() {
     check_flood_and_exfil("run-x2", &[], 10);
 }
+
+/// Run sdga (`lab.sh --attacks dictdga --dict-period 50 80`, see
+/// tests/fixtures/real/README.md): a dictionary DGA slower than
+/// `dga_like_names` can see in most windows. `slow_dga` flags it over the
+/// hour, only inside its malicious period; the benign hosts stay Normal.
+#[test]
+fn run_sdga_a_slow_dictionary_dga_is_found_over_the_hour() {
+    let r = replay_run("run-sdga", &[]);
+    let bad = "10.53.0.112";
+    let (from, to) = r
+        .labels
+        .iter()
+        .find(|l| l["host"] == bad && l["label"] == "malicious")
+        .map(|l| {
+            (
+                ts(l["from"].as_str().unwrap()),
+                ts(l["to"].as_str().unwrap()),
+            )
+        })
+        .expect("the DGA host's malicious period");
+    let mut slow = 0;
+    for w in &r.windows {
+        let (start, end) = (
+            ts(w["window_start"].as_str().unwrap()),
+            ts(w["window_end"].as_str().unwrap()),
+        );
+        let host = w["host"].as_str().unwrap();
+        if host == bad {
+            if tags(w).contains(&"slow_dga") {
+                assert!(end > from && start < to, "slow_dga outside the attack: {w}");
+                assert_ne!(w["label"], "Normal", "{w}");
+                assert!(reason_value(w, "slow_dga").unwrap() >= 10.0, "{w}");
+                slow += 1;
+            }
+        } else {
+            assert_eq!(w["label"], "Normal", "benign host flagged: {w}");
+        }
+    }
+    assert!(slow >= 1, "slow_dga never raised on the slow DGA host");
+}
+
+/// Every finding of every detection unit (`detect::UNITS`) is raised on a
+/// committed capture made by real software, on a host that was attacking at
+/// the time: a new finding without such a capture fails here.
+#[test]
+fn every_finding_is_raised_on_real_traffic() {
+    use std::collections::BTreeSet;
+    let dir = tempfile::tempdir().unwrap();
+    // run-h2's beacon domain, as a threat-intel entry.
+    let intel = dir.path().join("intel.txt");
+    std::fs::write(&intel, "# test list\ncdn-health-monitor.com\n").unwrap();
+    let intel_arg = intel.to_str().unwrap().to_string();
+    let runs: Vec<(&str, Vec<&str>)> = vec![
+        ("run-a", vec![]),
+        ("run-h2", vec!["--intel", &intel_arg]),
+        ("run-x1", vec![]),
+        ("run-sdga", vec![]),
+    ];
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    for (run, extra) in &runs {
+        let r = replay_run(run, extra);
+        let periods: Vec<(String, i64, i64)> = r
+            .labels
+            .iter()
+            .filter(|l| l["label"] == "malicious")
+            .map(|l| {
+                (
+                    l["host"].as_str().unwrap().to_string(),
+                    ts(l["from"].as_str().unwrap()),
+                    ts(l["to"].as_str().unwrap()),
+                )
+            })
+            .collect();
+        for w in &r.windows {
+            let host = w["host"].as_str().unwrap();
+            let (start, end) = (
+                ts(w["window_start"].as_str().unwrap()),
+                ts(w["window_end"].as_str().unwrap()),
+            );
+            // The window, or the one before it (slow signals look back),
+            // overlaps an attack of this host.
+            let attacking = periods
+                .iter()
+                .any(|(h, f, t)| h == host && end > *f && start - 300 < *t);
+            for tag in tags(w) {
+                if attacking {
+                    seen.insert(tag.to_string());
+                }
+            }
+        }
+    }
+    // ndpi's dns-exf.pcap: a file sent out base64-encoded in names.
+    let exf = util::shared("pcap/ndpi/dns-exf.pcap");
+    assert!(exf.exists(), "missing {} (../shared/data)", exf.display());
+    let out = bin()
+        .args(["replay", "--format", "json", "--db"])
+        .arg(dir.path().join("exf.db"))
+        .arg(&exf)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    for w in util::json_lines(&out) {
+        for t in tags(&w) {
+            seen.insert(t.to_string());
+        }
+    }
+    let mut missing = Vec::new();
+    for u in sentineldns::detect::UNITS {
+        for (tag, _) in (u.findings)() {
+            if !seen.contains(tag) {
+                missing.push(format!("{} ({})", tag, u.name));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "findings never raised on real traffic: {missing:?} (seen {seen:?})"
+    );
+}
