@@ -22,7 +22,7 @@
 //! [`MAX_DIGESTS`] digests of a few dozen bytes and [`MAX_TRACKS`] contact
 //! tracks of at most [`TRACK_TIMES`] times: about 2.5 KB per host, 160 MB at
 //! the cap. The state is saved in the database at each flush
-//! ([`SlowSignals::save`]) and restored at start, so a restart resumes the
+//! ([`SlowSignals::save_host`]) and restored at start, so a restart resumes the
 //! hour.
 
 use super::{Evidence, Reason};
