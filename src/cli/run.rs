@@ -131,6 +131,12 @@ pub struct CaptureArgs {
     /// Database, windows and model.
     #[command(flatten)]
     pub sensor: SensorArgs,
+    /// Also serve the HTTP API (and dashboard) over this sensor's database
+    /// at ADDR, as `sentineldns serve` does (`[serve]` settings apply; a
+    /// non-loopback address needs `[serve] token_file`); `/healthz` then
+    /// also reports the webhook breaker and rising capture drops.
+    #[arg(long, value_name = "ADDR")]
+    pub serve: Option<std::net::SocketAddr>,
     /// How closed windows are printed on stdout.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,

@@ -103,6 +103,26 @@ mod live {
                 .with_context(|| format!("creating pcap ring directory {}", r.dir.display()))?;
             sentineldns::capture::privdrop::hand_over_dir(&r.dir, &user, group.as_deref())?;
         }
+        // `--serve`: the token file is read (and a non-loopback address
+        // refused without one) while still privileged, before anything opens.
+        let serve_cfg = match a.serve {
+            Some(addr) => {
+                let mut sc = settings.config.serve.clone();
+                sc.listen = addr;
+                let token = sc
+                    .token_file
+                    .as_deref()
+                    .map(sentineldns::serve::read_token)
+                    .transpose()?;
+                if !addr.ip().is_loopback() && token.is_none() {
+                    anyhow::bail!(
+                        "--serve {addr} is not a loopback address: set [serve] token_file so every /api request needs a token"
+                    );
+                }
+                Some((sc, token))
+            }
+            None => None,
+        };
         // Privileged part: open the interfaces.
         let opened = capture::open(&ccfg)?;
         let dropped = drop_privileges(&user, group.as_deref())?;
@@ -127,6 +147,20 @@ mod live {
             },
         )?;
         let metrics = sensor.metrics().clone();
+        if let Some((sc, token)) = serve_cfg {
+            let addr = sc.listen;
+            let bound = sentineldns::serve::spawn(sentineldns::serve::ServeOptions {
+                db: settings.config.sensor.db.clone(),
+                config: sc,
+                token,
+                predictor: None,
+                live: Some(Arc::new(sentineldns::serve::SensorStatus::new(
+                    metrics.clone(),
+                ))),
+            })
+            .with_context(|| format!("serving the API on {addr}"))?;
+            eprintln!("serving http://{bound}/api/v1/ over this capture's database");
+        }
         let stop = stop_flag()?;
         let hup = Arc::new(AtomicBool::new(false));
         signal_hook::flag::register(signal_hook::consts::SIGHUP, hup.clone())

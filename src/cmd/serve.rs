@@ -57,6 +57,7 @@ pub fn run(a: ServeArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
         config: sc,
         token,
         predictor,
+        live: None,
     };
     let with_token = opts.token.is_some();
     sentineldns::serve::serve(opts, |addr| {

@@ -110,6 +110,59 @@ pub struct ServeOptions {
     pub token: Option<String>,
     /// Scoring for `POST /api/v1/predict`, when predict is on.
     pub predictor: Option<Predictor>,
+    /// The sensor this server runs in (`capture --serve`), whose trouble
+    /// `/healthz` reports; `None` for `sentineldns serve`.
+    pub live: Option<Arc<dyn LiveStatus>>,
+}
+
+/// Trouble of the sensor process a server runs in, for `/healthz`.
+pub trait LiveStatus: Send + Sync + std::fmt::Debug {
+    /// What is wrong now, one sentence each (empty: nothing).
+    fn trouble(&self) -> Vec<String>;
+}
+
+/// [`LiveStatus`] of a running sensor from its metrics: the webhook's
+/// circuit breaker open, or capture drops that rose since the previous
+/// health check.
+#[derive(Debug)]
+pub struct SensorStatus {
+    metrics: Arc<crate::output::metrics::Metrics>,
+    last_dropped: std::sync::atomic::AtomicU64,
+}
+
+impl SensorStatus {
+    /// Watch `metrics` (drops counted from now on).
+    pub fn new(metrics: Arc<crate::output::metrics::Metrics>) -> Self {
+        let now = metrics.dropped_total();
+        SensorStatus {
+            metrics,
+            last_dropped: std::sync::atomic::AtomicU64::new(now),
+        }
+    }
+}
+
+impl LiveStatus for SensorStatus {
+    fn trouble(&self) -> Vec<String> {
+        use std::sync::atomic::Ordering;
+        let mut out = Vec::new();
+        if self.metrics.webhook.is_configured()
+            && self.metrics.webhook.breaker() == crate::output::metrics::BreakerState::Open
+        {
+            out.push(
+                "the webhook circuit breaker is open: alerts are dropped until its cooldown ends"
+                    .to_string(),
+            );
+        }
+        let now = self.metrics.dropped_total();
+        let before = self.last_dropped.swap(now, Ordering::Relaxed);
+        if now > before {
+            out.push(format!(
+                "capture dropped {} packets since the previous health check (kernel, interface or queue)",
+                now - before
+            ));
+        }
+        out
+    }
 }
 
 /// The token in `path`: its first line, trimmed, at least
@@ -152,6 +205,7 @@ struct AppState {
     predictor: Option<Predictor>,
     counters: Counters,
     document: String,
+    live: Option<Arc<dyn LiveStatus>>,
 }
 
 impl AppState {
@@ -224,7 +278,9 @@ pub struct Page<T> {
 /// `GET /healthz` body.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
-    /// `ok` or `unavailable`.
+    /// `ok`, `degraded` (the sensor this server runs in is in trouble:
+    /// webhook breaker open, capture drops rising) or `unavailable` (the
+    /// store cannot be read).
     pub status: String,
     /// Why not ok.
     pub reason: Option<String>,
@@ -543,7 +599,17 @@ fn checked_body(
     ))]
 async fn healthz(State(st): State<Arc<AppState>>, q: Pairs) -> Result<Response, ApiError> {
     pairs(q, &[])?;
+    let trouble = st.live.as_ref().map(|l| l.trouble()).unwrap_or_default();
     Ok(match st.store(|s| s.health()).await {
+        Ok(h) if !trouble.is_empty() => json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &Health {
+                status: "degraded".into(),
+                reason: trouble.first().cloned(),
+                store: Some(h),
+                warnings: trouble,
+            },
+        ),
         Ok(h) => {
             let warnings = match h.latest_run_status.as_deref() {
                 Some(status @ ("failed" | "crashed")) => {
@@ -780,6 +846,7 @@ fn router(opts: ServeOptions) -> Router {
         predictor: opts.predictor,
         counters: Counters::default(),
         document,
+        live: opts.live,
     });
     let mut r = Router::new()
         .route("/healthz", get(healthz))
@@ -930,6 +997,33 @@ pub fn serve(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(), S
     })
 }
 
+/// [`serve`] on a thread of its own, for a sensor that serves its own
+/// database (`capture --serve`): returns the bound address once listening.
+/// The thread ends with the process (or on SIGINT/SIGTERM, with the sensor).
+pub fn spawn(opts: ServeOptions) -> Result<SocketAddr, ServeError> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let addr = opts.config.listen;
+    let errs = tx.clone();
+    std::thread::Builder::new()
+        .name("serve".into())
+        .spawn(move || {
+            let ready = tx.clone();
+            if let Err(e) = serve(opts, move |a| {
+                let _ = ready.send(Ok(a));
+            }) {
+                tracing::error!(error = %e, "the API server stopped");
+                let _ = errs.send(Err(e));
+            }
+        })
+        .map_err(|source| ServeError::Io { addr, source })?;
+    rx.recv().unwrap_or_else(|_| {
+        Err(ServeError::Io {
+            addr,
+            source: std::io::Error::other("the API server thread ended before listening"),
+        })
+    })
+}
+
 async fn shutdown() {
     let term = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
@@ -948,6 +1042,33 @@ async fn shutdown() {
 
 #[cfg(test)]
 mod tests {
+    use crate::output::metrics::{BreakerState, DropSite, Metrics};
+
+    /// `capture --serve`'s health: the webhook breaker open, and capture
+    /// drops that rose since the previous check, are trouble; drops that
+    /// stopped rising are not.
+    #[test]
+    fn a_sensor_in_trouble_says_why() {
+        let m = Arc::new(Metrics::default());
+        m.set_dropped(DropSite::Kernel, 5);
+        let st = SensorStatus::new(m.clone());
+        assert!(st.trouble().is_empty(), "drops before the server started");
+        m.set_dropped(DropSite::Kernel, 12);
+        m.set_dropped(DropSite::Queue, 3);
+        let t = st.trouble();
+        assert_eq!(t.len(), 1, "{t:?}");
+        assert!(t[0].contains("dropped 10 packets"), "{t:?}");
+        assert!(st.trouble().is_empty(), "no new drops since");
+        // A breaker counts only when a webhook is configured.
+        m.webhook.set_breaker(BreakerState::Open);
+        assert!(st.trouble().is_empty());
+        m.webhook.set_configured(8);
+        let t = st.trouble();
+        assert!(t[0].contains("circuit breaker is open"), "{t:?}");
+        m.webhook.set_breaker(BreakerState::Closed);
+        assert!(st.trouble().is_empty());
+    }
+
     use super::*;
 
     #[test]

@@ -309,8 +309,15 @@ fn live_capture_of_a_real_resolver_stores_what_dig_asked_and_flushes_on_sigterm(
     let lab = lab(dir.path(), 0);
     let db = data.join("live.db");
     let summary = data.join("summary.json");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let api = format!("127.0.0.1:{port}");
     let mut cmd = util::sensor();
     cmd.args(["capture", "--interface", &lab.host_if, "--user", "nobody"])
+        .args(["--serve", &api])
         .args(["--window", "1m", "--grace", "10s", "--format", "none"])
         .args(["--log-level", "info", "--db"])
         .arg(&db)
@@ -329,6 +336,30 @@ fn live_capture_of_a_real_resolver_stores_what_dig_asked_and_flushes_on_sigterm(
     // It dropped root before reading packets.
     let uids = uid_of(sensor.child.id());
     assert!(uids.iter().all(|u| *u == 65534), "uids {uids:?}");
+
+    // `--serve`: the API answers over the capture's own database while it
+    // runs, and its health is the sensor's (no trouble yet).
+    sensor.wait_until(|log| log.iter().any(|l| l.contains("serving http://")));
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into();
+    let get = |path: &str| -> (u16, serde_json::Value) {
+        let r = agent.get(&format!("http://{api}{path}")).call().unwrap();
+        let status = r.status().as_u16();
+        let text = r.into_body().read_to_string().unwrap();
+        (status, serde_json::from_str(&text).unwrap())
+    };
+    let (status, health) = get("/healthz");
+    assert_eq!(
+        (status, health["status"].as_str()),
+        (200, Some("ok")),
+        "{health}"
+    );
+    let (status, runs) = get("/api/v1/runs");
+    assert_eq!(status, 200, "{runs}");
+    assert!(runs.to_string().contains("\"capture\""), "{runs}");
 
     // Traffic: 10 resolving lookups, 12 NXDOMAIN, 3 over TCP, 2 TXT.
     for _ in 0..5 {

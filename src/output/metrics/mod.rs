@@ -209,6 +209,11 @@ impl WebhookMetrics {
         self.breaker.store(s as u8, Ordering::Relaxed);
     }
 
+    /// Whether a webhook is configured.
+    pub fn is_configured(&self) -> bool {
+        self.configured.load(Ordering::Relaxed)
+    }
+
     /// Current breaker state.
     pub fn breaker(&self) -> BreakerState {
         BreakerState::from_u8(self.breaker.load(Ordering::Relaxed))
@@ -313,6 +318,11 @@ impl Metrics {
         for (i, b) in Bound::ALL.iter().enumerate() {
             raise(&c.evictions[i], s.evictions(*b));
         }
+    }
+
+    /// Packets dropped before decoding so far, every site together.
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped.iter().map(|d| d.load(Ordering::Relaxed)).sum()
     }
 
     /// Set the cumulative count of packets dropped at `site` (as reported by
