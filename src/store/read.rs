@@ -302,6 +302,63 @@ fn parse_json<T: serde::de::DeserializeOwned + Default>(s: Option<String>) -> T 
 }
 
 /// The `AND (k > a OR (k = a AND id > b))` keyset condition.
+/// The query of one page of windows and its arguments (plans pinned by a
+/// test: flagged-only pages read the partial index `windows_flagged`).
+pub(super) fn windows_sql(f: &WindowFilter) -> (String, Vec<rusqlite::types::Value>) {
+    let feats = FEATURE_NAMES.join(", ");
+    let mut sql = format!(
+        "SELECT id, run_id, host, window_start, window_end, lookups, score, label, reasons, \
+         explanation, model_id, incident_id, top_domains, risky_domains, truth_label, {feats} \
+         FROM windows WHERE 1=1"
+    );
+    let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    if let Some(h) = &f.host {
+        sql.push_str(" AND host = ?");
+        args.push(h.clone().into());
+    }
+    if let Some(s) = f.since {
+        sql.push_str(" AND window_start >= ?");
+        args.push(s.into());
+    }
+    if let Some(u) = f.until {
+        sql.push_str(" AND window_start < ?");
+        args.push(u.into());
+    }
+    if let Some(r) = f.run {
+        sql.push_str(" AND run_id = ?");
+        args.push(r.into());
+    }
+    if let Some(m) = f.min_rank {
+        if m >= 1 {
+            // Implied by the rank; spelled out so SQLite can use the
+            // partial index `windows_flagged`.
+            sql.push_str(" AND label <> 'Normal'");
+        }
+        sql.push_str(&format!(" AND {LABEL_RANK} >= ?"));
+        args.push(i64::from(m).into());
+    }
+    if let Some(m) = f.min_score {
+        sql.push_str(" AND score >= ?");
+        args.push(m.into());
+    }
+    keyset(&mut sql, &mut args, "window_start", f.desc, f.after);
+    sql.push_str(&format!(" LIMIT {}", f.limit));
+    (sql, args)
+}
+
+/// The host overview's query (its plan is pinned by a test: it must read
+/// the covering index `windows_host_cover`, not the window rows).
+pub(super) fn hosts_sql() -> String {
+    format!(
+            "SELECT h.host, h.n, h.last_seen, h.latest, \
+               (SELECT MAX({LABEL_RANK}) FROM windows w WHERE w.host = h.host AND w.window_start = h.latest) AS worst, \
+               (SELECT MAX(score) FROM windows w WHERE w.host = h.host AND w.window_start = h.latest) AS top, \
+               (SELECT COUNT(*) FROM incidents i WHERE i.host = h.host AND i.status = 'open') \
+             FROM (SELECT host, COUNT(*) AS n, MAX(last_ts) AS last_seen, MAX(window_start) AS latest FROM windows GROUP BY host) h \
+             ORDER BY worst DESC, top DESC, h.host LIMIT ? OFFSET ?"
+        )
+}
+
 fn keyset(
     sql: &mut String,
     args: &mut Vec<rusqlite::types::Value>,
@@ -381,14 +438,7 @@ impl Store {
     /// Hosts ordered by worst current label, then score, then address;
     /// `offset` rows skipped, at most `limit`.
     pub fn hosts(&self, limit: u32, offset: u64) -> Result<Vec<HostSummary>, StoreError> {
-        let sql = format!(
-            "SELECT h.host, h.n, h.last_seen, h.latest, \
-               (SELECT MAX({LABEL_RANK}) FROM windows w WHERE w.host = h.host AND w.window_start = h.latest) AS worst, \
-               (SELECT MAX(score) FROM windows w WHERE w.host = h.host AND w.window_start = h.latest) AS top, \
-               (SELECT COUNT(*) FROM incidents i WHERE i.host = h.host AND i.status = 'open') \
-             FROM (SELECT host, COUNT(*) AS n, MAX(last_ts) AS last_seen, MAX(window_start) AS latest FROM windows GROUP BY host) h \
-             ORDER BY worst DESC, top DESC, h.host LIMIT ? OFFSET ?"
-        );
+        let sql = hosts_sql();
         let mut st = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
         let rows = st
             .query_map(
@@ -430,39 +480,7 @@ impl Store {
 
     /// One page of windows matching `f`, in `(window_start, id)` order.
     pub fn page_windows(&self, f: &WindowFilter) -> Result<Vec<WindowRow>, StoreError> {
-        let feats = FEATURE_NAMES.join(", ");
-        let mut sql = format!(
-            "SELECT id, run_id, host, window_start, window_end, lookups, score, label, reasons, \
-             explanation, model_id, incident_id, top_domains, risky_domains, truth_label, {feats} \
-             FROM windows WHERE 1=1"
-        );
-        let mut args: Vec<rusqlite::types::Value> = Vec::new();
-        if let Some(h) = &f.host {
-            sql.push_str(" AND host = ?");
-            args.push(h.clone().into());
-        }
-        if let Some(s) = f.since {
-            sql.push_str(" AND window_start >= ?");
-            args.push(s.into());
-        }
-        if let Some(u) = f.until {
-            sql.push_str(" AND window_start < ?");
-            args.push(u.into());
-        }
-        if let Some(r) = f.run {
-            sql.push_str(" AND run_id = ?");
-            args.push(r.into());
-        }
-        if let Some(m) = f.min_rank {
-            sql.push_str(&format!(" AND {LABEL_RANK} >= ?"));
-            args.push(i64::from(m).into());
-        }
-        if let Some(m) = f.min_score {
-            sql.push_str(" AND score >= ?");
-            args.push(m.into());
-        }
-        keyset(&mut sql, &mut args, "window_start", f.desc, f.after);
-        sql.push_str(&format!(" LIMIT {}", f.limit));
+        let (sql, args) = windows_sql(f);
         let mut st = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
         let rows = st
             .query_map(params_from_iter(args), |r| {

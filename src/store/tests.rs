@@ -590,3 +590,55 @@ fn a_failing_batch_stores_neither_windows_nor_incidents() {
     assert_eq!(s.max_incident_id().unwrap(), 0);
     assert_eq!(s.count_windows(run).unwrap(), 0);
 }
+
+/// The plan of a query: the `detail` column of `EXPLAIN QUERY PLAN`.
+fn plan(s: &Store, sql: &str, args: &[rusqlite::types::Value]) -> String {
+    let mut st = s
+        .conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .unwrap();
+    let rows = st
+        .query_map(rusqlite::params_from_iter(args.iter()), |r| {
+            r.get::<_, String>(3)
+        })
+        .unwrap();
+    rows.map(Result::unwrap).collect::<Vec<_>>().join(" | ")
+}
+
+/// `serve`'s busiest reads stay on their indexes (schema v8): the host
+/// overview reads the covering index alone, flagged-only window pages the
+/// partial index of flagged windows, one host's pages its prefix. A plan
+/// that falls back to reading every window row fails here (measured in
+/// BENCHMARKS.md: 150 -> 800 requests/s for the overview).
+#[test]
+fn the_api_reads_stay_on_their_indexes() {
+    let s = Store::open_in_memory().unwrap();
+    let hosts = plan(&s, &read::hosts_sql(), &[1i64.into(), 0i64.into()]);
+    assert!(
+        hosts.contains("COVERING INDEX windows_host_cover"),
+        "{hosts}"
+    );
+    for desc in [false, true] {
+        let f = read::WindowFilter {
+            min_rank: Some(1),
+            desc,
+            limit: 100,
+            ..Default::default()
+        };
+        let (sql, args) = read::windows_sql(&f);
+        let p = plan(&s, &sql, &args);
+        assert!(p.contains("windows_flagged"), "desc {desc}: {p}");
+        assert!(
+            !p.contains("TEMP B-TREE"),
+            "desc {desc}: sorted in memory: {p}"
+        );
+    }
+    let f = read::WindowFilter {
+        host: Some("10.0.0.1".into()),
+        limit: 100,
+        ..Default::default()
+    };
+    let (sql, args) = read::windows_sql(&f);
+    let p = plan(&s, &sql, &args);
+    assert!(p.contains("windows_host_cover"), "{p}");
+}
