@@ -197,6 +197,13 @@ CREATE TABLE detector_state (
 ) WITHOUT ROWID;
 CREATE INDEX detector_state_updated ON detector_state (detector, updated);
 "#,
+    // v8: each window's lookups per query type and per response code (JSON
+    // objects, `store::read::QtypeMix` and `RcodeMix`), for the dashboard's
+    // normal-vs-flagged distributions. NULL in rows written before v8.
+    r#"
+ALTER TABLE windows ADD COLUMN qtypes TEXT;  -- JSON {a, aaaa, txt, null, any, ptr, other_common, rare}
+ALTER TABLE windows ADD COLUMN rcodes TEXT;  -- JSON {noerror, nxdomain, servfail, refused, other, no_response}
+"#,
 ];
 
 /// Latest schema version.
@@ -240,6 +247,8 @@ pub(super) fn window_columns() -> Vec<&'static str> {
         "model_input",
         "evidence",
         "incident_id",
+        "qtypes",
+        "rcodes",
     ]);
     c
 }
