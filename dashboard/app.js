@@ -39,7 +39,7 @@
   }
 
   function append(parent, children) {
-    for (const c of children.flat()) {
+    for (const c of children.flat(Infinity)) {
       if (c === undefined || c === null || c === false) continue;
       parent.appendChild(typeof c === "object" ? c : document.createTextNode(String(c)));
     }

@@ -13,11 +13,13 @@
 //! * **Token.** When the server has a token, the pages and their API calls
 //!   need it like every `/api` request. A browser presents it once on the
 //!   login page (`GET /login`, or the 401 page any dashboard page answers
-//!   without it): `login.js` posts it as JSON to `POST /login`, which
-//!   answers with an `HttpOnly; SameSite=Strict` session cookie holding it
-//!   ([`SESSION_COOKIE`], 12 hours); the guard accepts that cookie for `GET`
-//!   and `HEAD` only, beside `Authorization: Bearer`. `POST /logout`
-//!   clears it. The token is never put in a URL.
+//!   without it): `login.js` posts it as JSON to `POST /login`, which checks
+//!   it and answers with an `HttpOnly; SameSite=Strict` cookie
+//!   ([`SESSION_COOKIE`]) naming a new session: 256 random bits, kept in
+//!   memory for 12 hours ([`Sessions`]). The token itself never reaches the
+//!   browser's storage nor a URL. The guard accepts a live session for `GET`
+//!   and `HEAD` only, beside `Authorization: Bearer`; `POST /logout` ends it
+//!   (and a restart ends them all).
 //! * **Assets** carry an `ETag` (FNV-1a of their bytes) and `Cache-Control:
 //!   no-cache`, so browsers revalidate and get 304 until the binary changes.
 //!   An unknown asset is a 404 JSON error naming `file`.
@@ -29,7 +31,8 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 /// Content-Security-Policy of the dashboard pages.
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
@@ -41,8 +44,54 @@ pub const SESSION_COOKIE: &str = "sentineldns_session";
 /// page a session exists, so it can offer to log out.
 pub const MARKER_COOKIE: &str = "sentineldns_login";
 
-/// Lifetime of the session cookie, seconds.
+/// Lifetime of a session, seconds.
 pub const SESSION_SECS: u64 = 12 * 3600;
+
+/// Most sessions kept at once; the one closest to expiry makes room.
+pub const MAX_SESSIONS: usize = 1024;
+
+/// Live dashboard sessions: random 256-bit ids and when they expire.
+#[derive(Debug, Default)]
+pub struct Sessions(Mutex<Vec<([u8; 32], Instant)>>);
+
+impl Sessions {
+    /// A new session id from the kernel's random source.
+    fn create(&self) -> std::io::Result<[u8; 32]> {
+        use std::io::Read;
+        let mut id = [0u8; 32];
+        std::fs::File::open("/dev/urandom")?.read_exact(&mut id)?;
+        let now = Instant::now();
+        let mut v = self
+            .0
+            .lock()
+            .map_err(|_| std::io::Error::other("session table poisoned"))?;
+        v.retain(|(_, exp)| *exp > now);
+        if v.len() >= MAX_SESSIONS {
+            if let Some(i) = (0..v.len()).min_by_key(|&i| v[i].1) {
+                v.swap_remove(i);
+            }
+        }
+        v.push((id, now + Duration::from_secs(SESSION_SECS)));
+        Ok(id)
+    }
+
+    /// Whether `id` names a live session (every entry compared in full).
+    pub(super) fn valid(&self, id: &[u8]) -> bool {
+        let now = Instant::now();
+        self.0.lock().is_ok_and(|v| {
+            v.iter().fold(false, |hit, (s, exp)| {
+                hit | (super::token_ok(id, s) & (*exp > now))
+            })
+        })
+    }
+
+    /// End the session `id`.
+    fn remove(&self, id: &[u8]) {
+        if let Ok(mut v) = self.0.lock() {
+            v.retain(|(s, _)| s.as_slice() != id);
+        }
+    }
+}
 
 /// The HTML shell of every dashboard page.
 const INDEX_HTML: &str = include_str!("../../dashboard/index.html");
@@ -249,20 +298,29 @@ async fn login(
             "wrong token",
         ));
     }
+    let id = st.sessions.create().map_err(|e| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            None,
+            format!("cannot start a session: {e}"),
+        )
+    })?;
     let mut r = StatusCode::NO_CONTENT.into_response();
-    session_cookies(&mut r, &hex(ours.as_bytes()), SESSION_SECS, behind_tls(&headers));
+    session_cookies(&mut r, &hex(&id), SESSION_SECS, behind_tls(&headers));
     Ok(r)
 }
 
-async fn logout(headers: HeaderMap) -> Result<Response, ApiError> {
+async fn logout(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Result<Response, ApiError> {
     json_body(&headers)?;
+    if let Some(id) = session_id(&headers) {
+        st.sessions.remove(&id);
+    }
     let mut r = StatusCode::NO_CONTENT.into_response();
     session_cookies(&mut r, "", 0, behind_tls(&headers));
     Ok(r)
 }
 
-/// Lower-case hex of `bytes` (the cookie form of the token: any byte the
-/// token may hold, none that a cookie may not).
+/// Lower-case hex of `bytes` (the cookie form of a session id).
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -277,12 +335,17 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// The token a request's session cookie carries, for `GET` and `HEAD`
-/// only (nothing that changes state is ever authorised by a cookie).
-pub(super) fn cookie_token(method: &Method, headers: &HeaderMap) -> Option<Vec<u8>> {
+/// The session a request's cookie names, for `GET` and `HEAD` only
+/// (nothing that changes state is ever authorised by a cookie).
+pub(super) fn cookie_session(method: &Method, headers: &HeaderMap) -> Option<Vec<u8>> {
     if method != Method::GET && method != Method::HEAD {
         return None;
     }
+    session_id(headers)
+}
+
+/// The session id of the request's cookie, if any.
+fn session_id(headers: &HeaderMap) -> Option<Vec<u8>> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -298,11 +361,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_cookie_form_of_a_token_round_trips() {
-        let t = "tok;en=\"with\\odd,chars\u{e9}";
-        let c = hex(t.as_bytes());
-        assert!(c.bytes().all(|b| b.is_ascii_hexdigit()));
-        assert_eq!(unhex(&c).unwrap(), t.as_bytes());
+    fn the_cookie_form_of_a_session_round_trips() {
+        let id = [0u8, 1, 0xfe, 0xff, 0x7f];
+        let c = hex(&id);
+        assert_eq!(c, "0001feff7f");
+        assert_eq!(unhex(&c).unwrap(), id);
         assert!(unhex("abc").is_none() && unhex("zz").is_none());
     }
 
@@ -311,11 +374,26 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(
             header::COOKIE,
-            HeaderValue::from_str(&format!("a=b; {SESSION_COOKIE}={}", hex(b"secret")))
-                .unwrap(),
+            HeaderValue::from_str(&format!("a=b; {SESSION_COOKIE}={}", hex(b"secret"))).unwrap(),
         );
-        assert_eq!(cookie_token(&Method::GET, &h).unwrap(), b"secret");
-        assert!(cookie_token(&Method::POST, &h).is_none());
+        assert_eq!(cookie_session(&Method::GET, &h).unwrap(), b"secret");
+        assert!(cookie_session(&Method::POST, &h).is_none());
+    }
+
+    #[test]
+    fn sessions_are_random_bounded_and_end() {
+        let s = Sessions::default();
+        let a = s.create().unwrap();
+        let b = s.create().unwrap();
+        assert_ne!(a, b);
+        assert!(s.valid(&a) && s.valid(&b));
+        assert!(!s.valid(&[0u8; 32]) && !s.valid(&a[..31]));
+        s.remove(&a);
+        assert!(!s.valid(&a) && s.valid(&b));
+        for _ in 0..MAX_SESSIONS + 5 {
+            s.create().unwrap();
+        }
+        assert!(s.0.lock().unwrap().len() <= MAX_SESSIONS);
     }
 
     #[test]

@@ -209,6 +209,8 @@ struct AppState {
     counters: Counters,
     document: String,
     live: Option<Arc<dyn LiveStatus>>,
+    /// Dashboard sessions opened by `POST /login`.
+    sessions: dashboard::Sessions,
 }
 
 impl AppState {
@@ -902,8 +904,8 @@ async fn guard(State(st): State<Arc<AppState>>, req: Request, next: Next) -> Res
             .map(str::trim)
             .is_some_and(|t| token_ok(t.as_bytes(), ours.as_bytes()));
         let cookie = !bearer
-            && dashboard::cookie_token(req.method(), req.headers())
-                .is_some_and(|t| token_ok(&t, ours.as_bytes()));
+            && dashboard::cookie_session(req.method(), req.headers())
+                .is_some_and(|id| st.sessions.valid(&id));
         let reads = matches!(*req.method(), Method::GET | Method::HEAD);
         if bearer || cookie {
             run(req, next).await
@@ -998,6 +1000,7 @@ fn router(opts: ServeOptions) -> Router {
         counters: Counters::default(),
         document,
         live: opts.live,
+        sessions: dashboard::Sessions::default(),
     });
     let mut r = dashboard::routes(Router::new())
         .route("/healthz", get(healthz))
