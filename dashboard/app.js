@@ -4,7 +4,7 @@
 // Safety rule: every string that comes from the API (host names, domain
 // names, reasons, explanations: attacker-controlled text) reaches the page
 // through textContent, createElement or setAttribute on a known attribute,
-// never through innerHTML or any other HTML parser. Charts are SVG built with
+// never through a property or call that parses HTML. Charts are SVG built with
 // createElementNS. The page's CSP forbids inline script and style anyway.
 (function () {
   const SVGNS = "http://www.w3.org/2000/svg";

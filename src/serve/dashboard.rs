@@ -156,7 +156,10 @@ fn html(body: &'static str, status: StatusCode) -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
     r
 }
 
@@ -406,7 +409,14 @@ mod tests {
         assert!(is_open("/assets/app.js") && is_open("/login") && !is_open("/"));
         // The shell carries no data and no inline script or style.
         for page in [INDEX_HTML, LOGIN_HTML] {
-            for bad in ["<script>", "<style", "style=", "onclick", "onload", "javascript:"] {
+            for bad in [
+                "<script>",
+                "<style",
+                "style=",
+                "onclick",
+                "onload",
+                "javascript:",
+            ] {
                 assert!(!page.contains(bad), "{bad}");
             }
         }

@@ -383,8 +383,7 @@ const AUTO_BUCKETS: i64 = 120;
 /// [`AUTO_BUCKETS`] buckets.
 fn auto_bucket(lo: i64, hi: i64, window: i64) -> i64 {
     const STEPS: [i64; 14] = [
-        60, 120, 300, 600, 900, 1800, 3600, 7200, 10_800, 21_600, 43_200, 86_400, 172_800,
-        604_800,
+        60, 120, 300, 600, 900, 1800, 3600, 7200, 10_800, 21_600, 43_200, 86_400, 172_800, 604_800,
     ];
     let fits = |b: i64| b >= window && hi.div_euclid(b) - lo.div_euclid(b) < AUTO_BUCKETS;
     STEPS.into_iter().find(|&b| fits(b)).unwrap_or_else(|| {
@@ -1270,7 +1269,10 @@ mod tests {
         let b = auto_bucket(0, 30 * 86_400, 60);
         assert_eq!(b, 43_200);
         let b = auto_bucket(0, 10 * 366 * 86_400, 60);
-        assert!(b % 86_400 == 0 && 10 * 366 * 86_400 / b < AUTO_BUCKETS, "{b}");
+        assert!(
+            b % 86_400 == 0 && 10 * 366 * 86_400 / b < AUTO_BUCKETS,
+            "{b}"
+        );
         assert_eq!(auto_bucket(5, 5, 0), 60);
     }
 }

@@ -713,38 +713,38 @@ impl Store {
                 .query(params_from_iter(args.iter()))
                 .map_err(|e| self.err(e))?;
             while let Some(r) = q.next().map_err(|e| self.err(e))? {
-                let row = |i: usize| -> rusqlite::Result<u64> {
-                    Ok(r.get::<_, i64>(i)?.max(0) as u64)
-                };
-                let read = || -> rusqlite::Result<(bool, i64, i64, i64, i64, QtypeMix, RcodeMix)> {
-                    let q = QtypeMix {
-                        a: row(5)?,
-                        aaaa: row(6)?,
-                        txt: row(7)?,
-                        null: row(8)?,
-                        any: row(9)?,
-                        ptr: row(10)?,
-                        other_common: row(11)?,
-                        rare: row(12)?,
+                let row =
+                    |i: usize| -> rusqlite::Result<u64> { Ok(r.get::<_, i64>(i)?.max(0) as u64) };
+                let read =
+                    || -> rusqlite::Result<(bool, i64, i64, i64, i64, QtypeMix, RcodeMix)> {
+                        let q = QtypeMix {
+                            a: row(5)?,
+                            aaaa: row(6)?,
+                            txt: row(7)?,
+                            null: row(8)?,
+                            any: row(9)?,
+                            ptr: row(10)?,
+                            other_common: row(11)?,
+                            rare: row(12)?,
+                        };
+                        let rc = RcodeMix {
+                            noerror: row(13)?,
+                            nxdomain: row(14)?,
+                            servfail: row(15)?,
+                            refused: row(16)?,
+                            other: row(17)?,
+                            no_response: row(18)?,
+                        };
+                        Ok((
+                            r.get::<_, i64>(0)? == 1,
+                            r.get(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                            r.get(4)?,
+                            q,
+                            rc,
+                        ))
                     };
-                    let rc = RcodeMix {
-                        noerror: row(13)?,
-                        nxdomain: row(14)?,
-                        servfail: row(15)?,
-                        refused: row(16)?,
-                        other: row(17)?,
-                        no_response: row(18)?,
-                    };
-                    Ok((
-                        r.get::<_, i64>(0)? == 1,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        q,
-                        rc,
-                    ))
-                };
                 let (flagged, n, unscored, lo, hi, q, rc) = read().map_err(|e| self.err(e))?;
                 p.windows += n;
                 p.unscored_windows += unscored;

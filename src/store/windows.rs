@@ -2,8 +2,8 @@
 //! transaction) and the queries `windows` and `alerts` print.
 
 use super::first_seen::{insert_first_seen, prune_first_seen};
-use super::read::{QtypeMix, RcodeMix};
 use super::incidents::upsert_incidents;
+use super::read::{QtypeMix, RcodeMix};
 use super::schema::window_columns;
 use super::{us_to_s, Store, StoreError};
 use crate::aggregate::HostWindow;
