@@ -391,9 +391,10 @@
       root.appendChild(svg("line", { x1: L, x2: W - R, y1: y(n), y2: y(n), class: "grid" }));
       root.appendChild(svg("text", { x: L - 4, y: y(n) + 4, class: "tick", "text-anchor": "end" }, n));
     }
-    for (const t of timeTicks(t0, t1, 4)) {
-      root.appendChild(svg("text", { x: x(t), y: H - 8, class: "tick", "text-anchor": "middle" }, shortTime(t, t1 - t0)));
-    }
+    timeTicks(t0, t1, 4).forEach((t, i, all) => {
+      const anchor = i === 0 ? "start" : i === all.length - 1 ? "end" : "middle";
+      root.appendChild(svg("text", { x: x(t), y: H - 8, class: "tick", "text-anchor": anchor }, shortTime(t, t1 - t0)));
+    });
     const bw = Math.max(1, x(t0 + step) - x(t0) - 1);
     for (const b of buckets) {
       const g = svg("g", { class: "bucket" });
@@ -433,9 +434,10 @@
       root.appendChild(svg("line", { x1: L, x2: W - R, y1: y(s), y2: y(s), class: s === 0 ? "axis" : "grid" }));
       root.appendChild(svg("text", { x: L - 4, y: y(s) + 4, class: "tick", "text-anchor": "end" }, s.toFixed(2)));
     }
-    for (const t of timeTicks(t0, t1, 4)) {
-      root.appendChild(svg("text", { x: x(t), y: H - 8, class: "tick", "text-anchor": "middle" }, shortTime(t, t1 - t0)));
-    }
+    timeTicks(t0, t1, 4).forEach((t, i, all) => {
+      const anchor = i === 0 ? "start" : i === all.length - 1 ? "end" : "middle";
+      root.appendChild(svg("text", { x: x(t), y: H - 8, class: "tick", "text-anchor": anchor }, shortTime(t, t1 - t0)));
+    });
     // Threshold step lines: one segment per run of windows scored by the
     // same thresholds.
     const thr = svg("g", { class: "thresholds" });
@@ -549,7 +551,7 @@
       { title: "Label", value: (w) => w.label || "", cell: (w) => badge(w.label) },
       { title: "Score", value: (w) => fmtScore(w.score), csv: (w) => w.score, className: "num" },
       { title: "Lookups", value: (w) => w.lookups, className: "num" },
-      { title: "Reasons", value: (w) => reasonsText(w.reasons) },
+      { title: "Reasons", value: (w) => reasonsText(w.reasons), className: "wide" },
       { title: "Top domains", value: (w) => domainsText(w.top_domains), className: "names" },
     ].filter(Boolean);
 
@@ -562,7 +564,7 @@
     { title: "Windows", value: (i) => i.windows, className: "num" },
     { title: "Peak label", value: (i) => i.peak_label, cell: (i) => badge(i.peak_label) },
     { title: "Peak score", value: (i) => fmtScore(i.peak_score), csv: (i) => i.peak_score, className: "num" },
-    { title: "Reasons", value: (i) => counted(i.reasons) },
+    { title: "Reasons", value: (i) => counted(i.reasons), className: "wide" },
     { title: "Domains", value: (i) => counted(i.domains), className: "names" },
     { title: "Explanation", value: (i) => i.explanation, className: "text" },
   ];

@@ -34,7 +34,8 @@ const TOKEN_BASE = need("TOKEN_BASE");
 const TOKEN = need("TOKEN");
 const HOSTILE_HOST = need("HOSTILE_HOST");
 const OUT = process.env.OUT || fs.mkdtempSync("/tmp/sentineldns-browser-");
-const candidates = [process.env.CHROMIUM, "/usr/lib/chromium/chromium", "/usr/bin/chromium"].filter(Boolean);
+// CHROMIUM, when given, is the only candidate.
+const candidates = process.env.CHROMIUM ? [process.env.CHROMIUM] : ["/usr/lib/chromium/chromium", "/usr/bin/chromium"];
 const CHROMIUM = candidates.find((p) => fs.existsSync(p));
 if (!CHROMIUM) {
   console.error("dashboard.test: FAIL: no chromium binary (" + candidates.join(", ") + "); install Debian's chromium (apt-get install chromium)");
@@ -159,7 +160,14 @@ await check("filters are reflected in the URL and restored from it", async () =>
 
 let hostileRows = 0;
 await check("host page: timeline with threshold lines and flagged markers", async () => {
-  const resp = await page.goto(BASE + "/hosts/" + encodeURIComponent(HOSTILE_HOST));
+  // Opened from the overview's hosts table, as a person would.
+  await page.goto(BASE + "/");
+  await ready(page);
+  const [resp] = await Promise.all([
+    page.waitForNavigation(),
+    page.click('table[data-table="hosts"] a[href^="/hosts/' + encodeURIComponent(HOSTILE_HOST) + '"]'),
+  ]);
+  assert(new URL(page.url()).pathname === "/hosts/" + HOSTILE_HOST, page.url());
   assert(resp.headers()["content-security-policy"] === EXPECTED_CSP, "CSP on the host page");
   await ready(page);
   const unusual = await page.$$eval("svg.timeline line.thr-unusual", (ls) => ls.map((l) => Number(l.getAttribute("y1"))));
@@ -259,7 +267,7 @@ await check("readable on a 390 px phone: no horizontal page overflow", async () 
   const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
   const p = await phone.newPage();
   const w = watch(p);
-  for (const url of ["/", "/hosts/" + encodeURIComponent(HOSTILE_HOST), "/incidents"]) {
+  for (const [name, url] of [["overview", "/"], ["incidents", "/incidents"], ["host", "/hosts/" + encodeURIComponent(HOSTILE_HOST)]]) {
     await p.goto(BASE + url);
     await ready(p);
     const m = await p.evaluate(() => ({
@@ -271,8 +279,8 @@ await check("readable on a 390 px phone: no horizontal page overflow", async () 
     // Wide tables scroll inside their own box.
     const wraps = await p.$$eval(".table-wrap", (ws) => ws.map((x) => getComputedStyle(x).overflowX));
     assert(wraps.every((o) => o === "auto"), url + ": table wrappers " + wraps.join(","));
+    await p.screenshot({ path: path.join(OUT, name + "-390.png"), fullPage: false });
   }
-  await p.screenshot({ path: path.join(OUT, "host-390.png"), fullPage: false });
   await phone.close();
   assert(!w.errors.length, "console errors: " + w.errors.join("; "));
 });
