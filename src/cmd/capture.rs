@@ -159,7 +159,9 @@ mod live {
                 ))),
             })
             .with_context(|| format!("serving the API on {addr}"))?;
-            eprintln!("serving http://{bound}/api/v1/ over this capture's database");
+            eprintln!(
+                "serving http://{bound}/ (dashboard; API /api/v1/) over this capture's database"
+            );
         }
         let stop = stop_flag()?;
         let hup = Arc::new(AtomicBool::new(false));

@@ -62,9 +62,9 @@ pub fn run(a: ServeArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
     let with_token = opts.token.is_some();
     sentineldns::serve::serve(opts, |addr| {
         eprintln!(
-            "serving http://{addr}/api/v1/ (document /api/v1/openapi.json, docs /api/v1/docs){}",
+            "serving http://{addr}/ (dashboard; API /api/v1/, document /api/v1/openapi.json, docs /api/v1/docs){}",
             if with_token {
-                "; /api requests need the bearer token"
+                "; the dashboard and /api need the token: Authorization: Bearer, or log in at /login"
             } else {
                 ""
             }

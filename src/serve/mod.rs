@@ -1,5 +1,5 @@
-//! `sentineldns serve`: a JSON API over the store (issue 13), for a dashboard
-//! and for scripts, on axum and tokio.
+//! `sentineldns serve`: a JSON API over the store (issue 13), for scripts and
+//! for the embedded dashboard ([`dashboard`]), on axum and tokio.
 //!
 //! ```text
 //!  HTTP ─▶ guard (token, timeout, counters, security headers, JSON errors)
@@ -18,8 +18,10 @@
 //!   that axum produces itself (unknown route, wrong method, body over the
 //!   cap) are rewritten to the same JSON shape.
 //! * **Safety.** Loopback by default; any other listen address needs a token
-//!   ([`ServeOptions::token`], compared in constant time on every `/api`
-//!   route but the document and its page). Read-only unless predict is on.
+//!   ([`ServeOptions::token`], compared in constant time on every route but
+//!   the health check, metrics, the document and its page, and the
+//!   dashboard's login and assets; a browser presents it as a session
+//!   cookie, see [`dashboard`]). Read-only unless predict is on.
 //!   JSON is written HTML-safe ([`error::html_safe`]); every response carries
 //!   `X-Content-Type-Options: nosniff`, a `default-src 'none'` CSP and
 //!   `Cache-Control: no-store`.
@@ -30,6 +32,7 @@
 //!   the routes this server mounts; `/api/v1/docs` renders it with a small
 //!   embedded page.
 
+pub mod dashboard;
 pub mod error;
 mod openapi;
 pub mod params;
@@ -40,8 +43,8 @@ pub use predict::Predictor;
 
 use crate::config::ServeConfig;
 use crate::store::read::{
-    HostSummary, IncidentFilter, IncidentRow, ModelRow, RunRow, StoreHealth, TimelinePoint,
-    WindowFilter, WindowRow,
+    HostFilter, HostProfile, HostSummary, IncidentFilter, IncidentRow, ModelRow, RunRow,
+    StoreHealth, TimelinePoint, VerdictBucket, WindowFilter, WindowRow,
 };
 use crate::store::{Store, StoreError};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
@@ -206,6 +209,8 @@ struct AppState {
     counters: Counters,
     document: String,
     live: Option<Arc<dyn LiveStatus>>,
+    /// Dashboard sessions opened by `POST /login`.
+    sessions: dashboard::Sessions,
 }
 
 impl AppState {
@@ -301,11 +306,150 @@ pub struct Health {
         (status = 503, description = "The store cannot be read", body = ErrorBody),
     ))]
 async fn hosts(State(st): State<Arc<AppState>>, q: Pairs) -> Result<Response, ApiError> {
-    let p = pairs(q, &["limit", "offset"])?;
-    let limit = p.limit(DEFAULT_PAGE, st.page_max)?;
-    let offset = p.int("offset", 0, 1_000_000_000)?.unwrap_or(0) as u64;
-    let rows = st.store(move |s| s.hosts(limit, offset)).await?;
+    let p = pairs(q, &["host", "min_label", "min_score", "limit", "offset"])?;
+    let f = HostFilter {
+        host: p.text("host", 64)?,
+        min_rank: p.label("min_label")?,
+        min_score: p.score("min_score")?,
+        limit: p.limit(DEFAULT_PAGE, st.page_max)?,
+        offset: p.int("offset", 0, 1_000_000_000)?.unwrap_or(0) as u64,
+    };
+    let rows = st.store(move |s| s.hosts(&f)).await?;
     Ok(json_response(StatusCode::OK, &rows))
+}
+
+/// Windows per label over time, for a chart of verdicts.
+#[utoipa::path(get, path = "/api/v1/verdicts", tag = "store", params(params::VerdictsParams),
+    responses(
+        (status = 200, description = "Windows per label in time buckets, oldest first", body = Verdicts),
+        (status = 400, description = "A bad parameter (named in `field`)", body = ErrorBody),
+        (status = 401, description = "Missing or wrong bearer token", body = ErrorBody),
+        (status = 503, description = "The store cannot be read", body = ErrorBody),
+    ))]
+async fn verdicts(State(st): State<Arc<AppState>>, q: Pairs) -> Result<Response, ApiError> {
+    let p = pairs(q, &["host", "since", "until", "bucket"])?;
+    let host = p.text("host", 64)?;
+    let (since, until) = (p.time("since")?, p.time("until")?);
+    let asked = p.int("bucket", MIN_BUCKET, MAX_BUCKET)?;
+    let h = host.clone();
+    let span = st
+        .store(move |s| s.window_span(h.as_deref(), since, until))
+        .await?;
+    let Some((lo, hi, window)) = span else {
+        return Ok(json_response(
+            StatusCode::OK,
+            &Verdicts {
+                bucket_secs: asked.unwrap_or(MIN_BUCKET),
+                buckets: Vec::new(),
+            },
+        ));
+    };
+    let bucket = match asked {
+        Some(b) => {
+            let n = (hi.div_euclid(b) - lo.div_euclid(b)).saturating_add(1);
+            if n > MAX_BUCKETS {
+                return Err(ApiError::bad(
+                    "bucket",
+                    format!("{b} s makes {n} buckets over this range; at most {MAX_BUCKETS}: use a wider bucket or a shorter range"),
+                ));
+            }
+            b
+        }
+        None => auto_bucket(lo, hi, window),
+    };
+    let buckets = st
+        .store(move |s| s.verdict_buckets(host.as_deref(), since, until, bucket))
+        .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &Verdicts {
+            bucket_secs: bucket,
+            buckets,
+        },
+    ))
+}
+
+/// Narrowest bucket accepted, seconds.
+const MIN_BUCKET: i64 = 60;
+/// Widest bucket accepted, seconds (366 days).
+const MAX_BUCKET: i64 = 366 * 86_400;
+/// Most buckets one answer may span.
+const MAX_BUCKETS: i64 = 1000;
+/// Buckets an automatic width aims at, at most.
+const AUTO_BUCKETS: i64 = 120;
+
+/// The narrowest round width (1 minute to 1 week, then whole days), at
+/// least `window` seconds, that covers `[lo, hi]` in at most
+/// [`AUTO_BUCKETS`] buckets.
+fn auto_bucket(lo: i64, hi: i64, window: i64) -> i64 {
+    const STEPS: [i64; 14] = [
+        60, 120, 300, 600, 900, 1800, 3600, 7200, 10_800, 21_600, 43_200, 86_400, 172_800, 604_800,
+    ];
+    let fits = |b: i64| b >= window && hi.div_euclid(b) - lo.div_euclid(b) < AUTO_BUCKETS;
+    STEPS.into_iter().find(|&b| fits(b)).unwrap_or_else(|| {
+        let days = (hi - lo) / 86_400 / (AUTO_BUCKETS - 1) + 1;
+        (days * 86_400).max(window).clamp(MIN_BUCKET, MAX_BUCKET)
+    })
+}
+
+/// `GET /api/v1/verdicts` body.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Verdicts {
+    /// Width of each bucket, seconds (the `bucket` asked for, else chosen
+    /// so the range fits in at most 120 buckets).
+    pub bucket_secs: i64,
+    /// Buckets with at least one window, oldest first.
+    pub buckets: Vec<VerdictBucket>,
+}
+
+/// A host's query-type and response-code distributions (normal vs flagged
+/// windows) and its most looked-up domains.
+#[utoipa::path(get, path = "/api/v1/hosts/{host}/profile", tag = "store",
+    params(("host" = String, Path, description = "Client address as stored", min_length = 1, max_length = 64), params::ProfileParams),
+    responses(
+        (status = 200, description = "The host's profile over the range", body = HostProfile),
+        (status = 400, description = "A bad parameter (named in `field`)", body = ErrorBody),
+        (status = 401, description = "Missing or wrong bearer token", body = ErrorBody),
+        (status = 404, description = "No window of this host is stored", body = ErrorBody),
+        (status = 503, description = "The store cannot be read", body = ErrorBody),
+    ))]
+async fn host_profile(
+    State(st): State<Arc<AppState>>,
+    host: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    q: Pairs,
+) -> Result<Response, ApiError> {
+    let host = path_host(host)?;
+    let p = pairs(q, &["since", "until", "top"])?;
+    let (since, until) = (p.time("since")?, p.time("until")?);
+    let top = p.int("top", 1, 100)?.unwrap_or(20) as u32;
+    let h = host.clone();
+    let profile = st
+        .store(move |s| {
+            if !s.has_host(&h)? {
+                return Ok(None);
+            }
+            s.host_profile(&h, since, until, top).map(Some)
+        })
+        .await?;
+    match profile {
+        Some(p) => Ok(json_response(StatusCode::OK, &p)),
+        None => Err(ApiError::not_found(
+            "host",
+            "no window of this host is stored",
+        )),
+    }
+}
+
+/// The `{host}` path segment: 1 to 64 characters.
+fn path_host(
+    host: Result<Path<String>, axum::extract::rejection::PathRejection>,
+) -> Result<String, ApiError> {
+    let Path(host) =
+        host.map_err(|e| ApiError::bad("host", format!("unreadable path segment: {e}")))?;
+    if host.is_empty() || host.chars().count() > 64 {
+        return Err(ApiError::bad("host", "must be 1 to 64 characters"));
+    }
+    Ok(host)
 }
 
 /// Stored windows, filtered and paged.
@@ -422,12 +566,12 @@ async fn incidents(State(st): State<Arc<AppState>>, q: Pairs) -> Result<Response
     ))
 }
 
-/// One host's windows in time order, with the thresholds of the model that
-/// scored each.
+/// One host's windows in time order (or the newest first with
+/// `order=desc`), with the thresholds of the model that scored each.
 #[utoipa::path(get, path = "/api/v1/hosts/{host}/timeline", tag = "store",
     params(("host" = String, Path, description = "Client address as stored", min_length = 1, max_length = 64), params::TimelineParams),
     responses(
-        (status = 200, description = "The host's windows, oldest first", body = Vec<TimelinePoint>),
+        (status = 200, description = "The host's windows, oldest first (newest first with order=desc)", body = Vec<TimelinePoint>),
         (status = 400, description = "A bad parameter (named in `field`)", body = ErrorBody),
         (status = 401, description = "Missing or wrong bearer token", body = ErrorBody),
         (status = 404, description = "No window of this host is stored", body = ErrorBody),
@@ -438,20 +582,17 @@ async fn timeline(
     host: Result<Path<String>, axum::extract::rejection::PathRejection>,
     q: Pairs,
 ) -> Result<Response, ApiError> {
-    let Path(host) =
-        host.map_err(|e| ApiError::bad("host", format!("unreadable path segment: {e}")))?;
-    if host.is_empty() || host.chars().count() > 64 {
-        return Err(ApiError::bad("host", "must be 1 to 64 characters"));
-    }
-    let p = pairs(q, &["since", "until", "limit"])?;
+    let host = path_host(host)?;
+    let p = pairs(q, &["since", "until", "limit", "order"])?;
     let limit = p.limit(st.page_max, st.page_max)?;
     let (since, until) = (p.time("since")?, p.time("until")?);
+    let desc = p.desc()?;
     let h = host.clone();
     let (known, rows) = st
         .store(move |s| {
             let known = s.has_host(&h)?;
             let rows = if known {
-                s.timeline(&h, since, until, limit)?
+                s.timeline(&h, since, until, limit, desc)?
             } else {
                 Vec::new()
             };
@@ -714,13 +855,14 @@ async fn no_method() -> ApiError {
     )
 }
 
-/// Paths that need no token: the health check, metrics, the document and its page.
+/// Paths that need no token: the health check, metrics, the document and
+/// its page, the dashboard's login and its static assets. Everything else
+/// (the API, the dashboard pages, unknown paths) needs it when one is set.
 fn open_path(path: &str) -> bool {
-    !path.starts_with("/api/")
-        || matches!(
-            path,
-            "/api/v1/openapi.json" | "/api/v1/docs" | "/api/v1/docs.js"
-        )
+    matches!(
+        path,
+        "/healthz" | "/metrics" | "/api/v1/openapi.json" | "/api/v1/docs" | "/api/v1/docs.js"
+    ) || dashboard::is_open(path)
 }
 
 /// Constant-time comparison of the presented token with ours.
@@ -750,26 +892,35 @@ async fn guard(State(st): State<Arc<AppState>>, req: Request, next: Next) -> Res
         _ => "other",
     };
     let path = req.uri().path().to_string();
+    // The dashboard's 401 is its login page, not JSON.
+    let mut login_page = false;
     let mut resp = if let Some(ours) = st.token.as_deref().filter(|_| !open_path(&path)) {
-        let presented = req
+        let bearer = req
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
-        match presented {
-            Some(t) if token_ok(t.as_bytes(), ours.as_bytes()) => run(req, next).await,
-            _ => {
-                let mut r = ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    Some("authorization"),
-                    "this API needs Authorization: Bearer TOKEN",
-                )
-                .into_response();
-                r.headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-                r
-            }
+            .map(str::trim)
+            .is_some_and(|t| token_ok(t.as_bytes(), ours.as_bytes()));
+        let cookie = !bearer
+            && dashboard::cookie_session(req.method(), req.headers())
+                .is_some_and(|id| st.sessions.valid(&id));
+        let reads = matches!(*req.method(), Method::GET | Method::HEAD);
+        if bearer || cookie {
+            run(req, next).await
+        } else if dashboard::is_page(&path) && reads {
+            login_page = true;
+            dashboard::login_required()
+        } else {
+            let mut r = ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                Some("authorization"),
+                "this API needs Authorization: Bearer TOKEN (or the dashboard's session cookie, see /login)",
+            )
+            .into_response();
+            r.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            r
         }
     } else {
         run(req, next).await
@@ -779,7 +930,7 @@ async fn guard(State(st): State<Arc<AppState>>, req: Request, next: Next) -> Res
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    if status.is_client_error() && !is_json {
+    if status.is_client_error() && !is_json && !login_page {
         // axum's own rejections (e.g. a 405 or 413 it produced) in our shape.
         let (parts, _) = resp.into_parts();
         let mut r = ApiError::new(
@@ -800,15 +951,16 @@ async fn guard(State(st): State<Arc<AppState>>, req: Request, next: Next) -> Res
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(if path == "/api/v1/docs" {
+    // Dashboard pages set their own CSP (dashboard::CSP), assets their own
+    // cache header (revalidated by ETag).
+    h.entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(if path == "/api/v1/docs" {
             "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
         } else {
             "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-        }),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        }));
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
     h.insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
@@ -847,8 +999,9 @@ fn router(opts: ServeOptions) -> Router {
         counters: Counters::default(),
         document,
         live: opts.live,
+        sessions: dashboard::Sessions::default(),
     });
-    let mut r = Router::new()
+    let mut r = dashboard::routes(Router::new())
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/api/v1/openapi.json", get(openapi_json))
@@ -856,6 +1009,8 @@ fn router(opts: ServeOptions) -> Router {
         .route("/api/v1/docs.js", get(docs_script))
         .route("/api/v1/hosts", get(hosts))
         .route("/api/v1/hosts/{host}/timeline", get(timeline))
+        .route("/api/v1/hosts/{host}/profile", get(host_profile))
+        .route("/api/v1/verdicts", get(verdicts))
         .route("/api/v1/windows", get(windows))
         .route("/api/v1/incidents", get(incidents))
         .route("/api/v1/runs", get(runs))
@@ -979,11 +1134,11 @@ pub fn serve(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(), S
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(io)?;
         let bound = listener.local_addr().map_err(io)?;
         if !bound.ip().is_loopback() {
-            tracing::warn!(%bound, "serving the API on a non-loopback address: every /api request needs the bearer token; use TLS in front of it");
+            tracing::warn!(%bound, "serving the API and dashboard on a non-loopback address: every /api request and dashboard page needs the token (bearer, or the session cookie of /login); use TLS in front of it");
         } else if opts.token.is_some() {
-            tracing::info!(%bound, "serving the API; every /api request needs the bearer token");
+            tracing::info!(%bound, "serving the API and dashboard; every /api request and dashboard page needs the token");
         } else {
-            tracing::info!(%bound, "serving the API on loopback without a token");
+            tracing::info!(%bound, "serving the API and dashboard on loopback without a token");
         }
         ready(bound);
         let listener = LimitedListener {
@@ -1080,17 +1235,44 @@ mod tests {
     }
 
     #[test]
-    fn only_the_document_health_and_metrics_are_open() {
+    fn only_the_document_health_metrics_login_and_assets_are_open() {
         for p in [
             "/healthz",
             "/metrics",
             "/api/v1/openapi.json",
             "/api/v1/docs",
+            "/login",
+            "/assets/app.js",
         ] {
             assert!(open_path(p), "{p}");
         }
-        for p in ["/api/v1/windows", "/api/v1/predict", "/api/v1/nothing"] {
+        for p in [
+            "/api/v1/windows",
+            "/api/v1/predict",
+            "/api/v1/nothing",
+            "/",
+            "/incidents",
+            "/hosts/10.0.0.1",
+            "/nothing",
+        ] {
             assert!(!open_path(p), "{p}");
         }
+    }
+
+    #[test]
+    fn automatic_buckets_are_round_and_few() {
+        let b = auto_bucket(1_709_539_200, 1_709_539_200 + 6900, 60);
+        assert_eq!(b, 60);
+        // Never narrower than a window.
+        let b = auto_bucket(1_709_539_200, 1_709_539_200 + 6900, 300);
+        assert_eq!(b, 300);
+        let b = auto_bucket(0, 30 * 86_400, 60);
+        assert_eq!(b, 43_200);
+        let b = auto_bucket(0, 10 * 366 * 86_400, 60);
+        assert!(
+            b % 86_400 == 0 && 10 * 366 * 86_400 / b < AUTO_BUCKETS,
+            "{b}"
+        );
+        assert_eq!(auto_bucket(5, 5, 0), 60);
     }
 }

@@ -21,6 +21,8 @@ use utoipa::OpenApi;
         super::windows,
         super::incidents,
         super::timeline,
+        super::host_profile,
+        super::verdicts,
         super::runs,
         super::models,
         super::predict_windows,

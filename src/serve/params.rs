@@ -266,6 +266,15 @@ pub struct IncidentsParams {
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)] // describes the parameters to the OpenAPI document
 pub struct HostsParams {
+    /// Only this host (exact address as stored).
+    #[param(required = false, min_length = 1, max_length = 64)]
+    host: String,
+    /// Only hosts whose current worst label is at least this.
+    #[param(required = false, inline)]
+    min_label: MinLabel,
+    /// Only hosts whose current highest score is at least this.
+    #[param(required = false, minimum = 0.0, maximum = 1.0)]
+    min_score: f64,
     /// Page size (default 100, at most `[serve] page_max`).
     #[param(required = false, minimum = 1, maximum = 1000)]
     limit: u32,
@@ -288,6 +297,47 @@ pub struct TimelineParams {
     /// Most windows returned (default and maximum `[serve] page_max`).
     #[param(required = false, minimum = 1, maximum = 1000)]
     limit: u32,
+    /// `asc` (the oldest `limit` windows, oldest first; default) or `desc`
+    /// (the newest `limit`, newest first).
+    #[param(required = false, inline)]
+    order: Order,
+}
+
+/// `GET /api/v1/hosts/{host}/profile` query parameters.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // describes the parameters to the OpenAPI document
+pub struct ProfileParams {
+    /// Windows starting at or after this time.
+    #[param(required = false, format = DateTime)]
+    since: String,
+    /// Windows starting before this time.
+    #[param(required = false, format = DateTime)]
+    until: String,
+    /// Most domains listed (default 20).
+    #[param(required = false, minimum = 1, maximum = 100)]
+    top: u32,
+}
+
+/// `GET /api/v1/verdicts` parameters.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // describes the parameters to the OpenAPI document
+pub struct VerdictsParams {
+    /// Only this host (exact address as stored).
+    #[param(required = false, min_length = 1, max_length = 64)]
+    host: String,
+    /// Windows starting at or after this time.
+    #[param(required = false, format = DateTime)]
+    since: String,
+    /// Windows starting before this time.
+    #[param(required = false, format = DateTime)]
+    until: String,
+    /// Bucket width in seconds (60 to 31,622,400); at most 1000 buckets over
+    /// the windows in range, else 400. Default: the narrowest round width
+    /// that fits the range in 120 buckets.
+    #[param(required = false, minimum = 60, maximum = 31_622_400)]
+    bucket: i64,
 }
 
 /// `GET /api/v1/runs` parameters.

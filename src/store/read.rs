@@ -96,6 +96,76 @@ pub struct DomainRow {
     pub risk: f64,
 }
 
+/// Lookups per query type, of one window or summed over windows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
+pub struct QtypeMix {
+    /// A.
+    pub a: u64,
+    /// AAAA.
+    pub aaaa: u64,
+    /// TXT.
+    pub txt: u64,
+    /// NULL.
+    pub null: u64,
+    /// ANY.
+    pub any: u64,
+    /// PTR.
+    pub ptr: u64,
+    /// MX, SRV, CNAME, NS, SOA, HTTPS, SVCB.
+    pub other_common: u64,
+    /// Every other type.
+    pub rare: u64,
+}
+
+impl QtypeMix {
+    /// The counts of a closed window.
+    pub fn of(w: &crate::aggregate::HostWindow) -> Self {
+        let q = &w.qtypes;
+        QtypeMix {
+            a: q.a.into(),
+            aaaa: q.aaaa.into(),
+            txt: q.txt.into(),
+            null: q.null.into(),
+            any: q.any.into(),
+            ptr: q.ptr.into(),
+            other_common: q.common_other.into(),
+            rare: q.rare.into(),
+        }
+    }
+}
+
+/// Lookups per response code, of one window or summed over windows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
+pub struct RcodeMix {
+    /// NOERROR.
+    pub noerror: u64,
+    /// NXDOMAIN.
+    pub nxdomain: u64,
+    /// SERVFAIL.
+    pub servfail: u64,
+    /// REFUSED.
+    pub refused: u64,
+    /// Any other response code.
+    pub other: u64,
+    /// No response (timed out, or an event without a response code).
+    pub no_response: u64,
+}
+
+impl RcodeMix {
+    /// The counts of a closed window.
+    pub fn of(w: &crate::aggregate::HostWindow) -> Self {
+        let errors = w.nxdomain + w.servfail + w.refused + w.other_error;
+        RcodeMix {
+            noerror: w.with_rcode.saturating_sub(errors).into(),
+            nxdomain: w.nxdomain.into(),
+            servfail: w.servfail.into(),
+            refused: w.refused.into(),
+            other: w.other_error.into(),
+            no_response: w.unanswered.into(),
+        }
+    }
+}
+
 /// One stored window as the API returns it.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct WindowRow {
@@ -131,6 +201,108 @@ pub struct WindowRow {
     pub features: BTreeMap<String, f64>,
     /// Ground-truth label of simulated input, if any.
     pub truth_label: Option<String>,
+    /// Lookups per query type; `null` for windows stored before schema v9.
+    pub qtypes: Option<QtypeMix>,
+    /// Lookups per response code; `null` for windows stored before schema v9.
+    pub rcodes: Option<RcodeMix>,
+}
+
+/// Filter and page of [`Store::hosts`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HostFilter {
+    /// Only this host.
+    pub host: Option<String>,
+    /// Only hosts whose current worst label ranks at least this.
+    pub min_rank: Option<u8>,
+    /// Only hosts whose current highest score is at least this.
+    pub min_score: Option<f64>,
+    /// Rows to skip.
+    pub offset: u64,
+    /// Most rows.
+    pub limit: u32,
+}
+
+/// Windows of a host's profile ([`Store::host_profile`]) considered at most:
+/// the latest ones in the range.
+pub const PROFILE_WINDOWS: u32 = 10_000;
+
+/// Lookups per query type in a host's normal and flagged windows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, ToSchema)]
+pub struct QtypeSplit {
+    /// Summed over windows labelled `Normal` or not scored.
+    pub normal: QtypeMix,
+    /// Summed over windows labelled `Unusual` or `Likely Compromise`.
+    pub flagged: QtypeMix,
+}
+
+/// Lookups per response code in a host's normal and flagged windows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, ToSchema)]
+pub struct RcodeSplit {
+    /// Summed over windows labelled `Normal` or not scored.
+    pub normal: RcodeMix,
+    /// Summed over windows labelled `Unusual` or `Likely Compromise`.
+    pub flagged: RcodeMix,
+}
+
+/// A domain among a host's most looked-up names, summed over the windows'
+/// stored top-domain lists.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct HostDomain {
+    /// The name as looked up (attacker-controlled text).
+    pub name: String,
+    /// Lookups of it, in the windows where it was among the top domains.
+    pub lookups: i64,
+    /// Of which NXDOMAIN.
+    pub nxdomain: i64,
+    /// Windows in whose top list it was.
+    pub windows: i64,
+    /// Of which flagged (`Unusual` or `Likely Compromise`).
+    pub flagged_windows: i64,
+    /// Its lexical risk.
+    pub risk: f64,
+}
+
+/// What a host looked up over a time range: window counts, query-type and
+/// response-code distributions of its normal and flagged windows, and its
+/// most looked-up domains.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct HostProfile {
+    /// Client address.
+    pub host: String,
+    /// Windows considered (the latest [`PROFILE_WINDOWS`] in the range at most).
+    pub windows: i64,
+    /// Of which flagged.
+    pub flagged_windows: i64,
+    /// Of which not scored.
+    pub unscored_windows: i64,
+    /// More windows matched the range than were considered.
+    pub truncated: bool,
+    /// Start of the earliest window considered (RFC 3339); `null` when none.
+    pub first_window: Option<String>,
+    /// Start of the latest window considered (RFC 3339); `null` when none.
+    pub last_window: Option<String>,
+    /// Lookups per query type, normal vs flagged windows.
+    pub qtypes: QtypeSplit,
+    /// Lookups per response code, normal vs flagged windows.
+    pub rcodes: RcodeSplit,
+    /// Most looked-up domains, most lookups first.
+    pub top_domains: Vec<HostDomain>,
+}
+
+/// Windows per label in one time bucket.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct VerdictBucket {
+    /// Bucket start (RFC 3339, packet time); buckets are aligned to
+    /// multiples of their width since the Unix epoch.
+    pub start: String,
+    /// Windows labelled `Normal`.
+    pub normal: i64,
+    /// Windows labelled `Unusual`.
+    pub unusual: i64,
+    /// Windows labelled `Likely Compromise`.
+    pub likely: i64,
+    /// Windows not scored.
+    pub unscored: i64,
 }
 
 /// Filter and page of [`Store::page_windows`].
@@ -301,15 +473,76 @@ fn parse_json<T: serde::de::DeserializeOwned + Default>(s: Option<String>) -> T 
         .unwrap_or_default()
 }
 
-/// The `AND (k > a OR (k = a AND id > b))` keyset condition.
+fn parse_opt<T: serde::de::DeserializeOwned>(s: Option<String>) -> Option<T> {
+    s.and_then(|s| serde_json::from_str(&s).ok())
+}
+
+/// The `WHERE` condition and arguments of an optional host and a
+/// `[since, until)` range of window starts.
+fn span_filter(
+    host: Option<&str>,
+    since: Option<i64>,
+    until: Option<i64>,
+) -> (String, Vec<rusqlite::types::Value>) {
+    let mut cond = String::from("1=1");
+    let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    if let Some(h) = host {
+        cond.push_str(" AND host = ?");
+        args.push(h.to_string().into());
+    }
+    if let Some(s) = since {
+        cond.push_str(" AND window_start >= ?");
+        args.push(s.into());
+    }
+    if let Some(u) = until {
+        cond.push_str(" AND window_start < ?");
+        args.push(u.into());
+    }
+    (cond, args)
+}
+
+/// The host overview's query and its arguments (its plan is pinned by a
+/// test: it must read the covering index `windows_host_cover`, not the
+/// window rows).
+pub(super) fn hosts_sql(f: &HostFilter) -> (String, Vec<rusqlite::types::Value>) {
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    let only = match &f.host {
+        Some(h) => {
+            args.push(h.clone().into());
+            "WHERE host = ?"
+        }
+        None => "",
+    };
+    let mut sql = format!(
+        "SELECT * FROM (SELECT h.host, h.n, h.last_seen, h.latest, \
+           (SELECT MAX({LABEL_RANK}) FROM windows w WHERE w.host = h.host AND w.window_start = h.latest) AS worst, \
+           (SELECT MAX(score) FROM windows w WHERE w.host = h.host AND w.window_start = h.latest) AS top, \
+           (SELECT COUNT(*) FROM incidents i WHERE i.host = h.host AND i.status = 'open') \
+         FROM (SELECT host, COUNT(*) AS n, MAX(last_ts) AS last_seen, MAX(window_start) AS latest FROM windows {only} GROUP BY host) h) \
+         WHERE 1=1"
+    );
+    if let Some(m) = f.min_rank {
+        sql.push_str(" AND worst >= ?");
+        args.push(i64::from(m).into());
+    }
+    if let Some(m) = f.min_score {
+        sql.push_str(" AND top >= ?");
+        args.push(m.into());
+    }
+    sql.push_str(" ORDER BY worst DESC, top DESC, host LIMIT ? OFFSET ?");
+    args.push(i64::from(f.limit).into());
+    args.push(i64::try_from(f.offset).unwrap_or(i64::MAX).into());
+    (sql, args)
+}
+
 /// The query of one page of windows and its arguments (plans pinned by a
 /// test: flagged-only pages read the partial index `windows_flagged`).
 pub(super) fn windows_sql(f: &WindowFilter) -> (String, Vec<rusqlite::types::Value>) {
-    let feats = FEATURE_NAMES.join(", ");
+        let feats = FEATURE_NAMES.join(", ");
     let mut sql = format!(
         "SELECT id, run_id, host, window_start, window_end, lookups, score, label, reasons, \
-         explanation, model_id, incident_id, top_domains, risky_domains, truth_label, {feats} \
-         FROM windows WHERE 1=1"
+         explanation, model_id, incident_id, top_domains, risky_domains, truth_label, qtypes, rcodes, \
+         {feats} FROM windows WHERE 1=1"
     );
     let mut args: Vec<rusqlite::types::Value> = Vec::new();
     if let Some(h) = &f.host {
@@ -346,19 +579,7 @@ pub(super) fn windows_sql(f: &WindowFilter) -> (String, Vec<rusqlite::types::Val
     (sql, args)
 }
 
-/// The host overview's query (its plan is pinned by a test: it must read
-/// the covering index `windows_host_cover`, not the window rows).
-pub(super) fn hosts_sql() -> String {
-    format!(
-            "SELECT h.host, h.n, h.last_seen, h.latest, \
-               (SELECT MAX({LABEL_RANK}) FROM windows w WHERE w.host = h.host AND w.window_start = h.latest) AS worst, \
-               (SELECT MAX(score) FROM windows w WHERE w.host = h.host AND w.window_start = h.latest) AS top, \
-               (SELECT COUNT(*) FROM incidents i WHERE i.host = h.host AND i.status = 'open') \
-             FROM (SELECT host, COUNT(*) AS n, MAX(last_ts) AS last_seen, MAX(window_start) AS latest FROM windows GROUP BY host) h \
-             ORDER BY worst DESC, top DESC, h.host LIMIT ? OFFSET ?"
-        )
-}
-
+/// The `AND (k > a OR (k = a AND id > b))` keyset condition.
 fn keyset(
     sql: &mut String,
     args: &mut Vec<rusqlite::types::Value>,
@@ -435,32 +656,248 @@ impl Store {
         })
     }
 
-    /// Hosts ordered by worst current label, then score, then address;
-    /// `offset` rows skipped, at most `limit`.
-    pub fn hosts(&self, limit: u32, offset: u64) -> Result<Vec<HostSummary>, StoreError> {
-        let sql = hosts_sql();
+    /// Hosts ordered by worst current label, then score, then address,
+    /// filtered by `f`; `f.offset` rows skipped, at most `f.limit`.
+    pub fn hosts(&self, f: &HostFilter) -> Result<Vec<HostSummary>, StoreError> {
+        let (sql, args) = hosts_sql(f);
         let mut st = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
         let rows = st
-            .query_map(
-                rusqlite::params![limit, i64::try_from(offset).unwrap_or(i64::MAX)],
+            .query_map(params_from_iter(args), |r| {
+                let worst: Option<i64> = r.get(4)?;
+                Ok(HostSummary {
+                    host: r.get(0)?,
+                    windows: r.get(1)?,
+                    last_seen: rfc3339_f(r.get(2)?),
+                    latest_window: rfc3339(r.get(3)?),
+                    label: match worst {
+                        Some(2) => Some("Likely Compromise".into()),
+                        Some(1) => Some("Unusual".into()),
+                        Some(0) => Some("Normal".into()),
+                        _ => None,
+                    },
+                    score: r.get(5)?,
+                    open_incidents: r.get(6)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+    }
+
+    /// The profile of `host` over windows starting in `[since, until)`
+    /// (the latest [`PROFILE_WINDOWS`] of them), with its `top` most
+    /// looked-up domains.
+    pub fn host_profile(
+        &self,
+        host: &str,
+        since: Option<i64>,
+        until: Option<i64>,
+        top: u32,
+    ) -> Result<HostProfile, StoreError> {
+        let mut cond = String::from("host = ?");
+        let mut args: Vec<rusqlite::types::Value> = vec![host.to_string().into()];
+        if let Some(s) = since {
+            cond.push_str(" AND window_start >= ?");
+            args.push(s.into());
+        }
+        if let Some(u) = until {
+            cond.push_str(" AND window_start < ?");
+            args.push(u.into());
+        }
+        let matched: i64 = self
+            .conn
+            .query_row(
+                &format!("SELECT COUNT(*) FROM windows WHERE {cond}"),
+                params_from_iter(args.iter()),
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))?;
+        let scope = format!(
+            "WITH w AS (SELECT label, window_start, qtypes, rcodes, top_domains FROM windows \
+             WHERE {cond} ORDER BY window_start DESC, id DESC LIMIT {PROFILE_WINDOWS})"
+        );
+        let sum = |json: &str, key: &str| {
+            format!("CAST(IFNULL(SUM(json_extract({json}, '$.{key}')), 0) AS INTEGER)")
+        };
+        let qkeys = [
+            "a",
+            "aaaa",
+            "txt",
+            "null",
+            "any",
+            "ptr",
+            "other_common",
+            "rare",
+        ];
+        let rkeys = [
+            "noerror",
+            "nxdomain",
+            "servfail",
+            "refused",
+            "other",
+            "no_response",
+        ];
+        let cols: Vec<String> = qkeys
+            .iter()
+            .map(|k| sum("qtypes", k))
+            .chain(rkeys.iter().map(|k| sum("rcodes", k)))
+            .collect();
+        let sql = format!(
+            "{scope} SELECT ({LABEL_RANK} >= 1) AS flagged, COUNT(*), SUM(label IS NULL), \
+             MIN(window_start), MAX(window_start), {} FROM w GROUP BY flagged",
+            cols.join(", ")
+        );
+        let mut p = HostProfile {
+            host: host.to_string(),
+            windows: 0,
+            flagged_windows: 0,
+            unscored_windows: 0,
+            truncated: matched > i64::from(PROFILE_WINDOWS),
+            first_window: None,
+            last_window: None,
+            qtypes: QtypeSplit::default(),
+            rcodes: RcodeSplit::default(),
+            top_domains: Vec::new(),
+        };
+        let (mut first, mut last): (Option<i64>, Option<i64>) = (None, None);
+        {
+            let mut st = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
+            let mut q = st
+                .query(params_from_iter(args.iter()))
+                .map_err(|e| self.err(e))?;
+            while let Some(r) = q.next().map_err(|e| self.err(e))? {
+                let row =
+                    |i: usize| -> rusqlite::Result<u64> { Ok(r.get::<_, i64>(i)?.max(0) as u64) };
+                let read =
+                    || -> rusqlite::Result<(bool, i64, i64, i64, i64, QtypeMix, RcodeMix)> {
+                        let q = QtypeMix {
+                            a: row(5)?,
+                            aaaa: row(6)?,
+                            txt: row(7)?,
+                            null: row(8)?,
+                            any: row(9)?,
+                            ptr: row(10)?,
+                            other_common: row(11)?,
+                            rare: row(12)?,
+                        };
+                        let rc = RcodeMix {
+                            noerror: row(13)?,
+                            nxdomain: row(14)?,
+                            servfail: row(15)?,
+                            refused: row(16)?,
+                            other: row(17)?,
+                            no_response: row(18)?,
+                        };
+                        Ok((
+                            r.get::<_, i64>(0)? == 1,
+                            r.get(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                            r.get(4)?,
+                            q,
+                            rc,
+                        ))
+                    };
+                let (flagged, n, unscored, lo, hi, q, rc) = read().map_err(|e| self.err(e))?;
+                p.windows += n;
+                p.unscored_windows += unscored;
+                first = Some(first.map_or(lo, |f| f.min(lo)));
+                last = Some(last.map_or(hi, |l| l.max(hi)));
+                if flagged {
+                    p.flagged_windows += n;
+                    p.qtypes.flagged = q;
+                    p.rcodes.flagged = rc;
+                } else {
+                    p.qtypes.normal = q;
+                    p.rcodes.normal = rc;
+                }
+            }
+        }
+        p.first_window = first.map(rfc3339);
+        p.last_window = last.map(rfc3339);
+        let sql = format!(
+            "{scope} SELECT json_extract(d.value, '$.name') AS name, \
+               CAST(IFNULL(SUM(json_extract(d.value, '$.count')), 0) AS INTEGER) AS n, \
+               CAST(IFNULL(SUM(json_extract(d.value, '$.nxdomain')), 0) AS INTEGER), \
+               COUNT(*), SUM({LABEL_RANK} >= 1), IFNULL(MAX(json_extract(d.value, '$.risk')), 0.0) \
+             FROM w, json_each(CASE WHEN json_valid(w.top_domains) THEN w.top_domains ELSE '[]' END) d \
+             WHERE json_type(d.value, '$.name') = 'text' \
+             GROUP BY name ORDER BY n DESC, name LIMIT {top}"
+        );
+        let mut st = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map(params_from_iter(args.iter()), |r| {
+                Ok(HostDomain {
+                    name: r.get(0)?,
+                    lookups: r.get(1)?,
+                    nxdomain: r.get(2)?,
+                    windows: r.get(3)?,
+                    flagged_windows: r.get(4)?,
+                    risk: r.get(5)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        p.top_domains = rows
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.err(e))?;
+        Ok(p)
+    }
+
+    /// Earliest and latest window start and the longest window (seconds)
+    /// among windows of `host` (any when `None`) starting in `[since,
+    /// until)`; `None` when there are none.
+    pub fn window_span(
+        &self,
+        host: Option<&str>,
+        since: Option<i64>,
+        until: Option<i64>,
+    ) -> Result<Option<(i64, i64, i64)>, StoreError> {
+        let (cond, args) = span_filter(host, since, until);
+        self.conn
+            .query_row(
+                &format!(
+                    "SELECT MIN(window_start), MAX(window_start), MAX(window_end - window_start) \
+                     FROM windows WHERE {cond}"
+                ),
+                params_from_iter(args),
                 |r| {
-                    let worst: Option<i64> = r.get(4)?;
-                    Ok(HostSummary {
-                        host: r.get(0)?,
-                        windows: r.get(1)?,
-                        last_seen: rfc3339_f(r.get(2)?),
-                        latest_window: rfc3339(r.get(3)?),
-                        label: match worst {
-                            Some(2) => Some("Likely Compromise".into()),
-                            Some(1) => Some("Unusual".into()),
-                            Some(0) => Some("Normal".into()),
-                            _ => None,
-                        },
-                        score: r.get(5)?,
-                        open_incidents: r.get(6)?,
-                    })
+                    Ok((
+                        r.get::<_, Option<i64>>(0)?,
+                        r.get::<_, Option<i64>>(1)?,
+                        r.get::<_, Option<i64>>(2)?,
+                    ))
                 },
             )
+            .map(|(a, b, w)| Some((a?, b?, w.unwrap_or(0))))
+            .map_err(|e| self.err(e))
+    }
+
+    /// Windows per label in buckets of `bucket` seconds (aligned to the
+    /// epoch), oldest first; buckets without windows are left out.
+    pub fn verdict_buckets(
+        &self,
+        host: Option<&str>,
+        since: Option<i64>,
+        until: Option<i64>,
+        bucket: i64,
+    ) -> Result<Vec<VerdictBucket>, StoreError> {
+        let (cond, args) = span_filter(host, since, until);
+        let b = bucket.max(1);
+        let sql = format!(
+            "SELECT (window_start / {b}) * {b} AS k, SUM(label = 'Normal'), SUM(label = 'Unusual'), \
+             SUM(label = 'Likely Compromise'), SUM(label IS NULL) \
+             FROM windows WHERE {cond} GROUP BY k ORDER BY k"
+        );
+        let mut st = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map(params_from_iter(args), |r| {
+                Ok(VerdictBucket {
+                    start: rfc3339(r.get(0)?),
+                    normal: r.get(1)?,
+                    unusual: r.get(2)?,
+                    likely: r.get(3)?,
+                    unscored: r.get(4)?,
+                })
+            })
             .map_err(|e| self.err(e))?;
         rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
     }
@@ -486,7 +923,7 @@ impl Store {
             .query_map(params_from_iter(args), |r| {
                 let mut features = BTreeMap::new();
                 for (i, name) in FEATURE_NAMES.iter().enumerate() {
-                    features.insert(name.to_string(), r.get::<_, f64>(15 + i)?);
+                    features.insert(name.to_string(), r.get::<_, f64>(17 + i)?);
                 }
                 Ok(WindowRow {
                     id: r.get(0)?,
@@ -504,6 +941,8 @@ impl Store {
                     top_domains: parse_json(r.get(12)?),
                     risky_domains: parse_json(r.get(13)?),
                     truth_label: r.get(14)?,
+                    qtypes: parse_opt(r.get(15)?),
+                    rcodes: parse_opt(r.get(16)?),
                     features,
                 })
             })
@@ -524,14 +963,15 @@ impl Store {
     }
 
     /// Windows of `host` in time order (at most `limit`, starting at
-    /// `since`, before `until`), each with the thresholds of the model that
-    /// scored it.
+    /// `since`, before `until`; the newest first when `desc`), each with
+    /// the thresholds of the model that scored it.
     pub fn timeline(
         &self,
         host: &str,
         since: Option<i64>,
         until: Option<i64>,
         limit: u32,
+        desc: bool,
     ) -> Result<Vec<TimelinePoint>, StoreError> {
         let mut sql =
             "SELECT w.id, w.run_id, w.window_start, w.window_end, w.lookups, w.score, w.label, \
@@ -547,7 +987,10 @@ impl Store {
             sql.push_str(" AND w.window_start < ?");
             args.push(u.into());
         }
-        sql.push_str(&format!(" ORDER BY w.window_start, w.id LIMIT {limit}"));
+        let dir = if desc { "DESC" } else { "ASC" };
+        sql.push_str(&format!(
+            " ORDER BY w.window_start {dir}, w.id {dir} LIMIT {limit}"
+        ));
         let mut st = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
         let rows = st
             .query_map(params_from_iter(args), |r| {

@@ -209,6 +209,13 @@ CREATE INDEX windows_host_cover ON windows (host, window_start, last_ts, label, 
 DROP INDEX windows_host_start;
 CREATE INDEX windows_flagged ON windows (window_start, id) WHERE label <> 'Normal';
 "#,
+    // v9: each window's lookups per query type and per response code (JSON
+    // objects, `store::read::QtypeMix` and `RcodeMix`), for the dashboard's
+    // normal-vs-flagged distributions. NULL in rows written before v9.
+    r#"
+ALTER TABLE windows ADD COLUMN qtypes TEXT;  -- JSON {a, aaaa, txt, null, any, ptr, other_common, rare}
+ALTER TABLE windows ADD COLUMN rcodes TEXT;  -- JSON {noerror, nxdomain, servfail, refused, other, no_response}
+"#,
 ];
 
 /// Latest schema version.
@@ -252,6 +259,8 @@ pub(super) fn window_columns() -> Vec<&'static str> {
         "model_input",
         "evidence",
         "incident_id",
+        "qtypes",
+        "rcodes",
     ]);
     c
 }

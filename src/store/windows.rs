@@ -3,6 +3,7 @@
 
 use super::first_seen::{insert_first_seen, prune_first_seen};
 use super::incidents::upsert_incidents;
+use super::read::{QtypeMix, RcodeMix};
 use super::schema::window_columns;
 use super::{us_to_s, Store, StoreError};
 use crate::aggregate::HostWindow;
@@ -412,6 +413,16 @@ pub(super) fn insert_windows(
             Some(id) => id.into(),
             None => rusqlite::types::Value::Null,
         });
+        v.push(
+            serde_json::to_string(&QtypeMix::of(w))
+                .unwrap_or_default()
+                .into(),
+        );
+        v.push(
+            serde_json::to_string(&RcodeMix::of(w))
+                .unwrap_or_default()
+                .into(),
+        );
         st.execute(params_from_iter(v))?;
     }
     Ok(())

@@ -618,6 +618,8 @@ fn serve_publishes_an_openapi_document_and_a_docs_page() {
         "/api/v1/windows",
         "/api/v1/incidents",
         "/api/v1/hosts/{host}/timeline",
+        "/api/v1/hosts/{host}/profile",
+        "/api/v1/verdicts",
         "/api/v1/runs",
         "/api/v1/models",
         "/api/v1/predict",
@@ -753,4 +755,484 @@ fn serve_reads_while_a_replay_writes_the_same_database() {
     assert_eq!(runs.as_array().unwrap().len(), before + 1, "{runs}");
     assert_eq!(runs[0]["status"], "complete");
     assert!(runs[0]["windows"].as_i64().unwrap() > 0);
+}
+
+// ------------------------------------------------------------ the dashboard
+
+/// The dashboard's Content-Security-Policy, exactly.
+const DASHBOARD_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// A response with every header (names lower-case, in order).
+struct Full {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Full {
+    fn header(&self, name: &str) -> String {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    }
+    fn all(&self, name: &str) -> Vec<String> {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+}
+
+/// `method path` with `headers` (and a body for POST).
+fn request(base: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Full {
+    let url = format!("{base}{path}");
+    let a = agent();
+    let r = if method == "POST" {
+        let mut b = a.post(&url);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.send(body)
+    } else {
+        let mut b = a.get(&url);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.call()
+    };
+    let mut r = r.unwrap();
+    let headers = r
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_ascii_lowercase(),
+                v.to_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    Full {
+        status: r.status().as_u16(),
+        headers,
+        body: r.body_mut().read_to_string().unwrap_or_default(),
+    }
+}
+
+#[test]
+fn serve_dashboard_pages_and_assets_are_embedded_with_a_strict_csp() {
+    let s = shared();
+    let mut shell = None;
+    for page in [
+        "/",
+        "/incidents",
+        &format!("/hosts/{XSS_HOST}"),
+        "/hosts/%3Cscript%3E",
+    ] {
+        let r = request(&s.base, "GET", page, &[], b"");
+        assert_eq!(r.status, 200, "{page}: {}", r.body);
+        assert_eq!(
+            r.header("content-type"),
+            "text/html; charset=utf-8",
+            "{page}"
+        );
+        assert_eq!(r.header("content-security-policy"), DASHBOARD_CSP, "{page}");
+        assert_eq!(r.header("x-content-type-options"), "nosniff");
+        assert_eq!(r.header("cache-control"), "no-store");
+        // One constant shell: no data, no inline script or style, no
+        // outside origin.
+        let b = r.body.clone();
+        assert_eq!(shell.get_or_insert_with(|| b.clone()), &b, "{page}");
+        assert!(!b.contains(XSS_HOST) && !b.contains("evil-example") && !b.contains("10.20."));
+        assert!(!b.contains("<script>") && !b.contains("<style") && !b.contains(" style="));
+        assert!(!b.contains("http://") && !b.contains("https://"), "{b}");
+        assert!(b.contains(r#"<script src="/assets/app.js" defer></script>"#));
+    }
+    for (file, ct) in [
+        ("app.js", "text/javascript; charset=utf-8"),
+        ("app.css", "text/css; charset=utf-8"),
+        ("login.js", "text/javascript; charset=utf-8"),
+        ("favicon.svg", "image/svg+xml"),
+    ] {
+        let r = request(&s.base, "GET", &format!("/assets/{file}"), &[], b"");
+        assert_eq!(r.status, 200, "{file}");
+        assert_eq!(r.header("content-type"), ct, "{file}");
+        assert_eq!(r.header("x-content-type-options"), "nosniff");
+        assert_eq!(r.header("cache-control"), "no-cache", "{file}");
+        let tag = r.header("etag");
+        assert!(tag.starts_with('"') && tag.len() == 18, "{file}: {tag}");
+        // No outside origin (the SVG namespace is a name, not a fetch).
+        let body = r.body.replace("http://www.w3.org/2000/svg", "");
+        assert!(
+            !body.contains("https://") && !body.contains("http://"),
+            "{file}: no CDN"
+        );
+        // Revalidation: 304 while the tag matches, the file again when not.
+        let again = request(
+            &s.base,
+            "GET",
+            &format!("/assets/{file}"),
+            &[("If-None-Match", &tag)],
+            b"",
+        );
+        assert_eq!(again.status, 304, "{file}");
+        assert!(again.body.is_empty());
+        assert_eq!(again.header("etag"), tag);
+        let stale = request(
+            &s.base,
+            "GET",
+            &format!("/assets/{file}"),
+            &[("If-None-Match", "\"0\"")],
+            b"",
+        );
+        assert_eq!(stale.status, 200);
+    }
+    // The script never parses data as markup.
+    let js = request(&s.base, "GET", "/assets/app.js", &[], b"").body;
+    assert!(
+        !js.contains("innerHTML")
+            && !js.contains("outerHTML")
+            && !js.contains("insertAdjacentHTML")
+    );
+    assert!(!js.contains("document.write") && !js.contains("eval("));
+    assert!(js.contains("textContent") && js.contains("createElementNS"));
+    for bad in ["/assets/nope.js", "/assets/..%2FCargo.toml", "/assets/"] {
+        let r = request(&s.base, "GET", bad, &[], b"");
+        assert_eq!(r.status, 404, "{bad}: {}", r.body);
+        assert_eq!(r.header("content-type"), "application/json", "{bad}");
+        assert!(r.json()["error"].is_string(), "{bad}");
+    }
+    assert_eq!(
+        request(&s.base, "GET", "/assets/nope.js", &[], b"").json()["field"],
+        "file"
+    );
+    let r = request(&s.base, "GET", "/login", &[], b"");
+    assert_eq!(
+        (r.status, r.header("content-security-policy").as_str()),
+        (200, DASHBOARD_CSP)
+    );
+    // Nothing to log in to without a token.
+    let r = request(
+        &s.base,
+        "POST",
+        "/login",
+        &[("Content-Type", "application/json")],
+        br#"{"token": "x"}"#,
+    );
+    assert_eq!(r.status, 404, "{}", r.body);
+}
+
+#[test]
+fn serve_dashboard_needs_the_token_when_one_is_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let tf = dir.path().join("token");
+    let token = "dash-token-0123456789abcdef";
+    std::fs::write(&tf, format!("{token}\n")).unwrap();
+    let s = start(
+        database(),
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--token-file",
+            tf.to_str().unwrap(),
+        ],
+    );
+    let b = s.base.as_str();
+    // Pages answer 401 with the login page (same CSP), the API 401 JSON.
+    for page in ["/", "/incidents", &format!("/hosts/{XSS_HOST}")] {
+        let r = request(b, "GET", page, &[], b"");
+        assert_eq!(r.status, 401, "{page}");
+        assert_eq!(r.header("content-type"), "text/html; charset=utf-8");
+        assert_eq!(r.header("content-security-policy"), DASHBOARD_CSP);
+        assert!(r.body.contains("/assets/login.js"), "{}", r.body);
+    }
+    let r = request(b, "GET", "/api/v1/hosts", &[], b"");
+    assert_eq!(
+        (r.status, r.json()["field"].as_str()),
+        (401, Some("authorization"))
+    );
+    assert_eq!(request(b, "GET", "/nothing", &[], b"").status, 401);
+    // What the login page needs is open.
+    assert_eq!(request(b, "GET", "/login", &[], b"").status, 200);
+    assert_eq!(request(b, "GET", "/assets/login.js", &[], b"").status, 200);
+    assert_eq!(request(b, "GET", "/assets/app.css", &[], b"").status, 200);
+    // Logging in: JSON only, the right token only.
+    let json = [("Content-Type", "application/json")];
+    let r = request(
+        b,
+        "POST",
+        "/login",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        format!("token={token}").as_bytes(),
+    );
+    assert_eq!(
+        (r.status, r.json()["field"].as_str()),
+        (415, Some("content-type"))
+    );
+    let r = request(
+        b,
+        "POST",
+        "/login",
+        &json,
+        br#"{"token": "dash-token-0123456789abcdeX"}"#,
+    );
+    assert_eq!(
+        (r.status, r.json()["field"].as_str()),
+        (401, Some("token")),
+        "{}",
+        r.body
+    );
+    assert!(r.all("set-cookie").is_empty());
+    let r = request(b, "POST", "/login", &json, br#"{"tok": 1}"#);
+    assert_eq!((r.status, r.json()["field"].as_str()), (400, Some("body")));
+    let r = request(
+        b,
+        "POST",
+        "/login",
+        &json,
+        format!(r#"{{"token": "{token}"}}"#).as_bytes(),
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    let cookies = r.all("set-cookie");
+    let session = cookies
+        .iter()
+        .find(|c| c.starts_with("sentineldns_session="))
+        .unwrap_or_else(|| panic!("{cookies:?}"));
+    for attr in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=43200"] {
+        assert!(session.contains(attr), "{session}");
+    }
+    assert!(
+        !session.contains("Secure"),
+        "plain HTTP on loopback: {session}"
+    );
+    let pair = session.split(';').next().unwrap().to_string();
+    let id = pair.strip_prefix("sentineldns_session=").unwrap();
+    assert_eq!(id.len(), 64, "256 random bits: {id}");
+    assert!(
+        !pair.contains(token) && !pair.contains(&hex_of(token)),
+        "the cookie names a session, not the token"
+    );
+    // A second login is another session.
+    let other = request(
+        b,
+        "POST",
+        "/login",
+        &json,
+        format!(r#"{{"token": "{token}"}}"#).as_bytes(),
+    );
+    assert_ne!(other.all("set-cookie")[0], *session);
+    // With the cookie: pages and reads.
+    let cookie = [("Cookie", pair.as_str())];
+    let r = request(b, "GET", "/", &cookie, b"");
+    assert_eq!(
+        (r.status, r.header("content-security-policy").as_str()),
+        (200, DASHBOARD_CSP)
+    );
+    let r = request(
+        b,
+        "GET",
+        &format!("/api/v1/windows?host={XSS_HOST}"),
+        &cookie,
+        b"",
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    // Never for a write: predict needs the bearer token.
+    let r = request(b, "POST", "/api/v1/predict", &[cookie[0], json[0]], b"{}");
+    assert_eq!(r.status, 401, "{}", r.body);
+    // A forged or foreign session is refused.
+    let forged = format!("sentineldns_session={}", "ab".repeat(32));
+    assert_eq!(
+        request(b, "GET", "/api/v1/hosts", &[("Cookie", &forged)], b"").status,
+        401
+    );
+    let raw = format!("sentineldns_session={token}");
+    assert_eq!(
+        request(b, "GET", "/api/v1/hosts", &[("Cookie", &raw)], b"").status,
+        401
+    );
+    // Behind a TLS proxy the cookies are Secure.
+    let r = request(
+        b,
+        "POST",
+        "/login",
+        &[json[0], ("X-Forwarded-Proto", "https")],
+        format!(r#"{{"token": "{token}"}}"#).as_bytes(),
+    );
+    assert!(
+        r.all("set-cookie").iter().all(|c| c.contains("; Secure")),
+        "{:?}",
+        r.all("set-cookie")
+    );
+    // Logging out ends the session; the bearer token still works.
+    let r = request(b, "POST", "/logout", &[cookie[0], json[0]], b"{}");
+    assert_eq!(r.status, 204);
+    assert!(r.all("set-cookie").iter().all(|c| c.contains("Max-Age=0")));
+    assert_eq!(request(b, "GET", "/", &cookie, b"").status, 401);
+    assert_eq!(request(b, "GET", "/api/v1/hosts", &cookie, b"").status, 401);
+    let bearer = format!("Bearer {token}");
+    let r = request(
+        b,
+        "GET",
+        "/api/v1/hosts",
+        &[("Authorization", &bearer)],
+        b"",
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        request(b, "GET", "/incidents", &[("Authorization", &bearer)], b"").status,
+        200
+    );
+}
+
+fn hex_of(s: &str) -> String {
+    s.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn serve_dashboard_data_verdicts_over_time_and_host_profiles() {
+    let s = shared();
+    let total = s.get("/healthz").json()["store"]["windows"]
+        .as_i64()
+        .unwrap();
+    // Verdicts over time: 5-minute windows over two hours, 5-minute buckets.
+    let v = s.get("/api/v1/verdicts").json();
+    assert_eq!(v["bucket_secs"], 300, "{v}");
+    let buckets = v["buckets"].as_array().unwrap();
+    assert!(buckets.len() >= 20, "{v}");
+    let sum = |k: &str| -> i64 { buckets.iter().map(|b| b[k].as_i64().unwrap()).sum() };
+    assert_eq!(
+        sum("normal") + sum("unusual") + sum("likely") + sum("unscored"),
+        total
+    );
+    let likely = s.get("/api/v1/windows?min_label=likely&limit=1000").json();
+    assert_eq!(
+        sum("likely"),
+        likely["items"].as_array().unwrap().len() as i64
+    );
+    assert!(buckets
+        .windows(2)
+        .all(|p| p[0]["start"].as_str() < p[1]["start"].as_str()));
+    let hourly = s
+        .get("/api/v1/verdicts?bucket=3600&since=2024-03-04T09:00:00Z")
+        .json();
+    assert_eq!(hourly["bucket_secs"], 3600);
+    assert_eq!(hourly["buckets"][0]["start"], "2024-03-04T09:00:00Z");
+    let one = s.get(&format!("/api/v1/verdicts?host={XSS_HOST}")).json();
+    let n: i64 = one["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            b["normal"].as_i64().unwrap()
+                + b["unusual"].as_i64().unwrap()
+                + b["likely"].as_i64().unwrap()
+                + b["unscored"].as_i64().unwrap()
+        })
+        .sum();
+    assert_eq!(
+        n,
+        s.get(&format!("/api/v1/windows?host={XSS_HOST}")).json()["items"]
+            .as_array()
+            .unwrap()
+            .len() as i64
+    );
+    let none = s.get("/api/v1/verdicts?since=2030-01-01T00:00:00Z").json();
+    assert_eq!(none["buckets"], json!([]));
+    for (path, field) in [
+        ("/api/v1/verdicts?bucket=59", "bucket"),
+        ("/api/v1/verdicts?bucket=x", "bucket"),
+        ("/api/v1/verdicts?since=now", "since"),
+        ("/api/v1/verdicts?colour=red", "colour"),
+        ("/api/v1/hosts/10.99.0.1/profile?top=0", "top"),
+        ("/api/v1/hosts/10.255.255.254/profile", "host"),
+        ("/api/v1/hosts?min_label=bad", "min_label"),
+        ("/api/v1/hosts?min_score=2", "min_score"),
+        ("/api/v1/hosts/10.99.0.1/timeline?order=up", "order"),
+    ] {
+        let r = s.get(path);
+        assert!(r.status == 400 || r.status == 404, "{path}: {}", r.body);
+        assert_eq!(r.field(), field, "{path}: {}", r.body);
+    }
+
+    // Every window carries its query-type and response-code counts, each
+    // adding up to its lookups.
+    let page = s.get("/api/v1/windows?limit=1000").json();
+    for w in page["items"].as_array().unwrap() {
+        let add = |m: &Value| -> i64 {
+            m.as_object()
+                .unwrap()
+                .values()
+                .map(|x| x.as_i64().unwrap())
+                .sum()
+        };
+        assert_eq!(add(&w["qtypes"]), w["lookups"].as_i64().unwrap(), "{w}");
+        assert_eq!(add(&w["rcodes"]), w["lookups"].as_i64().unwrap(), "{w}");
+    }
+
+    // The hostile host's profile: its five A lookups of the markup name,
+    // answered; the name comes back JSON-escaped, the same text once parsed.
+    let r = s.get(&format!("/api/v1/hosts/{XSS_HOST}/profile"));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        !r.body.contains('<') && r.body.contains("\\u003cscript\\u003e"),
+        "{}",
+        r.body
+    );
+    let p = r.json();
+    assert_eq!(p["host"], XSS_HOST);
+    assert_eq!(p["top_domains"][0]["name"], XSS_NAME);
+    assert_eq!(p["top_domains"][0]["lookups"], 5);
+    assert_eq!(
+        p["qtypes"]["normal"]["a"].as_i64().unwrap()
+            + p["qtypes"]["flagged"]["a"].as_i64().unwrap(),
+        5
+    );
+    assert_eq!(
+        p["rcodes"]["normal"]["noerror"].as_i64().unwrap()
+            + p["rcodes"]["flagged"]["noerror"].as_i64().unwrap(),
+        5
+    );
+    assert_eq!(p["truncated"], false);
+
+    // A flagged host: the flagged half is counted apart, and the windows
+    // add up to the host's.
+    let hosts = s.get("/api/v1/hosts?min_label=likely").json();
+    let hosts = hosts.as_array().unwrap();
+    assert!(
+        !hosts.is_empty() && hosts.iter().all(|h| h["label"] == "Likely Compromise"),
+        "{hosts:?}"
+    );
+    let h = hosts[0]["host"].as_str().unwrap();
+    let only = s.get(&format!("/api/v1/hosts?host={h}")).json();
+    assert_eq!(only.as_array().unwrap().len(), 1);
+    assert_eq!(only[0]["host"], h);
+    let p = s.get(&format!("/api/v1/hosts/{h}/profile?top=5")).json();
+    assert!(p["flagged_windows"].as_i64().unwrap() > 0, "{p}");
+    assert_eq!(p["windows"], hosts[0]["windows"]);
+    assert!(p["top_domains"].as_array().unwrap().len() <= 5);
+    let flagged_lookups: i64 = p["qtypes"]["flagged"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|x| x.as_i64().unwrap())
+        .sum();
+    assert!(flagged_lookups > 0, "{p}");
+    assert!(p["top_domains"]
+        .as_array()
+        .unwrap()
+        .windows(2)
+        .all(|d| d[0]["lookups"].as_i64() >= d[1]["lookups"].as_i64()));
+    // The timeline, newest first on request.
+    let asc = s.get(&format!("/api/v1/hosts/{h}/timeline")).json();
+    let desc = s
+        .get(&format!("/api/v1/hosts/{h}/timeline?order=desc&limit=3"))
+        .json();
+    let asc = asc.as_array().unwrap();
+    assert_eq!(desc[0]["window_start"], asc[asc.len() - 1]["window_start"]);
+    assert!(desc[0]["window_start"].as_str() > desc[2]["window_start"].as_str());
 }
