@@ -51,6 +51,7 @@ mod outputs;
 mod pairing;
 mod real_captures;
 mod real_traffic;
+mod retention;
 mod serve;
 mod simulate;
 mod site_learning;
