@@ -18,6 +18,7 @@
 //! | `[log]` | [`LogConfig`] | log level and format |
 //! | `[limits]` | [`LimitsConfig`] | memory bounds: open windows, names, pending queries, flows, first-seen |
 //! | `[incidents]` | [`IncidentsConfig`] | quiet period that closes an incident, cap on hosts with an open one |
+//! | `[store]` | [`StoreConfig`] | retention of windows in the SQLite database |
 //! | `[serve]` | [`ServeConfig`] | `sentineldns serve`: listen address, token file, predict, body and page caps |
 //!
 //! Every numeric key has an allowed range ([`Config::bounds`]); a value
@@ -105,8 +106,8 @@ pub use parse::{Problem, Problems};
 pub use sections::{
     default_model_paths, AllowlistConfig, CaptureConfig, Ids, IncidentsConfig, IntelConfig,
     LearningConfig, LimitsConfig, LogConfig, LogFormat, ModelChoice, SensorConfig, ServeConfig,
-    WritePcapConfig, DEFAULT_FIRST_SEEN_ROWS, DEFAULT_JSONL_LINE_BYTES, DEFAULT_MAX_BODY,
-    DEFAULT_SERVE_LISTEN, MAX_PAGE,
+    StoreConfig, WritePcapConfig, DEFAULT_FIRST_SEEN_ROWS, DEFAULT_JSONL_LINE_BYTES,
+    DEFAULT_MAX_BODY, DEFAULT_SERVE_LISTEN, MAX_PAGE,
 };
 pub use values::{display_key, parse_duration, parse_size, Duration, KeyRange};
 
@@ -161,6 +162,8 @@ pub struct Config {
     pub incidents: IncidentsConfig,
     /// `[serve]`.
     pub serve: ServeConfig,
+    /// `[store]`.
+    pub store: StoreConfig,
 }
 
 /// Errors loading or applying a configuration.
@@ -292,6 +295,7 @@ impl Config {
         b.extend(self.learning.bounds());
         b.extend(self.incidents.bounds());
         b.extend(self.serve.bounds());
+        b.extend(self.store.bounds());
         b
     }
 
@@ -323,6 +327,7 @@ impl Config {
             }
             Err(e) => out.push(("sensor.grace", e.to_string())),
         }
+        out.extend(self.store.problem());
         if let Some(w) = &self.outputs.webhook {
             if let Err(e) = w.validate_url() {
                 out.push(("outputs.webhook.url", e.to_string()));
@@ -597,6 +602,8 @@ seed = 7
             "flow_model",
             "max_body",
             "page_max",
+            "store",
+            "keep",
         ];
         for k in keys {
             assert!(

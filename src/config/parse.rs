@@ -147,6 +147,7 @@ pub(crate) fn parse_text(text: &str, file: Option<&Path>) -> Parsed {
                 "limits" => p.config.limits = part.limits,
                 "incidents" => p.config.incidents = part.incidents,
                 "serve" => p.config.serve = part.serve,
+                "store" => p.config.store = part.store,
                 _ => {}
             },
             Err(e) => {

@@ -450,6 +450,7 @@ pub fn open_store(
 ) -> Result<Store, SensorError> {
     let mut store = Store::open(&settings.config.sensor.db)?;
     store.set_first_seen_rows(flag.unwrap_or(settings.config.limits.first_seen_rows));
+    store.set_keep(settings.config.store.keep());
     let t = Instant::now();
     let tenth = |cap: usize| cap - cap / 10;
     let preloaded = store

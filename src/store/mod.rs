@@ -19,6 +19,8 @@ mod first_seen;
 mod flow_alerts;
 mod incidents;
 mod models;
+#[cfg(feature = "postgres")]
+pub mod pg;
 pub mod procinfo;
 pub mod read;
 mod runs;
@@ -109,6 +111,20 @@ pub struct Store {
     first_seen_count: Option<u64>,
     /// Rows pruned at the cap by this `Store`.
     first_seen_pruned: u64,
+    /// Retention (`[store] keep`): packet time a window is kept after its
+    /// start, measured from the newest window of each batch; `None` keeps all.
+    keep: Option<TsMicros>,
+    /// Windows and incidents deleted by retention by this `Store`.
+    retention_pruned: Pruned,
+}
+
+/// Rows deleted by retention ([`Store::set_keep`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    /// Windows deleted.
+    pub windows: u64,
+    /// Closed incidents deleted (none of their windows was left).
+    pub incidents: u64,
 }
 
 pub(super) fn us_to_s(ts: TsMicros) -> f64 {
@@ -166,7 +182,29 @@ impl Store {
             first_seen_rows: DEFAULT_FIRST_SEEN_ROWS,
             first_seen_count: None,
             first_seen_pruned: 0,
+            keep: None,
+            retention_pruned: Pruned::default(),
         }
+    }
+
+    /// Keep windows for `keep` of packet time after their start (`None`:
+    /// forever; `[store] keep`). Every batch written afterwards deletes, in
+    /// its own transaction, the windows that started more than `keep` before
+    /// the newest window of the batch, then the closed incidents that ended
+    /// before that and have no window left. Packet time, not the wall clock:
+    /// a replay of an old capture prunes exactly as the live sensor did.
+    pub fn set_keep(&mut self, keep: Option<TsMicros>) {
+        self.keep = keep.filter(|k| *k > 0);
+    }
+
+    /// The retention set by [`set_keep`](Self::set_keep).
+    pub fn keep(&self) -> Option<TsMicros> {
+        self.keep
+    }
+
+    /// Rows deleted by retention by this `Store` so far.
+    pub fn retention_pruned(&self) -> Pruned {
+        self.retention_pruned
     }
 
     /// Cap the `first_seen` table at `rows` (at least 1; default

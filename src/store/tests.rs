@@ -646,3 +646,76 @@ fn the_api_reads_stay_on_their_indexes() {
     let p = plan(&s, &sql, &args);
     assert!(p.contains("windows_host_cover"), "{p}");
 }
+
+/// `some_windows` moved `days` later in packet time.
+fn windows_later(days: i64) -> Vec<HostWindow> {
+    let d = days * 86_400 * MICROS;
+    some_windows()
+        .into_iter()
+        .map(|mut w| {
+            w.start += d;
+            w.end += d;
+            w.first_ts += d;
+            w.last_ts += d;
+            w
+        })
+        .collect()
+}
+
+#[test]
+fn retention_prunes_old_windows_and_closed_incidents_in_the_batch_transaction() {
+    let mut s = Store::open_in_memory().unwrap();
+    s.set_keep(Some(30 * 86_400 * MICROS));
+    let run = s.begin_run("replay", &[], 300).unwrap();
+    let ws = some_windows();
+    let batch = an_incident_batch(&ws);
+    s.write_batch_with_incidents(run, &ws, &[], &[], &batch)
+        .unwrap();
+    // One incident closed, one still open.
+    s.conn
+        .execute(
+            "UPDATE incidents SET status = 'closed' WHERE host = '10.0.0.2'",
+            [],
+        )
+        .unwrap();
+    // 29 days later: everything is younger than 30 days.
+    s.write_batch(run, &windows_later(29), &[], &[]).unwrap();
+    assert_eq!(s.count_windows(run).unwrap(), 6);
+    assert_eq!(s.retention_pruned(), Pruned::default());
+    // 31 days later: the first batch's windows go, and the closed incident
+    // with them; the open one stays (a restart continues it).
+    s.write_batch(run, &windows_later(31), &[], &[]).unwrap();
+    assert_eq!(s.count_windows(run).unwrap(), 6);
+    assert_eq!(
+        s.retention_pruned(),
+        Pruned {
+            windows: 3,
+            incidents: 1
+        }
+    );
+    let left: Vec<String> = {
+        let mut st = s.conn.prepare("SELECT host FROM incidents").unwrap();
+        st.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect()
+    };
+    assert_eq!(left, ["10.0.0.1"]);
+    let oldest: i64 = s
+        .conn
+        .query_row("SELECT MIN(window_start) FROM windows", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(oldest, 29 * 86_400);
+}
+
+#[test]
+fn retention_off_keeps_everything() {
+    let mut s = Store::open_in_memory().unwrap();
+    s.set_keep(Some(0));
+    assert_eq!(s.keep(), None);
+    let run = s.begin_run("replay", &[], 300).unwrap();
+    s.write_batch(run, &some_windows(), &[], &[]).unwrap();
+    s.write_batch(run, &windows_later(3650), &[], &[]).unwrap();
+    assert_eq!(s.count_windows(run).unwrap(), 6);
+    assert_eq!(s.retention_pruned(), Pruned::default());
+}

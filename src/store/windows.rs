@@ -5,7 +5,7 @@ use super::first_seen::{insert_first_seen, prune_first_seen};
 use super::incidents::upsert_incidents;
 use super::read::{QtypeMix, RcodeMix};
 use super::schema::window_columns;
-use super::{us_to_s, Store, StoreError};
+use super::{us_to_s, Pruned, Store, StoreError};
 use crate::aggregate::HostWindow;
 use crate::detect::Verdict;
 use crate::enrich::FirstSeenRecord;
@@ -203,10 +203,18 @@ impl Store {
         };
         let cap = self.first_seen_rows;
         let known = self.first_seen_count;
+        let keep = self.keep;
         let tx = self.conn.transaction().map_err(wrap)?;
         upsert_incidents(&tx, run, &incidents.events).map_err(wrap)?;
         upsert_states(&tx, states).map_err(wrap)?;
         insert_windows(&tx, run, windows, verdicts, &incidents.window_ids).map_err(wrap)?;
+        let retained = match (keep, windows.iter().map(|w| w.start).max()) {
+            (Some(keep), Some(newest)) => {
+                prune_retention(&tx, newest.saturating_sub(keep).div_euclid(MICROS))
+                    .map_err(wrap)?
+            }
+            _ => Pruned::default(),
+        };
         let mut pruned = 0;
         let mut count = known;
         if !first_seen.is_empty() {
@@ -239,6 +247,15 @@ impl Store {
         // Only a committed batch changes the bookkeeping.
         self.first_seen_count = count;
         self.first_seen_pruned += pruned;
+        self.retention_pruned.windows += retained.windows;
+        self.retention_pruned.incidents += retained.incidents;
+        if retained != Pruned::default() {
+            tracing::debug!(
+                windows = retained.windows,
+                incidents = retained.incidents,
+                "retention pruned rows older than [store] keep"
+            );
+        }
         Ok(())
     }
 
@@ -325,6 +342,22 @@ impl Store {
             )
             .map_err(|e| self.err(e))
     }
+}
+
+/// Retention: delete the windows that started before `cutoff_s` (unix
+/// seconds of packet time; a range scan of `windows_start`), then the closed
+/// incidents that ended before it and have no window left (`windows_incident`).
+fn prune_retention(tx: &Transaction<'_>, cutoff_s: i64) -> rusqlite::Result<Pruned> {
+    let windows = tx.execute("DELETE FROM windows WHERE window_start < ?1", [cutoff_s])?;
+    let incidents = tx.execute(
+        "DELETE FROM incidents WHERE status = 'closed' AND last_seen < ?1 \
+         AND NOT EXISTS (SELECT 1 FROM windows w WHERE w.incident_id = incidents.id)",
+        [cutoff_s],
+    )?;
+    Ok(Pruned {
+        windows: windows as u64,
+        incidents: incidents as u64,
+    })
 }
 
 pub(super) fn insert_windows(

@@ -31,6 +31,8 @@ mod enrich_calibration;
 mod enrich_lexicon;
 mod enrich_props;
 mod evaluate_props;
+#[cfg(feature = "postgres")]
+mod fleet;
 mod flows_cicids;
 mod flows_drift;
 mod flows_rules;
@@ -49,6 +51,7 @@ mod outputs;
 mod pairing;
 mod real_captures;
 mod real_traffic;
+mod retention;
 mod serve;
 mod simulate;
 mod site_learning;

@@ -10,6 +10,7 @@ mod limits;
 mod log;
 mod sensor;
 mod serve;
+mod store;
 
 pub use allowlist::AllowlistConfig;
 pub use capture::{CaptureConfig, Ids, WritePcapConfig};
@@ -20,3 +21,4 @@ pub use limits::{LimitsConfig, DEFAULT_FIRST_SEEN_ROWS, DEFAULT_JSONL_LINE_BYTES
 pub use log::{LogConfig, LogFormat};
 pub use sensor::{default_model_paths, ModelChoice, SensorConfig};
 pub use serve::{ServeConfig, DEFAULT_MAX_BODY, DEFAULT_SERVE_LISTEN, MAX_PAGE};
+pub use store::StoreConfig;
