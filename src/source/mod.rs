@@ -14,9 +14,11 @@
 //! [`crate::stats::Stats`] with its location; only a file that cannot be opened
 //! or recognised at all is an [`SourceError`].
 
+pub mod eve;
 pub mod jsonl;
 pub mod merge;
 pub mod savefile;
+pub mod zeek;
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
@@ -51,6 +53,12 @@ pub enum InputKind {
     Pcapng,
     /// One JSON object per line.
     Jsonl,
+    /// Zeek dns.log written by the ASCII (TSV) writer.
+    ZeekTsv,
+    /// Zeek dns.log written as JSON lines.
+    ZeekJson,
+    /// Suricata EVE JSON.
+    SuricataEve,
 }
 
 impl InputKind {
@@ -60,7 +68,15 @@ impl InputKind {
             InputKind::Pcap => "pcap",
             InputKind::Pcapng => "pcapng",
             InputKind::Jsonl => "jsonl",
+            InputKind::ZeekTsv => "zeek-tsv",
+            InputKind::ZeekJson => "zeek-json",
+            InputKind::SuricataEve => "suricata-eve",
         }
+    }
+
+    /// Whether the content is read line by line (everything but captures).
+    pub fn is_lines(self) -> bool {
+        !matches!(self, InputKind::Pcap | InputKind::Pcapng)
     }
 }
 
@@ -83,6 +99,22 @@ pub enum SourceError {
         path: PathBuf,
         /// Hex of the first bytes.
         magic: String,
+    },
+    /// Every line of a line-oriented file was rejected (or none was DNS).
+    #[error("{path}: no usable line (read as {kind}; {bad} bad, {ignored} not DNS); first bad lines: {examples}; this looks like {likely}")]
+    AllRejected {
+        /// File.
+        path: PathBuf,
+        /// How it was read.
+        kind: &'static str,
+        /// Lines rejected.
+        bad: u64,
+        /// Lines ignored as not DNS.
+        ignored: u64,
+        /// The first bad lines, `line N: reason`, joined.
+        examples: String,
+        /// The format its first line most likely is.
+        likely: String,
     },
     /// The file is empty.
     #[error("{path}: file is empty")]
@@ -166,10 +198,49 @@ pub fn sniff(head: &[u8]) -> Option<InputKind> {
         }
     }
     let text = head.strip_prefix(&[0xef, 0xbb, 0xbf][..]).unwrap_or(head);
-    match text.iter().find(|b| !b.is_ascii_whitespace()) {
-        Some(b'{') => Some(InputKind::Jsonl),
-        _ => None,
+    let start = text.iter().position(|b| !b.is_ascii_whitespace())?;
+    let text = &text[start..];
+    if text.starts_with(b"#separator") {
+        return Some(InputKind::ZeekTsv);
     }
+    if text.first() != Some(&b'{') {
+        return None;
+    }
+    let first = text.split(|&b| b == b'\n').next().unwrap_or(text);
+    let has = |needle: &[u8]| first.windows(needle.len()).any(|w| w == needle);
+    Some(if has(b"\"event_type\"") {
+        InputKind::SuricataEve
+    } else if has(b"\"id.orig_h\"") {
+        InputKind::ZeekJson
+    } else {
+        InputKind::Jsonl
+    })
+}
+
+/// A human guess at what `line` (the first line of a file) is, for errors.
+pub fn likely_format(line: &str) -> String {
+    let t = line.trim_start_matches('\u{feff}').trim();
+    let has = |n: &str| t.contains(n);
+    if t.starts_with("#separator") || t.starts_with("#fields") || t.starts_with("#path") {
+        return "a Zeek ASCII log (only dns.log is read)".into();
+    }
+    if t.starts_with('{') {
+        if has("\"event_type\"") {
+            return "Suricata EVE JSON (only event_type dns is read)".into();
+        }
+        if has("\"id.orig_h\"") {
+            return "a Zeek JSON log (only dns.log is read)".into();
+        }
+        if has("\"identity\"") && has("\"message\"") {
+            return "dnstap converted to JSON (not read: replay the Frame Streams file)".into();
+        }
+        return "JSON lines, but not sentineldns JSONL (needs ts, host, domain, qtype, rcode)"
+            .into();
+    }
+    if t.contains(',') && !t.contains('\t') {
+        return "CSV (flow CSVs go to `sentineldns flows`)".into();
+    }
+    "text in no format sentineldns reads".into()
 }
 
 fn hex_prefix(b: &[u8]) -> String {
@@ -260,6 +331,18 @@ mod tests {
         assert_eq!(sniff(b"  \n{\"ts\":1}"), Some(InputKind::Jsonl));
         assert_eq!(sniff(b"\xef\xbb\xbf{\"ts\":1}"), Some(InputKind::Jsonl));
         assert_eq!(sniff(b"hello world"), None);
+        assert_eq!(
+            sniff(b"#separator \\x09\n#set_separator\t,\n"),
+            Some(InputKind::ZeekTsv)
+        );
+        assert_eq!(
+            sniff(b"{\"ts\":1.5,\"uid\":\"C\",\"id.orig_h\":\"10.0.0.1\"}\n{\"event_type\":1}"),
+            Some(InputKind::ZeekJson)
+        );
+        assert_eq!(
+            sniff(b"{\"timestamp\":\"x\",\"event_type\":\"dns\"}"),
+            Some(InputKind::SuricataEve)
+        );
         assert_eq!(sniff(b""), None);
     }
 
