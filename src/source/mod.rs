@@ -1,12 +1,17 @@
-//! Input sources: capture files (pcap, pcapng, gzip-compressed either) and JSONL
-//! DNS event files, detected by content, merged across files in time order.
+//! Input sources: capture files (pcap, pcapng), JSONL DNS event files, Zeek
+//! dns.log (TSV or JSON) and Suricata EVE (any of them gzip-compressed),
+//! detected by content, merged across files in time order. A dnstap Frame
+//! Streams file is recognised and refused with a clear error (not decoded yet).
 //!
 //! * [`sniff`] looks at the first bytes of a file (never its name) and decides
 //!   what it is; gzip is unwrapped transparently and sniffed again.
 //! * [`savefile::CaptureReader`] streams records with pcap-parser in constant
 //!   memory (a bounded, growable buffer), converting pcap-parser's blocks into
 //!   [`crate::event::RawPacket`]s at this boundary.
-//! * [`jsonl::JsonlReader`] reads one JSON object per line into [`jsonl::JsonEvent`]s.
+//! * [`jsonl::JsonlReader`] reads one JSON object per line into [`jsonl::JsonEvent`]s;
+//!   for Zeek and EVE content it parses each line with [`zeek`] or [`eve`]
+//!   into the same events, and tells a file none of whose lines was usable
+//!   ([`merge::Merger::check_rejected`], [`SourceError::AllRejected`]).
 //! * [`merge::Merger`] holds one open input per file and always yields the item
 //!   with the smallest timestamp next, so several files replay as one stream.
 //!
@@ -116,6 +121,12 @@ pub enum SourceError {
         /// The format its first line most likely is.
         likely: String,
     },
+    /// A dnstap Frame Streams file: recognised, not yet decoded (issue 15).
+    #[error("{path}: a dnstap Frame Streams file (content type protobuf:dnstap.Dnstap); dnstap replay is not implemented yet (issue 15); replay a packet capture of the same traffic instead")]
+    DnstapNotYetSupported {
+        /// File.
+        path: PathBuf,
+    },
     /// The file is empty.
     #[error("{path}: file is empty")]
     Empty {
@@ -217,6 +228,38 @@ pub fn sniff(head: &[u8]) -> Option<InputKind> {
     })
 }
 
+/// Whether `head` starts with a Frame Streams START control frame whose
+/// content type is `protobuf:dnstap.Dnstap` (a file written by a resolver's
+/// dnstap output or `fstrm_capture`).
+pub fn is_dnstap_frame_stream(head: &[u8]) -> bool {
+    const CONTENT_TYPE: &[u8] = b"protobuf:dnstap.Dnstap";
+    let be = |i: usize| -> Option<u32> {
+        let b = head.get(i..i.checked_add(4)?)?;
+        Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    // escape (0), control length, START (2), then fields: type 1 = content type.
+    if be(0) != Some(0) || be(8) != Some(2) {
+        return false;
+    }
+    let Some(len) = be(4).map(|l| l as usize) else {
+        return false;
+    };
+    let end = 8usize.saturating_add(len).min(head.len());
+    let mut i = 12;
+    while i + 8 <= end {
+        let (Some(ty), Some(flen)) = (be(i), be(i + 4)) else {
+            return false;
+        };
+        let start = i + 8;
+        let stop = start.saturating_add(flen as usize);
+        if ty == 1 && head.get(start..stop) == Some(CONTENT_TYPE) {
+            return true;
+        }
+        i = stop;
+    }
+    false
+}
+
 /// A human guess at what `line` (the first line of a file) is, for errors.
 pub fn likely_format(line: &str) -> String {
     let t = line.trim_start_matches('\u{feff}').trim();
@@ -285,6 +328,11 @@ pub fn open(path: &Path) -> Result<Opened, SourceError> {
             path: path.to_path_buf(),
         });
     }
+    if is_dnstap_frame_stream(&head) {
+        return Err(SourceError::DnstapNotYetSupported {
+            path: path.to_path_buf(),
+        });
+    }
     let kind = sniff(&head).ok_or_else(|| SourceError::Unrecognised {
         path: path.to_path_buf(),
         magic: hex_prefix(&head),
@@ -344,6 +392,28 @@ mod tests {
             Some(InputKind::SuricataEve)
         );
         assert_eq!(sniff(b""), None);
+    }
+
+    #[test]
+    fn dnstap_frame_streams_are_recognised_and_refused_clearly() {
+        let ct = b"protobuf:dnstap.Dnstap";
+        let mut f = vec![0, 0, 0, 0];
+        f.extend_from_slice(&(4 + 8 + ct.len() as u32).to_be_bytes());
+        f.extend_from_slice(&2u32.to_be_bytes());
+        f.extend_from_slice(&1u32.to_be_bytes());
+        f.extend_from_slice(&(ct.len() as u32).to_be_bytes());
+        f.extend_from_slice(ct);
+        assert!(is_dnstap_frame_stream(&f));
+        assert!(!is_dnstap_frame_stream(&f[..20]));
+        assert!(!is_dnstap_frame_stream(&[
+            0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 2
+        ]));
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("unbound.fstrm");
+        std::fs::write(&p, &f).unwrap();
+        let e = open(&p).err().unwrap().to_string();
+        assert!(e.contains("unbound.fstrm") && e.contains("dnstap"), "{e}");
+        assert!(e.contains("not implemented yet"), "{e}");
     }
 
     #[test]

@@ -251,3 +251,22 @@ fn a_file_whose_every_line_is_rejected_exits_2_naming_file_lines_and_format() {
     );
     assert!(err.contains("Suricata EVE"), "{err}");
 }
+
+#[test]
+fn dnstap_frame_streams_file_is_recognised_and_refused_with_exit_2() {
+    let d = tempfile::tempdir().unwrap();
+    let ct = b"protobuf:dnstap.Dnstap";
+    let mut f = vec![0u8; 4];
+    for v in [4 + 8 + ct.len() as u32, 2, 1, ct.len() as u32] {
+        f.extend_from_slice(&v.to_be_bytes());
+    }
+    f.extend_from_slice(ct);
+    let p = d.path().join("resolver.fstrm");
+    std::fs::write(&p, &f).unwrap();
+    let err = rejected(&p);
+    assert!(err.contains("resolver.fstrm"), "{err}");
+    assert!(
+        err.contains("dnstap") && err.contains("not implemented yet"),
+        "{err}"
+    );
+}
