@@ -120,6 +120,11 @@ def main():
             if len(seen) >= 40:
                 break
 
+    # read_logs: the Zeek and Suricata logs committed as test fixtures.
+    logs = os.path.join(ROOT, "tests", "fixtures", "logs")
+    for name in sorted(os.listdir(logs)):
+        put("read_logs", read(os.path.join(logs, name)))
+
     # flow_csv: header + first rows of every flow file.
     for sub in ("cicids2017", "unsw-nb15"):
         d = os.path.join(SHARED, "flows", sub)

@@ -13,6 +13,7 @@
 //! | `read_capture` | pcap / pcapng file reader, then the decoder |
 //! | `parse_dns` | [`crate::decode::parse_dns`] |
 //! | `parse_jsonl_line` | [`crate::source::jsonl::parse_line`] |
+//! | `read_logs` | Zeek dns.log (TSV, JSON) and Suricata EVE files through [`crate::source::jsonl::JsonlReader`] |
 //! | `load_bundle` | [`crate::model::Bundle::from_bytes`] |
 //! | `parse_config` | [`crate::config::Config::parse`] |
 
@@ -24,11 +25,12 @@ use crate::stats::Stats;
 
 /// Names of every harness, as used for `fuzz/corpus/<name>` and the cargo-fuzz
 /// binaries.
-pub const TARGETS: [&str; 6] = [
+pub const TARGETS: [&str; 7] = [
     "decode_packet",
     "read_capture",
     "parse_dns",
     "parse_jsonl_line",
+    "read_logs",
     "load_bundle",
     "parse_config",
 ];
@@ -40,6 +42,7 @@ pub fn run(name: &str, data: &[u8]) -> bool {
         "read_capture" => read_capture(data),
         "parse_dns" => parse_dns(data),
         "parse_jsonl_line" => parse_jsonl_line(data),
+        "read_logs" => read_logs(data),
         "load_bundle" => load_bundle(data),
         "parse_config" => parse_config(data),
         _ => return false,
@@ -148,6 +151,36 @@ pub fn parse_jsonl_line(data: &[u8]) {
             assert!(!ev.domain.ends_with('.'), "{:?}", ev.domain);
             assert!(ev.host.is_some());
         }
+    }
+}
+
+/// A whole Zeek dns.log (TSV or JSON) or Suricata EVE file, recognised by
+/// content as `replay` does, read to its end (EVE pairing included). Every
+/// event has a client, a name within the DNS limits, and there are never more
+/// events than lines.
+pub fn read_logs(data: &[u8]) {
+    use crate::source::jsonl::{JsonEvent, JsonlReader};
+    let kind = match crate::source::sniff(data) {
+        Some(k @ (InputKind::ZeekTsv | InputKind::ZeekJson | InputKind::SuricataEve)) => k,
+        _ => return,
+    };
+    let opened = Opened {
+        kind,
+        gzip: false,
+        reader: Box::new(std::io::Cursor::new(data.to_vec())),
+        counter: ByteCounter::default(),
+        file_size: data.len() as u64,
+    };
+    let mut r = JsonlReader::new(opened, "fuzz");
+    let mut stats = Stats::default();
+    let mut ev = JsonEvent::default();
+    let mut n = 0u64;
+    while r.next_into(&mut ev, &mut stats) {
+        n += 1;
+        assert!(n <= r.line().max(1), "{n} events from {} lines", r.line());
+        assert!(ev.host.is_some());
+        assert!(ev.domain.len() <= 253 * 4, "{} bytes", ev.domain.len());
+        assert!(ev.answers.ips().len() <= 4);
     }
 }
 

@@ -358,7 +358,7 @@ impl Ingest {
             ts: ev.ts,
             client,
             server: ev.server,
-            transport: None,
+            transport: ev.transport,
             service: DnsService::Dns,
             qname: &ev.domain,
             qtype: ev.qtype,
@@ -368,7 +368,7 @@ impl Ingest {
             latency_us: ev.latency_us,
             query_bytes: 0,
             response_bytes: ev.response_bytes,
-            outcome: LookupOutcome::Event,
+            outcome: ev.outcome.unwrap_or(LookupOutcome::Event),
             label: ev.label.as_deref(),
             scenario: ev.scenario.as_deref(),
         };

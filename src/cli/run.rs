@@ -213,7 +213,8 @@ impl CaptureArgs {
 /// Options for `replay`.
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
-    /// Input files: pcap, pcapng (optionally .gz) or JSONL; several are merged in time order.
+    /// Input files: pcap, pcapng, JSONL, Zeek dns.log (TSV or JSON) or Suricata EVE (any optionally
+    /// .gz), recognised by content; several are merged in time order.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// Database, windows and model.

@@ -186,6 +186,7 @@ pub fn windows_in_memory(
             Ok(_) => {}
             Err(never) => match never {},
         }
+        merger.check_rejected()?;
         total.merge(&p.stats());
         windows.extend(p.into_sink().windows);
     }

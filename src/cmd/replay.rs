@@ -179,6 +179,15 @@ pub fn run(a: ReplayArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
             eprintln!("  {line}");
         }
     }
+    let (expired, evicted) = merger.pairing_counts();
+    if expired + evicted > 0 {
+        tracing::info!(
+            expired,
+            evicted,
+            "EVE DNS halves emitted without their partner"
+        );
+    }
+    merger.check_rejected()?;
     if let Some(e) = r.output_error {
         return Err(anyhow::Error::new(e).context("output failed (the database has every window)"));
     }

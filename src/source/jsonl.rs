@@ -19,7 +19,9 @@
 //! [`SkipReason::JsonlLineTooLong`] (and as an eviction at
 //! [`crate::stats::Bound::JsonlLine`]); reading goes on with the next line.
 
-use super::Opened;
+use super::eve::{EveLine, EvePairer};
+use super::zeek::{ZeekLine, ZeekTsv};
+use super::{InputKind, Opened};
 use crate::decode::dns::check_text_name;
 use crate::event::{parse_rcode, qtype, Answers, TsMicros};
 use crate::stats::{Bound, SkipReason, Stats};
@@ -55,6 +57,12 @@ pub struct JsonEvent {
     pub response_bytes: u32,
     /// Latency.
     pub latency_us: Option<u32>,
+    /// Transport, when the log says (Zeek `proto`, EVE `proto`).
+    pub transport: Option<crate::event::Transport>,
+    /// How the log saw it (Zeek, EVE: answered, unanswered, unsolicited);
+    /// `None` for JSONL, whose lines are lookups already
+    /// ([`crate::event::LookupOutcome::Event`]).
+    pub outcome: Option<crate::event::LookupOutcome>,
 }
 
 #[derive(Deserialize)]
@@ -163,6 +171,8 @@ pub fn parse_line(line: &str, ev: &mut JsonEvent) -> Result<(), String> {
     set_opt(&mut ev.label, raw.label.as_deref());
     set_opt(&mut ev.scenario, raw.scenario.as_deref());
     ev.response_bytes = raw.response_bytes.unwrap_or(0);
+    ev.transport = None;
+    ev.outcome = None;
     ev.latency_us = raw
         .latency_ms
         .filter(|l| l.is_finite() && *l >= 0.0)
@@ -256,6 +266,8 @@ fn read_bounded_line(
 
 /// Reads events line by line, holding at most one line of the configured cap.
 pub struct JsonlReader {
+    format: LineFormat,
+    tally: LineTally,
     reader: Box<dyn BufRead + Send>,
     line: Vec<u8>,
     lineno: u64,
@@ -285,7 +297,15 @@ impl JsonlReader {
     /// (terminator excluded; raised to [`MIN_MAX_LINE_BYTES`]) are skipped as
     /// [`SkipReason::JsonlLineTooLong`] without being buffered.
     pub fn with_max_line(opened: Opened, name: &str, max_line: usize) -> Self {
+        let format = match opened.kind {
+            InputKind::ZeekTsv => LineFormat::ZeekTsv(Box::default()),
+            InputKind::ZeekJson => LineFormat::ZeekJson,
+            InputKind::SuricataEve => LineFormat::Eve(Box::default()),
+            _ => LineFormat::Jsonl,
+        };
         JsonlReader {
+            format,
+            tally: LineTally::default(),
             reader: opened.reader,
             line: Vec::new(),
             lineno: 0,
@@ -303,7 +323,22 @@ impl JsonlReader {
     /// Read the next valid event into `ev`; bad lines are counted and skipped.
     /// Returns `false` at the end of the file.
     pub fn next_into(&mut self, ev: &mut JsonEvent, stats: &mut Stats) -> bool {
-        while !self.done {
+        loop {
+            if let LineFormat::Eve(p) = &mut self.format {
+                if p.pop_ready(ev) {
+                    self.tally.events += 1;
+                    return true;
+                }
+                if self.done {
+                    if p.flush_all() {
+                        continue;
+                    }
+                    return false;
+                }
+            }
+            if self.done {
+                return false;
+            }
             match read_bounded_line(&mut *self.reader, &mut self.line, self.max_line) {
                 Ok(LineRead::Eof) => self.done = true,
                 Ok(LineRead::TooLong(len)) => {
@@ -322,18 +357,25 @@ impl JsonlReader {
                     let text = match std::str::from_utf8(&self.line) {
                         Ok(t) => t.trim(),
                         Err(e) => {
-                            stats.skip_at(SkipReason::JsonlBadLine, &self.name, "line", n, || {
-                                format!("not UTF-8: {e}")
-                            });
+                            let why = format!("not UTF-8: {e}");
+                            self.tally.bad(n, &why);
+                            stats.skip_at(SkipReason::JsonlBadLine, &self.name, "line", n, || why);
                             continue;
                         }
                     };
                     if text.is_empty() {
                         continue;
                     }
-                    match parse_line(text, ev) {
-                        Ok(()) => return true,
+                    match self.format.parse(text, ev) {
+                        Ok(Parsed::Event) => {
+                            self.tally.events += 1;
+                            return true;
+                        }
+                        Ok(Parsed::Queued) => self.tally.queued += 1,
+                        Ok(Parsed::Header) => {}
+                        Ok(Parsed::Ignored) => self.tally.ignored += 1,
                         Err(why) => {
+                            self.tally.bad(n, &why);
                             stats.skip_at(SkipReason::JsonlBadLine, &self.name, "line", n, || why)
                         }
                     }
@@ -351,7 +393,103 @@ impl JsonlReader {
                 }
             }
         }
-        false
+    }
+}
+
+/// How the lines of a line-oriented input are read.
+#[derive(Debug)]
+enum LineFormat {
+    /// This module's JSONL events.
+    Jsonl,
+    /// Zeek dns.log, ASCII writer.
+    ZeekTsv(Box<ZeekTsv>),
+    /// Zeek dns.log, JSON writer.
+    ZeekJson,
+    /// Suricata EVE; DNS halves wait in the pairer.
+    Eve(Box<EvePairer>),
+}
+
+/// What one good line produced.
+enum Parsed {
+    /// `ev` holds an event.
+    Event,
+    /// Taken in; events come out of the pairer later.
+    Queued,
+    /// A header line.
+    Header,
+    /// A record that is not DNS (another EVE event type).
+    Ignored,
+}
+
+impl LineFormat {
+    fn parse(&mut self, text: &str, ev: &mut JsonEvent) -> Result<Parsed, String> {
+        match self {
+            LineFormat::Jsonl => parse_line(text, ev).map(|()| Parsed::Event),
+            LineFormat::ZeekTsv(z) => z.parse_line(text, ev).map(|l| match l {
+                ZeekLine::Event => Parsed::Event,
+                ZeekLine::Header => Parsed::Header,
+            }),
+            LineFormat::ZeekJson => super::zeek::parse_json_line(text, ev).map(|()| Parsed::Event),
+            LineFormat::Eve(p) => p.parse_line(text).map(|l| match l {
+                EveLine::Dns => Parsed::Queued,
+                EveLine::Ignored => Parsed::Ignored,
+            }),
+        }
+    }
+}
+
+/// How many first bad lines a rejection report names.
+pub const REJECT_EXAMPLES: usize = 3;
+
+/// Per-file line accounting, for telling a file that is wholly rejected.
+#[derive(Debug, Default, Clone)]
+struct LineTally {
+    events: u64,
+    queued: u64,
+    ignored: u64,
+    bad: u64,
+    first_bad: Vec<(u64, String)>,
+}
+
+impl LineTally {
+    fn bad(&mut self, line: u64, why: &str) {
+        self.bad += 1;
+        if self.first_bad.len() < REJECT_EXAMPLES {
+            self.first_bad.push((line, why.to_string()));
+        }
+    }
+}
+
+/// A file none of whose lines gave an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// Lines rejected as bad.
+    pub bad: u64,
+    /// Lines ignored as not DNS (EVE records of other event types).
+    pub ignored: u64,
+    /// The first bad lines: line number and reason.
+    pub first_bad: Vec<(u64, String)>,
+}
+
+impl JsonlReader {
+    /// After the file is read: `Some` when it had lines but not one event
+    /// came of them (every line bad, or nothing DNS in it).
+    pub fn rejection(&self) -> Option<Rejection> {
+        let t = &self.tally;
+        (t.events == 0 && t.queued == 0 && (t.bad > 0 || t.ignored > 0)).then(|| Rejection {
+            bad: t.bad,
+            ignored: t.ignored,
+            first_bad: t.first_bad.clone(),
+        })
+    }
+
+    /// EVE halves emitted without their partner (expired) and pushed out of
+    /// the full pairing map (evicted); zeros for other formats.
+    pub fn pairing_counts(&self) -> (u64, u64) {
+        match &self.format {
+            LineFormat::Eve(p) => (p.expired(), p.evicted()),
+            _ => (0, 0),
+        }
     }
 }
 

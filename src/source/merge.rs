@@ -17,7 +17,8 @@ use std::path::PathBuf;
 
 enum Reader {
     Capture(CaptureReader, OwnedPacket),
-    Jsonl(JsonlReader, JsonEvent),
+    /// Boxed: the line reader carries its format state and tally.
+    Jsonl(Box<JsonlReader>, JsonEvent),
 }
 
 struct Input {
@@ -106,8 +107,11 @@ impl Merger {
                 InputKind::Pcap | InputKind::Pcapng => {
                     Reader::Capture(CaptureReader::new(o, &name)?, OwnedPacket::default())
                 }
-                InputKind::Jsonl => Reader::Jsonl(
-                    JsonlReader::with_max_line(o, &name, limits.max_line_bytes),
+                InputKind::Jsonl
+                | InputKind::ZeekTsv
+                | InputKind::ZeekJson
+                | InputKind::SuricataEve => Reader::Jsonl(
+                    Box::new(JsonlReader::with_max_line(o, &name, limits.max_line_bytes)),
                     JsonEvent::default(),
                 ),
             };
@@ -140,6 +144,49 @@ impl Merger {
                 size: i.size,
             })
             .collect()
+    }
+
+    /// After the run: the first line-oriented input none of whose lines gave
+    /// an event, as [`SourceError::AllRejected`] naming the file, its first
+    /// bad lines and the format its first line most likely is.
+    pub fn check_rejected(&self) -> Result<(), SourceError> {
+        for inp in &self.inputs {
+            let Reader::Jsonl(r, _) = &inp.reader else {
+                continue;
+            };
+            let Some(rej) = r.rejection() else { continue };
+            let examples = if rej.first_bad.is_empty() {
+                "none".to_string()
+            } else {
+                rej.first_bad
+                    .iter()
+                    .map(|(n, why)| format!("line {n}: {why}"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            };
+            return Err(SourceError::AllRejected {
+                path: PathBuf::from(&inp.name),
+                kind: inp.kind.as_str(),
+                bad: rej.bad,
+                ignored: rej.ignored,
+                examples,
+                likely: first_line_guess(&inp.name),
+            });
+        }
+        Ok(())
+    }
+
+    /// EVE pairing counts over all inputs: (expired, evicted).
+    pub fn pairing_counts(&self) -> (u64, u64) {
+        self.inputs
+            .iter()
+            .fold((0, 0), |(e, v), inp| match &inp.reader {
+                Reader::Jsonl(r, _) => {
+                    let (a, b) = r.pairing_counts();
+                    (e + a, v + b)
+                }
+                _ => (e, v),
+            })
     }
 
     /// Total size on disk of all inputs.
@@ -186,6 +233,28 @@ impl Merger {
             },
         })
     }
+}
+
+/// Re-open `name` and guess the format of its first non-blank line.
+fn first_line_guess(name: &str) -> String {
+    let Ok(o) = open(std::path::Path::new(name)) else {
+        return "unknown (the file could not be re-read)".into();
+    };
+    let mut r = o.reader;
+    let mut line = String::new();
+    let mut buf = Vec::new();
+    for _ in 0..16 {
+        buf.clear();
+        let mut limited = std::io::Read::take(&mut r, 64 * 1024);
+        if std::io::BufRead::read_until(&mut limited, b'\n', &mut buf).unwrap_or(0) == 0 {
+            break;
+        }
+        line = String::from_utf8_lossy(&buf).into_owned();
+        if !line.trim().is_empty() {
+            break;
+        }
+    }
+    super::likely_format(&line)
 }
 
 #[cfg(test)]

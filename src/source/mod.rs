@@ -1,12 +1,17 @@
-//! Input sources: capture files (pcap, pcapng, gzip-compressed either) and JSONL
-//! DNS event files, detected by content, merged across files in time order.
+//! Input sources: capture files (pcap, pcapng), JSONL DNS event files, Zeek
+//! dns.log (TSV or JSON) and Suricata EVE (any of them gzip-compressed),
+//! detected by content, merged across files in time order. A dnstap Frame
+//! Streams file is recognised and refused with a clear error (not decoded yet).
 //!
 //! * [`sniff`] looks at the first bytes of a file (never its name) and decides
 //!   what it is; gzip is unwrapped transparently and sniffed again.
 //! * [`savefile::CaptureReader`] streams records with pcap-parser in constant
 //!   memory (a bounded, growable buffer), converting pcap-parser's blocks into
 //!   [`crate::event::RawPacket`]s at this boundary.
-//! * [`jsonl::JsonlReader`] reads one JSON object per line into [`jsonl::JsonEvent`]s.
+//! * [`jsonl::JsonlReader`] reads one JSON object per line into [`jsonl::JsonEvent`]s;
+//!   for Zeek and EVE content it parses each line with [`zeek`] or [`eve`]
+//!   into the same events, and tells a file none of whose lines was usable
+//!   ([`merge::Merger::check_rejected`], [`SourceError::AllRejected`]).
 //! * [`merge::Merger`] holds one open input per file and always yields the item
 //!   with the smallest timestamp next, so several files replay as one stream.
 //!
@@ -14,9 +19,11 @@
 //! [`crate::stats::Stats`] with its location; only a file that cannot be opened
 //! or recognised at all is an [`SourceError`].
 
+pub mod eve;
 pub mod jsonl;
 pub mod merge;
 pub mod savefile;
+pub mod zeek;
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
@@ -51,6 +58,12 @@ pub enum InputKind {
     Pcapng,
     /// One JSON object per line.
     Jsonl,
+    /// Zeek dns.log written by the ASCII (TSV) writer.
+    ZeekTsv,
+    /// Zeek dns.log written as JSON lines.
+    ZeekJson,
+    /// Suricata EVE JSON.
+    SuricataEve,
 }
 
 impl InputKind {
@@ -60,7 +73,15 @@ impl InputKind {
             InputKind::Pcap => "pcap",
             InputKind::Pcapng => "pcapng",
             InputKind::Jsonl => "jsonl",
+            InputKind::ZeekTsv => "zeek-tsv",
+            InputKind::ZeekJson => "zeek-json",
+            InputKind::SuricataEve => "suricata-eve",
         }
+    }
+
+    /// Whether the content is read line by line (everything but captures).
+    pub fn is_lines(self) -> bool {
+        !matches!(self, InputKind::Pcap | InputKind::Pcapng)
     }
 }
 
@@ -83,6 +104,28 @@ pub enum SourceError {
         path: PathBuf,
         /// Hex of the first bytes.
         magic: String,
+    },
+    /// Every line of a line-oriented file was rejected (or none was DNS).
+    #[error("{path}: no usable line (read as {kind}; {bad} bad, {ignored} not DNS); first bad lines: {examples}; this looks like {likely}")]
+    AllRejected {
+        /// File.
+        path: PathBuf,
+        /// How it was read.
+        kind: &'static str,
+        /// Lines rejected.
+        bad: u64,
+        /// Lines ignored as not DNS.
+        ignored: u64,
+        /// The first bad lines, `line N: reason`, joined.
+        examples: String,
+        /// The format its first line most likely is.
+        likely: String,
+    },
+    /// A dnstap Frame Streams file: recognised, not yet decoded (issue 15).
+    #[error("{path}: a dnstap Frame Streams file (content type protobuf:dnstap.Dnstap); dnstap replay is not implemented yet (issue 15); replay a packet capture of the same traffic instead")]
+    DnstapNotYetSupported {
+        /// File.
+        path: PathBuf,
     },
     /// The file is empty.
     #[error("{path}: file is empty")]
@@ -166,10 +209,81 @@ pub fn sniff(head: &[u8]) -> Option<InputKind> {
         }
     }
     let text = head.strip_prefix(&[0xef, 0xbb, 0xbf][..]).unwrap_or(head);
-    match text.iter().find(|b| !b.is_ascii_whitespace()) {
-        Some(b'{') => Some(InputKind::Jsonl),
-        _ => None,
+    let start = text.iter().position(|b| !b.is_ascii_whitespace())?;
+    let text = &text[start..];
+    if text.starts_with(b"#separator") {
+        return Some(InputKind::ZeekTsv);
     }
+    if text.first() != Some(&b'{') {
+        return None;
+    }
+    let first = text.split(|&b| b == b'\n').next().unwrap_or(text);
+    let has = |needle: &[u8]| first.windows(needle.len()).any(|w| w == needle);
+    Some(if has(b"\"event_type\"") {
+        InputKind::SuricataEve
+    } else if has(b"\"id.orig_h\"") {
+        InputKind::ZeekJson
+    } else {
+        InputKind::Jsonl
+    })
+}
+
+/// Whether `head` starts with a Frame Streams START control frame whose
+/// content type is `protobuf:dnstap.Dnstap` (a file written by a resolver's
+/// dnstap output or `fstrm_capture`).
+pub fn is_dnstap_frame_stream(head: &[u8]) -> bool {
+    const CONTENT_TYPE: &[u8] = b"protobuf:dnstap.Dnstap";
+    let be = |i: usize| -> Option<u32> {
+        let b = head.get(i..i.checked_add(4)?)?;
+        Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    // escape (0), control length, START (2), then fields: type 1 = content type.
+    if be(0) != Some(0) || be(8) != Some(2) {
+        return false;
+    }
+    let Some(len) = be(4).map(|l| l as usize) else {
+        return false;
+    };
+    let end = 8usize.saturating_add(len).min(head.len());
+    let mut i = 12;
+    while i + 8 <= end {
+        let (Some(ty), Some(flen)) = (be(i), be(i + 4)) else {
+            return false;
+        };
+        let start = i + 8;
+        let stop = start.saturating_add(flen as usize);
+        if ty == 1 && head.get(start..stop) == Some(CONTENT_TYPE) {
+            return true;
+        }
+        i = stop;
+    }
+    false
+}
+
+/// A human guess at what `line` (the first line of a file) is, for errors.
+pub fn likely_format(line: &str) -> String {
+    let t = line.trim_start_matches('\u{feff}').trim();
+    let has = |n: &str| t.contains(n);
+    if t.starts_with("#separator") || t.starts_with("#fields") || t.starts_with("#path") {
+        return "a Zeek ASCII log (only dns.log is read)".into();
+    }
+    if t.starts_with('{') {
+        if has("\"event_type\"") {
+            return "Suricata EVE JSON (only event_type dns is read)".into();
+        }
+        if has("\"id.orig_h\"") {
+            return "a Zeek JSON log (only dns.log is read)".into();
+        }
+        if has("\"identity\"") && has("\"message\"") {
+            return "dnstap converted to JSON (not read: replay the Frame Streams file)".into();
+        }
+        return "JSON lines, but not sentineldns JSONL (needs ts, host, domain, qtype, rcode)"
+            .into();
+    }
+    if t.contains(',') && !t.contains('\t') {
+        return "CSV (flow CSVs go to `sentineldns flows`)".into();
+    }
+    "text in no format sentineldns reads".into()
 }
 
 fn hex_prefix(b: &[u8]) -> String {
@@ -211,6 +325,11 @@ pub fn open(path: &Path) -> Result<Opened, SourceError> {
     let head = fill_at_least(&mut reader, SNIFF_LEN).map_err(io_err)?;
     if head.is_empty() {
         return Err(SourceError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    if is_dnstap_frame_stream(&head) {
+        return Err(SourceError::DnstapNotYetSupported {
             path: path.to_path_buf(),
         });
     }
@@ -260,7 +379,41 @@ mod tests {
         assert_eq!(sniff(b"  \n{\"ts\":1}"), Some(InputKind::Jsonl));
         assert_eq!(sniff(b"\xef\xbb\xbf{\"ts\":1}"), Some(InputKind::Jsonl));
         assert_eq!(sniff(b"hello world"), None);
+        assert_eq!(
+            sniff(b"#separator \\x09\n#set_separator\t,\n"),
+            Some(InputKind::ZeekTsv)
+        );
+        assert_eq!(
+            sniff(b"{\"ts\":1.5,\"uid\":\"C\",\"id.orig_h\":\"10.0.0.1\"}\n{\"event_type\":1}"),
+            Some(InputKind::ZeekJson)
+        );
+        assert_eq!(
+            sniff(b"{\"timestamp\":\"x\",\"event_type\":\"dns\"}"),
+            Some(InputKind::SuricataEve)
+        );
         assert_eq!(sniff(b""), None);
+    }
+
+    #[test]
+    fn dnstap_frame_streams_are_recognised_and_refused_clearly() {
+        let ct = b"protobuf:dnstap.Dnstap";
+        let mut f = vec![0, 0, 0, 0];
+        f.extend_from_slice(&(4 + 8 + ct.len() as u32).to_be_bytes());
+        f.extend_from_slice(&2u32.to_be_bytes());
+        f.extend_from_slice(&1u32.to_be_bytes());
+        f.extend_from_slice(&(ct.len() as u32).to_be_bytes());
+        f.extend_from_slice(ct);
+        assert!(is_dnstap_frame_stream(&f));
+        assert!(!is_dnstap_frame_stream(&f[..20]));
+        assert!(!is_dnstap_frame_stream(&[
+            0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 2
+        ]));
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("unbound.fstrm");
+        std::fs::write(&p, &f).unwrap();
+        let e = open(&p).err().unwrap().to_string();
+        assert!(e.contains("unbound.fstrm") && e.contains("dnstap"), "{e}");
+        assert!(e.contains("not implemented yet"), "{e}");
     }
 
     #[test]

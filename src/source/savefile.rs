@@ -115,10 +115,13 @@ impl CaptureReader {
                 PcapNGReader::new(INITIAL_BUFFER, opened.reader)
                     .map_err(|e| bad("pcapng", pcap_err_string(&e)))?,
             ),
-            InputKind::Jsonl => {
+            k @ (InputKind::Jsonl
+            | InputKind::ZeekTsv
+            | InputKind::ZeekJson
+            | InputKind::SuricataEve) => {
                 return Err(bad(
                     "pcap",
-                    "JSONL content given to the capture reader".into(),
+                    format!("{} content given to the capture reader", k.as_str()),
                 ))
             }
         };

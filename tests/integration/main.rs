@@ -46,6 +46,7 @@ mod hostile_jsonl;
 mod hostile_spoofed;
 mod hostile_store;
 mod incidents;
+mod inputs_logs;
 mod model_bundle;
 mod outputs;
 mod pairing;
