@@ -147,6 +147,7 @@ pub(crate) fn parse_text(text: &str, file: Option<&Path>) -> Parsed {
                 "limits" => p.config.limits = part.limits,
                 "incidents" => p.config.incidents = part.incidents,
                 "serve" => p.config.serve = part.serve,
+                "triage" => p.config.triage = part.triage,
                 _ => {}
             },
             Err(e) => {
