@@ -146,3 +146,4 @@ pub mod source;
 pub mod stats;
 pub mod store;
 pub mod time;
+pub mod triage;

@@ -306,9 +306,46 @@ pub struct OutputArgs {
     /// e.g. 127.0.0.1:9153 (port 0 picks a free port; the address is printed).
     #[arg(long, value_name = "ADDR")]
     pub metrics: Option<SocketAddr>,
+    /// Triage each incident that opens or escalates with a language model:
+    /// a local Ollama, an OpenAI-compatible server (llama.cpp, vLLM, LM
+    /// Studio, OpenAI) or Anthropic; `off` disables it [default: `[triage]
+    /// provider`, else off]. Triage annotates; it never changes a verdict.
+    #[arg(long, value_enum, value_name = "PROVIDER")]
+    pub triage: Option<sentineldns::triage::Provider>,
+    /// Base URL of the model API [default: the provider's usual address:
+    /// http://127.0.0.1:11434, https://api.openai.com, https://api.anthropic.com].
+    #[arg(long, value_name = "URL")]
+    pub triage_url: Option<String>,
+    /// Model to ask [default: `[triage] model`, else llama3.2, gpt-4o-mini
+    /// or claude-3-5-haiku-latest].
+    #[arg(long, value_name = "NAME")]
+    pub triage_model: Option<String>,
 }
 
 impl OutputArgs {
+    /// `[triage]` from the file with the triage flags laid over it. A
+    /// `--triage` that names another provider than the file's drops the
+    /// file's URL (it belongs to the other provider).
+    pub fn apply_triage(
+        &self,
+        mut t: sentineldns::triage::TriageConfig,
+    ) -> sentineldns::triage::TriageConfig {
+        if let Some(p) = self.triage {
+            if p != t.provider {
+                t.url.clear();
+                t.model.clear();
+            }
+            t.provider = p;
+        }
+        if let Some(u) = &self.triage_url {
+            t.url = u.clone();
+        }
+        if let Some(m) = &self.triage_model {
+            t.model = m.clone();
+        }
+        t
+    }
+
     /// The outputs these flags ask for (settings not on the command line keep
     /// their defaults).
     #[cfg(test)]

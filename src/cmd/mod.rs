@@ -135,6 +135,7 @@ pub fn settings(
         tracing::info!(file = %f.display(), "configuration loaded");
     }
     s.config.outputs = outputs.apply(std::mem::take(&mut s.config.outputs));
+    s.config.triage = outputs.apply_triage(std::mem::take(&mut s.config.triage));
     // The same validation as `config check`, now with the flags applied, and
     // the files the configuration names, before any work is done.
     s.config.validate(s.file.as_deref())?;

@@ -20,6 +20,7 @@
 //! | `[incidents]` | [`IncidentsConfig`] | quiet period that closes an incident, cap on hosts with an open one |
 //! | `[store]` | [`StoreConfig`] | retention of windows in the SQLite database |
 //! | `[serve]` | [`ServeConfig`] | `sentineldns serve`: listen address, token file, predict, body and page caps |
+//! | `[triage]` | [`crate::triage::TriageConfig`] | incident triage by a language model: provider, URL, model, key, queue, batching, retries, breaker |
 //!
 //! Every numeric key has an allowed range ([`Config::bounds`]); a value
 //! outside it is refused by `config check` and by every command that loads
@@ -164,6 +165,8 @@ pub struct Config {
     pub serve: ServeConfig,
     /// `[store]`.
     pub store: StoreConfig,
+    /// `[triage]`.
+    pub triage: crate::triage::TriageConfig,
 }
 
 /// Errors loading or applying a configuration.
@@ -296,6 +299,7 @@ impl Config {
         b.extend(self.incidents.bounds());
         b.extend(self.serve.bounds());
         b.extend(self.store.bounds());
+        b.extend(self.triage.bounds());
         b
     }
 
@@ -334,6 +338,9 @@ impl Config {
             }
         }
         out.extend(self.serve.problems());
+        if let Err(e) = self.triage.validate_url() {
+            out.push(("triage.url", e.to_string()));
+        }
         out
     }
 
@@ -604,6 +611,21 @@ seed = 7
             "page_max",
             "store",
             "keep",
+            "triage",
+            "provider",
+            "url",
+            "api_key_env",
+            "api_key_file",
+            "batch_max",
+            "batch_wait_ms",
+            "timeout_ms",
+            "max_attempts",
+            "backoff_initial_ms",
+            "backoff_max_ms",
+            "breaker_failures",
+            "breaker_cooldown_ms",
+            "shutdown_grace_ms",
+            "max_tokens",
         ];
         for k in keys {
             assert!(

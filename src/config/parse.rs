@@ -148,6 +148,7 @@ pub(crate) fn parse_text(text: &str, file: Option<&Path>) -> Parsed {
                 "incidents" => p.config.incidents = part.incidents,
                 "serve" => p.config.serve = part.serve,
                 "store" => p.config.store = part.store,
+                "triage" => p.config.triage = part.triage,
                 _ => {}
             },
             Err(e) => {

@@ -173,6 +173,7 @@ const TABLES: &[&str] = &[
     "learning",
     "log",
     "limits",
+    "triage",
 ];
 
 /// A dotted key as a reader of the file sees it: `sensor.window` →

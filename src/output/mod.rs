@@ -23,6 +23,7 @@
 //! thread behind a bounded queue, and the metrics server its own thread that
 //! only reads atomics.
 
+pub mod breaker;
 pub mod metrics;
 pub mod ndjson;
 pub mod webhook;
@@ -109,6 +110,7 @@ pub struct Outputs {
     metrics: Arc<Metrics>,
     server: Option<MetricsServer>,
     lookup_lines: bool,
+    triage: Option<crate::triage::Triage>,
 }
 
 impl Outputs {
@@ -137,7 +139,35 @@ impl Outputs {
             webhook,
             metrics,
             server,
+            triage: None,
         })
+    }
+
+    /// Start incident triage by a language model ([`crate::triage`]) as
+    /// `cfg` says (nothing when its provider is `off`).
+    pub fn start_triage(
+        &mut self,
+        cfg: &crate::triage::TriageConfig,
+    ) -> Result<(), crate::triage::TriageError> {
+        if let Some(mut old) = self.triage.take() {
+            old.close();
+        }
+        self.triage = crate::triage::Triage::start(cfg, self.metrics.triage.clone())?;
+        Ok(())
+    }
+
+    /// Whether triage is on.
+    pub fn triage_on(&self) -> bool {
+        self.triage.is_some()
+    }
+
+    /// Write triage records as NDJSON `incident_triage` lines.
+    fn write_triage(&mut self, records: &[crate::triage::TriageRecord]) {
+        if let Some(n) = &mut self.ndjson {
+            for r in records {
+                n.write_value(&r.ndjson());
+            }
+        }
     }
 
     /// The metrics registry (clone the `Arc` to bump it from other threads).
@@ -188,6 +218,7 @@ impl Outputs {
                 n.write_window_in(w, v, incidents.window_ids.get(i).copied().flatten());
             }
         }
+        let mut triaged = Vec::new();
         for e in &incidents.events {
             self.metrics.incident(e.kind);
             if !e.kind.alerts() {
@@ -199,7 +230,23 @@ impl Outputs {
             if let Some(wh) = &self.webhook {
                 wh.offer_incident(e);
             }
+            if let Some(t) = &self.triage {
+                // The window (and verdict) that opened or escalated it: the
+                // last of the batch that joined it.
+                let latest = incidents
+                    .window_ids
+                    .iter()
+                    .rposition(|id| *id == Some(e.incident.id))
+                    .and_then(|i| Some((windows.get(i)?, verdicts.get(i)?)));
+                if let Err(rec) = t.offer(crate::triage::Evidence::new(e, latest)) {
+                    triaged.push(*rec);
+                }
+            }
         }
+        if let Some(t) = &self.triage {
+            triaged.extend(t.drain());
+        }
+        self.write_triage(&triaged);
         if let Some(n) = &mut self.ndjson {
             n.flush();
         }
@@ -235,6 +282,20 @@ impl Outputs {
                 w.breaker().as_str()
             ));
         }
+        if self.triage.is_some() {
+            let t = &self.metrics.triage;
+            out.push(format!(
+                "triage: {} verdicts, {} requests, {} retries, {} failed attempts, {} queue full, {} breaker open, {} at shutdown, breaker {}",
+                t.ok.load(Relaxed),
+                t.requests.load(Relaxed),
+                t.retries.load(Relaxed),
+                crate::triage::FailReason::ALL.iter().map(|r| t.failures(*r)).sum::<u64>(),
+                t.queue_full.load(Relaxed),
+                t.breaker_open.load(Relaxed),
+                t.shutdown.load(Relaxed),
+                t.breaker_state().as_str()
+            ));
+        }
         out
     }
 
@@ -249,6 +310,10 @@ impl Outputs {
     pub fn finish(&mut self) -> Result<(), OutputError> {
         if let Some(wh) = &mut self.webhook {
             wh.close();
+        }
+        if let Some(mut t) = self.triage.take() {
+            let rest = t.close();
+            self.write_triage(&rest);
         }
         self.metrics.set_input_finished();
         match &mut self.ndjson {

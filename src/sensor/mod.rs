@@ -70,6 +70,9 @@ pub enum SensorError {
     /// An output (NDJSON, webhook, metrics server) could not start.
     #[error("starting outputs")]
     Outputs(#[source] OutputError),
+    /// Incident triage (`[triage]`, `--triage`) could not start.
+    #[error("starting incident triage")]
+    Triage(#[source] crate::triage::TriageError),
 }
 
 /// Receives every batch of closed windows with their verdicts after they are
@@ -472,7 +475,10 @@ pub fn open_store(
 /// Where metrics are served is logged and printed on stderr (the port may
 /// have been picked by the OS).
 pub fn start_outputs(settings: &Settings) -> Result<Outputs, SensorError> {
-    let outputs = Outputs::start(&settings.config.outputs).map_err(SensorError::Outputs)?;
+    let mut outputs = Outputs::start(&settings.config.outputs).map_err(SensorError::Outputs)?;
+    outputs
+        .start_triage(&settings.config.triage)
+        .map_err(SensorError::Triage)?;
     if let Some(addr) = outputs.metrics_addr() {
         tracing::info!(%addr, "metrics server listening");
         eprintln!("metrics: serving http://{addr}/metrics and http://{addr}/healthz");

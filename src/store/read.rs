@@ -505,7 +505,7 @@ fn span_filter(
 /// test: it must read the covering index `windows_host_cover`, not the
 /// window rows).
 pub(super) fn hosts_sql(f: &HostFilter) -> (String, Vec<rusqlite::types::Value>) {
-        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    let mut args: Vec<rusqlite::types::Value> = Vec::new();
     let only = match &f.host {
         Some(h) => {
             args.push(h.clone().into());
@@ -538,7 +538,7 @@ pub(super) fn hosts_sql(f: &HostFilter) -> (String, Vec<rusqlite::types::Value>)
 /// The query of one page of windows and its arguments (plans pinned by a
 /// test: flagged-only pages read the partial index `windows_flagged`).
 pub(super) fn windows_sql(f: &WindowFilter) -> (String, Vec<rusqlite::types::Value>) {
-        let feats = FEATURE_NAMES.join(", ");
+    let feats = FEATURE_NAMES.join(", ");
     let mut sql = format!(
         "SELECT id, run_id, host, window_start, window_end, lookups, score, label, reasons, \
          explanation, model_id, incident_id, top_domains, risky_domains, truth_label, qtypes, rcodes, \

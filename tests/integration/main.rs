@@ -57,5 +57,6 @@ mod serve;
 mod simulate;
 mod site_learning;
 mod threat_intel;
+mod triage;
 mod verdicts;
 mod window_signals;

@@ -286,6 +286,72 @@ impl Metrics {
                 ),
             ]);
         }
+        let t = &*self.triage;
+        if t.is_configured() {
+            use crate::triage::FailReason;
+            f.extend([
+                one(
+                    "sentineldns_triage_enqueued_total",
+                    COUNTER,
+                    "Incidents accepted into the triage queue.",
+                    Int(ld(&t.enqueued)),
+                ),
+                one(
+                    "sentineldns_triage_requests_total",
+                    COUNTER,
+                    "Requests made to the language-model API (attempts).",
+                    Int(ld(&t.requests)),
+                ),
+                one(
+                    "sentineldns_triage_verdicts_total",
+                    COUNTER,
+                    "Verdicts received that passed the schema.",
+                    Int(ld(&t.ok)),
+                ),
+                one(
+                    "sentineldns_triage_retries_total",
+                    COUNTER,
+                    "Triage attempts after the first.",
+                    Int(ld(&t.retries)),
+                ),
+                by(
+                    "sentineldns_triage_failures_total",
+                    COUNTER,
+                    "Failed triage attempts, by reason (transport, timeout, http, invalid_response).",
+                    "reason",
+                    FailReason::ALL.map(|r| (r.as_str(), t.failures(r))),
+                ),
+                by(
+                    "sentineldns_triage_dropped_total",
+                    COUNTER,
+                    "Incidents not triaged, by reason (queue_full, breaker_open, shutdown).",
+                    "reason",
+                    [
+                        ("queue_full", ld(&t.queue_full)),
+                        ("breaker_open", ld(&t.breaker_open)),
+                        ("shutdown", ld(&t.shutdown)),
+                    ],
+                ),
+                one(
+                    "sentineldns_triage_breaker_state",
+                    GAUGE,
+                    "Triage circuit breaker: 0 closed, 1 open, 2 half-open.",
+                    Int(t.breaker_state() as u64),
+                ),
+                one(
+                    "sentineldns_triage_breaker_opened_total",
+                    COUNTER,
+                    "Times the triage circuit breaker opened.",
+                    Int(ld(&t.breaker_opened)),
+                ),
+                one(
+                    "sentineldns_triage_queue_depth",
+                    GAUGE,
+                    "Incidents waiting in the triage queue.",
+                    Int(ld(&t.queue_depth)),
+                ),
+            ]);
+        }
         let mut out = String::with_capacity(8192);
         for fam in &f {
             let _ = writeln!(out, "# HELP {} {}", fam.name, fam.help);

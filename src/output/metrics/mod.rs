@@ -269,6 +269,8 @@ pub struct Metrics {
     pub webhook: WebhookMetrics,
     /// NDJSON counters.
     pub ndjson: NdjsonMetrics,
+    /// Incident-triage counters ([`crate::triage`]).
+    pub triage: std::sync::Arc<crate::triage::TriageCounters>,
 }
 
 impl Default for Metrics {
@@ -288,6 +290,7 @@ impl Default for Metrics {
             input_finished: AtomicBool::new(false),
             webhook: WebhookMetrics::default(),
             ndjson: NdjsonMetrics::default(),
+            triage: std::sync::Arc::default(),
         }
     }
 }
