@@ -143,8 +143,46 @@ fn table(out: &mut impl Write, rows: &[StoredIncident]) -> std::io::Result<()> {
         for line in wrap(&i.explanation, WIDTH - 6) {
             writeln!(out, "      {line}")?;
         }
+        if let Some(t) = triage_line(r) {
+            for line in wrap(&t, WIDTH - 6) {
+                writeln!(out, "      {line}")?;
+            }
+        }
     }
     Ok(())
+}
+
+/// The triage of `r` in one line: the model's verdict (an annotation: the
+/// label above is the sensor's), or why there is none; `None` when triage
+/// was off. Model text is attacker-influenced: control characters are
+/// dropped and it is capped.
+fn triage_line(r: &StoredIncident) -> Option<String> {
+    let status = r.triage_status.as_deref()?;
+    let clean = |s: &str, cap: usize| -> String {
+        let t: String = s.chars().filter(|c| !c.is_control()).take(cap).collect();
+        if s.chars().count() > cap {
+            format!("{t}…")
+        } else {
+            t
+        }
+    };
+    let verdict = r.triage.as_ref().map(|t| {
+        format!(
+            "{} {}/100 ({} confidence): {}",
+            clean(t["category"].as_str().unwrap_or("?"), 32),
+            t["threat_score"].as_u64().unwrap_or(0),
+            clean(t["confidence"].as_str().unwrap_or("?"), 16),
+            clean(t["summary"].as_str().unwrap_or(""), 400)
+        )
+    });
+    Some(match (status, verdict) {
+        ("ok", Some(v)) => format!("triage (model, advisory): {v}"),
+        (s, Some(v)) => format!(
+            "triage (model, advisory): {v} [latest update: {}]",
+            clean(s, 200)
+        ),
+        (s, None) => format!("triage: none ({})", clean(s, 200)),
+    })
 }
 
 fn json_row(r: &StoredIncident) -> serde_json::Value {
@@ -166,6 +204,8 @@ fn json_row(r: &StoredIncident) -> serde_json::Value {
         "model_id": i.model_id,
         "explanation": i.explanation,
         "updated_at": i.updated_at,
+        "triage_status": r.triage_status.as_deref().unwrap_or("off"),
+        "triage": r.triage,
     })
 }
 

@@ -111,6 +111,8 @@ pub struct Outputs {
     server: Option<MetricsServer>,
     lookup_lines: bool,
     triage: Option<crate::triage::Triage>,
+    /// Triage results not yet taken by the store ([`Outputs::take_triage`]).
+    triage_done: Vec<crate::triage::TriageRecord>,
 }
 
 impl Outputs {
@@ -140,6 +142,7 @@ impl Outputs {
             metrics,
             server,
             triage: None,
+            triage_done: Vec::new(),
         })
     }
 
@@ -168,6 +171,22 @@ impl Outputs {
                 n.write_value(&r.ndjson());
             }
         }
+        self.triage_done.extend_from_slice(records);
+    }
+
+    /// Triage results finished since the last call, for the store: `(incident
+    /// id, status, verdict JSON)` each ([`crate::store::Store::write_triage`]).
+    pub fn take_triage(&mut self) -> Vec<(i64, String, Option<String>)> {
+        self.triage_done
+            .drain(..)
+            .map(|r| {
+                let verdict = r
+                    .triage
+                    .as_ref()
+                    .and_then(|v| serde_json::to_string(v).ok());
+                (r.incident_id, r.triage_status, verdict)
+            })
+            .collect()
     }
 
     /// The metrics registry (clone the `Arc` to bump it from other threads).

@@ -245,6 +245,10 @@ impl WindowSink for StoreSink {
             )
             .map_err(SensorError::Write)?;
         self.outputs.batch(w, &self.verdicts, &self.incident_batch);
+        let triaged = self.outputs.take_triage();
+        self.store
+            .write_triage(&triaged)
+            .map_err(SensorError::Write)?;
         if let Some(p) = &mut self.printer {
             p.print(w, &self.verdicts);
         }
@@ -776,6 +780,12 @@ impl Sensor {
         let mut sink = self.pipeline.into_sink();
         sink.outputs.publish_stats(&stats);
         let outputs_done = sink.outputs.finish();
+        // Triage that finished after the last batch (within the shutdown
+        // grace) is stored before the run row says the run ended.
+        let triaged = sink.outputs.take_triage();
+        if let Err(e) = sink.store.write_triage(&triaged) {
+            tracing::warn!(error = %e, records = triaged.len(), "triage results not stored");
+        }
         let status = match outcome {
             Ok(s) => s,
             Err(e) => {

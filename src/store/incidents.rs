@@ -17,6 +17,11 @@ pub struct StoredIncident {
     /// The incident.
     #[serde(flatten)]
     pub incident: Incident,
+    /// The verdict of its latest successful language-model triage.
+    pub triage: Option<serde_json::Value>,
+    /// Status of its latest triage (`ok` or why there is none); `None` when
+    /// triage was off.
+    pub triage_status: Option<String>,
 }
 
 /// Filter for [`Store::query_incidents`].
@@ -40,6 +45,10 @@ pub struct IncidentQuery {
 
 const COLUMNS: &str = "id, run_id, host, status, first_seen, last_seen, closed_at, windows, \
      peak_score, peak_label, reasons, domains, model_id, explanation, updated_at";
+
+/// What `query_incidents` reads: the written columns and the triage.
+const READ_COLUMNS: &str = "id, run_id, host, status, first_seen, last_seen, closed_at, windows, \
+     peak_score, peak_label, reasons, domains, model_id, explanation, updated_at, triage, triage_status";
 
 /// Insert or update the incidents of `events` (the last snapshot of each id
 /// wins); `run` is recorded for incidents first written now.
@@ -114,6 +123,10 @@ fn read_row(r: &Row<'_>) -> rusqlite::Result<StoredIncident> {
             explanation: r.get(13)?,
             updated_at: r.get(14)?,
         },
+        triage: r
+            .get::<_, Option<String>>(15)?
+            .and_then(|t| serde_json::from_str(&t).ok()),
+        triage_status: r.get(16)?,
     })
 }
 
@@ -141,7 +154,7 @@ impl Store {
 
     /// Stored incidents matching `q`, ordered by first_seen then id.
     pub fn query_incidents(&self, q: &IncidentQuery) -> Result<Vec<StoredIncident>, StoreError> {
-        let mut sql = format!("SELECT {COLUMNS} FROM incidents WHERE 1=1");
+        let mut sql = format!("SELECT {READ_COLUMNS} FROM incidents WHERE 1=1");
         let mut args: Vec<rusqlite::types::Value> = Vec::new();
         if let Some(h) = &q.host {
             sql.push_str(" AND host = ?");
@@ -182,6 +195,37 @@ impl Store {
             .query_map(params_from_iter(args), read_row)
             .map_err(|e| self.err(e))?;
         rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+    }
+
+    /// Record triage results: `(incident id, status, verdict JSON)` each, in
+    /// one transaction. The status is always the latest; a verdict replaces
+    /// the stored one only when there is one (a later failure keeps the
+    /// earlier verdict and says why the update has none). An id not stored
+    /// (pruned by retention) is skipped.
+    pub fn write_triage(
+        &mut self,
+        rows: &[(i64, String, Option<String>)],
+    ) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let path = self.path.clone();
+        let wrap = |e| StoreError::Sqlite {
+            path: path.clone(),
+            source: e,
+        };
+        let tx = self.conn.transaction().map_err(wrap)?;
+        {
+            let mut st = tx
+                .prepare_cached(
+                    "UPDATE incidents SET triage_status = ?, triage = COALESCE(?, triage) WHERE id = ?",
+                )
+                .map_err(wrap)?;
+            for (id, status, verdict) in rows {
+                st.execute(params![status, verdict, id]).map_err(wrap)?;
+            }
+        }
+        tx.commit().map_err(wrap)
     }
 
     /// Windows stored as part of incident `id`.

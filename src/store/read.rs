@@ -388,6 +388,15 @@ pub struct IncidentRow {
     pub model_id: String,
     /// Explanation of the peak window.
     pub explanation: String,
+    /// Status of the incident's latest language-model triage: `ok`, or why
+    /// there is none (`off` when triage was off for the run that wrote it,
+    /// `queue_full`, `breaker_open`, `failed: …`, `invalid_response: …`,
+    /// `shutdown`). Triage annotates; it never changes the label.
+    pub triage_status: String,
+    /// The verdict of its latest successful triage: `category`,
+    /// `threat_score` 0–100, `confidence`, `summary`, `recommended_actions`.
+    #[schema(value_type = Option<Object>)]
+    pub triage: Option<serde_json::Value>,
 }
 
 /// Filter and page of [`Store::page_incidents`].
@@ -1017,7 +1026,8 @@ impl Store {
     /// One page of incidents matching `f`, in `(first_seen, id)` order.
     pub fn page_incidents(&self, f: &IncidentFilter) -> Result<Vec<IncidentRow>, StoreError> {
         let mut sql = "SELECT id, run_id, host, status, first_seen, last_seen, closed_at, windows, \
-             peak_score, peak_label, reasons, domains, model_id, explanation FROM incidents WHERE 1=1"
+             peak_score, peak_label, reasons, domains, model_id, explanation, triage_status, triage \
+             FROM incidents WHERE 1=1"
             .to_string();
         let mut args: Vec<rusqlite::types::Value> = Vec::new();
         if let Some(h) = &f.host {
@@ -1060,6 +1070,12 @@ impl Store {
                     domains: parse_json(r.get(11)?),
                     model_id: r.get(12)?,
                     explanation: r.get(13)?,
+                    triage_status: r
+                        .get::<_, Option<String>>(14)?
+                        .unwrap_or_else(|| "off".into()),
+                    triage: r
+                        .get::<_, Option<String>>(15)?
+                        .and_then(|t| serde_json::from_str(&t).ok()),
                 })
             })
             .map_err(|e| self.err(e))?;

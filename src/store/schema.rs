@@ -216,6 +216,15 @@ CREATE INDEX windows_flagged ON windows (window_start, id) WHERE label <> 'Norma
 ALTER TABLE windows ADD COLUMN qtypes TEXT;  -- JSON {a, aaaa, txt, null, any, ptr, other_common, rare}
 ALTER TABLE windows ADD COLUMN rcodes TEXT;  -- JSON {noerror, nxdomain, servfail, refused, other, no_response}
 "#,
+    // v10: the language-model triage of an incident (`crate::triage`): the
+    // verdict of its latest successful triage as JSON, and the status of the
+    // latest attempt (`ok`, or why there is none: `queue_full`,
+    // `breaker_open`, `failed: …`, `invalid_response: …`, `shutdown`).
+    // Both NULL when triage was off for the run that wrote it.
+    r#"
+ALTER TABLE incidents ADD COLUMN triage TEXT;
+ALTER TABLE incidents ADD COLUMN triage_status TEXT;
+"#,
 ];
 
 /// Latest schema version.

@@ -199,6 +199,42 @@ fn verdicts_land_in_ndjson_and_a_gullible_model_changes_no_label() {
         assert_eq!(r["triage"]["category"], "false_positive");
         assert_eq!(r["provider"], "ollama");
     }
+    // Stored with the incident (schema v10) and shown by `incidents`; a run
+    // with triage off says so.
+    let stored = |name: &str| -> Vec<Value> {
+        let out = bin()
+            .args(["incidents", "--status", "all", "--format", "json", "--db"])
+            .arg(dir.path().join(format!("{name}.db")))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        json_lines(out.stdout)
+    };
+    let on_rows = stored("on");
+    assert!(!on_rows.is_empty());
+    for r in &on_rows {
+        assert_eq!(r["triage_status"], "ok", "{r}");
+        assert_eq!(r["triage"]["category"], "false_positive", "{r}");
+        assert_ne!(r["peak_label"], "Normal", "{r}");
+    }
+    for r in &stored("off") {
+        assert_eq!(r["triage_status"], "off", "{r}");
+        assert!(r["triage"].is_null(), "{r}");
+    }
+    let table = bin()
+        .args(["incidents", "--status", "all", "--db"])
+        .arg(dir.path().join("on.db"))
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        table.contains("triage (model, advisory): false_positive"),
+        "{table}"
+    );
     // `--triage off` on the command line wins over the file.
     let (_, none) = replay(
         dir.path(),
