@@ -1,6 +1,7 @@
-//! A circuit breaker and capped, jittered exponential backoff, for the
-//! network workers (webhook delivery shares [`BreakerState`]; triage uses
-//! [`Breaker`] and [`backoff`]).
+//! A circuit breaker, capped and jittered exponential backoff, and the
+//! shutdown deadline, for the network workers (webhook delivery shares
+//! [`BreakerState`], [`backoff`], [`later`] and [`Shutdown`]; triage uses
+//! all of them and [`Breaker`]).
 //!
 //! `threshold` consecutive failures open the breaker; while open, requests
 //! are refused at once ([`Admit::Refuse`]); after `cooldown` the next request
@@ -10,6 +11,7 @@
 
 pub use super::metrics::BreakerState;
 use rand::Rng;
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// What the breaker allows for the next request.
@@ -93,6 +95,55 @@ pub fn later(d: Duration) -> Instant {
     now.checked_add(d)
         .or_else(|| now.checked_add(Duration::from_secs(86_400 * 365)))
         .unwrap_or(now)
+}
+
+/// Set once closing starts: the deadline for what a worker still has
+/// queued; its sleeps (backoff, retry-after) end early when they would pass
+/// it.
+#[derive(Debug, Default)]
+pub struct Shutdown {
+    /// `None` until closing starts.
+    pub deadline: Mutex<Option<Instant>>,
+    /// Woken when the deadline is set.
+    pub cv: Condvar,
+}
+
+impl Shutdown {
+    /// The deadline, once closing started.
+    pub fn deadline(&self) -> Option<Instant> {
+        *self.deadline.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether closing started and the deadline has passed.
+    pub fn past(&self) -> bool {
+        self.deadline().is_some_and(|d| Instant::now() >= d)
+    }
+
+    /// Start closing: what is queued may run for `grace` more; sleepers wake.
+    pub fn begin(&self, grace: Duration) {
+        *self.deadline.lock().unwrap_or_else(|p| p.into_inner()) = Some(later(grace));
+        self.cv.notify_all();
+    }
+
+    /// Sleep for `d`; false at once if closing and the sleep would end after
+    /// the deadline.
+    pub fn sleep(&self, d: Duration) -> bool {
+        let end = later(d);
+        let mut g = self.deadline.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if g.is_some_and(|dl| dl < end) {
+                return false;
+            }
+            let now = Instant::now();
+            if now >= end {
+                return true;
+            }
+            g = match self.cv.wait_timeout(g, end - now) {
+                Ok((g, _)) => g,
+                Err(p) => p.into_inner().0,
+            };
+        }
+    }
 }
 
 /// The wait before retry `retry` (1 = the first): `initial · 2^(retry−1)`,

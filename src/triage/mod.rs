@@ -50,6 +50,7 @@ pub use config::{ApiKey, Provider, TriageConfig};
 pub use evidence::Evidence;
 pub use verdict::TriageVerdict;
 
+use crate::output::breaker::Shutdown;
 use crate::output::breaker::{Breaker, BreakerState};
 use rand::SeedableRng;
 use serde::Serialize;
@@ -57,7 +58,7 @@ use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::Duration;
-use worker::{Shutdown, Worker};
+use worker::Worker;
 
 /// Errors of the triage unit.
 #[derive(Debug, thiserror::Error)]
@@ -393,12 +394,8 @@ impl Triage {
     /// still inside a request to a stalled server is left to end with the
     /// process (the sensor never waits on the model, not even at shutdown).
     pub fn close(&mut self) -> Vec<TriageRecord> {
-        if let Ok(mut g) = self.shutdown.deadline.lock() {
-            *g = Some(crate::output::breaker::later(Duration::from_millis(
-                self.cfg.shutdown_grace_ms,
-            )));
-        }
-        self.shutdown.cv.notify_all();
+        self.shutdown
+            .begin(Duration::from_millis(self.cfg.shutdown_grace_ms));
         self.tx = None;
         if let Some(t) = self.thread.take() {
             let wait = Duration::from_millis(self.cfg.shutdown_grace_ms) + Duration::from_secs(1);

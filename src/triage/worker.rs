@@ -10,49 +10,12 @@ use super::config::{ApiKey, TriageConfig};
 use super::evidence::Evidence;
 use super::provider;
 use super::{FailReason, TriageCounters, TriageRecord, TriageStatus};
-use crate::output::breaker::{backoff, later, Admit, Breaker, BreakerState};
+use crate::output::breaker::{backoff, later, Admit, Breaker, BreakerState, Shutdown};
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// Set once closing starts: the deadline for queued requests.
-#[derive(Debug, Default)]
-pub(super) struct Shutdown {
-    pub(super) deadline: Mutex<Option<Instant>>,
-    pub(super) cv: Condvar,
-}
-
-impl Shutdown {
-    fn deadline(&self) -> Option<Instant> {
-        *self.deadline.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn past(&self) -> bool {
-        self.deadline().is_some_and(|d| Instant::now() >= d)
-    }
-
-    /// Sleep for `d`; false at once if closing and the sleep would end after
-    /// the deadline.
-    fn sleep(&self, d: Duration) -> bool {
-        let end = later(d);
-        let mut g = self.deadline.lock().unwrap_or_else(|p| p.into_inner());
-        loop {
-            if g.is_some_and(|dl| dl < end) {
-                return false;
-            }
-            let now = Instant::now();
-            if now >= end {
-                return true;
-            }
-            g = match self.cv.wait_timeout(g, end - now) {
-                Ok((g, _)) => g,
-                Err(p) => p.into_inner().0,
-            };
-        }
-    }
-}
 
 /// Result of one attempt.
 enum Attempt {

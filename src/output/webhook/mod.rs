@@ -48,6 +48,7 @@ pub use config::{
 };
 pub use payload::{incident_payload, slack_payload};
 
+use super::breaker::Shutdown;
 use super::metrics::{BreakerState, Metrics, WebhookDrop};
 use super::OutputError;
 use crate::aggregate::HostWindow;
@@ -58,7 +59,7 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use worker::{later, Shutdown, Worker};
+use worker::Worker;
 
 /// The webhook: a bounded queue and its delivery thread.
 #[derive(Debug)]
@@ -167,10 +168,7 @@ impl Webhook {
     /// Stop accepting alerts, deliver what is queued within the grace period,
     /// and join the worker. Idempotent.
     pub fn close(&mut self) {
-        if let Ok(mut g) = self.shutdown.deadline.lock() {
-            *g = Some(later(self.grace));
-        }
-        self.shutdown.cv.notify_all();
+        self.shutdown.begin(self.grace);
         self.tx = None;
         if let Some(t) = self.thread.take() {
             if t.join().is_err() {

@@ -3,54 +3,12 @@
 //! breaker, and giving up on what is queued when the shutdown grace ends.
 
 use super::WebhookConfig;
+use crate::output::breaker::{later, Shutdown};
 use crate::output::metrics::{BreakerState, Metrics, WebhookDrop};
-use rand::Rng;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::Receiver;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// `now + d`, or a far-away instant when that is not representable (never
-/// panics on overflow).
-pub(super) fn later(d: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(d)
-        .or_else(|| now.checked_add(Duration::from_secs(86_400 * 365)))
-        .unwrap_or(now)
-}
-
-/// Set once closing starts: the deadline for queued deliveries.
-#[derive(Debug, Default)]
-pub(super) struct Shutdown {
-    pub(super) deadline: Mutex<Option<Instant>>,
-    pub(super) cv: Condvar,
-}
-
-impl Shutdown {
-    pub(super) fn deadline(&self) -> Option<Instant> {
-        *self.deadline.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Sleep for `d`; false (at once) if closing and the sleep would end after
-    /// the deadline.
-    pub(super) fn sleep(&self, d: Duration) -> bool {
-        let end = later(d);
-        let mut g = self.deadline.lock().unwrap_or_else(|p| p.into_inner());
-        loop {
-            if g.is_some_and(|dl| dl < end) {
-                return false;
-            }
-            let now = Instant::now();
-            if now >= end {
-                return true;
-            }
-            g = match self.cv.wait_timeout(g, end - now) {
-                Ok((g, _)) => g,
-                Err(p) => p.into_inner().0,
-            };
-        }
-    }
-}
 
 /// Result of one attempt.
 enum Attempt {
@@ -103,13 +61,12 @@ impl Worker {
     }
 
     fn backoff(&mut self, retry: u32) -> Duration {
-        let exp = self
-            .cfg
-            .backoff_initial_ms
-            .saturating_mul(1u64 << (retry - 1).min(30));
-        let d = exp.min(self.cfg.backoff_max_ms);
-        let half = d / 2;
-        Duration::from_millis(half + self.rng.random_range(0..=d - half))
+        crate::output::breaker::backoff(
+            &mut self.rng,
+            self.cfg.backoff_initial_ms,
+            self.cfg.backoff_max_ms,
+            retry,
+        )
     }
 
     fn post(&self, body: &[u8]) -> Attempt {
