@@ -125,7 +125,7 @@ fn attacks_are_confirmed_with_their_pattern_and_held_out_benign_stays_quiet() {
         by.get("benign_holdout.csv")
     );
     assert!(
-        err.contains("benign_holdout.csv: 500 rows, 500 valid, 0 dropped (none); 5 windows: 0 CONFIRMED, 0 SUSPICIOUS, 5 NORMAL"),
+        err.contains("benign_holdout.csv [CIC-IDS2017 (CICFlowMeter-V3; duration in µs)]: 500 rows, 500 valid, 0 dropped (none); 5 windows: 0 CONFIRMED, 0 SUSPICIOUS, 5 NORMAL"),
         "{err}"
     );
     for (file, windows, pattern) in attacks {
@@ -269,7 +269,7 @@ fn run_does_every_stage_and_reads_the_old_header_generation() {
     // "Infinity" Flow Bytes/s row dropped, 298 flows → 2 full windows + a kept
     // partial of 98 (≥ 50).
     assert!(
-        err.contains("Friday-DDos_TrafficLabelling_head299.csv: 299 rows, 298 valid, 1 dropped (1 Infinity); 3 windows"),
+        err.contains("Friday-DDos_TrafficLabelling_head299.csv [CIC-IDS2017 (CICFlowMeter-V3; duration in µs)]: 299 rows, 298 valid, 1 dropped (1 Infinity); 3 windows"),
         "{err}"
     );
     assert!(err.contains("labelled attack windows 0/3"), "{err}");
@@ -308,7 +308,12 @@ fn bad_files_are_skipped_with_a_message_and_the_rest_is_processed() {
     assert!(err.contains("skipped:"), "{err}");
     assert!(err.contains("missing_cols.csv: missing required column(s): Destination Port, Flow Duration, Total Fwd Packets, Total Backward Packets, Total Length of Fwd Packets, Total Length of Bwd Packets, Flow Bytes/s, Flow Packets/s"), "{err}");
     assert!(err.contains("capture.csv: not a CSV text file"), "{err}");
-    assert!(err.contains("benign_holdout.csv: 500 rows"), "{err}");
+    assert!(
+        err.contains(
+            "benign_holdout.csv [CIC-IDS2017 (CICFlowMeter-V3; duration in µs)]: 500 rows"
+        ),
+        "{err}"
+    );
     assert!(err.contains("2 of 3 input files skipped"), "{err}");
 
     // Only unusable files: exit 2.
@@ -397,7 +402,7 @@ fn nan_infinity_and_negative_rows_are_counted() {
     // 200 rows, 10 of each kind of damage: 160 valid → 1 full window, and the
     // 60-flow tail (≥ 50) is kept.
     assert!(
-        err.contains("dirty.csv: 200 rows, 160 valid, 40 dropped (10 unparsable number, 10 NaN, 10 Infinity, 10 negative duration); 2 windows"),
+        err.contains("dirty.csv [CIC-IDS2017 (CICFlowMeter-V3; duration in µs)]: 200 rows, 160 valid, 40 dropped (10 unparsable number, 10 NaN, 10 Infinity, 10 negative duration); 2 windows"),
         "{err}"
     );
 }

@@ -35,6 +35,7 @@ mod evaluate_props;
 mod fleet;
 mod flows_cicids;
 mod flows_drift;
+mod flows_lab;
 mod flows_rules;
 mod flows_unsw;
 mod flows_zscore;

@@ -15,6 +15,12 @@
 //! * [`CsvInput::require`] resolves a list of [`Column`]s (canonical name plus
 //!   aliases) to indices and reports *all* missing ones at once, naming the file.
 //!
+//! * a gzip-compressed file (`.csv.gz`, recognised by its magic bytes, not its
+//!   name) is decompressed on the fly;
+//! * the raw UNSW-NB15_1..4.csv files, which have no header row, are
+//!   recognised by their shape (49 fields, an IP address first) and given the
+//!   published column names ([`UNSW_RAW_HEADER`]).
+//!
 //! Rows are read with [`CsvInput::next_record`]; a row the CSV layer cannot read
 //! (wrong field count, invalid UTF-8) is an error carrying file and line so the
 //! caller can count it as a skip. Line numbers are counted here, one per
@@ -94,6 +100,73 @@ pub enum CsvError {
     },
 }
 
+/// Column names of the raw UNSW-NB15_1..4.csv files, which carry no header
+/// row: the 49 features of `NUSW-NB15_features.csv` (UNSW Canberra), in file
+/// order, spelled as the published training and testing sets spell them.
+pub const UNSW_RAW_HEADER: [&str; 49] = [
+    "srcip",
+    "sport",
+    "dstip",
+    "dsport",
+    "proto",
+    "state",
+    "dur",
+    "sbytes",
+    "dbytes",
+    "sttl",
+    "dttl",
+    "sloss",
+    "dloss",
+    "service",
+    "sload",
+    "dload",
+    "spkts",
+    "dpkts",
+    "swin",
+    "dwin",
+    "stcpb",
+    "dtcpb",
+    "smeansz",
+    "dmeansz",
+    "trans_depth",
+    "res_bdy_len",
+    "sjit",
+    "djit",
+    "stime",
+    "ltime",
+    "sintpkt",
+    "dintpkt",
+    "tcprtt",
+    "synack",
+    "ackdat",
+    "is_sm_ips_ports",
+    "ct_state_ttl",
+    "ct_flw_http_mthd",
+    "is_ftp_login",
+    "ct_ftp_cmd",
+    "ct_srv_src",
+    "ct_srv_dst",
+    "ct_dst_ltm",
+    "ct_src_ltm",
+    "ct_src_dport_ltm",
+    "ct_dst_sport_ltm",
+    "ct_dst_src_ltm",
+    "attack_cat",
+    "label",
+];
+
+/// Whether `first_line` is a data row of a headerless raw UNSW-NB15 file:
+/// 49 comma-separated fields, the first and third IP addresses.
+fn is_unsw_raw_row(first_line: &[u8]) -> bool {
+    let Ok(line) = std::str::from_utf8(first_line) else {
+        return false;
+    };
+    let fields: Vec<&str> = line.trim_end_matches(['\r', '\n']).split(',').collect();
+    fields.len() == UNSW_RAW_HEADER.len()
+        && fields[0].trim().parse::<std::net::IpAddr>().is_ok()
+        && fields[2].trim().parse::<std::net::IpAddr>().is_ok()
+}
+
 /// Canonical form of a header name: trimmed, ASCII lower-case, without spaces,
 /// `_`, `-` or `.`.
 pub fn normalize(h: &str) -> String {
@@ -113,6 +186,8 @@ pub struct CsvInput {
     normalized: Vec<String>,
     /// Line of the last record read (header = 1).
     line: u64,
+    /// No header row in the file: the column names were supplied.
+    headerless: bool,
 }
 
 impl std::fmt::Debug for CsvInput {
@@ -125,13 +200,27 @@ impl std::fmt::Debug for CsvInput {
 }
 
 impl CsvInput {
-    /// Open `path`, refuse binary content, strip a BOM, read the header row.
+    /// Open `path` (gzip-compressed or not), refuse binary content, strip a
+    /// BOM, read the header row (or name the columns of a headerless raw
+    /// UNSW-NB15 file).
     pub fn open(path: &Path) -> Result<Self, CsvError> {
         let io = |source| CsvError::Io {
             path: path.to_path_buf(),
             source,
         };
-        let mut file = BufReader::with_capacity(1 << 16, File::open(path).map_err(io)?);
+        let mut raw = BufReader::with_capacity(1 << 16, File::open(path).map_err(io)?);
+        let gzip = {
+            use std::io::BufRead;
+            raw.fill_buf().map_err(io)?.starts_with(&[0x1f, 0x8b])
+        };
+        let mut file: Box<dyn Read + Send> = if gzip {
+            Box::new(BufReader::with_capacity(
+                1 << 16,
+                flate2::read::MultiGzDecoder::new(raw),
+            ))
+        } else {
+            Box::new(raw)
+        };
         let mut head = Vec::with_capacity(8192);
         (&mut file).take(8192).read_to_end(&mut head).map_err(io)?;
         if head.contains(&0) {
@@ -144,13 +233,48 @@ impl CsvInput {
         } else {
             0
         };
+        let first_line = head[skip..]
+            .split(|b| *b == b'\n')
+            .next()
+            .unwrap_or_default();
+        let unsw_raw = is_unsw_raw_row(first_line);
         let rest: Box<dyn Read + Send> = Box::new(std::io::Cursor::new(head).chain(file));
         let mut rest = rest;
         if skip > 0 {
             let mut bom = [0u8; 3];
             rest.read_exact(&mut bom).map_err(io)?;
         }
-        Self::from_reader(path, rest)
+        if unsw_raw {
+            Ok(Self::headerless(path, rest, &UNSW_RAW_HEADER))
+        } else {
+            Self::from_reader(path, rest)
+        }
+    }
+
+    /// A file without a header row whose columns are `names`; line 1 is the
+    /// first data row.
+    fn headerless(path: &Path, reader: Box<dyn Read + Send>, names: &[&str]) -> Self {
+        let reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(false)
+            .trim(csv::Trim::None)
+            .from_reader(reader);
+        let headers: Vec<String> = names.iter().map(|h| (*h).to_owned()).collect();
+        let normalized = headers.iter().map(|h| normalize(h)).collect();
+        Self {
+            path: path.to_path_buf(),
+            reader,
+            headers,
+            normalized,
+            line: 0,
+            headerless: true,
+        }
+    }
+
+    /// Whether the file had no header row (a raw UNSW-NB15 file, whose
+    /// column names come from [`UNSW_RAW_HEADER`]).
+    pub fn is_headerless(&self) -> bool {
+        self.headerless
     }
 
     /// Read CSV from any reader (tests, stdin); `path` names it in errors.
@@ -181,6 +305,7 @@ impl CsvInput {
             headers,
             normalized,
             line: 1,
+            headerless: false,
         })
     }
 

@@ -21,22 +21,21 @@ pub fn run(name: &str, data: &[u8]) -> bool {
 
 /// A CICFlowMeter CSV file: header, rows, and the flow parser on every row.
 pub fn flow_csv(data: &[u8]) {
-    use crate::cicids::{parse_flow, COLUMNS, LABEL};
+    use crate::cicids::{parse_flow, Layout};
     use crate::csvin::CsvInput;
     let reader = Box::new(std::io::Cursor::new(data.to_vec()));
     let Ok(mut input) = CsvInput::from_reader(std::path::Path::new("fuzz.csv"), reader) else {
         return;
     };
-    let label = input.find(&LABEL);
-    let idx = input.require(&COLUMNS).ok();
+    let layout = Layout::resolve(&input).ok();
     let mut rec = csv::StringRecord::new();
     let mut rows = 0usize;
     loop {
         match input.next_record(&mut rec) {
             Ok(false) => break,
             Ok(true) => {
-                if let Some(idx) = &idx {
-                    let _ = parse_flow(&rec, idx, label);
+                if let Some(layout) = &layout {
+                    let _ = parse_flow(&rec, layout);
                 }
                 for f in rec.iter() {
                     let _ = crate::rules::parse_flow_ts(f);

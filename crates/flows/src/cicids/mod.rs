@@ -4,11 +4,17 @@
 //!
 //! # Stages
 //!
-//! 1. **Read** ([`WindowReader`]): CICFlowMeter CSVs of either header generation
+//! 1. **Read** ([`WindowReader`]): flow CSVs of every [`Dialect`] — CIC-IDS2017
 //!    (the original `" Source IP"`, `" Flow Bytes/s"`, `" Label"` release and the
-//!    re-labelled `"Src IP"`, `"Dst Port"` release) through
-//!    [`crate::csvin`]. Every [`COLUMNS`] entry must be present or the file
-//!    is refused before a single row is read; `Label` is optional. Each row is
+//!    re-labelled `"Src IP"`, `"Dst Port"` release), the Java CICFlowMeter-V4
+//!    (`"Flow Byts/s"`, `"Tot Fwd Pkts"`), the PyPI `cicflowmeter`
+//!    (`flow_byts_s`, `tot_fwd_pkts`) and UNSW-NB15 (`srcip`, `dur` in
+//!    seconds, no rate columns; the raw files without a header row too) —
+//!    through [`crate::csvin`], gzip-compressed or not. The dialect is
+//!    recognised from the header and named in the output; units are
+//!    normalised ([`parse_flow`]). Every column the dialect has must be
+//!    present or the file is refused before a single row is read; `Label` is
+//!    optional. Each row is
 //!    coerced to numbers; a row that cannot be used is dropped and counted under
 //!    exactly one [`InvalidReason`] (the first problem found, in the order of
 //!    that enum).
@@ -57,7 +63,7 @@ use std::path::{Path, PathBuf};
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 
-use super::csvin::{Column, CsvError, CsvInput};
+use super::csvin::{normalize, Column, CsvError, CsvInput};
 use sentineldns_model::container::{write_atomic, Format, FrameError};
 use sentineldns_model::{Bundle, ForestParams, ModelError};
 

@@ -171,6 +171,10 @@ pub const LOGIN_PORTS: [u16; 13] = [
 ///    (low-rate beaconing, not a flood); High when ≥ 2 sources share it.
 /// 4. **DDoS**: concentrated, and either a volume/rate surge (`max z` of bytes,
 ///    packets, packet rate ≥ 3: High) or an internal target (Medium).
+///    **DDoS** (many-source flood): ≥ 80 % of flows to one address and one
+///    port, `z(src IPs) ≥ 3` and ≤ 2 packets per flow — a SYN flood from
+///    many or spoofed sources, where every source is its own one-packet flow
+///    and the destination count cannot fall below a small baseline's; Medium.
 /// 5. **Infiltration**: `z(dst IPs) ≤ −2` and `z(packet rate) ≥ 3`; Medium.
 /// 6. **Web Attack**: `z(src IPs) ≥ 3` and `z(packet rate) ≥ 2` or `z(packets) ≥ 2`; Medium.
 /// 7. **Unknown**, Low.
@@ -216,6 +220,13 @@ pub fn classify(
         if !c.top_dst_public {
             return (Pattern::DDoS, Confidence::Medium);
         }
+    }
+    if c.top_dst_ip_share >= 0.8
+        && c.top_dst_port_share >= 0.8
+        && z[F_SRC] >= 3.0
+        && features[F_PPF] <= 2.0
+    {
+        return (Pattern::DDoS, Confidence::Medium);
     }
     if z[F_DST] <= -2.0 && z[F_PPS] >= 3.0 {
         return (Pattern::Infiltration, Confidence::Medium);

@@ -345,3 +345,110 @@ fn too_few_windows_is_an_error() {
     .unwrap_err();
     assert!(matches!(e, CicidsError::TooFewWindows { found: 2, .. }));
 }
+
+/// The header the PyPI `cicflowmeter` 0.2.0 writes (first columns of the
+/// real file `scripts/real-traffic/flows-lab.sh` produces; the detector reads
+/// only these).
+const PYPI_HEADER: &str = "src_ip,dst_ip,src_port,dst_port,protocol,timestamp,flow_duration,flow_byts_s,flow_pkts_s,fwd_pkts_s,bwd_pkts_s,tot_fwd_pkts,tot_bwd_pkts,totlen_fwd_pkts,totlen_bwd_pkts\n";
+/// The Java CICFlowMeter-V4 header (CSE-CIC-IDS2018 spelling).
+const V4_HEADER: &str = "Flow ID,Src IP,Src Port,Dst IP,Dst Port,Protocol,Timestamp,Flow Duration,Tot Fwd Pkts,Tot Bwd Pkts,TotLen Fwd Pkts,TotLen Bwd Pkts,Flow Byts/s,Flow Pkts/s,Label\n";
+
+#[test]
+fn every_dialect_is_recognised_named_and_normalised() {
+    // The same two flows (1 ms, 3 packets, 150 bytes) in each dialect.
+    let pypi = format!(
+        "{PYPI_HEADER}10.0.0.1,10.0.0.2,40000,443,6,2026-12-04 05:20:00,1000.0,150000.0,3000.0,2000.0,1000.0,2,1,100,50\n\
+         10.0.0.3,8.8.8.8,40001,53,17,2026-12-04 05:20:01,1000.0,150000.0,3000.0,2000.0,1000.0,2,1,100,50\n"
+    );
+    let v4 = format!(
+        "{V4_HEADER}f1,10.0.0.1,40000,10.0.0.2,443,6,04/12/2026 05:20:00,1000,2,1,100,50,150000,3000,Benign\n\
+         f2,10.0.0.3,40001,8.8.8.8,53,17,04/12/2026 05:20:01,1000,2,1,100,50,150000,3000,DDoS\n"
+    );
+    // UNSW-NB15 with its header: dur in seconds, no rate columns.
+    let unsw =
+        "srcip,sport,dstip,dsport,proto,state,dur,sbytes,dbytes,spkts,dpkts,attack_cat,label\n\
+                10.0.0.1,40000,10.0.0.2,443,tcp,FIN,0.001,100,50,2,1,,0\n\
+                10.0.0.3,40001,8.8.8.8,53,udp,CON,0.001,100,50,2,1,DoS,1\n"
+            .to_owned();
+    for (text, dialect, labels) in [
+        (pypi, Dialect::CicflowmeterPython, None),
+        (v4, Dialect::CicflowmeterV4, Some(0.5)),
+        (unsw, Dialect::UnswNb15, Some(0.5)),
+        (
+            format!(
+                "{NEW_HEADER}{}",
+                row("10.0.0.1", "10.0.0.2", 443, "BENIGN")
+                    + &row("10.0.0.3", "8.8.8.8", 53, "DDoS")
+            ),
+            Dialect::Cicids2017,
+            Some(0.5),
+        ),
+    ] {
+        let f = csv_file(&text);
+        let mut r = WindowReader::open(f.path(), 2).unwrap();
+        assert_eq!(r.dialect(), dialect, "{text}");
+        let w = r.next_window().unwrap();
+        assert_eq!(w.flows, 2, "{dialect}");
+        // bytes, packets, sources, destinations, ports, mean bytes/s, mean packets/s, packets/flow
+        assert_eq!(
+            w.features,
+            [300.0, 6.0, 2.0, 2.0, 2.0, 150000.0, 3000.0, 3.0],
+            "{dialect}: units normalised to the CIC-IDS2017 ones"
+        );
+        assert_eq!(w.attack_ratio, labels, "{dialect}");
+    }
+}
+
+#[test]
+fn parse_flow_normalises_the_duration_to_seconds() {
+    let f = csv_file(&format!(
+        "{PYPI_HEADER}10.0.0.1,10.0.0.2,40000,443,6,2026-12-04 05:20:00,14067.0,616336.1,995.2,497.6,497.6,7,7,555,8115\n"
+    ));
+    let mut input = crate::csvin::CsvInput::open(f.path()).unwrap();
+    let layout = Layout::resolve(&input).unwrap();
+    let mut rec = csv::StringRecord::new();
+    assert!(input.next_record(&mut rec).unwrap());
+    let flow = parse_flow(&rec, &layout).unwrap();
+    assert!((flow.duration_s - 0.014067).abs() < 1e-12, "{flow:?}");
+    assert_eq!(flow.packets, 14.0);
+    assert_eq!(flow.bytes, 8670.0);
+    // UNSW-NB15: seconds as written, rates derived (0 for a zero duration).
+    let f = csv_file(
+        "srcip,dstip,dsport,dur,sbytes,dbytes,spkts,dpkts\n10.0.0.1,10.0.0.2,80,2.5,1000,4000,10,10\n10.0.0.1,10.0.0.2,80,0,60,0,1,0\n",
+    );
+    let mut input = crate::csvin::CsvInput::open(f.path()).unwrap();
+    let layout = Layout::resolve(&input).unwrap();
+    assert_eq!(layout.dialect, Dialect::UnswNb15);
+    assert!(input.next_record(&mut rec).unwrap());
+    let flow = parse_flow(&rec, &layout).unwrap();
+    assert_eq!(flow.duration_s, 2.5);
+    assert_eq!(flow.bytes_per_sec, 2000.0);
+    assert_eq!(flow.packets_per_sec, 8.0);
+    assert!(input.next_record(&mut rec).unwrap());
+    let flow = parse_flow(&rec, &layout).unwrap();
+    assert_eq!((flow.bytes_per_sec, flow.packets_per_sec), (0.0, 0.0));
+}
+
+#[test]
+fn raw_unsw_without_header_and_gzip_are_read() {
+    use flate2::write::GzEncoder;
+    // Two rows in the 49-column layout of the raw UNSW-NB15_1..4.csv files
+    // (no header row; attack_cat empty for normal traffic, label 0/1).
+    let normal = "10.40.85.1,33662,10.40.85.30,80,tcp,FIN,0.121478,258,172,252,254,0,0,http,14159.0,9442.0,4,3,255,255,624479720,2126105686,65,57,1,0,2.68,0.03,1421927414,1421927415,40.49,60.73,0.0,0.0,0.0,0,0,1,0,0,1,2,1,1,1,1,1,,0\n";
+    let attack = "175.45.176.1,1464,149.171.126.18,53,udp,CON,0.001119,146,178,254,252,0,0,dns,521894.5,636282.4,2,2,0,0,0,0,73,89,0,0,0.0,0.0,1421927414,1421927414,0.01,0.01,0.0,0.0,0.0,0,0,0,0,0,2,2,1,1,1,1,1,Exploits,1\n";
+    let text = format!("{normal}{attack}");
+    let plain = csv_file(&text);
+    let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(text.as_bytes()).unwrap();
+    let mut zipped = tempfile::NamedTempFile::new().unwrap();
+    zipped.write_all(&gz.finish().unwrap()).unwrap();
+    for f in [plain.path(), zipped.path()] {
+        let mut r = WindowReader::open(f, 2).unwrap();
+        assert_eq!(r.dialect(), Dialect::UnswNb15);
+        let w = r.next_window().expect("both rows read");
+        assert_eq!(w.flows, 2);
+        assert_eq!(w.attack_ratio, Some(0.5));
+        assert_eq!(w.features[0], 258.0 + 172.0 + 146.0 + 178.0);
+        assert_eq!(r.counts().rows, 2, "no row taken for a header");
+    }
+}

@@ -176,8 +176,7 @@ pub fn is_public(ip: IpAddr) -> bool {
 /// Reads one CSV file window by window (see the module docs for the rules).
 pub struct WindowReader {
     input: CsvInput,
-    idx: Vec<usize>,
-    label: Option<usize>,
+    layout: Layout,
     window: usize,
     file: String,
     builder: WindowBuilder,
@@ -186,8 +185,12 @@ pub struct WindowReader {
     next_index: usize,
     first_flow: u64,
     last_error_line: Option<u64>,
+    first_bad: Vec<(u64, InvalidReason)>,
     done: bool,
 }
+
+/// How many rejected rows a reader remembers (line and reason) for messages.
+pub const FIRST_BAD_ROWS: usize = 3;
 
 impl fmt::Debug for WindowReader {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -211,13 +214,11 @@ impl WindowReader {
         if window == 0 {
             return Err(CicidsError::BadWindow);
         }
-        let idx = input.require(&COLUMNS)?;
-        let label = input.find(&LABEL);
+        let layout = Layout::resolve(&input)?;
         let file = input.path().display().to_string();
         Ok(WindowReader {
             input,
-            idx,
-            label,
+            layout,
             window,
             file,
             builder: WindowBuilder::default(),
@@ -226,13 +227,19 @@ impl WindowReader {
             next_index: 0,
             first_flow: 0,
             last_error_line: None,
+            first_bad: Vec::new(),
             done: false,
         })
     }
 
     /// Whether the file has a label column.
     pub fn has_labels(&self) -> bool {
-        self.label.is_some()
+        self.layout.has_label()
+    }
+
+    /// The file's flow exporter dialect.
+    pub fn dialect(&self) -> Dialect {
+        self.layout.dialect
     }
 
     /// Row counts so far (complete once [`next_window`](Self::next_window) returned `None`).
@@ -246,7 +253,7 @@ impl WindowReader {
             match self.input.next_record(&mut self.rec) {
                 Ok(true) => {
                     self.counts.rows += 1;
-                    match parse_flow(&self.rec, &self.idx, self.label) {
+                    match parse_flow(&self.rec, &self.layout) {
                         Ok(flow) => {
                             self.counts.valid += 1;
                             self.builder.push(&flow);
@@ -254,7 +261,7 @@ impl WindowReader {
                                 return Some(self.emit());
                             }
                         }
-                        Err(reason) => self.counts.count(reason),
+                        Err(reason) => self.reject(reason),
                     }
                 }
                 Ok(false) => self.done = true,
@@ -267,7 +274,7 @@ impl WindowReader {
                     } else {
                         self.last_error_line = Some(line);
                         self.counts.rows += 1;
-                        self.counts.count(InvalidReason::Malformed);
+                        self.reject(InvalidReason::Malformed);
                     }
                 }
             }
@@ -283,6 +290,40 @@ impl WindowReader {
             self.builder = WindowBuilder::default();
             None
         }
+    }
+
+    fn reject(&mut self, reason: InvalidReason) {
+        self.counts.count(reason);
+        if self.first_bad.len() < FIRST_BAD_ROWS {
+            self.first_bad.push((self.input.line(), reason));
+        }
+    }
+
+    /// The first rejected rows (line, reason), at most [`FIRST_BAD_ROWS`].
+    pub fn first_bad(&self) -> &[(u64, InvalidReason)] {
+        &self.first_bad
+    }
+
+    /// When the file had rows and every one was rejected (call after the
+    /// last window): the error to report, naming the file, the dialect it
+    /// was read as, and the first bad lines. `None` otherwise.
+    pub fn unusable(&self) -> Option<String> {
+        if self.counts.rows == 0 || self.counts.valid > 0 {
+            return None;
+        }
+        let lines: Vec<String> = self
+            .first_bad
+            .iter()
+            .map(|(line, r)| format!("line {line}: {}", r.as_str()))
+            .collect();
+        Some(format!(
+            "{}: no usable row (read as {}; {} rows, all dropped: {}); first bad lines: {}",
+            self.file,
+            self.layout.dialect.describe(),
+            self.counts.rows,
+            self.counts.invalid_summary(),
+            lines.join("; ")
+        ))
     }
 
     fn emit(&mut self) -> FlowWindow {

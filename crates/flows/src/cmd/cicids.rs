@@ -8,8 +8,8 @@
 
 use crate::alert::{AlertBatch, AlertSink, FlowAlert};
 use crate::cicids::{
-    Baseline, BaselineOptions, Decision, FlowWindow, RowCounts, WindowReader, WindowVerdict, ZVote,
-    FEATURES,
+    Baseline, BaselineOptions, Decision, Dialect, FlowWindow, RowCounts, WindowReader,
+    WindowVerdict, ZVote, FEATURES,
 };
 use crate::cli::{
     FlowsBaselineArgs, FlowsForestArgs, FlowsMonitorArgs, FlowsOutputArgs, FlowsRunArgs,
@@ -76,10 +76,11 @@ fn save(b: &Baseline, path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn file_line(path: &Path, c: &RowCounts, windows: usize) -> String {
+fn file_line(path: &Path, dialect: Dialect, c: &RowCounts, windows: usize) -> String {
     let mut s = format!(
-        "{}: {} rows, {} valid, {} dropped ({}); {} windows",
+        "{} [{}]: {} rows, {} valid, {} dropped ({}); {} windows",
         path.display(),
+        dialect.describe(),
         c.rows,
         c.valid,
         c.invalid_total(),
@@ -115,13 +116,16 @@ fn build_baseline(
         while let Some(w) = r.next_window() {
             windows.push(w);
         }
+        if let Some(e) = r.unusable() {
+            anyhow::bail!("{e}");
+        }
         let attacks = windows[before..]
             .iter()
             .filter(|w| w.attack_ratio.is_some_and(|x| x > 0.0))
             .count();
         eprintln!(
             "baseline {}",
-            file_line(path, r.counts(), windows.len() - before)
+            file_line(path, r.dialect(), r.counts(), windows.len() - before)
         );
         if attacks > 0 {
             eprintln!(
@@ -413,6 +417,8 @@ fn monitor_files(
     let mut total = Tally::default();
     let mut read_files = 0usize;
     let mut skipped = 0usize;
+    let mut dialects: BTreeMap<String, &'static str> = BTreeMap::new();
+    let mut unusable: Vec<String> = Vec::new();
     let stdout = std::io::stdout();
     let mut stdout = stdout.lock();
     for path in files {
@@ -425,6 +431,7 @@ fn monitor_files(
             }
         };
         read_files += 1;
+        dialects.insert(path.display().to_string(), r.dialect().id());
         let mut tally = Tally::default();
         let mut windows = 0usize;
         while let Some(w) = r.next_window() {
@@ -446,7 +453,12 @@ fn monitor_files(
                 records.push(record(&v));
             }
         }
-        eprintln!("{}: {}", file_line(path, r.counts(), windows), tally.line());
+        eprintln!(
+            "{}: {}",
+            file_line(path, r.dialect(), r.counts(), windows),
+            tally.line()
+        );
+        unusable.extend(r.unusable());
     }
     stdout.flush()?;
     if let Some((mut w, p)) = csv_out {
@@ -479,6 +491,7 @@ fn monitor_files(
             "detector": "cicids",
             "window_flows": b.window(),
             "files_read": read_files,
+            "dialects": dialects,
             "files_skipped": skipped,
             "confirmed": total.decisions[Decision::Confirmed as usize],
             "suspicious": total.decisions[Decision::Suspicious as usize],
@@ -500,6 +513,11 @@ fn monitor_files(
             "{skipped} of {} input files skipped (see above)",
             files.len()
         );
+    }
+    if !unusable.is_empty() {
+        // Everything usable was scored and stored above; a file none of whose
+        // rows could be read is still a failed run, never a silent success.
+        anyhow::bail!("{}", unusable.join("\n"));
     }
     Ok(ExitCode::SUCCESS)
 }
