@@ -19,9 +19,20 @@ fn main() -> ExitCode {
     cli::init_tracing(&cli);
     match cmd::run(cli) {
         Ok(code) => code,
+        // A reader that went away (`sentineldns windows | head`) is not an
+        // error: stop quietly, as cat, grep and ripgrep do.
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::from(2)
         }
     }
+}
+
+/// Whether `err` comes from writing to a closed pipe.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }

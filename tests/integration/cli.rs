@@ -598,3 +598,39 @@ fn logs_on_a_pipe_have_no_colour_escapes() {
     assert!(err.contains("INFO"), "{err}");
     assert!(!err.contains('\u{1b}'), "{err:?}");
 }
+
+#[test]
+fn a_closed_pipe_ends_listing_commands_quietly() {
+    // `sentineldns windows | head -1`: once the reader is gone the command
+    // stops with exit 0 and says nothing (no "Broken pipe" error, no exit 2).
+    let dir = tempfile::tempdir().unwrap();
+    let input = sample_jsonl(dir.path(), "in.jsonl");
+    let db = dir.path().join("p.db");
+    bin()
+        .arg("replay")
+        .arg(&input)
+        .arg("--db")
+        .arg(&db)
+        .assert()
+        .success();
+    for args in [
+        vec!["windows"],
+        vec!["windows", "--format", "json"],
+        vec!["alerts"],
+        vec!["incidents"],
+    ] {
+        let mut child = util::sensor()
+            .args(&args)
+            .arg("--db")
+            .arg(&db)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take()); // the reader goes away before the first line
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {:?} {stderr}", out.status);
+        assert!(!stderr.contains("Broken pipe"), "{args:?}: {stderr}");
+    }
+}
