@@ -20,6 +20,7 @@ use sentineldns_flows::cli::FlowsArgs;
 use std::path::PathBuf;
 
 mod config;
+mod docs;
 mod logging;
 mod model;
 mod run;
@@ -28,6 +29,7 @@ mod stored;
 mod values;
 
 pub use config::*;
+pub use docs::*;
 pub use logging::*;
 pub use model::*;
 pub use run::*;
@@ -125,6 +127,11 @@ pub enum Command {
     /// (--token-file). Reads the database while a sensor writes it.
     /// SIGINT/SIGTERM stop it.
     Serve(ServeArgs),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell), e.g.
+    /// `sentineldns completions bash > /etc/bash_completion.d/sentineldns`.
+    Completions(CompletionsArgs),
+    /// Print the man page, or write one page per command with `--out DIR`.
+    Man(ManArgs),
 }
 
 #[cfg(test)]

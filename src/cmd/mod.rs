@@ -10,6 +10,7 @@
 pub mod alerts;
 pub mod capture;
 pub mod config;
+pub mod docs;
 pub mod evaluate;
 pub mod flows;
 pub mod incidents;
@@ -50,6 +51,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Flows(a) => flows::run(a),
         Command::Config(a) => config::run(a, cli.config.as_deref()),
         Command::Serve(a) => serve::run(a, cli.config.as_deref()),
+        Command::Completions(a) => docs::completions(a),
+        Command::Man(a) => docs::man(a),
     }
 }
 

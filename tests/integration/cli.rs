@@ -634,3 +634,57 @@ fn a_closed_pipe_ends_listing_commands_quietly() {
         assert!(!stderr.contains("Broken pipe"), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn completions_and_man_pages_are_generated_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    // bash: a script bash itself accepts, offering every subcommand.
+    let out = bin().args(["completions", "bash"]).output().unwrap();
+    assert!(out.status.success());
+    let script = String::from_utf8(out.stdout).unwrap();
+    let path = dir.path().join("sentineldns.bash");
+    std::fs::write(&path, &script).unwrap();
+    let syntax = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(&path)
+        .output()
+        .expect("bash runs");
+    assert!(
+        syntax.status.success(),
+        "{}",
+        String::from_utf8_lossy(&syntax.stderr)
+    );
+    for word in ["replay", "capture", "serve", "flows", "--db", "--ndjson"] {
+        assert!(script.contains(word), "bash completion lacks {word}");
+    }
+    for shell in ["zsh", "fish"] {
+        let out = bin().args(["completions", shell]).output().unwrap();
+        assert!(out.status.success(), "{shell}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("replay"),
+            "{shell}"
+        );
+    }
+    // man: one page per command, each a roff page titled with its name.
+    let man = dir.path().join("man");
+    bin().args(["man", "--out"]).arg(&man).assert().success();
+    for page in [
+        "sentineldns",
+        "sentineldns-replay",
+        "sentineldns-capture",
+        "sentineldns-serve",
+        "sentineldns-config-check",
+        "sentineldns-flows-run",
+    ] {
+        let text = std::fs::read_to_string(man.join(format!("{page}.1")))
+            .unwrap_or_else(|e| panic!("{page}.1: {e}"));
+        assert!(
+            text.contains(&format!(".TH {page} 1")),
+            "{page}: {}",
+            &text[..200.min(text.len())]
+        );
+        assert!(text.contains(".SH SYNOPSIS"), "{page}");
+    }
+    let out = bin().arg("man").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains(".TH sentineldns 1"));
+}
