@@ -35,8 +35,19 @@ else
 fi
 
 t0=$(date +%s)
-# cargo-deb builds the release binary itself (and strips its debug info).
-out=$(cargo deb --strip "${build_args[@]}" | tail -n 1)
+# The release binary first: the man pages and shell completions the package
+# installs are generated from its command line.
+cargo build --release --locked "${build_args[@]}" >&2
+rm -rf target/assets
+target/release/sentineldns man --out target/assets/man >&2
+gzip -9n target/assets/man/*.1
+gzip -9nc CHANGELOG.md > target/assets/changelog.gz
+mkdir -p target/assets/completions
+target/release/sentineldns completions bash > target/assets/completions/sentineldns
+target/release/sentineldns completions zsh > target/assets/completions/_sentineldns
+target/release/sentineldns completions fish > target/assets/completions/sentineldns.fish
+# cargo-deb packages that binary (stripped of its debug info).
+out=$(cargo deb --no-build --strip "${build_args[@]}" | tail -n 1)
 log "built in $(( $(date +%s) - t0 ))s"
 if [ ! -f "$out" ]; then
     log "cargo deb did not report a package (got: $out)"

@@ -36,12 +36,25 @@ for f in /usr/bin/sentineldns \
          /usr/share/sentineldns/default.bin \
          /usr/share/doc/sentineldns/README.md \
          /usr/share/doc/sentineldns/config.md \
-         /usr/share/doc/sentineldns/install.md; do
+         /usr/share/doc/sentineldns/install.md \
+         /usr/share/doc/sentineldns/changelog.gz \
+         /usr/share/doc/sentineldns/changelog.Debian.gz \
+         /usr/share/man/man1/sentineldns.1.gz \
+         /usr/share/man/man1/sentineldns-replay.1.gz \
+         /usr/share/man/man1/sentineldns-capture.1.gz \
+         /usr/share/bash-completion/completions/sentineldns \
+         /usr/share/zsh/vendor-completions/_sentineldns \
+         /usr/share/fish/vendor_completions.d/sentineldns.fish; do
     [ -e "$f" ] || fail "$f missing"
 done
 dpkg-query -W -f='${Conffiles}\n' sentineldns | grep -q /etc/sentineldns/sentineldns.toml \
     || fail "the configuration is not a conffile"
 getent passwd sentineldns >/dev/null || fail "system user sentineldns not created"
+depends=$(dpkg-query -W -f='${Depends}' sentineldns)
+echo "$depends" | grep -q 'libc6' || fail "Depends lacks libc6 (\$auto): $depends"
+echo "$depends" | grep -q 'libpcap0.8' || fail "Depends lacks libpcap (\$auto): $depends"
+zcat /usr/share/man/man1/sentineldns-replay.1.gz | grep -q '^.TH sentineldns-replay 1' || fail "man page sentineldns-replay"
+bash -n /usr/share/bash-completion/completions/sentineldns || fail "bash completion does not parse"
 [ -d /var/lib/sentineldns ] || fail "/var/lib/sentineldns not created"
 [ "$(stat -c %U /var/lib/sentineldns)" = sentineldns ] || fail "/var/lib/sentineldns not owned by sentineldns"
 
@@ -87,5 +100,6 @@ rm -rf "$work"
 trap - EXIT
 cleanup
 [ ! -e /usr/bin/sentineldns ] || fail "binary left after dpkg -r"
-! getent passwd sentineldns >/dev/null || fail "user left after purge"
+getent passwd sentineldns >/dev/null || fail "the system user must stay after purge (Debian policy)"
+[ ! -e /var/lib/sentineldns ] || fail "/var/lib/sentineldns left after purge"
 step "OK"
