@@ -76,7 +76,7 @@ fn main() -> std::io::Result<()> {
     print!("{}", render_table(&e));
     std::fs::write(
         &out,
-        render_html(&e, &ws, "sentineldns evaluation — synthetic replay"),
+        render_html(&e, &ws, "sentineldns evaluation — synthetic replay", &[]),
     )?;
     eprintln!("wrote {out}");
     Ok(())

@@ -5,7 +5,7 @@ use crate::cli::{EvalFormat, EvaluateArgs};
 use anyhow::Context;
 use sentineldns::aggregate::HostWindow;
 use sentineldns::evaluate::{
-    evaluate, render_html, render_json, render_review, render_table, ScoredWindow,
+    evaluate, render_html, render_json, render_review, render_table, ModelLines, ScoredWindow,
 };
 use sentineldns::event::MICROS;
 use serde::Deserialize;
@@ -109,6 +109,12 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
         ..Default::default()
     };
     let mut verdicts = Vec::with_capacity(windows.len());
+    // The models that scored the windows, whose thresholds the report draws.
+    let mut models = vec![ModelLines {
+        name: format!("prior {}", det.id()),
+        unusual: det.bundle().thresholds.unusual,
+        likely: det.bundle().thresholds.likely,
+    }];
     for i in 0..a.inputs.len() {
         let ws: Vec<HostWindow> = windows
             .iter()
@@ -120,6 +126,13 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
             fitted,
         } = sentineldns::learn::score_offline(&ws, &det, &learning)
             .with_context(|| format!("scoring {}", a.inputs[i].display()))?;
+        for (d, _) in &fitted {
+            models.push(ModelLines {
+                name: format!("site model {}", d.id()),
+                unusual: d.bundle().thresholds.unusual,
+                likely: d.bundle().thresholds.likely,
+            });
+        }
         for (d, r) in &fitted {
             eprintln!(
                 "{}: site model {} fitted on {} windows ({} left out for evidence, {} trimmed) from {} to {}; thresholds {:.3} / {:.3}",
@@ -206,7 +219,7 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        std::fs::write(r, render_html(&e, &scored, &title))
+        std::fs::write(r, render_html(&e, &scored, &title, &models))
             .with_context(|| format!("writing {}", r.display()))?;
         eprintln!("wrote report {}", r.display());
     }

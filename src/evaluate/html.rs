@@ -9,23 +9,37 @@
 //!
 //! Timelines: x = time (UTC), y = score in \[0, 1\]; a light red band behind every
 //! stretch covered by ground-truth malicious windows; dashed reference lines at
-//! [`UNUSUAL_THRESHOLD`] and [`LIKELY_THRESHOLD`]; one point per window at its
+//! the "Unusual" and "Likely Compromise" thresholds of every model that scored
+//! the windows ([`ModelLines`]: the shipped prior's own, and each site model's);
+//! one point per window at its
 //! mid-time, grey for `Normal`, orange for `Unusual`, red for `Likely Compromise`,
 //! purple for any other label. Hosts with incidents come first (by name), then benign
 //! hosts (most false alerts first, then by name); at most [`MAX_HOST_PLOTS`] are drawn
-//! and the page says how many were left out. Output is deterministic.
+//! and the page says how many were left out. A precision–recall and a ROC curve
+//! of the window ranking (score against ground truth) follow the summary.
+//! Output is deterministic.
 
 use super::metrics::rank_score;
 use super::render::{fmt_duration, fmt_rate, fmt_ratio, fmt_ts, metric_rows, COLUMNS};
 use super::{Evaluation, ReviewItem, ScoredWindow, NORMAL_LABEL};
 use plotters::prelude::*;
+use sentineldns_model::metrics::{pr_curve, roc_curve};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-/// Score reference line for "Unusual" (drawing only; flagging uses the labels).
-pub const UNUSUAL_THRESHOLD: f64 = 0.45;
-/// Score reference line for "Likely Compromise" (drawing only).
-pub const LIKELY_THRESHOLD: f64 = 0.75;
+/// A model whose thresholds the timelines draw (drawing only: flagging uses
+/// the verdict labels the model gave).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelLines {
+    /// How the page names it (model id, "prior", "site model …").
+    pub name: String,
+    /// Its "Unusual" score threshold.
+    pub unusual: f64,
+    /// Its "Likely Compromise" score threshold.
+    pub likely: f64,
+}
+/// Curve chart size in pixels (width, height) of the PR and ROC pair.
+pub const CURVE_SIZE: (u32, u32) = (760, 340);
 /// At most this many host timelines are drawn.
 pub const MAX_HOST_PLOTS: usize = 60;
 /// At most this many incident rows are listed.
@@ -133,7 +147,10 @@ fn label_style(label: &str) -> (RGBColor, i32) {
 }
 
 /// Draw one host's timeline as an SVG string.
-fn host_svg(ws: &[&ScoredWindow]) -> Result<String, Box<dyn std::error::Error>> {
+fn host_svg(
+    ws: &[&ScoredWindow],
+    models: &[ModelLines],
+) -> Result<String, Box<dyn std::error::Error>> {
     // x axis in f64 *hours since the hour at or before the first window*: plotters
     // then puts ticks on round hour counts, i.e. on whole clock hours (or round
     // fractions of an hour for short spans). f64 also avoids the plain i64
@@ -182,13 +199,18 @@ fn host_svg(ws: &[&ScoredWindow]) -> Result<String, Box<dyn std::error::Error>> 
                 BAND.mix(0.18).filled(),
             )
         }))?;
-        for (t, color) in [(UNUSUAL_THRESHOLD, ORANGE), (LIKELY_THRESHOLD, DARK_RED)] {
-            chart.draw_series(DashedLineSeries::new(
-                vec![(x0, t), (x1, t)],
-                6,
-                4,
-                color.mix(0.8).stroke_width(1),
-            ))?;
+        for (i, m) in models.iter().enumerate() {
+            // the first model dashed, the next ones dotted ever finer
+            let (dash, gap) = if i == 0 { (6, 4) } else { (2, 2 + i as u32) };
+            for (t, color) in [(m.unusual, ORANGE), (m.likely, DARK_RED)] {
+                let t = rank_score(t);
+                chart.draw_series(DashedLineSeries::new(
+                    vec![(x0, t), (x1, t)],
+                    dash,
+                    gap,
+                    color.mix(0.8).stroke_width(1),
+                ))?;
+            }
         }
         chart.draw_series(LineSeries::new(
             ws.iter().map(|w| (mid(w), rank_score(w.score))),
@@ -219,8 +241,79 @@ th{background:#f3f3f3}td.l,th.l{text-align:left}tr.overall td{font-weight:bold;b
 dl{font-size:13px}dt{font-weight:bold;margin-top:6px}dd{margin-left:18px}\
 svg{display:block}";
 
-/// Render the report. `windows` must be the rows `e` was computed from.
-pub fn render_html(e: &Evaluation, windows: &[ScoredWindow], title: &str) -> String {
+/// The precision–recall and ROC curves of the window ranking as one SVG.
+fn curves_svg(rows: &[(bool, f64)]) -> Result<String, Box<dyn std::error::Error>> {
+    let pr = pr_curve(rows);
+    let roc = roc_curve(rows);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, CURVE_SIZE).into_drawing_area();
+        root.fill(&WHITE)?;
+        let (left, right) = root.split_horizontally(CURVE_SIZE.0 / 2);
+        for (area, points, caption, x_desc, y_desc, step) in [
+            (&left, &pr, "precision–recall", "recall", "precision", true),
+            (
+                &right,
+                &roc,
+                "ROC",
+                "false-positive rate",
+                "true-positive rate",
+                false,
+            ),
+        ] {
+            let mut chart = ChartBuilder::on(area)
+                .caption(caption, ("sans-serif", 14))
+                .margin(10)
+                .x_label_area_size(34)
+                .y_label_area_size(44)
+                .build_cartesian_2d(0f64..1f64, 0f64..1.02f64)?;
+            chart
+                .configure_mesh()
+                .x_labels(6)
+                .y_labels(6)
+                .x_desc(x_desc)
+                .y_desc(y_desc)
+                .x_label_formatter(&|v| format!("{v:.1}"))
+                .y_label_formatter(&|v| format!("{v:.1}"))
+                .light_line_style(RGBColor(238, 238, 238))
+                .bold_line_style(RGBColor(215, 215, 215))
+                .label_style(("sans-serif", 11))
+                .draw()?;
+            if !step {
+                chart.draw_series(DashedLineSeries::new(
+                    vec![(0.0, 0.0), (1.0, 1.0)],
+                    4,
+                    4,
+                    GREY.stroke_width(1),
+                ))?;
+            }
+            // PR as the step function average precision integrates; ROC as segments.
+            let mut line: Vec<(f64, f64)> = Vec::with_capacity(points.len() * 2);
+            for &(x, y) in points.iter() {
+                if step {
+                    if let Some(&(_, py)) = line.last() {
+                        line.push((x, py));
+                    } else {
+                        line.push((0.0, y));
+                    }
+                }
+                line.push((x, y));
+            }
+            chart.draw_series(LineSeries::new(line, LINE.stroke_width(2)))?;
+        }
+        root.present()?;
+    }
+    Ok(svg)
+}
+
+/// Render the report. `windows` must be the rows `e` was computed from;
+/// `models` are the models that scored them (their thresholds are drawn).
+pub fn render_html(
+    e: &Evaluation,
+    windows: &[ScoredWindow],
+    title: &str,
+    models: &[ModelLines],
+) -> String {
     let mut h = String::new();
     let t = escape(title);
     let _ = write!(
@@ -280,6 +373,37 @@ pub fn render_html(e: &Evaluation, windows: &[ScoredWindow], title: &str) -> Str
          overall row. Detected = incidents with a flagged window / incidents. Delays over \
          detected incidents.</p>\n",
     );
+
+    // curves
+    h.push_str("<h2>Precision–recall and ROC</h2>\n");
+    let rows: Vec<(bool, f64)> = windows
+        .iter()
+        .map(|w| (w.truth_malicious, w.score))
+        .collect();
+    if rows.iter().any(|r| r.0) && rows.iter().any(|r| !r.0) {
+        let _ = writeln!(
+            h,
+            "<p class=\"note\">Every window ranked by its score against ground truth \
+             (PR-AUC {}, ROC-AUC {}; dashed: chance).</p>",
+            fmt_ratio(e.overall.pr_auc),
+            fmt_ratio(e.overall.roc_auc)
+        );
+        match curves_svg(&rows) {
+            Ok(svg) => h.push_str(&svg),
+            Err(err) => {
+                let _ = write!(
+                    h,
+                    "<p class=\"note\">curves unavailable: {}</p>",
+                    escape(&err.to_string())
+                );
+            }
+        }
+        h.push('\n');
+    } else {
+        h.push_str(
+            "<p class=\"note\">No curves: they need both malicious and benign windows.</p>\n",
+        );
+    }
 
     // incidents
     let _ = writeln!(h, "<h2>Incidents ({})</h2>", e.detection_delays.len());
@@ -343,7 +467,8 @@ pub fn render_html(e: &Evaluation, windows: &[ScoredWindow], title: &str) -> Str
          <span class=\"sw\" style=\"background:#969696\"></span>Normal\
          <span class=\"sw\" style=\"background:#f58c00\"></span>Unusual\
          <span class=\"sw\" style=\"background:#c80000\"></span>Likely Compromise\
-         <span class=\"sw dash\"></span>thresholds {UNUSUAL_THRESHOLD} / {LIKELY_THRESHOLD}</p>"
+         <span class=\"sw dash\"></span>thresholds (Unusual / Likely Compromise): {}</p>",
+        threshold_legend(models)
     );
     for v in views.iter().take(shown) {
         let scen = if v.scenarios.is_empty() {
@@ -361,7 +486,7 @@ pub fn render_html(e: &Evaluation, windows: &[ScoredWindow], title: &str) -> Str
             v.flagged,
             v.false_alerts
         );
-        match host_svg(&v.windows) {
+        match host_svg(&v.windows, models) {
             Ok(svg) => h.push_str(&svg),
             Err(err) => {
                 let _ = write!(
@@ -377,6 +502,27 @@ pub fn render_html(e: &Evaluation, windows: &[ScoredWindow], title: &str) -> Str
     h.push_str(DEFINITIONS);
     h.push_str("</body>\n</html>\n");
     h
+}
+
+/// "prior 0.656 / 0.800 (dashed); site model x 0.51 / 0.73 (dotted)".
+fn threshold_legend(models: &[ModelLines]) -> String {
+    if models.is_empty() {
+        return "none drawn".to_owned();
+    }
+    models
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            format!(
+                "{} {:.3} / {:.3} ({})",
+                escape(&m.name),
+                m.unusual,
+                m.likely,
+                if i == 0 { "dashed" } else { "dotted" }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// A review section: one row per window with its explanation (at most

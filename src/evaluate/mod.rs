@@ -111,7 +111,7 @@ pub mod render;
 #[cfg(test)]
 mod tests;
 
-pub use html::render_html;
+pub use html::{render_html, ModelLines};
 pub use render::{render_json, render_review, render_table};
 
 /// The verdict label that is *not* an alert.

@@ -5,6 +5,7 @@
 use super::incidents::incidents;
 use super::metrics::{average_precision, roc_auc};
 use super::*;
+use sentineldns_model::metrics::{pr_curve, roc_curve};
 
 const EPS: f64 = 1e-12;
 
@@ -170,6 +171,59 @@ fn auc_inverted_ranking() {
     assert!(close(average_precision(&rows), 5.0 / 12.0));
 }
 
+/// Trapezoidal area under a curve of (x, y) points.
+fn trapezoid(points: &[(f64, f64)]) -> f64 {
+    points
+        .windows(2)
+        .map(|p| (p[1].0 - p[0].0) * (p[1].1 + p[0].1) / 2.0)
+        .sum()
+}
+
+/// Step-wise area Σ (Rₙ − Rₙ₋₁)·Pₙ of a PR curve.
+fn steps(points: &[(f64, f64)]) -> f64 {
+    let mut prev = 0.0;
+    points
+        .iter()
+        .map(|&(r, p)| {
+            let a = (r - prev) * p;
+            prev = r;
+            a
+        })
+        .sum()
+}
+
+#[test]
+fn curves_agree_with_the_areas() {
+    for rows in [
+        vec![(false, 0.1), (false, 0.4), (true, 0.35), (true, 0.8)],
+        vec![(true, 0.5), (false, 0.5), (true, 0.5), (false, 0.2)],
+        vec![(true, 0.1), (true, 0.2), (false, 0.8), (false, 0.9)],
+        vec![(true, f64::NAN), (false, 0.0), (true, 7.0), (false, -3.0)],
+    ] {
+        let roc = roc_curve(&rows);
+        assert_eq!(roc.first(), Some(&(0.0, 0.0)));
+        assert_eq!(roc.last(), Some(&(1.0, 1.0)));
+        assert!(close(trapezoid(&roc), roc_auc(&rows)), "{rows:?}: {roc:?}");
+        let pr = pr_curve(&rows);
+        assert!(
+            close(steps(&pr), average_precision(&rows)),
+            "{rows:?}: {pr:?}"
+        );
+    }
+    // by hand: .8(+) .4(-) .35(+) .1(-)
+    let rows = [(false, 0.1), (false, 0.4), (true, 0.35), (true, 0.8)];
+    assert_eq!(
+        roc_curve(&rows),
+        vec![(0.0, 0.0), (0.0, 0.5), (0.5, 0.5), (0.5, 1.0), (1.0, 1.0)]
+    );
+    assert_eq!(
+        pr_curve(&rows),
+        vec![(0.5, 1.0), (0.5, 0.5), (1.0, 2.0 / 3.0), (1.0, 0.5)]
+    );
+    assert!(roc_curve(&[(false, 0.2)]).is_empty());
+    assert!(pr_curve(&[(false, 0.2)]).is_empty());
+}
+
 #[test]
 fn auc_degenerate() {
     assert!(average_precision(&[]).is_nan());
@@ -209,7 +263,7 @@ fn empty_input() {
     assert!(j["overall"]["precision"].is_null());
     assert!(j["false_alerts_per_host_day"].is_null());
     assert!(render_table(&e).contains("n/a"));
-    assert!(render_html(&e, &[], "empty").contains("Showing 0 of 0 hosts"));
+    assert!(render_html(&e, &[], "empty", &[]).contains("Showing 0 of 0 hosts"));
 }
 
 #[test]
@@ -507,10 +561,31 @@ fn json_has_all_fields_and_nulls() {
 fn html_has_one_svg_per_host_and_is_deterministic() {
     let ws = sample();
     let e = evaluate(&ws);
-    let a = render_html(&e, &ws, "Replay <A> & B");
-    let b = render_html(&e, &ws, "Replay <A> & B");
+    let models = [
+        html::ModelLines {
+            name: "prior <m1>".into(),
+            unusual: 0.656,
+            likely: 0.8,
+        },
+        html::ModelLines {
+            name: "site model s1".into(),
+            unusual: 0.5,
+            likely: 0.7,
+        },
+    ];
+    let a = render_html(&e, &ws, "Replay <A> & B", &models);
+    let b = render_html(&e, &ws, "Replay <A> & B", &models);
     assert_eq!(a, b);
-    assert_eq!(a.matches("<svg").count(), 3);
+    // one timeline per host plus the PR/ROC pair
+    assert_eq!(a.matches("<svg").count(), 4);
+    assert!(a.contains("<h2>Precision–recall and ROC</h2>"));
+    // each model's own thresholds, named (and escaped), not fixed constants
+    assert!(
+        a.contains("prior &lt;m1&gt; 0.656 / 0.800 (dashed); site model s1 0.500 / 0.700 (dotted)"),
+        "{}",
+        &a[a.find("thresholds (").unwrap()..][..200]
+    );
+    assert!(!a.contains("0.45 / 0.75"));
     assert!(a.contains("<title>Replay &lt;A&gt; &amp; B</title>"));
     assert!(!a.contains("<script"));
     // self-contained: no external references of any kind
@@ -534,7 +609,7 @@ fn html_escapes_hostile_text() {
     ws[1].truth_scenario = Some("\"><img src=x onerror=alert(2)>".into());
     ws[3].label = "<b>odd</b>".into();
     let e = evaluate(&ws);
-    let h = render_html(&e, &ws, "<script>t</script>");
+    let h = render_html(&e, &ws, "<script>t</script>", &[]);
     assert!(!h.contains("<script"));
     assert!(!h.contains("<img"));
     assert!(!h.contains("<b>odd"));
@@ -548,7 +623,9 @@ fn html_caps_host_plots() {
         .map(|i| w(&format!("h{i:02}"), 0, 300, 0.1, N, None))
         .collect();
     let e = evaluate(&ws);
-    let h = render_html(&e, &ws, "cap");
+    let h = render_html(&e, &ws, "cap", &[]);
+    // all benign: no curves, so only timelines
+    assert!(h.contains("No curves"));
     assert_eq!(h.matches("<svg").count(), html::MAX_HOST_PLOTS);
     assert!(h.contains("Showing 60 of 70 hosts"));
 }
@@ -557,7 +634,7 @@ fn html_caps_host_plots() {
 fn html_single_zero_length_window_still_draws() {
     let ws = [w("a", 100, 100, f64::NAN, U, Some("s"))];
     let e = evaluate(&ws);
-    let h = render_html(&e, &ws, "t");
+    let h = render_html(&e, &ws, "t", &[]);
     assert_eq!(h.matches("<svg").count(), 1);
 }
 
@@ -661,7 +738,7 @@ fn review_is_empty_when_nothing_is_wrong() {
     let j = render_json(&e);
     assert_eq!(j["false_alerts"], serde_json::json!([]));
     assert_eq!(j["missed"], serde_json::json!([]));
-    let h = render_html(&e, &ws, "t");
+    let h = render_html(&e, &ws, "t", &[]);
     assert!(h.contains("<h2>False alerts (0)</h2>\n<p class=\"note\">None.</p>"));
     assert!(h.contains("<h2>Missed windows (0)</h2>\n<p class=\"note\">None.</p>"));
 }
@@ -743,7 +820,7 @@ fn html_has_review_sections_with_escaped_explanations() {
     let mut ws = review_sample();
     ws[0].explanation = "<script>x</script> & more".into();
     let e = evaluate(&ws);
-    let h = render_html(&e, &ws, "t");
+    let h = render_html(&e, &ws, "t", &[]);
     let fa = h
         .find("<h2>False alerts (4)</h2>")
         .expect("false alerts section");
@@ -774,7 +851,7 @@ fn html_review_table_is_capped() {
         .collect();
     let e = evaluate(&ws);
     assert_eq!(e.false_alerts.len(), n);
-    let h = render_html(&e, &ws, "cap");
+    let h = render_html(&e, &ws, "cap", &[]);
     assert!(h.contains(&format!("<h2>False alerts ({n})</h2>")));
     assert!(h.contains(&format!("First {} of {n} listed.", html::MAX_INCIDENT_ROWS)));
     assert_eq!(

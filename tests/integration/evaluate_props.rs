@@ -99,8 +99,11 @@ proptest! {
         let _ = render_table(&e);
         let j = render_json(&e).to_string();
         prop_assert!(!j.contains("NaN"));
-        let h = render_html(&e, &ws, "<script>");
+        let h = render_html(&e, &ws, "<script>", &[]);
         prop_assert!(!h.contains("<script"));
-        prop_assert_eq!(h.matches("<svg").count(), e.hosts.min(60));
+        // one timeline per host (at most 60), plus the PR/ROC pair when both
+        // classes are present
+        let both = ws.iter().any(|w| w.truth_malicious) && ws.iter().any(|w| !w.truth_malicious);
+        prop_assert_eq!(h.matches("<svg").count(), e.hosts.min(60) + usize::from(both));
     }
 }

@@ -268,6 +268,18 @@ fn train_is_deterministic_and_evaluate_reports() {
     assert!(e["false_alerts_per_host_day"].is_number());
     let html = std::fs::read_to_string(&report).unwrap();
     assert!(html.contains("<svg") && html.contains("</html>"));
+    // The report draws the trained bundle's own thresholds, and PR/ROC curves.
+    let bundle = sentineldns::model::Bundle::load(
+        &d.path().join("a.bin"),
+        &sentineldns::detect::MODEL_FEATURES,
+    )
+    .unwrap();
+    let legend = format!(
+        "{:.3} / {:.3} (dashed)",
+        bundle.thresholds.unusual, bundle.thresholds.likely
+    );
+    assert!(html.contains(&legend), "report lacks {legend}");
+    assert!(html.contains("<h2>Precision–recall and ROC</h2>"));
     let table = bin()
         .args(["evaluate", "--model"])
         .arg(d.path().join("a.bin"))

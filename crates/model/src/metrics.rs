@@ -98,6 +98,62 @@ pub fn average_precision(rows: &[(bool, f64)]) -> f64 {
     ap.clamp(0.0, 1.0)
 }
 
+/// The steps of a ranking: `(tp, fp)` after each block of tied scores, in
+/// decreasing score order (the thresholds [`average_precision`] walks).
+fn ranked_steps(rows: &[(bool, f64)]) -> Vec<(usize, usize)> {
+    let mut sorted: Vec<(bool, f64)> = rows.iter().map(|&(p, s)| (p, rank_score(s))).collect();
+    sorted.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let (mut tp, mut fp) = (0usize, 0usize);
+    let mut steps = Vec::new();
+    let mut i = 0;
+    while i < sorted.len() {
+        let threshold = sorted[i].1;
+        while i < sorted.len() && sorted[i].1 == threshold {
+            if sorted[i].0 {
+                tp += 1;
+            } else {
+                fp += 1;
+            }
+            i += 1;
+        }
+        steps.push((tp, fp));
+    }
+    steps
+}
+
+/// The ROC curve: `(false-positive rate, true-positive rate)` from `(0, 0)`
+/// through one point per distinct score (highest first) to `(1, 1)`. Its
+/// trapezoidal area is [`roc_auc`] (ties as a diagonal segment). Empty unless
+/// both classes are present.
+pub fn roc_curve(rows: &[(bool, f64)]) -> Vec<(f64, f64)> {
+    let n_pos = rows.iter().filter(|r| r.0).count();
+    let n_neg = rows.len() - n_pos;
+    if n_pos == 0 || n_neg == 0 {
+        return Vec::new();
+    }
+    let mut points = vec![(0.0, 0.0)];
+    points.extend(
+        ranked_steps(rows)
+            .into_iter()
+            .map(|(tp, fp)| (fp as f64 / n_neg as f64, tp as f64 / n_pos as f64)),
+    );
+    points
+}
+
+/// The precision–recall curve: `(recall, precision)`, one point per distinct
+/// score (highest first). [`average_precision`] is the step-wise area
+/// Σ (Rₙ − Rₙ₋₁)·Pₙ over these points. Empty without positives.
+pub fn pr_curve(rows: &[(bool, f64)]) -> Vec<(f64, f64)> {
+    let n_pos = rows.iter().filter(|r| r.0).count();
+    if n_pos == 0 {
+        return Vec::new();
+    }
+    ranked_steps(rows)
+        .into_iter()
+        .map(|(tp, fp)| (tp as f64 / n_pos as f64, tp as f64 / (tp + fp) as f64))
+        .collect()
+}
+
 /// ROC-AUC as the Mann–Whitney U statistic normalised by n<sub>pos</sub>·n<sub>neg</sub>,
 /// ties counting ½ (mid-ranks). `NaN` unless both classes are present.
 pub fn roc_auc(rows: &[(bool, f64)]) -> f64 {
