@@ -128,6 +128,7 @@ pub mod capture;
 pub mod config;
 pub mod decode;
 pub mod detect;
+pub mod dnstap;
 pub mod enrich;
 pub mod evaluate;
 pub mod event;
