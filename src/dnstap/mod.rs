@@ -46,7 +46,7 @@ pub struct ClientMessage {
     pub sport: u16,
     /// Receiver port.
     pub dport: u16,
-    /// From `socket_protocol` (UDP when absent).
+    /// From `socket_protocol` (see [`decode_payload`] for older resolvers).
     pub transport: Transport,
     /// Whether it is the response.
     pub response: bool,
@@ -202,8 +202,8 @@ pub fn decode_payload(payload: &[u8], out: &mut ClientMessage) -> Result<Decoded
     };
     let missing = |field| MessageError::Missing { kind, field };
     let transport = match m.socket_protocol {
-        None => Transport::Udp,
-        Some(p) => transport_of(p).ok_or(MessageError::UnknownProtocol(p))?,
+        None => None,
+        Some(p) => Some(transport_of(p).ok_or(MessageError::UnknownProtocol(p))?),
     };
     let client = addr(
         "query_address",
@@ -216,6 +216,18 @@ pub fn decode_payload(payload: &[u8], out: &mut ClientMessage) -> Result<Decoded
     };
     let cport = port("query_port", m.query_port)?;
     let sport = port("response_port", m.response_port)?;
+    // Resolvers that predate the DOT/DOH values (unbound 1.17 among them)
+    // label DNS-over-TLS client messages `TCP` and leave socket_protocol
+    // out for DNS over HTTPS; a client message on the server's port 853
+    // (RFC 7858: DNS over TLS only) or 443 (a DNS message to the resolver
+    // over HTTPS) is DoT or DoH. Otherwise an absent value is UDP, the
+    // schema's default.
+    let transport = match (transport, sport) {
+        (Some(Transport::Tcp) | None, 853) => Transport::Dot,
+        (Some(Transport::Tcp) | None, 443) => Transport::Doh,
+        (Some(t), _) => t,
+        (None, _) => Transport::Udp,
+    };
     let qtime = time("query_time_sec", m.query_time_sec, m.query_time_nsec);
     let rtime = time(
         "response_time_sec",
@@ -464,6 +476,25 @@ pub(crate) mod tests {
         assert_eq!(out.transport, Transport::Doq);
         assert_eq!(out.ts, 1_700_000_000 * MICROS + 260_000);
         assert_eq!(out.wire, b"wire-r");
+        // TCP on the server's port 853 / 443 is DoT / DoH (older resolvers)
+        let mut d = pb::Dnstap::decode(&q[..]).unwrap();
+        d.message.as_mut().unwrap().socket_protocol = Some(2);
+        for (p, want) in [
+            (853, Transport::Dot),
+            (443, Transport::Doh),
+            (53, Transport::Tcp),
+        ] {
+            d.message.as_mut().unwrap().response_port = Some(p);
+            decode_payload(&d.encode_to_vec(), &mut out).unwrap();
+            assert_eq!(out.transport, want, "port {p}");
+        }
+        // unbound 1.17 leaves socket_protocol out for DoH
+        d.message.as_mut().unwrap().socket_protocol = None;
+        for (p, want) in [(443, Transport::Doh), (53, Transport::Udp)] {
+            d.message.as_mut().unwrap().response_port = Some(p);
+            decode_payload(&d.encode_to_vec(), &mut out).unwrap();
+            assert_eq!(out.transport, want, "port {p}");
+        }
     }
 
     #[test]
