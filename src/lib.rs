@@ -17,6 +17,7 @@
 //!  (pcap, pcapng, .gz)  (link→IP→defrag→UDP/TCP reassembly→DNS)          │
 //!  live  ──► capture (feature `capture`) ──RawPacket──► decode ──► pair ─┤
 //!  JSONL ──► source ───────────────────────────────────────────Lookup──┤
+//!  dnstap ─► dnstap (file or live) ──DNS wire──► decode::dns ──► pair ─┤
 //!                                                                      ▼
 //!                                  enrich (PSL, lexical risk, first-seen)
 //!                                                                      ▼

@@ -174,6 +174,16 @@ fn time(
     )
 }
 
+/// Decode a Dnstap protobuf (for tools that rewrite frames).
+pub fn decode_dnstap(payload: &[u8]) -> Result<pb::Dnstap, MessageError> {
+    pb::Dnstap::decode(payload).map_err(|e| MessageError::Protobuf(e.to_string()))
+}
+
+/// Encode a Dnstap protobuf.
+pub fn encode_dnstap(d: &pb::Dnstap) -> Vec<u8> {
+    d.encode_to_vec()
+}
+
 /// Decode one data frame payload. A client message is written into `out`
 /// (its buffers reused).
 pub fn decode_payload(payload: &[u8], out: &mut ClientMessage) -> Result<Decoded, MessageError> {
