@@ -105,7 +105,7 @@ pub enum SourceError {
         source: io::Error,
     },
     /// The content is not a capture or JSONL.
-    #[error("{path}: not a pcap, pcapng, JSONL, Zeek, Suricata EVE or dnstap file (first bytes: {magic})")]
+    #[error("{path}: not a pcap, pcapng or JSONL file, nor a Zeek, Suricata EVE or dnstap log (first bytes: {magic})")]
     Unrecognised {
         /// File.
         path: PathBuf,
