@@ -24,7 +24,8 @@ pub struct RawPacket<'a> {
     pub orig_len: u32,
 }
 
-/// Transport that carried a DNS message.
+/// Transport that carried a DNS message. Packets give UDP or TCP; dnstap
+/// (`socket_protocol`) also tells the encrypted ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Transport {
@@ -32,6 +33,42 @@ pub enum Transport {
     Udp,
     /// TCP stream with the RFC 1035 two-byte length prefix.
     Tcp,
+    /// DNS over TLS (RFC 7858), from dnstap.
+    Dot,
+    /// DNS over HTTPS (RFC 8484), from dnstap.
+    Doh,
+    /// DNSCrypt over UDP, from dnstap.
+    #[serde(rename = "dnscrypt-udp")]
+    DnsCryptUdp,
+    /// DNSCrypt over TCP, from dnstap.
+    #[serde(rename = "dnscrypt-tcp")]
+    DnsCryptTcp,
+    /// DNS over QUIC (RFC 9250), from dnstap.
+    Doq,
+}
+
+impl Transport {
+    /// Stable lowercase name (`udp`, `tcp`, `dot`, `doh`, `dnscrypt-udp`,
+    /// `dnscrypt-tcp`, `doq`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+            Transport::Dot => "dot",
+            Transport::Doh => "doh",
+            Transport::DnsCryptUdp => "dnscrypt-udp",
+            Transport::DnsCryptTcp => "dnscrypt-tcp",
+            Transport::Doq => "doq",
+        }
+    }
+
+    /// The layer-4 protocol underneath (`udp` or `tcp`; QUIC runs on UDP).
+    pub fn l4(self) -> &'static str {
+        match self {
+            Transport::Udp | Transport::DnsCryptUdp | Transport::Doq => "udp",
+            Transport::Tcp | Transport::Dot | Transport::Doh | Transport::DnsCryptTcp => "tcp",
+        }
+    }
 }
 
 /// Which DNS-family protocol a message belongs to (by port).

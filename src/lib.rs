@@ -17,6 +17,7 @@
 //!  (pcap, pcapng, .gz)  (link→IP→defrag→UDP/TCP reassembly→DNS)          │
 //!  live  ──► capture (feature `capture`) ──RawPacket──► decode ──► pair ─┤
 //!  JSONL ──► source ───────────────────────────────────────────Lookup──┤
+//!  dnstap ─► dnstap (file or live) ──DNS wire──► decode::dns ──► pair ─┤
 //!                                                                      ▼
 //!                                  enrich (PSL, lexical risk, first-seen)
 //!                                                                      ▼
@@ -128,6 +129,7 @@ pub mod capture;
 pub mod config;
 pub mod decode;
 pub mod detect;
+pub mod dnstap;
 pub mod enrich;
 pub mod evaluate;
 pub mod event;

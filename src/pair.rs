@@ -43,7 +43,7 @@ struct Key {
     cport: u16,
     sport: u16,
     id: u16,
-    tcp: bool,
+    transport: Transport,
 }
 
 #[derive(Debug)]
@@ -124,7 +124,6 @@ impl Pairer {
             }
             return;
         }
-        let tcp = m.transport == Transport::Tcp;
         if !m.response {
             let key = Key {
                 client: m.src,
@@ -132,7 +131,7 @@ impl Pairer {
                 cport: m.sport,
                 sport: m.dport,
                 id: m.id,
-                tcp,
+                transport: m.transport,
             };
             if self.pending.contains_key(&key) {
                 stats.duplicate_queries += 1;
@@ -164,7 +163,7 @@ impl Pairer {
             cport: m.dport,
             sport: m.sport,
             id: m.id,
-            tcp,
+            transport: m.transport,
         };
         let matched = match self.pending.get(&key) {
             Some(p) => p.qname == m.qname,
@@ -291,11 +290,7 @@ impl Pairer {
                     ts: p.ts,
                     client: key.client,
                     server: Some(key.server),
-                    transport: Some(if key.tcp {
-                        Transport::Tcp
-                    } else {
-                        Transport::Udp
-                    }),
+                    transport: Some(key.transport),
                     service: p.service,
                     qname: &p.qname,
                     qtype: p.qtype,

@@ -22,9 +22,10 @@
 
 use crate::aggregate::{AggregateConfig, Aggregator, HostWindow};
 use crate::decode::{DecodeConfig, Decoder, Location};
+use crate::dnstap::ClientMessage;
 use crate::enrich::{EnrichConfig, Enricher, Enrichment, FirstSeenRecord};
 use crate::event::{
-    Answers, DnsService, Lookup, LookupOutcome, RawPacket, Transport, TsMicros, MICROS,
+    Answers, DnsMessage, DnsService, Lookup, LookupOutcome, RawPacket, Transport, TsMicros, MICROS,
 };
 use crate::pair::{PairConfig, Pairer};
 use crate::source::jsonl::JsonEvent;
@@ -272,6 +273,8 @@ pub struct Ingest {
     max_ts: TsMicros,
     clock: ClockGuard,
     last_decoder_expiry: TsMicros,
+    /// Name scratch for dnstap messages.
+    scratch: String,
 }
 
 impl Ingest {
@@ -292,6 +295,7 @@ impl Ingest {
             max_ts: TsMicros::MIN,
             clock: ClockGuard::new(cfg.clock),
             last_decoder_expiry: TsMicros::MIN,
+            scratch: String::new(),
         }
     }
 
@@ -341,6 +345,78 @@ impl Ingest {
         decoder.decode(pkt, &loc, stats, |m| {
             pairer.push(m, pair_stats, |l| out.lookup(l, &enricher.enrich(l), now));
         });
+        self.tick(out);
+    }
+
+    /// Feed one dnstap client message (data frame `frame` of `source`): its
+    /// DNS message is parsed and paired exactly like one decoded from a
+    /// packet, so the same traffic gives the same lookups and windows.
+    pub fn message<O: LookupOut>(
+        &mut self,
+        msg: &ClientMessage,
+        source: &str,
+        frame: u64,
+        out: &mut O,
+    ) {
+        let before = self.max_ts;
+        self.max_ts = self.clock.observe(msg.ts, &mut self.stats, || {
+            (source.to_string(), "frame", frame)
+        });
+        self.expire_pending(before, out);
+        let now = self.max_ts;
+        match crate::decode::dns::parse_dns(&msg.wire, &mut self.scratch) {
+            Err(e) => self.stats.skip_at(e.reason(), source, "frame", frame, || {
+                format!(
+                    "dnstap {} message: {e}",
+                    if msg.response { "response" } else { "query" }
+                )
+            }),
+            Ok(p) => {
+                if let Some(e) = p.answers_error {
+                    self.stats
+                        .skip_at(SkipReason::DnsMalformed, source, "frame", frame, || {
+                            format!("answer section: {e}")
+                        });
+                }
+                self.stats.dns_messages += 1;
+                if p.response {
+                    self.stats.dns_responses += 1;
+                } else {
+                    self.stats.dns_queries += 1;
+                }
+                if msg.transport == Transport::Tcp {
+                    self.stats.tcp_messages += 1;
+                }
+                let m = DnsMessage {
+                    ts: msg.ts,
+                    src: msg.src,
+                    dst: msg.dst,
+                    sport: msg.sport,
+                    dport: msg.dport,
+                    transport: msg.transport,
+                    service: DnsService::Dns,
+                    id: p.id,
+                    response: p.response,
+                    opcode: p.opcode,
+                    rcode: p.rcode,
+                    truncated: p.truncated,
+                    qname: p.qname,
+                    qtype: p.qtype,
+                    qclass: p.qclass,
+                    qdcount: p.qdcount,
+                    answers: p.answers,
+                    min_ttl: p.min_ttl,
+                    size: u32::try_from(msg.wire.len()).unwrap_or(u32::MAX),
+                };
+                let Ingest {
+                    pairer,
+                    enricher,
+                    pair_stats,
+                    ..
+                } = self;
+                pairer.push(&m, pair_stats, |l| out.lookup(l, &enricher.enrich(l), now));
+            }
+        }
         self.tick(out);
     }
 
@@ -714,6 +790,19 @@ impl<S: WindowSink> Pipeline<S> {
         self.check()
     }
 
+    /// Feed one dnstap client message (single-threaded use), data frame
+    /// `frame` of `source`.
+    pub fn message(
+        &mut self,
+        msg: &ClientMessage,
+        source: &str,
+        frame: u64,
+    ) -> Result<(), S::Error> {
+        self.ingest.message(msg, source, frame, &mut self.windowing);
+        self.windowing.advance(self.ingest.now());
+        self.check()
+    }
+
     /// Feed one JSONL event (single-threaded use), read from line `line` of `source`.
     pub fn event(&mut self, ev: &JsonEvent, source: &str, line: u64) -> Result<(), S::Error> {
         self.ingest.event(ev, source, line, &mut self.windowing);
@@ -778,6 +867,13 @@ impl<S: WindowSink> Pipeline<S> {
                     source,
                     line,
                 }) => self.ingest.event(event, source, line, &mut self.windowing),
+                Some(Item::Message {
+                    message,
+                    source,
+                    frame,
+                }) => self
+                    .ingest
+                    .message(message, source, frame, &mut self.windowing),
             }
             self.windowing.advance(self.ingest.now());
             if self.windowing.failed() {
@@ -832,6 +928,11 @@ impl<S: WindowSink> Pipeline<S> {
                                 source,
                                 line,
                             }) => ingest.event(event, source, line, &mut batch),
+                            Some(Item::Message {
+                                message,
+                                source,
+                                frame,
+                            }) => ingest.message(message, source, frame, &mut batch),
                         }
                         n += 1;
                         // Send when full, and at least every 64 Ki items so windows

@@ -45,6 +45,12 @@ pub enum SkipReason {
     CaptureRecord,
     /// JSONL line that is not valid JSON or lacks required fields.
     JsonlBadLine,
+    /// dnstap data frame that is not a usable Dnstap message (bad protobuf,
+    /// a client message without its address, time or DNS message).
+    DnstapBadMessage,
+    /// Frame Streams damage (truncated frame, garbage length, bad control
+    /// frame): the rest of that file or connection is not read.
+    DnstapBadFrame,
     /// Lookup older than the window watermark (arrived after its window closed).
     LateLookup,
     /// JSONL line longer than the line cap (read to its end, never buffered whole).
@@ -57,7 +63,7 @@ pub enum SkipReason {
 
 impl SkipReason {
     /// All reasons, in report order.
-    pub const ALL: [SkipReason; 20] = [
+    pub const ALL: [SkipReason; 22] = [
         SkipReason::UnsupportedLinktype,
         SkipReason::TruncatedLink,
         SkipReason::TruncatedIp,
@@ -74,6 +80,8 @@ impl SkipReason {
         SkipReason::DnsMalformed,
         SkipReason::CaptureRecord,
         SkipReason::JsonlBadLine,
+        SkipReason::DnstapBadMessage,
+        SkipReason::DnstapBadFrame,
         SkipReason::LateLookup,
         SkipReason::JsonlLineTooLong,
         SkipReason::FutureTimestamp,
@@ -99,6 +107,8 @@ impl SkipReason {
             SkipReason::DnsMalformed => "dns_malformed",
             SkipReason::CaptureRecord => "capture_record",
             SkipReason::JsonlBadLine => "jsonl_bad_line",
+            SkipReason::DnstapBadMessage => "dnstap_bad_message",
+            SkipReason::DnstapBadFrame => "dnstap_bad_frame",
             SkipReason::LateLookup => "late_lookup",
             SkipReason::JsonlLineTooLong => "jsonl_line_too_long",
             SkipReason::FutureTimestamp => "future_timestamp",
@@ -120,6 +130,8 @@ impl SkipReason {
                 | SkipReason::DnsMalformed
                 | SkipReason::CaptureRecord
                 | SkipReason::JsonlBadLine
+                | SkipReason::DnstapBadMessage
+                | SkipReason::DnstapBadFrame
                 | SkipReason::JsonlLineTooLong
                 | SkipReason::FutureTimestamp
         )
@@ -437,6 +449,28 @@ run_counters! {
         "sentineldns_jsonl_lines_total",
         Input,
         "JSONL event lines read (including blank and bad ones).",
+    ),
+        summary None;
+    /// dnstap data frames read (files and connections).
+    dnstap_frames: prom prom(
+        "sentineldns_dnstap_frames_total",
+        Input,
+        "dnstap data frames read (files and connections).",
+    ),
+        summary None;
+    /// dnstap resolver-side messages (RESOLVER_*, FORWARDER_*, AUTH_*):
+    /// counted, never windowed as clients.
+    dnstap_resolver_messages: prom prom(
+        "sentineldns_dnstap_resolver_messages_total",
+        Input,
+        "dnstap resolver-side messages (RESOLVER_*, FORWARDER_*, AUTH_*), counted apart from client lookups.",
+    ),
+        summary None;
+    /// dnstap messages of other types (STUB_*, TOOL_*, UPDATE_*, unknown).
+    dnstap_other_messages: prom prom(
+        "sentineldns_dnstap_other_messages_total",
+        Input,
+        "dnstap messages of other types (STUB_*, TOOL_*, UPDATE_*, unknown).",
     ),
         summary None;
     /// DNS messages decoded (queries + responses).

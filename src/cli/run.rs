@@ -93,6 +93,12 @@ pub struct CaptureArgs {
     /// interfaces`].
     #[arg(long = "interface", short = 'i', value_name = "IF")]
     pub interfaces: Vec<String>,
+    /// Listen for dnstap from resolvers instead of capturing packets:
+    /// `unix:PATH` or `tcp:ADDRESS:PORT`; repeat for several. Frame Streams
+    /// with the bidirectional handshake; works without the `capture`
+    /// feature and without privileges. `--queue` bounds the frames waiting.
+    #[arg(long, value_name = "unix:PATH|tcp:ADDR:PORT")]
+    pub dnstap: Vec<String>,
     /// BPF capture filter [default: `[capture] bpf`, else DNS over UDP/TCP,
     /// mDNS, LLMNR, IP fragments, VLAN-tagged DNS].
     #[arg(long)]

@@ -15,21 +15,32 @@
 //! Interfaces, filter, window, database, model and outputs need a restart; a
 //! file that no longer loads is reported and the running settings are kept.
 
-/// Run `capture`.
-#[cfg(not(feature = "capture"))]
+/// Run `capture`: packets from interfaces, or dnstap with `--dnstap`.
 pub fn run(
+    a: crate::cli::CaptureArgs,
+    config: Option<&std::path::Path>,
+) -> anyhow::Result<std::process::ExitCode> {
+    if !a.dnstap.is_empty() {
+        return super::dnstap::run(a, config);
+    }
+    packets(a, config)
+}
+
+#[cfg(not(feature = "capture"))]
+fn packets(
     _a: crate::cli::CaptureArgs,
     _config: Option<&std::path::Path>,
 ) -> anyhow::Result<std::process::ExitCode> {
     anyhow::bail!(
         "this build of sentineldns has no live capture. Rebuild with the `capture` feature \
          (needs libpcap-dev: `apt-get install libpcap-dev && cargo build --release --features capture`) \
-         or install the Debian package. Replaying files works without it: `sentineldns replay FILE`."
+         or install the Debian package. Replaying files works without it: `sentineldns replay FILE`, \
+         and so does listening for dnstap from resolvers: `sentineldns capture --dnstap unix:PATH`."
     )
 }
 
 #[cfg(feature = "capture")]
-pub use live::run;
+use live::run as packets;
 
 #[cfg(feature = "capture")]
 mod live {

@@ -10,6 +10,7 @@
 pub mod alerts;
 pub mod capture;
 pub mod config;
+pub mod dnstap;
 pub mod docs;
 pub mod evaluate;
 pub mod flows;

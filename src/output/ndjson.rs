@@ -392,10 +392,12 @@ pub fn format_lookup(out: &mut Vec<u8>, l: &Lookup<'_>, e: &Enrichment) {
     out.extend_from_slice(l.service.as_str().as_bytes());
     out.push(b'"');
     if let Some(t) = l.transport {
-        out.extend_from_slice(match t {
-            crate::event::Transport::Udp => b",\"transport\":\"udp\"",
-            crate::event::Transport::Tcp => b",\"transport\":\"tcp\"",
-        });
+        // ECS: `transport` is the layer-4 protocol; an encrypted DNS
+        // transport (from dnstap) is named in `application`.
+        let _ = write!(out, ",\"transport\":\"{}\"", t.l4());
+        if t.as_str() != t.l4() {
+            let _ = write!(out, ",\"application\":\"{}\"", t.as_str());
+        }
     }
     let _ = write!(out, "}},\"source\":{{\"ip\":\"{}\"}}", l.client);
     if let Some(s) = l.server {

@@ -694,6 +694,17 @@ impl Sensor {
         self.pipeline.packet(pkt, source, number)
     }
 
+    /// Feed one dnstap client message, data frame `frame` of `source`
+    /// (live use: `capture --dnstap`).
+    pub fn message(
+        &mut self,
+        msg: &crate::dnstap::ClientMessage,
+        source: &str,
+        frame: u64,
+    ) -> Result<(), SensorError> {
+        self.pipeline.message(msg, source, frame)
+    }
+
     /// Feed one DNS event, read from line `line` of `source` (a pushed
     /// stream of JSONL events).
     pub fn event(&mut self, ev: &JsonEvent, source: &str, line: u64) -> Result<(), SensorError> {

@@ -9,6 +9,7 @@
 use super::jsonl::{JsonEvent, JsonlReader};
 use super::savefile::{CaptureReader, OwnedPacket};
 use super::{open, ByteCounter, InputKind, SourceError, SourceLimits};
+use crate::dnstap::{ClientMessage, DnstapFileReader};
 use crate::event::{RawPacket, TsMicros};
 use crate::stats::Stats;
 use std::cmp::Reverse;
@@ -19,6 +20,8 @@ enum Reader {
     Capture(CaptureReader, OwnedPacket),
     /// Boxed: the line reader carries its format state and tally.
     Jsonl(Box<JsonlReader>, JsonEvent),
+    /// A dnstap Frame Streams file.
+    Dnstap(Box<DnstapFileReader>, ClientMessage),
 }
 
 struct Input {
@@ -35,6 +38,7 @@ impl Input {
         match &mut self.reader {
             Reader::Capture(r, p) => r.next_into(p, stats).then_some(p.ts),
             Reader::Jsonl(r, e) => r.next_into(e, stats).then_some(e.ts),
+            Reader::Dnstap(r, m) => r.next_into(m, stats).then_some(m.ts),
         }
     }
 }
@@ -59,6 +63,15 @@ pub enum Item<'a> {
         source: &'a str,
         /// 1-based line number.
         line: u64,
+    },
+    /// A dnstap client message (query or response).
+    Message {
+        /// The message.
+        message: &'a ClientMessage,
+        /// File name.
+        source: &'a str,
+        /// 1-based data frame number within the file.
+        frame: u64,
     },
 }
 
@@ -114,6 +127,10 @@ impl Merger {
                     Box::new(JsonlReader::with_max_line(o, &name, limits.max_line_bytes)),
                     JsonEvent::default(),
                 ),
+                InputKind::Dnstap => Reader::Dnstap(
+                    Box::new(DnstapFileReader::new(o.reader, &name)),
+                    ClientMessage::default(),
+                ),
             };
             stats.files += 1;
             inputs.push(Input {
@@ -151,6 +168,24 @@ impl Merger {
     /// bad lines and the format its first line most likely is.
     pub fn check_rejected(&self) -> Result<(), SourceError> {
         for inp in &self.inputs {
+            if let Reader::Dnstap(r, _) = &inp.reader {
+                if r.all_rejected() {
+                    let t = r.tally();
+                    return Err(SourceError::DnstapRejected {
+                        path: PathBuf::from(&inp.name),
+                        frames: t.frames,
+                        bad: t.bad,
+                        detail: t
+                            .first_bad
+                            .iter()
+                            .cloned()
+                            .chain(t.fatal.clone())
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                    });
+                }
+                continue;
+            }
             let Reader::Jsonl(r, _) = &inp.reader else {
                 continue;
             };
@@ -230,6 +265,11 @@ impl Merger {
                 event: e,
                 source: &inp.name,
                 line: r.line(),
+            },
+            Reader::Dnstap(r, m) => Item::Message {
+                message: m,
+                source: &inp.name,
+                frame: r.frame(),
             },
         })
     }

@@ -1,7 +1,7 @@
 //! Input sources: capture files (pcap, pcapng), JSONL DNS event files, Zeek
 //! dns.log (TSV or JSON) and Suricata EVE (any of them gzip-compressed),
-//! detected by content, merged across files in time order. A dnstap Frame
-//! Streams file is recognised and refused with a clear error (not decoded yet).
+//! and dnstap Frame Streams files ([`crate::dnstap`]), detected by content,
+//! merged across files in time order.
 //!
 //! * [`sniff`] looks at the first bytes of a file (never its name) and decides
 //!   what it is; gzip is unwrapped transparently and sniffed again.
@@ -64,6 +64,8 @@ pub enum InputKind {
     ZeekJson,
     /// Suricata EVE JSON.
     SuricataEve,
+    /// dnstap in a Frame Streams file.
+    Dnstap,
 }
 
 impl InputKind {
@@ -76,12 +78,17 @@ impl InputKind {
             InputKind::ZeekTsv => "zeek-tsv",
             InputKind::ZeekJson => "zeek-json",
             InputKind::SuricataEve => "suricata-eve",
+            InputKind::Dnstap => "dnstap",
         }
     }
 
-    /// Whether the content is read line by line (everything but captures).
+    /// Whether the content is read line by line (everything but captures
+    /// and dnstap).
     pub fn is_lines(self) -> bool {
-        !matches!(self, InputKind::Pcap | InputKind::Pcapng)
+        !matches!(
+            self,
+            InputKind::Pcap | InputKind::Pcapng | InputKind::Dnstap
+        )
     }
 }
 
@@ -98,7 +105,7 @@ pub enum SourceError {
         source: io::Error,
     },
     /// The content is not a capture or JSONL.
-    #[error("{path}: not a pcap, pcapng or JSONL file (first bytes: {magic})")]
+    #[error("{path}: not a pcap, pcapng or JSONL file, nor a Zeek, Suricata EVE or dnstap log (first bytes: {magic})")]
     Unrecognised {
         /// File.
         path: PathBuf,
@@ -121,11 +128,18 @@ pub enum SourceError {
         /// The format its first line most likely is.
         likely: String,
     },
-    /// A dnstap Frame Streams file: recognised, not yet decoded (issue 15).
-    #[error("{path}: a dnstap Frame Streams file (content type protobuf:dnstap.Dnstap); dnstap replay is not implemented yet (issue 15); replay a packet capture of the same traffic instead")]
-    DnstapNotYetSupported {
+    /// A dnstap file none of whose data frames gave a client message,
+    /// with rejected frames or a framing error.
+    #[error("{path}: no usable dnstap message (read as dnstap Frame Streams; {frames} data frame(s), {bad} rejected): {detail}")]
+    DnstapRejected {
         /// File.
         path: PathBuf,
+        /// Data frames read.
+        frames: u64,
+        /// Data frames rejected.
+        bad: u64,
+        /// The first rejected frames and the framing error, with offsets.
+        detail: String,
     },
     /// The file is empty.
     #[error("{path}: file is empty")]
@@ -328,12 +342,12 @@ pub fn open(path: &Path) -> Result<Opened, SourceError> {
             path: path.to_path_buf(),
         });
     }
-    if is_dnstap_frame_stream(&head) {
-        return Err(SourceError::DnstapNotYetSupported {
-            path: path.to_path_buf(),
-        });
-    }
-    let kind = sniff(&head).ok_or_else(|| SourceError::Unrecognised {
+    let kind = if is_dnstap_frame_stream(&head) {
+        Some(InputKind::Dnstap)
+    } else {
+        sniff(&head)
+    };
+    let kind = kind.ok_or_else(|| SourceError::Unrecognised {
         path: path.to_path_buf(),
         magic: hex_prefix(&head),
     })?;
@@ -395,7 +409,7 @@ mod tests {
     }
 
     #[test]
-    fn dnstap_frame_streams_are_recognised_and_refused_clearly() {
+    fn dnstap_frame_streams_are_recognised_and_an_unusable_one_refused_clearly() {
         let ct = b"protobuf:dnstap.Dnstap";
         let mut f = vec![0, 0, 0, 0];
         f.extend_from_slice(&(4 + 8 + ct.len() as u32).to_be_bytes());
@@ -410,10 +424,19 @@ mod tests {
         ]));
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("unbound.fstrm");
+        // START, then one garbage data frame
+        f.extend_from_slice(&[0, 0, 0, 3, 0xff, 0xff, 0xff]);
         std::fs::write(&p, &f).unwrap();
-        let e = open(&p).err().unwrap().to_string();
-        assert!(e.contains("unbound.fstrm") && e.contains("dnstap"), "{e}");
-        assert!(e.contains("not implemented yet"), "{e}");
+        assert_eq!(open(&p).unwrap().kind, InputKind::Dnstap);
+        let mut stats = crate::stats::Stats::default();
+        let mut m = merge::Merger::open(std::slice::from_ref(&p), &mut stats).unwrap();
+        while m.next_item(&mut stats).is_some() {}
+        let e = m.check_rejected().unwrap_err().to_string();
+        assert!(
+            e.contains("unbound.fstrm") && e.contains("no usable dnstap message"),
+            "{e}"
+        );
+        assert!(e.contains("frame 1 at offset 42"), "{e}");
     }
 
     #[test]

@@ -27,6 +27,7 @@ mod cli;
 mod config;
 mod decode_props;
 mod decode_real;
+mod dnstap_live;
 mod enrich_calibration;
 mod enrich_lexicon;
 mod enrich_props;
