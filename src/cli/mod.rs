@@ -19,6 +19,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use sentineldns_flows::cli::FlowsArgs;
 use std::path::PathBuf;
 
+mod collect;
 mod config;
 mod logging;
 mod model;
@@ -27,6 +28,7 @@ mod serve;
 mod stored;
 mod values;
 
+pub use collect::*;
 pub use config::*;
 pub use logging::*;
 pub use model::*;
@@ -125,6 +127,11 @@ pub enum Command {
     /// (--token-file). Reads the database while a sensor writes it.
     /// SIGINT/SIGTERM stop it.
     Serve(ServeArgs),
+    /// Fleet collector: consume the window verdicts and incidents sensors
+    /// publish to Kafka (`replay`/`capture --kafka`) and upsert them into
+    /// PostgreSQL, one transaction per batch, committing offsets only after
+    /// it (needs the `kafka` and `postgres` build features).
+    Collect(CollectArgs),
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 
 pub mod alerts;
 pub mod capture;
+pub mod collect;
 pub mod config;
 pub mod evaluate;
 pub mod flows;
@@ -50,6 +51,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Flows(a) => flows::run(a),
         Command::Config(a) => config::run(a, cli.config.as_deref()),
         Command::Serve(a) => serve::run(a, cli.config.as_deref()),
+        Command::Collect(a) => collect::run(a),
     }
 }
 

@@ -24,6 +24,7 @@
 //! only reads atomics.
 
 pub mod breaker;
+pub mod kafka;
 pub mod metrics;
 pub mod ndjson;
 pub mod webhook;
@@ -34,6 +35,7 @@ use crate::enrich::Enrichment;
 use crate::event::{Lookup, MICROS};
 use crate::incident::IncidentBatch;
 use crate::stats::Stats;
+use kafka::{KafkaConfig, KafkaOutput};
 use metrics::{Metrics, MetricsServer};
 use ndjson::{NdjsonConfig, NdjsonWriter};
 use serde::{Deserialize, Serialize};
@@ -92,6 +94,8 @@ pub struct OutputsConfig {
     pub webhook: Option<WebhookConfig>,
     /// Address for `/metrics` and `/healthz` (port 0 picks a free port).
     pub metrics: Option<SocketAddr>,
+    /// Records published to Kafka (feature `kafka`).
+    pub kafka: Option<KafkaConfig>,
 }
 
 impl OutputsConfig {
@@ -107,6 +111,7 @@ impl OutputsConfig {
 pub struct Outputs {
     ndjson: Option<NdjsonWriter>,
     webhook: Option<Webhook>,
+    kafka: Option<KafkaOutput>,
     metrics: Arc<Metrics>,
     server: Option<MetricsServer>,
     lookup_lines: bool,
@@ -131,6 +136,11 @@ impl Outputs {
             .as_ref()
             .map(|c| Webhook::start(c, metrics.clone()))
             .transpose()?;
+        let kafka = cfg
+            .kafka
+            .as_ref()
+            .map(|c| KafkaOutput::start(c, metrics.clone()))
+            .transpose()?;
         let server = cfg
             .metrics
             .map(|a| MetricsServer::start(a, metrics.clone()))
@@ -139,6 +149,7 @@ impl Outputs {
             lookup_lines: ndjson.as_ref().is_some_and(NdjsonWriter::wants_lookups),
             ndjson,
             webhook,
+            kafka,
             metrics,
             server,
             triage: None,
@@ -208,6 +219,9 @@ impl Outputs {
                 n.write_lookup(l, e);
             }
         }
+        if let Some(k) = &mut self.kafka {
+            k.lookup(l, e);
+        }
     }
 
     /// A batch of closed windows without incident tracking (see
@@ -233,8 +247,18 @@ impl Outputs {
             if let Some(v) = v {
                 self.metrics.verdict(v.label);
             }
-            if let Some(n) = &mut self.ndjson {
-                n.write_window_in(w, v, incidents.window_ids.get(i).copied().flatten());
+            let incident = incidents.window_ids.get(i).copied().flatten();
+            match (&mut self.ndjson, &mut self.kafka) {
+                (n, Some(k)) if k.ships(kafka::Ship::Windows) => {
+                    // One object for both outputs: the same JSON shape.
+                    let line = ndjson::window_line_in(w, v, incident);
+                    if let Some(n) = n {
+                        n.write_window_value(&line);
+                    }
+                    k.window(w.host, &line);
+                }
+                (Some(n), _) => n.write_window_in(w, v, incident),
+                (None, _) => {}
             }
         }
         let mut triaged = Vec::new();
@@ -243,8 +267,16 @@ impl Outputs {
             if !e.kind.alerts() {
                 continue;
             }
-            if let Some(n) = &mut self.ndjson {
-                n.write_incident(e);
+            match (&mut self.ndjson, &mut self.kafka) {
+                (n, Some(k)) if k.ships(kafka::Ship::Incidents) => {
+                    let line = ndjson::incident_line(e);
+                    if let Some(n) = n {
+                        n.write_incident_value(&line);
+                    }
+                    k.incident(&e.incident.host, &line);
+                }
+                (Some(n), _) => n.write_incident(e),
+                (None, _) => {}
             }
             if let Some(wh) = &self.webhook {
                 wh.offer_incident(e);
@@ -301,6 +333,19 @@ impl Outputs {
                 w.breaker().as_str()
             ));
         }
+        if self.kafka.is_some() {
+            use metrics::KafkaDrop;
+            let k = &self.metrics.kafka;
+            out.push(format!(
+                "kafka: {} delivered, {} failed, {} dropped ({} queue full, {} rejected, {} at shutdown)",
+                k.delivered.load(Relaxed),
+                k.failed.load(Relaxed),
+                KafkaDrop::ALL.iter().map(|d| k.dropped_count(*d)).sum::<u64>(),
+                k.dropped_count(KafkaDrop::QueueFull),
+                k.dropped_count(KafkaDrop::Rejected),
+                k.dropped_count(KafkaDrop::Shutdown),
+            ));
+        }
         if self.triage.is_some() {
             let t = &self.metrics.triage;
             out.push(format!(
@@ -329,6 +374,9 @@ impl Outputs {
     pub fn finish(&mut self) -> Result<(), OutputError> {
         if let Some(wh) = &mut self.webhook {
             wh.close();
+        }
+        if let Some(k) = &mut self.kafka {
+            k.close();
         }
         if let Some(mut t) = self.triage.take() {
             let rest = t.close();

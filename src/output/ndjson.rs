@@ -257,6 +257,27 @@ impl NdjsonWriter {
         }
     }
 
+    /// Write one window line already built by [`window_line_in`] (counted
+    /// as a window line).
+    pub fn write_window_value(&mut self, line: &Value) {
+        if self.write_value(line) {
+            self.metrics
+                .ndjson
+                .window_lines
+                .fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Write one incident line already built by [`incident_line`].
+    pub fn write_incident_value(&mut self, line: &Value) {
+        if self.write_value(line) {
+            self.metrics
+                .ndjson
+                .incident_lines
+                .fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     /// Write one incident alert line ([`incident_line`]).
     pub fn write_incident(&mut self, e: &IncidentEvent) {
         if self.stopped {
