@@ -33,6 +33,8 @@ mod enrich_props;
 mod evaluate_props;
 #[cfg(feature = "postgres")]
 mod fleet;
+#[cfg(all(feature = "kafka", feature = "postgres"))]
+mod fleet_kafka;
 mod flows_cicids;
 mod flows_drift;
 mod flows_rules;
