@@ -362,12 +362,12 @@ mod producer {
                 Ok(_) => {
                     self.m.delivered.fetch_add(1, Ordering::Relaxed);
                 }
-                Err((RdError::MessageProduction(code), _))
-                    if matches!(
-                        code,
-                        RDKafkaErrorCode::PurgeQueue | RDKafkaErrorCode::PurgeInflight
-                    ) =>
-                {
+                Err((
+                    RdError::MessageProduction(
+                        RDKafkaErrorCode::PurgeQueue | RDKafkaErrorCode::PurgeInflight,
+                    ),
+                    _,
+                )) => {
                     self.m.dropped(KafkaDrop::Shutdown);
                 }
                 Err((e, _)) => {

@@ -222,9 +222,11 @@ fn collect_cmd(brokers: &str, pg: &str, t: &Topics, group: &str, extra: &[&str])
     c
 }
 
-/// (sensor, host, window start µs, label) of every stored window, and the
-/// incident count.
-fn pg_rows(pg: &str) -> (Vec<(String, String, i64, Option<String>)>, i64) {
+/// A stored window: (sensor, host, window start µs, label).
+type Row = (String, String, i64, Option<String>);
+
+/// Every stored window, and the incident count.
+fn pg_rows(pg: &str) -> (Vec<Row>, i64) {
     runtime().block_on(async {
         let (client, conn) = tokio_postgres::connect(pg, tokio_postgres::NoTls)
             .await
@@ -273,7 +275,7 @@ fn pg_window_count(pg: &str) -> i64 {
 }
 
 /// The windows the NDJSON objects of `sensor` describe, as stored rows.
-fn expected_rows(sensor: &str, lines: &[Value]) -> Vec<(String, String, i64, Option<String>)> {
+fn expected_rows(sensor: &str, lines: &[Value]) -> Vec<Row> {
     let mut v: Vec<_> = lines
         .iter()
         .filter_map(|l| WindowRecord::from_ndjson(sensor, l))
@@ -299,10 +301,11 @@ fn kafka_summary(err: &str) -> [u64; 6] {
         .unwrap_or_else(|n| panic!("unexpected kafka summary {line:?}: {n:?}"))
 }
 
-/// A tansu broker of the test's own on a free port, killed when dropped.
-struct OwnBroker(Child);
+/// A child process (a broker of the test's own, a collector) killed when
+/// dropped.
+struct KillOnDrop(Child);
 
-impl Drop for OwnBroker {
+impl Drop for KillOnDrop {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
@@ -317,7 +320,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn start_broker(port: u16) -> OwnBroker {
+fn start_broker(port: u16) -> KillOnDrop {
     let url = format!("tcp://127.0.0.1:{port}");
     let child = Command::new(tansu())
         .args([
@@ -333,7 +336,7 @@ fn start_broker(port: u16) -> OwnBroker {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let b = OwnBroker(child);
+    let b = KillOnDrop(child);
     let t0 = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
@@ -608,18 +611,20 @@ fn fleet_kafka_collector_killed_mid_run_and_restarted_loses_and_doubles_nothing(
     let pg = runtime().block_on(fresh_database("kafka_kill"));
     // Small batches, so the run takes many transactions.
     let mut c = collect_cmd(&b, &pg, &t, "gk", &["--batch", "2"]);
-    let mut child = c
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = KillOnDrop(
+        c.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let t0 = Instant::now();
     let at_kill = loop {
         let n = pg_window_count(&pg);
         if n > 0 {
-            child.kill().unwrap();
-            child.wait().unwrap();
+            // SIGKILL: no chance to finish a batch or leave the group.
+            child.0.kill().unwrap();
+            child.0.wait().unwrap();
             break pg_window_count(&pg);
         }
         assert!(
