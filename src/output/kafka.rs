@@ -2,7 +2,7 @@
 //! every lookup, published to Kafka topics as the very JSON objects the
 //! NDJSON output writes ([`super::ndjson`]: one JSON shape), keyed by the
 //! client host's IP text so a host's records stay in one partition, with a
-//! `sentineldns.sensor` header ([`crate::fleet::kafka::SENSOR_HEADER`])
+//! `sentineldns.sensor` header (`sentineldns::fleet::kafka::SENSOR_HEADER`)
 //! naming the sensor.
 //!
 //! [`KafkaConfig`] (`[outputs.kafka]`, `--kafka BROKERS`) is always compiled,

@@ -6,7 +6,7 @@
 //! each step in its own transaction under an advisory lock, so two
 //! collectors starting together migrate once. `fleet_windows` is partitioned
 //! by day (`PARTITION BY RANGE (window_start)`, unix seconds of packet time):
-//! [`PgStore::upsert_windows`] creates the partitions a batch needs and
+//! [`PgStore::upsert`] creates the partitions a batch needs and
 //! [`PgStore::ahead`] more days after its newest window, and
 //! [`PgStore::drop_partitions_before`] is the retention (dropping a day is
 //! one catalog change, not a delete of its rows). Windows and incidents are
