@@ -607,7 +607,23 @@ pub fn window_line_in(w: &HostWindow, v: Option<&Verdict>, incident: Option<i64>
             ),
         );
         s.insert("explanation".into(), v.explanation.clone().into());
+        s.insert("model_id".into(), v.model_id.as_ref().into());
     }
+    // What the fleet database needs to answer as one sensor's SQLite file
+    // does (`serve --postgres`): the query-type and response-code mix and
+    // the last lookup's time.
+    s.insert(
+        "qtypes".into(),
+        serde_json::to_value(crate::store::read::QtypeMix::of(w)).unwrap_or(Value::Null),
+    );
+    s.insert(
+        "rcodes".into(),
+        serde_json::to_value(crate::store::read::RcodeMix::of(w)).unwrap_or(Value::Null),
+    );
+    s.insert(
+        "last_seen".into(),
+        crate::time::rfc3339_micros(w.last_ts).into(),
+    );
     if let Some(id) = incident {
         s.insert("incident_id".into(), id.into());
     }
@@ -672,6 +688,7 @@ pub fn incident_line(e: &IncidentEvent) -> Value {
         "domains": i.top_domains().iter().map(|(d, n)| json!({"name": d, "windows": n})).collect::<Vec<_>>(),
         "model_id": i.model_id,
         "explanation": i.explanation,
+        "closed_at": i.closed_at.map(ts),
     });
     let mut o = Map::new();
     o.insert("@timestamp".into(), ts(i.updated_at).into());

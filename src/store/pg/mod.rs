@@ -18,6 +18,10 @@
 //! that are queried. Only `$n` parameters are used; `tokio-postgres` types do
 //! not leave this module.
 
+pub mod read;
+
+pub use read::PgRead;
+
 use crate::event::TsMicros;
 use serde_json::Value;
 use tokio_postgres::types::ToSql;
@@ -60,6 +64,17 @@ CREATE TABLE fleet_incidents (
     PRIMARY KEY (sensor, incident_id)
 );
 CREATE INDEX fleet_incidents_host ON fleet_incidents (host, updated_at);
+"#,
+    // v2: fleet-wide row ids for `serve --postgres` (keyset pages and links
+    // between windows and incidents); an upsert keeps a row's id.
+    r#"
+CREATE SEQUENCE fleet_windows_id_seq AS BIGINT;
+ALTER TABLE fleet_windows ADD COLUMN id BIGINT NOT NULL DEFAULT nextval('fleet_windows_id_seq');
+CREATE INDEX fleet_windows_id ON fleet_windows (id);
+CREATE INDEX fleet_windows_start_id ON fleet_windows (window_start, id);
+CREATE SEQUENCE fleet_incidents_id_seq AS BIGINT;
+ALTER TABLE fleet_incidents ADD COLUMN id BIGINT NOT NULL DEFAULT nextval('fleet_incidents_id_seq');
+CREATE UNIQUE INDEX fleet_incidents_id ON fleet_incidents (id);
 "#,
 ];
 
