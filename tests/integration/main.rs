@@ -35,6 +35,8 @@ mod evaluate_props;
 mod fleet;
 #[cfg(all(feature = "kafka", feature = "postgres"))]
 mod fleet_kafka;
+#[cfg(feature = "postgres")]
+mod fleet_serve;
 mod flows_cicids;
 mod flows_drift;
 mod flows_rules;

@@ -103,7 +103,7 @@ pub enum PgError {
         source: tokio_postgres::Error,
     },
     /// A statement failed; `what` names the step.
-    #[error("postgres {what}: {source}")]
+    #[error("postgres {what}: {}", db_detail(source))]
     Query {
         /// The step, e.g. "upserting windows".
         what: &'static str,
@@ -119,6 +119,15 @@ pub enum PgError {
         /// Latest known version.
         supported: i64,
     },
+}
+
+/// The server's message of a failed statement (tokio-postgres shows only
+/// "db error" for it), else the error itself.
+fn db_detail(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(d) => format!("{}: {}", d.code().code(), d.message()),
+        None => e.to_string(),
+    }
 }
 
 /// `url` with any password replaced by `***`, for messages and logs.
@@ -363,9 +372,22 @@ impl PgStore {
     /// `to_s` (unix seconds) that do not exist yet, in one transaction under
     /// the DDL lock (concurrent collectors create each day once).
     pub async fn ensure_partitions(&mut self, from_s: i64, to_s: i64) -> Result<(), PgError> {
-        let wanted: Vec<i64> = (day_of(from_s)..=day_of(to_s))
+        let days: Vec<i64> = (day_of(from_s)..=day_of(to_s))
             .step_by(DAY_S as usize)
+            .collect();
+        self.ensure_days(&days).await
+    }
+
+    /// Create the partitions of the days starting at `days` (unix seconds,
+    /// first second of each day) that do not exist yet, in one transaction
+    /// under the DDL lock.
+    async fn ensure_days(&mut self, days: &[i64]) -> Result<(), PgError> {
+        let wanted: Vec<i64> = days
+            .iter()
+            .copied()
             .filter(|d| !self.days.contains(d))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
             .collect();
         if wanted.is_empty() {
             return Ok(());
@@ -459,12 +481,13 @@ impl PgStore {
             return Ok(0);
         }
         let secs = |t: TsMicros| t.div_euclid(crate::event::MICROS);
-        if let (Some(lo), Some(hi)) = (
-            windows.iter().map(|w| secs(w.start)).min(),
-            windows.iter().map(|w| secs(w.start)).max(),
-        ) {
-            self.ensure_partitions(lo, hi.saturating_add(self.ahead * DAY_S))
-                .await?;
+        // The days that have windows, and `ahead` days after the newest:
+        // not every day between (windows of captures years apart would
+        // make thousands of empty partitions in one transaction).
+        if let Some(hi) = windows.iter().map(|w| day_of(secs(w.start))).max() {
+            let mut days: Vec<i64> = windows.iter().map(|w| day_of(secs(w.start))).collect();
+            days.extend((1..=self.ahead).map(|d| hi.saturating_add(d * DAY_S)));
+            self.ensure_days(&days).await?;
         }
         // One statement may not touch a row twice: within a call, the last
         // record of a key wins (an incident's events arrive in order).

@@ -46,7 +46,7 @@ const INCIDENTS: &str = "(SELECT id, sensor, incident_id, host, record, \
 /// The window columns of a page, with the fleet id of the window's incident.
 const WINDOW_COLUMNS: &str = "w.id, w.sensor, w.host, w.window_start, w.window_end, w.label, \
      w.score, (SELECT x.id FROM fleet_incidents x WHERE x.sensor = w.sensor \
-        AND x.incident_id = (w.record #>> '{sentineldns,incident_id}')::BIGINT), w.record";
+        AND x.incident_id = (w.record #>> '{sentineldns,incident_id}')::BIGINT) AS fleet_incident, w.record";
 
 const NO_RUNS: &str = "the fleet database (serve --postgres) keeps no runs: each sensor's own database has them (serve --db FILE)";
 const NO_MODELS: &str = "the fleet database (serve --postgres) keeps no models: each sensor's own database has them (serve --db FILE)";
