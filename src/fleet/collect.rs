@@ -26,7 +26,7 @@
 
 use crate::event::MICROS;
 use crate::fleet::kafka::{consumer_config, sensor_of, KafkaError};
-use crate::store::pg::{day_of, IncidentRecord, PgError, PgStore, WindowRecord};
+use crate::store::pg::{day_of, IncidentRecord, PgError, PgStore, TriageUpdate, WindowRecord};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
@@ -153,6 +153,7 @@ impl CollectStats {
 struct Batch {
     windows: Vec<WindowRecord>,
     incidents: Vec<IncidentRecord>,
+    triage: Vec<TriageUpdate>,
     offsets: BTreeMap<(String, i32), i64>,
     records: usize,
     started: Option<Instant>,
@@ -198,6 +199,8 @@ fn take<M: Message>(m: &M, b: &mut Batch, stats: &mut CollectStats) {
         b.windows.push(w);
     } else if let Some(i) = IncidentRecord::from_ndjson(&sensor, &v) {
         b.incidents.push(i);
+    } else if let Some(t) = TriageUpdate::from_ndjson(&sensor, &v) {
+        b.triage.push(t);
     } else {
         skip(stats, Skip::NotARecord);
     }
@@ -335,6 +338,9 @@ impl Collector {
         let newest = b.windows.iter().map(|w| w.start.div_euclid(MICROS)).max();
         self.rt
             .block_on(self.store.upsert(&b.windows, &b.incidents))?;
+        // After the incidents they annotate (a sensor ships an incident
+        // before its triage, on the same key, so in order).
+        self.rt.block_on(self.store.set_triage(&b.triage))?;
         stats.windows += b.windows.len() as u64;
         stats.incidents += b.incidents.len() as u64;
         stats.batches += 1;

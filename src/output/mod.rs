@@ -182,6 +182,13 @@ impl Outputs {
                 n.write_value(&r.ndjson());
             }
         }
+        // On the incidents topic, keyed by host like the incident it
+        // annotates: the collector stores it with the incident.
+        if let Some(k) = &mut self.kafka {
+            for r in records {
+                k.incident(&r.host, &r.ndjson());
+            }
+        }
         self.triage_done.extend_from_slice(records);
     }
 

@@ -14,7 +14,7 @@
 
 use super::fleet::{fresh_database, runtime};
 use crate::util::{assert_success, json_lines, repo_file, sensor, shared};
-use sentineldns::store::pg::{IncidentRecord, PgStore, WindowRecord};
+use sentineldns::store::pg::{IncidentRecord, PgStore, TriageUpdate, WindowRecord};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -237,7 +237,9 @@ fn fleet_serve_postgres_answers_as_sqlite_for_the_same_replay() {
 
     // Verdicts over time, automatic and fixed buckets.
     for q in ["/api/v1/verdicts", "/api/v1/verdicts?since=2024-03-04T00:00:00Z&until=2024-03-05T00:00:00Z&bucket=3600"] {
-        same(q, &lite.json(q), &pg.json(q), &[]);
+        let v = lite.json(q);
+        assert!(!v["buckets"].as_array().unwrap().is_empty(), "{q}: {v}");
+        same(q, &v, &pg.json(q), &[]);
     }
 
     // Every host's profile and timeline.
@@ -366,4 +368,94 @@ fn fleet_serve_postgres_returns_markup_in_names_json_escaped() {
     let (status, body) = pg.get("/api/v1/windows?sensor=%27%3B%20DROP%20TABLE%20fleet_windows%3B--");
     assert_eq!(status, 200, "{body}");
     assert_eq!(pg.json("/api/v1/windows")["items"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn fleet_serve_postgres_keeps_triage_across_later_incident_states() {
+    let dir = tempfile::tempdir().unwrap();
+    let (lines, _) = replay(dir.path(), &[repo_file("simulations/sample.jsonl")]);
+    let first = lines
+        .iter()
+        .find(|l| l["event"]["dataset"] == "sentineldns.incident")
+        .expect("the sample opens an incident")
+        .clone();
+    let id = first["sentineldns"]["incident"]["id"].as_i64().unwrap();
+    let host = first["source"]["ip"].as_str().unwrap().to_string();
+    let rt = runtime();
+    let url = rt.block_on(async {
+        let url = load("serve_triage", "s1", &lines).await;
+        let mut pg = PgStore::connect(&url).await.unwrap();
+        // The incident_triage record as the sensor writes it (NDJSON, Kafka).
+        let verdict = json!({"category": "c2", "threat_score": 91, "confidence": "high",
+            "summary": "beacons to <script>alert(1)</script>", "recommended_actions": ["isolate"]});
+        let rec = json!({"type": "incident_triage", "incident_id": id, "host": host,
+            "event": "opened", "triage_status": "ok", "triage": verdict,
+            "provider": "ollama", "model": "m"});
+        let t = TriageUpdate::from_ndjson("s1", &rec).expect("an incident_triage record");
+        assert_eq!(pg.set_triage(&[t]).await.unwrap(), 1);
+        // A result for an incident that is not stored changes nothing.
+        let stray = TriageUpdate {
+            sensor: "other".into(),
+            incident_id: id,
+            status: "ok".into(),
+            triage: Some(verdict.clone()),
+        };
+        assert_eq!(pg.set_triage(&[stray]).await.unwrap(), 0);
+        // A later state of the incident (an escalation after the triage):
+        // upserted, and the triage stays.
+        let mut later = first.clone();
+        let ts = sentineldns_model::time::parse_ts(first["@timestamp"].as_str().unwrap()).unwrap();
+        later["@timestamp"] = json!(sentineldns_model::time::rfc3339_micros(ts + 3_600_000_000));
+        later["sentineldns"]["incident"]["windows"] = json!(99);
+        let inc = IncidentRecord::from_ndjson("s1", &later).unwrap();
+        assert_eq!(pg.upsert(&[], &[inc]).await.unwrap(), 1);
+        // The first (older) state redelivered: ignored, triage kept.
+        let old = IncidentRecord::from_ndjson("s1", &first).unwrap();
+        pg.upsert(&[], &[old]).await.unwrap();
+        url
+    });
+    let pg = start(&["--postgres", &url]);
+    let (status, body) = pg.get(&format!("/api/v1/incidents?host={host}"));
+    assert_eq!(status, 200, "{body}");
+    assert!(!body.contains('<'), "markup escaped: {body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let i = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["sensor_incident_id"] == id)
+        .unwrap_or_else(|| panic!("incident {id} of {host}: {body}"));
+    assert_eq!(i["windows"], 99, "the later state won: {i}");
+    assert_eq!(i["triage_status"], "ok", "{i}");
+    assert_eq!(i["triage"]["category"], "c2");
+    assert_eq!(i["triage"]["threat_score"], 91);
+    assert_eq!(i["triage"]["summary"], "beacons to <script>alert(1)</script>");
+    // Incidents without a triage record say so.
+    let others = pg.json("/api/v1/incidents?limit=1000");
+    for o in others["items"].as_array().unwrap() {
+        if o["sensor_incident_id"] != id {
+            assert_eq!(o["triage_status"], "off", "{o}");
+            assert!(o["triage"].is_null(), "{o}");
+        }
+    }
+    // A later failure keeps the verdict and says why there is no new one.
+    rt.block_on(async {
+        let mut store = PgStore::connect(&url).await.unwrap();
+        let failed = TriageUpdate {
+            sensor: "s1".into(),
+            incident_id: id,
+            status: "failed: HTTP 500".into(),
+            triage: None,
+        };
+        assert_eq!(store.set_triage(&[failed]).await.unwrap(), 1);
+    });
+    let v = pg.json(&format!("/api/v1/incidents?host={host}"));
+    let i = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["sensor_incident_id"] == id)
+        .unwrap();
+    assert_eq!(i["triage_status"], "failed: HTTP 500");
+    assert_eq!(i["triage"]["category"], "c2");
 }

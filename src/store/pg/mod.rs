@@ -75,6 +75,10 @@ CREATE INDEX fleet_windows_start_id ON fleet_windows (window_start, id);
 CREATE SEQUENCE fleet_incidents_id_seq AS BIGINT;
 ALTER TABLE fleet_incidents ADD COLUMN id BIGINT NOT NULL DEFAULT nextval('fleet_incidents_id_seq');
 CREATE UNIQUE INDEX fleet_incidents_id ON fleet_incidents (id);
+-- The latest language-model triage of an incident (issue 16), kept in
+-- columns of their own: a later state of the incident upserts `record`
+-- and leaves these alone.
+ALTER TABLE fleet_incidents ADD COLUMN triage_status TEXT, ADD COLUMN triage JSONB;
 "#,
 ];
 
@@ -227,6 +231,36 @@ pub struct IncidentRecord {
     pub updated_at: i64,
     /// The NDJSON incident object.
     pub record: Value,
+}
+
+/// A triage result of one incident of one sensor (the NDJSON
+/// `incident_triage` record, see `crate::triage::TriageRecord::ndjson`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TriageUpdate {
+    /// The sensor whose incident it is.
+    pub sensor: String,
+    /// The sensor's incident id.
+    pub incident_id: i64,
+    /// `ok`, or why there is no verdict.
+    pub status: String,
+    /// The verdict when `status` is `ok`.
+    pub triage: Option<Value>,
+}
+
+impl TriageUpdate {
+    /// The update of an NDJSON object with `"type": "incident_triage"` from
+    /// `sensor`; `None` for any other object.
+    pub fn from_ndjson(sensor: &str, v: &Value) -> Option<Self> {
+        if v.get("type")?.as_str()? != "incident_triage" {
+            return None;
+        }
+        Some(TriageUpdate {
+            sensor: sensor.to_string(),
+            incident_id: v.get("incident_id")?.as_i64()?,
+            status: v.get("triage_status")?.as_str()?.to_string(),
+            triage: v.get("triage").filter(|t| t.is_object()).cloned(),
+        })
+    }
 }
 
 /// A fleet database.
@@ -565,6 +599,40 @@ impl PgStore {
                 .map_err(q("upserting incidents"))?;
         }
         tx.commit().await.map_err(q("committing a batch"))?;
+        Ok(n)
+    }
+
+    /// Store triage results on their incidents, in order, in one
+    /// transaction: the status always, the verdict when there is one (a
+    /// later failure keeps the earlier verdict, as the SQLite store does).
+    /// The incident's own state is untouched, and a later state of the
+    /// incident ([`upsert`](Self::upsert)) leaves the triage in place.
+    /// Returns the incidents updated; a result for an incident not stored
+    /// (yet) changes nothing.
+    pub async fn set_triage(&mut self, updates: &[TriageUpdate]) -> Result<u64, PgError> {
+        if updates.is_empty() {
+            return Ok(0);
+        }
+        let tx = self
+            .client
+            .transaction()
+            .await
+            .map_err(q("starting a triage batch"))?;
+        let st = tx
+            .prepare(
+                "UPDATE fleet_incidents SET triage_status = $3, triage = COALESCE($4, triage) \
+                 WHERE sensor = $1 AND incident_id = $2",
+            )
+            .await
+            .map_err(q("preparing a triage update"))?;
+        let mut n = 0;
+        for u in updates {
+            n += tx
+                .execute(&st, &[&u.sensor, &u.incident_id, &u.status, &u.triage])
+                .await
+                .map_err(q("storing a triage result"))?;
+        }
+        tx.commit().await.map_err(q("committing triage results"))?;
         Ok(n)
     }
 

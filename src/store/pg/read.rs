@@ -37,7 +37,7 @@ use tokio_postgres::types::ToSql;
 const RANK: &str = "(CASE label WHEN 'Likely Compromise' THEN 2 WHEN 'Unusual' THEN 1 WHEN 'Normal' THEN 0 ELSE -1 END)";
 
 /// The incident columns [`PgRead`] filters and orders on, from the record.
-const INCIDENTS: &str = "(SELECT id, sensor, incident_id, host, record, \
+const INCIDENTS: &str = "(SELECT id, sensor, incident_id, host, record, triage_status, triage, \
      EXTRACT(EPOCH FROM (record #>> '{sentineldns,incident,first_seen}')::timestamptz)::BIGINT AS first_seen, \
      EXTRACT(EPOCH FROM (record #>> '{sentineldns,incident,last_seen}')::timestamptz)::BIGINT AS last_seen, \
      record #>> '{sentineldns,incident,status}' AS status, \
@@ -217,10 +217,11 @@ impl PgRead {
     }
 
     fn incident_row(r: &tokio_postgres::Row) -> IncidentRow {
-        // id, sensor, incident_id, host, record, first_seen, last_seen, status, peak_label
+        // id, sensor, incident_id, host, record, first_seen, last_seen,
+        // status, peak_label, triage_status, triage
         let rec: Value = r.get(4);
         let i = |k: &str| at(&rec, &["sentineldns", "incident", k]);
-        let triage = i("triage").filter(|t| !t.is_null()).cloned();
+        let triage: Option<Value> = r.get(10);
         IncidentRow {
             id: r.get(0),
             run_id: 0,
@@ -244,10 +245,9 @@ impl PgRead {
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_string(),
-            triage_status: i("triage_status")
-                .and_then(Value::as_str)
-                .unwrap_or("off")
-                .to_string(),
+            triage_status: r
+                .get::<_, Option<String>>(9)
+                .unwrap_or_else(|| "off".into()),
             triage,
             sensor: Some(r.get(1)),
             sensor_incident_id: Some(r.get(2)),
@@ -571,7 +571,8 @@ impl StoreRead for PgRead {
 
     fn page_incidents(&self, f: &IncidentFilter) -> Result<Vec<IncidentRow>, StoreError> {
         let mut sql = Sql::new(format!(
-            "SELECT id, sensor, incident_id, host, record, first_seen, last_seen, status, peak_label \
+            "SELECT id, sensor, incident_id, host, record, first_seen, last_seen, status, peak_label, \
+             triage_status, triage \
              FROM {INCIDENTS} WHERE TRUE"
         ));
         if let Some(h) = &f.host {
