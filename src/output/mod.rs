@@ -118,6 +118,10 @@ pub struct Outputs {
     triage: Option<crate::triage::Triage>,
     /// Triage results not yet taken by the store ([`Outputs::take_triage`]).
     triage_done: Vec<crate::triage::TriageRecord>,
+    /// Incidents the webhook alerted whose triage has not arrived yet (id →
+    /// alerts waiting): their triage goes to the webhook as an update. Only
+    /// filled while triage is on; each triage record takes one out.
+    webhook_awaits_triage: std::collections::HashMap<i64, u32>,
 }
 
 impl Outputs {
@@ -154,6 +158,7 @@ impl Outputs {
             server,
             triage: None,
             triage_done: Vec::new(),
+            webhook_awaits_triage: Default::default(),
         })
     }
 
@@ -180,6 +185,19 @@ impl Outputs {
         if let Some(n) = &mut self.ndjson {
             for r in records {
                 n.write_value(&r.ndjson());
+            }
+        }
+        // The webhook gets the verdict of an incident it alerted, as an
+        // update (triage without a verdict sends nothing).
+        for r in records {
+            if let Some(n) = self.webhook_awaits_triage.get_mut(&r.incident_id) {
+                *n -= 1;
+                if *n == 0 {
+                    self.webhook_awaits_triage.remove(&r.incident_id);
+                }
+                if let Some(wh) = &self.webhook {
+                    wh.offer_triage(r);
+                }
             }
         }
         // On the incidents topic, keyed by host like the incident it
@@ -286,7 +304,9 @@ impl Outputs {
                 (None, _) => {}
             }
             if let Some(wh) = &self.webhook {
-                wh.offer_incident(e);
+                if wh.offer_incident(e) && self.triage.is_some() {
+                    *self.webhook_awaits_triage.entry(e.incident.id).or_default() += 1;
+                }
             }
             if let Some(t) = &self.triage {
                 // The window (and verdict) that opened or escalated it: the
@@ -542,6 +562,75 @@ pub(crate) mod tests {
         assert_eq!(m.ndjson.incident_lines.load(Ordering::Relaxed), 1);
         assert_eq!(m.incidents_total(crate::incident::EventKind::Opened), 1);
         assert!(m.input_finished());
+    }
+
+    /// Issue 16: the webhook gets the triage of an incident it alerted, as
+    /// an update carrying the verdict, escaped; triage of an incident it did
+    /// not alert, and triage without a verdict, send nothing.
+    #[test]
+    fn webhook_updates_carry_the_triage_of_alerted_incidents() {
+        use crate::triage::{TriageRecord, TriageVerdict};
+        let srv = webhook::tests::TestServer::start();
+        let cfg = OutputsConfig {
+            webhook: Some(WebhookConfig {
+                url: srv.url(),
+                min_label: webhook::MinLabel::LikelyCompromise,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let mut o = Outputs::start(&cfg).unwrap();
+        let ws = [dga_window("10.0.0.9"), dga_window("10.0.0.10")];
+        let mut tracker = Tracker::new(Default::default());
+        let mut batch = IncidentBatch::default();
+        let vs = [verdict(Label::LikelyCompromise), verdict(Label::Unusual)];
+        crate::sensor::track_batch(&mut tracker, &ws, &vs, &mut batch);
+        // Triage "on": mark what the webhook alerted as awaiting triage.
+        for e in &batch.events {
+            if e.incident.peak_label == Label::LikelyCompromise {
+                o.webhook_awaits_triage.insert(e.incident.id, 1);
+            }
+        }
+        o.batch(&ws, &vs, &batch);
+        let ids: Vec<(i64, String)> = batch
+            .events
+            .iter()
+            .map(|e| (e.incident.id, e.incident.host.to_string()))
+            .collect();
+        let rec = |id: i64, host: &str, status: &str, with: bool| TriageRecord {
+            incident_id: id,
+            host: host.into(),
+            event: "opened",
+            triage_status: status.into(),
+            triage: with.then(|| TriageVerdict {
+                category: "c2".into(),
+                threat_score: 88,
+                confidence: "high".into(),
+                summary: "beacons <script>alert(1)</script>".into(),
+                recommended_actions: vec!["isolate <b>now</b>".into()],
+            }),
+            provider: "ollama",
+            model: "m".into(),
+        };
+        let (likely, unusual) = (&ids[0], &ids[1]);
+        o.write_triage(&[
+            rec(unusual.0, &unusual.1, "ok", true),
+            rec(likely.0, &likely.1, "ok", true),
+            rec(likely.0, &likely.1, "breaker_open", false),
+        ]);
+        o.finish().unwrap();
+        let bodies = srv.bodies.lock().unwrap().clone();
+        assert_eq!(bodies.len(), 2, "the alert and its triage: {bodies:?}");
+        assert!(bodies[0].contains("opened"), "{}", bodies[0]);
+        let t: serde_json::Value = serde_json::from_str(&bodies[1]).unwrap();
+        assert_eq!(t["sentineldns"]["incident_id"], likely.0);
+        assert_eq!(t["sentineldns"]["triage"]["category"], "c2");
+        assert_eq!(t["sentineldns"]["triage"]["threat_score"], 88);
+        let text = t["blocks"][2]["text"]["text"].as_str().unwrap();
+        assert!(text.contains("&lt;script&gt;") && !text.contains("<script>"), "{text}");
+        assert!(text.contains("isolate &lt;b&gt;now"), "{text}");
+        assert!(t["text"].as_str().unwrap().contains("threat 88/100"), "{t}");
+        assert!(o.webhook_awaits_triage.is_empty());
     }
 
     #[test]
