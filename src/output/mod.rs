@@ -627,7 +627,10 @@ pub(crate) mod tests {
         assert_eq!(t["sentineldns"]["triage"]["category"], "c2");
         assert_eq!(t["sentineldns"]["triage"]["threat_score"], 88);
         let text = t["blocks"][2]["text"]["text"].as_str().unwrap();
-        assert!(text.contains("&lt;script&gt;") && !text.contains("<script>"), "{text}");
+        assert!(
+            text.contains("&lt;script&gt;") && !text.contains("<script>"),
+            "{text}"
+        );
         assert!(text.contains("isolate &lt;b&gt;now"), "{text}");
         assert!(t["text"].as_str().unwrap().contains("threat 88/100"), "{t}");
         assert!(o.webhook_awaits_triage.is_empty());

@@ -271,11 +271,9 @@ impl AppState {
         .await;
         match r {
             Ok(Ok(v)) => Ok(v),
-            Ok(Err(StoreError::Unsupported(why))) => Err(ApiError::new(
-                StatusCode::NOT_IMPLEMENTED,
-                None,
-                why,
-            )),
+            Ok(Err(StoreError::Unsupported(why))) => {
+                Err(ApiError::new(StatusCode::NOT_IMPLEMENTED, None, why))
+            }
             Ok(Err(e)) => {
                 self.counters.store_errors.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(error = %e, "store read failed");

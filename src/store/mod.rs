@@ -34,8 +34,8 @@ pub use flow_alerts::FlowAlertRecord;
 pub use incidents::{IncidentQuery, StoredIncident};
 pub use models::{ModelRecord, TrainingRows};
 pub use read::{
-    StoreRead, HostSummary, IncidentFilter, IncidentRow, ModelRow, RunRow, StoreHealth, TimelinePoint,
-    WindowFilter, WindowRow,
+    HostSummary, IncidentFilter, IncidentRow, ModelRow, RunRow, StoreHealth, StoreRead,
+    TimelinePoint, WindowFilter, WindowRow,
 };
 pub use schema::{MIGRATIONS, SCHEMA_VERSION};
 pub use windows::{StateRows, StoredWindow, WindowQuery};

@@ -173,7 +173,10 @@ fn same(what: &str, a: &Value, b: &Value, drop: &[&str]) {
     if let (Some(x), Some(y)) = (a.as_array(), b.as_array()) {
         assert_eq!(x.len(), y.len(), "{what}: item counts differ");
         for (i, (p, q)) in x.iter().zip(y).enumerate() {
-            assert_eq!(p, q, "{what}: item {i} differs (left SQLite, right PostgreSQL)");
+            assert_eq!(
+                p, q,
+                "{what}: item {i} differs (left SQLite, right PostgreSQL)"
+            );
         }
     } else {
         assert_eq!(a, b, "{what} differs (left SQLite, right PostgreSQL)");
@@ -196,13 +199,24 @@ fn fleet_serve_postgres_answers_as_sqlite_for_the_same_replay() {
 
     // Fields the fleet database does not keep (run ids, thresholds from the
     // sensor's models table) or adds (the sensor).
-    let drop = ["run_id", "sensor", "sensor_incident_id", "unusual", "likely"];
+    let drop = [
+        "run_id",
+        "sensor",
+        "sensor_incident_id",
+        "unusual",
+        "likely",
+    ];
 
     // Windows, oldest first, paged by cursor (small pages cross many cursors).
     let a = lite.all("/api/v1/windows", 7);
     let b = pg.all("/api/v1/windows", 7);
     assert!(a.len() > 100, "{} windows", a.len());
-    same("windows", &Value::from(a.clone()), &Value::from(b.clone()), &drop);
+    same(
+        "windows",
+        &Value::from(a.clone()),
+        &Value::from(b.clone()),
+        &drop,
+    );
     assert!(b.iter().all(|w| w["sensor"] == "sensor-a"), "sensor named");
     assert!(
         b.iter().any(|w| w["label"] == "Likely Compromise"),
@@ -226,24 +240,28 @@ fn fleet_serve_postgres_answers_as_sqlite_for_the_same_replay() {
     // Hosts (open incident counts aside: the NDJSON ships an incident when
     // it opens or escalates, not when it closes; see docs/fleet.md).
     let q = "/api/v1/hosts?limit=1000";
+    same("hosts", &lite.json(q), &pg.json(q), &["open_incidents"]);
+    let q = "/api/v1/hosts?min_label=unusual&limit=1000";
     same(
-        "hosts",
+        "flagged hosts",
         &lite.json(q),
         &pg.json(q),
         &["open_incidents"],
     );
-    let q = "/api/v1/hosts?min_label=unusual&limit=1000";
-    same("flagged hosts", &lite.json(q), &pg.json(q), &["open_incidents"]);
 
     // Verdicts over time, automatic and fixed buckets.
-    for q in ["/api/v1/verdicts", "/api/v1/verdicts?since=2024-03-04T00:00:00Z&until=2024-03-05T00:00:00Z&bucket=3600"] {
+    for q in [
+        "/api/v1/verdicts",
+        "/api/v1/verdicts?since=2024-03-04T00:00:00Z&until=2024-03-05T00:00:00Z&bucket=3600",
+    ] {
         let v = lite.json(q);
         assert!(!v["buckets"].as_array().unwrap().is_empty(), "{q}: {v}");
         same(q, &v, &pg.json(q), &[]);
     }
 
     // Every host's profile and timeline.
-    let hosts: Vec<String> = lite.json("/api/v1/hosts?limit=1000")
+    let hosts: Vec<String> = lite
+        .json("/api/v1/hosts?limit=1000")
         .as_array()
         .unwrap()
         .iter()
@@ -273,11 +291,11 @@ fn fleet_serve_postgres_answers_as_sqlite_for_the_same_replay() {
         assert_eq!(y["sensor_incident_id"], x["id"]);
         let last = lines
             .iter()
-            .filter(|l| {
+            .rev()
+            .find(|l| {
                 l["event"]["dataset"] == "sentineldns.incident"
                     && l["sentineldns"]["incident"]["id"] == x["id"]
             })
-            .last()
             .unwrap_or_else(|| panic!("no NDJSON line of incident {}", x["id"]));
         let i = &last["sentineldns"]["incident"];
         assert_eq!(y["state"], i["status"]);
@@ -320,7 +338,10 @@ fn fleet_serve_postgres_answers_as_sqlite_for_the_same_replay() {
     // The dashboard is served from PostgreSQL too.
     let (status, page) = pg.get("/");
     assert_eq!(status, 200);
-    assert!(page.contains("<html") || page.contains("<!doctype"), "{page}");
+    assert!(
+        page.contains("<html") || page.contains("<!doctype"),
+        "{page}"
+    );
 }
 
 /// Windows the SQLite server stores.
@@ -356,7 +377,10 @@ fn fleet_serve_postgres_returns_markup_in_names_json_escaped() {
     }
     let v = pg.json(&format!("/api/v1/windows?host={HOST}"));
     let w = &v["items"][0];
-    assert_eq!(w["sensor"], "<b>sensor</b>", "the same text for a JSON parser");
+    assert_eq!(
+        w["sensor"], "<b>sensor</b>",
+        "the same text for a JSON parser"
+    );
     let names: Vec<&str> = w["top_domains"]
         .as_array()
         .unwrap()
@@ -365,9 +389,16 @@ fn fleet_serve_postgres_returns_markup_in_names_json_escaped() {
         .collect();
     assert!(names.contains(&NAME), "{names:?}");
     // Markup in a filter is a parameter, never SQL: nothing matches.
-    let (status, body) = pg.get("/api/v1/windows?sensor=%27%3B%20DROP%20TABLE%20fleet_windows%3B--");
+    let (status, body) =
+        pg.get("/api/v1/windows?sensor=%27%3B%20DROP%20TABLE%20fleet_windows%3B--");
     assert_eq!(status, 200, "{body}");
-    assert_eq!(pg.json("/api/v1/windows")["items"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        pg.json("/api/v1/windows")["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[test]
@@ -429,7 +460,10 @@ fn fleet_serve_postgres_keeps_triage_across_later_incident_states() {
     assert_eq!(i["triage_status"], "ok", "{i}");
     assert_eq!(i["triage"]["category"], "c2");
     assert_eq!(i["triage"]["threat_score"], 91);
-    assert_eq!(i["triage"]["summary"], "beacons to <script>alert(1)</script>");
+    assert_eq!(
+        i["triage"]["summary"],
+        "beacons to <script>alert(1)</script>"
+    );
     // Incidents without a triage record say so.
     let others = pg.json("/api/v1/incidents?limit=1000");
     for o in others["items"].as_array().unwrap() {

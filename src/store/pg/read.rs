@@ -167,11 +167,7 @@ impl PgRead {
         self.rt.block_on(f)
     }
 
-    fn query(
-        &self,
-        what: &'static str,
-        sql: &Sql,
-    ) -> Result<Vec<tokio_postgres::Row>, StoreError> {
+    fn query(&self, what: &'static str, sql: &Sql) -> Result<Vec<tokio_postgres::Row>, StoreError> {
         self.run(async {
             self.store
                 .client
