@@ -367,7 +367,13 @@ impl StoreRead for PgRead {
             .first()
             .map(|r| r.get(0))
             .unwrap_or(0);
-        let mut sql = Sql::new("SELECT label, window_start, record FROM fleet_windows WHERE TRUE");
+        // Only the parts of the record the profile sums (not the whole
+        // object: parsing it is most of the cost).
+        let mut sql = Sql::new(
+            "SELECT label, window_start, record #> '{sentineldns,qtypes}', \
+             record #> '{sentineldns,rcodes}', record #> '{sentineldns,top_domains}' \
+             FROM fleet_windows WHERE TRUE",
+        );
         span(&mut sql, Some(host), since, until);
         sql.push(&format!(
             " ORDER BY window_start DESC, id DESC LIMIT {PROFILE_WINDOWS}"
@@ -390,7 +396,7 @@ impl StoreRead for PgRead {
         for r in &rows {
             let label: Option<String> = r.get(0);
             let start: i64 = r.get(1);
-            let rec: Value = r.get(2);
+            let part = |i: usize| r.get::<_, Option<Value>>(i).unwrap_or(Value::Null);
             let flagged = rank(label.as_deref()) >= 1;
             p.windows += 1;
             if label.is_none() {
@@ -398,8 +404,8 @@ impl StoreRead for PgRead {
             }
             first = Some(first.map_or(start, |f| f.min(start)));
             last = Some(last.map_or(start, |l| l.max(start)));
-            let qt: QtypeMix = parse(&rec, &["sentineldns", "qtypes"]).unwrap_or_default();
-            let rc: RcodeMix = parse(&rec, &["sentineldns", "rcodes"]).unwrap_or_default();
+            let qt: QtypeMix = serde_json::from_value(part(2)).unwrap_or_default();
+            let rc: RcodeMix = serde_json::from_value(part(3)).unwrap_or_default();
             let (qs, rs) = if flagged {
                 p.flagged_windows += 1;
                 (&mut p.qtypes.flagged, &mut p.rcodes.flagged)
@@ -408,8 +414,7 @@ impl StoreRead for PgRead {
             };
             add_qtypes(qs, &qt);
             add_rcodes(rs, &rc);
-            let tops: Vec<DomainRow> =
-                parse(&rec, &["sentineldns", "top_domains"]).unwrap_or_default();
+            let tops: Vec<DomainRow> = serde_json::from_value(part(4)).unwrap_or_default();
             for d in tops {
                 let e = domains.entry(d.name.clone()).or_insert_with(|| HostDomain {
                     name: d.name.clone(),
@@ -533,9 +538,15 @@ impl StoreRead for PgRead {
         limit: u32,
         desc: bool,
     ) -> Result<Vec<TimelinePoint>, StoreError> {
-        let mut sql = Sql::new(format!(
-            "SELECT {WINDOW_COLUMNS} FROM fleet_windows w WHERE TRUE"
-        ));
+        // Only the parts of the record a point shows.
+        let mut sql = Sql::new(
+            "SELECT w.id, w.window_start, w.window_end, w.label, w.score, \
+               (SELECT x.id FROM fleet_incidents x WHERE x.sensor = w.sensor \
+                  AND x.incident_id = (w.record #>> '{sentineldns,incident_id}')::BIGINT) AS fleet_incident, \
+               (w.record #>> '{sentineldns,window,lookups}')::BIGINT, \
+               w.record #> '{sentineldns,reasons}', w.record #>> '{sentineldns,model_id}' \
+             FROM fleet_windows w WHERE TRUE",
+        );
         span(&mut sql, Some(host), since, until);
         let dir = if desc { "DESC" } else { "ASC" };
         sql.push(&format!(
@@ -545,21 +556,24 @@ impl StoreRead for PgRead {
         Ok(rows
             .iter()
             .map(|r| {
-                let w = Self::window_row(r);
+                let reasons: Vec<ReasonRow> = r
+                    .get::<_, Option<Value>>(7)
+                    .and_then(|v| serde_json::from_value(v).ok())
+                    .unwrap_or_default();
                 TimelinePoint {
-                    id: w.id,
-                    run_id: w.run_id,
-                    window_start: w.window_start,
-                    window_end: w.window_end,
-                    lookups: w.lookups,
-                    score: w.score,
-                    label: w.label,
-                    model_id: w.model_id,
+                    id: r.get(0),
+                    run_id: 0,
+                    window_start: rfc3339(r.get(1)),
+                    window_end: rfc3339(r.get(2)),
+                    lookups: r.get::<_, Option<i64>>(6).unwrap_or(0),
+                    score: r.get(4),
+                    label: r.get(3),
+                    model_id: r.get(8),
                     // Thresholds live in each sensor's models table.
                     unusual: None,
                     likely: None,
-                    tags: w.reasons.into_iter().map(|x: ReasonRow| x.tag).collect(),
-                    incident_id: w.incident_id,
+                    tags: reasons.into_iter().map(|x| x.tag).collect(),
+                    incident_id: r.get(5),
                 }
             })
             .collect())
