@@ -558,7 +558,8 @@
   // Why an incident has no language-model triage, from its triage_status.
   function triageWhy(status) {
     const st = typeof status === "string" ? status : "off";
-    if (st === "off") return "no triage: triage was off for the run that wrote it (or its result has not arrived yet)";
+    if (st === "off") return "no triage: triage was off for the run that wrote it";
+    if (st === "pending") return "triage pending: the model has not answered yet";
     if (st === "breaker_open") return "no triage: the model's circuit breaker was open";
     if (st === "queue_full") return "no triage: the triage queue was full";
     if (st === "shutdown") return "no triage: the sensor stopped before the model answered";

@@ -116,8 +116,10 @@ pub struct Outputs {
     server: Option<MetricsServer>,
     lookup_lines: bool,
     triage: Option<crate::triage::Triage>,
-    /// Triage results not yet taken by the store ([`Outputs::take_triage`]).
-    triage_done: Vec<crate::triage::TriageRecord>,
+    /// Triage states not yet taken by the store ([`Outputs::take_triage`]),
+    /// in order: `pending` when an incident is handed to the model, then
+    /// its result.
+    triage_done: Vec<(i64, String, Option<String>)>,
     /// Incidents the webhook alerted whose triage has not arrived yet (id →
     /// alerts waiting): their triage goes to the webhook as an update. Only
     /// filled while triage is on; each triage record takes one out.
@@ -207,22 +209,19 @@ impl Outputs {
                 k.incident(&r.host, &r.ndjson());
             }
         }
-        self.triage_done.extend_from_slice(records);
+        self.triage_done.extend(records.iter().map(|r| {
+            let verdict = r
+                .triage
+                .as_ref()
+                .and_then(|v| serde_json::to_string(v).ok());
+            (r.incident_id, r.triage_status.clone(), verdict)
+        }));
     }
 
     /// Triage results finished since the last call, for the store: `(incident
     /// id, status, verdict JSON)` each ([`crate::store::Store::write_triage`]).
     pub fn take_triage(&mut self) -> Vec<(i64, String, Option<String>)> {
-        self.triage_done
-            .drain(..)
-            .map(|r| {
-                let verdict = r
-                    .triage
-                    .as_ref()
-                    .and_then(|v| serde_json::to_string(v).ok());
-                (r.incident_id, r.triage_status, verdict)
-            })
-            .collect()
+        std::mem::take(&mut self.triage_done)
     }
 
     /// The metrics registry (clone the `Arc` to bump it from other threads).
@@ -316,8 +315,13 @@ impl Outputs {
                     .iter()
                     .rposition(|id| *id == Some(e.incident.id))
                     .and_then(|i| Some((windows.get(i)?, verdicts.get(i)?)));
-                if let Err(rec) = t.offer(crate::triage::Evidence::new(e, latest)) {
-                    triaged.push(*rec);
+                match t.offer(crate::triage::Evidence::new(e, latest)) {
+                    // Stored until the result replaces it: the incident
+                    // says its triage is on the way, not "off".
+                    Ok(()) => self
+                        .triage_done
+                        .push((e.incident.id, "pending".to_string(), None)),
+                    Err(rec) => triaged.push(*rec),
                 }
             }
         }
@@ -634,6 +638,35 @@ pub(crate) mod tests {
         assert!(text.contains("isolate &lt;b&gt;now"), "{text}");
         assert!(t["text"].as_str().unwrap().contains("threat 88/100"), "{t}");
         assert!(o.webhook_awaits_triage.is_empty());
+    }
+
+    /// An incident handed to the model is stored `pending` until its result
+    /// (here: `shutdown`, the model never answers) replaces it, in order.
+    #[test]
+    fn triage_is_pending_until_its_result_arrives() {
+        // A model that accepts connections and never answers.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let cfg = crate::triage::TriageConfig {
+            provider: crate::triage::Provider::Ollama,
+            url: format!("http://{}", silent.local_addr().unwrap()),
+            timeout_ms: 60_000,
+            shutdown_grace_ms: 50,
+            ..Default::default()
+        };
+        let mut o = Outputs::start(&OutputsConfig::default()).unwrap();
+        o.start_triage(&cfg).unwrap();
+        let ws = [dga_window("10.0.0.9")];
+        let vs = [verdict(Label::LikelyCompromise)];
+        let mut tracker = Tracker::new(Default::default());
+        let mut batch = IncidentBatch::default();
+        crate::sensor::track_batch(&mut tracker, &ws, &vs, &mut batch);
+        o.batch(&ws, &vs, &batch);
+        let id = batch.events[0].incident.id;
+        assert_eq!(o.take_triage(), vec![(id, "pending".to_string(), None)]);
+        o.finish().unwrap();
+        let after = o.take_triage();
+        assert_eq!(after.len(), 1, "{after:?}");
+        assert_eq!((after[0].0, after[0].1.as_str()), (id, "shutdown"));
     }
 
     #[test]

@@ -396,8 +396,9 @@ pub struct IncidentRow {
     pub explanation: String,
     /// Status of the incident's latest language-model triage: `ok`, or why
     /// there is none (`off` when triage was off for the run that wrote it,
-    /// `queue_full`, `breaker_open`, `failed: …`, `invalid_response: …`,
-    /// `shutdown`). Triage annotates; it never changes the label.
+    /// `pending` while the model works on it, `queue_full`, `breaker_open`,
+    /// `failed: …`, `invalid_response: …`, `shutdown`). Triage annotates; it
+    /// never changes the label.
     pub triage_status: String,
     /// The verdict of its latest successful triage: `category`,
     /// `threat_score` 0–100, `confidence`, `summary`, `recommended_actions`.
