@@ -555,6 +555,45 @@
       { title: "Top domains", value: (w) => domainsText(w.top_domains), className: "names" },
     ].filter(Boolean);
 
+  // Why an incident has no language-model triage, from its triage_status.
+  function triageWhy(status) {
+    const st = typeof status === "string" ? status : "off";
+    if (st === "off") return "no triage: triage was off for the run that wrote it";
+    if (st === "pending") return "triage pending: the model has not answered yet";
+    if (st === "breaker_open") return "no triage: the model's circuit breaker was open";
+    if (st === "queue_full") return "no triage: the triage queue was full";
+    if (st === "shutdown") return "no triage: the sensor stopped before the model answered";
+    if (st.startsWith("failed")) return "no triage: the model request failed (" + st + ")";
+    if (st.startsWith("invalid_response")) return "no triage: the model's answer was refused (" + st + ")";
+    return "no triage: " + st;
+  }
+
+  // An incident's triage (attacker-influenced text: only ever text nodes),
+  // or why there is none. Triage annotates; the label above stands.
+  function triageCell(i) {
+    const t = i.triage;
+    if (i.triage_status === "ok" && t && typeof t === "object") {
+      const actions = Array.isArray(t.recommended_actions) ? t.recommended_actions : [];
+      return el(
+        "div",
+        { className: "triage", dataset: { triage: "ok" } },
+        el("div", null, el("strong", { className: "triage-category" }, String(t.category ?? "")), " threat ", el("span", { className: "triage-score" }, String(t.threat_score ?? "")), "/100, confidence ", el("span", { className: "triage-confidence" }, String(t.confidence ?? ""))),
+        el("p", { className: "triage-summary" }, String(t.summary ?? "")),
+        actions.length ? el("ul", { className: "triage-actions" }, actions.map((a) => el("li", null, String(a)))) : null
+      );
+    }
+    return el("span", { className: "muted triage-none", dataset: { triage: String(i.triage_status ?? "off") } }, triageWhy(i.triage_status));
+  }
+
+  function triageText(i) {
+    const t = i.triage;
+    if (i.triage_status === "ok" && t && typeof t === "object") {
+      const actions = Array.isArray(t.recommended_actions) ? t.recommended_actions.join("; ") : "";
+      return t.category + " " + t.threat_score + "/100 (" + t.confidence + "): " + t.summary + (actions ? " Actions: " + actions : "");
+    }
+    return triageWhy(i.triage_status);
+  }
+
   const incidentColumns = [
     { title: "Id", value: (i) => i.id, className: "num" },
     { title: "Host", value: (i) => i.host, cell: (i) => hostLink(i.host) },
@@ -567,6 +606,7 @@
     { title: "Reasons", value: (i) => counted(i.reasons), className: "wide" },
     { title: "Domains", value: (i) => counted(i.domains), className: "names" },
     { title: "Explanation", value: (i) => i.explanation, className: "text" },
+    { title: "Triage", value: triageText, cell: triageCell, className: "text" },
   ];
 
   // --------------------------------------------------------------- pages

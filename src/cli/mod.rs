@@ -19,6 +19,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use sentineldns_flows::cli::FlowsArgs;
 use std::path::PathBuf;
 
+mod collect;
 mod config;
 mod docs;
 mod logging;
@@ -28,6 +29,7 @@ mod serve;
 mod stored;
 mod values;
 
+pub use collect::*;
 pub use config::*;
 pub use docs::*;
 pub use logging::*;
@@ -136,6 +138,11 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the man page, or write one page per command with `--out DIR`.
     Man(ManArgs),
+    /// Fleet collector: consume the window verdicts and incidents sensors
+    /// publish to Kafka (`replay`/`capture --kafka`) and upsert them into
+    /// PostgreSQL, one transaction per batch, committing offsets only after
+    /// it (needs the `kafka` and `postgres` build features).
+    Collect(CollectArgs),
 }
 
 #[cfg(test)]

@@ -312,6 +312,24 @@ pub struct OutputArgs {
     /// e.g. 127.0.0.1:9153 (port 0 picks a free port; the address is printed).
     #[arg(long, value_name = "ADDR")]
     pub metrics: Option<SocketAddr>,
+    /// Publish window verdicts and incidents (see `--ship`) to the Kafka
+    /// brokers HOST:PORT[,HOST:PORT...] as their NDJSON objects, keyed by
+    /// client host (`[outputs.kafka]`; needs the `kafka` build feature).
+    #[arg(long, value_name = "BROKERS")]
+    pub kafka: Option<String>,
+    /// What the Kafka output publishes, comma-separated: windows, incidents,
+    /// lookups [default: `[outputs.kafka] ship`, else windows,incidents].
+    /// `--ship lookups` makes a capture-and-decode sensor for `score --kafka`.
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "KINDS")]
+    pub ship: Vec<sentineldns::output::kafka::Ship>,
+    /// Records the Kafka producer may hold while the brokers are slow or
+    /// down; more are dropped and counted [default: 100000].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub kafka_queue: Option<u64>,
+    /// This sensor's name in the `sentineldns.sensor` header of its Kafka
+    /// records [default: `[outputs.kafka] sensor`, else the host name].
+    #[arg(long, value_name = "NAME")]
+    pub sensor_name: Option<String>,
     /// Triage each incident that opens or escalates with a language model:
     /// a local Ollama, an OpenAI-compatible server (llama.cpp, vLLM, LM
     /// Studio, OpenAI) or Anthropic; `off` disables it [default: `[triage]
@@ -390,9 +408,26 @@ impl OutputArgs {
                 .webhook_timeout
                 .map_or(w.timeout_ms, |t| (t / 1000).max(1) as u64);
         }
+        let mut kafka = match &self.kafka {
+            Some(b) => Some(sentineldns::output::kafka::KafkaConfig {
+                brokers: b.clone(),
+                ..base.kafka.unwrap_or_default()
+            }),
+            None => base.kafka,
+        };
+        if let Some(k) = &mut kafka {
+            if !self.ship.is_empty() {
+                k.ship = self.ship.clone();
+            }
+            k.queue = self.kafka_queue.map_or(k.queue, |q| q as usize);
+            if let Some(n) = &self.sensor_name {
+                k.sensor = Some(n.clone());
+            }
+        }
         OutputsConfig {
             ndjson,
             webhook,
+            kafka,
             metrics: self.metrics.or(base.metrics),
         }
     }

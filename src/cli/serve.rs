@@ -12,8 +12,13 @@ use std::path::PathBuf;
 pub struct ServeArgs {
     /// SQLite database to read (opened read-only; a sensor may be writing
     /// it) [default: $SENTINELDNS_DB, else `[sensor] db`, else sentineldns.db].
-    #[arg(long)]
+    #[arg(long, conflicts_with = "postgres")]
     pub db: Option<PathBuf>,
+    /// Serve the fleet database instead: the PostgreSQL a collector writes
+    /// (`postgres://user:password@host:port/db`, no TLS), all sensors, with
+    /// the same API and dashboard (needs the `postgres` feature).
+    #[arg(long, value_name = "URL")]
+    pub postgres: Option<String>,
     /// Address and port to listen on [default: `[serve] listen`, else
     /// 127.0.0.1:8080]. Any address that is not loopback needs --token-file.
     #[arg(long, value_name = "ADDR")]

@@ -161,6 +161,7 @@ mod live {
         if let Some((sc, token)) = serve_cfg {
             let addr = sc.listen;
             let bound = sentineldns::serve::spawn(sentineldns::serve::ServeOptions {
+                postgres: None,
                 db: settings.config.sensor.db.clone(),
                 config: sc,
                 token,

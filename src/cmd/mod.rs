@@ -9,6 +9,7 @@
 
 pub mod alerts;
 pub mod capture;
+pub mod collect;
 pub mod config;
 pub mod dnstap;
 pub mod docs;
@@ -54,6 +55,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(a) => serve::run(a, cli.config.as_deref()),
         Command::Completions(a) => docs::completions(a),
         Command::Man(a) => docs::man(a),
+        Command::Collect(a) => collect::run(a),
     }
 }
 

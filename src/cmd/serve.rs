@@ -24,7 +24,7 @@ pub fn run(a: ServeArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
     settings.config.serve = a.apply(std::mem::take(&mut settings.config.serve));
     settings.config.validate(settings.file.as_deref())?;
     let db = settings.config.sensor.db.clone();
-    if !db.exists() {
+    if a.postgres.is_none() && !db.exists() {
         anyhow::bail!(
             "database {} does not exist (run `sentineldns replay` first)",
             db.display()
@@ -54,6 +54,7 @@ pub fn run(a: ServeArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
     };
     let opts = ServeOptions {
         db,
+        postgres: a.postgres.clone(),
         config: sc,
         token,
         predictor,

@@ -294,6 +294,9 @@ impl Config {
         if let Some(w) = &self.outputs.webhook {
             b.extend(w.bounds());
         }
+        if let Some(k) = &self.outputs.kafka {
+            b.extend(k.bounds());
+        }
         b.extend(self.limits.bounds());
         b.extend(self.learning.bounds());
         b.extend(self.incidents.bounds());
@@ -336,6 +339,9 @@ impl Config {
             if let Err(e) = w.validate_url() {
                 out.push(("outputs.webhook.url", e.to_string()));
             }
+        }
+        if let Some(k) = &self.outputs.kafka {
+            out.extend(k.problems());
         }
         out.extend(self.serve.problems());
         if let Err(e) = self.triage.validate_url() {

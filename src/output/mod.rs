@@ -24,6 +24,7 @@
 //! only reads atomics.
 
 pub mod breaker;
+pub mod kafka;
 pub mod metrics;
 pub mod ndjson;
 pub mod webhook;
@@ -34,6 +35,7 @@ use crate::enrich::Enrichment;
 use crate::event::{Lookup, MICROS};
 use crate::incident::IncidentBatch;
 use crate::stats::Stats;
+use kafka::{KafkaConfig, KafkaOutput};
 use metrics::{Metrics, MetricsServer};
 use ndjson::{NdjsonConfig, NdjsonWriter};
 use serde::{Deserialize, Serialize};
@@ -92,6 +94,8 @@ pub struct OutputsConfig {
     pub webhook: Option<WebhookConfig>,
     /// Address for `/metrics` and `/healthz` (port 0 picks a free port).
     pub metrics: Option<SocketAddr>,
+    /// Records published to Kafka (feature `kafka`).
+    pub kafka: Option<KafkaConfig>,
 }
 
 impl OutputsConfig {
@@ -107,12 +111,19 @@ impl OutputsConfig {
 pub struct Outputs {
     ndjson: Option<NdjsonWriter>,
     webhook: Option<Webhook>,
+    kafka: Option<KafkaOutput>,
     metrics: Arc<Metrics>,
     server: Option<MetricsServer>,
     lookup_lines: bool,
     triage: Option<crate::triage::Triage>,
-    /// Triage results not yet taken by the store ([`Outputs::take_triage`]).
-    triage_done: Vec<crate::triage::TriageRecord>,
+    /// Triage states not yet taken by the store ([`Outputs::take_triage`]),
+    /// in order: `pending` when an incident is handed to the model, then
+    /// its result.
+    triage_done: Vec<(i64, String, Option<String>)>,
+    /// Incidents the webhook alerted whose triage has not arrived yet (id →
+    /// alerts waiting): their triage goes to the webhook as an update. Only
+    /// filled while triage is on; each triage record takes one out.
+    webhook_awaits_triage: std::collections::HashMap<i64, u32>,
 }
 
 impl Outputs {
@@ -131,6 +142,11 @@ impl Outputs {
             .as_ref()
             .map(|c| Webhook::start(c, metrics.clone()))
             .transpose()?;
+        let kafka = cfg
+            .kafka
+            .as_ref()
+            .map(|c| KafkaOutput::start(c, metrics.clone()))
+            .transpose()?;
         let server = cfg
             .metrics
             .map(|a| MetricsServer::start(a, metrics.clone()))
@@ -139,10 +155,12 @@ impl Outputs {
             lookup_lines: ndjson.as_ref().is_some_and(NdjsonWriter::wants_lookups),
             ndjson,
             webhook,
+            kafka,
             metrics,
             server,
             triage: None,
             triage_done: Vec::new(),
+            webhook_awaits_triage: Default::default(),
         })
     }
 
@@ -171,22 +189,39 @@ impl Outputs {
                 n.write_value(&r.ndjson());
             }
         }
-        self.triage_done.extend_from_slice(records);
+        // The webhook gets the verdict of an incident it alerted, as an
+        // update (triage without a verdict sends nothing).
+        for r in records {
+            if let Some(n) = self.webhook_awaits_triage.get_mut(&r.incident_id) {
+                *n -= 1;
+                if *n == 0 {
+                    self.webhook_awaits_triage.remove(&r.incident_id);
+                }
+                if let Some(wh) = &self.webhook {
+                    wh.offer_triage(r);
+                }
+            }
+        }
+        // On the incidents topic, keyed by host like the incident it
+        // annotates: the collector stores it with the incident.
+        if let Some(k) = &mut self.kafka {
+            for r in records {
+                k.incident(&r.host, &r.ndjson());
+            }
+        }
+        self.triage_done.extend(records.iter().map(|r| {
+            let verdict = r
+                .triage
+                .as_ref()
+                .and_then(|v| serde_json::to_string(v).ok());
+            (r.incident_id, r.triage_status.clone(), verdict)
+        }));
     }
 
     /// Triage results finished since the last call, for the store: `(incident
     /// id, status, verdict JSON)` each ([`crate::store::Store::write_triage`]).
     pub fn take_triage(&mut self) -> Vec<(i64, String, Option<String>)> {
-        self.triage_done
-            .drain(..)
-            .map(|r| {
-                let verdict = r
-                    .triage
-                    .as_ref()
-                    .and_then(|v| serde_json::to_string(v).ok());
-                (r.incident_id, r.triage_status, verdict)
-            })
-            .collect()
+        std::mem::take(&mut self.triage_done)
     }
 
     /// The metrics registry (clone the `Arc` to bump it from other threads).
@@ -207,6 +242,9 @@ impl Outputs {
             if let Some(n) = &mut self.ndjson {
                 n.write_lookup(l, e);
             }
+        }
+        if let Some(k) = &mut self.kafka {
+            k.lookup(l, e);
         }
     }
 
@@ -233,8 +271,18 @@ impl Outputs {
             if let Some(v) = v {
                 self.metrics.verdict(v.label);
             }
-            if let Some(n) = &mut self.ndjson {
-                n.write_window_in(w, v, incidents.window_ids.get(i).copied().flatten());
+            let incident = incidents.window_ids.get(i).copied().flatten();
+            match (&mut self.ndjson, &mut self.kafka) {
+                (n, Some(k)) if k.ships(kafka::Ship::Windows) => {
+                    // One object for both outputs: the same JSON shape.
+                    let line = ndjson::window_line_in(w, v, incident);
+                    if let Some(n) = n {
+                        n.write_window_value(&line);
+                    }
+                    k.window(w.host, &line);
+                }
+                (Some(n), _) => n.write_window_in(w, v, incident),
+                (None, _) => {}
             }
         }
         let mut triaged = Vec::new();
@@ -243,11 +291,21 @@ impl Outputs {
             if !e.kind.alerts() {
                 continue;
             }
-            if let Some(n) = &mut self.ndjson {
-                n.write_incident(e);
+            match (&mut self.ndjson, &mut self.kafka) {
+                (n, Some(k)) if k.ships(kafka::Ship::Incidents) => {
+                    let line = ndjson::incident_line(e);
+                    if let Some(n) = n {
+                        n.write_incident_value(&line);
+                    }
+                    k.incident(&e.incident.host, &line);
+                }
+                (Some(n), _) => n.write_incident(e),
+                (None, _) => {}
             }
             if let Some(wh) = &self.webhook {
-                wh.offer_incident(e);
+                if wh.offer_incident(e) && self.triage.is_some() {
+                    *self.webhook_awaits_triage.entry(e.incident.id).or_default() += 1;
+                }
             }
             if let Some(t) = &self.triage {
                 // The window (and verdict) that opened or escalated it: the
@@ -257,8 +315,13 @@ impl Outputs {
                     .iter()
                     .rposition(|id| *id == Some(e.incident.id))
                     .and_then(|i| Some((windows.get(i)?, verdicts.get(i)?)));
-                if let Err(rec) = t.offer(crate::triage::Evidence::new(e, latest)) {
-                    triaged.push(*rec);
+                match t.offer(crate::triage::Evidence::new(e, latest)) {
+                    // Stored until the result replaces it: the incident
+                    // says its triage is on the way, not "off".
+                    Ok(()) => self
+                        .triage_done
+                        .push((e.incident.id, "pending".to_string(), None)),
+                    Err(rec) => triaged.push(*rec),
                 }
             }
         }
@@ -301,6 +364,19 @@ impl Outputs {
                 w.breaker().as_str()
             ));
         }
+        if self.kafka.is_some() {
+            use metrics::KafkaDrop;
+            let k = &self.metrics.kafka;
+            out.push(format!(
+                "kafka: {} delivered, {} failed, {} dropped ({} queue full, {} rejected, {} at shutdown)",
+                k.delivered.load(Relaxed),
+                k.failed.load(Relaxed),
+                KafkaDrop::ALL.iter().map(|d| k.dropped_count(*d)).sum::<u64>(),
+                k.dropped_count(KafkaDrop::QueueFull),
+                k.dropped_count(KafkaDrop::Rejected),
+                k.dropped_count(KafkaDrop::Shutdown),
+            ));
+        }
         if self.triage.is_some() {
             let t = &self.metrics.triage;
             out.push(format!(
@@ -329,6 +405,9 @@ impl Outputs {
     pub fn finish(&mut self) -> Result<(), OutputError> {
         if let Some(wh) = &mut self.webhook {
             wh.close();
+        }
+        if let Some(k) = &mut self.kafka {
+            k.close();
         }
         if let Some(mut t) = self.triage.take() {
             let rest = t.close();
@@ -487,6 +566,107 @@ pub(crate) mod tests {
         assert_eq!(m.ndjson.incident_lines.load(Ordering::Relaxed), 1);
         assert_eq!(m.incidents_total(crate::incident::EventKind::Opened), 1);
         assert!(m.input_finished());
+    }
+
+    /// Issue 16: the webhook gets the triage of an incident it alerted, as
+    /// an update carrying the verdict, escaped; triage of an incident it did
+    /// not alert, and triage without a verdict, send nothing.
+    #[test]
+    fn webhook_updates_carry_the_triage_of_alerted_incidents() {
+        use crate::triage::{TriageRecord, TriageVerdict};
+        let srv = webhook::tests::TestServer::start();
+        let cfg = OutputsConfig {
+            webhook: Some(WebhookConfig {
+                url: srv.url(),
+                min_label: webhook::MinLabel::LikelyCompromise,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let mut o = Outputs::start(&cfg).unwrap();
+        let ws = [dga_window("10.0.0.9"), dga_window("10.0.0.10")];
+        let mut tracker = Tracker::new(Default::default());
+        let mut batch = IncidentBatch::default();
+        let vs = [verdict(Label::LikelyCompromise), verdict(Label::Unusual)];
+        crate::sensor::track_batch(&mut tracker, &ws, &vs, &mut batch);
+        // Triage "on": mark what the webhook alerted as awaiting triage.
+        for e in &batch.events {
+            if e.incident.peak_label == Label::LikelyCompromise {
+                o.webhook_awaits_triage.insert(e.incident.id, 1);
+            }
+        }
+        o.batch(&ws, &vs, &batch);
+        let ids: Vec<(i64, String)> = batch
+            .events
+            .iter()
+            .map(|e| (e.incident.id, e.incident.host.to_string()))
+            .collect();
+        let rec = |id: i64, host: &str, status: &str, with: bool| TriageRecord {
+            incident_id: id,
+            host: host.into(),
+            event: "opened",
+            triage_status: status.into(),
+            triage: with.then(|| TriageVerdict {
+                category: "c2".into(),
+                threat_score: 88,
+                confidence: "high".into(),
+                summary: "beacons <script>alert(1)</script>".into(),
+                recommended_actions: vec!["isolate <b>now</b>".into()],
+            }),
+            provider: "ollama",
+            model: "m".into(),
+        };
+        let (likely, unusual) = (&ids[0], &ids[1]);
+        o.write_triage(&[
+            rec(unusual.0, &unusual.1, "ok", true),
+            rec(likely.0, &likely.1, "ok", true),
+            rec(likely.0, &likely.1, "breaker_open", false),
+        ]);
+        o.finish().unwrap();
+        let bodies = srv.bodies.lock().unwrap().clone();
+        assert_eq!(bodies.len(), 2, "the alert and its triage: {bodies:?}");
+        assert!(bodies[0].contains("opened"), "{}", bodies[0]);
+        let t: serde_json::Value = serde_json::from_str(&bodies[1]).unwrap();
+        assert_eq!(t["sentineldns"]["incident_id"], likely.0);
+        assert_eq!(t["sentineldns"]["triage"]["category"], "c2");
+        assert_eq!(t["sentineldns"]["triage"]["threat_score"], 88);
+        let text = t["blocks"][2]["text"]["text"].as_str().unwrap();
+        assert!(
+            text.contains("&lt;script&gt;") && !text.contains("<script>"),
+            "{text}"
+        );
+        assert!(text.contains("isolate &lt;b&gt;now"), "{text}");
+        assert!(t["text"].as_str().unwrap().contains("threat 88/100"), "{t}");
+        assert!(o.webhook_awaits_triage.is_empty());
+    }
+
+    /// An incident handed to the model is stored `pending` until its result
+    /// (here: `shutdown`, the model never answers) replaces it, in order.
+    #[test]
+    fn triage_is_pending_until_its_result_arrives() {
+        // A model that accepts connections and never answers.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let cfg = crate::triage::TriageConfig {
+            provider: crate::triage::Provider::Ollama,
+            url: format!("http://{}", silent.local_addr().unwrap()),
+            timeout_ms: 60_000,
+            shutdown_grace_ms: 50,
+            ..Default::default()
+        };
+        let mut o = Outputs::start(&OutputsConfig::default()).unwrap();
+        o.start_triage(&cfg).unwrap();
+        let ws = [dga_window("10.0.0.9")];
+        let vs = [verdict(Label::LikelyCompromise)];
+        let mut tracker = Tracker::new(Default::default());
+        let mut batch = IncidentBatch::default();
+        crate::sensor::track_batch(&mut tracker, &ws, &vs, &mut batch);
+        o.batch(&ws, &vs, &batch);
+        let id = batch.events[0].incident.id;
+        assert_eq!(o.take_triage(), vec![(id, "pending".to_string(), None)]);
+        o.finish().unwrap();
+        let after = o.take_triage();
+        assert_eq!(after.len(), 1, "{after:?}");
+        assert_eq!((after[0].0, after[0].1.as_str()), (id, "shutdown"));
     }
 
     #[test]

@@ -257,6 +257,27 @@ impl NdjsonWriter {
         }
     }
 
+    /// Write one window line already built by [`window_line_in`] (counted
+    /// as a window line).
+    pub fn write_window_value(&mut self, line: &Value) {
+        if self.write_value(line) {
+            self.metrics
+                .ndjson
+                .window_lines
+                .fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Write one incident line already built by [`incident_line`].
+    pub fn write_incident_value(&mut self, line: &Value) {
+        if self.write_value(line) {
+            self.metrics
+                .ndjson
+                .incident_lines
+                .fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     /// Write one incident alert line ([`incident_line`]).
     pub fn write_incident(&mut self, e: &IncidentEvent) {
         if self.stopped {
@@ -588,7 +609,23 @@ pub fn window_line_in(w: &HostWindow, v: Option<&Verdict>, incident: Option<i64>
             ),
         );
         s.insert("explanation".into(), v.explanation.clone().into());
+        s.insert("model_id".into(), v.model_id.as_ref().into());
     }
+    // What the fleet database needs to answer as one sensor's SQLite file
+    // does (`serve --postgres`): the query-type and response-code mix and
+    // the last lookup's time.
+    s.insert(
+        "qtypes".into(),
+        serde_json::to_value(crate::store::read::QtypeMix::of(w)).unwrap_or(Value::Null),
+    );
+    s.insert(
+        "rcodes".into(),
+        serde_json::to_value(crate::store::read::RcodeMix::of(w)).unwrap_or(Value::Null),
+    );
+    s.insert(
+        "last_seen".into(),
+        crate::time::rfc3339_micros(w.last_ts).into(),
+    );
     if let Some(id) = incident {
         s.insert("incident_id".into(), id.into());
     }
@@ -653,6 +690,7 @@ pub fn incident_line(e: &IncidentEvent) -> Value {
         "domains": i.top_domains().iter().map(|(d, n)| json!({"name": d, "windows": n})).collect::<Vec<_>>(),
         "model_id": i.model_id,
         "explanation": i.explanation,
+        "closed_at": i.closed_at.map(ts),
     });
     let mut o = Map::new();
     o.insert("@timestamp".into(), ts(i.updated_at).into());

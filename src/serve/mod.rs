@@ -44,7 +44,7 @@ pub use predict::Predictor;
 use crate::config::ServeConfig;
 use crate::store::read::{
     HostFilter, HostProfile, HostSummary, IncidentFilter, IncidentRow, ModelRow, RunRow,
-    StoreHealth, TimelinePoint, VerdictBucket, WindowFilter, WindowRow,
+    StoreHealth, StoreRead, TimelinePoint, VerdictBucket, WindowFilter, WindowRow,
 };
 use crate::store::{Store, StoreError};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
@@ -91,6 +91,9 @@ pub enum ServeError {
     /// The database cannot be opened read-only.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// `--postgres` given to a build without the `postgres` feature.
+    #[error("serving from PostgreSQL needs a build with the `postgres` feature (cargo build --features postgres)")]
+    NoPostgres,
     /// Binding or serving failed.
     #[error("serving on {addr}: {source}")]
     Io {
@@ -107,6 +110,9 @@ pub enum ServeError {
 pub struct ServeOptions {
     /// The database.
     pub db: PathBuf,
+    /// Serve the fleet database at this PostgreSQL URL instead of `db`
+    /// (`serve --postgres`, feature `postgres`).
+    pub postgres: Option<String>,
     /// `[serve]` with flags applied.
     pub config: ServeConfig,
     /// Bearer token (read from `config.token_file`, see [`read_token`]).
@@ -199,10 +205,21 @@ struct Counters {
     store_errors: AtomicU64,
 }
 
+/// Where the handlers read.
+enum Backend {
+    /// One sensor's SQLite file, through a pool of read-only connections.
+    Sqlite {
+        db: PathBuf,
+        pool: Mutex<Vec<(Store, (u64, u64))>>,
+    },
+    /// The fleet database (one pipelined client shared by all requests).
+    #[cfg(feature = "postgres")]
+    Postgres(Arc<crate::store::pg::PgRead>),
+}
+
 /// Shared state of the handlers.
 struct AppState {
-    db: PathBuf,
-    pool: Mutex<Vec<(Store, (u64, u64))>>,
+    backend: Backend,
     page_max: u32,
     token: Option<String>,
     predictor: Option<Predictor>,
@@ -214,31 +231,36 @@ struct AppState {
 }
 
 impl AppState {
-    /// Run `f` on a pooled read-only connection on the blocking pool.
+    /// Run `f` on the store on the blocking pool: a pooled read-only
+    /// SQLite connection, or the fleet database's client.
     async fn store<T, F>(self: &Arc<Self>, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
-        F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&dyn StoreRead) -> Result<T, StoreError> + Send + 'static,
     {
         let st = Arc::clone(self);
         let r = tokio::task::spawn_blocking(move || {
+            let (db, pool) = match &st.backend {
+                Backend::Sqlite { db, pool } => (db, pool),
+                #[cfg(feature = "postgres")]
+                Backend::Postgres(pg) => return f(pg.as_ref()),
+            };
             // A pooled connection is used only while the path still names
             // the file it opened: a database replaced or removed is seen by
             // the next request, not hidden behind an open descriptor.
-            let id = crate::store::read::file_identity(&st.db)?;
-            let pooled = st
-                .pool
+            let id = crate::store::read::file_identity(db)?;
+            let pooled = pool
                 .lock()
                 .ok()
                 .and_then(|mut p| p.pop())
                 .filter(|(_, was)| *was == id);
             let store = match pooled {
                 Some((s, _)) => s,
-                None => Store::open_read_only(&st.db)?,
+                None => Store::open_read_only(db)?,
             };
             let r = f(&store);
             if r.is_ok() {
-                if let Ok(mut p) = st.pool.lock() {
+                if let Ok(mut p) = pool.lock() {
                     if p.len() < POOL {
                         p.push((store, id));
                     }
@@ -249,6 +271,9 @@ impl AppState {
         .await;
         match r {
             Ok(Ok(v)) => Ok(v),
+            Ok(Err(StoreError::Unsupported(why))) => {
+                Err(ApiError::new(StatusCode::NOT_IMPLEMENTED, None, why))
+            }
             Ok(Err(e)) => {
                 self.counters.store_errors.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(error = %e, "store read failed");
@@ -470,6 +495,7 @@ async fn windows(State(st): State<Arc<AppState>>, q: Pairs) -> Result<Response, 
             "min_label",
             "min_score",
             "run",
+            "sensor",
             "limit",
             "cursor",
             "order",
@@ -483,6 +509,7 @@ async fn windows(State(st): State<Arc<AppState>>, q: Pairs) -> Result<Response, 
         run: p.int("run", 1, 1_000_000_000_000)?,
         min_rank: p.label("min_label")?,
         min_score: p.score("min_score")?,
+        sensor: p.text("sensor", 256)?,
         desc: p.desc()?,
         after: p.cursor()?,
         limit: limit + 1,
@@ -532,6 +559,7 @@ async fn incidents(State(st): State<Arc<AppState>>, q: Pairs) -> Result<Response
             "since",
             "until",
             "min_label",
+            "sensor",
             "limit",
             "cursor",
             "order",
@@ -544,6 +572,7 @@ async fn incidents(State(st): State<Arc<AppState>>, q: Pairs) -> Result<Response
         since: p.time("since")?,
         until: p.time("until")?,
         min_rank: p.label("min_label")?,
+        sensor: p.text("sensor", 256)?,
         desc: p.desc()?,
         after: p.cursor()?,
         limit: limit + 1,
@@ -985,14 +1014,13 @@ async fn run(req: Request, next: Next) -> Response {
 }
 
 /// The router of `opts` (also used by tests in-process).
-fn router(opts: ServeOptions) -> Router {
+fn router(opts: ServeOptions, backend: Backend) -> Router {
     let predict_on = opts.predictor.is_some();
     let flows_on = opts.predictor.as_ref().is_some_and(|p| p.flows.is_some());
     let document = openapi::document(predict_on, flows_on, opts.token.is_some());
     let max_body = usize::try_from(opts.config.max_body).unwrap_or(usize::MAX);
     let st = Arc::new(AppState {
-        db: opts.db,
-        pool: Mutex::new(Vec::new()),
+        backend,
         page_max: opts.config.page_max.clamp(1, crate::config::MAX_PAGE),
         token: opts.token,
         predictor: opts.predictor,
@@ -1122,7 +1150,13 @@ pub fn serve(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(), S
     if !addr.ip().is_loopback() && opts.token.is_none() {
         return Err(ServeError::NeedsToken(addr));
     }
-    Store::open_read_only(&opts.db)?.health()?;
+    if opts.postgres.is_none() {
+        Store::open_read_only(&opts.db)?.health()?;
+    }
+    #[cfg(not(feature = "postgres"))]
+    if opts.postgres.is_some() {
+        return Err(ServeError::NoPostgres);
+    }
     let io = |source| ServeError::Io { addr, source };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -1131,6 +1165,25 @@ pub fn serve(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(), S
         .build()
         .map_err(io)?;
     rt.block_on(async move {
+        let backend = match &opts.postgres {
+            #[cfg(feature = "postgres")]
+            Some(url) => {
+                let pg = crate::store::pg::PgRead::connect(url)
+                    .await
+                    .map_err(StoreError::from)?;
+                // A query that touches the tables, so a foreign database fails now.
+                let pg = Arc::new(pg);
+                let check = Arc::clone(&pg);
+                tokio::task::spawn_blocking(move || check.health())
+                    .await
+                    .map_err(|e| io(std::io::Error::other(e)))??;
+                Backend::Postgres(pg)
+            }
+            _ => Backend::Sqlite {
+                db: opts.db.clone(),
+                pool: Mutex::new(Vec::new()),
+            },
+        };
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(io)?;
         let bound = listener.local_addr().map_err(io)?;
         if !bound.ip().is_loopback() {
@@ -1145,7 +1198,7 @@ pub fn serve(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(), S
             inner: listener,
             permits: Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS)),
         };
-        axum::serve(listener, router(opts))
+        axum::serve(listener, router(opts, backend))
             .with_graceful_shutdown(shutdown())
             .await
             .map_err(io)

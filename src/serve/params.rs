@@ -219,6 +219,9 @@ pub struct WindowsParams {
     /// Only windows of this run.
     #[param(required = false, minimum = 1, maximum = 1_000_000_000_000_i64)]
     run: i64,
+    /// Only windows of this sensor (fleet database, `serve --postgres`, only).
+    #[param(required = false, min_length = 1, max_length = 256)]
+    sensor: String,
     /// Page size (default 100, at most `[serve] page_max`).
     #[param(required = false, minimum = 1, maximum = 1000)]
     limit: u32,
@@ -250,6 +253,9 @@ pub struct IncidentsParams {
     /// Only incidents whose peak label is at least this.
     #[param(required = false, inline)]
     min_label: MinLabel,
+    /// Only incidents of this sensor (fleet database, `serve --postgres`, only).
+    #[param(required = false, min_length = 1, max_length = 256)]
+    sensor: String,
     /// Page size (default 100, at most `[serve] page_max`).
     #[param(required = false, minimum = 1, maximum = 1000)]
     limit: u32,

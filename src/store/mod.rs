@@ -34,8 +34,8 @@ pub use flow_alerts::FlowAlertRecord;
 pub use incidents::{IncidentQuery, StoredIncident};
 pub use models::{ModelRecord, TrainingRows};
 pub use read::{
-    HostSummary, IncidentFilter, IncidentRow, ModelRow, RunRow, StoreHealth, TimelinePoint,
-    WindowFilter, WindowRow,
+    HostSummary, IncidentFilter, IncidentRow, ModelRow, RunRow, StoreHealth, StoreRead,
+    TimelinePoint, WindowFilter, WindowRow,
 };
 pub use schema::{MIGRATIONS, SCHEMA_VERSION};
 pub use windows::{StateRows, StoredWindow, WindowQuery};
@@ -97,6 +97,14 @@ pub enum StoreError {
         /// Latest known version.
         supported: i64,
     },
+    /// The fleet database (PostgreSQL) failed.
+    #[cfg(feature = "postgres")]
+    #[error(transparent)]
+    Postgres(#[from] pg::PgError),
+    /// The store does not keep what was asked (e.g. the fleet database has
+    /// no runs); `serve` answers it with 501.
+    #[error("{0}")]
+    Unsupported(&'static str),
 }
 
 /// The database.

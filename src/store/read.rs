@@ -25,7 +25,7 @@ pub fn rfc3339(secs: i64) -> String {
 }
 
 /// RFC 3339 of fractional unix seconds (millisecond precision).
-fn rfc3339_f(secs: f64) -> String {
+pub(crate) fn rfc3339_f(secs: f64) -> String {
     let ms = (secs * 1000.0).round();
     let ms = if ms.is_finite() { ms as i64 } else { 0 };
     chrono::DateTime::from_timestamp_millis(ms)
@@ -205,6 +205,10 @@ pub struct WindowRow {
     pub qtypes: Option<QtypeMix>,
     /// Lookups per response code; `null` for windows stored before schema v9.
     pub rcodes: Option<RcodeMix>,
+    /// The sensor that scored it: only from the fleet database
+    /// (`serve --postgres`); absent from one sensor's SQLite file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sensor: Option<String>,
 }
 
 /// Filter and page of [`Store::hosts`].
@@ -320,6 +324,8 @@ pub struct WindowFilter {
     pub min_rank: Option<u8>,
     /// Only scores of at least this.
     pub min_score: Option<f64>,
+    /// Only windows of this sensor (fleet database only).
+    pub sensor: Option<String>,
     /// Newest first.
     pub desc: bool,
     /// After this `(window_start, id)` in the chosen order.
@@ -390,13 +396,22 @@ pub struct IncidentRow {
     pub explanation: String,
     /// Status of the incident's latest language-model triage: `ok`, or why
     /// there is none (`off` when triage was off for the run that wrote it,
-    /// `queue_full`, `breaker_open`, `failed: …`, `invalid_response: …`,
-    /// `shutdown`). Triage annotates; it never changes the label.
+    /// `pending` while the model works on it, `queue_full`, `breaker_open`,
+    /// `failed: …`, `invalid_response: …`, `shutdown`). Triage annotates; it
+    /// never changes the label.
     pub triage_status: String,
     /// The verdict of its latest successful triage: `category`,
     /// `threat_score` 0–100, `confidence`, `summary`, `recommended_actions`.
     #[schema(value_type = Option<Object>)]
     pub triage: Option<serde_json::Value>,
+    /// The sensor whose tracker opened it: only from the fleet database
+    /// (`serve --postgres`, where `id` is the fleet's number and
+    /// `sensor_incident_id` the sensor's); absent from one sensor's SQLite file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sensor: Option<String>,
+    /// The sensor's own incident id (fleet database only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sensor_incident_id: Option<i64>,
 }
 
 /// Filter and page of [`Store::page_incidents`].
@@ -412,6 +427,8 @@ pub struct IncidentFilter {
     pub until: Option<i64>,
     /// Only peak labels of at least this rank (1 Unusual, 2 Likely).
     pub min_rank: Option<u8>,
+    /// Only incidents of this sensor (fleet database only).
+    pub sensor: Option<String>,
     /// Newest first.
     pub desc: bool,
     /// After this `(first_seen, id)` in the chosen order.
@@ -603,6 +620,140 @@ fn keyset(
     }
     let dir = if desc { "DESC" } else { "ASC" };
     sql.push_str(&format!(" ORDER BY {key} {dir}, id {dir}"));
+}
+
+/// Why a `sensor` filter is refused by one sensor's database.
+const NO_SENSOR: &str =
+    "the sensor filter needs the fleet database (serve --postgres): one sensor's SQLite file has no sensor column";
+
+/// Everything `sentineldns serve` reads, over one sensor's SQLite file
+/// ([`Store`]) or the fleet's PostgreSQL database
+/// (`crate::store::pg::PgRead`, feature `postgres`). Both answer with the
+/// same row types, so the API and the dashboard are the same over either.
+///
+/// The methods are synchronous: `serve` runs them on tokio's blocking pool
+/// (`spawn_blocking`), where the SQLite reads block anyway, and the
+/// PostgreSQL side drives its async client with the runtime's
+/// `Handle::block_on` there. One blocking interface keeps the handlers
+/// thin and identical for both stores, at the cost of a blocking thread per
+/// request in flight (bounded by the runtime's `max_blocking_threads`).
+pub trait StoreRead {
+    /// Schema version, window count and latest run status.
+    fn health(&self) -> Result<StoreHealth, StoreError>;
+    /// Hosts by worst current label (see [`Store::hosts`]).
+    fn hosts(&self, f: &HostFilter) -> Result<Vec<HostSummary>, StoreError>;
+    /// A host's profile (see [`Store::host_profile`]).
+    fn host_profile(
+        &self,
+        host: &str,
+        since: Option<i64>,
+        until: Option<i64>,
+        top: u32,
+    ) -> Result<HostProfile, StoreError>;
+    /// Earliest and latest window start and longest window (see [`Store::window_span`]).
+    fn window_span(
+        &self,
+        host: Option<&str>,
+        since: Option<i64>,
+        until: Option<i64>,
+    ) -> Result<Option<(i64, i64, i64)>, StoreError>;
+    /// Windows per label per bucket (see [`Store::verdict_buckets`]).
+    fn verdict_buckets(
+        &self,
+        host: Option<&str>,
+        since: Option<i64>,
+        until: Option<i64>,
+        bucket: i64,
+    ) -> Result<Vec<VerdictBucket>, StoreError>;
+    /// Whether any window of `host` is stored.
+    fn has_host(&self, host: &str) -> Result<bool, StoreError>;
+    /// One page of windows (see [`Store::page_windows`]).
+    fn page_windows(&self, f: &WindowFilter) -> Result<Vec<WindowRow>, StoreError>;
+    /// The `(window_start, id)` key of a window.
+    fn window_key(&self, id: i64) -> Result<Option<(i64, i64)>, StoreError>;
+    /// A host's timeline (see [`Store::timeline`]).
+    fn timeline(
+        &self,
+        host: &str,
+        since: Option<i64>,
+        until: Option<i64>,
+        limit: u32,
+        desc: bool,
+    ) -> Result<Vec<TimelinePoint>, StoreError>;
+    /// One page of incidents (see [`Store::page_incidents`]).
+    fn page_incidents(&self, f: &IncidentFilter) -> Result<Vec<IncidentRow>, StoreError>;
+    /// The `(first_seen, id)` key of an incident.
+    fn incident_key(&self, id: i64) -> Result<Option<(i64, i64)>, StoreError>;
+    /// Runs, newest first.
+    fn runs(&self, limit: u32) -> Result<Vec<RunRow>, StoreError>;
+    /// Models that scored windows.
+    fn model_rows(&self) -> Result<Vec<ModelRow>, StoreError>;
+}
+
+impl StoreRead for Store {
+    fn health(&self) -> Result<StoreHealth, StoreError> {
+        Store::health(self)
+    }
+    fn hosts(&self, f: &HostFilter) -> Result<Vec<HostSummary>, StoreError> {
+        Store::hosts(self, f)
+    }
+    fn host_profile(
+        &self,
+        host: &str,
+        since: Option<i64>,
+        until: Option<i64>,
+        top: u32,
+    ) -> Result<HostProfile, StoreError> {
+        Store::host_profile(self, host, since, until, top)
+    }
+    fn window_span(
+        &self,
+        host: Option<&str>,
+        since: Option<i64>,
+        until: Option<i64>,
+    ) -> Result<Option<(i64, i64, i64)>, StoreError> {
+        Store::window_span(self, host, since, until)
+    }
+    fn verdict_buckets(
+        &self,
+        host: Option<&str>,
+        since: Option<i64>,
+        until: Option<i64>,
+        bucket: i64,
+    ) -> Result<Vec<VerdictBucket>, StoreError> {
+        Store::verdict_buckets(self, host, since, until, bucket)
+    }
+    fn has_host(&self, host: &str) -> Result<bool, StoreError> {
+        Store::has_host(self, host)
+    }
+    fn page_windows(&self, f: &WindowFilter) -> Result<Vec<WindowRow>, StoreError> {
+        Store::page_windows(self, f)
+    }
+    fn window_key(&self, id: i64) -> Result<Option<(i64, i64)>, StoreError> {
+        Store::window_key(self, id)
+    }
+    fn timeline(
+        &self,
+        host: &str,
+        since: Option<i64>,
+        until: Option<i64>,
+        limit: u32,
+        desc: bool,
+    ) -> Result<Vec<TimelinePoint>, StoreError> {
+        Store::timeline(self, host, since, until, limit, desc)
+    }
+    fn page_incidents(&self, f: &IncidentFilter) -> Result<Vec<IncidentRow>, StoreError> {
+        Store::page_incidents(self, f)
+    }
+    fn incident_key(&self, id: i64) -> Result<Option<(i64, i64)>, StoreError> {
+        Store::incident_key(self, id)
+    }
+    fn runs(&self, limit: u32) -> Result<Vec<RunRow>, StoreError> {
+        Store::runs(self, limit)
+    }
+    fn model_rows(&self) -> Result<Vec<ModelRow>, StoreError> {
+        Store::model_rows(self)
+    }
 }
 
 impl Store {
@@ -926,6 +1077,9 @@ impl Store {
 
     /// One page of windows matching `f`, in `(window_start, id)` order.
     pub fn page_windows(&self, f: &WindowFilter) -> Result<Vec<WindowRow>, StoreError> {
+        if f.sensor.is_some() {
+            return Err(StoreError::Unsupported(NO_SENSOR));
+        }
         let (sql, args) = windows_sql(f);
         let mut st = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
         let rows = st
@@ -953,6 +1107,7 @@ impl Store {
                     qtypes: parse_opt(r.get(15)?),
                     rcodes: parse_opt(r.get(16)?),
                     features,
+                    sensor: None,
                 })
             })
             .map_err(|e| self.err(e))?;
@@ -1025,6 +1180,9 @@ impl Store {
 
     /// One page of incidents matching `f`, in `(first_seen, id)` order.
     pub fn page_incidents(&self, f: &IncidentFilter) -> Result<Vec<IncidentRow>, StoreError> {
+        if f.sensor.is_some() {
+            return Err(StoreError::Unsupported(NO_SENSOR));
+        }
         let mut sql = "SELECT id, run_id, host, status, first_seen, last_seen, closed_at, windows, \
              peak_score, peak_label, reasons, domains, model_id, explanation, triage_status, triage \
              FROM incidents WHERE 1=1"
@@ -1076,6 +1234,8 @@ impl Store {
                     triage: r
                         .get::<_, Option<String>>(15)?
                         .and_then(|t| serde_json::from_str(&t).ok()),
+                    sensor: None,
+                    sensor_incident_id: None,
                 })
             })
             .map_err(|e| self.err(e))?;

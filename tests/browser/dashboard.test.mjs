@@ -240,6 +240,40 @@ await check("incidents page: table, state filter in the URL", async () => {
   assert(states.every((s) => s === "closed"), states.join(","));
 });
 
+// scripts/browser-test.sh stores a triage verdict whose text carries markup
+// on the hostile host's incident and "breaker_open" on the others.
+const TRIAGE_SUMMARY = 'Beacon <img src=x onerror=alert(3)> to a DGA domain';
+const TRIAGE_ACTION = "<script>alert(4)</script> isolate the host";
+await check("incidents show their triage, escaped, or why there is none", async () => {
+  await page.goto(BASE + "/incidents");
+  await ready(page);
+  const ok = await page.$$eval('table[data-table="incidents"] [data-triage="ok"]', (ds) =>
+    ds.map((d) => ({
+      category: d.querySelector(".triage-category").textContent,
+      score: d.querySelector(".triage-score").textContent,
+      confidence: d.querySelector(".triage-confidence").textContent,
+      summary: d.querySelector(".triage-summary").textContent,
+      actions: [...d.querySelectorAll(".triage-actions li")].map((li) => li.textContent),
+      markup: d.querySelectorAll("img, script").length,
+    }))
+  );
+  assert(ok.length === 1, "triaged incidents: " + JSON.stringify(ok));
+  const t = ok[0];
+  assert(t.category === "c2" && t.score === "87" && t.confidence === "high", JSON.stringify(t));
+  assert(t.summary === TRIAGE_SUMMARY, "summary as text: " + t.summary);
+  assert(t.actions.length === 2 && t.actions[0] === TRIAGE_ACTION, "actions as text: " + JSON.stringify(t.actions));
+  assert(t.markup === 0, "markup from the triage became elements");
+  const none = await page.$$eval('table[data-table="incidents"] .triage-none', (ss) => ss.map((s) => [s.dataset.triage, s.textContent]));
+  assert(none.length >= 1, "incidents without triage: " + none.length);
+  assert(none.every(([st, text]) => st === "breaker_open" && text.includes("circuit breaker was open")), JSON.stringify(none));
+  // The open incident (breaker open) is on the overview too.
+  await page.goto(BASE + "/");
+  await ready(page);
+  const overview = await page.$$eval('table[data-table="open-incidents"] .triage-none', (ss) => ss.map((s) => s.textContent));
+  assert(overview.length >= 1 && overview.every((x) => x.includes("circuit breaker")), JSON.stringify(overview));
+  assert(!seen.dialogs.length, "dialogs: " + seen.dialogs.join("; "));
+});
+
 await check("auto-refresh reloads every 30 s and keeps the filters", async () => {
   const p = await context.newPage();
   const w = watch(p);

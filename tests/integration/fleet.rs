@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 const ENV: &str = "SENTINELDNS_TEST_POSTGRES";
 
-fn server_url() -> String {
+pub(crate) fn server_url() -> String {
     std::env::var(ENV).unwrap_or_else(|_| {
         panic!(
             "{ENV} is not set: the fleet tests need a PostgreSQL server. Start one with \
@@ -27,7 +27,7 @@ fn server_url() -> String {
     })
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -35,7 +35,7 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// A new, empty database `sentineldns_<tag>_<pid>` on the test server; its URL.
-async fn fresh_database(tag: &str) -> String {
+pub(crate) async fn fresh_database(tag: &str) -> String {
     let url = server_url();
     let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
         .await

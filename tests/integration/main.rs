@@ -34,6 +34,10 @@ mod enrich_props;
 mod evaluate_props;
 #[cfg(feature = "postgres")]
 mod fleet;
+#[cfg(all(feature = "kafka", feature = "postgres"))]
+mod fleet_kafka;
+#[cfg(feature = "postgres")]
+mod fleet_serve;
 mod flows_cicids;
 mod flows_drift;
 mod flows_lab;

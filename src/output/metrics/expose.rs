@@ -5,8 +5,8 @@
 //! come from [`COUNTERS`], the one table of run counters.
 
 use super::{
-    label_index, label_value, outcome_index, DropSite, Metrics, WebhookDrop, INCIDENT_EVENTS,
-    LABELS, OUTCOMES,
+    label_index, label_value, outcome_index, DropSite, KafkaDrop, Metrics, WebhookDrop,
+    INCIDENT_EVENTS, LABELS, OUTCOMES,
 };
 use crate::stats::{Bound, PromGroup, SkipReason, COUNTERS};
 use std::fmt::Write as _;
@@ -283,6 +283,48 @@ impl Metrics {
                     GAUGE,
                     "Capacity of the webhook queue.",
                     Int(ld(&w.queue_capacity)),
+                ),
+            ]);
+        }
+        let k = &*self.kafka;
+        if k.is_configured() {
+            f.extend([
+                one(
+                    "sentineldns_kafka_enqueued_total",
+                    COUNTER,
+                    "Records accepted into the Kafka producer's queue.",
+                    Int(ld(&k.enqueued)),
+                ),
+                one(
+                    "sentineldns_kafka_delivered_total",
+                    COUNTER,
+                    "Records the Kafka broker acknowledged.",
+                    Int(ld(&k.delivered)),
+                ),
+                one(
+                    "sentineldns_kafka_failed_total",
+                    COUNTER,
+                    "Records whose Kafka delivery failed (retries exhausted or message timeout).",
+                    Int(ld(&k.failed)),
+                ),
+                by(
+                    "sentineldns_kafka_dropped_total",
+                    COUNTER,
+                    "Records dropped without delivery, by reason (queue_full, rejected, shutdown).",
+                    "reason",
+                    KafkaDrop::ALL.map(|d| (d.as_str(), k.dropped_count(d))),
+                ),
+                one(
+                    "sentineldns_kafka_queue_depth",
+                    GAUGE,
+                    "Records queued in the Kafka producer or in flight to the broker.",
+                    Int(k.queue_depth()),
+                ),
+                one(
+                    "sentineldns_kafka_queue_capacity",
+                    GAUGE,
+                    "Capacity of the Kafka producer's queue (messages).",
+                    Int(ld(&k.queue_capacity)),
                 ),
             ]);
         }

@@ -227,6 +227,86 @@ impl WebhookMetrics {
     }
 }
 
+/// Why a Kafka record was dropped without being handed to the producer,
+/// or given up by it at shutdown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KafkaDrop {
+    /// The producer's bounded queue (`[outputs.kafka] queue`) was full.
+    QueueFull,
+    /// Refused by the client at once (too large, unknown topic).
+    Rejected,
+    /// Still queued when the shutdown deadline passed.
+    Shutdown,
+}
+
+impl KafkaDrop {
+    /// All reasons, in exposition order.
+    pub const ALL: [KafkaDrop; 3] = [
+        KafkaDrop::QueueFull,
+        KafkaDrop::Rejected,
+        KafkaDrop::Shutdown,
+    ];
+
+    /// Label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KafkaDrop::QueueFull => "queue_full",
+            KafkaDrop::Rejected => "rejected",
+            KafkaDrop::Shutdown => "shutdown",
+        }
+    }
+}
+
+/// Kafka output counters (bumped by the windowing thread and the
+/// producer's delivery-report thread).
+#[derive(Debug, Default)]
+pub struct KafkaMetrics {
+    configured: AtomicBool,
+    /// Records accepted into the producer's queue.
+    pub enqueued: AtomicU64,
+    /// Records the broker acknowledged.
+    pub delivered: AtomicU64,
+    /// Records whose delivery failed (after the producer's retries, or
+    /// past `message_timeout_ms`).
+    pub failed: AtomicU64,
+    dropped: [AtomicU64; 3],
+    /// Capacity of the queue (messages).
+    pub queue_capacity: AtomicU64,
+}
+
+impl KafkaMetrics {
+    /// Count one dropped record.
+    pub fn dropped(&self, why: KafkaDrop) {
+        self.dropped[why as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Dropped records for one reason.
+    pub fn dropped_count(&self, why: KafkaDrop) -> u64 {
+        self.dropped[why as usize].load(Ordering::Relaxed)
+    }
+
+    /// Records in the producer's queue or in flight: accepted, not yet
+    /// delivered, failed or given up at shutdown.
+    pub fn queue_depth(&self) -> u64 {
+        let done = self.delivered.load(Ordering::Relaxed)
+            + self.failed.load(Ordering::Relaxed)
+            + self.dropped_count(KafkaDrop::Shutdown);
+        self.enqueued.load(Ordering::Relaxed).saturating_sub(done)
+    }
+
+    /// Whether a Kafka output is configured.
+    pub fn is_configured(&self) -> bool {
+        self.configured.load(Ordering::Relaxed)
+    }
+
+    /// Mark the Kafka output as configured (its metrics are then rendered).
+    pub fn set_configured(&self, capacity: usize) {
+        self.configured.store(true, Ordering::Relaxed);
+        self.queue_capacity
+            .store(capacity as u64, Ordering::Relaxed);
+    }
+}
+
 /// NDJSON output counters.
 #[derive(Debug, Default)]
 pub struct NdjsonMetrics {
@@ -269,6 +349,8 @@ pub struct Metrics {
     pub webhook: WebhookMetrics,
     /// NDJSON counters.
     pub ndjson: NdjsonMetrics,
+    /// Kafka output counters.
+    pub kafka: std::sync::Arc<KafkaMetrics>,
     /// Incident-triage counters ([`crate::triage`]).
     pub triage: std::sync::Arc<crate::triage::TriageCounters>,
 }
@@ -290,6 +372,7 @@ impl Default for Metrics {
             input_finished: AtomicBool::new(false),
             webhook: WebhookMetrics::default(),
             ndjson: NdjsonMetrics::default(),
+            kafka: std::sync::Arc::default(),
             triage: std::sync::Arc::default(),
         }
     }

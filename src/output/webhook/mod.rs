@@ -140,6 +140,16 @@ impl Webhook {
         self.offer(body)
     }
 
+    /// Queue the triage update of an incident this webhook alerted (only
+    /// triage with a verdict is sent). Returns whether it was queued.
+    /// Never blocks.
+    pub fn offer_triage(&self, r: &crate::triage::TriageRecord) -> bool {
+        match payload::triage_payload(r) {
+            Some(v) => self.offer(serde_json::to_vec(&v).unwrap_or_default()),
+            None => false,
+        }
+    }
+
     /// Queue a raw JSON body. Returns whether it was queued (a full queue, or a
     /// closed webhook, drops it and counts it). Never blocks.
     pub fn offer(&self, body: Vec<u8>) -> bool {

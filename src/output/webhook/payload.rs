@@ -233,6 +233,64 @@ fn message(m: Message<'_>) -> Value {
     })
 }
 
+/// The Slack-compatible update of an incident whose language-model triage
+/// arrived (issue 16): the verdict — category, threat score, confidence,
+/// summary, recommended actions — marked advisory (it never changes the
+/// incident's label). Model text is attacker-influenced: escaped and cut
+/// like every other text here.
+pub fn triage_payload(r: &crate::triage::TriageRecord) -> Option<Value> {
+    let t = r.triage.as_ref()?;
+    let host = slack_escape(&r.host);
+    let text = format!(
+        "🧠 Incident #{} ({}): triage {} — threat {}/100, confidence {} (advisory)",
+        r.incident_id, r.host, t.category, t.threat_score, t.confidence
+    );
+    let actions: Vec<String> = t
+        .recommended_actions
+        .iter()
+        .map(|a| format!("• {}", truncate(a, 300)))
+        .collect();
+    let body = if actions.is_empty() {
+        t.summary.clone()
+    } else {
+        format!("{}\n{}", t.summary, actions.join("\n"))
+    };
+    Some(json!({
+        "text": slack_escape(&text),
+        "blocks": [
+            {
+                "type": "header",
+                "text": {
+                    "type": "plain_text",
+                    "text": truncate(&format!("🧠 Triage of incident #{}: {}", r.incident_id, r.host), 150),
+                    "emoji": true
+                }
+            },
+            {
+                "type": "section",
+                "fields": [
+                    {"type": "mrkdwn", "text": format!("*Host*\n`{host}`")},
+                    {"type": "mrkdwn", "text": truncate(&format!("*Category*\n{}", slack_escape(&t.category)), 2000)},
+                    {"type": "mrkdwn", "text": format!("*Threat score*\n{}/100", t.threat_score)},
+                    {"type": "mrkdwn", "text": truncate(&format!("*Confidence*\n{}", slack_escape(&t.confidence)), 2000)}
+                ]
+            },
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": truncate(&slack_escape(&body), 2900)}
+            },
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": truncate(&slack_escape(&format!(
+                    "Advisory triage by {} model {}: the verdict of the incident stands.",
+                    r.provider, r.model
+                )), 2900)}]
+            }
+        ],
+        "sentineldns": {"incident_id": r.incident_id, "triage_status": r.triage_status, "triage": t}
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@
 //! each step in its own transaction under an advisory lock, so two
 //! collectors starting together migrate once. `fleet_windows` is partitioned
 //! by day (`PARTITION BY RANGE (window_start)`, unix seconds of packet time):
-//! [`PgStore::upsert_windows`] creates the partitions a batch needs and
+//! [`PgStore::upsert`] creates the partitions a batch needs and
 //! [`PgStore::ahead`] more days after its newest window, and
 //! [`PgStore::drop_partitions_before`] is the retention (dropping a day is
 //! one catalog change, not a delete of its rows). Windows and incidents are
@@ -17,6 +17,10 @@
 //! ([`crate::output::ndjson::window_line`]) as `jsonb`, beside the columns
 //! that are queried. Only `$n` parameters are used; `tokio-postgres` types do
 //! not leave this module.
+
+pub mod read;
+
+pub use read::PgRead;
 
 use crate::event::TsMicros;
 use serde_json::Value;
@@ -61,6 +65,21 @@ CREATE TABLE fleet_incidents (
 );
 CREATE INDEX fleet_incidents_host ON fleet_incidents (host, updated_at);
 "#,
+    // v2: fleet-wide row ids for `serve --postgres` (keyset pages and links
+    // between windows and incidents); an upsert keeps a row's id.
+    r#"
+CREATE SEQUENCE fleet_windows_id_seq AS BIGINT;
+ALTER TABLE fleet_windows ADD COLUMN id BIGINT NOT NULL DEFAULT nextval('fleet_windows_id_seq');
+CREATE INDEX fleet_windows_id ON fleet_windows (id);
+CREATE INDEX fleet_windows_start_id ON fleet_windows (window_start, id);
+CREATE SEQUENCE fleet_incidents_id_seq AS BIGINT;
+ALTER TABLE fleet_incidents ADD COLUMN id BIGINT NOT NULL DEFAULT nextval('fleet_incidents_id_seq');
+CREATE UNIQUE INDEX fleet_incidents_id ON fleet_incidents (id);
+-- The latest language-model triage of an incident (issue 16), kept in
+-- columns of their own: a later state of the incident upserts `record`
+-- and leaves these alone.
+ALTER TABLE fleet_incidents ADD COLUMN triage_status TEXT, ADD COLUMN triage JSONB;
+"#,
 ];
 
 /// The schema version this build writes.
@@ -88,7 +107,7 @@ pub enum PgError {
         source: tokio_postgres::Error,
     },
     /// A statement failed; `what` names the step.
-    #[error("postgres {what}: {source}")]
+    #[error("postgres {what}: {}", db_detail(source))]
     Query {
         /// The step, e.g. "upserting windows".
         what: &'static str,
@@ -104,6 +123,15 @@ pub enum PgError {
         /// Latest known version.
         supported: i64,
     },
+}
+
+/// The server's message of a failed statement (tokio-postgres shows only
+/// "db error" for it), else the error itself.
+fn db_detail(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(d) => format!("{}: {}", d.code().code(), d.message()),
+        None => e.to_string(),
+    }
 }
 
 /// `url` with any password replaced by `***`, for messages and logs.
@@ -203,6 +231,36 @@ pub struct IncidentRecord {
     pub updated_at: i64,
     /// The NDJSON incident object.
     pub record: Value,
+}
+
+/// A triage result of one incident of one sensor (the NDJSON
+/// `incident_triage` record, see `crate::triage::TriageRecord::ndjson`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TriageUpdate {
+    /// The sensor whose incident it is.
+    pub sensor: String,
+    /// The sensor's incident id.
+    pub incident_id: i64,
+    /// `ok`, or why there is no verdict.
+    pub status: String,
+    /// The verdict when `status` is `ok`.
+    pub triage: Option<Value>,
+}
+
+impl TriageUpdate {
+    /// The update of an NDJSON object with `"type": "incident_triage"` from
+    /// `sensor`; `None` for any other object.
+    pub fn from_ndjson(sensor: &str, v: &Value) -> Option<Self> {
+        if v.get("type")?.as_str()? != "incident_triage" {
+            return None;
+        }
+        Some(TriageUpdate {
+            sensor: sensor.to_string(),
+            incident_id: v.get("incident_id")?.as_i64()?,
+            status: v.get("triage_status")?.as_str()?.to_string(),
+            triage: v.get("triage").filter(|t| t.is_object()).cloned(),
+        })
+    }
 }
 
 /// A fleet database.
@@ -348,9 +406,22 @@ impl PgStore {
     /// `to_s` (unix seconds) that do not exist yet, in one transaction under
     /// the DDL lock (concurrent collectors create each day once).
     pub async fn ensure_partitions(&mut self, from_s: i64, to_s: i64) -> Result<(), PgError> {
-        let wanted: Vec<i64> = (day_of(from_s)..=day_of(to_s))
+        let days: Vec<i64> = (day_of(from_s)..=day_of(to_s))
             .step_by(DAY_S as usize)
+            .collect();
+        self.ensure_days(&days).await
+    }
+
+    /// Create the partitions of the days starting at `days` (unix seconds,
+    /// first second of each day) that do not exist yet, in one transaction
+    /// under the DDL lock.
+    async fn ensure_days(&mut self, days: &[i64]) -> Result<(), PgError> {
+        let wanted: Vec<i64> = days
+            .iter()
+            .copied()
             .filter(|d| !self.days.contains(d))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
             .collect();
         if wanted.is_empty() {
             return Ok(());
@@ -444,12 +515,13 @@ impl PgStore {
             return Ok(0);
         }
         let secs = |t: TsMicros| t.div_euclid(crate::event::MICROS);
-        if let (Some(lo), Some(hi)) = (
-            windows.iter().map(|w| secs(w.start)).min(),
-            windows.iter().map(|w| secs(w.start)).max(),
-        ) {
-            self.ensure_partitions(lo, hi.saturating_add(self.ahead * DAY_S))
-                .await?;
+        // The days that have windows, and `ahead` days after the newest:
+        // not every day between (windows of captures years apart would
+        // make thousands of empty partitions in one transaction).
+        if let Some(hi) = windows.iter().map(|w| day_of(secs(w.start))).max() {
+            let mut days: Vec<i64> = windows.iter().map(|w| day_of(secs(w.start))).collect();
+            days.extend((1..=self.ahead).map(|d| hi.saturating_add(d * DAY_S)));
+            self.ensure_days(&days).await?;
         }
         // One statement may not touch a row twice: within a call, the last
         // record of a key wins (an incident's events arrive in order).
@@ -527,6 +599,40 @@ impl PgStore {
                 .map_err(q("upserting incidents"))?;
         }
         tx.commit().await.map_err(q("committing a batch"))?;
+        Ok(n)
+    }
+
+    /// Store triage results on their incidents, in order, in one
+    /// transaction: the status always, the verdict when there is one (a
+    /// later failure keeps the earlier verdict, as the SQLite store does).
+    /// The incident's own state is untouched, and a later state of the
+    /// incident ([`upsert`](Self::upsert)) leaves the triage in place.
+    /// Returns the incidents updated; a result for an incident not stored
+    /// (yet) changes nothing.
+    pub async fn set_triage(&mut self, updates: &[TriageUpdate]) -> Result<u64, PgError> {
+        if updates.is_empty() {
+            return Ok(0);
+        }
+        let tx = self
+            .client
+            .transaction()
+            .await
+            .map_err(q("starting a triage batch"))?;
+        let st = tx
+            .prepare(
+                "UPDATE fleet_incidents SET triage_status = $3, triage = COALESCE($4, triage) \
+                 WHERE sensor = $1 AND incident_id = $2",
+            )
+            .await
+            .map_err(q("preparing a triage update"))?;
+        let mut n = 0;
+        for u in updates {
+            n += tx
+                .execute(&st, &[&u.sensor, &u.incident_id, &u.status, &u.triage])
+                .await
+                .map_err(q("storing a triage result"))?;
+        }
+        tx.commit().await.map_err(q("committing triage results"))?;
         Ok(n)
     }
 

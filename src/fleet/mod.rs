@@ -1,0 +1,12 @@
+//! The fleet path (issue 14, feature `kafka`): sensors publish to Kafka
+//! ([`crate::output::kafka`]), collectors write what they consume into
+//! PostgreSQL ([`collect`], with feature `postgres`).
+//!
+//! * [`kafka`] — the client settings every producer and consumer shares,
+//!   the sensor header and [`kafka::KafkaError`];
+//! * [`collect`] — `sentineldns collect`: a consumer group writing window
+//!   verdicts and incidents into [`crate::store::pg::PgStore`].
+
+#[cfg(feature = "postgres")]
+pub mod collect;
+pub mod kafka;
