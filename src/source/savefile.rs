@@ -118,7 +118,8 @@ impl CaptureReader {
             k @ (InputKind::Jsonl
             | InputKind::ZeekTsv
             | InputKind::ZeekJson
-            | InputKind::SuricataEve) => {
+            | InputKind::SuricataEve
+            | InputKind::SentineldnsLookup) => {
                 return Err(bad(
                     "pcap",
                     format!("{} content given to the capture reader", k.as_str()),
