@@ -16,6 +16,7 @@ pub mod flows;
 pub mod incidents;
 pub mod output;
 pub mod replay;
+pub mod score;
 pub mod serve;
 pub mod simulate;
 pub mod train;
@@ -52,6 +53,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config(a) => config::run(a, cli.config.as_deref()),
         Command::Serve(a) => serve::run(a, cli.config.as_deref()),
         Command::Collect(a) => collect::run(a),
+        Command::Score(a) => score::run(a, cli.config.as_deref()),
     }
 }
 
