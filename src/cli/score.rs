@@ -16,6 +16,12 @@ pub struct ScoreArgs {
     /// lookups`, else sentineldns.lookups].
     #[arg(long, value_name = "TOPIC")]
     pub lookups_topic: Option<String>,
+    /// Topic whose committed offsets (in this group) keep each partition's
+    /// closed window boundary; nothing is written to it, but brokers that
+    /// check topic names on commit need it created [default: `<lookups
+    /// topic>.floors`].
+    #[arg(long, value_name = "TOPIC")]
+    pub floor_topic: Option<String>,
     /// Window options (as `replay`).
     #[command(flatten)]
     pub windows: WindowArgs,

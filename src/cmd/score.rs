@@ -86,6 +86,10 @@ pub fn run(a: ScoreArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
     let score_cfg = ScoreConfig {
         brokers: brokers.clone(),
         group: a.group.clone(),
+        floor_topic: a
+            .floor_topic
+            .clone()
+            .unwrap_or_else(|| format!("{topic}.floors")),
         topic,
         window: cfg.aggregate.window,
         grace: cfg.aggregate.grace,

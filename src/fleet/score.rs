@@ -22,18 +22,22 @@
 //! (queue depth 0, nothing failed or dropped), it commits
 //!
 //! * offset `C = min(first offset of any open window, next offset)`, and
-//! * metadata `closed_before=B` (the partition's `B` at that moment).
+//! * in the same commit request, offset `B` (the partition's closed
+//!   boundary, µs) for the same partition number of the *floor topic*
+//!   (`<lookups topic>.floors` by default; only offsets are committed to
+//!   it). Commit metadata would be the natural place, but tansu does not keep
+//!   it; an offset is kept by every broker.
 //!
 //! Every record below `C` belongs to a closed window (already delivered) or
 //! was late. A scorer that takes the partition over (rebalance, crash,
 //! restart) starts at `C` with a fresh sensor and skips, counted as
 //! `already_scored`, every record whose window starts before
-//! `closed_before`: those windows were published whole (or the record was
+//! the committed boundary: those windows were published whole (or the record was
 //! late for the previous owner too). With that floor, the effective late
-//! fence of the new owner, `max(closed_before, B')`, equals the one an
+//! fence of the new owner, `max(floor, B')`, equals the one an
 //! uninterrupted scorer would have had at every later record (its `B` is the
-//! larger of `closed_before` and the `B` of the records after `C`), so every
-//! window starting at or after `closed_before` gets exactly the same records
+//! larger of the floor and the `B` of the records after `C`), so every
+//! window starting at or after the floor gets exactly the same records
 //! and closes at the same record: it is rebuilt whole, and published under
 //! the same key `(sensor, host, window_start)`, which the collector upserts.
 //! A window whose verdict was delivered but not yet committed is published
@@ -53,7 +57,7 @@
 //! A stream has no end; `idle_exit` (for batch jobs and tests) closes every
 //! open window of every partition once no record arrived for that long
 //! (as `replay` does at the end of its input), waits for delivery and
-//! commits past everything with `closed_before` beyond the newest window.
+//! commits past everything with the boundary beyond the newest window.
 //! SIGINT/SIGTERM (`stop`) stop consuming, deliver what closed, commit what
 //! is durable and leave the open windows to the next owner (never commit
 //! past them).
@@ -71,9 +75,6 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-/// The commit metadata key naming the partition's closed boundary.
-const CLOSED_BEFORE: &str = "closed_before=";
-
 /// What the scorer needs besides the per-partition sensors.
 #[derive(Debug, Clone)]
 pub struct ScoreConfig {
@@ -83,6 +84,10 @@ pub struct ScoreConfig {
     pub group: String,
     /// The lookups topic consumed.
     pub topic: String,
+    /// The topic whose committed offsets (in this group) hold each
+    /// partition's closed boundary: partition `p`'s offset is the
+    /// boundary in µs. Only offsets are committed to it, never records.
+    pub floor_topic: String,
     /// Window length (µs), as the sensors' pipeline has it.
     pub window: TsMicros,
     /// Grace (µs), as the sensors' pipeline has it.
@@ -125,7 +130,7 @@ pub enum ScoreError {
         dropped: u64,
     },
     /// The broker did not keep the commit metadata the resume rule needs.
-    #[error("the broker did not keep the offset-commit metadata (`{CLOSED_BEFORE}…`) of partition {0}: the scorer cannot resume exactly on this broker")]
+    #[error("the broker did not keep the closed boundary committed for partition {0} of the floor topic: the scorer cannot resume exactly on this broker")]
     NoMetadata(i32),
     /// A state file could not be removed.
     #[error("state file {path}: {source}")]
@@ -299,16 +304,26 @@ where
         // Commit what is durable for the partitions still held, so the
         // re-read after the restart of their fetch is short.
         self.drop_parts()?;
+        let mut ask = a.clone();
+        for e in a.elements_for_topic(&self.cfg.topic) {
+            ask.add_partition(&self.cfg.floor_topic, e.partition());
+        }
         let committed = self
             .consumer
-            .committed_offsets(a, Duration::from_secs(10))
+            .committed_offsets(ask, Duration::from_secs(10))
             .map_err(|source| KafkaError::Op {
                 what: "reading committed offsets",
                 source,
             })?;
         let mut seek = Vec::new();
         for e in committed.elements_for_topic(&self.cfg.topic) {
-            let floor = parse_floor(e.metadata());
+            let floor = match committed
+                .find_partition(&self.cfg.floor_topic, e.partition())
+                .map(|f| f.offset())
+            {
+                Some(Offset::Offset(f)) if f > 0 => f,
+                _ => TsMicros::MIN,
+            };
             if let Offset::Offset(o) = e.offset() {
                 seek.push((e.partition(), o));
             }
@@ -414,8 +429,12 @@ where
                     what: "building the commit",
                     source,
                 })?;
-            if let Some(mut e) = tpl.find_partition(&self.cfg.topic, partition) {
-                e.set_metadata(format!("{CLOSED_BEFORE}{floor}"));
+            if floor > 0 {
+                tpl.add_partition_offset(&self.cfg.floor_topic, partition, Offset::Offset(floor))
+                    .map_err(|source| KafkaError::Op {
+                        what: "building the commit",
+                        source,
+                    })?;
             }
         }
         if tpl.count() == 0 {
@@ -437,8 +456,11 @@ where
                     what: "reading committed offsets",
                     source,
                 })?;
-            for e in back.elements_for_topic(&self.cfg.topic) {
-                if !e.metadata().starts_with(CLOSED_BEFORE) {
+            for e in tpl.elements_for_topic(&self.cfg.floor_topic) {
+                let kept = back
+                    .find_partition(&self.cfg.floor_topic, e.partition())
+                    .map(|b| b.offset());
+                if kept != Some(e.offset()) {
                     return Err(ScoreError::NoMetadata(e.partition()));
                 }
             }
@@ -497,7 +519,12 @@ where
                 .consumer
                 .poll(Duration::from_millis(100))
                 .map(|r| r.map(|m| m.detach()));
+            let rebalances = self.stats.rebalances;
             self.check_assignment()?;
+            if self.stats.rebalances != rebalances {
+                // The idle clock starts when partitions are (re)assigned.
+                last_record = Instant::now();
+            }
             match polled {
                 Some(Ok(m)) => {
                     self.take(&m)?;
@@ -545,27 +572,4 @@ fn remove_db(db: &std::path::Path) -> Result<(), ScoreError> {
         }
     }
     Ok(())
-}
-
-/// The floor in a commit's metadata (`TsMicros::MIN` when there is none:
-/// a partition never committed).
-fn parse_floor(meta: &str) -> TsMicros {
-    meta.strip_prefix(CLOSED_BEFORE)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(TsMicros::MIN)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn floors_round_trip_through_the_metadata() {
-        assert_eq!(
-            parse_floor("closed_before=1700000100000000"),
-            1_700_000_100_000_000
-        );
-        assert_eq!(parse_floor(""), TsMicros::MIN);
-        assert_eq!(parse_floor("closed_before=x"), TsMicros::MIN);
-    }
 }
