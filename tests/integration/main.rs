@@ -35,6 +35,8 @@ mod evaluate_props;
 mod fleet;
 #[cfg(all(feature = "kafka", feature = "postgres"))]
 mod fleet_kafka;
+#[cfg(all(feature = "kafka", feature = "postgres"))]
+mod fleet_score;
 mod flows_cicids;
 mod flows_drift;
 mod flows_rules;
@@ -49,6 +51,7 @@ mod hostile_spoofed;
 mod hostile_store;
 mod incidents;
 mod inputs_logs;
+mod lookup_lines;
 mod model_bundle;
 mod outputs;
 mod pairing;
