@@ -154,6 +154,9 @@ pub struct ScoreStats {
     pub bad: u64,
     /// Records of windows a previous owner published (skipped on resume).
     pub already_scored: u64,
+    /// Records below a partition's committed offset, re-read after a
+    /// takeover and skipped.
+    pub below_commit: u64,
     /// Windows closed (and handed to the outputs).
     pub windows: u64,
     /// Offset commits.
@@ -176,6 +179,11 @@ struct Part {
     next: Option<i64>,
     /// Windows starting before this were published (by us or an earlier owner).
     floor: TsMicros,
+    /// The committed offset the partition resumes at (`None`: never
+    /// committed, the group starts at the beginning).
+    start_at: Option<i64>,
+    /// Whether the consumer was sent back to `start_at`.
+    sought: bool,
     /// Records fed.
     line: u64,
 }
@@ -245,7 +253,12 @@ where
     }
 
     /// Take up partition `partition`: a fresh sensor, the committed floor.
-    fn open_part(&mut self, partition: i32, floor: TsMicros) -> Result<(), ScoreError> {
+    fn open_part(
+        &mut self,
+        partition: i32,
+        floor: TsMicros,
+        start_at: Option<i64>,
+    ) -> Result<(), ScoreError> {
         self.generation += 1;
         let db = self.cfg.state_dir.join(format!(
             "p{partition}-{}-{}.db",
@@ -255,7 +268,7 @@ where
         remove_db(&db)?;
         let sensor = (self.open_sensor)(partition, &db)
             .map_err(|source| ScoreError::Sensor { partition, source })?;
-        tracing::info!(partition, closed_before = floor, "partition taken up");
+        tracing::info!(partition, closed_before = floor, offset = ?start_at, "partition taken up");
         self.stats.partitions_opened += 1;
         self.parts.insert(
             partition,
@@ -265,6 +278,8 @@ where
                 open: BTreeMap::new(),
                 next: None,
                 floor,
+                start_at,
+                sought: false,
                 line: 0,
             },
         );
@@ -275,18 +290,27 @@ where
     /// next owner from the committed offset).
     fn drop_parts(&mut self) -> Result<(), ScoreError> {
         for (partition, p) in std::mem::take(&mut self.parts) {
-            let db = p.db.clone();
-            self.windows_done += p.sensor.stats().windows;
-            if let Err(source) = p.sensor.finish(Ok(RunStatus::Interrupted), None) {
-                tracing::warn!(partition, error = %source, "partition state closed with an error");
-            }
-            remove_db(&db)?;
+            self.drop_part(partition, p)?;
         }
         Ok(())
     }
 
-    /// React to an assignment change: drop everything, then take up the
-    /// assigned partitions from their committed offsets and floors.
+    /// Close one partition's sensor without closing its open windows
+    /// (what closed is delivered first) and remove its state file.
+    fn drop_part(&mut self, partition: i32, p: Part) -> Result<(), ScoreError> {
+        let db = p.db.clone();
+        self.windows_done += p.sensor.stats().windows;
+        if let Err(source) = p.sensor.finish(Ok(RunStatus::Interrupted), None) {
+            tracing::warn!(partition, error = %source, "partition state closed with an error");
+        }
+        tracing::info!(partition, "partition given up");
+        remove_db(&db)
+    }
+
+    /// React to an assignment change: drop the partitions that went away
+    /// (their open windows are rebuilt by the next owner from the committed
+    /// offset), take up the new ones from their committed offsets and
+    /// floors; partitions kept go on as they were.
     fn check_assignment(&mut self) -> Result<(), ScoreError> {
         let Ok(a) = self.consumer.assignment() else {
             return Ok(());
@@ -299,51 +323,93 @@ where
         if now == self.assigned {
             return Ok(());
         }
+        if now.is_empty() {
+            // The eager protocol revokes everything before it assigns
+            // again: keep the partitions' state until the new assignment
+            // says which went away (no record arrives meanwhile).
+            return Ok(());
+        }
         self.stats.rebalances += 1;
         tracing::info!(partitions = ?now, "assignment changed");
-        // Commit what is durable for the partitions still held, so the
-        // re-read after the restart of their fetch is short.
-        self.drop_parts()?;
-        let mut ask = a.clone();
-        for e in a.elements_for_topic(&self.cfg.topic) {
-            ask.add_partition(&self.cfg.floor_topic, e.partition());
-        }
-        let committed = self
-            .consumer
-            .committed_offsets(ask, Duration::from_secs(10))
-            .map_err(|source| KafkaError::Op {
-                what: "reading committed offsets",
-                source,
-            })?;
-        let mut seek = Vec::new();
-        for e in committed.elements_for_topic(&self.cfg.topic) {
-            let floor = match committed
-                .find_partition(&self.cfg.floor_topic, e.partition())
-                .map(|f| f.offset())
-            {
-                Some(Offset::Offset(f)) if f > 0 => f,
-                _ => TsMicros::MIN,
-            };
-            if let Offset::Offset(o) = e.offset() {
-                seek.push((e.partition(), o));
+        let gone: Vec<i32> = self
+            .parts
+            .keys()
+            .copied()
+            .filter(|p| !now.contains(p))
+            .collect();
+        for partition in gone {
+            if let Some(p) = self.parts.remove(&partition) {
+                self.drop_part(partition, p)?;
             }
-            self.open_part(e.partition(), floor)?;
         }
-        // librdkafka restarts the fetch of a (re)assigned partition at the
-        // committed offset; seeking makes it explicit for a partition that
-        // stayed assigned through the change.
-        for (partition, o) in seek {
-            if let Err(e) = self.consumer.seek(
-                &self.cfg.topic,
-                partition,
-                Offset::Offset(o),
-                Duration::from_secs(10),
-            ) {
-                tracing::debug!(partition, error = %e, "seek to the committed offset");
+        let added: Vec<i32> = now
+            .iter()
+            .copied()
+            .filter(|p| !self.parts.contains_key(p))
+            .collect();
+        if !added.is_empty() {
+            let mut ask = TopicPartitionList::new();
+            for &p in &added {
+                ask.add_partition(&self.cfg.topic, p);
+                ask.add_partition(&self.cfg.floor_topic, p);
+            }
+            let committed = self
+                .consumer
+                .committed_offsets(ask, Duration::from_secs(10))
+                .map_err(|source| KafkaError::Op {
+                    what: "reading committed offsets",
+                    source,
+                })?;
+            for partition in added {
+                let at = |topic: &str| {
+                    committed
+                        .find_partition(topic, partition)
+                        .and_then(|e| match e.offset() {
+                            Offset::Offset(o) if o >= 0 => Some(o),
+                            _ => None,
+                        })
+                };
+                let floor = at(&self.cfg.floor_topic)
+                    .filter(|&f| f > 0)
+                    .unwrap_or(TsMicros::MIN);
+                let start_at = at(&self.cfg.topic);
+                self.open_part(partition, floor, start_at)?;
             }
         }
         self.assigned = now;
+        self.seek_pending();
         Ok(())
+    }
+
+    /// Send every partition taken up with a committed offset back to the
+    /// beginning of the partition; [`Self::take`] skips the records below
+    /// the committed offset. Not to the committed offset itself: tansu
+    /// returns nothing to a fetch that starts inside a producer batch (and
+    /// the committed offset of an open window usually is inside one), and
+    /// librdkafka may keep the fetch position of a partition it held before
+    /// the rebalance. The cost is re-reading the partition (bounded by the
+    /// topic's retention) on each takeover. Retried each loop until the
+    /// seek is accepted.
+    fn seek_pending(&mut self) {
+        for (&partition, p) in &mut self.parts {
+            let (Some(c), None, false) = (p.start_at, p.next, p.sought) else {
+                continue;
+            };
+            match self.consumer.seek(
+                &self.cfg.topic,
+                partition,
+                Offset::Beginning,
+                Duration::from_secs(5),
+            ) {
+                Ok(()) => {
+                    p.sought = true;
+                    tracing::info!(partition, committed = c, "fetch rewound to the beginning; records below the committed offset are skipped");
+                }
+                Err(e) => {
+                    tracing::debug!(partition, error = %e, "seek to the committed offset not accepted yet");
+                }
+            }
+        }
     }
 
     /// Feed one record.
@@ -364,6 +430,28 @@ where
         if p.next.is_some_and(|n| m.offset() < n) {
             // Redelivered below what was read (a seek): already fed.
             return Ok(());
+        }
+        if p.next.is_none() {
+            if let Some(c) = p.start_at {
+                if m.offset() < c {
+                    // Below the committed offset: scored before.
+                    self.stats.below_commit += 1;
+                    return Ok(());
+                }
+                if m.offset() > c {
+                    // The fetch kept an older position: wait for the seek
+                    // back to the committed offset (`seek_pending`).
+                    if p.sought {
+                        tracing::debug!(
+                            partition,
+                            offset = m.offset(),
+                            to = c,
+                            "record before the rewind took effect (ignored)"
+                        );
+                    }
+                    return Ok(());
+                }
+            }
         }
         p.next = Some(m.offset() + 1);
         let text = m.payload().and_then(|b| std::str::from_utf8(b).ok());
@@ -521,6 +609,7 @@ where
                 .map(|r| r.map(|m| m.detach()));
             let rebalances = self.stats.rebalances;
             self.check_assignment()?;
+            self.seek_pending();
             if self.stats.rebalances != rebalances {
                 // The idle clock starts when partitions are (re)assigned.
                 last_record = Instant::now();

@@ -55,30 +55,50 @@ fn topics(brokers: &str, tag: &str) -> Topics {
     t
 }
 
-/// The sample split by host into two files (two sensors' inputs).
+/// The sample split in time at a window boundary into two files (two
+/// sensors' captures, one after the other). A partition's watermark is
+/// shared by every sensor publishing into it, so the sensors' streams must
+/// be aligned in packet time (live sensors are; replays at full speed of
+/// overlapping captures are not: one would make the other's lookups late).
 fn halves(dir: &Path) -> [PathBuf; 2] {
     let text = std::fs::read_to_string(repo_file(SAMPLE))
         .unwrap_or_else(|e| panic!("{SAMPLE} is missing: {e}"));
+    let lines: Vec<(f64, &str)> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            let ts = match &v["ts"] {
+                Value::Number(n) => n.as_f64().unwrap(),
+                Value::String(s) => chrono_free_secs(s),
+                other => panic!("unexpected ts {other}"),
+            };
+            (ts, l)
+        })
+        .collect();
+    let lo = lines.iter().map(|l| l.0).fold(f64::MAX, f64::min);
+    let hi = lines.iter().map(|l| l.0).fold(f64::MIN, f64::max);
+    let cut = (((lo + hi) / 2.0) / 300.0).floor() * 300.0;
     let paths = [dir.join("a.jsonl"), dir.join("b.jsonl")];
     let mut files = paths
         .clone()
         .map(|p| std::io::BufWriter::new(std::fs::File::create(p).unwrap()));
-    let mut hosts = BTreeSet::new();
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let v: Value = serde_json::from_str(line).unwrap();
-        let host = v["host"].as_str().unwrap().to_string();
-        let i = host.bytes().map(usize::from).sum::<usize>() % 2;
-        hosts.insert((i, host));
-        writeln!(files[i], "{line}").unwrap();
+    let mut n = [0usize; 2];
+    for (ts, l) in &lines {
+        let i = usize::from(*ts >= cut);
+        n[i] += 1;
+        writeln!(files[i], "{l}").unwrap();
     }
     for f in &mut files {
         f.flush().unwrap();
     }
-    assert!(
-        hosts.iter().any(|h| h.0 == 0) && hosts.iter().any(|h| h.0 == 1),
-        "the split put every host on one side"
-    );
+    assert!(n[0] > 1000 && n[1] > 1000, "uneven split {n:?}");
     paths
+}
+
+/// Epoch seconds of an RFC 3339 time, through the library's parser.
+fn chrono_free_secs(s: &str) -> f64 {
+    sentineldns::source::jsonl::parse_ts(s).unwrap_or_else(|| panic!("bad ts {s}")) as f64 / 1e6
 }
 
 /// `replay` of `inputs` writing NDJSON: the reference window objects.
@@ -302,8 +322,8 @@ fn fleet_end_to_end(tag: &str, kill_one: bool) {
     // The sensors first: a scorer that joins later starts at the beginning
     // of every partition (auto.offset.reset earliest).
     let s1 = spawn(lookups_sensor(dir.path(), &cfg, &brokers, "s1", &inputs[0]));
-    let s2 = spawn(lookups_sensor(dir.path(), &cfg, &brokers, "s2", &inputs[1]));
     finish(s1, Duration::from_secs(300), "sensor s1");
+    let s2 = spawn(lookups_sensor(dir.path(), &cfg, &brokers, "s2", &inputs[1]));
     finish(s2, Duration::from_secs(300), "sensor s2");
     let sums = [dir.path().join("a.json"), dir.path().join("b.json")];
     let a = spawn(scorer(&cfg, &brokers, &group, "15s", &sums[0]));
@@ -327,11 +347,17 @@ fn fleet_end_to_end(tag: &str, kill_one: bool) {
         &pg,
         &t,
         &format!("{group}_collect"),
-        &["--idle-exit", "5s"],
+        &["--idle-exit", "20s"],
     );
     let o = run_with_deadline(c, Duration::from_secs(300));
     assert_success(&o, "collect");
+    let collected = stderr(&o);
     let (rows, _) = pg_rows(&pg);
+    let scored: Vec<String> = sums
+        .iter()
+        .filter(|p| p.exists())
+        .map(|p| summary(p).to_string())
+        .collect();
     let keys = |v: &[(String, String, i64, Option<String>)]| -> Vec<(String, String, i64)> {
         v.iter().map(|r| (r.0.clone(), r.1.clone(), r.2)).collect()
     };
@@ -344,7 +370,7 @@ fn fleet_end_to_end(tag: &str, kill_one: bool) {
     assert_eq!(
         rows.len(),
         want.len(),
-        "PostgreSQL holds {} windows, one replay makes {}",
+        "PostgreSQL holds {} windows, one replay makes {}; scorers: {scored:?}; collect: {collected}",
         rows.len(),
         want.len()
     );
