@@ -327,7 +327,10 @@ fn fleet_end_to_end(tag: &str, kill_one: bool) {
     finish(s2, Duration::from_secs(300), "sensor s2");
     let sums = [dir.path().join("a.json"), dir.path().join("b.json")];
     let a = spawn(scorer(&cfg, &brokers, &group, "15s", &sums[0]));
-    let b = spawn(scorer(&cfg, &brokers, &group, "15s", &sums[1]));
+    // The survivor waits long enough for the group to notice the killed
+    // member (session timeout 10 s) and hand its partitions over.
+    let b_idle = if kill_one { "40s" } else { "15s" };
+    let b = spawn(scorer(&cfg, &brokers, &group, b_idle, &sums[1]));
     if kill_one {
         // Let both join and score for a while, then kill one without any
         // chance to flush or commit.
