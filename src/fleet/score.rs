@@ -43,6 +43,17 @@
 //! A window whose verdict was delivered but not yet committed is published
 //! again identically (the broker then holds it twice; PostgreSQL once).
 //!
+//! On tansu a taken-up partition is read from its beginning and the records
+//! below `C` are skipped (`below_commit`): tansu returns nothing to a fetch
+//! that starts inside a producer batch. An eager rebalance (everything
+//! revoked, then assigned again) keeps the state of the partitions that come
+//! back; only partitions that went away are dropped.
+//!
+//! A partition has one watermark, moved by every sensor that publishes into
+//! it: sensors must be aligned in packet time (live sensors are); one whose
+//! stream lags the others by more than the grace has its lookups counted
+//! late. Per-origin watermarks are not built.
+//!
 //! What a takeover does not rebuild is the state older than `C`: the
 //! first-seen domains (sensor-wide and per host), detection-unit history,
 //! the incident tracker and any site learning. Window *contents* stay
