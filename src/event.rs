@@ -72,10 +72,11 @@ impl Transport {
 }
 
 /// Which DNS-family protocol a message belongs to (by port).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum DnsService {
     /// Unicast DNS, port 53.
+    #[default]
     Dns,
     /// Multicast DNS, port 5353.
     Mdns,

@@ -25,6 +25,7 @@ mod docs;
 mod logging;
 mod model;
 mod run;
+mod score;
 mod serve;
 mod stored;
 mod values;
@@ -35,6 +36,7 @@ pub use docs::*;
 pub use logging::*;
 pub use model::*;
 pub use run::*;
+pub use score::*;
 pub use serve::*;
 pub use stored::*;
 pub use values::*;
@@ -143,6 +145,12 @@ pub enum Command {
     /// PostgreSQL, one transaction per batch, committing offsets only after
     /// it (needs the `kafka` and `postgres` build features).
     Collect(CollectArgs),
+    /// Fleet scorer: consume the lookups capture-only sensors publish
+    /// (`capture|replay --kafka … --ship lookups`), window and score them per
+    /// partition exactly as `replay` does, and publish the verdicts and
+    /// incidents to Kafka, committing offsets only past windows whose
+    /// verdicts were delivered (needs the `kafka` build feature).
+    Score(ScoreArgs),
 }
 
 #[cfg(test)]

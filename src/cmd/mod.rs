@@ -18,6 +18,7 @@ pub mod flows;
 pub mod incidents;
 pub mod output;
 pub mod replay;
+pub mod score;
 pub mod serve;
 pub mod simulate;
 pub mod train;
@@ -56,6 +57,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Completions(a) => docs::completions(a),
         Command::Man(a) => docs::man(a),
         Command::Collect(a) => collect::run(a),
+        Command::Score(a) => score::run(a, cli.config.as_deref()),
     }
 }
 

@@ -486,6 +486,14 @@ pub fn format_lookup(out: &mut Vec<u8>, l: &Lookup<'_>, e: &Enrichment) {
     if let Some(ttl) = l.min_ttl {
         let _ = write!(out, ",\"min_ttl\":{ttl}");
     }
+    if let Some(label) = l.label {
+        out.extend_from_slice(b",\"label\":");
+        write_str(out, label);
+    }
+    if let Some(scenario) = l.scenario {
+        out.extend_from_slice(b",\"scenario\":");
+        write_str(out, scenario);
+    }
     out.extend_from_slice(b",\"risk\":");
     write_f32(out, e.risk);
     out.extend_from_slice(b",\"entropy\":");

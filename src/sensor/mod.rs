@@ -679,6 +679,12 @@ impl Sensor {
         result
     }
 
+    /// Newest packet time the pipeline has seen (its clock, which closes
+    /// windows at `clock - grace`), if any.
+    pub fn packet_time(&self) -> Option<crate::event::TsMicros> {
+        self.pipeline.max_ts()
+    }
+
     /// Mark the start of a live run (for the report's timing).
     pub fn start_clock(&mut self) {
         self.started = Some(Instant::now());

@@ -63,6 +63,10 @@ pub struct JsonEvent {
     /// `None` for JSONL, whose lines are lookups already
     /// ([`crate::event::LookupOutcome::Event`]).
     pub outcome: Option<crate::event::LookupOutcome>,
+    /// Query message size (0 if not known; sentineldns lookup lines carry it).
+    pub query_bytes: u32,
+    /// DNS, mDNS or LLMNR (DNS unless a sentineldns lookup line says otherwise).
+    pub service: crate::event::DnsService,
 }
 
 #[derive(Deserialize)]
@@ -301,6 +305,7 @@ impl JsonlReader {
             InputKind::ZeekTsv => LineFormat::ZeekTsv(Box::default()),
             InputKind::ZeekJson => LineFormat::ZeekJson,
             InputKind::SuricataEve => LineFormat::Eve(Box::default()),
+            InputKind::SentineldnsLookup => LineFormat::Ecs,
             _ => LineFormat::Jsonl,
         };
         JsonlReader {
@@ -407,6 +412,8 @@ enum LineFormat {
     ZeekJson,
     /// Suricata EVE; DNS halves wait in the pairer.
     Eve(Box<EvePairer>),
+    /// sentineldns ECS lookup lines (its own NDJSON/Kafka lookup output).
+    Ecs,
 }
 
 /// What one good line produced.
@@ -430,6 +437,13 @@ impl LineFormat {
                 ZeekLine::Header => Parsed::Header,
             }),
             LineFormat::ZeekJson => super::zeek::parse_json_line(text, ev).map(|()| Parsed::Event),
+            LineFormat::Ecs => {
+                if super::ecs::is_other_record(text) {
+                    Ok(Parsed::Ignored)
+                } else {
+                    super::ecs::parse_line(text, ev).map(|()| Parsed::Event)
+                }
+            }
             LineFormat::Eve(p) => p.parse_line(text).map(|l| match l {
                 EveLine::Dns => Parsed::Queued,
                 EveLine::Ignored => Parsed::Ignored,

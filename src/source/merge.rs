@@ -123,7 +123,8 @@ impl Merger {
                 InputKind::Jsonl
                 | InputKind::ZeekTsv
                 | InputKind::ZeekJson
-                | InputKind::SuricataEve => Reader::Jsonl(
+                | InputKind::SuricataEve
+                | InputKind::SentineldnsLookup => Reader::Jsonl(
                     Box::new(JsonlReader::with_max_line(o, &name, limits.max_line_bytes)),
                     JsonEvent::default(),
                 ),

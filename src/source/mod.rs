@@ -19,6 +19,7 @@
 //! [`crate::stats::Stats`] with its location; only a file that cannot be opened
 //! or recognised at all is an [`SourceError`].
 
+pub mod ecs;
 pub mod eve;
 pub mod jsonl;
 pub mod merge;
@@ -66,6 +67,8 @@ pub enum InputKind {
     SuricataEve,
     /// dnstap in a Frame Streams file.
     Dnstap,
+    /// sentineldns's own ECS lookup lines (NDJSON `lookups` output, Kafka lookups topic).
+    SentineldnsLookup,
 }
 
 impl InputKind {
@@ -79,6 +82,7 @@ impl InputKind {
             InputKind::ZeekJson => "zeek-json",
             InputKind::SuricataEve => "suricata-eve",
             InputKind::Dnstap => "dnstap",
+            InputKind::SentineldnsLookup => "sentineldns-lookup",
         }
     }
 
@@ -233,7 +237,9 @@ pub fn sniff(head: &[u8]) -> Option<InputKind> {
     }
     let first = text.split(|&b| b == b'\n').next().unwrap_or(text);
     let has = |needle: &[u8]| first.windows(needle.len()).any(|w| w == needle);
-    Some(if has(b"\"event_type\"") {
+    Some(if has(b"\"module\":\"sentineldns\"") {
+        InputKind::SentineldnsLookup
+    } else if has(b"\"event_type\"") {
         InputKind::SuricataEve
     } else if has(b"\"id.orig_h\"") {
         InputKind::ZeekJson

@@ -119,7 +119,8 @@ impl CaptureReader {
             | InputKind::ZeekTsv
             | InputKind::ZeekJson
             | InputKind::SuricataEve
-            | InputKind::Dnstap) => {
+            | InputKind::Dnstap
+            | InputKind::SentineldnsLookup) => {
                 return Err(bad(
                     "pcap",
                     format!("{} content given to the capture reader", k.as_str()),

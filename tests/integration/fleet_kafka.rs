@@ -30,7 +30,7 @@ const KAFKA_ENV: &str = "SENTINELDNS_TEST_KAFKA";
 const TANSU_ENV: &str = "SENTINELDNS_TANSU";
 const SAMPLE: &str = "simulations/sample.jsonl";
 
-fn need(var: &str, what: &str) -> String {
+pub(crate) fn need(var: &str, what: &str) -> String {
     std::env::var(var).unwrap_or_else(|_| {
         panic!(
             "{var} is not set: the Kafka fleet tests need {what}. Start the servers with \
@@ -41,21 +41,21 @@ fn need(var: &str, what: &str) -> String {
     })
 }
 
-fn brokers() -> String {
+pub(crate) fn brokers() -> String {
     need(KAFKA_ENV, "a Kafka-protocol broker (HOST:PORT)")
 }
 
-fn tansu() -> PathBuf {
+pub(crate) fn tansu() -> PathBuf {
     let p = PathBuf::from(need(TANSU_ENV, "the tansu binary"));
     assert!(p.exists(), "{TANSU_ENV}={} does not exist", p.display());
     p
 }
 
 /// Topic names of one test.
-struct Topics {
-    windows: String,
-    incidents: String,
-    lookups: String,
+pub(crate) struct Topics {
+    pub(crate) windows: String,
+    pub(crate) incidents: String,
+    pub(crate) lookups: String,
 }
 
 /// Create the three topics `<tag>_<pid>.{windows,incidents,lookups}` (3
@@ -85,7 +85,7 @@ fn create_topics(brokers: &str, tag: &str) -> Topics {
 }
 
 /// An `[outputs.kafka]` configuration file naming the brokers and topics.
-fn config(dir: &Path, brokers: &str, t: &Topics, extra: &str) -> PathBuf {
+pub(crate) fn config(dir: &Path, brokers: &str, t: &Topics, extra: &str) -> PathBuf {
     let p = dir.join("kafka.toml");
     std::fs::write(
         &p,
@@ -126,17 +126,17 @@ fn replay_to_kafka(dir: &Path, cfg: &Path, brokers: &str, name: &str) -> (String
 
 /// One record read back from Kafka.
 #[derive(Debug)]
-struct Rec {
-    topic: String,
-    partition: i32,
-    key: String,
-    sensor: Option<String>,
-    value: Value,
+pub(crate) struct Rec {
+    pub(crate) topic: String,
+    pub(crate) partition: i32,
+    pub(crate) key: String,
+    pub(crate) sensor: Option<String>,
+    pub(crate) value: Value,
 }
 
 /// Read every record of `topics` from the beginning until `want` arrived
 /// (and one more second for any extra), or fail after `limit`.
-fn read_all(brokers: &str, topics: &[&str], want: usize, limit: Duration) -> Vec<Rec> {
+pub(crate) fn read_all(brokers: &str, topics: &[&str], want: usize, limit: Duration) -> Vec<Rec> {
     let c: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("group.id", format!("reader_{}", std::process::id()))
@@ -194,14 +194,20 @@ fn read_all(brokers: &str, topics: &[&str], want: usize, limit: Duration) -> Vec
 }
 
 /// JSON objects as sorted canonical strings (a multiset to compare).
-fn canon(v: impl IntoIterator<Item = Value>) -> Vec<String> {
+pub(crate) fn canon(v: impl IntoIterator<Item = Value>) -> Vec<String> {
     let mut s: Vec<String> = v.into_iter().map(|v| v.to_string()).collect();
     s.sort();
     s
 }
 
 /// `collect` into `pg` from the test's topics as group `group`.
-fn collect_cmd(brokers: &str, pg: &str, t: &Topics, group: &str, extra: &[&str]) -> Command {
+pub(crate) fn collect_cmd(
+    brokers: &str,
+    pg: &str,
+    t: &Topics,
+    group: &str,
+    extra: &[&str],
+) -> Command {
     let mut c = sensor();
     c.args([
         "collect",
@@ -223,10 +229,10 @@ fn collect_cmd(brokers: &str, pg: &str, t: &Topics, group: &str, extra: &[&str])
 }
 
 /// A stored window: (sensor, host, window start µs, label).
-type Row = (String, String, i64, Option<String>);
+pub(crate) type Row = (String, String, i64, Option<String>);
 
 /// Every stored window, and the incident count.
-fn pg_rows(pg: &str) -> (Vec<Row>, i64) {
+pub(crate) fn pg_rows(pg: &str) -> (Vec<Row>, i64) {
     runtime().block_on(async {
         let (client, conn) = tokio_postgres::connect(pg, tokio_postgres::NoTls)
             .await
@@ -259,7 +265,7 @@ fn pg_rows(pg: &str) -> (Vec<Row>, i64) {
     })
 }
 
-fn pg_window_count(pg: &str) -> i64 {
+pub(crate) fn pg_window_count(pg: &str) -> i64 {
     runtime().block_on(async {
         let (client, conn) = tokio_postgres::connect(pg, tokio_postgres::NoTls)
             .await
@@ -275,7 +281,7 @@ fn pg_window_count(pg: &str) -> i64 {
 }
 
 /// The windows the NDJSON objects of `sensor` describe, as stored rows.
-fn expected_rows(sensor: &str, lines: &[Value]) -> Vec<Row> {
+pub(crate) fn expected_rows(sensor: &str, lines: &[Value]) -> Vec<Row> {
     let mut v: Vec<_> = lines
         .iter()
         .filter_map(|l| WindowRecord::from_ndjson(sensor, l))
@@ -287,7 +293,7 @@ fn expected_rows(sensor: &str, lines: &[Value]) -> Vec<Row> {
 
 /// The counts of a `kafka: …` summary line: (delivered, failed, dropped,
 /// queue full, rejected, at shutdown).
-fn kafka_summary(err: &str) -> [u64; 6] {
+pub(crate) fn kafka_summary(err: &str) -> [u64; 6] {
     let line = err
         .lines()
         .find(|l| l.trim_start().starts_with("kafka: "))
@@ -303,7 +309,7 @@ fn kafka_summary(err: &str) -> [u64; 6] {
 
 /// A child process (a broker of the test's own, a collector) killed when
 /// dropped.
-struct KillOnDrop(Child);
+pub(crate) struct KillOnDrop(pub(crate) Child);
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {

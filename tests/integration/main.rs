@@ -38,6 +38,8 @@ mod fleet;
 mod fleet_kafka;
 #[cfg(feature = "postgres")]
 mod fleet_serve;
+#[cfg(all(feature = "kafka", feature = "postgres"))]
+mod fleet_score;
 mod flows_cicids;
 mod flows_drift;
 mod flows_lab;
@@ -53,6 +55,7 @@ mod hostile_spoofed;
 mod hostile_store;
 mod incidents;
 mod inputs_logs;
+mod lookup_lines;
 mod model_bundle;
 mod outputs;
 mod pairing;
