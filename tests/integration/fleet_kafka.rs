@@ -662,3 +662,198 @@ fn fleet_kafka_collector_killed_mid_run_and_restarted_loses_and_doubles_nothing(
             .unwrap_or("")
     );
 }
+
+/// The S3 endpoint (moto's server) the broker-restart test stores its
+/// broker's data in.
+fn s3_endpoint() -> String {
+    need(
+        "SENTINELDNS_TEST_S3",
+        "an S3 endpoint (http://HOST:PORT) for a broker that survives its restart",
+    )
+}
+
+/// Create bucket `name` on the S3 endpoint (a plain HTTP PUT; the server
+/// takes any credentials).
+fn create_bucket(endpoint: &str, name: &str) {
+    use std::io::{Read, Write};
+    let hostport = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let mut s = std::net::TcpStream::connect(hostport)
+        .unwrap_or_else(|e| panic!("S3 endpoint {endpoint}: {e}"));
+    write!(
+        s,
+        "PUT /{name} HTTP/1.1\r\nHost: {hostport}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).unwrap();
+    assert!(
+        reply.starts_with("HTTP/1.1 200"),
+        "creating bucket {name}: {reply}"
+    );
+}
+
+/// A tansu on `port` whose topics, records and group offsets live in bucket
+/// `bucket` of the S3 endpoint: a restarted broker finds them again.
+fn start_s3_broker(port: u16, endpoint: &str, bucket: &str, log: &Path) -> KillOnDrop {
+    let url = format!("tcp://127.0.0.1:{port}");
+    let child = Command::new(tansu())
+        .args([
+            "broker",
+            "--listener-url",
+            &url,
+            "--advertised-listener-url",
+            &url,
+        ])
+        .args(["--storage-engine", &format!("s3://{bucket}/")])
+        .env("AWS_ENDPOINT", endpoint)
+        .env("AWS_ALLOW_HTTP", "true")
+        .env("AWS_ACCESS_KEY_ID", "sentineldns")
+        .env("AWS_SECRET_ACCESS_KEY", "sentineldns")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log)
+                .unwrap(),
+        )
+        .spawn()
+        .unwrap();
+    let b = KillOnDrop(child);
+    let t0 = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "tansu (s3) did not listen on {port}: {}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    b
+}
+
+#[test]
+fn fleet_kafka_broker_restarted_mid_run_loses_and_doubles_nothing() {
+    // One sensor's records are in the broker and being collected when the
+    // broker is killed (SIGKILL); a second sensor replays while it is down
+    // (its records wait in the producer queue); the broker comes back on the
+    // same storage. Every window of both sensors ends in PostgreSQL exactly
+    // once, and neither sensor counts a failed or dropped record.
+    let endpoint = s3_endpoint();
+    let dir = tempfile::tempdir().unwrap();
+    let bucket = format!("restart-{}", std::process::id());
+    create_bucket(&endpoint, &bucket);
+    let port = free_port();
+    let b = format!("127.0.0.1:{port}");
+    let log = dir.path().join("tansu.log");
+    let mut broker = start_s3_broker(port, &endpoint, &bucket, &log);
+    let t = Topics {
+        windows: "restart.windows".into(),
+        incidents: "restart.incidents".into(),
+        lookups: "restart.lookups".into(),
+    };
+    create_topics_named(&b, &t);
+    let cfg = config(dir.path(), &b, &t, "shutdown_grace_ms = 120000");
+    let (err1, lines1) = replay_to_kafka(dir.path(), &cfg, &b, "r1");
+    let [delivered, failed, dropped, ..] = kafka_summary(&err1);
+    assert_eq!(
+        (delivered, failed, dropped),
+        (lines1.len() as u64, 0, 0),
+        "{err1}"
+    );
+    let mut want = expected_rows("r1", &lines1);
+
+    let pg = runtime().block_on(fresh_database("kafka_restart"));
+    // Small batches: the first sensor's records take many transactions.
+    let mut collector = collect_cmd(
+        &b,
+        &pg,
+        &t,
+        "grestart",
+        &["--batch", "2", "--idle-exit", "40s"],
+    );
+    let collector = collector
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while pg_window_count(&pg) == 0 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(90),
+            "the collector wrote nothing in 90 s"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Mid-run: kill the broker while the collector is working through it.
+    let _ = broker.0.kill();
+    let _ = broker.0.wait();
+    let at_kill = pg_window_count(&pg);
+    assert!(
+        (at_kill as usize) < want.len(),
+        "the collector finished ({at_kill} rows) before the broker could be killed"
+    );
+    // The second sensor replays with no broker: everything waits queued.
+    let nd2 = dir.path().join("r2.ndjson");
+    let mut c = sensor();
+    c.arg("--config")
+        .arg(&cfg)
+        .args([
+            "replay",
+            "--format",
+            "none",
+            "--kafka",
+            &b,
+            "--sensor-name",
+            "r2",
+            "--ndjson",
+        ])
+        .arg(&nd2)
+        .arg("--db")
+        .arg(dir.path().join("r2.db"))
+        .arg(repo_file(SAMPLE))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let sensor2 = c.spawn().unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    broker = start_s3_broker(port, &endpoint, &bucket, &log);
+    let o2 = wait_output(sensor2, Duration::from_secs(180));
+    assert_success(&o2, "replay --kafka across the broker restart");
+    let lines2 = json_lines(std::fs::read(&nd2).unwrap());
+    let err2 = stderr(&o2);
+    let [delivered, failed, dropped, ..] = kafka_summary(&err2);
+    assert_eq!(
+        (delivered, failed, dropped),
+        (lines2.len() as u64, 0, 0),
+        "{err2}"
+    );
+    want.extend(expected_rows("r2", &lines2));
+    want.sort();
+
+    let oc = wait_output(collector, Duration::from_secs(300));
+    assert_success(&oc, "collect across the broker restart");
+    let (got, _) = pg_rows(&pg);
+    let mut dedup = got.clone();
+    dedup.dedup();
+    assert_eq!(dedup.len(), got.len(), "a window stored twice");
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "nothing lost, nothing doubled: {at_kill} rows at the kill\n{}",
+        stderr(&oc)
+    );
+    assert_eq!(got, want);
+    eprintln!(
+        "broker killed at {at_kill} of {} rows; collector: {}",
+        want.len(),
+        stderr(&oc)
+            .lines()
+            .find(|l| l.starts_with("collect:"))
+            .unwrap_or("")
+    );
+    drop(broker);
+}

@@ -36,10 +36,10 @@ mod evaluate_props;
 mod fleet;
 #[cfg(all(feature = "kafka", feature = "postgres"))]
 mod fleet_kafka;
-#[cfg(feature = "postgres")]
-mod fleet_serve;
 #[cfg(all(feature = "kafka", feature = "postgres"))]
 mod fleet_score;
+#[cfg(feature = "postgres")]
+mod fleet_serve;
 mod flows_cicids;
 mod flows_drift;
 mod flows_lab;
