@@ -318,7 +318,7 @@ impl Drop for KillOnDrop {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -665,7 +665,7 @@ fn fleet_kafka_collector_killed_mid_run_and_restarted_loses_and_doubles_nothing(
 
 /// The S3 endpoint (moto's server) the broker-restart test stores its
 /// broker's data in.
-fn s3_endpoint() -> String {
+pub(crate) fn s3_endpoint() -> String {
     need(
         "SENTINELDNS_TEST_S3",
         "an S3 endpoint (http://HOST:PORT) for a broker that survives its restart",
@@ -674,7 +674,7 @@ fn s3_endpoint() -> String {
 
 /// Create bucket `name` on the S3 endpoint (a plain HTTP PUT; the server
 /// takes any credentials).
-fn create_bucket(endpoint: &str, name: &str) {
+pub(crate) fn create_bucket(endpoint: &str, name: &str) {
     use std::io::{Read, Write};
     let hostport = endpoint.trim_start_matches("http://").trim_end_matches('/');
     let mut s = std::net::TcpStream::connect(hostport)
@@ -694,7 +694,7 @@ fn create_bucket(endpoint: &str, name: &str) {
 
 /// A tansu on `port` whose topics, records and group offsets live in bucket
 /// `bucket` of the S3 endpoint: a restarted broker finds them again.
-fn start_s3_broker(port: u16, endpoint: &str, bucket: &str, log: &Path) -> KillOnDrop {
+pub(crate) fn start_s3_broker(port: u16, endpoint: &str, bucket: &str, log: &Path) -> KillOnDrop {
     let url = format!("tcp://127.0.0.1:{port}");
     let child = Command::new(tansu())
         .args([

@@ -10,15 +10,18 @@
 //!   of both halves exactly once, with the same verdicts;
 //! * a scorer killed (SIGKILL) mid-run: the other takes its partitions over
 //!   from the committed offsets; PostgreSQL still holds every window once
-//!   (counted), the windows topic may hold some twice (counted, upserted).
+//!   (counted), the windows topic may hold some twice (counted, upserted);
+//! * the broker killed (SIGKILL) while both scorers work and restarted on the
+//!   same storage (a tansu of the test's own on S3, `SENTINELDNS_TEST_S3`):
+//!   the same counts.
 //!
 //! Without `SENTINELDNS_TEST_KAFKA`, `SENTINELDNS_TANSU` or
 //! `SENTINELDNS_TEST_POSTGRES` the tests FAIL saying so.
 
 use crate::fleet::{fresh_database, runtime};
 use crate::fleet_kafka::{
-    brokers, canon, collect_cmd, config, expected_rows, pg_rows, read_all, tansu, KillOnDrop,
-    Topics,
+    brokers, canon, collect_cmd, config, create_bucket, expected_rows, free_port, pg_rows,
+    read_all, s3_endpoint, start_s3_broker, tansu, KillOnDrop, Topics,
 };
 use crate::util::{assert_success, json_lines, repo_file, run_with_deadline, sensor, stderr};
 use serde_json::Value;
@@ -305,11 +308,41 @@ fn differences(got: &[Value], want: &[Value]) -> String {
     )
 }
 
+/// What goes wrong during an end-to-end run.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    None,
+    /// The first scorer is SIGKILLed once the lookups are in the topic and
+    /// it has scored some; the second takes its partitions over.
+    KillScorer,
+    /// The broker is SIGKILLed while both scorers work and restarted 4 s
+    /// later on the same storage.
+    RestartBroker,
+}
+
 /// Two sensors → broker → two scorers (one group) → collect → PostgreSQL.
-/// With `kill_one`, the first scorer is SIGKILLed once the lookups are in
-/// the topic and it has scored some; the second takes its partitions over.
-fn fleet_end_to_end(tag: &str, kill_one: bool) {
-    let brokers = brokers();
+fn fleet_end_to_end(tag: &str, fault: Fault) {
+    let kill_one = fault == Fault::KillScorer;
+    let restart = fault == Fault::RestartBroker;
+    // The restart needs a broker of the test's own whose data survives it.
+    let mut own_broker = None;
+    let brokers = if restart {
+        let endpoint = s3_endpoint();
+        let bucket = format!("{tag}-{}", std::process::id()).replace('_', "-");
+        create_bucket(&endpoint, &bucket);
+        let port = free_port();
+        let log = std::env::temp_dir().join(format!("{bucket}.tansu.log"));
+        own_broker = Some((
+            start_s3_broker(port, &endpoint, &bucket, &log),
+            port,
+            endpoint,
+            bucket,
+            log,
+        ));
+        format!("127.0.0.1:{port}")
+    } else {
+        brokers()
+    };
     let pg = runtime().block_on(fresh_database(tag));
     let dir = tempfile::tempdir().unwrap();
     let t = topics(&brokers, tag);
@@ -326,12 +359,28 @@ fn fleet_end_to_end(tag: &str, kill_one: bool) {
     let s2 = spawn(lookups_sensor(dir.path(), &cfg, &brokers, "s2", &inputs[1]));
     finish(s2, Duration::from_secs(300), "sensor s2");
     let sums = [dir.path().join("a.json"), dir.path().join("b.json")];
-    let a = spawn(scorer(&cfg, &brokers, &group, "15s", &sums[0]));
+    // Scorers outlast an outage of the broker with a longer idle exit.
+    let a_idle = if restart { "40s" } else { "15s" };
+    let a = spawn(scorer(&cfg, &brokers, &group, a_idle, &sums[0]));
     // The survivor waits long enough for the group to notice the killed
     // member (session timeout 10 s) and hand its partitions over.
-    let b_idle = if kill_one { "40s" } else { "15s" };
+    let b_idle = if kill_one || restart { "40s" } else { "15s" };
     let b = spawn(scorer(&cfg, &brokers, &group, b_idle, &sums[1]));
-    if kill_one {
+    if restart {
+        std::thread::sleep(Duration::from_secs(8));
+        let (mut broker, port, endpoint, bucket, log) = own_broker.take().unwrap();
+        let _ = broker.0.kill();
+        let _ = broker.0.wait();
+        std::thread::sleep(Duration::from_secs(4));
+        own_broker = Some((
+            start_s3_broker(port, &endpoint, &bucket, &log),
+            port,
+            endpoint,
+            bucket,
+            log,
+        ));
+        finish(a, Duration::from_secs(600), "scorer a (broker restarted)");
+    } else if kill_one {
         // Let both join and score for a while, then kill one without any
         // chance to flush or commit.
         std::thread::sleep(Duration::from_secs(12));
@@ -383,11 +432,13 @@ fn fleet_end_to_end(tag: &str, kill_one: bool) {
         "the stored windows differ from replay's"
     );
     let b_sum = summary(&sums[1]);
-    if kill_one {
-        assert!(
-            b_sum["rebalances"].as_u64().unwrap_or(0) >= 2,
-            "the surviving scorer never took partitions over: {b_sum}"
-        );
+    if kill_one || restart {
+        if kill_one {
+            assert!(
+                b_sum["rebalances"].as_u64().unwrap_or(0) >= 2,
+                "the surviving scorer never took partitions over: {b_sum}"
+            );
+        }
         // Window contents are exact after a takeover; verdicts of windows
         // rebuilt from the committed offset lose the first-seen history
         // before it (module docs of sentineldns::fleet::score), so labels
@@ -400,6 +451,8 @@ fn fleet_end_to_end(tag: &str, kill_one: bool) {
     } else {
         assert_eq!(rows, want, "verdicts differ from one replay of both inputs");
     }
+    // A broker of the test's own lives until the collector is done.
+    drop(own_broker);
 }
 
 /// SIGKILL `child` if it still runs; whether it did.
@@ -414,10 +467,15 @@ fn kill_if_running(child: &mut KillOnDrop) -> bool {
 
 #[test]
 fn two_sensors_two_scorers_collect_every_window_once_with_replays_verdicts() {
-    fleet_end_to_end("score_e2e", false);
+    fleet_end_to_end("score_e2e", Fault::None);
 }
 
 #[test]
 fn a_scorer_killed_mid_run_loses_and_doubles_no_window() {
-    fleet_end_to_end("score_kill", true);
+    fleet_end_to_end("score_kill", Fault::KillScorer);
+}
+
+#[test]
+fn the_broker_restarted_under_two_scorers_loses_and_doubles_no_window() {
+    fleet_end_to_end("score_restart", Fault::RestartBroker);
 }
