@@ -578,6 +578,50 @@ mod tests {
     }
 
     #[test]
+    fn tcp_endpoint_and_a_unidirectional_sender() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let ep: Endpoint = format!("tcp:127.0.0.1:{port}").parse().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let l = listen(
+            &ListenConfig {
+                endpoints: vec![ep],
+                ..Default::default()
+            },
+            stop,
+        )
+        .unwrap();
+        // START first (no READY): read as a unidirectional stream
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        fstrm::write_control(&mut s, ControlType::Start, Some(DNSTAP_CONTENT_TYPE)).unwrap();
+        fstrm::write_data(&mut s, b"t1").unwrap();
+        fstrm::write_data(&mut s, b"t2").unwrap();
+        fstrm::write_control(&mut s, ControlType::Stop, None).unwrap();
+        let a = l.recv(Duration::from_secs(5)).expect("first frame");
+        let b = l.recv(Duration::from_secs(5)).expect("second frame");
+        assert_eq!((a.payload.as_slice(), a.frame), (&b"t1"[..], 1));
+        assert_eq!((b.payload.as_slice(), b.frame), (&b"t2"[..], 2));
+        // no FINISH on a unidirectional stream: the server just closes
+        let mut buf = [0u8; 16];
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        assert_eq!(s.read(&mut buf).unwrap(), 0);
+        // a cut frame is a stream error, counted
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        fstrm::write_control(&mut s, ControlType::Start, Some(DNSTAP_CONTENT_TYPE)).unwrap();
+        s.write_all(&[0, 0, 0, 9, 1, 2]).unwrap();
+        drop(s);
+        let t0 = std::time::Instant::now();
+        while l.totals().stream_errors == 0 && t0.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let (_, t) = l.shutdown();
+        assert_eq!((t.frames, t.finished, t.stream_errors), (2, 1, 1), "{t:?}");
+    }
+
+    #[test]
     fn endpoints_parse_or_say_why() {
         assert_eq!(
             "unix:/run/dnstap.sock".parse::<Endpoint>().unwrap(),
