@@ -172,6 +172,10 @@ pub struct ScoreStats {
     pub windows: u64,
     /// Offset commits.
     pub commits: u64,
+    /// Commits the group refused while its membership changed (the broker
+    /// restarted, a rebalance ran): retried at the next commit; the next
+    /// owner of a lost partition re-reads from the older committed offset.
+    pub commits_refused: u64,
     /// Assignment changes seen.
     pub rebalances: u64,
     /// Partitions taken up.
@@ -539,12 +543,20 @@ where
         if tpl.count() == 0 {
             return Ok(());
         }
-        self.consumer
-            .commit(&tpl, CommitMode::Sync)
-            .map_err(|source| KafkaError::Op {
+        if let Err(source) = self.consumer.commit(&tpl, CommitMode::Sync) {
+            if membership_changed(&source) {
+                // Not committing is always safe here: the committed offset
+                // stays at or below every open window's first record.
+                self.stats.commits_refused += 1;
+                tracing::warn!(error = %source, refused = self.stats.commits_refused, "offset commit refused while the group changes (retried)");
+                return Ok(());
+            }
+            return Err(KafkaError::Op {
                 what: "committing offsets",
                 source,
-            })?;
+            }
+            .into());
+        }
         self.stats.commits += 1;
         if !self.metadata_checked {
             self.metadata_checked = true;
@@ -658,6 +670,29 @@ where
         self.stats.secs = t0.elapsed().as_secs_f64();
         Ok(self.stats.clone())
     }
+}
+
+/// Whether a commit failed because the group's membership or coordinator
+/// changed (a rebalance, a restarted broker) rather than for good.
+fn membership_changed(e: &rdkafka::error::KafkaError) -> bool {
+    use rdkafka::types::RDKafkaErrorCode as C;
+    matches!(
+        e.rdkafka_error_code(),
+        Some(
+            C::UnknownMemberId
+                | C::IllegalGeneration
+                | C::RebalanceInProgress
+                | C::NotCoordinator
+                | C::CoordinatorNotAvailable
+                | C::CoordinatorLoadInProgress
+                | C::RequestTimedOut
+                | C::AllBrokersDown
+                | C::BrokerTransportFailure
+                | C::WaitingForCoordinator
+                | C::UnknownGroup
+                | C::OperationTimedOut
+        )
+    )
 }
 
 fn remove_db(db: &std::path::Path) -> Result<(), ScoreError> {
