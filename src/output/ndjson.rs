@@ -1,6 +1,6 @@
 //! NDJSON output: one JSON object per line for every window verdict, one alert
 //! per incident opened or escalated ([`incident_line`]) and, optionally, one
-//! per DNS lookup, using Elastic Common Schema / Suricata EVE
+//! per DNS lookup, using Elastic Common Schema (ECS; not Suricata EVE)
 //! field names where they exist (`@timestamp`, `event.kind`, `source.ip`,
 //! `dns.question.name`, ...) and `sentineldns.*` for the rest. Objects are
 //! nested (`{"dns":{"question":{"name":..}}}`), the canonical ECS JSON form that
