@@ -622,10 +622,6 @@ fn keyset(
     sql.push_str(&format!(" ORDER BY {key} {dir}, id {dir}"));
 }
 
-/// Why a `sensor` filter is refused by one sensor's database.
-const NO_SENSOR: &str =
-    "the sensor filter needs the fleet database (serve --postgres): one sensor's SQLite file has no sensor column";
-
 /// Everything `sentineldns serve` reads, over one sensor's SQLite file
 /// ([`Store`]) or the fleet's PostgreSQL database
 /// (`crate::store::pg::PgRead`, feature `postgres`). Both answer with the
@@ -1078,7 +1074,8 @@ impl Store {
     /// One page of windows matching `f`, in `(window_start, id)` order.
     pub fn page_windows(&self, f: &WindowFilter) -> Result<Vec<WindowRow>, StoreError> {
         if f.sensor.is_some() {
-            return Err(StoreError::Unsupported(NO_SENSOR));
+            // One sensor's file: its rows name no sensor, so none matches.
+            return Ok(Vec::new());
         }
         let (sql, args) = windows_sql(f);
         let mut st = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
@@ -1181,7 +1178,8 @@ impl Store {
     /// One page of incidents matching `f`, in `(first_seen, id)` order.
     pub fn page_incidents(&self, f: &IncidentFilter) -> Result<Vec<IncidentRow>, StoreError> {
         if f.sensor.is_some() {
-            return Err(StoreError::Unsupported(NO_SENSOR));
+            // One sensor's file: its rows name no sensor, so none matches.
+            return Ok(Vec::new());
         }
         let mut sql = "SELECT id, run_id, host, status, first_seen, last_seen, closed_at, windows, \
              peak_score, peak_label, reasons, domains, model_id, explanation, triage_status, triage \
