@@ -140,6 +140,9 @@ pub enum ScoreError {
         /// Dropped records.
         dropped: u64,
     },
+    /// The floor topic (where closed boundaries are committed) does not exist.
+    #[error("topic {0} does not exist on the broker: create it with as many partitions as the lookups topic (scripts/fleet-servers.sh creates sentineldns.lookups.floors)")]
+    MissingTopic(String),
     /// The broker did not keep the commit metadata the resume rule needs.
     #[error("the broker did not keep the closed boundary committed for partition {0} of the floor topic: the scorer cannot resume exactly on this broker")]
     NoMetadata(i32),
@@ -238,6 +241,22 @@ where
             brokers: cfg.brokers.clone(),
             source,
         })?;
+        // The floor topic must exist before anything is scored: its
+        // commits carry the closed boundaries. A broker that does not answer
+        // yet is not an error (sensors and scorers may start before it).
+        match consumer.fetch_metadata(Some(&cfg.floor_topic), Duration::from_secs(10)) {
+            Ok(md) => {
+                let missing = md.topics().iter().all(|t| {
+                    t.name() != cfg.floor_topic || t.error().is_some() || t.partitions().is_empty()
+                });
+                if missing {
+                    return Err(ScoreError::MissingTopic(cfg.floor_topic.clone()));
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, topic = %cfg.floor_topic, "could not check the floor topic yet (broker not answering)");
+            }
+        }
         consumer
             .subscribe(&[cfg.topic.as_str()])
             .map_err(|source| KafkaError::Op {

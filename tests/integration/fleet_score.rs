@@ -479,3 +479,19 @@ fn a_scorer_killed_mid_run_loses_and_doubles_no_window() {
 fn the_broker_restarted_under_two_scorers_loses_and_doubles_no_window() {
     fleet_end_to_end("score_restart", Fault::RestartBroker);
 }
+
+#[test]
+fn score_refuses_a_missing_floor_topic_naming_it() {
+    let brokers = brokers();
+    let topic = format!("nosuch_{}.floors", std::process::id());
+    let mut c = sensor();
+    c.args(["score", "--kafka", &brokers, "--group", "nosuch"])
+        .args(["--floor-topic", &topic, "--idle-exit", "5s"]);
+    let o = run_with_deadline(c, Duration::from_secs(60));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&topic) && err.contains("does not exist"),
+        "{err}"
+    );
+}
