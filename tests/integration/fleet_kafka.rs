@@ -68,20 +68,27 @@ fn create_topics(brokers: &str, tag: &str) -> Topics {
         lookups: format!("{p}.lookups"),
     };
     for name in [&t.windows, &t.incidents, &t.lookups] {
-        let o = Command::new(tansu())
-            .args(["topic", "create", "--partitions", "3", "--broker"])
-            .arg(format!("tcp://{brokers}"))
-            .arg(name)
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&o.stderr);
-        // A producer's metadata request may have auto-created it already.
-        assert!(
-            o.status.success() || err.contains("already exists"),
-            "tansu topic create {name} on {brokers} failed: {err}"
-        );
+        create_topic(brokers, name, 3);
     }
     t
+}
+
+/// `tansu topic create` of `name` with `partitions` partitions on `brokers`
+/// (a topic a producer's metadata request auto-created already is fine).
+pub(crate) fn create_topic(brokers: &str, name: &str, partitions: u32) {
+    let o = Command::new(tansu())
+        .args(["topic", "create", "--partitions"])
+        .arg(partitions.to_string())
+        .arg("--broker")
+        .arg(format!("tcp://{brokers}"))
+        .arg(name)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        o.status.success() || err.contains("already exists"),
+        "tansu topic create {name} on {brokers} failed: {err}"
+    );
 }
 
 /// An `[outputs.kafka]` configuration file naming the brokers and topics.
@@ -509,17 +516,7 @@ fn fleet_kafka_producer_delivers_everything_to_a_broker_that_starts_late() {
 
 fn create_topics_named(b: &str, t: &Topics) {
     for name in [&t.windows, &t.incidents, &t.lookups] {
-        let o = Command::new(tansu())
-            .args(["topic", "create", "--partitions", "3", "--broker"])
-            .arg(format!("tcp://{b}"))
-            .arg(name)
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert!(
-            o.status.success() || err.contains("already exists"),
-            "tansu topic create {name}: {err}"
-        );
+        create_topic(b, name, 3);
     }
 }
 

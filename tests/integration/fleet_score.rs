@@ -20,8 +20,8 @@
 
 use crate::fleet::{fresh_database, runtime};
 use crate::fleet_kafka::{
-    brokers, canon, collect_cmd, config, create_bucket, expected_rows, free_port, pg_rows,
-    read_all, s3_endpoint, start_s3_broker, tansu, KillOnDrop, Topics,
+    brokers, canon, collect_cmd, config, create_bucket, create_topic, expected_rows, free_port,
+    pg_rows, read_all, s3_endpoint, start_s3_broker, KillOnDrop, Topics,
 };
 use crate::util::{assert_success, json_lines, repo_file, run_with_deadline, sensor, stderr};
 use serde_json::Value;
@@ -43,17 +43,7 @@ fn topics(brokers: &str, tag: &str) -> Topics {
     };
     let floors = format!("{}.floors", t.lookups);
     for name in [&t.windows, &t.incidents, &t.lookups, &floors] {
-        let o = Command::new(tansu())
-            .args(["topic", "create", "--partitions", "4", "--broker"])
-            .arg(format!("tcp://{brokers}"))
-            .arg(name)
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert!(
-            o.status.success() || err.contains("already exists"),
-            "tansu topic create {name} on {brokers} failed: {err}"
-        );
+        create_topic(brokers, name, 4);
     }
     t
 }
