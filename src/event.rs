@@ -179,6 +179,10 @@ pub struct DnsMessage<'a> {
     pub min_ttl: Option<u32>,
     /// Size of the DNS message in bytes (without the TCP length prefix).
     pub size: u32,
+    /// The whole DNS message (no TCP length prefix), borrowed from the
+    /// decoder's buffer: outputs that show every answer record, the header
+    /// flags or the question class read it from here, off the hot path.
+    pub wire: &'a [u8],
 }
 
 /// How a lookup was observed.
@@ -246,6 +250,55 @@ pub struct Lookup<'a> {
     pub label: Option<&'a str>,
     /// Ground-truth scenario name from labelled input.
     pub scenario: Option<&'a str>,
+    /// Protocol details of the exchange (ports, transaction id, header
+    /// flags, the response's bytes) when it was decoded from DNS messages;
+    /// empty for lookups that came from logs or events.
+    pub detail: LookupDetail<'a>,
+}
+
+/// Protocol details of one lookup, for the outputs that show them (ECS
+/// `dns.id`, `dns.header_flags`, every answer record, ports, Community ID).
+/// All borrowed or `Copy`: building it costs nothing on the hot path.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LookupDetail<'a> {
+    /// Transaction id.
+    pub id: Option<u16>,
+    /// The client's port.
+    pub client_port: Option<u16>,
+    /// The server's port.
+    pub server_port: Option<u16>,
+    /// Question class (1 = IN); `None` when not known.
+    pub qclass: Option<u16>,
+    /// Header bytes 2–3 (QR, OPCODE, AA, TC, RD, RA, Z, AD, CD, RCODE) of the
+    /// response when one was seen, else of the query.
+    pub flags: Option<u16>,
+    /// The response message (no TCP length prefix), when one was seen.
+    pub response: Option<&'a [u8]>,
+}
+
+impl LookupDetail<'_> {
+    /// OPCODE from the header flags.
+    pub fn opcode(&self) -> Option<u8> {
+        self.flags.map(|f| ((f >> 11) & 0x0f) as u8)
+    }
+
+    /// The set header flags by their two-letter names, in header order
+    /// (`AA`, `TC`, `RD`, `RA`, `AD`, `CD`; `DO` lives in EDNS and is not
+    /// reported).
+    pub fn flag_names(&self) -> impl Iterator<Item = &'static str> {
+        const BITS: [(u16, &str); 6] = [
+            (0x0400, "AA"),
+            (0x0200, "TC"),
+            (0x0100, "RD"),
+            (0x0080, "RA"),
+            (0x0020, "AD"),
+            (0x0010, "CD"),
+        ];
+        let f = self.flags.unwrap_or(0);
+        BITS.into_iter()
+            .filter(move |(b, _)| f & b != 0)
+            .map(|(_, n)| n)
+    }
 }
 
 impl<'a> Lookup<'a> {
@@ -270,6 +323,7 @@ impl<'a> Lookup<'a> {
             outcome: LookupOutcome::Event,
             label: None,
             scenario: None,
+            detail: LookupDetail::default(),
         }
     }
 }

@@ -136,6 +136,26 @@ pub fn parse_dns(data: &[u8]) {
         assert!(p.qname.is_ascii());
         assert!(p.qname.len() <= 255 * 4, "escaped name within bounds");
     }
+    // The full answer walk of the outputs: ends, names within bounds, and
+    // the whole lookup line stays JSON.
+    let mut rr = crate::decode::rr::RrScratch::default();
+    let _ = crate::decode::rr::for_each_answer(data, &mut rr, |a| {
+        assert!(a.name.is_ascii() && a.name.len() <= 255 * 4);
+    });
+    let l = crate::event::Lookup {
+        detail: crate::event::LookupDetail {
+            response: Some(data),
+            flags: Some(0x8180),
+            ..Default::default()
+        },
+        ..crate::event::Lookup::new(0, std::net::IpAddr::from([10, 0, 0, 1]), "fuzz.example")
+    };
+    let mut line = Vec::new();
+    crate::output::ndjson::format_lookup(&mut line, &l, &crate::enrich::Enrichment::default());
+    assert!(
+        serde_json::from_slice::<serde_json::Value>(&line).is_ok(),
+        "lookup line is JSON"
+    );
 }
 
 /// One JSONL line.

@@ -13,7 +13,9 @@
 //! steady-state pairing does not allocate. Expired queries are emitted sorted by
 //! (query time, arrival order) so that results never depend on hash order.
 
-use crate::event::{DnsMessage, DnsService, Lookup, LookupOutcome, Transport, TsMicros, MICROS};
+use crate::event::{
+    DnsMessage, DnsService, Lookup, LookupDetail, LookupOutcome, Transport, TsMicros, MICROS,
+};
 use crate::stats::{Bound, Stats};
 use rustc_hash::FxHashMap;
 use std::net::IpAddr;
@@ -53,6 +55,9 @@ struct Pending {
     qtype: u16,
     qbytes: u32,
     service: DnsService,
+    /// Header flags and question class of the query, for its unanswered lookup.
+    flags: u16,
+    qclass: u16,
     qname: String,
 }
 
@@ -120,6 +125,14 @@ impl Pairer {
                     outcome: LookupOutcome::Multicast,
                     label: None,
                     scenario: None,
+                    detail: LookupDetail {
+                        id: Some(m.id),
+                        client_port: Some(m.sport),
+                        server_port: Some(m.dport),
+                        qclass: (m.qdcount > 0).then_some(m.qclass),
+                        flags: Some(header_flags(m.wire)),
+                        response: None,
+                    },
                 });
             }
             return;
@@ -152,6 +165,8 @@ impl Pairer {
                     qtype: m.qtype,
                     qbytes: m.size,
                     service: m.service,
+                    flags: header_flags(m.wire),
+                    qclass: m.qclass,
                     qname,
                 },
             );
@@ -191,6 +206,7 @@ impl Pairer {
                     outcome: LookupOutcome::Answered,
                     label: None,
                     scenario: None,
+                    detail: response_detail(m),
                 });
                 self.pool.push(p.qname);
             }
@@ -213,6 +229,7 @@ impl Pairer {
                 outcome: LookupOutcome::Unsolicited,
                 label: None,
                 scenario: None,
+                detail: response_detail(m),
             });
         }
     }
@@ -303,10 +320,39 @@ impl Pairer {
                     outcome: LookupOutcome::Unanswered,
                     label: None,
                     scenario: None,
+                    detail: LookupDetail {
+                        id: Some(key.id),
+                        client_port: Some(key.cport),
+                        server_port: Some(key.sport),
+                        qclass: (p.qclass != 0).then_some(p.qclass),
+                        flags: Some(p.flags),
+                        response: None,
+                    },
                 });
                 self.pool.push(p.qname);
             }
         }
+    }
+}
+
+/// Header bytes 2–3 of a DNS message (0 when it is shorter than that; the
+/// decoder only yields messages with a whole header).
+fn header_flags(wire: &[u8]) -> u16 {
+    match wire {
+        [_, _, a, b, ..] => u16::from_be_bytes([*a, *b]),
+        _ => 0,
+    }
+}
+
+/// The details of a lookup completed by response `m`.
+fn response_detail<'a>(m: &DnsMessage<'a>) -> LookupDetail<'a> {
+    LookupDetail {
+        id: Some(m.id),
+        client_port: Some(m.dport),
+        server_port: Some(m.sport),
+        qclass: (m.qdcount > 0).then_some(m.qclass),
+        flags: Some(header_flags(m.wire)),
+        response: (!m.wire.is_empty()).then_some(m.wire),
     }
 }
 
@@ -343,6 +389,7 @@ mod tests {
             answers: Answers::default(),
             min_ttl: None,
             size: 40,
+            wire: &[],
         }
     }
 

@@ -25,7 +25,8 @@ use crate::decode::{DecodeConfig, Decoder, Location};
 use crate::dnstap::ClientMessage;
 use crate::enrich::{EnrichConfig, Enricher, Enrichment, FirstSeenRecord};
 use crate::event::{
-    Answers, DnsMessage, DnsService, Lookup, LookupOutcome, RawPacket, Transport, TsMicros, MICROS,
+    Answers, DnsMessage, DnsService, Lookup, LookupDetail, LookupOutcome, RawPacket, Transport,
+    TsMicros, MICROS,
 };
 use crate::pair::{PairConfig, Pairer};
 use crate::source::jsonl::JsonEvent;
@@ -407,6 +408,7 @@ impl Ingest {
                     answers: p.answers,
                     min_ttl: p.min_ttl,
                     size: u32::try_from(msg.wire.len()).unwrap_or(u32::MAX),
+                    wire: &msg.wire,
                 };
                 let Ingest {
                     pairer,
@@ -447,6 +449,7 @@ impl Ingest {
             outcome: ev.outcome.unwrap_or(LookupOutcome::Event),
             label: ev.label.as_deref(),
             scenario: ev.scenario.as_deref(),
+            detail: ev.detail,
         };
         let e = self.enricher.enrich(&l);
         out.lookup(&l, &e, self.max_ts);
@@ -605,6 +608,10 @@ struct Entry {
     qname: (u32, u32),
     label: Option<(u32, u32)>,
     scenario: Option<(u32, u32)>,
+    /// The lookup's details without the response bytes, which are
+    /// `response` (a range into the batch's `wire`).
+    detail: LookupDetail<'static>,
+    response: Option<(u32, u32)>,
 }
 
 /// Batches that may wait between the halves: enough for the ingest half to keep
@@ -617,6 +624,8 @@ const CHANNEL_BATCHES: usize = 64;
 #[derive(Debug, Default)]
 pub struct LookupBatch {
     text: String,
+    /// Response messages of the lookups (for outputs that show every answer).
+    wire: Vec<u8>,
     entries: Vec<Entry>,
     first_seen: Vec<FirstSeenRecord>,
     /// Packet clock when the batch was sent.
@@ -641,6 +650,7 @@ impl LookupBatch {
 
     fn clear(&mut self) {
         self.text.clear();
+        self.wire.clear();
         self.entries.clear();
         self.first_seen.clear();
     }
@@ -671,6 +681,12 @@ impl LookupBatch {
                 outcome: e.outcome,
                 label: e.label.map(|r| self.str(r)),
                 scenario: e.scenario.map(|r| self.str(r)),
+                detail: LookupDetail {
+                    response: e
+                        .response
+                        .and_then(|(a, n)| self.wire.get(a as usize..(a + n) as usize)),
+                    ..e.detail
+                },
             };
             out.lookup(&l, &e.enr, e.now);
         }
@@ -686,6 +702,11 @@ impl LookupOut for LookupBatch {
         let qname = self.push_str(l.qname);
         let label = l.label.map(|s| self.push_str(s));
         let scenario = l.scenario.map(|s| self.push_str(s));
+        let response = l.detail.response.map(|w| {
+            let start = self.wire.len() as u32;
+            self.wire.extend_from_slice(w);
+            (start, w.len() as u32)
+        });
         self.entries.push(Entry {
             now,
             enr: *e,
@@ -705,6 +726,11 @@ impl LookupOut for LookupBatch {
             qname,
             label,
             scenario,
+            detail: LookupDetail {
+                response: None,
+                ..l.detail
+            },
+            response,
         });
     }
 }

@@ -84,15 +84,31 @@ fn ecs_severity(s: &str) -> u8 {
 /// (`event.*` after ECS, the detector's own fields under `sentineldns`).
 fn ecs_line(a: &FlowAlert) -> Value {
     let parse = |s: &str| serde_json::from_str::<Value>(s).unwrap_or(Value::Null);
+    // Flow files carry no clock the alert could take: `@timestamp` is when
+    // the alert was made (`event.created` says the same).
+    let now = sentineldns::time::rfc3339_micros(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX)),
+    );
     json!({
+        "@timestamp": now,
+        "ecs": { "version": sentineldns::output::ecs::ECS_VERSION },
         "event": {
             "kind": "alert",
-            "category": ["network", "intrusion_detection"],
-            "type": ["indicator"],
+            "category": ["intrusion_detection", "network"],
+            "type": ["info"],
             "module": "sentineldns",
             "dataset": "sentineldns.flow_alert",
+            "created": now,
             "severity": ecs_severity(&a.severity),
             "action": a.decision,
+        },
+        "observer": sentineldns::output::ecs::observer_value(),
+        "rule": {
+            "name": a.pattern,
+            "ruleset": format!("sentineldns-flows-{}", a.detector),
+            "category": "network flows",
         },
         "file": { "path": a.source_file },
         "sentineldns": {

@@ -21,6 +21,7 @@ pub mod dns;
 pub mod frag;
 pub mod ip;
 pub mod link;
+pub mod rr;
 pub mod tcp;
 
 #[cfg(test)]
@@ -178,6 +179,7 @@ fn deliver<F: FnMut(&DnsMessage<'_>)>(
         answers: p.answers,
         min_ttl: p.min_ttl,
         size: u32::try_from(msg.len()).unwrap_or(u32::MAX),
+        wire: msg,
     };
     on_msg(&m);
     1

@@ -24,6 +24,8 @@
 //! only reads atomics.
 
 pub mod breaker;
+pub mod community_id;
+pub mod ecs;
 pub mod kafka;
 pub mod metrics;
 pub mod ndjson;

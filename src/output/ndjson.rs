@@ -19,7 +19,9 @@
 
 use super::metrics::{label_value, Metrics, NdjsonMetrics};
 use super::OutputError;
+use super::{community_id, ecs};
 use crate::aggregate::HostWindow;
+use crate::decode::rr::{self, RrScratch};
 use crate::detect::Verdict;
 use crate::enrich::Enrichment;
 use crate::event::{qtype, rcode_name, Lookup, TsMicros};
@@ -28,9 +30,11 @@ use crate::incident::IncidentEvent;
 use crate::model::Label;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
+use std::cell::RefCell;
 use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -401,28 +405,81 @@ fn write_f32(out: &mut Vec<u8>, v: f32) {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn format_lookup(out: &mut Vec<u8>, l: &Lookup<'_>, e: &Enrichment) {
+    RR.with(|rr| {
+        let mut rr = rr.borrow_mut();
+        format_lookup_with(out, l, e, &mut rr);
+    });
+}
+
+/// Scratch for [`format_lookup`]: the answer walk's buffers and the
+/// addresses it found, reused by every line of a thread.
+#[derive(Debug, Default)]
+struct LookupScratch {
+    rr: RrScratch,
+    ips: Vec<IpAddr>,
+}
+
+thread_local! {
+    static RR: RefCell<LookupScratch> = RefCell::new(LookupScratch::default());
+}
+
+fn format_lookup_with(out: &mut Vec<u8>, l: &Lookup<'_>, e: &Enrichment, sc: &mut LookupScratch) {
+    let d = &l.detail;
     out.extend_from_slice(b"{\"@timestamp\":");
     write_ts(out, l.ts);
+    out.extend_from_slice(b",\"ecs\":{\"version\":\"");
+    out.extend_from_slice(ecs::ECS_VERSION.as_bytes());
     out.extend_from_slice(
-        b",\"event\":{\"kind\":\"event\",\"category\":[\"network\"],\"type\":[\"protocol\"],\"module\":\"sentineldns\",\"dataset\":\"sentineldns.lookup\"",
+        b"\"},\"event\":{\"kind\":\"event\",\"category\":[\"network\"],\"type\":[\"protocol\"],\"module\":\"sentineldns\",\"dataset\":\"sentineldns.lookup\"",
     );
     if let Some(us) = l.latency_us {
         let _ = write!(out, ",\"duration\":{}", u64::from(us) * 1000);
     }
-    out.extend_from_slice(b"},\"network\":{\"protocol\":\"");
+    out.extend_from_slice(b"},");
+    out.extend_from_slice(ecs::observer_fragment());
+    out.extend_from_slice(b",\"network\":{\"protocol\":\"");
     out.extend_from_slice(l.service.as_str().as_bytes());
-    out.push(b'"');
+    out.extend_from_slice(if l.client.is_ipv4() {
+        b"\",\"type\":\"ipv4\""
+    } else {
+        b"\",\"type\":\"ipv6\""
+    });
     if let Some(t) = l.transport {
         // ECS: `transport` is the layer-4 protocol; an encrypted DNS
         // transport (from dnstap) is named in `application`.
-        let _ = write!(out, ",\"transport\":\"{}\"", t.l4());
+        let proto = if t.l4() == "tcp" {
+            community_id::TCP
+        } else {
+            community_id::UDP
+        };
+        let _ = write!(
+            out,
+            ",\"transport\":\"{}\",\"iana_number\":\"{proto}\"",
+            t.l4()
+        );
         if t.as_str() != t.l4() {
             let _ = write!(out, ",\"application\":\"{}\"", t.as_str());
         }
+        if let (Some(server), Some(cp), Some(sp)) = (l.server, d.client_port, d.server_port) {
+            out.extend_from_slice(b",\"community_id\":\"");
+            if !community_id::write_v1(out, 0, l.client, cp, server, sp, proto) {
+                out.truncate(out.len() - b",\"community_id\":\"".len());
+            } else {
+                out.push(b'"');
+            }
+        }
     }
-    let _ = write!(out, "}},\"source\":{{\"ip\":\"{}\"}}", l.client);
+    let _ = write!(out, "}},\"source\":{{\"ip\":\"{}\"", l.client);
+    if let Some(p) = d.client_port {
+        let _ = write!(out, ",\"port\":{p}");
+    }
+    out.push(b'}');
     if let Some(s) = l.server {
-        let _ = write!(out, ",\"destination\":{{\"ip\":\"{s}\"}}");
+        let _ = write!(out, ",\"destination\":{{\"ip\":\"{s}\"");
+        if let Some(p) = d.server_port {
+            let _ = write!(out, ",\"port\":{p}");
+        }
+        out.push(b'}');
     }
     out.extend_from_slice(b",\"dns\":{\"type\":");
     out.extend_from_slice(if l.rcode.is_some() {
@@ -430,13 +487,38 @@ pub fn format_lookup(out: &mut Vec<u8>, l: &Lookup<'_>, e: &Enrichment) {
     } else {
         b"\"query\""
     });
+    if let Some(id) = d.id {
+        let _ = write!(out, ",\"id\":\"{id}\"");
+    }
+    if let Some(op) = d.opcode() {
+        out.extend_from_slice(b",\"op_code\":");
+        write_str(out, &ecs::opcode_name(op));
+    }
+    if d.flags.is_some() {
+        out.extend_from_slice(b",\"header_flags\":[");
+        for (i, f) in d.flag_names().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            let _ = write!(out, "\"{f}\"");
+        }
+        out.push(b']');
+    }
     out.extend_from_slice(b",\"question\":{\"name\":");
     write_str(out, l.qname);
     out.extend_from_slice(b",\"type\":");
     write_qtype(out, l.qtype);
+    if let Some(c) = d.qclass {
+        out.extend_from_slice(b",\"class\":");
+        write_str(out, &rr::class_name(c));
+    }
     if let Some(reg) = e.registrable(l.qname) {
         out.extend_from_slice(b",\"registered_domain\":");
         write_str(out, reg);
+        if let Some((_, tld)) = reg.split_once('.') {
+            out.extend_from_slice(b",\"top_level_domain\":");
+            write_str(out, tld);
+        }
         let q = l.qname.strip_suffix('.').unwrap_or(l.qname);
         if let Some(sub) = q
             .len()
@@ -453,27 +535,77 @@ pub fn format_lookup(out: &mut Vec<u8>, l: &Lookup<'_>, e: &Enrichment) {
         out.extend_from_slice(b",\"response_code\":");
         write_rcode(out, r);
     }
-    let ips = l.answers.ips();
-    if !ips.is_empty() {
-        out.extend_from_slice(b",\"answers\":[");
-        for (i, ip) in ips.iter().enumerate() {
-            if i > 0 {
+    sc.ips.clear();
+    let mark = out.len();
+    out.extend_from_slice(b",\"answers\":[");
+    let mut n = 0usize;
+    if let Some(wire) = d.response {
+        // Every record of the answer section, as the response carried it.
+        let ips = &mut sc.ips;
+        let _ = rr::for_each_answer(wire, &mut sc.rr, |a| {
+            if n > 0 {
                 out.push(b',');
             }
+            n += 1;
+            out.extend_from_slice(b"{\"name\":");
+            write_str(out, a.name);
+            out.extend_from_slice(b",\"type\":");
+            write_str(out, &rr::type_name(a.rtype));
+            out.extend_from_slice(b",\"class\":");
+            write_str(out, &rr::class_name(a.class));
+            let _ = write!(out, ",\"ttl\":{},\"data\":", a.ttl);
+            write_str(out, a.data);
+            out.push(b'}');
+            if matches!(a.rtype, qtype::A | qtype::AAAA) {
+                if let Ok(ip) = a.data.parse() {
+                    ips.push(ip);
+                }
+            }
+        });
+    } else {
+        // From a log: the addresses it gave (a TTL only when it is that
+        // one answer's own).
+        let ips = l.answers.ips();
+        for ip in ips {
+            if n > 0 {
+                out.push(b',');
+            }
+            n += 1;
             let t = if ip.is_ipv4() { "A" } else { "AAAA" };
             let _ = write!(out, "{{\"data\":\"{ip}\",\"type\":\"{t}\"");
-            if let Some(ttl) = l.min_ttl {
+            if let (Some(ttl), 1) = (l.min_ttl, ips.len()) {
                 let _ = write!(out, ",\"ttl\":{ttl}");
             }
             out.push(b'}');
+            sc.ips.push(*ip);
         }
-        out.extend_from_slice(b"],\"resolved_ip\":[");
-        for (i, ip) in ips.iter().enumerate() {
+    }
+    if n == 0 {
+        out.truncate(mark);
+    } else {
+        out.push(b']');
+    }
+    if !sc.ips.is_empty() {
+        out.extend_from_slice(b",\"resolved_ip\":[");
+        for (i, ip) in sc.ips.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
             let _ = write!(out, "\"{ip}\"");
         }
+        out.push(b']');
+    }
+    let _ = write!(out, "}},\"related\":{{\"ip\":[\"{}\"", l.client);
+    if let Some(s) = l.server.filter(|s| *s != l.client) {
+        let _ = write!(out, ",\"{s}\"");
+    }
+    for ip in &sc.ips {
+        let _ = write!(out, ",\"{ip}\"");
+    }
+    out.push(b']');
+    if !l.qname.is_empty() {
+        out.extend_from_slice(b",\"hosts\":[");
+        write_str(out, l.qname);
         out.push(b']');
     }
     out.extend_from_slice(b"},\"sentineldns\":{\"lookup\":{\"outcome\":\"");
@@ -532,6 +664,7 @@ pub fn window_line_in(w: &HostWindow, v: Option<&Verdict>, incident: Option<i64>
     let flagged = v.is_some_and(|v| v.label != Label::Normal);
     let mut event = Map::new();
     event.insert("kind".into(), "event".into());
+    // ECS pairs both categories with `info`; the alert is the incident line.
     event.insert(
         "category".into(),
         if flagged {
@@ -540,20 +673,16 @@ pub fn window_line_in(w: &HostWindow, v: Option<&Verdict>, incident: Option<i64>
             json!(["network"])
         },
     );
-    event.insert(
-        "type".into(),
-        if flagged {
-            json!(["indicator"])
-        } else {
-            json!(["info"])
-        },
-    );
+    event.insert("type".into(), json!(["info"]));
     event.insert("module".into(), "sentineldns".into());
     event.insert("dataset".into(), "sentineldns.window".into());
     event.insert("start".into(), crate::time::rfc3339_micros(w.start).into());
     event.insert("end".into(), crate::time::rfc3339_micros(w.end).into());
     if let Some(v) = v {
-        event.insert("risk_score".into(), json!(round4(v.score * 100.0)));
+        let risk = round4(v.score * 100.0);
+        event.insert("risk_score".into(), json!(risk));
+        event.insert("risk_score_norm".into(), json!(risk));
+        event.insert("severity".into(), ecs::severity(v.label).into());
     }
     let feats = features::compute(w);
     let features: Map<String, Value> = FEATURE_NAMES
@@ -656,13 +785,38 @@ pub fn window_line_in(w: &HostWindow, v: Option<&Verdict>, incident: Option<i64>
         "@timestamp".into(),
         crate::time::rfc3339_micros(w.end).into(),
     );
+    o.insert("ecs".into(), json!({"version": ecs::ECS_VERSION}));
     o.insert("event".into(), Value::Object(event));
+    o.insert("observer".into(), ecs::observer_value());
     o.insert("source".into(), json!({"ip": w.host.to_string()}));
+    let mut hosts: Vec<&str> = w.top_domains.iter().map(|d| d.name.as_str()).collect();
+    hosts.extend(w.risky_domains.iter().map(|d| d.name.as_str()));
+    hosts.sort_unstable();
+    hosts.dedup();
+    let mut related = json!({"ip": [w.host.to_string()]});
+    if !hosts.is_empty() {
+        related["hosts"] = json!(hosts);
+    }
+    o.insert("related".into(), related);
     if let Some(v) = v {
         o.insert("message".into(), v.explanation.clone().into());
+        if flagged {
+            o.insert("rule".into(), verdict_rule(v));
+        }
     }
     o.insert("sentineldns".into(), Value::Object(s));
     Value::Object(o)
+}
+
+/// ECS `rule` of a flagged window: named by its first reason (or its
+/// label when the model alone flagged it), versioned by the model.
+fn verdict_rule(v: &Verdict) -> Value {
+    json!({
+        "name": v.reasons.first().map_or(v.label.as_str(), |r| r.tag),
+        "ruleset": "sentineldns",
+        "category": "DNS",
+        "version": v.model_id.as_ref(),
+    })
 }
 
 /// The NDJSON alert for an incident that opened or escalated
@@ -672,8 +826,8 @@ pub fn incident_line(e: &IncidentEvent) -> Value {
     let ts = |s: i64| crate::time::rfc3339_micros(s.saturating_mul(crate::event::MICROS));
     let mut event = Map::new();
     event.insert("kind".into(), "alert".into());
-    event.insert("category".into(), json!(["network", "intrusion_detection"]));
-    event.insert("type".into(), json!(["indicator"]));
+    event.insert("category".into(), json!(["intrusion_detection", "network"]));
+    event.insert("type".into(), json!(["info"]));
     event.insert(
         "action".into(),
         format!("incident_{}", e.kind.as_str()).into(),
@@ -682,7 +836,10 @@ pub fn incident_line(e: &IncidentEvent) -> Value {
     event.insert("dataset".into(), "sentineldns.incident".into());
     event.insert("start".into(), ts(i.first_seen).into());
     event.insert("end".into(), ts(i.last_seen).into());
-    event.insert("risk_score".into(), json!(round4(i.peak_score * 100.0)));
+    let risk = round4(i.peak_score * 100.0);
+    event.insert("risk_score".into(), json!(risk));
+    event.insert("risk_score_norm".into(), json!(risk));
+    event.insert("severity".into(), ecs::severity(i.peak_label).into());
     let incident = json!({
         "id": i.id,
         "action": e.kind.as_str(),
@@ -702,8 +859,26 @@ pub fn incident_line(e: &IncidentEvent) -> Value {
     });
     let mut o = Map::new();
     o.insert("@timestamp".into(), ts(i.updated_at).into());
+    o.insert("ecs".into(), json!({"version": ecs::ECS_VERSION}));
     o.insert("event".into(), Value::Object(event));
+    o.insert("observer".into(), ecs::observer_value());
     o.insert("source".into(), json!({"ip": i.host}));
+    let mut related = json!({"ip": [i.host]});
+    let domains = i.top_domains();
+    if !domains.is_empty() {
+        related["hosts"] = json!(domains.iter().map(|(d, _)| d).collect::<Vec<_>>());
+    }
+    o.insert("related".into(), related);
+    let families: Vec<&str> = i.families().iter().map(|f| f.as_str()).collect();
+    o.insert(
+        "rule".into(),
+        json!({
+            "name": families.first().copied().unwrap_or("anomaly"),
+            "ruleset": "sentineldns",
+            "category": "DNS",
+            "version": i.model_id,
+        }),
+    );
     o.insert("message".into(), i.explanation.clone().into());
     o.insert("sentineldns".into(), json!({ "incident": incident }));
     Value::Object(o)
@@ -756,8 +931,16 @@ mod tests {
         assert_eq!(v["dns"]["question"]["subdomain"], "we\\\"ird.sub");
         assert_eq!(v["dns"]["response_code"], "NOERROR");
         assert_eq!(v["dns"]["answers"][1]["type"], "AAAA");
-        assert_eq!(v["dns"]["answers"][0]["ttl"], 60);
+        // From a log, two answers share one smallest TTL: not copied into each.
+        assert!(v["dns"]["answers"][0].get("ttl").is_none());
         assert_eq!(v["dns"]["resolved_ip"][0], "192.0.2.1");
+        assert_eq!(v["ecs"]["version"], ecs::ECS_VERSION);
+        assert_eq!(v["observer"]["vendor"], "sentineldns");
+        assert_eq!(v["dns"]["question"]["top_level_domain"], "co.uk");
+        assert_eq!(
+            v["related"]["ip"],
+            json!(["fe80::1", "10.0.0.53", "192.0.2.1", "2001:db8::1"])
+        );
         assert_eq!(v["sentineldns"]["lookup"]["answers_total"], 3);
         assert_eq!(v["sentineldns"]["lookup"]["new_domain"], true);
         assert_eq!(v["sentineldns"]["lookup"]["outcome"], "answered");
@@ -773,6 +956,76 @@ mod tests {
         assert_eq!(v["dns"]["type"], "query");
         assert!(v["dns"].get("response_code").is_none());
         assert!(v["dns"]["question"].get("registered_domain").is_none());
+    }
+
+    /// A decoded exchange shows every answer record with its own name, type,
+    /// class and TTL, the header flags, id, ports and Community ID.
+    #[test]
+    fn lookup_lines_carry_every_answer_record_and_the_header() {
+        use crate::decode::dns::tests::{push_wire_name, query};
+        use crate::event::LookupDetail;
+        let mut m = query(0xbeef, "www.example.com", 1);
+        m[2] = 0x81; // QR, RD
+        m[3] = 0xa0; // RA, AD
+        let mut rrs = 0u16;
+        let mut add = |m: &mut Vec<u8>, rtype: u16, ttl: u32, rdata: &[u8]| {
+            m.extend_from_slice(&[0xC0, 12]);
+            m.extend_from_slice(&rtype.to_be_bytes());
+            m.extend_from_slice(&1u16.to_be_bytes());
+            m.extend_from_slice(&ttl.to_be_bytes());
+            m.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+            m.extend_from_slice(rdata);
+            rrs += 1;
+        };
+        let mut target = Vec::new();
+        push_wire_name(&mut target, "cdn.example.net");
+        add(&mut m, 5, 3600, &target);
+        for i in 1..=6u8 {
+            add(&mut m, 1, 20 + u32::from(i), &[192, 0, 2, i]);
+        }
+        add(&mut m, 16, 5, b"\x0bhello world");
+        m[6..8].copy_from_slice(&rrs.to_be_bytes());
+        let l = Lookup {
+            server: Some("10.0.0.53".parse().unwrap()),
+            transport: Some(Transport::Udp),
+            rcode: Some(0),
+            outcome: LookupOutcome::Answered,
+            detail: LookupDetail {
+                id: Some(0xbeef),
+                client_port: Some(40000),
+                server_port: Some(53),
+                qclass: Some(1),
+                flags: Some(0x81a0),
+                response: Some(&m),
+            },
+            ..Lookup::new(0, "10.0.0.7".parse().unwrap(), "www.example.com")
+        };
+        let mut b = Vec::new();
+        format_lookup(&mut b, &l, &Enrichment::default());
+        let v: Value = serde_json::from_slice(&b).unwrap();
+        let a = v["dns"]["answers"].as_array().unwrap();
+        assert_eq!(a.len(), 8, "{v}");
+        assert_eq!(
+            a[0],
+            json!({"name": "www.example.com", "type": "CNAME", "class": "IN", "ttl": 3600, "data": "cdn.example.net"})
+        );
+        assert_eq!(a[6]["data"], "192.0.2.6");
+        assert_eq!(a[6]["ttl"], 26);
+        assert_eq!(a[7]["type"], "TXT");
+        assert_eq!(v["dns"]["resolved_ip"].as_array().unwrap().len(), 6);
+        assert_eq!(v["dns"]["id"], "48879");
+        assert_eq!(v["dns"]["op_code"], "QUERY");
+        assert_eq!(v["dns"]["header_flags"], json!(["RD", "RA", "AD"]));
+        assert_eq!(v["dns"]["question"]["class"], "IN");
+        assert_eq!(v["source"]["port"], 40000);
+        assert_eq!(v["destination"]["port"], 53);
+        assert_eq!(v["network"]["iana_number"], "17");
+        assert_eq!(
+            v["network"]["community_id"],
+            community_id::v1(0, l.client, 40000, l.server.unwrap(), 53, 17)
+                .unwrap()
+                .as_str()
+        );
     }
 
     fn metrics() -> Arc<Metrics> {

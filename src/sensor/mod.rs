@@ -526,6 +526,16 @@ impl Sensor {
         } = opts;
         let mut enricher = build_enricher(settings, &mut cfg)?;
         let mut store = open_store(settings, first_seen_rows, &cfg, &mut enricher)?;
+        // Every ECS record names this sensor (`observer.name`): the Kafka
+        // sensor name when one is set, else the host name.
+        crate::output::ecs::set_observer_name(
+            settings
+                .config
+                .outputs
+                .kafka
+                .as_ref()
+                .and_then(|k| k.sensor.as_deref()),
+        );
         // Outputs start before the run is recorded, so a port in use or an
         // unwritable NDJSON path fails before anything is written.
         let outputs = start_outputs(settings)?;

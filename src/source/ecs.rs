@@ -22,7 +22,9 @@
 
 use super::jsonl::JsonEvent;
 use crate::decode::dns::check_text_name;
-use crate::event::{parse_rcode, qtype, Answers, DnsService, LookupOutcome, Transport};
+use crate::event::{
+    parse_rcode, qtype, Answers, DnsService, LookupDetail, LookupOutcome, Transport,
+};
 use serde::Deserialize;
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -68,6 +70,8 @@ struct Network<'a> {
 struct Endpoint<'a> {
     #[serde(borrow)]
     ip: Cow<'a, str>,
+    #[serde(default)]
+    port: Option<u16>,
 }
 
 #[derive(Deserialize)]
@@ -78,6 +82,12 @@ struct Dns<'a> {
     response_code: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     resolved_ip: Option<Vec<Cow<'a, str>>>,
+    #[serde(borrow, default)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    op_code: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    header_flags: Option<Vec<Cow<'a, str>>>,
 }
 
 #[derive(Deserialize)]
@@ -86,6 +96,8 @@ struct Question<'a> {
     name: Cow<'a, str>,
     #[serde(borrow, rename = "type")]
     qtype: Cow<'a, str>,
+    #[serde(borrow, default)]
+    class: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
@@ -217,7 +229,80 @@ pub fn parse_line(line: &str, ev: &mut JsonEvent) -> Result<(), String> {
     };
     set_opt(&mut ev.label, l.label.as_deref());
     set_opt(&mut ev.scenario, l.scenario.as_deref());
+    ev.detail = detail(&raw, ev.rcode)?;
     Ok(())
+}
+
+/// Ports, id, class and header flags of a line (all optional).
+fn detail(raw: &Line<'_>, rcode: Option<u16>) -> Result<LookupDetail<'static>, String> {
+    let dns = &raw.dns;
+    let id = match &dns.id {
+        None => None,
+        Some(s) => Some(
+            s.parse::<u16>()
+                .map_err(|_| format!("`dns.id` {s:?} is not a transaction id"))?,
+        ),
+    };
+    let qclass = match &dns.question.class {
+        None => None,
+        Some(c) => {
+            Some(class_number(c).ok_or_else(|| format!("`dns.question.class` {c:?} is unknown"))?)
+        }
+    };
+    let flags = match (&dns.header_flags, &dns.op_code) {
+        (None, None) => None,
+        (names, op) => {
+            let mut f = 0u16;
+            for n in names.iter().flatten() {
+                f |= match n.as_ref() {
+                    "AA" => 0x0400,
+                    "TC" => 0x0200,
+                    "RD" => 0x0100,
+                    "RA" => 0x0080,
+                    "AD" => 0x0020,
+                    "CD" => 0x0010,
+                    other => return Err(format!("`dns.header_flags` {other:?} is unknown")),
+                };
+            }
+            let op = match op.as_deref() {
+                None | Some("QUERY") => 0,
+                Some("IQUERY") => 1,
+                Some("STATUS") => 2,
+                Some("NOTIFY") => 4,
+                Some("UPDATE") => 5,
+                Some("DSO") => 6,
+                Some(n) => n
+                    .parse::<u8>()
+                    .ok()
+                    .filter(|n| *n < 16)
+                    .ok_or_else(|| format!("`dns.op_code` {n:?} is unknown"))?,
+            };
+            f |= u16::from(op) << 11;
+            if let Some(r) = rcode {
+                f |= 0x8000 | (r & 0x0f);
+            }
+            Some(f)
+        }
+    };
+    Ok(LookupDetail {
+        id,
+        client_port: raw.source.port,
+        server_port: raw.destination.as_ref().and_then(|d| d.port),
+        qclass,
+        flags,
+        response: None,
+    })
+}
+
+fn class_number(c: &str) -> Option<u16> {
+    Some(match c {
+        "IN" => 1,
+        "CH" => 3,
+        "HS" => 4,
+        "NONE" => 254,
+        "ANY" => 255,
+        other => other.strip_prefix("CLASS")?.parse().ok()?,
+    })
 }
 
 #[cfg(test)]
@@ -282,6 +367,17 @@ mod tests {
         assert_eq!(ev.outcome, Some(l.outcome));
         assert_eq!(ev.label.as_deref(), l.label);
         assert_eq!(ev.scenario.as_deref(), l.scenario);
+        // Ports, id, class and header flags survive the round trip.
+        let d = LookupDetail {
+            id: Some(4242),
+            client_port: Some(51000),
+            server_port: Some(53),
+            qclass: Some(1),
+            flags: Some(0x8583),
+            response: None,
+        };
+        let ev = roundtrip(&Lookup { detail: d, ..l });
+        assert_eq!(ev.detail, d);
     }
 
     #[test]

@@ -67,6 +67,9 @@ pub struct JsonEvent {
     pub query_bytes: u32,
     /// DNS, mDNS or LLMNR (DNS unless a sentineldns lookup line says otherwise).
     pub service: crate::event::DnsService,
+    /// Ports, transaction id, question class and header flags, when the log
+    /// carries them (Zeek, EVE, sentineldns lookup lines); never response bytes.
+    pub detail: crate::event::LookupDetail<'static>,
 }
 
 #[derive(Deserialize)]

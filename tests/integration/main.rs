@@ -28,6 +28,7 @@ mod config;
 mod decode_props;
 mod decode_real;
 mod dnstap_live;
+mod ecs;
 mod enrich_calibration;
 mod enrich_lexicon;
 mod enrich_props;
