@@ -428,7 +428,11 @@ fn check_histograms(samples: &HashMap<String, f64>) {
         b.sort_by(|x, y| x.0.total_cmp(&y.0));
         assert!(b.windows(2).all(|w| w[0].1 <= w[1].1), "{name}: {b:?}");
         assert_eq!(b[b.len() - 1].0, f64::INFINITY, "{name}");
-        assert_eq!(samples[&format!("{name}_count")], b[b.len() - 1].1, "{name}");
+        assert_eq!(
+            samples[&format!("{name}_count")],
+            b[b.len() - 1].1,
+            "{name}"
+        );
         assert!(samples[&format!("{name}_sum")] >= 0.0, "{name}");
     }
 }
@@ -451,7 +455,10 @@ fn histograms_move_after_a_replay_with_metrics() {
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let addr: SocketAddr = loop {
         let mut l = String::new();
-        assert!(stderr.read_line(&mut l).unwrap() > 0, "metrics address printed");
+        assert!(
+            stderr.read_line(&mut l).unwrap() > 0,
+            "metrics address printed"
+        );
         if let Some(rest) = l.trim().strip_prefix("metrics: serving http://") {
             break rest.split('/').next().unwrap().parse().unwrap();
         }

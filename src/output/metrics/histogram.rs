@@ -7,7 +7,7 @@
 //! is not kept separately: it is the sum of the buckets, so the rendered
 //! `_count` always equals the `+Inf` bucket.
 //!
-//! Rendering ([`Histogram::samples`]) makes the buckets cumulative and writes
+//! Rendering (from [`Histogram::snapshot`]) makes the buckets cumulative and writes
 //! the bounds as `le` labels in seconds, the Prometheus base unit.
 //!
 //! # Why not the `prometheus-client` crate
