@@ -140,7 +140,7 @@ pub struct CaptureArgs {
     /// Also serve the HTTP API (and dashboard) over this sensor's database
     /// at ADDR, as `sentineldns serve` does (`[serve]` settings apply; a
     /// non-loopback address needs `[serve] token_file`); `/healthz` then
-    /// also reports the webhook breaker and rising capture drops.
+    /// also reports the sensor's trouble (breakers, outputs, drops).
     #[arg(long, value_name = "ADDR")]
     pub serve: Option<std::net::SocketAddr>,
     /// How closed windows are printed on stdout.

@@ -49,6 +49,10 @@ pub struct AlertsArgs {
     /// Output format (`table` prints each alert with its explanation).
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
+    /// Table: whole cells and lines, whatever the terminal's width
+    /// (otherwise the table fits stdout's terminal, or `COLUMNS`).
+    #[arg(long, visible_alias = "no-truncate")]
+    pub wide: bool,
 }
 
 /// Options for `windows`.
@@ -60,6 +64,10 @@ pub struct WindowsArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
+    /// Table: whole cells and lines, whatever the terminal's width
+    /// (otherwise the table fits stdout's terminal, or `COLUMNS`).
+    #[arg(long, visible_alias = "no-truncate")]
+    pub wide: bool,
 }
 
 /// Which incidents `incidents` lists, by status.
@@ -105,4 +113,8 @@ pub struct IncidentsArgs {
     /// Output format (`table`: two lines per incident; `json`: one object per line).
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
+    /// Table: whole cells and lines, whatever the terminal's width
+    /// (otherwise the table fits stdout's terminal, or `COLUMNS`).
+    #[arg(long, visible_alias = "no-truncate")]
+    pub wide: bool,
 }

@@ -1,6 +1,8 @@
 //! `sentineldns incidents`: stored incidents, filtered like `alerts`, as a
-//! table (two lines each, under 100 columns) or one JSON object per line.
+//! table (a line of facts, then details wrapped to the terminal's width, or
+//! 100 columns off a terminal) or one JSON object per line.
 
+use super::table;
 use crate::cli::{AlertsMinLabel, IncidentStatusArg, IncidentsArgs, OutputFormat};
 use anyhow::Context;
 use sentineldns::event::MICROS;
@@ -45,7 +47,7 @@ pub fn run(a: IncidentsArgs) -> anyhow::Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     match a.format {
-        OutputFormat::Table => table(&mut out, &rows),
+        OutputFormat::Table => table(&mut out, &rows, width(a.wide)),
         OutputFormat::Json => {
             for r in &rows {
                 writeln!(out, "{}", json_row(r))?;
@@ -59,51 +61,48 @@ pub fn run(a: IncidentsArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Table width.
-const WIDTH: usize = 100;
+/// Width of the table when stdout is not a terminal and `COLUMNS` is unset
+/// (the table's width before it fitted the terminal).
+const DEFAULT_WIDTH: usize = 100;
 
-/// `text` in lines of at most `width` characters, broken at spaces (a word
-/// longer than `width` is cut).
-fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut cur = String::new();
-    for word in text.split_whitespace() {
-        let word: String = word.chars().take(width).collect();
-        let n = cur.chars().count();
-        if n > 0 && n + 1 + word.chars().count() > width {
-            lines.push(std::mem::take(&mut cur));
-        }
-        if !cur.is_empty() {
-            cur.push(' ');
-        }
-        cur.push_str(&word);
+/// Indent of an incident's detail lines.
+const INDENT: &str = "      ";
+
+/// The width the table is laid out for: no limit with `--wide`, else the
+/// terminal's (or `COLUMNS`), else [`DEFAULT_WIDTH`].
+fn width(wide: bool) -> Option<usize> {
+    if wide {
+        None
+    } else {
+        Some(table::terminal_columns().unwrap_or(DEFAULT_WIDTH))
     }
-    if !cur.is_empty() {
-        lines.push(cur);
-    }
-    lines
 }
 
 fn minute(secs: i64) -> String {
     minute_micros(secs.saturating_mul(MICROS))
 }
 
-/// Per incident: one line of facts (89 columns with an IPv4 host), then its
-/// reasons, domains and the explanation of its peak window, indented and
-/// wrapped at [`WIDTH`] columns.
-fn table(out: &mut impl Write, rows: &[StoredIncident]) -> std::io::Result<()> {
+/// Per incident: one line of facts (89 columns with an IPv4 host, cut at
+/// `width`), then its reasons, domains and the explanation of its peak
+/// window, indented and wrapped at `width` on word boundaries (`None`: one
+/// line each).
+fn table(
+    out: &mut impl Write,
+    rows: &[StoredIncident],
+    width: Option<usize>,
+) -> std::io::Result<()> {
     if rows.is_empty() {
         return writeln!(out, "no incidents");
     }
-    writeln!(
-        out,
+    let inner = width.map(|w| w.saturating_sub(INDENT.len()).max(20));
+    let header = format!(
         "{:>5} {:<15} {:<6} {:<16} {:<16} {:>4} {:<17} {:>5}",
         "ID", "HOST", "STATUS", "FIRST SEEN (UTC)", "LAST SEEN", "WIN", "PEAK", "SCORE"
-    )?;
+    );
+    writeln!(out, "{}", table::fit(&header, width))?;
     for r in rows {
         let i = &r.incident;
-        writeln!(
-            out,
+        let facts = format!(
             "{:>5} {:<15} {:<6} {:<16} {:<16} {:>4} {:<17} {:>5.2}",
             i.id,
             i.host,
@@ -113,7 +112,8 @@ fn table(out: &mut impl Write, rows: &[StoredIncident]) -> std::io::Result<()> {
             i.windows,
             i.peak_label.as_str(),
             i.peak_score
-        )?;
+        );
+        writeln!(out, "{}", table::fit(&facts, width))?;
         let reasons: Vec<String> = i
             .reason_tags()
             .iter()
@@ -127,25 +127,19 @@ fn table(out: &mut impl Write, rows: &[StoredIncident]) -> std::io::Result<()> {
                 v.join(", ")
             }
         };
-        for line in wrap(&format!("reasons: {}", list(&reasons)), WIDTH - 6) {
-            writeln!(out, "      {line}")?;
-        }
         let domains: Vec<String> = domains
             .iter()
-            .map(|d| match d.char_indices().nth(40) {
-                Some((at, _)) => format!("{}…", &d[..at]),
-                None => d.to_string(),
-            })
+            .map(|d| table::truncate(d, 40).into_owned())
             .collect();
-        for line in wrap(&format!("domains: {}", list(&domains)), WIDTH - 6) {
-            writeln!(out, "      {line}")?;
-        }
-        for line in wrap(&i.explanation, WIDTH - 6) {
-            writeln!(out, "      {line}")?;
-        }
-        if let Some(t) = triage_line(r) {
-            for line in wrap(&t, WIDTH - 6) {
-                writeln!(out, "      {line}")?;
+        let mut details = vec![
+            format!("reasons: {}", list(&reasons)),
+            format!("domains: {}", list(&domains)),
+            i.explanation.clone(),
+        ];
+        details.extend(triage_line(r));
+        for d in &details {
+            for line in table::wrap(d, inner) {
+                writeln!(out, "{INDENT}{line}")?;
             }
         }
     }
@@ -211,15 +205,15 @@ fn json_row(r: &StoredIncident) -> serde_json::Value {
 
 #[cfg(test)]
 mod tests {
-    use super::wrap;
+    use super::table::wrap;
 
     #[test]
     fn wrap_keeps_lines_within_the_width() {
         let text = "a ".repeat(120) + &"x".repeat(300);
-        for l in wrap(&text, 94) {
+        for l in wrap(&text, Some(94)) {
             assert!(l.chars().count() <= 94, "{l}");
         }
-        assert_eq!(wrap("one two three", 7), ["one two", "three"]);
-        assert!(wrap("", 10).is_empty());
+        assert_eq!(wrap("one two three", Some(7)), ["one two", "three"]);
+        assert!(wrap("", Some(10)).is_empty());
     }
 }

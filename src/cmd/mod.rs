@@ -21,6 +21,7 @@ pub mod replay;
 pub mod score;
 pub mod serve;
 pub mod simulate;
+pub mod table;
 pub mod train;
 pub mod windows;
 

@@ -1,6 +1,7 @@
 //! Renders windows as a table or as JSON lines, identically for `replay` (fresh
 //! windows) and `windows` (stored ones): both go through [`WindowView`].
 
+use super::table::{self, Align, Column, Layout};
 use sentineldns::aggregate::HostWindow;
 use sentineldns::detect::Verdict;
 use sentineldns::event::MICROS;
@@ -182,16 +183,50 @@ impl sentineldns::sensor::WindowPrinter for Printer {
 pub struct Printer {
     format: crate::cli::OutputFormat,
     header_done: bool,
+    layout: Layout,
 }
 
-const HEADER: &str = "WINDOW_START          HOST                            LOOKUPS    QPM   NX%  RISKY%  NEW%  UNIQ   REG  MAXSUB  LEN  ENTR  RARE%  SCORE  LABEL              TRUTH      REASONS / TOP DOMAINS";
+/// The window table's fixed columns, in order (the tail, reasons or top
+/// domains, comes last). Without a width limit they print as they always
+/// have; within one, the feature columns go first (rarest use first), then
+/// truth, NX% and lookups, and the host is squeezed to an IPv4 address.
+const COLUMNS: [Column; 16] = [
+    Column::new("WINDOW_START", 21, 0, Align::Left),
+    Column::new("HOST", 31, 1, Align::Left).squeeze(15),
+    Column::new("LOOKUPS", 7, 1, Align::Right).drop(11),
+    Column::new("QPM", 6, 1, Align::Right).drop(8),
+    Column::new("NX%", 5, 1, Align::Right).drop(10),
+    Column::new("RISKY%", 7, 1, Align::Right).drop(7),
+    Column::new("NEW%", 5, 1, Align::Right).drop(6),
+    Column::new("UNIQ", 5, 1, Align::Right).drop(5),
+    Column::new("REG", 5, 1, Align::Right).drop(4),
+    Column::new("MAXSUB", 7, 1, Align::Right).drop(3),
+    Column::new("LEN", 4, 1, Align::Right).drop(2),
+    Column::new("ENTR", 5, 1, Align::Right).drop(1),
+    Column::new("RARE%", 6, 1, Align::Right).drop(0),
+    Column::new("SCORE", 5, 2, Align::Right),
+    Column::new("LABEL", 18, 2, Align::Left),
+    Column::new("TRUTH", 10, 1, Align::Left).drop(9),
+];
+
+/// Header of the window table's last column.
+const TAIL: &str = "REASONS / TOP DOMAINS";
+
+/// Fewest columns left for the reasons when columns are dropped.
+const TAIL_MIN: usize = 16;
 
 impl Printer {
-    /// New printer.
+    /// New printer, laid out for the terminal ([`table::width`]).
     pub fn new(format: crate::cli::OutputFormat) -> Self {
+        Printer::with_width(format, table::width(false))
+    }
+
+    /// New printer laid out for `width` columns (`None`: no limit).
+    pub fn with_width(format: crate::cli::OutputFormat, width: Option<usize>) -> Self {
         Printer {
             format,
             header_done: false,
+            layout: Layout::new(&COLUMNS, TAIL, 1, TAIL_MIN, width),
         }
     }
 
@@ -211,47 +246,135 @@ impl Printer {
                 }
                 OutputFormat::Table => {
                     if !self.header_done {
-                        writeln!(out, "{HEADER}")?;
+                        writeln!(out, "{}", self.layout.header())?;
                         self.header_done = true;
                     }
-                    let label = v.label.clone().unwrap_or_else(|| "-".into());
-                    let score = v.score.map_or("-".to_string(), |s| format!("{s:.2}"));
-                    let truth = match (&v.truth_label, &v.truth_scenario) {
-                        (Some(_), Some(sc)) => sc.clone(),
-                        (Some(t), None) => t.clone(),
-                        _ => "-".into(),
-                    };
-                    let tags = v.reason_tags();
-                    let tail = if tags.is_empty() {
-                        v.top_names()
-                    } else {
-                        tags.join(",")
-                    };
-                    writeln!(
-                        out,
-                        "{:<21} {:<31} {:>7} {:>6.1} {:>5.1} {:>7.1} {:>5.1} {:>5} {:>5} {:>7} {:>4.0} {:>5.2} {:>6.1}  {:>5}  {:<18} {:<10} {}",
-                        rfc3339(v.start),
-                        v.host,
-                        v.lookups,
-                        v.feature("queries_per_min"),
-                        100.0 * v.feature("nxdomain_rate"),
-                        100.0 * v.feature("high_risk_domain_ratio"),
-                        100.0 * v.feature("newly_seen_ratio"),
-                        v.feature("unique_domains"),
-                        v.feature("unique_registrable_domains"),
-                        v.feature("max_subdomains_per_domain"),
-                        v.feature("mean_qname_len"),
-                        v.feature("mean_label_entropy"),
-                        100.0 * v.feature("rare_qtype_ratio"),
-                        score,
-                        label,
-                        truth,
-                        tail
-                    )?;
+                    writeln!(out, "{}", self.row(&v))?;
                 }
                 OutputFormat::None => {}
             }
         }
         out.flush()
+    }
+
+    /// One table row.
+    fn row(&self, v: &WindowView) -> String {
+        let label = v.label.clone().unwrap_or_else(|| "-".into());
+        let score = v.score.map_or("-".to_string(), |s| format!("{s:.2}"));
+        let truth = match (&v.truth_label, &v.truth_scenario) {
+            (Some(_), Some(sc)) => sc.clone(),
+            (Some(t), None) => t.clone(),
+            _ => "-".into(),
+        };
+        let tags = v.reason_tags();
+        let tail = if tags.is_empty() {
+            v.top_names()
+        } else {
+            tags.join(",")
+        };
+        let f = |n: &str| v.feature(n);
+        // Cells of dropped columns are not formatted.
+        let l = &self.layout;
+        let cell = |i: usize, s: &dyn Fn() -> String| if l.shows(i) { s() } else { String::new() };
+        let cells = [
+            rfc3339(v.start),
+            v.host.clone(),
+            cell(2, &|| v.lookups.to_string()),
+            cell(3, &|| format!("{:.1}", f("queries_per_min"))),
+            cell(4, &|| format!("{:.1}", 100.0 * f("nxdomain_rate"))),
+            cell(5, &|| format!("{:.1}", 100.0 * f("high_risk_domain_ratio"))),
+            cell(6, &|| format!("{:.1}", 100.0 * f("newly_seen_ratio"))),
+            cell(7, &|| f("unique_domains").to_string()),
+            cell(8, &|| f("unique_registrable_domains").to_string()),
+            cell(9, &|| f("max_subdomains_per_domain").to_string()),
+            cell(10, &|| format!("{:.0}", f("mean_qname_len"))),
+            cell(11, &|| format!("{:.2}", f("mean_label_entropy"))),
+            cell(12, &|| format!("{:.1}", 100.0 * f("rare_qtype_ratio"))),
+            score,
+            label,
+            truth,
+        ];
+        l.row(&cells, &tail)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::OutputFormat;
+
+    fn view(host: &str, domains: &str) -> WindowView {
+        WindowView {
+            host: host.into(),
+            start: 1_700_000_000,
+            end: 1_700_000_300,
+            lookups: 1234,
+            features: vec![1.5; FEATURE_NAMES.len()],
+            top_domains: serde_json::json!([{"name": domains, "count": 7}]),
+            risky_domains: Value::Null,
+            truth_label: None,
+            truth_scenario: None,
+            score: Some(0.71),
+            label: Some("Likely Compromise".into()),
+            reasons: Value::Null,
+            explanation: None,
+        }
+    }
+
+    #[test]
+    fn the_window_table_fits_the_width_it_is_given() {
+        let v = view(
+            "2001:db8:ffff:ffff:ffff:ffff:ffff:1",
+            &"<script>x".repeat(20),
+        );
+        for w in [40, 80, 100, 120, 178] {
+            let p = Printer::with_width(OutputFormat::Table, Some(w));
+            for line in [p.layout.header(), p.row(&v)] {
+                assert!(table::display_width(&line) <= w, "{w}: {line}");
+            }
+            assert!(p.row(&v).ends_with(table::ELLIPSIS), "{w}");
+            if w >= 80 {
+                assert!(p.row(&v).contains("<script>x"), "markup kept as it is");
+            }
+        }
+        let p = Printer::with_width(OutputFormat::Table, Some(80));
+        assert!(p.layout.header().contains("SCORE  LABEL"));
+        assert!(p.row(&v).contains("Likely Compromise"));
+    }
+
+    #[test]
+    fn without_a_limit_the_table_is_as_it_always_was() {
+        let p = Printer::with_width(OutputFormat::Table, None);
+        assert_eq!(
+            p.layout.header(),
+            "WINDOW_START          HOST                            LOOKUPS    QPM   NX%  RISKY%  NEW%  UNIQ   REG  MAXSUB  LEN  ENTR  RARE%  SCORE  LABEL              TRUTH      REASONS / TOP DOMAINS"
+        );
+        let long = "a".repeat(300);
+        let row = p.row(&view("10.0.0.1", &long));
+        assert!(row.contains(&format!("{long}(7)")), "{row}");
+        // The format of the table before it fitted the terminal.
+        let v = view("10.0.0.1", &long);
+        let tail = format!("{long}(7)");
+        let before = format!(
+            "{:<21} {:<31} {:>7} {:>6.1} {:>5.1} {:>7.1} {:>5.1} {:>5} {:>5} {:>7} {:>4.0} {:>5.2} {:>6.1}  {:>5}  {:<18} {:<10} {}",
+            rfc3339(v.start),
+            v.host,
+            v.lookups,
+            v.feature("queries_per_min"),
+            100.0 * v.feature("nxdomain_rate"),
+            100.0 * v.feature("high_risk_domain_ratio"),
+            100.0 * v.feature("newly_seen_ratio"),
+            v.feature("unique_domains"),
+            v.feature("unique_registrable_domains"),
+            v.feature("max_subdomains_per_domain"),
+            v.feature("mean_qname_len"),
+            v.feature("mean_label_entropy"),
+            100.0 * v.feature("rare_qtype_ratio"),
+            "0.71",
+            "Likely Compromise",
+            "-",
+            tail
+        );
+        assert_eq!(row, before);
     }
 }

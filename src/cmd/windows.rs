@@ -9,7 +9,7 @@ use std::process::ExitCode;
 /// Run `windows`.
 pub fn run(a: WindowsArgs) -> anyhow::Result<ExitCode> {
     let rows = query_stored(&a.query, Vec::new())?;
-    Printer::new(a.format)
+    Printer::with_width(a.format, super::table::width(a.wide))
         .print(rows.iter().map(WindowView::from))
         .context("writing to stdout")?;
     tracing::info!(windows = rows.len(), "listed");

@@ -240,6 +240,7 @@ impl Outputs {
     #[inline]
     pub fn lookup(&mut self, l: &Lookup<'_>, e: &Enrichment) {
         self.metrics.lookup(l.outcome);
+        self.metrics.lookup_latency(l.latency_us);
         if self.lookup_lines {
             if let Some(n) = &mut self.ndjson {
                 n.write_lookup(l, e);

@@ -218,8 +218,11 @@ impl WindowSink for StoreSink {
         if let Some(d) = &self.detector {
             let may_alert =
                 d.role() == ModelRole::Site && !self.learner.as_ref().is_some_and(|l| l.learning());
+            let scoring = &self.outputs.metrics().scoring;
             for w in w {
+                let started = std::time::Instant::now();
                 let v = self.units.judge(d, w, may_alert);
+                scoring.observe_since(started);
                 self.verdicts.push(v);
             }
             for v in &self.verdicts {

@@ -130,47 +130,26 @@ pub trait LiveStatus: Send + Sync + std::fmt::Debug {
     fn trouble(&self) -> Vec<String>;
 }
 
-/// [`LiveStatus`] of a running sensor from its metrics: the webhook's
-/// circuit breaker open, or capture drops that rose since the previous
-/// health check.
+/// [`LiveStatus`] of a running sensor from its metrics: see
+/// [`TroubleWatch`](crate::output::metrics::TroubleWatch) (circuit breakers
+/// open, the NDJSON output stopped, Kafka or capture losses rising).
 #[derive(Debug)]
 pub struct SensorStatus {
-    metrics: Arc<crate::output::metrics::Metrics>,
-    last_dropped: std::sync::atomic::AtomicU64,
+    watch: crate::output::metrics::TroubleWatch,
 }
 
 impl SensorStatus {
-    /// Watch `metrics` (drops counted from now on).
+    /// Watch `metrics` (losses counted from now on).
     pub fn new(metrics: Arc<crate::output::metrics::Metrics>) -> Self {
-        let now = metrics.dropped_total();
         SensorStatus {
-            metrics,
-            last_dropped: std::sync::atomic::AtomicU64::new(now),
+            watch: crate::output::metrics::TroubleWatch::new(metrics),
         }
     }
 }
 
 impl LiveStatus for SensorStatus {
     fn trouble(&self) -> Vec<String> {
-        use std::sync::atomic::Ordering;
-        let mut out = Vec::new();
-        if self.metrics.webhook.is_configured()
-            && self.metrics.webhook.breaker() == crate::output::metrics::BreakerState::Open
-        {
-            out.push(
-                "the webhook circuit breaker is open: alerts are dropped until its cooldown ends"
-                    .to_string(),
-            );
-        }
-        let now = self.metrics.dropped_total();
-        let before = self.last_dropped.swap(now, Ordering::Relaxed);
-        if now > before {
-            out.push(format!(
-                "capture dropped {} packets since the previous health check (kernel, interface or queue)",
-                now - before
-            ));
-        }
-        out
+        self.watch.trouble()
     }
 }
 
@@ -309,8 +288,10 @@ pub struct Page<T> {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
     /// `ok`, `degraded` (the sensor this server runs in is in trouble:
-    /// webhook breaker open, capture drops rising) or `unavailable` (the
-    /// store cannot be read).
+    /// webhook or triage circuit breaker open, NDJSON output stopped by a
+    /// write error, Kafka records or capture packets lost since the previous
+    /// check; every reason in `warnings`) or `unavailable` (the store cannot
+    /// be read).
     pub status: String,
     /// Why not ok.
     pub reason: Option<String>,
@@ -760,12 +741,15 @@ fn checked_body(
     })
 }
 
-/// Health of the store: 200 when it can be read, else 503 with the reason.
+/// Health of the store and, under `capture --serve`, of the sensor: 200
+/// `ok` when the store can be read and the sensor is well; 503 `degraded`
+/// (reasons in `warnings`, the first in `reason`) when the sensor is in
+/// trouble; 503 `unavailable` (with the reason) when the store cannot be read.
 #[utoipa::path(get, path = "/healthz", tag = "service",
     responses(
-        (status = 200, description = "The store is readable", body = Health),
+        (status = 200, description = "`ok`: the store is readable (and the sensor, under `capture --serve`, is well)", body = Health),
         (status = 400, description = "A bad parameter", body = ErrorBody),
-        (status = 503, description = "The store cannot be read (reason given)", body = Health),
+        (status = 503, description = "`unavailable`: the store cannot be read (reason given); or `degraded`: the sensor this server runs in is in trouble (breaker open, output stopped, losses rising; reasons in `warnings`)", body = Health),
     ))]
 async fn healthz(State(st): State<Arc<AppState>>, q: Pairs) -> Result<Response, ApiError> {
     pairs(q, &[])?;

@@ -143,6 +143,8 @@ pub struct TriageCounters {
     pub breaker: AtomicU8,
     /// Records the sensor did not drain in time (results channel full).
     pub results_dropped: AtomicU64,
+    /// Duration of each request to the API (attempts).
+    pub request_duration: crate::output::metrics::Histogram,
 }
 
 impl TriageCounters {

@@ -131,7 +131,10 @@ impl Worker {
                     break;
                 }
             }
-            match self.call(ev) {
+            let sent = Instant::now();
+            let attempt_result = self.call(ev);
+            c.request_duration.observe_since(sent);
+            match attempt_result {
                 Attempt::Ok(v) => {
                     c.ok.fetch_add(1, Ordering::Relaxed);
                     if self.breaker.success() {

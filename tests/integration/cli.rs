@@ -599,6 +599,82 @@ fn logs_on_a_pipe_have_no_colour_escapes() {
     assert!(!err.contains('\u{1b}'), "{err:?}");
 }
 
+/// The table commands fit `COLUMNS` (display columns, cells cut with `…`,
+/// explanations wrapped on words); without a width (stdout is a pipe here)
+/// or with `--wide`, the full text is printed, as `--format json` holds it.
+#[test]
+fn tables_fit_the_terminal_width() {
+    use unicode_width::UnicodeWidthStr;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    let run = |args: &[&str], columns: Option<&str>| -> String {
+        let mut c = util::sensor();
+        c.args(args).arg("--db").arg(&db);
+        if let Some(n) = columns {
+            c.env("COLUMNS", n);
+        }
+        let o = c.output().unwrap();
+        util::assert_success(&o, &format!("{args:?} COLUMNS={columns:?}"));
+        util::stdout(&o)
+    };
+    run(
+        &[
+            "replay",
+            "--progress",
+            "never",
+            "--format",
+            "none",
+            "simulations/sample.jsonl",
+        ],
+        None,
+    );
+    let explanations: Vec<String> = json_lines(run(&["alerts", "--format", "json"], None))
+        .iter()
+        .filter_map(|w| w["explanation"].as_str().map(str::to_string))
+        .collect();
+    assert!(!explanations.is_empty(), "the sample raises alerts");
+    let long = explanations.iter().max_by_key(|e| e.len()).unwrap();
+    assert!(long.width() > 80, "{long}");
+    for cmd in ["windows", "alerts", "incidents"] {
+        let narrow = run(&[cmd], Some("80"));
+        assert!(narrow.lines().count() > 1, "{cmd}: {narrow}");
+        for l in narrow.lines() {
+            assert!(
+                l.width() <= 80,
+                "{cmd} at 80 columns: {} wide: {l}",
+                l.width()
+            );
+        }
+        if cmd != "incidents" {
+            assert!(narrow.contains('…'), "{cmd}: a long cell is cut: {narrow}");
+        }
+        // Whole lines without a width, and with --wide whatever COLUMNS says.
+        let whole = run(&[cmd], None);
+        let wide = run(&[cmd, "--wide"], Some("80"));
+        if cmd == "incidents" {
+            // Off a terminal `incidents` wraps at 100 columns; --wide not at all.
+            assert!(whole.lines().all(|l| l.width() <= 100), "{whole}");
+            assert!(wide.lines().any(|l| l.width() > 100), "{wide}");
+        } else {
+            assert_eq!(wide, whole, "{cmd} --wide");
+        }
+        assert!(whole.lines().any(|l| l.width() > 80), "{cmd}: {whole}");
+        if cmd == "alerts" {
+            assert!(whole.contains(long.as_str()), "the explanation on one line");
+            assert!(!narrow.contains(long.as_str()), "wrapped at 80");
+            // Wrapped on words: the words of every explanation are all there.
+            let words = |t: &str| t.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+            let narrow_words = words(&narrow);
+            for w in words(long) {
+                assert!(narrow_words.contains(&w), "{w} was cut");
+            }
+        }
+    }
+    // A terminal wider than the explanation shows it whole too.
+    let wide = run(&["alerts"], Some(&(long.width() + 4).to_string()));
+    assert!(wide.contains(long.as_str()));
+}
+
 #[test]
 fn a_closed_pipe_ends_listing_commands_quietly() {
     // `sentineldns windows | head -1`: once the reader is gone the command

@@ -380,22 +380,116 @@ fn get(addr: SocketAddr, path: &str) -> (u16, String) {
     (status, text.split_once("\r\n\r\n").unwrap().1.to_string())
 }
 
-/// Samples of a scrape, `name{labels}` → value; checks HELP/TYPE precede them.
+/// Samples of a scrape, `name{labels}` → value; checks HELP/TYPE precede
+/// them (a histogram's `_bucket`, `_sum` and `_count` samples under its
+/// family's TYPE) and every histogram is well formed ([`check_histograms`]).
 fn scrape(addr: SocketAddr) -> HashMap<String, f64> {
     let (st, body) = get(addr, "/metrics");
     assert_eq!(st, 200);
-    let mut typed = std::collections::HashSet::new();
+    let mut typed = HashMap::new();
     let mut out = HashMap::new();
     for l in body.lines() {
         if let Some(r) = l.strip_prefix("# TYPE ") {
-            typed.insert(r.split(' ').next().unwrap().to_string());
+            let (name, kind) = r.split_once(' ').unwrap();
+            typed.insert(name.to_string(), kind.to_string());
         } else if !l.starts_with('#') {
             let (k, v) = l.rsplit_once(' ').unwrap();
-            assert!(typed.contains(k.split('{').next().unwrap()), "untyped: {l}");
+            let sample = k.split('{').next().unwrap();
+            let family = ["_bucket", "_sum", "_count"]
+                .iter()
+                .filter_map(|s| sample.strip_suffix(s))
+                .find(|f| typed.get(*f).is_some_and(|t| t == "histogram"))
+                .unwrap_or(sample);
+            assert!(typed.contains_key(family), "untyped: {l}");
             out.insert(k.to_string(), v.parse().unwrap());
         }
     }
+    check_histograms(&out);
     out
+}
+
+/// Every histogram in a scrape: `le` bounds increasing, cumulative counts
+/// never decreasing, the last bucket `+Inf`, `_count` equal to it.
+fn check_histograms(samples: &HashMap<String, f64>) {
+    let mut families: HashMap<&str, Vec<(f64, f64)>> = HashMap::new();
+    for (k, v) in samples {
+        if let Some((name, rest)) = k.split_once("_bucket{le=\"") {
+            let le = rest.trim_end_matches("\"}");
+            let le = if le == "+Inf" {
+                f64::INFINITY
+            } else {
+                le.parse().unwrap()
+            };
+            families.entry(name).or_default().push((le, *v));
+        }
+    }
+    assert!(families.len() >= 2, "{families:?}");
+    for (name, mut b) in families {
+        b.sort_by(|x, y| x.0.total_cmp(&y.0));
+        assert!(b.windows(2).all(|w| w[0].1 <= w[1].1), "{name}: {b:?}");
+        assert_eq!(b[b.len() - 1].0, f64::INFINITY, "{name}");
+        assert_eq!(
+            samples[&format!("{name}_count")],
+            b[b.len() - 1].1,
+            "{name}"
+        );
+        assert!(samples[&format!("{name}_sum")] >= 0.0, "{name}");
+    }
+}
+
+/// A replayed capture moves the latency and scoring histograms; the
+/// process metrics are served beside them.
+#[test]
+fn histograms_move_after_a_replay_with_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = util::sensor()
+        .args(["replay", "--format", "none", "--progress", "never"])
+        .args(["--metrics", "127.0.0.1:0", "--metrics-hold", "--db"])
+        .arg(dir.path().join("h.db"))
+        .arg(util::repo_file("tests/fixtures/dnscap-dns.pcap.gz"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let addr: SocketAddr = loop {
+        let mut l = String::new();
+        assert!(
+            stderr.read_line(&mut l).unwrap() > 0,
+            "metrics address printed"
+        );
+        if let Some(rest) = l.trim().strip_prefix("metrics: serving http://") {
+            break rest.split('/').next().unwrap().parse().unwrap();
+        }
+    };
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    wait_for("the end of the input", || {
+        scrape(addr)["sentineldns_input_finished"] == 1.0
+    });
+    let m = scrape(addr);
+    let answered = m["sentineldns_lookups_total{outcome=\"answered\"}"];
+    let latency = m["sentineldns_lookup_latency_seconds_count"];
+    assert!(answered > 0.0, "the capture has answered lookups");
+    assert_eq!(latency, answered, "one latency per paired lookup");
+    assert!(m["sentineldns_lookup_latency_seconds_sum"] > 0.0);
+    assert_eq!(
+        m["sentineldns_window_scoring_duration_seconds_count"],
+        sum(&m, "sentineldns_verdicts_total"),
+        "one scoring time per verdict"
+    );
+    assert!(m["sentineldns_window_scoring_duration_seconds_count"] > 0.0);
+    for p in [
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_virtual_memory_bytes",
+        "process_open_fds",
+        "process_start_time_seconds",
+    ] {
+        assert!(m.get(p).is_some_and(|v| *v > 0.0), "{p}");
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 fn sum(m: &HashMap<String, f64>, prefix: &str) -> f64 {

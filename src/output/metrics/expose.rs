@@ -4,6 +4,8 @@
 //! [`crate::stats::Stats`] are not listed here: their names, labels and help
 //! come from [`COUNTERS`], the one table of run counters.
 
+use super::histogram::{self, Histogram};
+use super::process::ProcessStats;
 use super::{
     label_index, label_value, outcome_index, DropSite, KafkaDrop, Metrics, WebhookDrop,
     INCIDENT_EVENTS, LABELS, OUTCOMES,
@@ -12,11 +14,13 @@ use crate::stats::{Bound, PromGroup, SkipReason, COUNTERS};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// A sample value: integers as they are, floats with three decimals.
+/// A sample value: integers as they are, floats with three decimals,
+/// microseconds as exact decimal seconds.
 #[derive(Debug, Clone, Copy)]
 enum Value {
     Int(u64),
     Float(f64),
+    Micros(u64),
 }
 
 /// One metric family: `# HELP`, `# TYPE`, then one line per sample.
@@ -25,12 +29,84 @@ struct Family<'a> {
     name: &'a str,
     kind: &'static str,
     help: &'a str,
-    /// (label set with braces or `""`, value).
+    /// (what follows the family name: a sample suffix such as `_bucket`,
+    /// if any, then the label set with braces, or `""`; value).
     samples: Vec<(String, Value)>,
 }
 
 const COUNTER: &str = "counter";
 const GAUGE: &str = "gauge";
+const HISTOGRAM: &str = "histogram";
+
+/// A histogram family: cumulative `_bucket{le="…"}` samples ending with
+/// `le="+Inf"`, then `_sum` (seconds) and `_count` (= the `+Inf` bucket).
+fn histogram<'a>(name: &'a str, help: &'a str, h: &Histogram) -> Family<'a> {
+    let (finite, count, sum_us) = h.snapshot();
+    let mut samples: Vec<(String, Value)> = finite
+        .into_iter()
+        .map(|(le, n)| {
+            (
+                format!("_bucket{{le=\"{}\"}}", histogram::seconds(le)),
+                Value::Int(n),
+            )
+        })
+        .collect();
+    samples.push(("_bucket{le=\"+Inf\"}".into(), Value::Int(count)));
+    samples.push(("_sum".into(), Value::Micros(sum_us)));
+    samples.push(("_count".into(), Value::Int(count)));
+    Family {
+        name,
+        kind: HISTOGRAM,
+        help,
+        samples,
+    }
+}
+
+/// The process families (Prometheus' standard names, without our prefix),
+/// each present only when it could be read.
+fn process_families(p: &ProcessStats, out: &mut Vec<Family<'static>>) {
+    use Value::{Float, Int};
+    if let Some(v) = p.cpu_seconds {
+        out.push(one(
+            "process_cpu_seconds_total",
+            COUNTER,
+            "Total user and system CPU time spent in seconds.",
+            Float(v),
+        ));
+    }
+    if let Some(v) = p.open_fds {
+        out.push(one(
+            "process_open_fds",
+            GAUGE,
+            "Number of open file descriptors.",
+            Int(v),
+        ));
+    }
+    if let Some(v) = p.resident_bytes {
+        out.push(one(
+            "process_resident_memory_bytes",
+            GAUGE,
+            "Resident memory size in bytes.",
+            Int(v),
+        ));
+    }
+    if let Some(v) = p.start_time_seconds {
+        out.push(one(
+            "process_start_time_seconds",
+            GAUGE,
+            "Start time of the process since unix epoch in seconds.",
+            Float(v),
+        ));
+    }
+    if let Some(v) = p.virtual_bytes {
+        out.push(one(
+            "process_virtual_memory_bytes",
+            GAUGE,
+            "Virtual memory size in bytes.",
+            Int(v),
+        ));
+    }
+}
 
 /// A family with one unlabelled sample.
 fn one<'a>(name: &'a str, kind: &'static str, help: &'a str, v: Value) -> Family<'a> {
@@ -166,6 +242,11 @@ impl Metrics {
             "outcome",
             OUTCOMES.map(|o| (o.as_str(), ld(&self.lookups[outcome_index(o)]))),
         ));
+        f.push(histogram(
+            "sentineldns_lookup_latency_seconds",
+            "Query-to-response latency of answered lookups that carry one (pcap pairing, dnstap, logs with a duration).",
+            &self.lookup_latency,
+        ));
         f.push(one(
             "sentineldns_windows_total",
             COUNTER,
@@ -184,6 +265,11 @@ impl Metrics {
             "Scored windows, by verdict label.",
             "label",
             LABELS.map(|l| (label_value(l), ld(&self.verdicts[label_index(l)]))),
+        ));
+        f.push(histogram(
+            "sentineldns_window_scoring_duration_seconds",
+            "Time to score one closed window (model, detection units, explanation).",
+            &self.scoring,
         ));
         f.push(by(
             "sentineldns_incidents_total",
@@ -283,6 +369,11 @@ impl Metrics {
                     GAUGE,
                     "Capacity of the webhook queue.",
                     Int(ld(&w.queue_capacity)),
+                ),
+                histogram(
+                    "sentineldns_webhook_request_duration_seconds",
+                    "Duration of each webhook delivery attempt (HTTP request and response), whatever its outcome.",
+                    &w.request_duration,
                 ),
             ]);
         }
@@ -392,8 +483,14 @@ impl Metrics {
                     "Incidents waiting in the triage queue.",
                     Int(ld(&t.queue_depth)),
                 ),
+                histogram(
+                    "sentineldns_triage_request_duration_seconds",
+                    "Duration of each request to the language-model API (attempts), whatever its outcome.",
+                    &t.request_duration,
+                ),
             ]);
         }
+        process_families(&ProcessStats::read(), &mut f);
         let mut out = String::with_capacity(8192);
         for fam in &f {
             let _ = writeln!(out, "# HELP {} {}", fam.name, fam.help);
@@ -402,6 +499,9 @@ impl Metrics {
                 let _ = match v {
                     Int(v) => writeln!(out, "{}{labels} {v}", fam.name),
                     Float(v) => writeln!(out, "{}{labels} {v:.3}", fam.name),
+                    Value::Micros(us) => {
+                        writeln!(out, "{}{labels} {}", fam.name, histogram::seconds(*us))
+                    }
                 };
             }
         }
@@ -480,5 +580,61 @@ mod tests {
         );
         assert_eq!(after["sentineldns_webhook_breaker_state"], 1.0);
         assert_eq!(after["sentineldns_webhook_queue_capacity"], 16.0);
+    }
+
+    #[test]
+    fn histograms_and_process_metrics_are_exposed() {
+        let m = Metrics::default();
+        let before = parse(&m.render());
+        assert_eq!(before["sentineldns_lookup_latency_seconds_count"], 0.0);
+        assert_eq!(
+            before["sentineldns_lookup_latency_seconds_bucket{le=\"+Inf\"}"],
+            0.0
+        );
+        assert!(!before.contains_key("sentineldns_webhook_request_duration_seconds_count"));
+        m.lookup_latency(Some(300));
+        m.lookup_latency(Some(20_000));
+        m.lookup_latency(Some(9_000_000));
+        m.lookup_latency(None);
+        m.scoring.observe_us(42);
+        m.webhook.set_configured(4);
+        m.webhook.request_duration.observe_us(120_000);
+        m.triage
+            .configured
+            .store(1, std::sync::atomic::Ordering::Relaxed);
+        m.triage.request_duration.observe_us(3_000_000);
+        let after = parse(&m.render());
+        let h = "sentineldns_lookup_latency_seconds";
+        assert_eq!(after[&format!("{h}_count")], 3.0);
+        assert_eq!(after[&format!("{h}_bucket{{le=\"0.00025\"}}")], 0.0);
+        assert_eq!(after[&format!("{h}_bucket{{le=\"0.0005\"}}")], 1.0);
+        assert_eq!(after[&format!("{h}_bucket{{le=\"0.025\"}}")], 2.0);
+        assert_eq!(after[&format!("{h}_bucket{{le=\"5\"}}")], 2.0);
+        assert_eq!(after[&format!("{h}_bucket{{le=\"+Inf\"}}")], 3.0);
+        assert!((after[&format!("{h}_sum")] - 9.0203).abs() < 1e-9);
+        assert_eq!(
+            after["sentineldns_window_scoring_duration_seconds_sum"],
+            0.000042
+        );
+        assert_eq!(
+            after["sentineldns_webhook_request_duration_seconds_bucket{le=\"0.25\"}"],
+            1.0
+        );
+        assert_eq!(
+            after["sentineldns_triage_request_duration_seconds_count"],
+            1.0
+        );
+        if cfg!(target_os = "linux") {
+            for name in [
+                "process_cpu_seconds_total",
+                "process_resident_memory_bytes",
+                "process_virtual_memory_bytes",
+                "process_open_fds",
+                "process_start_time_seconds",
+            ] {
+                assert!(after.contains_key(name), "{name}");
+            }
+            assert!(after["process_resident_memory_bytes"] > 0.0);
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! The `/metrics` + `/healthz` HTTP server: `tiny_http` on its own thread,
 //! rendering a snapshot of the registry per request.
 
-use super::Metrics;
+use super::{Metrics, TroubleWatch};
 use crate::output::OutputError;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,7 +25,7 @@ fn header(name: &str, value: &str) -> Option<tiny_http::Header> {
     tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()).ok()
 }
 
-fn respond(req: tiny_http::Request, metrics: &Metrics) {
+fn respond(req: tiny_http::Request, watch: &TroubleWatch) {
     use tiny_http::{Method, Response};
     let path = req.url().split('?').next().unwrap_or("");
     let head = *req.method() == Method::Head;
@@ -40,9 +40,12 @@ fn respond(req: tiny_http::Request, metrics: &Metrics) {
             "/metrics" => (
                 200,
                 "text/plain; version=0.0.4; charset=utf-8",
-                metrics.render(),
+                watch.metrics().render(),
             ),
-            "/healthz" => (200, "application/json", metrics.health_json()),
+            "/healthz" => {
+                let (status, body) = watch.health();
+                (status, "application/json", body)
+            }
             "/" => (
                 200,
                 "text/plain; charset=utf-8",
@@ -66,7 +69,8 @@ fn respond(req: tiny_http::Request, metrics: &Metrics) {
 
 impl MetricsServer {
     /// Bind `addr` (port 0 picks a free port; see [`local_addr`](Self::local_addr))
-    /// and serve `metrics` on a new thread.
+    /// and serve `metrics` on a new thread. `/healthz` answers 503
+    /// `degraded` while the sensor is in trouble ([`TroubleWatch`]).
     pub fn start(addr: SocketAddr, metrics: Arc<Metrics>) -> Result<Self, OutputError> {
         let server = tiny_http::Server::http(addr).map_err(|e| OutputError::Metrics {
             addr,
@@ -81,11 +85,12 @@ impl MetricsServer {
             })?;
         let server = Arc::new(server);
         let s = server.clone();
+        let watch = TroubleWatch::new(metrics);
         let thread = std::thread::Builder::new()
             .name("metrics-http".into())
             .spawn(move || {
                 for req in s.incoming_requests() {
-                    respond(req, &metrics);
+                    respond(req, &watch);
                 }
             })
             .map_err(|e| OutputError::Thread(e.to_string()))?;
@@ -134,6 +139,14 @@ mod tests {
         let h: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(h["status"], "ok");
         assert_eq!(h["windows"], 2);
+        m.webhook.set_configured(4);
+        m.webhook
+            .set_breaker(crate::output::metrics::BreakerState::Open);
+        let (st, body) = get(addr, "/healthz");
+        assert_eq!(st, 503, "{body}");
+        let h: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(h["status"], "degraded");
+        assert!(h["reason"].as_str().unwrap().contains("webhook"), "{h}");
         assert_eq!(get(addr, "/nope").0, 404);
         // Dropping the server joins its thread (a hang here would fail the test run).
         drop(srv);

@@ -112,7 +112,10 @@ impl Worker {
                     break;
                 }
             }
-            match self.post(body) {
+            let sent = Instant::now();
+            let result = self.post(body);
+            self.metrics.webhook.request_duration.observe_since(sent);
+            match result {
                 Attempt::Ok => {
                     self.metrics.webhook.sent.fetch_add(1, Ordering::Relaxed);
                     self.success();

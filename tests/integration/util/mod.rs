@@ -30,13 +30,15 @@ pub const EXE: &str = env!("CARGO_BIN_EXE_sentineldns");
 /// Environment variables the binary reads: cleared for every run so a
 /// configuration on the test machine cannot leak in. A test that wants one
 /// sets it on its command (`.env(..)` after this).
-const SENSOR_ENV: [&str; 6] = [
+const SENSOR_ENV: [&str; 7] = [
     "SENTINELDNS_CONFIG",
     "SENTINELDNS_DB",
     "SENTINELDNS_MODEL",
     "SENTINELDNS_WINDOW",
     "SENTINELDNS_METRICS",
     "SENTINELDNS_LOG",
+    // the width tables are laid out for (src/cmd/table.rs)
+    "COLUMNS",
 ];
 
 /// Make `c` (the binary, or a wrapper that execs it) hermetic: none of the
