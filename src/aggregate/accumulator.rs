@@ -8,9 +8,10 @@ use super::beacon::{RegStat, BEACON_SAMPLES};
 use super::pools::Pools;
 use super::{
     AggregateConfig, Beacon, Contacts, DomainCount, HostWindow, Lookalike, RegularContact,
+    TXT_EXAMPLES, TXT_EXAMPLE_BYTES,
 };
 use crate::enrich::Enrichment;
-use crate::event::{rcode, Lookup, LookupOutcome, TsMicros};
+use crate::event::{qtype, rcode, Lookup, LookupOutcome, TsMicros};
 use rustc_hash::FxHashMap;
 
 #[derive(Debug)]
@@ -183,6 +184,11 @@ impl Acc {
             }
         }
         w.qtypes.add(l.qtype);
+        if l.qtype == qtype::TXT && !e.allowed && w.txt_examples.len() < TXT_EXAMPLES {
+            if let Some(wire) = l.detail.response {
+                keep_txt(wire, &mut w.txt_examples);
+            }
+        }
         w.response_bytes += l.response_bytes as u64;
         w.query_bytes += l.query_bytes as u64;
         if let Some(lat) = l.latency_us {
@@ -567,4 +573,23 @@ mod payload_tests {
             assert_eq!(payload_kind(benign), None, "{benign}");
         }
     }
+}
+
+/// Keep the TXT answers of response `wire` (up to [`TXT_EXAMPLES`] in all,
+/// each cut to [`TXT_EXAMPLE_BYTES`]). Runs only for the first TXT lookups
+/// of a window, so its allocations are bounded per window.
+fn keep_txt(wire: &[u8], out: &mut Vec<String>) {
+    let mut scratch = crate::decode::rr::RrScratch::default();
+    let _ = crate::decode::rr::for_each_answer(wire, &mut scratch, |a| {
+        if a.rtype == qtype::TXT && out.len() < TXT_EXAMPLES && !a.data.is_empty() {
+            let mut end = a.data.len().min(TXT_EXAMPLE_BYTES);
+            while !a.data.is_char_boundary(end) {
+                end -= 1;
+            }
+            let t = &a.data[..end];
+            if !out.iter().any(|x| x == t) {
+                out.push(t.to_string());
+            }
+        }
+    });
 }

@@ -128,6 +128,11 @@ pub struct Truth {
     pub first_malicious_ts: Option<TsMicros>,
 }
 
+/// Most TXT answers kept per window ([`HostWindow::txt_examples`]).
+pub const TXT_EXAMPLES: usize = 3;
+/// Longest TXT answer kept, in bytes (cut at a character boundary).
+pub const TXT_EXAMPLE_BYTES: usize = 200;
+
 /// Everything observed for one host in one window. Features are derived from
 /// it by [`crate::features`]; a verdict attaches to it downstream.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -241,6 +246,13 @@ pub struct HostWindow {
     pub payload_kind: &'static str,
     /// The first such name.
     pub payload_example: String,
+    /// TXT answer data of the first lookups of TXT records that are not
+    /// allow-listed (at most [`TXT_EXAMPLES`] of [`TXT_EXAMPLE_BYTES`]
+    /// bytes each, presentation form), for the triage evidence: what a TXT
+    /// tunnel or a C2 channel sent back. Only lookups decoded from DNS
+    /// messages have them (logs carry no TXT data).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub txt_examples: Vec<String>,
     /// Sum of name lengths over distinct names.
     pub qname_len_sum: u64,
     /// Longest name.
@@ -341,6 +353,7 @@ impl HostWindow {
             payload_names: 0,
             payload_kind: "",
             payload_example: String::new(),
+            txt_examples: Vec::new(),
             qname_len_sum: 0,
             max_qname_len: 0,
             entropy_sum: 0.0,

@@ -103,6 +103,11 @@ pub struct Evidence {
     pub nxdomain_share: f64,
     /// Encoded names: the domain carrying them, how many, one example.
     pub encoded: Option<(String, u32, String)>,
+    /// TXT answers the host received in the latest window (what a TXT
+    /// tunnel or C2 channel sent back), [`clean`]ed; empty when none were
+    /// seen or the lookups came from logs.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub txt_data: Vec<String>,
     /// Prevalence of the rarely resolved domains contacted regularly
     /// (clients at the site that resolve each).
     pub prevalence: Vec<NamedNumber>,
@@ -140,6 +145,7 @@ impl Evidence {
             lookups: 0,
             nxdomain_share: 0.0,
             encoded: None,
+            txt_data: Vec::new(),
             prevalence: Vec::new(),
         };
         if let Some((w, v)) = latest {
@@ -185,6 +191,7 @@ impl Evidence {
                     clean(&w.payload_example),
                 ));
             }
+            ev.txt_data = w.txt_examples.iter().map(|t| clean(t)).collect();
             ev.prevalence = w
                 .regular_domains
                 .iter()

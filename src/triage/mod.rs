@@ -44,7 +44,7 @@ pub mod verdict;
 mod worker;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use config::{ApiKey, Provider, TriageConfig};
 pub use evidence::Evidence;
