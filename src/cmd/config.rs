@@ -23,7 +23,7 @@ pub fn run(a: ConfigArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
         ConfigCommand::Check(c) => {
             let report = sentineldns::sensor::check(
                 config,
-                &conf::process_env,
+                &conf::ProcessEnv,
                 Path::new(conf::SYSTEM_PATH),
                 Path::new("/etc/passwd"),
                 Path::new("/etc/group"),
