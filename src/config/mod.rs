@@ -576,6 +576,9 @@ seed = 7
             "db",
             "thresholds",
             "threads",
+            "pair_timeout",
+            "top",
+            "promisc",
             "interfaces",
             "bpf",
             "snaplen",
@@ -622,15 +625,17 @@ seed = 7
             "api_key_env",
             "api_key_file",
             "batch_max",
-            "batch_wait_ms",
-            "timeout_ms",
+            "batch_wait",
+            "timeout",
             "max_attempts",
-            "backoff_initial_ms",
-            "backoff_max_ms",
+            "backoff_initial",
+            "backoff_max",
             "breaker_failures",
-            "breaker_cooldown_ms",
-            "shutdown_grace_ms",
+            "breaker_cooldown",
+            "shutdown_grace",
             "max_tokens",
+            "linger",
+            "message_timeout",
         ];
         for k in keys {
             assert!(
@@ -1033,5 +1038,26 @@ seed = 7
             assert!(e.contains(want), "{want:?} missing from:\n{e}");
         }
         assert!(!e.contains("TEST_POSTGRES"), "{e}");
+    }
+
+    #[test]
+    fn the_example_thresholds_are_the_shipped_models() {
+        let line = DEFAULT_TOML
+            .lines()
+            .find(|l| l.starts_with("# thresholds = "))
+            .unwrap();
+        let c = Config::parse(&format!("[sensor]\n{}\n", &line[2..])).unwrap();
+        let shipped = crate::model::Bundle::from_bytes(
+            crate::sensor::EMBEDDED_MODEL,
+            &crate::detect::MODEL_FEATURES,
+        )
+        .unwrap()
+        .thresholds;
+        let t = c.sensor.thresholds.unwrap();
+        // Written to three decimals.
+        assert!(
+            (t.unusual - shipped.unusual).abs() < 5e-4 && (t.likely - shipped.likely).abs() < 5e-4,
+            "{line} vs the shipped {shipped:?}"
+        );
     }
 }
