@@ -47,20 +47,30 @@
 //!
 //! Lowest to highest: built-in defaults < configuration file < environment
 //! variables < command-line flags. A flag that is not given does not override
-//! anything (the flags are `Option`s; see [`Overrides`]). The environment
-//! variables are:
+//! anything (the flags are `Option`s; see [`Overrides`]).
 //!
-//! | variable | overrides |
-//! |---|---|
-//! | `SENTINELDNS_CONFIG` | which file is read (discovery, above) |
-//! | `SENTINELDNS_DB` | `sensor.db` |
-//! | `SENTINELDNS_MODEL` | `sensor.model` (and clears `sensor.no_model`) |
-//! | `SENTINELDNS_WINDOW` | `sensor.window` |
-//! | `SENTINELDNS_METRICS` | `outputs.metrics` |
-//! | `SENTINELDNS_LOG` | `log.level` |
+//! # Environment
 //!
-//! [`Settings::resolve`] applies all layers; commands that run the pipeline
-//! (`replay`, `capture`) share it.
+//! Every key is also a variable `SENTINELDNS_<SECTION>_<KEY>`
+//! ([`var_name`], [`env_settings`]): `SENTINELDNS_SENSOR_WINDOW`,
+//! `SENTINELDNS_OUTPUTS_WEBHOOK_URL`. The variables are laid over the parsed
+//! TOML table before it is deserialised, so their values are checked like
+//! the file's and a problem names the variable. The short names
+//! `SENTINELDNS_DB`, `SENTINELDNS_MODEL`, `SENTINELDNS_WINDOW`,
+//! `SENTINELDNS_METRICS` and `SENTINELDNS_LOG` still work;
+//! `SENTINELDNS_CONFIG` names the file (discovery, above). A set
+//! `SENTINELDNS_<SECTION>_...` variable that names no key is a problem.
+//!
+//! [`Settings::resolve`] applies all layers and records where each value
+//! came from ([`Origins`]); commands that run the pipeline share it.
+//!
+//! # Durations and sizes
+//!
+//! Durations are [`parse_duration`] strings (humantime: `"250ms"`,
+//! `"1h30m"`; a bare number is seconds), in the file, the variables and the
+//! flags. Sizes are [`parse_size`] strings (`"100M"`, `"100MiB"`: powers of
+//! 1024). The old millisecond keys (`timeout_ms`, ...) are deprecated
+//! spellings of duration keys ([`DEPRECATED_MS`]).
 //!
 //! # Reload
 //!
@@ -74,17 +84,18 @@
 //!
 //! [`crate::sensor::check`] goes further than parsing: the model loads, allow-list files
 //! parse, output settings are valid, the capture user and group exist. It
-//! collects every problem it finds (one per section for parse errors: TOML
-//! deserialisation stops at the first error inside a section).
+//! collects every problem it finds: a key that does not deserialise is
+//! reported and set aside, and the rest of its section is read again.
 //!
 //! # Layout
 //!
 //! | file | what |
 //! |---|---|
-//! | `mod.rs` | [`Config`], [`ConfigError`], validation and the environment layer |
-//! | `values.rs` | [`Duration`], [`parse_size`], [`parse_duration`], [`KeyRange`], [`display_key`] |
+//! | `mod.rs` | [`Config`], [`ConfigError`], validation |
+//! | `env.rs` | the variables of the keys ([`EnvSource`], [`ProcessEnv`], [`env_settings`]) |
+//! | `values.rs` | [`Duration`], [`parse_size`], [`parse_duration`], [`KeyRange`], [`display_key`], [`millis`] |
 //! | `files.rs` | [`FileKind`], [`check_file`], [`read_limited`], [`read_limited_text`] |
-//! | `parse.rs` | TOML text to a [`Config`] and located [`Problem`]s |
+//! | `parse.rs` | TOML text and variables to a [`Config`], located [`Problem`]s, [`Origins`] |
 //! | `sections/` | one file per section: sensor, capture, allowlist, limits, log |
 //! | `discovery.rs` | [`discover`], [`process_env`], [`Overrides`], [`Settings`] |
 //!
@@ -417,7 +428,7 @@ impl Config {
     }
 
     /// Read and parse `file` (none: the defaults) with the variables of
-    /// `env` laid over it ([`env`](self#environment)); validated. Also
+    /// `env` laid over it (see the module docs, Environment); validated. Also
     /// returns where each value came from.
     pub fn load_layers(
         file: Option<&Path>,
