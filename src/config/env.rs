@@ -41,7 +41,7 @@ pub const LEGACY: &[(&str, &str)] = &[
 pub trait EnvSource {
     /// The value of `name`, if set.
     fn var(&self, name: &str) -> Option<String>;
-    /// The names of the set variables that start with [`PREFIX`] (for
+    /// The names of the set variables that start with `SENTINELDNS_` (for
     /// reporting unknown ones); empty when the source cannot list them.
     fn names(&self) -> Vec<String> {
         Vec::new()
