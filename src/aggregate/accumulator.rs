@@ -539,6 +539,25 @@ fn dc(d: &DomStat) -> DomainCount {
     }
 }
 
+/// Keep the TXT answers of response `wire` (up to [`TXT_EXAMPLES`] in all,
+/// each cut to [`TXT_EXAMPLE_BYTES`]). Runs only for the first TXT lookups
+/// of a window, so its allocations are bounded per window.
+fn keep_txt(wire: &[u8], out: &mut Vec<String>) {
+    let mut scratch = crate::decode::rr::RrScratch::default();
+    let _ = crate::decode::rr::for_each_answer(wire, &mut scratch, |a| {
+        if a.rtype == qtype::TXT && out.len() < TXT_EXAMPLES && !a.data.is_empty() {
+            let mut end = a.data.len().min(TXT_EXAMPLE_BYTES);
+            while !a.data.is_char_boundary(end) {
+                end -= 1;
+            }
+            let t = &a.data[..end];
+            if !out.iter().any(|x| x == t) {
+                out.push(t.to_string());
+            }
+        }
+    });
+}
+
 #[cfg(test)]
 mod payload_tests {
     use super::payload_kind;
@@ -573,23 +592,4 @@ mod payload_tests {
             assert_eq!(payload_kind(benign), None, "{benign}");
         }
     }
-}
-
-/// Keep the TXT answers of response `wire` (up to [`TXT_EXAMPLES`] in all,
-/// each cut to [`TXT_EXAMPLE_BYTES`]). Runs only for the first TXT lookups
-/// of a window, so its allocations are bounded per window.
-fn keep_txt(wire: &[u8], out: &mut Vec<String>) {
-    let mut scratch = crate::decode::rr::RrScratch::default();
-    let _ = crate::decode::rr::for_each_answer(wire, &mut scratch, |a| {
-        if a.rtype == qtype::TXT && out.len() < TXT_EXAMPLES && !a.data.is_empty() {
-            let mut end = a.data.len().min(TXT_EXAMPLE_BYTES);
-            while !a.data.is_char_boundary(end) {
-                end -= 1;
-            }
-            let t = &a.data[..end];
-            if !out.iter().any(|x| x == t) {
-                out.push(t.to_string());
-            }
-        }
-    });
 }

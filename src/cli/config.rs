@@ -19,6 +19,10 @@ pub enum ConfigCommand {
     /// effective settings (file + environment) and exits 0 when valid; lists
     /// every problem on stderr and exits 2 when not.
     Check(ConfigCheckArgs),
+    /// Print every effective setting, one `key = value` line each, with
+    /// where it came from: the file (and line), an environment variable, or
+    /// the default. Problems are listed as by `check` (exit 2).
+    Show,
     /// Print a fully commented configuration with every key at its default.
     Default,
 }

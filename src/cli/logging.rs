@@ -3,19 +3,21 @@
 use super::*;
 
 /// Set up `tracing` on stderr: `--log-level` / `SENTINELDNS_LOG` and
-/// `--log-format`, else the configuration file's `[log]`, else warn / text.
+/// `--log-format`, else `[log]` of the configuration file and the
+/// environment (`SENTINELDNS_LOG_LEVEL`, `SENTINELDNS_LOG_FORMAT`), else
+/// warn / text.
 /// A configuration file that does not load is ignored here (the command that
 /// reads it reports the problem).
 pub fn init_tracing(cli: &Cli) {
+    let env = sentineldns::config::ProcessEnv;
     let file = sentineldns::config::discover(
         cli.config.as_deref(),
-        &sentineldns::config::process_env,
+        &env,
         std::path::Path::new(sentineldns::config::SYSTEM_PATH),
     )
     .ok()
-    .flatten()
-    .and_then(|p| sentineldns::config::Config::load(&p).ok())
-    .map(|c| c.log)
+    .and_then(|p| sentineldns::config::Config::load_layers(p.as_deref(), &env).ok())
+    .map(|(c, _)| c.log)
     .unwrap_or_default();
     let level = cli.log_level.clone().unwrap_or(file.level);
     let format = cli.log_format.unwrap_or(match file.format {

@@ -22,12 +22,17 @@ pub struct WindowArgs {
     /// [default: 30s; for `replay`: `[sensor] grace`, else 30s].
     #[arg(long, value_parser = parse_duration)]
     pub grace: Option<TsMicros>,
-    /// How long a query waits for its response before it counts as unanswered.
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
-    pub pair_timeout: TsMicros,
-    /// How many top and riskiest domains to keep per window (1 to 1000).
-    #[arg(long, default_value_t = 5, value_parser = parse_top)]
-    pub top: usize,
+    /// How long a query waits for its response before it counts as
+    /// unanswered [default: 10s; for the commands that read the
+    /// configuration: $SENTINELDNS_SENSOR_PAIR_TIMEOUT, else `[sensor]
+    /// pair_timeout`, else 10s].
+    #[arg(long, value_parser = parse_duration)]
+    pub pair_timeout: Option<TsMicros>,
+    /// How many top and riskiest domains to keep per window (1 to 1000)
+    /// [default: 5; for the commands that read the configuration:
+    /// $SENTINELDNS_SENSOR_TOP, else `[sensor] top`, else 5].
+    #[arg(long, value_parser = parse_top)]
+    pub top: Option<usize>,
 }
 
 /// Options of the commands that run the pipeline into a database (`replay`,
@@ -80,6 +85,8 @@ impl SensorArgs {
             db: self.db.clone(),
             threads,
             learn: self.learn,
+            pair_timeout: self.windows.pair_timeout,
+            top: self.windows.top,
         }
     }
 }
@@ -114,7 +121,8 @@ pub struct CaptureArgs {
     /// [default: 65536].
     #[arg(long)]
     pub queue: Option<usize>,
-    /// Do not put interfaces into promiscuous mode.
+    /// Do not put interfaces into promiscuous mode [default: `[capture]
+    /// promisc`, else promiscuous].
     #[arg(long)]
     pub no_promisc: bool,
     /// Unprivileged user to switch to after opening the interfaces (when
@@ -192,6 +200,9 @@ impl CaptureArgs {
         }
         if let Some(v) = &self.user {
             c.user = v.clone();
+        }
+        if self.no_promisc {
+            c.promisc = false;
         }
         if self.group.is_some() {
             c.group = self.group.clone();

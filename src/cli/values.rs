@@ -2,11 +2,13 @@
 
 use sentineldns::event::MICROS;
 
-/// Parse a byte size: `1048576`, `512K`, `100M`, `2G` (powers of 1024).
+/// Parse a byte size: `1048576`, `512K`, `100M`, `100MiB`, `2G` (powers of
+/// 1024), the same strings the configuration file takes.
 pub use sentineldns::config::parse_size;
 
-/// Parse `300`, `300s`, `5m`, `1h`, `250ms` into microseconds.
-pub use sentineldns_model::time::parse_duration;
+/// Parse `300`, `300s`, `5m`, `1h30m`, `250ms` into microseconds, the same
+/// strings the configuration file takes.
+pub use sentineldns::config::parse_duration;
 
 /// Parse `--top`: 1 to 1000 domains per window.
 pub fn parse_top(s: &str) -> Result<usize, String> {

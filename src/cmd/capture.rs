@@ -101,7 +101,7 @@ mod live {
             bpf: capture_cfg.bpf.clone(),
             snaplen: i32::try_from(capture_cfg.snaplen).unwrap_or(i32::MAX),
             buffer_bytes: i32::try_from(u64::from(capture_cfg.buffer_mb) << 20).unwrap_or(i32::MAX),
-            promisc: !a.no_promisc,
+            promisc: capture_cfg.promisc,
             queue_frames: capture_cfg.queue,
             ring: capture_cfg.write_pcap.as_ref().map(|w| RingConfig {
                 dir: w.dir.clone(),
@@ -299,8 +299,9 @@ mod live {
         sensor: &mut Sensor,
     ) {
         let config = match &settings.file {
-            Some(f) => match Config::load(f) {
-                Ok(mut c) => {
+            // The environment is laid over the file again, as at start.
+            Some(f) => match Config::load_layers(Some(f), &sentineldns::config::ProcessEnv) {
+                Ok((mut c, _)) => {
                     c.allowlist.files.extend(allow_files.iter().cloned());
                     c.intel.files.extend(intel_files.iter().cloned());
                     c

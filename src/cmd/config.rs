@@ -4,7 +4,7 @@
 //! names (else the discovered one), prints the effective settings (file and
 //! environment applied) as TOML or JSON on stdout and exits 0, or lists every
 //! problem on stderr, one per line with `file: line N, column M:` where known,
-//! and exits 2.
+//! and exits 2. `show` prints every effective setting with its origin.
 
 use crate::cli::{ConfigArgs, ConfigCommand, ConfigFormat};
 use anyhow::Context;
@@ -20,28 +20,35 @@ pub fn run(a: ConfigArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
             print(conf::DEFAULT_TOML)?;
             Ok(ExitCode::SUCCESS)
         }
-        ConfigCommand::Check(c) => {
-            let report = sentineldns::sensor::check(
-                config,
-                &conf::process_env,
-                Path::new(conf::SYSTEM_PATH),
-                Path::new("/etc/passwd"),
-                Path::new("/etc/group"),
-            );
-            let source = match &report.file {
-                Some(f) => f.display().to_string(),
-                None => "built-in defaults (no configuration file)".into(),
-            };
-            if !report.problems.is_empty() {
-                eprintln!(
-                    "configuration {source}: {} problem(s):",
-                    report.problems.len()
-                );
-                for p in &report.problems {
-                    eprintln!("  {p}");
-                }
-                return Ok(ExitCode::from(2));
+        ConfigCommand::Show => {
+            let report = check(config);
+            if let Some(code) = problems(&report) {
+                return Ok(code);
             }
+            let cfg = report.config.clone().unwrap_or_default();
+            let table = toml::Table::try_from(&cfg).context("rendering the configuration")?;
+            let mut lines = Vec::new();
+            leaves("", &table, &mut lines);
+            let mut text = String::new();
+            for (key, value) in lines {
+                let from = match report.origins.of(&key) {
+                    conf::Origin::File(line) => match &report.file {
+                        Some(f) => format!("{} line {line}", f.display()),
+                        None => format!("line {line}"),
+                    },
+                    o => o.to_string(),
+                };
+                text.push_str(&format!("{key} = {value}  # {from}\n"));
+            }
+            print(&text)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        ConfigCommand::Check(c) => {
+            let report = check(config);
+            if let Some(code) = problems(&report) {
+                return Ok(code);
+            }
+            let source = source(&report);
             if !c.quiet {
                 let cfg = report.config.unwrap_or_default();
                 eprintln!("configuration {source}: OK");
@@ -67,6 +74,55 @@ pub fn run(a: ConfigArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
                 print(&render(&cfg, c.format)?)?;
             }
             Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// `config check`'s report on the process environment and accounts.
+fn check(config: Option<&Path>) -> sentineldns::sensor::Report {
+    sentineldns::sensor::check(
+        config,
+        &conf::ProcessEnv,
+        Path::new(conf::SYSTEM_PATH),
+        Path::new("/etc/passwd"),
+        Path::new("/etc/group"),
+    )
+}
+
+fn source(report: &sentineldns::sensor::Report) -> String {
+    match &report.file {
+        Some(f) => f.display().to_string(),
+        None => "built-in defaults (no configuration file)".into(),
+    }
+}
+
+/// List the problems on stderr: exit code 2 when there are any.
+fn problems(report: &sentineldns::sensor::Report) -> Option<ExitCode> {
+    if report.problems.is_empty() {
+        return None;
+    }
+    eprintln!(
+        "configuration {}: {} problem(s):",
+        source(report),
+        report.problems.len()
+    );
+    for p in &report.problems {
+        eprintln!("  {p}");
+    }
+    Some(ExitCode::from(2))
+}
+
+/// Every value of `t` as (dotted key, TOML value), in order.
+fn leaves(prefix: &str, t: &toml::Table, out: &mut Vec<(String, String)>) {
+    for (k, v) in t {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match v {
+            toml::Value::Table(sub) => leaves(&key, sub, out),
+            v => out.push((key, v.to_string())),
         }
     }
 }

@@ -112,8 +112,12 @@ pub fn run(a: CaptureArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
         }
         if hup.swap(false, Ordering::Relaxed) {
             if let Some(f) = &settings.file {
-                match sentineldns::config::Config::load(f) {
-                    Ok(mut c) => {
+                // The environment is laid over the file again, as at start.
+                match sentineldns::config::Config::load_layers(
+                    Some(f),
+                    &sentineldns::config::ProcessEnv,
+                ) {
+                    Ok((mut c, _)) => {
                         c.allowlist.files.extend(a.allowlist.iter().cloned());
                         c.intel.files.extend(a.sensor.intel.iter().cloned());
                         sensor.reload(&c);

@@ -105,11 +105,11 @@ pub fn pipeline_config(a: &WindowArgs) -> anyhow::Result<PipelineConfig> {
         aggregate: AggregateConfig {
             window: a.window.unwrap_or(defaults.window.micros()),
             grace: a.grace.unwrap_or(defaults.grace.micros()),
-            top_domains: a.top,
+            top_domains: a.top.unwrap_or(defaults.top),
             ..Default::default()
         },
         pair: PairConfig {
-            timeout: a.pair_timeout,
+            timeout: a.pair_timeout.unwrap_or(defaults.pair_timeout.micros()),
             ..Default::default()
         },
         ..Default::default()
@@ -153,9 +153,10 @@ pub fn settings(
     Ok(s)
 }
 
-/// The pipeline configuration of a pipeline command: window and grace from
-/// `settings` (file, environment, flags), the other window flags of `a`,
-/// and `[limits]`; validated.
+/// The pipeline configuration of a pipeline command: window, grace, pairing
+/// timeout and top domains from `settings` (file, environment, flags; the
+/// flags of `a` are in them already when they were given), and `[limits]`;
+/// validated.
 pub fn settings_pipeline_config(
     settings: &Settings,
     a: &WindowArgs,
@@ -164,6 +165,8 @@ pub fn settings_pipeline_config(
     let mut windows = a.clone();
     windows.window = Some(sensor.window.micros());
     windows.grace = Some(sensor.grace.micros());
+    windows.pair_timeout = windows.pair_timeout.or(Some(sensor.pair_timeout.micros()));
+    windows.top = windows.top.or(Some(sensor.top));
     let mut cfg = pipeline_config(&windows)?;
     settings.config.limits.apply_to(&mut cfg);
     Ok(cfg)

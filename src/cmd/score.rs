@@ -31,6 +31,8 @@ pub fn run(a: ScoreArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
         db: None,
         threads: Some(1),
         learn: None,
+        pair_timeout: a.windows.pair_timeout,
+        top: a.windows.top,
     };
     let mut settings = super::settings(config, &overrides, &a.outputs)?;
     settings.config.intel.files.extend(a.intel.iter().cloned());

@@ -2,7 +2,9 @@
 //! environment and the command-line flags ([`Overrides`]), applied in order
 //! by [`Settings::resolve`].
 
-use super::{Config, ConfigError, Duration, ENV_CONFIG, SYSTEM_PATH};
+use super::{
+    Config, ConfigError, Duration, EnvSource, Origin, Origins, ProcessEnv, ENV_CONFIG, SYSTEM_PATH,
+};
 use crate::event::TsMicros;
 use std::path::{Path, PathBuf};
 
@@ -11,12 +13,14 @@ use std::path::{Path, PathBuf};
 /// none. A named file that does not exist is [`ConfigError::NotFound`].
 pub fn discover(
     explicit: Option<&Path>,
-    env: &dyn Fn(&str) -> Option<String>,
+    env: &dyn EnvSource,
     system: &Path,
 ) -> Result<Option<PathBuf>, ConfigError> {
-    let named = explicit
-        .map(Path::to_path_buf)
-        .or_else(|| env(ENV_CONFIG).filter(|s| !s.is_empty()).map(PathBuf::from));
+    let named = explicit.map(Path::to_path_buf).or_else(|| {
+        env.var(ENV_CONFIG)
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+    });
     match named {
         Some(p) if p.exists() => Ok(Some(p)),
         Some(p) => Err(ConfigError::NotFound(p)),
@@ -24,7 +28,8 @@ pub fn discover(
     }
 }
 
-/// The process environment, as [`Config::apply_env`] and [`discover`] want it.
+/// One variable of the process environment (a lookup that cannot list the
+/// variables: [`ProcessEnv`] can).
 pub fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
@@ -46,32 +51,58 @@ pub struct Overrides {
     pub threads: Option<u8>,
     /// `--learn` (`[learning] period`).
     pub learn: Option<TsMicros>,
+    /// `--pair-timeout`.
+    pub pair_timeout: Option<TsMicros>,
+    /// `--top`.
+    pub top: Option<usize>,
 }
 
 impl Overrides {
     /// Apply the flags that were given.
     pub fn apply(&self, c: &mut Config) {
+        self.apply_noting(c, &mut Origins::default());
+    }
+
+    /// [`apply`](Self::apply), noting in `origins` the keys a flag set.
+    pub fn apply_noting(&self, c: &mut Config, origins: &mut Origins) {
+        let mut flag = |key: &str| origins.set(key, Origin::Flag);
         if let Some(w) = self.window {
             c.sensor.window = Duration(w);
+            flag("sensor.window");
         }
         if let Some(g) = self.grace {
             c.sensor.grace = Duration(g);
+            flag("sensor.grace");
         }
         if let Some(m) = &self.model {
             c.sensor.model = Some(m.clone());
             c.sensor.no_model = false;
+            flag("sensor.model");
+            flag("sensor.no_model");
         }
         if self.no_model {
             c.sensor.no_model = true;
+            flag("sensor.no_model");
         }
         if let Some(p) = self.learn {
             c.learning.period = Duration(p);
+            flag("learning.period");
         }
         if let Some(d) = &self.db {
             c.sensor.db = d.clone();
+            flag("sensor.db");
         }
         if let Some(t) = self.threads {
             c.sensor.threads = t;
+            flag("sensor.threads");
+        }
+        if let Some(t) = self.pair_timeout {
+            c.sensor.pair_timeout = Duration(t);
+            flag("sensor.pair_timeout");
+        }
+        if let Some(t) = self.top {
+            c.sensor.top = t;
+            flag("sensor.top");
         }
     }
 }
@@ -83,31 +114,33 @@ pub struct Settings {
     pub file: Option<PathBuf>,
     /// The merged configuration.
     pub config: Config,
+    /// Where each value came from.
+    pub origins: Origins,
 }
 
 impl Settings {
     /// Discover and load the file (`explicit` = `--config`), then apply the
     /// process environment and `overrides`.
     pub fn resolve(explicit: Option<&Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
-        Self::resolve_with(explicit, overrides, &process_env, Path::new(SYSTEM_PATH))
+        Self::resolve_with(explicit, overrides, &ProcessEnv, Path::new(SYSTEM_PATH))
     }
 
     /// [`resolve`](Self::resolve) with an explicit environment and system path (tests).
     pub fn resolve_with(
         explicit: Option<&Path>,
         overrides: &Overrides,
-        env: &dyn Fn(&str) -> Option<String>,
+        env: &dyn EnvSource,
         system: &Path,
     ) -> Result<Self, ConfigError> {
         let file = discover(explicit, env, system)?;
-        let mut config = match &file {
-            Some(p) => Config::load(p)?,
-            None => Config::default(),
-        };
-        config.apply_env(env)?;
-        overrides.apply(&mut config);
+        let (mut config, mut origins) = Config::load_layers(file.as_deref(), env)?;
+        overrides.apply_noting(&mut config, &mut origins);
         config.validate(file.as_deref())?;
-        Ok(Settings { file, config })
+        Ok(Settings {
+            file,
+            config,
+            origins,
+        })
     }
 }
 
@@ -219,5 +252,51 @@ mod tests {
         let bad = |k: &str| (k == ENV_WINDOW).then(|| "soon".to_string());
         let e = Settings::resolve_with(None, &none, &bad, &sys).unwrap_err();
         assert!(e.to_string().contains(ENV_WINDOW), "{e}");
+    }
+
+    #[test]
+    fn flags_over_generic_variables_over_file_for_pair_timeout_and_top() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.toml");
+        std::fs::write(&path, "[sensor]\npair_timeout = \"4s\"\ntop = 7\n").unwrap();
+        let sys = dir.path().join("none.toml");
+        let none = Overrides::default();
+        let s = Settings::resolve_with(Some(&path), &none, &no_env, &sys).unwrap();
+        assert_eq!(
+            (s.config.sensor.pair_timeout.micros(), s.config.sensor.top),
+            (4 * MICROS, 7)
+        );
+        let env = EnvList::new([
+            ("SENTINELDNS_SENSOR_PAIR_TIMEOUT", "6s"),
+            ("SENTINELDNS_SENSOR_TOP", "8"),
+            ("SENTINELDNS_WINDOW", "2m"),
+            ("SENTINELDNS_SENSOR_WINDOW", "3m"),
+        ]);
+        let s = Settings::resolve_with(Some(&path), &none, &env, &sys).unwrap();
+        let c = &s.config.sensor;
+        assert_eq!((c.pair_timeout.micros(), c.top), (6 * MICROS, 8));
+        assert_eq!(c.window.micros(), 180 * MICROS, "the generic name wins");
+        let flags = Overrides {
+            pair_timeout: Some(2 * MICROS),
+            top: Some(3),
+            ..Default::default()
+        };
+        let s = Settings::resolve_with(Some(&path), &flags, &env, &sys).unwrap();
+        assert_eq!(
+            (s.config.sensor.pair_timeout.micros(), s.config.sensor.top),
+            (2 * MICROS, 3)
+        );
+        assert_eq!(s.origins.of("sensor.top"), &Origin::Flag);
+        assert_eq!(
+            s.origins.of("sensor.window"),
+            &Origin::Env("SENTINELDNS_SENSOR_WINDOW".into())
+        );
+        // A pairing timeout longer than the grace period is refused.
+        let flags = Overrides {
+            pair_timeout: Some(40 * MICROS),
+            ..Default::default()
+        };
+        let e = Settings::resolve_with(Some(&path), &flags, &no_env, &sys).unwrap_err();
+        assert!(e.to_string().contains("[sensor] grace"), "{e}");
     }
 }

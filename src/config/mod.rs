@@ -47,20 +47,30 @@
 //!
 //! Lowest to highest: built-in defaults < configuration file < environment
 //! variables < command-line flags. A flag that is not given does not override
-//! anything (the flags are `Option`s; see [`Overrides`]). The environment
-//! variables are:
+//! anything (the flags are `Option`s; see [`Overrides`]).
 //!
-//! | variable | overrides |
-//! |---|---|
-//! | `SENTINELDNS_CONFIG` | which file is read (discovery, above) |
-//! | `SENTINELDNS_DB` | `sensor.db` |
-//! | `SENTINELDNS_MODEL` | `sensor.model` (and clears `sensor.no_model`) |
-//! | `SENTINELDNS_WINDOW` | `sensor.window` |
-//! | `SENTINELDNS_METRICS` | `outputs.metrics` |
-//! | `SENTINELDNS_LOG` | `log.level` |
+//! # Environment
 //!
-//! [`Settings::resolve`] applies all layers; commands that run the pipeline
-//! (`replay`, `capture`) share it.
+//! Every key is also a variable `SENTINELDNS_<SECTION>_<KEY>`
+//! ([`var_name`], [`env_settings`]): `SENTINELDNS_SENSOR_WINDOW`,
+//! `SENTINELDNS_OUTPUTS_WEBHOOK_URL`. The variables are laid over the parsed
+//! TOML table before it is deserialised, so their values are checked like
+//! the file's and a problem names the variable. The short names
+//! `SENTINELDNS_DB`, `SENTINELDNS_MODEL`, `SENTINELDNS_WINDOW`,
+//! `SENTINELDNS_METRICS` and `SENTINELDNS_LOG` still work;
+//! `SENTINELDNS_CONFIG` names the file (discovery, above). A set
+//! `SENTINELDNS_<SECTION>_...` variable that names no key is a problem.
+//!
+//! [`Settings::resolve`] applies all layers and records where each value
+//! came from ([`Origins`]); commands that run the pipeline share it.
+//!
+//! # Durations and sizes
+//!
+//! Durations are [`parse_duration`] strings (humantime: `"250ms"`,
+//! `"1h30m"`; a bare number is seconds), in the file, the variables and the
+//! flags. Sizes are [`parse_size`] strings (`"100M"`, `"100MiB"`: powers of
+//! 1024). The old millisecond keys (`timeout_ms`, ...) are deprecated
+//! spellings of duration keys ([`DEPRECATED_MS`]).
 //!
 //! # Reload
 //!
@@ -74,17 +84,18 @@
 //!
 //! [`crate::sensor::check`] goes further than parsing: the model loads, allow-list files
 //! parse, output settings are valid, the capture user and group exist. It
-//! collects every problem it finds (one per section for parse errors: TOML
-//! deserialisation stops at the first error inside a section).
+//! collects every problem it finds: a key that does not deserialise is
+//! reported and set aside, and the rest of its section is read again.
 //!
 //! # Layout
 //!
 //! | file | what |
 //! |---|---|
-//! | `mod.rs` | [`Config`], [`ConfigError`], validation and the environment layer |
-//! | `values.rs` | [`Duration`], [`parse_size`], [`parse_duration`], [`KeyRange`], [`display_key`] |
+//! | `mod.rs` | [`Config`], [`ConfigError`], validation |
+//! | `env.rs` | the variables of the keys ([`EnvSource`], [`ProcessEnv`], [`env_settings`]) |
+//! | `values.rs` | [`Duration`], [`parse_size`], [`parse_duration`], [`KeyRange`], [`display_key`], [`millis`] |
 //! | `files.rs` | [`FileKind`], [`check_file`], [`read_limited`], [`read_limited_text`] |
-//! | `parse.rs` | TOML text to a [`Config`] and located [`Problem`]s |
+//! | `parse.rs` | TOML text and variables to a [`Config`], located [`Problem`]s, [`Origins`] |
 //! | `sections/` | one file per section: sensor, capture, allowlist, limits, log |
 //! | `discovery.rs` | [`discover`], [`process_env`], [`Overrides`], [`Settings`] |
 //!
@@ -93,44 +104,48 @@
 //! because it loads the model and the allow-lists.
 
 mod discovery;
+mod env;
 pub(crate) mod files;
 pub(crate) mod parse;
 mod sections;
-mod values;
+pub(crate) mod values;
 
 pub use discovery::{discover, process_env, Overrides, Settings};
+pub use env::{settings as env_settings, var_name, EnvList, EnvSource, Kind, ProcessEnv, Setting};
 pub use files::{
     check_file, read_limited, read_limited_text, FileKind, MAX_ALLOWLIST_BYTES, MAX_CONFIG_BYTES,
     MAX_MODEL_BYTES,
 };
-pub use parse::{Problem, Problems};
+pub use parse::{Origin, Origins, Problem, Problems};
 pub use sections::{
     default_model_paths, AllowlistConfig, CaptureConfig, Ids, IncidentsConfig, IntelConfig,
     LearningConfig, LimitsConfig, LogConfig, LogFormat, ModelChoice, SensorConfig, ServeConfig,
     StoreConfig, WritePcapConfig, DEFAULT_FIRST_SEEN_ROWS, DEFAULT_JSONL_LINE_BYTES,
     DEFAULT_MAX_BODY, DEFAULT_SERVE_LISTEN, MAX_PAGE,
 };
-pub use values::{display_key, parse_duration, parse_size, Duration, KeyRange};
+pub(crate) use values::opt_size;
+pub use values::{
+    display_key, millis, parse_duration, parse_size, Duration, KeyRange, RangeUnit, DEPRECATED_MS,
+};
 
 use crate::enrich::allowlist::AllowListError;
 use crate::output::OutputsConfig;
 use files::read_config;
-use parse::{parse_text, rebase};
+use parse::{parse_layers, parse_text, rebase};
 use serde::{Deserialize, Serialize};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 /// Environment variable naming the configuration file.
 pub const ENV_CONFIG: &str = "SENTINELDNS_CONFIG";
-/// Environment variable overriding `sensor.db`.
+/// Short variable for `sensor.db` (also `SENTINELDNS_SENSOR_DB`).
 pub const ENV_DB: &str = "SENTINELDNS_DB";
-/// Environment variable overriding `sensor.model`.
+/// Short variable for `sensor.model` (also `SENTINELDNS_SENSOR_MODEL`).
 pub const ENV_MODEL: &str = "SENTINELDNS_MODEL";
-/// Environment variable overriding `sensor.window`.
+/// Short variable for `sensor.window` (also `SENTINELDNS_SENSOR_WINDOW`).
 pub const ENV_WINDOW: &str = "SENTINELDNS_WINDOW";
-/// Environment variable overriding `outputs.metrics`.
+/// Short variable for `outputs.metrics` (also `SENTINELDNS_OUTPUTS_METRICS`).
 pub const ENV_METRICS: &str = "SENTINELDNS_METRICS";
-/// Environment variable overriding `log.level`.
+/// Short variable for `log.level` (also `SENTINELDNS_LOG_LEVEL`).
 pub const ENV_LOG: &str = "SENTINELDNS_LOG";
 /// The system-wide configuration file, read when it exists and no other is named.
 pub const SYSTEM_PATH: &str = "/etc/sentineldns/sentineldns.toml";
@@ -188,14 +203,6 @@ pub enum ConfigError {
     /// The configuration is invalid.
     #[error("invalid configuration:\n{0}")]
     Invalid(Problems),
-    /// An environment variable has a bad value.
-    #[error("environment variable {var}: {message}")]
-    Env {
-        /// The variable.
-        var: &'static str,
-        /// What is wrong.
-        message: String,
-    },
     /// An allow-list file does not parse.
     #[error("allow-list {}: {source}", path.display())]
     AllowList {
@@ -271,7 +278,16 @@ impl Config {
     /// [`crate::pipeline::PipelineConfig::validate`]; thresholds are floats
     /// checked while parsing).
     pub fn bounds(&self) -> Vec<KeyRange> {
-        let mut b = vec![KeyRange::new("sensor.threads", self.sensor.threads, 1, 2)];
+        let mut b = vec![
+            KeyRange::new("sensor.threads", self.sensor.threads, 1, 2),
+            KeyRange::new("sensor.top", self.sensor.top, 1, 1000),
+            KeyRange::duration(
+                "sensor.pair_timeout",
+                self.sensor.pair_timeout.0,
+                1000,
+                3600 * crate::event::MICROS,
+            ),
+        ];
         let c = &self.capture;
         b.push(KeyRange::new("capture.snaplen", c.snaplen, 64, 262_144));
         b.push(KeyRange::new("capture.buffer_mb", c.buffer_mb, 1, 4096));
@@ -325,6 +341,10 @@ impl Config {
                 grace: s.grace.0,
                 ..Default::default()
             },
+            pair: crate::pair::PairConfig {
+                timeout: s.pair_timeout.0,
+                ..Default::default()
+            },
             ..Default::default()
         };
         match pc.validate() {
@@ -362,6 +382,7 @@ impl Config {
                 file: file.map(Path::to_path_buf),
                 position: None,
                 key: Some(key.to_string()),
+                env: None,
                 message,
             })
             .collect();
@@ -372,68 +393,57 @@ impl Config {
         }
     }
 
-    pub(crate) fn relative_to(&mut self, dir: &Path, db_set: bool) {
+    /// Make the paths the file gave (`from_file(dotted key)`) relative to
+    /// `dir`, the file's directory.
+    pub(crate) fn relative_to(&mut self, dir: &Path, from_file: &dyn Fn(&str) -> bool) {
+        let one = |key: &str, p: &mut PathBuf| {
+            if from_file(key) {
+                rebase(dir, p);
+            }
+        };
         if let Some(m) = &mut self.sensor.model {
-            rebase(dir, m);
+            one("sensor.model", m);
         }
-        if db_set {
-            rebase(dir, &mut self.sensor.db);
-        }
+        one("sensor.db", &mut self.sensor.db);
         for f in &mut self.allowlist.files {
-            rebase(dir, f);
+            one("allowlist.files", f);
         }
         for f in &mut self.intel.files {
-            rebase(dir, f);
+            one("intel.files", f);
         }
         if let Some(w) = &mut self.capture.write_pcap {
-            rebase(dir, &mut w.dir);
+            one("capture.write_pcap.dir", &mut w.dir);
         }
         if let Some(t) = &mut self.serve.token_file {
-            rebase(dir, t);
+            one("serve.token_file", t);
         }
         if let Some(m) = &mut self.serve.flow_model {
-            rebase(dir, m);
+            one("serve.flow_model", m);
         }
         if let Some(n) = &mut self.outputs.ndjson {
             if !n.is_stdout() {
-                rebase(dir, &mut n.path);
+                one("outputs.ndjson.path", &mut n.path);
             }
         }
     }
 
-    /// Apply the environment layer: `env(name)` returns a variable's value
-    /// (empty values are ignored). See the module docs for the variables.
-    pub fn apply_env(&mut self, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
-        let get = |v: &str| env(v).filter(|s| !s.trim().is_empty());
-        if let Some(v) = get(ENV_DB) {
-            self.sensor.db = PathBuf::from(v);
+    /// Read and parse `file` (none: the defaults) with the variables of
+    /// `env` laid over it (see the module docs, Environment); validated. Also
+    /// returns where each value came from.
+    pub fn load_layers(
+        file: Option<&Path>,
+        env: &dyn EnvSource,
+    ) -> Result<(Config, Origins), ConfigError> {
+        let text = match file {
+            Some(f) => read_config(f)?,
+            None => String::new(),
+        };
+        let p = parse_layers(&text, file, env);
+        if p.problems.is_empty() {
+            Ok((p.config, p.origins))
+        } else {
+            Err(ConfigError::Invalid(Problems(p.problems)))
         }
-        if let Some(v) = get(ENV_MODEL) {
-            self.sensor.model = Some(PathBuf::from(v));
-            self.sensor.no_model = false;
-        }
-        if let Some(v) = get(ENV_WINDOW) {
-            self.sensor.window =
-                Duration(parse_duration(&v).map_err(|message| ConfigError::Env {
-                    var: ENV_WINDOW,
-                    message,
-                })?);
-        }
-        if let Some(v) = get(ENV_METRICS) {
-            self.outputs.metrics =
-                Some(
-                    v.trim()
-                        .parse::<SocketAddr>()
-                        .map_err(|e| ConfigError::Env {
-                            var: ENV_METRICS,
-                            message: format!("{v:?} is not an address like 127.0.0.1:9153: {e}"),
-                        })?,
-                );
-        }
-        if let Some(v) = get(ENV_LOG) {
-            self.log.level = v;
-        }
-        Ok(())
     }
 
     /// The configuration as TOML (for `config check --format toml`).
@@ -446,7 +456,7 @@ impl Config {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::event::{TsMicros, MICROS};
+    use crate::event::MICROS;
     use crate::model::Thresholds;
     use crate::output::webhook::MinLabel;
     use crate::sensor::check;
@@ -577,6 +587,9 @@ seed = 7
             "db",
             "thresholds",
             "threads",
+            "pair_timeout",
+            "top",
+            "promisc",
             "interfaces",
             "bpf",
             "snaplen",
@@ -623,15 +636,17 @@ seed = 7
             "api_key_env",
             "api_key_file",
             "batch_max",
-            "batch_wait_ms",
-            "timeout_ms",
+            "batch_wait",
+            "timeout",
             "max_attempts",
-            "backoff_initial_ms",
-            "backoff_max_ms",
+            "backoff_initial",
+            "backoff_max",
             "breaker_failures",
-            "breaker_cooldown_ms",
-            "shutdown_grace_ms",
+            "breaker_cooldown",
+            "shutdown_grace",
             "max_tokens",
+            "linger",
+            "message_timeout",
         ];
         for k in keys {
             assert!(
@@ -750,6 +765,7 @@ seed = 7
         let required = match table {
             "outputs.webhook" => "url = \"http://127.0.0.1:9/x\"\n",
             "capture.write_pcap" => "dir = \"/x\"\n",
+            "sensor" if k == "pair_timeout" => "window = \"1d\"\ngrace = \"2h\"\n",
             "learning" if k != "period" => "period = \"30m\"\n",
             _ => "",
         };
@@ -769,10 +785,9 @@ seed = 7
                 outside.push(b.min - 1);
             }
             for v in outside {
-                let value = if b.duration {
-                    format!("\"{}\"", Duration(v as TsMicros))
-                } else {
-                    v.to_string()
+                let value = match b.unit {
+                    RangeUnit::Count => v.to_string(),
+                    _ => format!("\"{}\"", b.show(v)),
                 };
                 let text = doc(b.key, &value);
                 let p = problems(&text);
@@ -794,10 +809,9 @@ seed = 7
             }
             // The limits themselves are allowed.
             for v in [b.min, b.max] {
-                let value = if b.duration {
-                    format!("\"{}\"", Duration(v as TsMicros))
-                } else {
-                    v.to_string()
+                let value = match b.unit {
+                    RangeUnit::Count => v.to_string(),
+                    _ => format!("\"{}\"", b.show(v)),
                 };
                 let text = doc(b.key, &value);
                 assert!(Config::parse(&text).is_ok(), "{text}");
@@ -816,9 +830,14 @@ seed = 7
             text[0],
             "line 3, column 1: [outputs.webhook] queue: 18446744073709551615 is out of range (1 to 1000000)"
         );
-        assert!(text[1].contains(
-            "[outputs.webhook] timeout_ms: 18446744073709551615 is out of range (1 to 3600000)"
-        ));
+        // A deprecated key is named as written; its milliseconds are shown
+        // as a duration.
+        assert!(
+            text[1].contains(
+                "line 4, column 1: [outputs.webhook] timeout_ms: 18446744073709551615ms is out of range (1ms to 1h)"
+            ),
+            "{text:#?}"
+        );
         let p = problems("[outputs.webhook]\nurl = \"http://a/b\"\nqueue = 1000000000\n");
         assert!(p[0].to_string().contains("1000000000 is out of range"));
         // A value of the wrong type names its key too.
@@ -860,7 +879,7 @@ seed = 7
         let e = c.validate(Some(Path::new("/etc/s.toml"))).unwrap_err();
         assert!(
             e.to_string()
-                .contains("/etc/s.toml: [outputs.webhook] shutdown_grace_ms: 18446744073709551615 is out of range (0 to 300000)"),
+                .contains("/etc/s.toml: [outputs.webhook] shutdown_grace: 18446744073709551615ms is out of range (0s to 5m)"),
             "{e}"
         );
         // `check` reports a value the environment put out of range.
@@ -873,6 +892,183 @@ seed = 7
                 .any(|p| p.to_string().contains("[sensor] window")),
             "{:?}",
             r.problems
+        );
+    }
+
+    #[test]
+    fn every_problem_of_one_section_is_listed_with_its_key_and_line() {
+        let text = "[outputs.webhook]\nurl = \"ftp://x\"\nqueue = -1\ntimeout = \"soon\"\nbogus = 1\nmax_attempts = 0\n\
+                    [sensor]\nthreads = 3\nwindw = \"5m\"\ntop = 0\n";
+        let p = problems(text);
+        let shown: Vec<String> = p.iter().map(ToString::to_string).collect();
+        for (line, key, what) in [
+            (2, "[outputs.webhook] url", "http://"),
+            (3, "[outputs.webhook] queue", "-1"),
+            (4, "[outputs.webhook] timeout", "not a duration"),
+            (5, "[outputs.webhook]", "bogus"),
+            (
+                6,
+                "[outputs.webhook] max_attempts",
+                "0 is out of range (1 to 100)",
+            ),
+            (8, "[sensor] threads", "3 is out of range (1 to 2)"),
+            (9, "[sensor]", "windw"),
+            (10, "[sensor] top", "0 is out of range (1 to 1000)"),
+        ] {
+            assert!(
+                p.iter().any(|p| p.position.map(|x| x.0) == Some(line)
+                    && p.to_string().contains(key)
+                    && p.message.contains(what)),
+                "line {line} {key} {what}: {shown:#?}"
+            );
+        }
+        assert_eq!(p.len(), 8, "{shown:#?}");
+    }
+
+    #[test]
+    fn durations_and_sizes_take_one_style_and_deprecated_keys_still_work() {
+        let new = Config::parse(
+            "[outputs.webhook]\nurl = \"http://a/b\"\ntimeout = \"1m30s\"\nbackoff_initial = \"250ms\"\n\
+             [outputs.ndjson]\npath = \"/x\"\nmax_bytes = \"100MiB\"\n\
+             [triage]\nbatch_wait = 2\n[sensor]\npair_timeout = \"5s\"\ntop = 12\n",
+        )
+        .unwrap();
+        let w = new.outputs.webhook.as_ref().unwrap();
+        assert_eq!((w.timeout_ms, w.backoff_initial_ms), (90_000, 250));
+        assert_eq!(
+            new.outputs.ndjson.as_ref().unwrap().max_bytes,
+            Some(100 << 20)
+        );
+        assert_eq!(new.triage.batch_wait_ms, 2000, "a bare number is seconds");
+        assert_eq!(
+            (new.sensor.pair_timeout.micros(), new.sensor.top),
+            (5 * MICROS, 12)
+        );
+        let old = Config::parse(
+            "[outputs.webhook]\nurl = \"http://a/b\"\ntimeout_ms = 90000\nbackoff_initial_ms = 250\n\
+             [outputs.ndjson]\npath = \"/x\"\nmax_bytes = 104857600\n\
+             [triage]\nbatch_wait_ms = 2000\n[sensor]\npair_timeout = \"5s\"\ntop = 12\n",
+        )
+        .unwrap();
+        assert_eq!(old, new);
+        // The effective settings use the new spellings and read back.
+        let shown = old.to_toml();
+        assert!(
+            shown.contains("timeout = \"90s\"") && !shown.contains("timeout_ms"),
+            "{shown}"
+        );
+        assert_eq!(Config::parse(&shown).unwrap(), old);
+        let p = problems("[triage]\ntimeout = \"1m\"\ntimeout_ms = 60000\n");
+        assert_eq!(p.len(), 1, "{p:#?}");
+        assert!(
+            p[0].to_string()
+                .contains("[triage] timeout_ms: set either timeout or timeout_ms"),
+            "{}",
+            p[0]
+        );
+        let p = problems("[outputs.ndjson]\npath = \"/x\"\nmax_bytes = \"100 parsecs\"\n");
+        assert!(
+            p[0].to_string().contains("[outputs.ndjson] max_bytes"),
+            "{}",
+            p[0]
+        );
+    }
+
+    #[test]
+    fn every_setting_is_an_environment_variable_over_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.toml");
+        std::fs::write(
+            &path,
+            "[sensor]\nwindow = \"10m\"\ntop = 7\ndb = \"rel.db\"\n[outputs.webhook]\nurl = \"http://file/x\"\ntimeout_ms = 3000\n",
+        )
+        .unwrap();
+        let env = EnvList::new([
+            ("SENTINELDNS_SENSOR_TOP", "9"),
+            ("SENTINELDNS_SENSOR_DB", "env.db"),
+            ("SENTINELDNS_OUTPUTS_WEBHOOK_TIMEOUT", "7s"),
+            ("SENTINELDNS_OUTPUTS_NDJSON_PATH", "-"),
+            ("SENTINELDNS_OUTPUTS_NDJSON_MAX_BYTES", "1M"),
+            ("SENTINELDNS_CAPTURE_INTERFACES", "eth0, eth1"),
+            ("SENTINELDNS_CAPTURE_PROMISC", "false"),
+            (
+                "SENTINELDNS_SENSOR_THRESHOLDS",
+                "{ unusual = 0.5, likely = 0.8 }",
+            ),
+            ("SENTINELDNS_TRIAGE_SHUTDOWN_GRACE_MS", "1500"),
+            ("SENTINELDNS_LOG_FORMAT", "json"),
+        ]);
+        let (c, origins) = Config::load_layers(Some(&path), &env).unwrap();
+        assert_eq!(
+            c.sensor.window.to_string(),
+            "10m",
+            "the file's, not overridden"
+        );
+        assert_eq!(c.sensor.top, 9);
+        assert_eq!(c.sensor.db, Path::new("env.db"), "not relative to the file");
+        let w = c.outputs.webhook.as_ref().unwrap();
+        assert_eq!((w.url.as_str(), w.timeout_ms), ("http://file/x", 7000));
+        let n = c.outputs.ndjson.as_ref().unwrap();
+        assert!(n.is_stdout() && n.max_bytes == Some(1 << 20));
+        assert_eq!(c.capture.interfaces, ["eth0", "eth1"]);
+        assert!(!c.capture.promisc);
+        assert_eq!(c.sensor.thresholds.map(|t| t.likely), Some(0.8));
+        assert_eq!(c.triage.shutdown_grace_ms, 1500);
+        assert_eq!(c.log.format, LogFormat::Json);
+        assert_eq!(origins.of("sensor.window"), &Origin::File(2));
+        assert_eq!(
+            origins.of("sensor.top"),
+            &Origin::Env("SENTINELDNS_SENSOR_TOP".into())
+        );
+        assert_eq!(
+            origins.of("outputs.webhook.timeout"),
+            &Origin::Env("SENTINELDNS_OUTPUTS_WEBHOOK_TIMEOUT".into())
+        );
+        assert_eq!(
+            origins.of("sensor.thresholds.likely"),
+            &Origin::Env("SENTINELDNS_SENSOR_THRESHOLDS".into())
+        );
+        assert_eq!(origins.of("sensor.grace"), &Origin::Default);
+        // Bad values name their variable; unknown variables are named.
+        let env = EnvList::new([
+            ("SENTINELDNS_SENSOR_WINDOW", "soon"),
+            ("SENTINELDNS_OUTPUTS_WEBHOOK_QUEUE", "0"),
+            ("SENTINELDNS_SENSOR_THREADS", "two"),
+            ("SENTINELDNS_SENSOR_TOPP", "3"),
+            ("SENTINELDNS_TEST_POSTGRES", "ignored: not a section"),
+        ]);
+        let e = Config::load_layers(Some(&path), &env)
+            .unwrap_err()
+            .to_string();
+        for want in [
+            "SENTINELDNS_SENSOR_WINDOW: [sensor] window: \"soon\" is not a duration",
+            "SENTINELDNS_OUTPUTS_WEBHOOK_QUEUE: [outputs.webhook] queue: 0 is out of range (1 to 1000000)",
+            "SENTINELDNS_SENSOR_THREADS: [sensor] threads",
+            "SENTINELDNS_SENSOR_TOPP: no setting has this variable (did you mean SENTINELDNS_SENSOR_TOP?)",
+        ] {
+            assert!(e.contains(want), "{want:?} missing from:\n{e}");
+        }
+        assert!(!e.contains("TEST_POSTGRES"), "{e}");
+    }
+
+    #[test]
+    fn the_example_thresholds_are_the_shipped_models() {
+        let line = DEFAULT_TOML
+            .lines()
+            .find(|l| l.starts_with("# thresholds = "))
+            .unwrap();
+        let c = Config::parse(&format!("[sensor]\n{}\n", &line[2..])).unwrap();
+        let shipped = crate::model::Bundle::from_bytes(
+            crate::sensor::EMBEDDED_MODEL,
+            &crate::detect::MODEL_FEATURES,
+        )
+        .unwrap()
+        .thresholds;
+        let t = c.sensor.thresholds.unwrap();
+        // Written to three decimals.
+        assert!(
+            (t.unusual - shipped.unusual).abs() < 5e-4 && (t.likely - shipped.likely).abs() < 5e-4,
+            "{line} vs the shipped {shipped:?}"
         );
     }
 }

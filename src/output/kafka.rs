@@ -155,13 +155,18 @@ pub struct KafkaConfig {
     pub queue: usize,
     /// What to publish (default `["windows", "incidents"]`).
     pub ship: Vec<Ship>,
-    /// How long the producer waits to fill a batch (default 5 ms; 0 to 60000).
+    /// How long the producer waits to fill a batch, key `linger` (default
+    /// `"5ms"`; 0 to 1 min). Held in milliseconds, like the two below.
+    #[serde(rename = "linger", with = "crate::config::millis")]
     pub linger_ms: u64,
     /// How long a record may wait for a broker (an outage) before it counts
-    /// as failed (default 600000 = 10 min; 1000 to 86400000).
+    /// as failed, key `message_timeout` (default `"10m"`; 1 s to 1 day).
+    #[serde(rename = "message_timeout", with = "crate::config::millis")]
     pub message_timeout_ms: u64,
-    /// At the end of a run, how long queued records may still be delivered
-    /// (default 10000 ms; 0 to 300000); the rest are counted as dropped.
+    /// At the end of a run, how long queued records may still be delivered,
+    /// key `shutdown_grace` (default `"10s"`; 0 to 5 min); the rest are
+    /// counted as dropped.
+    #[serde(rename = "shutdown_grace", with = "crate::config::millis")]
     pub shutdown_grace_ms: u64,
 }
 
@@ -188,15 +193,15 @@ impl KafkaConfig {
         use crate::config::KeyRange;
         vec![
             KeyRange::new("outputs.kafka.queue", self.queue, 1, MAX_QUEUE),
-            KeyRange::new("outputs.kafka.linger_ms", self.linger_ms, 0, 60_000),
-            KeyRange::new(
-                "outputs.kafka.message_timeout_ms",
+            KeyRange::millis("outputs.kafka.linger", self.linger_ms, 0, 60_000),
+            KeyRange::millis(
+                "outputs.kafka.message_timeout",
                 self.message_timeout_ms,
                 1000,
                 MAX_MESSAGE_TIMEOUT_MS,
             ),
-            KeyRange::new(
-                "outputs.kafka.shutdown_grace_ms",
+            KeyRange::millis(
+                "outputs.kafka.shutdown_grace",
                 self.shutdown_grace_ms,
                 0,
                 MAX_GRACE_MS,

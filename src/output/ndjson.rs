@@ -48,7 +48,8 @@ pub struct NdjsonConfig {
     /// Also write one line per DNS lookup (default `false`: verdicts only).
     pub lookups: bool,
     /// Rotate the file before it would grow past this many bytes (default:
-    /// never). Ignored for stdout.
+    /// never); a number or a size such as `"100M"`. Ignored for stdout.
+    #[serde(deserialize_with = "crate::config::opt_size")]
     pub max_bytes: Option<u64>,
     /// Rotated files kept: `PATH.1` (newest) … `PATH.N` (default 5; 0 keeps
     /// none, so rotation just starts `PATH` afresh).

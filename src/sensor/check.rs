@@ -4,8 +4,8 @@
 
 use super::load_model;
 use crate::config::files::read_config;
-use crate::config::parse::parse_text;
-use crate::config::{discover, Config, ConfigError, Problem};
+use crate::config::parse::parse_layers;
+use crate::config::{discover, Config, ConfigError, EnvSource, Origins, Problem};
 use std::path::{Path, PathBuf};
 
 /// What [`check`] found.
@@ -15,17 +15,20 @@ pub struct Report {
     pub file: Option<PathBuf>,
     /// The effective configuration (file and environment applied), when it parsed.
     pub config: Option<Config>,
+    /// Where each value of `config` came from.
+    pub origins: Origins,
     /// Every problem found; empty = valid.
     pub problems: Vec<Problem>,
 }
 
 /// Validate everything a sensor would need: parse (unknown keys, value
-/// ranges), environment values, the model loads (unless `no_model`), every
+/// ranges), environment values (and set `SENTINELDNS_<SECTION>_...`
+/// variables that name no key), the model loads (unless `no_model`), every
 /// allow-list file parses, output settings, the capture user and group exist
 /// in `passwd` / `group`.
 pub fn check(
     explicit: Option<&Path>,
-    env: &dyn Fn(&str) -> Option<String>,
+    env: &dyn EnvSource,
     system: &Path,
     passwd: &Path,
     group: &Path,
@@ -33,12 +36,14 @@ pub fn check(
     let mut report = Report {
         file: None,
         config: None,
+        origins: Origins::default(),
         problems: Vec::new(),
     };
     let whole = |message: String, file: Option<PathBuf>| Problem {
         file,
         position: None,
         key: None,
+        env: None,
         message,
     };
     let file = match discover(explicit, env, system) {
@@ -50,9 +55,9 @@ pub fn check(
     };
     report.file = file.clone();
     let mut parsed = match &file {
-        None => parse_text("", None),
+        None => parse_layers("", None, env),
         Some(p) => match read_config(p) {
-            Ok(text) => parse_text(&text, Some(p)),
+            Ok(text) => parse_layers(&text, Some(p), env),
             Err(e) => {
                 report.problems.push(whole(e.to_string(), None));
                 return report;
@@ -60,16 +65,6 @@ pub fn check(
         },
     };
     report.problems.append(&mut parsed.problems);
-    if let Err(e) = parsed.config.apply_env(env) {
-        report.problems.push(whole(e.to_string(), None));
-    }
-    // Values the environment changed are held to the same ranges.
-    for (key, msg) in parsed.config.value_problems() {
-        let pr = parsed.problem(key, msg);
-        if !report.problems.contains(&pr) {
-            report.problems.push(pr);
-        }
-    }
     let c = &parsed.config;
     if let Err(msg) = load_model(&c.sensor.model_choice(), c.sensor.thresholds) {
         let key = if c.sensor.model.is_some() {
@@ -96,6 +91,7 @@ pub fn check(
         };
         report.problems.push(parsed.problem(key, e.to_string()));
     }
+    report.origins = parsed.origins;
     report.config = Some(parsed.config);
     report
 }

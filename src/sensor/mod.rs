@@ -856,7 +856,11 @@ mod tests {
         config.sensor.no_model = model.is_none();
         config.sensor.model = model;
         config.sensor.threads = threads;
-        Settings { file: None, config }
+        Settings {
+            file: None,
+            config,
+            origins: Default::default(),
+        }
     }
 
     fn options(inputs: &[PathBuf]) -> SensorOptions {

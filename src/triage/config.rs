@@ -90,7 +90,9 @@ impl std::fmt::Debug for ApiKey {
     }
 }
 
-/// `[triage]` settings. Durations are in milliseconds.
+/// `[triage]` settings. Durations are held in milliseconds and written in
+/// the file as duration strings (`timeout = "1m"`); the old `*_ms` integer
+/// keys are still read ([`crate::config::DEPRECATED_MS`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TriageConfig {
@@ -112,21 +114,30 @@ pub struct TriageConfig {
     /// Most incidents collected into one batch (default 8).
     pub batch_max: usize,
     /// How long the worker waits for more incidents after the first of a
-    /// batch (default 2000).
+    /// batch, key `batch_wait` (default `"2s"`).
+    #[serde(rename = "batch_wait", with = "crate::config::millis")]
     pub batch_wait_ms: u64,
-    /// Whole-request timeout (default 60000: models are slow).
+    /// Whole-request timeout, key `timeout` (default `"1m"`: models are slow).
+    #[serde(rename = "timeout", with = "crate::config::millis")]
     pub timeout_ms: u64,
     /// Attempts per request, the first included (default 3).
     pub max_attempts: u32,
-    /// Backoff before the first retry (default 1000).
+    /// Backoff before the first retry, key `backoff_initial` (default `"1s"`).
+    #[serde(rename = "backoff_initial", with = "crate::config::millis")]
     pub backoff_initial_ms: u64,
-    /// Backoff cap, also the cap on a server's `retry-after` (default 30000).
+    /// Backoff cap, also the cap on a server's `retry-after`, key
+    /// `backoff_max` (default `"30s"`).
+    #[serde(rename = "backoff_max", with = "crate::config::millis")]
     pub backoff_max_ms: u64,
     /// Consecutive failed attempts that open the breaker (default 5).
     pub breaker_failures: u32,
-    /// How long the breaker stays open before a half-open probe (default 60000).
+    /// How long the breaker stays open before a half-open probe, key
+    /// `breaker_cooldown` (default `"1m"`).
+    #[serde(rename = "breaker_cooldown", with = "crate::config::millis")]
     pub breaker_cooldown_ms: u64,
-    /// How long queued incidents may still be triaged at shutdown (default 5000).
+    /// How long queued incidents may still be triaged at shutdown, key
+    /// `shutdown_grace` (default `"5s"`).
+    #[serde(rename = "shutdown_grace", with = "crate::config::millis")]
     pub shutdown_grace_ms: u64,
     /// `max_tokens` of an Anthropic request; `num_predict`/`max_tokens` of the
     /// others (default 1024).
@@ -166,29 +177,24 @@ impl TriageConfig {
         vec![
             KeyRange::new("triage.queue", self.queue, 1, 100_000),
             KeyRange::new("triage.batch_max", self.batch_max, 1, 1000),
-            KeyRange::new("triage.batch_wait_ms", self.batch_wait_ms, 0, MAX_WAIT_MS),
-            KeyRange::new("triage.timeout_ms", self.timeout_ms, 1, MAX_WAIT_MS),
+            KeyRange::millis("triage.batch_wait", self.batch_wait_ms, 0, MAX_WAIT_MS),
+            KeyRange::millis("triage.timeout", self.timeout_ms, 1, MAX_WAIT_MS),
             KeyRange::new("triage.max_attempts", self.max_attempts, 1, 100),
-            KeyRange::new(
-                "triage.backoff_initial_ms",
+            KeyRange::millis(
+                "triage.backoff_initial",
                 self.backoff_initial_ms,
                 0,
                 MAX_WAIT_MS,
             ),
-            KeyRange::new("triage.backoff_max_ms", self.backoff_max_ms, 0, MAX_WAIT_MS),
+            KeyRange::millis("triage.backoff_max", self.backoff_max_ms, 0, MAX_WAIT_MS),
             KeyRange::new("triage.breaker_failures", self.breaker_failures, 1, 1000),
-            KeyRange::new(
-                "triage.breaker_cooldown_ms",
+            KeyRange::millis(
+                "triage.breaker_cooldown",
                 self.breaker_cooldown_ms,
                 0,
                 MAX_WAIT_MS,
             ),
-            KeyRange::new(
-                "triage.shutdown_grace_ms",
-                self.shutdown_grace_ms,
-                0,
-                300_000,
-            ),
+            KeyRange::millis("triage.shutdown_grace", self.shutdown_grace_ms, 0, 300_000),
             KeyRange::new("triage.max_tokens", self.max_tokens, 16, 65_536),
         ]
     }

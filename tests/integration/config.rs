@@ -397,3 +397,84 @@ fn check_lists_the_findings_registry_and_site_learning() {
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["learning"]["period"], "30m");
 }
+
+#[test]
+fn check_lists_three_problems_of_one_section_each_with_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(
+        dir.path(),
+        "s.toml",
+        "[outputs.webhook]\nurl = \"http://127.0.0.1:9/x\"\ntimeout = \"soon\"\nqueue = 0\nretries = 3\n",
+    );
+    let o = bin()
+        .args(["config", "check", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    for want in [
+        "line 3, column 11: [outputs.webhook] timeout: \"soon\" is not a duration",
+        "line 4, column 1: [outputs.webhook] queue: 0 is out of range (1 to 1000000)",
+        "line 5, column 1: [outputs.webhook]",
+        "unknown field `retries`",
+        "3 problem(s)",
+    ] {
+        assert!(err.contains(want), "{want:?} missing:\n{err}");
+    }
+    assert!(stdout(&o).is_empty());
+}
+
+#[test]
+fn generic_variables_override_the_file_and_config_show_names_the_origin() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(
+        dir.path(),
+        "s.toml",
+        "[sensor]\nno_model = true\nwindow = \"10m\"\ntop = 7\n[outputs.webhook]\nurl = \"http://127.0.0.1:9/x\"\ntimeout_ms = 3000\n",
+    );
+    let o = bin()
+        .env("SENTINELDNS_SENSOR_TOP", "9")
+        .env("SENTINELDNS_OUTPUTS_WEBHOOK_TIMEOUT", "1m30s")
+        .args(["config", "check", "--format", "json", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["sensor"]["top"], 9);
+    assert_eq!(v["sensor"]["window"], "10m");
+    assert_eq!(v["outputs"]["webhook"]["timeout"], "90s");
+    let o = bin()
+        .env("SENTINELDNS_SENSOR_TOP", "9")
+        .args(["config", "show", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    for want in [
+        "sensor.top = 9  # environment, SENTINELDNS_SENSOR_TOP".to_string(),
+        format!("sensor.window = \"10m\"  # {} line 3", cfg.display()),
+        format!(
+            "outputs.webhook.timeout = \"3s\"  # {} line 7",
+            cfg.display()
+        ),
+        "sensor.grace = \"30s\"  # default".to_string(),
+    ] {
+        assert!(out.contains(&want), "{want:?} missing:\n{out}");
+    }
+    // A misspelt variable is named, not ignored.
+    let o = bin()
+        .env("SENTINELDNS_SENSOR_WINDW", "2m")
+        .args(["config", "check", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains("SENTINELDNS_SENSOR_WINDW: no setting has this variable (did you mean SENTINELDNS_SENSOR_WINDOW?)"),
+        "{err}"
+    );
+}

@@ -62,6 +62,8 @@ pub struct CaptureConfig {
     pub group: Option<String>,
     /// Packets queued between capture and decoding (default 65536; 1 to 16777216).
     pub queue: usize,
+    /// Put the interfaces into promiscuous mode (default `true`).
+    pub promisc: bool,
     /// Also write captured packets to rotating pcap files (default: off).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub write_pcap: Option<WritePcapConfig>,
@@ -77,6 +79,7 @@ impl Default for CaptureConfig {
             user: "nobody".into(),
             group: None,
             queue: 65536,
+            promisc: true,
             write_pcap: None,
         }
     }

@@ -63,6 +63,11 @@ pub struct SensorConfig {
     pub thresholds: Option<Thresholds>,
     /// Pipeline threads, 1 or 2 (default 2; results are identical).
     pub threads: u8,
+    /// How long a query waits for its response before it counts as
+    /// unanswered (default `"10s"`; 1 ms to 1 h, and at most `grace`).
+    pub pair_timeout: Duration,
+    /// Top and riskiest domains kept per window (default 5; 1 to 1000).
+    pub top: usize,
 }
 
 impl Default for SensorConfig {
@@ -75,6 +80,8 @@ impl Default for SensorConfig {
             db: PathBuf::from("sentineldns.db"),
             thresholds: None,
             threads: 2,
+            pair_timeout: Duration(10 * MICROS),
+            top: 5,
         }
     }
 }

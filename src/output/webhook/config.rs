@@ -27,7 +27,9 @@ impl MinLabel {
     }
 }
 
-/// Webhook settings. Durations are in milliseconds.
+/// Webhook settings. Durations are held in milliseconds and written in the
+/// file as duration strings (`timeout = "5s"`); the old `*_ms` integer keys
+/// are still read ([`crate::config::DEPRECATED_MS`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WebhookConfig {
@@ -37,19 +39,26 @@ pub struct WebhookConfig {
     pub min_label: MinLabel,
     /// Alerts that may wait for delivery; more are dropped (default 256).
     pub queue: usize,
-    /// Whole-request timeout (default 5000).
+    /// Whole-request timeout, key `timeout` (default `"5s"`).
+    #[serde(rename = "timeout", with = "crate::config::millis")]
     pub timeout_ms: u64,
     /// Attempts per alert, the first included (default 4).
     pub max_attempts: u32,
-    /// Backoff before the first retry (default 500).
+    /// Backoff before the first retry, key `backoff_initial` (default `"500ms"`).
+    #[serde(rename = "backoff_initial", with = "crate::config::millis")]
     pub backoff_initial_ms: u64,
-    /// Backoff cap (default 30000).
+    /// Backoff cap, key `backoff_max` (default `"30s"`).
+    #[serde(rename = "backoff_max", with = "crate::config::millis")]
     pub backoff_max_ms: u64,
     /// Consecutive failed attempts that open the breaker (default 5).
     pub breaker_failures: u32,
-    /// How long the breaker stays open before a trial (default 60000).
+    /// How long the breaker stays open before a trial, key
+    /// `breaker_cooldown` (default `"1m"`).
+    #[serde(rename = "breaker_cooldown", with = "crate::config::millis")]
     pub breaker_cooldown_ms: u64,
-    /// How long queued alerts may still be delivered at shutdown (default 5000).
+    /// How long queued alerts may still be delivered at shutdown, key
+    /// `shutdown_grace` (default `"5s"`).
+    #[serde(rename = "shutdown_grace", with = "crate::config::millis")]
     pub shutdown_grace_ms: u64,
 }
 
@@ -88,26 +97,21 @@ impl WebhookConfig {
         use crate::config::KeyRange;
         vec![
             KeyRange::new("outputs.webhook.queue", self.queue, 1, MAX_QUEUE),
-            KeyRange::new(
-                "outputs.webhook.timeout_ms",
-                self.timeout_ms,
-                1,
-                MAX_WAIT_MS,
-            ),
+            KeyRange::millis("outputs.webhook.timeout", self.timeout_ms, 1, MAX_WAIT_MS),
             KeyRange::new(
                 "outputs.webhook.max_attempts",
                 self.max_attempts,
                 1,
                 MAX_ATTEMPTS,
             ),
-            KeyRange::new(
-                "outputs.webhook.backoff_initial_ms",
+            KeyRange::millis(
+                "outputs.webhook.backoff_initial",
                 self.backoff_initial_ms,
                 0,
                 MAX_WAIT_MS,
             ),
-            KeyRange::new(
-                "outputs.webhook.backoff_max_ms",
+            KeyRange::millis(
+                "outputs.webhook.backoff_max",
                 self.backoff_max_ms,
                 0,
                 MAX_WAIT_MS,
@@ -118,14 +122,14 @@ impl WebhookConfig {
                 1,
                 MAX_BREAKER_FAILURES,
             ),
-            KeyRange::new(
-                "outputs.webhook.breaker_cooldown_ms",
+            KeyRange::millis(
+                "outputs.webhook.breaker_cooldown",
                 self.breaker_cooldown_ms,
                 0,
                 MAX_WAIT_MS,
             ),
-            KeyRange::new(
-                "outputs.webhook.shutdown_grace_ms",
+            KeyRange::millis(
+                "outputs.webhook.shutdown_grace",
                 self.shutdown_grace_ms,
                 0,
                 MAX_SHUTDOWN_GRACE_MS,
@@ -186,18 +190,18 @@ mod tests {
                 "[outputs.webhook] queue = 18446744073709551615",
             ),
             (|c| c.queue = 1_000_001, "[outputs.webhook] queue"),
-            (|c| c.timeout_ms = u64::MAX, "[outputs.webhook] timeout_ms"),
+            (|c| c.timeout_ms = u64::MAX, "[outputs.webhook] timeout"),
             (
                 |c| c.max_attempts = u32::MAX,
                 "[outputs.webhook] max_attempts",
             ),
-            (|c| c.backoff_initial_ms = u64::MAX, "backoff_initial_ms"),
-            (|c| c.backoff_max_ms = 3_600_001, "backoff_max_ms"),
+            (|c| c.backoff_initial_ms = u64::MAX, "backoff_initial"),
+            (|c| c.backoff_max_ms = 3_600_001, "backoff_max"),
             (|c| c.breaker_failures = 0, "breaker_failures"),
-            (|c| c.breaker_cooldown_ms = u64::MAX, "breaker_cooldown_ms"),
+            (|c| c.breaker_cooldown_ms = u64::MAX, "breaker_cooldown"),
             (
                 |c| c.shutdown_grace_ms = 300_001,
-                "shutdown_grace_ms = 300001",
+                "shutdown_grace = 300001ms",
             ),
         ] {
             let mut c = cfg("http://127.0.0.1:9/x".into());

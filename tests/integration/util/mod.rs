@@ -42,10 +42,23 @@ const SENSOR_ENV: [&str; 7] = [
 ];
 
 /// Make `c` (the binary, or a wrapper that execs it) hermetic: none of the
-/// sensor's environment variables, the checkout as working directory.
+/// sensor's environment variables (the short ones and every
+/// `SENTINELDNS_<SECTION>_<KEY>`), the checkout as working directory.
 pub fn hermetic(c: &mut Command) -> &mut Command {
     for v in SENSOR_ENV {
         c.env_remove(v);
+    }
+    let sections: Vec<String> = sentineldns::config::env_settings()
+        .iter()
+        .filter_map(|s| s.key.split('.').next())
+        .map(|s| format!("SENTINELDNS_{}_", s.to_ascii_uppercase()))
+        .collect();
+    for (k, _) in std::env::vars_os() {
+        if let Some(name) = k.to_str() {
+            if sections.iter().any(|p| name.starts_with(p.as_str())) {
+                c.env_remove(name);
+            }
+        }
     }
     c.current_dir(repo())
 }
