@@ -234,6 +234,9 @@ fn without_sensor_first_seen(v: &Value) -> Value {
     let mut v = v.clone();
     if let Some(o) = v.as_object_mut() {
         o.remove("message");
+        // The process that made the record: the scorer names itself
+        // (`observer.name` is its sensor name), replay the host.
+        o.remove("observer");
     }
     let s = &mut v["sentineldns"];
     if let Some(o) = s.as_object_mut() {
@@ -359,6 +362,20 @@ fn fleet_end_to_end(tag: &str, fault: Fault) {
     if restart {
         std::thread::sleep(Duration::from_secs(8));
         let (mut broker, port, endpoint, bucket, log) = own_broker.take().unwrap();
+        // SIGTERM: the broker stops as an operator's restart stops it. With
+        // SIGKILL, 2 of about 12 runs stored 185 of 186 windows although
+        // both scorers had counted 186 and exited cleanly (a scorer exits
+        // with an error when a delivery fails): most likely a record tansu
+        // acknowledged before its S3 write, which no client can make up
+        // for. The collector-path test still kills the broker with SIGKILL.
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &broker.0.id().to_string()])
+            .status();
+        let t0 = Instant::now();
+        while broker.0.try_wait().ok().flatten().is_none() && t0.elapsed() < Duration::from_secs(15)
+        {
+            std::thread::sleep(Duration::from_millis(100));
+        }
         let _ = broker.0.kill();
         let _ = broker.0.wait();
         std::thread::sleep(Duration::from_secs(4));
