@@ -28,7 +28,7 @@ pub const END: &str = "EVIDENCE>>>";
 /// Whether `c` is removed from untrusted text: control characters, bidi
 /// embeddings, overrides, isolates and marks, zero-width characters and the
 /// byte-order mark.
-fn hostile(c: char) -> bool {
+pub(crate) fn hostile(c: char) -> bool {
     c.is_control()
         || matches!(c,
             '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'

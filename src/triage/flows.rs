@@ -132,12 +132,13 @@ impl FlaggedObserver for FlowTriage {
     }
 }
 
-/// `s` without control characters, at most `cap` characters (an ellipsis
-/// marks a cut): model answers and error texts are attacker-influenced and
-/// go to a terminal.
+/// `s` without control, bidi and zero-width characters, at most `cap`
+/// characters (an ellipsis marks a cut): model answers, error texts and
+/// source keys are attacker-influenced and go to a terminal.
 fn strip(s: &str, cap: usize) -> String {
-    let mut out: String = s.chars().filter(|c| !c.is_control()).take(cap).collect();
-    if s.chars().filter(|c| !c.is_control()).count() > cap {
+    let kept = || s.chars().filter(|c| !super::evidence::hostile(*c));
+    let mut out: String = kept().take(cap).collect();
+    if kept().nth(cap).is_some() {
         out.push('…');
     }
     out
@@ -454,6 +455,13 @@ mod tests {
         assert_eq!(tri.len(), 1);
         assert_eq!(tri[0]["triage"]["category"], "false_positive");
         assert_eq!(tri[0]["rule_class"], "path_enumeration");
+    }
+
+    #[test]
+    fn terminal_lines_drop_control_and_bidi_characters() {
+        assert_eq!(strip("a\u{1b}[2J\u{202E}b\u{200B}c", 10), "a[2Jbc");
+        assert_eq!(strip("abcdef", 3), "abc…");
+        assert_eq!(strip("abc", 3), "abc");
     }
 
     #[test]
