@@ -276,7 +276,7 @@ fn flows_rules_sources_are_triaged_from_the_config_file_and_flags() {
     let cfg = dir.path().join("t.toml");
     std::fs::write(
         &cfg,
-        format!("[triage]\nprovider = \"ollama\"\nurl = \"http://{addr}\"\nbatch_wait_ms = 0\n"),
+        format!("[triage]\nprovider = \"ollama\"\nurl = \"http://{addr}\"\nbatch_wait = \"0s\"\n"),
     )
     .unwrap();
     let with_cfg = |extra: &[&str]| -> Vec<String> {
@@ -321,7 +321,7 @@ fn flows_rules_sources_are_triaged_from_the_config_file_and_flags() {
     // Flags alone, against a server that never answers: records say why.
     let stalled = stalled_server();
     let cfg0 = dir.path().join("grace0.toml");
-    std::fs::write(&cfg0, "[triage]\nshutdown_grace_ms = 0\nqueue = 2\n").unwrap();
+    std::fs::write(&cfg0, "[triage]\nshutdown_grace = \"0s\"\nqueue = 2\n").unwrap();
     let t0 = Instant::now();
     let (lines, _) = flows_rules(&[
         "--config".into(),
