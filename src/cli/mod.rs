@@ -16,12 +16,12 @@
 //! overrides the file: defaults < file < environment < flags.
 
 use clap::{Parser, Subcommand, ValueEnum};
-use sentineldns_flows::cli::FlowsArgs;
 use std::path::PathBuf;
 
 mod collect;
 mod config;
 mod docs;
+mod flows;
 mod logging;
 mod model;
 mod run;
@@ -33,6 +33,7 @@ mod values;
 pub use collect::*;
 pub use config::*;
 pub use docs::*;
+pub use flows::*;
 pub use logging::*;
 pub use model::*;
 pub use run::*;
@@ -122,7 +123,7 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// Flow-record (CSV) detectors that ride beside the DNS core, e.g. the
     /// CIC-IDS2017 window detector (`flows baseline`, `flows monitor`, `flows run`).
-    Flows(FlowsArgs),
+    Flows(FlowsCli),
     /// Configuration file: `config check` validates one and prints the
     /// effective settings; `config default` prints a commented example.
     Config(ConfigArgs),

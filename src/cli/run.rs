@@ -341,7 +341,18 @@ pub struct OutputArgs {
     /// records [default: `[outputs.kafka] sensor`, else the host name].
     #[arg(long, value_name = "NAME")]
     pub sensor_name: Option<String>,
-    /// Triage each incident that opens or escalates with a language model:
+    /// Incident triage by a language model.
+    #[command(flatten)]
+    pub triage_flags: TriageArgs,
+}
+
+/// The triage flags (`--triage`, `--triage-url`, `--triage-model`), shared
+/// by the DNS pipeline commands and `flows rules`; each overrides the
+/// matching `[triage]` key.
+#[derive(Debug, Clone, Default, Args)]
+pub struct TriageArgs {
+    /// Triage each incident that opens or escalates (or each source `flows
+    /// rules` flags) with a language model:
     /// a local Ollama, an OpenAI-compatible server (llama.cpp, vLLM, LM
     /// Studio, OpenAI) or Anthropic; `off` disables it [default: `[triage]
     /// provider`, else off]. Triage annotates; it never changes a verdict.
@@ -357,11 +368,11 @@ pub struct OutputArgs {
     pub triage_model: Option<String>,
 }
 
-impl OutputArgs {
-    /// `[triage]` from the file with the triage flags laid over it. A
+impl TriageArgs {
+    /// `[triage]` from the file with these flags laid over it. A
     /// `--triage` that names another provider than the file's drops the
-    /// file's URL (it belongs to the other provider).
-    pub fn apply_triage(
+    /// file's URL and model (they belong to the other provider).
+    pub fn apply(
         &self,
         mut t: sentineldns::triage::TriageConfig,
     ) -> sentineldns::triage::TriageConfig {
@@ -379,6 +390,18 @@ impl OutputArgs {
             t.model = m.clone();
         }
         t
+    }
+}
+
+impl OutputArgs {
+    /// `[triage]` from the file with the triage flags laid over it. A
+    /// `--triage` that names another provider than the file's drops the
+    /// file's URL (it belongs to the other provider).
+    pub fn apply_triage(
+        &self,
+        t: sentineldns::triage::TriageConfig,
+    ) -> sentineldns::triage::TriageConfig {
+        self.triage_flags.apply(t)
     }
 
     /// The outputs these flags ask for (settings not on the command line keep

@@ -2,21 +2,57 @@
 //! their alerts the way DNS verdicts are kept: in the SQLite store (one run,
 //! one `flow_alerts` row each) and in the NDJSON output (one ECS-shaped line
 //! each). The conversion happens here, so neither the store nor the outputs
-//! know a flow type.
+//! know a flow type. `flows rules` with triage on (`[triage]`, `--triage`)
+//! hands each flagged source to the language-model triage
+//! ([`sentineldns::triage::flows::FlowTriage`]).
 
+use crate::cli::{FlowsCli, TriageArgs};
+use anyhow::Context;
+use sentineldns::config::{Overrides, Settings};
 use sentineldns::output::metrics::Metrics;
 use sentineldns::output::ndjson::{NdjsonConfig, NdjsonWriter};
 use sentineldns::store::{FlowAlertRecord, Store};
+use sentineldns::triage::flows::FlowTriage;
+use sentineldns::triage::{Provider, TriageConfig};
 use sentineldns_flows::alert::{AlertBatch, AlertSink, FlowAlert};
-use sentineldns_flows::cli::FlowsArgs;
+use sentineldns_flows::cli::rules::RulesArgs;
+use sentineldns_flows::cli::{FlowsArgs, FlowsCommand};
 use serde_json::{json, Value};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 /// Run a `flows` subcommand, its `--db` / `--ndjson` alerts going to the
-/// store and the NDJSON output.
-pub fn run(a: FlowsArgs) -> anyhow::Result<ExitCode> {
-    sentineldns_flows::cmd::run(a, &mut KeepAlerts)
+/// store and the NDJSON output; `config` is `--config`.
+pub fn run(a: FlowsCli, config: Option<&Path>) -> anyhow::Result<ExitCode> {
+    match a.flows.command {
+        FlowsCommand::Rules(r) => rules(r, &a.triage, config),
+        command => sentineldns_flows::cmd::run(FlowsArgs { command }, &mut KeepAlerts),
+    }
+}
+
+/// `flows rules`, its flagged sources triaged by a language model when
+/// triage is on. The model never holds the rules up: contexts are offered
+/// without waiting, and its verdicts are printed as they come.
+fn rules(r: RulesArgs, flags: &TriageArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let cfg = triage_config(flags, config)?;
+    match FlowTriage::start(&cfg, Arc::default()).context("cannot start triage")? {
+        Some(mut t) => sentineldns_flows::cmd::rules::run_with(r, &mut t),
+        None => sentineldns_flows::cmd::rules::run(r),
+    }
+}
+
+/// `[triage]` of the configuration file (and environment) with the triage
+/// flags laid over it, as `replay` builds it. `--triage off` reads no file.
+fn triage_config(flags: &TriageArgs, config: Option<&Path>) -> anyhow::Result<TriageConfig> {
+    if flags.triage == Some(Provider::Off) {
+        return Ok(TriageConfig::default());
+    }
+    let mut s = Settings::resolve(config, &Overrides::default())?;
+    if let Some(f) = &s.file {
+        tracing::info!(file = %f.display(), "configuration loaded");
+    }
+    Ok(flags.apply(std::mem::take(&mut s.config.triage)))
 }
 
 /// [`AlertSink`] over the SQLite store and the NDJSON output.

@@ -52,7 +52,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Train(a) => train::run(a),
         Command::Evaluate(a) => evaluate::run(a),
         Command::Simulate(a) => simulate::run(a),
-        Command::Flows(a) => flows::run(a),
+        Command::Flows(a) => flows::run(a, cli.config.as_deref()),
         Command::Config(a) => config::run(a, cli.config.as_deref()),
         Command::Serve(a) => serve::run(a, cli.config.as_deref()),
         Command::Completions(a) => docs::completions(a),

@@ -34,11 +34,13 @@
 //! `config.rs` `[triage]` ([`TriageConfig`], [`Provider`], [`ApiKey`]),
 //! `evidence.rs` the packet and prompt, `verdict.rs` the schema and its
 //! check, `provider.rs` the three APIs, `worker.rs` batching, retries and the
-//! breaker ([`crate::output::breaker`]); this file the handle, its queue,
+//! breaker ([`crate::output::breaker`]), `flows.rs` the sources `flows
+//! rules` flags ([`flows::FlowTriage`]); this file the handle, its queue,
 //! records and counters.
 
 pub mod config;
 pub mod evidence;
+pub mod flows;
 pub mod provider;
 pub mod verdict;
 mod worker;

@@ -163,7 +163,7 @@ pub(crate) fn ollama_ok(v: &Value) -> Answer {
     Answer(200, vec![], body.to_string())
 }
 
-fn openai_ok(v: &Value) -> Answer {
+pub(crate) fn openai_ok(v: &Value) -> Answer {
     let body = json!({
         "id": "chatcmpl-1",
         "object": "chat.completion",

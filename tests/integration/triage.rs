@@ -2,7 +2,8 @@
 //! model servers on loopback: a stalled server does not slow the replay,
 //! verdicts land in NDJSON as `incident_triage` records, and a model that
 //! answers `false_positive` to everything (as an injected instruction would
-//! ask) changes no window label and no incident.
+//! ask) changes no window label and no incident. `flows rules --triage`
+//! gets a `flow_triage` record per flagged source.
 
 use crate::util::{self, bin, json_lines};
 use serde_json::{json, Value};
@@ -243,4 +244,105 @@ fn verdicts_land_in_ndjson_and_a_gullible_model_changes_no_label() {
         &["--triage".into(), "off".into()],
     );
     assert!(triage_records(&none).is_empty());
+}
+
+/// `flows rules` over the CICIDS2017 port scan with `args`: (JSON lines, stderr).
+fn flows_rules(args: &[String]) -> (Vec<Value>, String) {
+    let out = bin()
+        .args(["flows", "rules", "--max-lateness", "120h"])
+        .arg(util::shared("flows/cicids2017/improved_Portscan_2500.csv"))
+        .args(args)
+        .timeout(Duration::from_secs(120))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{err}");
+    if args.iter().any(|a| a == "json") {
+        (json_lines(out.stdout), err)
+    } else {
+        (
+            vec![Value::String(String::from_utf8(out.stdout).unwrap())],
+            err,
+        )
+    }
+}
+
+#[test]
+fn flows_rules_sources_are_triaged_from_the_config_file_and_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let (off, _) = flows_rules(&["--format".into(), "json".into()]);
+    assert_eq!(off.len(), 9);
+    let addr = gullible_ollama();
+    let cfg = dir.path().join("t.toml");
+    std::fs::write(
+        &cfg,
+        format!("[triage]\nprovider = \"ollama\"\nurl = \"http://{addr}\"\nbatch_wait = \"0s\"\n"),
+    )
+    .unwrap();
+    let with_cfg = |extra: &[&str]| -> Vec<String> {
+        let mut a = vec!["--config".to_string(), cfg.display().to_string()];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    // `[triage]` of the configuration file: one verdict per flagged context,
+    // the rules' own lines unchanged but for their number.
+    let (on, err) = flows_rules(&with_cfg(&["--format", "json"]));
+    let ctx: Vec<&Value> = on.iter().filter(|v| v.get("type").is_none()).collect();
+    assert_eq!(ctx.len(), off.len());
+    for (c, o) in ctx.iter().zip(&off) {
+        let mut c = (*c).clone();
+        c.as_object_mut().unwrap().remove("context");
+        assert_eq!(&c, o, "triage changes no rule output");
+    }
+    let recs: Vec<&Value> = on.iter().filter(|v| v["type"] == "flow_triage").collect();
+    assert_eq!(recs.len(), 9, "{on:#?}");
+    for r in &recs {
+        assert_eq!(r["triage_status"], "ok", "{r}");
+        assert_eq!(r["triage"]["category"], "false_positive");
+        assert_eq!(r["rule_class"], "port_scan");
+    }
+    assert!(
+        err.contains("triage (ollama llama3.2, advisory): ok: 9"),
+        "{err}"
+    );
+    // Table output; the flags win over the file.
+    let (table, _) = flows_rules(&with_cfg(&["--triage-model", "small"]));
+    let table = table[0].as_str().unwrap();
+    assert_eq!(
+        table
+            .lines()
+            .filter(|l| l.contains("triage (model, advisory): false_positive 0/100"))
+            .count(),
+        9,
+        "{table}"
+    );
+    let (none, _) = flows_rules(&with_cfg(&["--format", "json", "--triage", "off"]));
+    assert_eq!(none, off, "--triage off: the plain output");
+    // Flags alone, against a server that never answers: records say why.
+    let stalled = stalled_server();
+    let cfg0 = dir.path().join("grace0.toml");
+    std::fs::write(&cfg0, "[triage]\nshutdown_grace = \"0s\"\nqueue = 2\n").unwrap();
+    let t0 = Instant::now();
+    let (lines, _) = flows_rules(&[
+        "--config".into(),
+        cfg0.display().to_string(),
+        "--format".into(),
+        "json".into(),
+        "--triage".into(),
+        "openai".into(),
+        "--triage-url".into(),
+        format!("http://{stalled}"),
+    ]);
+    assert!(t0.elapsed() < Duration::from_secs(30), "{:?}", t0.elapsed());
+    let recs: Vec<&Value> = lines
+        .iter()
+        .filter(|v| v["type"] == "flow_triage")
+        .collect();
+    assert_eq!(recs.len(), 9);
+    for r in recs {
+        assert!(r["triage"].is_null());
+        let s = r["triage_status"].as_str().unwrap();
+        assert!(s == "shutdown" || s == "queue_full", "{s}");
+        assert_eq!(r["provider"], "openai");
+    }
 }

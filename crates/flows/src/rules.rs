@@ -506,16 +506,23 @@ pub enum TriageClass {
     ReconAndTransfer,
 }
 
-impl Display for TriageClass {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl TriageClass {
+    /// Stable name (`port_scan`, `host_sweep`, …), as printed.
+    pub fn as_str(self) -> &'static str {
+        match self {
             TriageClass::PortScan => "port_scan",
             TriageClass::HostSweep => "host_sweep",
             TriageClass::PathEnumeration => "path_enumeration",
             TriageClass::DomainChurn => "domain_churn",
             TriageClass::Exfiltration => "exfiltration",
             TriageClass::ReconAndTransfer => "recon_and_transfer",
-        })
+        }
+    }
+}
+
+impl Display for TriageClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -614,6 +621,70 @@ impl RuleTriager {
 impl<K: Display, P: Endpoint> Triager<K, P> for RuleTriager {
     fn triage(&mut self, batch: &[FlaggedContext<K, P>]) -> Vec<Triage> {
         batch.iter().map(|c| self.triage_one(c)).collect()
+    }
+}
+
+/// A flagged context with its rule-based [`Triage`], owned and made of text
+/// and numbers: what the engine hands to a caller that looks further at
+/// flagged sources (e.g. a language model, through
+/// [`crate::cmd::rules::FlaggedObserver`]) without knowing the key and
+/// endpoint types. Every string in it (key, sample endpoints, summary) comes
+/// from the input and may be chosen by an attacker.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FlaggedSummary {
+    /// Number of the context in the run, from 1, in hand-off order.
+    pub context: u64,
+    /// Source (IP address, host).
+    pub key: String,
+    /// Time of the oldest event in the window (µs).
+    pub window_start: TsMicros,
+    /// Time of the event that fired the rule (µs).
+    pub window_end: TsMicros,
+    /// Rules that fired.
+    pub rules: Vec<Rule>,
+    /// Distinct endpoints in the window.
+    pub unique_endpoints: usize,
+    /// Distinct endpoint groups in the window.
+    pub unique_groups: usize,
+    /// Bytes in the window.
+    pub bytes: u64,
+    /// Events in the window.
+    pub events: usize,
+    /// What the endpoints are (`socket`, `path`, `domain`), when known.
+    pub endpoint_kind: Option<EndpointKind>,
+    /// Most recent distinct endpoints, newest first, as text.
+    pub sample_endpoints: Vec<String>,
+    /// The rule-based class.
+    pub class: TriageClass,
+    /// The rule-based severity, 0..=1.
+    pub severity: f64,
+    /// The rule-based one-line summary.
+    pub summary: String,
+}
+
+impl FlaggedSummary {
+    /// The summary of context number `context`, `c`, read by the rules as `t`.
+    pub fn new<K: Display, P: Endpoint>(
+        context: u64,
+        c: &FlaggedContext<K, P>,
+        t: &Triage,
+    ) -> Self {
+        FlaggedSummary {
+            context,
+            key: c.key.to_string(),
+            window_start: c.window_start,
+            window_end: c.window_end,
+            rules: c.rules.clone(),
+            unique_endpoints: c.unique_endpoints,
+            unique_groups: c.unique_groups,
+            bytes: c.bytes,
+            events: c.events,
+            endpoint_kind: c.sample_endpoints.first().map(Endpoint::kind),
+            sample_endpoints: c.sample_endpoints.iter().map(ToString::to_string).collect(),
+            class: t.verdict,
+            severity: t.severity,
+            summary: t.summary.clone(),
+        }
     }
 }
 
