@@ -320,7 +320,9 @@ fn window_message(h: &Header, w: &HostWindow, v: &Verdict, incident: Option<i64>
 fn incident_message(h: &Header, e: &IncidentEvent) -> Vec<u8> {
     let i = &e.incident;
     let mut out = Vec::with_capacity(512);
-    h.start(&mut out, i.peak_label, i.updated_at, "incident");
+    // Incident times are Unix seconds.
+    let ts = i.updated_at.saturating_mul(crate::event::MICROS);
+    h.start(&mut out, i.peak_label, ts, "incident");
     param(&mut out, "host", &i.host);
     param(&mut out, "label", i.peak_label.as_str());
     param(&mut out, "score", &format!("{:.4}", i.peak_score));
