@@ -5,7 +5,7 @@
 //! A lookup becomes up to two lines, like a Suricata DNS transaction:
 //!
 //! * a `type: "query"` record at query time, from the client to the server
-//!   (`src_*` = client), with `id`, `rrname`, `rrtype`, `tx_id` (always 0:
+//!   (`src_*` = client), with `version: 2`, `id`, `rrname`, `rrtype`, `tx_id` (always 0:
 //!   sentineldns does not number transactions per flow) and `opcode`;
 //! * a `type: "answer"` record at response time (query time + latency),
 //!   from the server to the client, with `version: 2`, `id`, `flags` (the
@@ -332,7 +332,10 @@ fn format_lookup_with(out: &mut Vec<u8>, l: &Lookup<'_>, cid: bool, sc: &mut Scr
     let mut n = 0;
     if l.outcome != LookupOutcome::Unsolicited {
         head(out, l.ts, &f, true, cid);
-        let _ = write!(out, "{{\"type\":\"query\",\"id\":{id},\"rrname\":");
+        let _ = write!(
+            out,
+            "{{\"version\":2,\"type\":\"query\",\"id\":{id},\"rrname\":"
+        );
         write_name(out, l.qname);
         out.extend_from_slice(b",\"rrtype\":");
         write_rrtype(out, l.qtype);
@@ -673,7 +676,7 @@ pub(crate) mod tests {
             format!(
                 "{{\"timestamp\":\"2024-03-04T08:00:00.250000+0000\",\"flow_id\":{fid},\"event_type\":\"dns\",\
                  \"src_ip\":\"10.0.0.7\",\"src_port\":40000,\"dest_ip\":\"10.0.0.53\",\"dest_port\":53,\
-                 \"proto\":\"UDP\",\"community_id\":\"{cid}\",\"dns\":{{\"type\":\"query\",\"id\":4660,\
+                 \"proto\":\"UDP\",\"community_id\":\"{cid}\",\"dns\":{{\"version\":2,\"type\":\"query\",\"id\":4660,\
                  \"rrname\":\"www.example.com\",\"rrtype\":\"A\",\"tx_id\":0,\"opcode\":0}}}}"
             )
         );

@@ -18,8 +18,8 @@
 //! address for A/AAAA, the target name for CNAME, NS, PTR, DNAME, MX (the
 //! exchange), SRV (the target) and SOA (the primary server), `TXT <len>
 //! <text>` for each character-string of a TXT or SPF record (joined by a
-//! space), and `<unknown type=N>` for the rest. `TTLs` are intervals
-//! (`300.0`). Lookups from logs give their addresses, each with the
+//! space), and `<unknown type=N>` for the rest. `TTLs` and `rtt` are
+//! intervals (`300.000000` in TSV, `300.0` in JSON). Lookups from logs give their addresses, each with the
 //! lookup's smallest TTL.
 //!
 //! TSV follows Zeek's ASCII writer: the `#separator` … `#types` header at
@@ -269,6 +269,12 @@ fn write_time(out: &mut Vec<u8>, ts: TsMicros) {
         ts.div_euclid(MICROS),
         ts.rem_euclid(MICROS)
     );
+}
+
+/// Seconds with six decimals (`300.000000`): an interval in TSV, as
+/// Zeek's ASCII writer prints it.
+fn write_secs6(out: &mut Vec<u8>, us: i64) {
+    write_time(out, us);
 }
 
 /// Seconds with at most six decimals and at least one (`300.0`,
@@ -541,7 +547,7 @@ fn format_tsv_with(out: &mut Vec<u8>, l: &Lookup<'_>, sc: &mut Scratch) {
     match l.latency_us {
         Some(us) => {
             out.push(b'\t');
-            write_secs(out, i64::from(us));
+            write_secs6(out, i64::from(us));
         }
         None => unset(out),
     }
@@ -602,7 +608,7 @@ fn format_tsv_with(out: &mut Vec<u8>, l: &Lookup<'_>, sc: &mut Scratch) {
         }
         n += 1;
         tsv_str(out, a, true);
-        write_secs(ttls, i64::from(ttl) * MICROS);
+        write_secs6(ttls, i64::from(ttl) * MICROS);
     });
     if n == 0 {
         out.truncate(mark);
@@ -742,9 +748,9 @@ mod tests {
         assert_eq!(
             row,
             format!(
-                "1709539200.250000\t{u}\t10.0.0.7\t40000\t10.0.0.53\t53\tudp\t4660\t0.0015\twww.example.com\t\
+                "1709539200.250000\t{u}\t10.0.0.7\t40000\t10.0.0.53\t53\tudp\t4660\t0.001500\twww.example.com\t\
                  1\tC_INTERNET\t1\tA\t0\tNOERROR\tF\tF\tT\tT\t0\t\
-                 web.example.com,93.184.216.34,TXT 11 v=spf1 -all TXT 3 a\"b\t3600.0,300.0,60.0\tF\n"
+                 web.example.com,93.184.216.34,TXT 11 v=spf1 -all TXT 3 a\"b\t3600.000000,300.000000,60.000000\tF\n"
             )
         );
         assert_eq!(u.len(), 18);

@@ -145,7 +145,7 @@ fn round_trip(inputs: &[PathBuf]) {
         .unwrap()
         .starts_with("#close\t"));
     for (what, file) in [("EVE", &eve), ("Zeek TSV", &tsv), ("Zeek JSON", &zjson)] {
-        let back = replay(d.path(), what, &[file.clone()], &[] as &[&str]);
+        let back = replay(d.path(), what, std::slice::from_ref(file), &[] as &[&str]);
         assert_same(what, &orig, &back);
     }
 }
