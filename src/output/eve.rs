@@ -201,13 +201,15 @@ fn write_name(out: &mut Vec<u8>, s: &str) {
 
 /// A record type as Suricata names it: the mnemonic, or the number.
 fn write_rrtype(out: &mut Vec<u8>, t: u16) {
-    let name = rr::type_name(t);
-    if name.starts_with("TYPE") {
-        let _ = write!(out, "\"{t}\"");
-    } else {
-        out.push(b'"');
-        out.extend_from_slice(name.as_bytes());
-        out.push(b'"');
+    match rr::type_mnemonic(t) {
+        Some(name) => {
+            out.push(b'"');
+            out.extend_from_slice(name.as_bytes());
+            out.push(b'"');
+        }
+        None => {
+            let _ = write!(out, "\"{t}\"");
+        }
     }
 }
 

@@ -340,13 +340,12 @@ fn write_qtype_name(out: &mut Vec<u8>, t: u16, json: bool) {
     if json {
         out.push(b'"');
     }
-    let name = rr::type_name(t);
-    if t == qtype::ANY {
-        out.push(b'*');
-    } else if name.starts_with("TYPE") {
-        let _ = write!(out, "query-{t}");
-    } else {
-        out.extend_from_slice(name.as_bytes());
+    match rr::type_mnemonic(t) {
+        _ if t == qtype::ANY => out.push(b'*'),
+        Some(name) => out.extend_from_slice(name.as_bytes()),
+        None => {
+            let _ = write!(out, "query-{t}");
+        }
     }
     if json {
         out.push(b'"');
