@@ -213,7 +213,7 @@ fn eve_and_zeek_records_do_not_allocate() {
     m.extend_from_slice(b"\x0bv=spf1 -all\x03a\"b");
     let clients: [IpAddr; 2] = [IpAddr::from([10, 0, 0, 7]), "fe80::7".parse().unwrap()];
     let mut buf = Vec::with_capacity(8192);
-    let mut run = |buf: &mut Vec<u8>, n: u32| {
+    let run = |buf: &mut Vec<u8>, n: u32| {
         for i in 0..n {
             for c in clients {
                 let l = Lookup {

@@ -840,6 +840,41 @@ pub(crate) mod tests {
         }
     }
 
+    /// `[outputs.eve]`, `[outputs.zeek]` and `[outputs.syslog]` from a
+    /// configuration file; two line outputs on stdout are refused.
+    #[test]
+    fn eve_zeek_and_syslog_from_the_configuration_file() {
+        let c: OutputsConfig = toml::from_str(
+            "[eve]\npath = \"eve.json\"\nmax_bytes = 1000\ncommunity_id = false\n\
+             [zeek]\npath = \"-\"\nformat = \"json\"\n\
+             [syslog]\nurl = \"unix:/dev/log\"\nmin_label = \"likely-compromise\"\nfacility = \"daemon\"\n",
+        )
+        .unwrap();
+        let e = c.eve.as_ref().unwrap();
+        assert_eq!(
+            (e.max_bytes, e.keep, e.community_id),
+            (Some(1000), 5, false)
+        );
+        let z = c.zeek.as_ref().unwrap();
+        assert_eq!(z.format, zeek::ZeekFormat::Json);
+        assert!(c.ndjson_on_stdout(), "Zeek on stdout silences the table");
+        let s = c.syslog.as_ref().unwrap();
+        assert_eq!(s.min_label, syslog::SyslogMinLabel::LikelyCompromise);
+        assert_eq!(
+            s.validate().unwrap(),
+            (syslog::Target::Unix("/dev/log".into()), 3)
+        );
+        assert!(toml::from_str::<OutputsConfig>("[zeek]\nformat = \"csv\"\n").is_err());
+        assert!(toml::from_str::<OutputsConfig>("[eve]\npth = \"x\"\n").is_err());
+        let two = OutputsConfig {
+            ndjson: Some(NdjsonConfig::default()),
+            eve: Some(EveConfig::default()),
+            ..Default::default()
+        };
+        let e = Outputs::start(&two).unwrap_err().to_string();
+        assert!(e.contains("only one"), "{e}");
+    }
+
     #[test]
     fn config_rejects_unknown_fields() {
         let e = serde_json::from_str::<OutputsConfig>(r#"{"ndjson":{"pth":"x"}}"#);
