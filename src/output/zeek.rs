@@ -778,6 +778,62 @@ mod tests {
         );
     }
 
+    /// Every rotated file is a dns.log of its own: header first, `#close`
+    /// last, rows counted once.
+    #[test]
+    fn rotated_files_each_have_header_and_close() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dns.log");
+        let metrics = Arc::new(Metrics::default());
+        let mut w = ZeekWriter::open(
+            &ZeekConfig {
+                path: path.clone(),
+                max_bytes: Some(1500),
+                keep: 10,
+                ..Default::default()
+            },
+            metrics.clone(),
+        )
+        .unwrap();
+        for i in 0..20 {
+            let l = Lookup::new(
+                1_709_539_200 * MICROS + i * MICROS,
+                "10.0.0.7".parse().unwrap(),
+                "example.com",
+            );
+            w.write_lookup(&l);
+        }
+        w.finish().unwrap();
+        let mut rows = 0;
+        let mut files = vec![path.clone()];
+        files.extend(
+            (1..=10)
+                .map(|i| crate::output::ndjson::rotated_path(&path, i))
+                .filter(|p| p.exists()),
+        );
+        assert!(files.len() > 2, "{files:?}");
+        for f in &files {
+            let text = std::fs::read_to_string(f).unwrap();
+            assert!(text.starts_with("#separator \\x09\n"), "{f:?}: {text}");
+            assert!(
+                text.lines()
+                    .last()
+                    .unwrap()
+                    .starts_with("#close\t2024-03-04-08-00-"),
+                "{f:?}: {text}"
+            );
+            assert_eq!(text.matches("#fields").count(), 1, "{f:?}");
+            rows += text.lines().filter(|l| !l.starts_with('#')).count();
+        }
+        assert_eq!(rows, 20);
+        let m = &metrics.zeek;
+        assert_eq!(m.lines.load(std::sync::atomic::Ordering::Relaxed), 20);
+        assert_eq!(
+            m.rotations.load(std::sync::atomic::Ordering::Relaxed) as usize,
+            files.len() - 1
+        );
+    }
+
     #[test]
     fn escaping_and_unset_fields() {
         let l = Lookup {
