@@ -407,7 +407,19 @@ pub mod qtype {
             "SVCB" => SVCB,
             "HTTPS" => HTTPS,
             "ANY" | "*" => ANY,
+            "HINFO" => 13,
+            "RP" => 17,
+            "SIG" => 24,
+            "KEY" => 25,
+            "LOC" => 29,
             "NAPTR" => 35,
+            "DNAME" => 39,
+            "OPT" => 41,
+            "SSHFP" => 44,
+            "NSEC3" => 50,
+            "NSEC3PARAM" => 51,
+            "TLSA" => 52,
+            "SPF" => 99,
             "DS" => 43,
             "RRSIG" => 46,
             "NSEC" => 47,
@@ -486,6 +498,15 @@ mod tests {
             assert_eq!(parse_rcode(&rcode_name(r)), Some(r));
         }
         assert_eq!(qtype::parse("txt"), Some(16));
+        // Every mnemonic the record walker (and so the EVE and Zeek
+        // outputs) writes reads back.
+        for t in 0..=300u16 {
+            assert_eq!(
+                qtype::parse(&crate::decode::rr::type_name(t)),
+                Some(t),
+                "{t}"
+            );
+        }
         assert_eq!(parse_rcode("nxdomain"), Some(3));
     }
 }

@@ -195,3 +195,61 @@ fn ndjson_lookup_lines_do_not_allocate() {
     let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
     assert_eq!(v["source"]["ip"], "fe80::7");
 }
+
+/// The EVE and Zeek (TSV, JSON) records of lookups with a response of
+/// CNAME + A + TXT records allocate nothing once their buffers have grown
+/// (issue 17).
+#[test]
+fn eve_and_zeek_records_do_not_allocate() {
+    use sentineldns::event::{LookupDetail, LookupOutcome, Transport};
+    use sentineldns::output::{eve, zeek};
+    let mut m = vec![0x12, 0x34, 0x81, 0x80, 0, 1, 0, 3, 0, 0, 0, 0];
+    m.extend_from_slice(b"\x03www\x07example\x03com\x00\x00\x01\x00\x01");
+    m.extend_from_slice(&[0xc0, 12, 0, 5, 0, 1, 0, 0, 0x0e, 0x10, 0, 6]);
+    let at = m.len() as u8;
+    m.extend_from_slice(b"\x03web\xc0\x10");
+    m.extend_from_slice(&[0xc0, at, 0, 1, 0, 1, 0, 0, 1, 0x2c, 0, 4, 93, 184, 216, 34]);
+    m.extend_from_slice(&[0xc0, at, 0, 16, 0, 1, 0, 0, 0, 60, 0, 16]);
+    m.extend_from_slice(b"\x0bv=spf1 -all\x03a\"b");
+    let clients: [IpAddr; 2] = [IpAddr::from([10, 0, 0, 7]), "fe80::7".parse().unwrap()];
+    let mut buf = Vec::with_capacity(8192);
+    let run = |buf: &mut Vec<u8>, n: u32| {
+        for i in 0..n {
+            for c in clients {
+                let l = Lookup {
+                    server: Some(if c.is_ipv4() {
+                        IpAddr::from([10, 0, 0, 53])
+                    } else {
+                        "fe80::53".parse().unwrap()
+                    }),
+                    transport: Some(Transport::Udp),
+                    outcome: LookupOutcome::Answered,
+                    qtype: (i % 300) as u16,
+                    latency_us: Some(i * 7),
+                    detail: LookupDetail {
+                        id: Some(i as u16),
+                        client_port: Some(40000),
+                        server_port: Some(53),
+                        qclass: Some(1),
+                        flags: Some(0x8180),
+                        response: Some(&m),
+                    },
+                    ..lk(c, "www.example.com")
+                };
+                buf.clear();
+                assert_eq!(eve::format_lookup(buf, &l, true), 2);
+                zeek::format_tsv(buf, &l);
+                zeek::format_json(buf, &l);
+            }
+        }
+    };
+    // Warm up the thread's scratch buffers.
+    run(&mut buf, 2);
+    let allocs = allocations_in(|| run(&mut buf, 500));
+    assert_eq!(allocs, 0, "allocations formatting EVE and Zeek records");
+    let text = String::from_utf8(buf).unwrap();
+    assert!(
+        text.contains("\"grouped\":{\"CNAME\":[\"web.example.com\"]"),
+        "{text}"
+    );
+}

@@ -344,6 +344,28 @@ pub struct OutputArgs {
     /// Incident triage by a language model.
     #[command(flatten)]
     pub triage_flags: TriageArgs,
+    /// Write every lookup as Suricata EVE `dns` records (Suricata 7,
+    /// `version: 2`) to this file, or to stdout with `-` (`[outputs.eve]`
+    /// sets rotation).
+    #[arg(long, value_name = "PATH|-")]
+    pub eve: Option<PathBuf>,
+    /// Write every lookup as a Zeek dns.log row to this file, or to stdout
+    /// with `-` (`[outputs.zeek]` sets rotation).
+    #[arg(long, value_name = "PATH|-")]
+    pub zeek: Option<PathBuf>,
+    /// Zeek writer to imitate: tsv (ASCII, with the `#` header) or json
+    /// [default: `[outputs.zeek] format`, else tsv].
+    #[arg(long, value_enum, requires = "zeek")]
+    pub zeek_format: Option<sentineldns::output::zeek::ZeekFormat>,
+    /// Send RFC 5424 syslog messages for verdicts at or above
+    /// `--syslog-min-label` and for incidents that open or escalate:
+    /// udp://HOST:PORT, tcp://HOST:PORT (octet-counted) or unix:PATH.
+    #[arg(long, value_name = "URL")]
+    pub syslog: Option<String>,
+    /// Lowest verdict sent to syslog [default: `[outputs.syslog]
+    /// min_label`, else unusual].
+    #[arg(long, value_enum)]
+    pub syslog_min_label: Option<sentineldns::output::syslog::SyslogMinLabel>,
 }
 
 /// The triage flags (`--triage`, `--triage-url`, `--triage-model`), shared
@@ -458,11 +480,41 @@ impl OutputArgs {
                 k.sensor = Some(n.clone());
             }
         }
+        let eve = match &self.eve {
+            Some(p) => Some(sentineldns::output::eve::EveConfig {
+                path: p.clone(),
+                ..base.eve.unwrap_or_default()
+            }),
+            None => base.eve,
+        };
+        let mut zeek = match &self.zeek {
+            Some(p) => Some(sentineldns::output::zeek::ZeekConfig {
+                path: p.clone(),
+                ..base.zeek.unwrap_or_default()
+            }),
+            None => base.zeek,
+        };
+        if let (Some(z), Some(f)) = (&mut zeek, self.zeek_format) {
+            z.format = f;
+        }
+        let mut syslog = match &self.syslog {
+            Some(u) => Some(sentineldns::output::syslog::SyslogConfig {
+                url: u.clone(),
+                ..base.syslog.unwrap_or_default()
+            }),
+            None => base.syslog,
+        };
+        if let (Some(s), Some(m)) = (&mut syslog, self.syslog_min_label) {
+            s.min_label = m;
+        }
         OutputsConfig {
             ndjson,
             webhook,
             kafka,
             metrics: self.metrics.or(base.metrics),
+            eve,
+            zeek,
+            syslog,
         }
     }
 }

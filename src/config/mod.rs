@@ -313,6 +313,37 @@ impl Config {
         if let Some(k) = &self.outputs.kafka {
             b.extend(k.bounds());
         }
+        for (key, keep) in [
+            (
+                "outputs.eve.keep",
+                self.outputs.eve.as_ref().map(|e| e.keep),
+            ),
+            (
+                "outputs.zeek.keep",
+                self.outputs.zeek.as_ref().map(|z| z.keep),
+            ),
+        ] {
+            if let Some(k) = keep {
+                b.push(KeyRange::new(key, k, 0, 1000));
+            }
+        }
+        for (key, max) in [
+            (
+                "outputs.eve.max_bytes",
+                self.outputs.eve.as_ref().and_then(|e| e.max_bytes),
+            ),
+            (
+                "outputs.zeek.max_bytes",
+                self.outputs.zeek.as_ref().and_then(|z| z.max_bytes),
+            ),
+        ] {
+            if let Some(m) = max {
+                b.push(KeyRange::new(key, m, 1, 1 << 40));
+            }
+        }
+        if let Some(s) = &self.outputs.syslog {
+            b.extend(s.bounds());
+        }
         b.extend(self.limits.bounds());
         b.extend(self.learning.bounds());
         b.extend(self.incidents.bounds());
@@ -423,6 +454,16 @@ impl Config {
         if let Some(n) = &mut self.outputs.ndjson {
             if !n.is_stdout() {
                 one("outputs.ndjson.path", &mut n.path);
+            }
+        }
+        if let Some(e) = &mut self.outputs.eve {
+            if !e.is_stdout() {
+                rebase(dir, &mut e.path);
+            }
+        }
+        if let Some(z) = &mut self.outputs.zeek {
+            if !z.is_stdout() {
+                rebase(dir, &mut z.path);
             }
         }
     }

@@ -300,7 +300,16 @@ pub fn for_each_answer<F: FnMut(&AnswerRecord<'_>)>(
 /// The mnemonic of a record type (`A`, `TXT`, …; `TYPE65280` for the rest,
 /// RFC 3597).
 pub fn type_name(t: u16) -> std::borrow::Cow<'static, str> {
-    let s = match t {
+    match type_mnemonic(t) {
+        Some(s) => s.into(),
+        None => format!("TYPE{t}").into(),
+    }
+}
+
+/// The mnemonic of a record type, `None` for types without one (no
+/// allocation, for the outputs' hot path).
+pub fn type_mnemonic(t: u16) -> Option<&'static str> {
+    Some(match t {
         1 => "A",
         2 => "NS",
         5 => "CNAME",
@@ -332,9 +341,8 @@ pub fn type_name(t: u16) -> std::borrow::Cow<'static, str> {
         252 => "AXFR",
         255 => "ANY",
         257 => "CAA",
-        _ => return format!("TYPE{t}").into(),
-    };
-    s.into()
+        _ => return None,
+    })
 }
 
 /// The mnemonic of a class (`IN`, `CH`, `HS`, `NONE`, `ANY`; `CLASS7` for

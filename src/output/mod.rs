@@ -1,4 +1,5 @@
-//! Outputs beyond SQLite: NDJSON lines ([`ndjson`]), webhook alerts
+//! Outputs beyond SQLite: NDJSON lines ([`ndjson`]), Suricata EVE ([`eve`]),
+//! Zeek `dns.log` ([`zeek`]), syslog ([`syslog`]), webhook alerts
 //! ([`webhook`]) and Prometheus metrics with a health endpoint ([`metrics`]).
 //!
 //! This module sits after [`crate::detect`] in the one-way dependency order
@@ -26,10 +27,14 @@
 pub mod breaker;
 pub mod community_id;
 pub mod ecs;
+pub mod eve;
 pub mod kafka;
+mod linefile;
 pub mod metrics;
 pub mod ndjson;
+pub mod syslog;
 pub mod webhook;
+pub mod zeek;
 
 use crate::aggregate::HostWindow;
 use crate::detect::Verdict;
@@ -37,6 +42,7 @@ use crate::enrich::Enrichment;
 use crate::event::{Lookup, MICROS};
 use crate::incident::IncidentBatch;
 use crate::stats::Stats;
+use eve::{EveConfig, EveWriter};
 use kafka::{KafkaConfig, KafkaOutput};
 use metrics::{Metrics, MetricsServer};
 use ndjson::{NdjsonConfig, NdjsonWriter};
@@ -44,7 +50,9 @@ use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use syslog::{Syslog, SyslogConfig};
 use webhook::{Webhook, WebhookConfig};
+use zeek::{ZeekConfig, ZeekWriter};
 
 /// Errors starting or running an output.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +64,17 @@ pub enum OutputError {
     /// Opening or writing an output file.
     #[error("NDJSON output {path}: {source}")]
     Io {
+        /// The file (`-` for stdout).
+        path: PathBuf,
+        /// Underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Opening or writing the file of another output (`what`: `EVE`, `Zeek`).
+    #[error("{what} output {path}: {source}")]
+    File {
+        /// Which output.
+        what: &'static str,
         /// The file (`-` for stdout).
         path: PathBuf,
         /// Underlying error.
@@ -98,13 +117,26 @@ pub struct OutputsConfig {
     pub metrics: Option<SocketAddr>,
     /// Records published to Kafka (feature `kafka`).
     pub kafka: Option<KafkaConfig>,
+    /// Suricata EVE `dns` records of every lookup.
+    pub eve: Option<EveConfig>,
+    /// A Zeek `dns.log` of every lookup (TSV or JSON).
+    pub zeek: Option<ZeekConfig>,
+    /// RFC 5424 syslog messages for verdicts and incidents.
+    pub syslog: Option<SyslogConfig>,
 }
 
 impl OutputsConfig {
-    /// Whether NDJSON goes to stdout (so the command's own stdout output
-    /// must stay quiet).
+    /// Whether NDJSON (or EVE, or Zeek) goes to stdout (so the command's own
+    /// stdout output must stay quiet).
     pub fn ndjson_on_stdout(&self) -> bool {
-        self.ndjson.as_ref().is_some_and(NdjsonConfig::is_stdout)
+        self.stdout_outputs() > 0
+    }
+
+    /// How many line outputs write to stdout (at most one may).
+    fn stdout_outputs(&self) -> usize {
+        usize::from(self.ndjson.as_ref().is_some_and(NdjsonConfig::is_stdout))
+            + usize::from(self.eve.as_ref().is_some_and(EveConfig::is_stdout))
+            + usize::from(self.zeek.as_ref().is_some_and(ZeekConfig::is_stdout))
     }
 }
 
@@ -114,6 +146,9 @@ pub struct Outputs {
     ndjson: Option<NdjsonWriter>,
     webhook: Option<Webhook>,
     kafka: Option<KafkaOutput>,
+    eve: Option<EveWriter>,
+    zeek: Option<ZeekWriter>,
+    syslog: Option<Syslog>,
     metrics: Arc<Metrics>,
     server: Option<MetricsServer>,
     lookup_lines: bool,
@@ -133,6 +168,11 @@ impl Outputs {
     /// the metrics server (bound before this returns). A registry is always
     /// created, so counters can be read even without a server.
     pub fn start(cfg: &OutputsConfig) -> Result<Self, OutputError> {
+        if cfg.stdout_outputs() > 1 {
+            return Err(OutputError::Config(
+                "only one of the NDJSON, EVE and Zeek outputs can write to stdout (-)".into(),
+            ));
+        }
         let metrics = Arc::new(Metrics::default());
         let ndjson = cfg
             .ndjson
@@ -149,11 +189,29 @@ impl Outputs {
             .as_ref()
             .map(|c| KafkaOutput::start(c, metrics.clone()))
             .transpose()?;
+        let eve = cfg
+            .eve
+            .as_ref()
+            .map(|c| EveWriter::open(c, metrics.clone()))
+            .transpose()?;
+        let zeek = cfg
+            .zeek
+            .as_ref()
+            .map(|c| ZeekWriter::open(c, metrics.clone()))
+            .transpose()?;
+        let syslog = cfg
+            .syslog
+            .as_ref()
+            .map(|c| Syslog::start(c, metrics.clone()))
+            .transpose()?;
         let server = cfg
             .metrics
             .map(|a| MetricsServer::start(a, metrics.clone()))
             .transpose()?;
         Ok(Outputs {
+            eve,
+            zeek,
+            syslog,
             lookup_lines: ndjson.as_ref().is_some_and(NdjsonWriter::wants_lookups),
             ndjson,
             webhook,
@@ -249,6 +307,12 @@ impl Outputs {
         if let Some(k) = &mut self.kafka {
             k.lookup(l, e);
         }
+        if let Some(w) = &mut self.eve {
+            w.write_lookup(l);
+        }
+        if let Some(z) = &mut self.zeek {
+            z.write_lookup(l);
+        }
     }
 
     /// A batch of closed windows without incident tracking (see
@@ -275,6 +339,9 @@ impl Outputs {
                 self.metrics.verdict(v.label);
             }
             let incident = incidents.window_ids.get(i).copied().flatten();
+            if let (Some(s), Some(v)) = (&self.syslog, v) {
+                s.offer_window(w, v, incident);
+            }
             match (&mut self.ndjson, &mut self.kafka) {
                 (n, Some(k)) if k.ships(kafka::Ship::Windows) => {
                     // One object for both outputs: the same JSON shape.
@@ -293,6 +360,9 @@ impl Outputs {
             self.metrics.incident(e.kind);
             if !e.kind.alerts() {
                 continue;
+            }
+            if let Some(s) = &self.syslog {
+                s.offer_incident(e);
             }
             match (&mut self.ndjson, &mut self.kafka) {
                 (n, Some(k)) if k.ships(kafka::Ship::Incidents) => {
@@ -335,6 +405,12 @@ impl Outputs {
         if let Some(n) = &mut self.ndjson {
             n.flush();
         }
+        if let Some(w) = &mut self.eve {
+            w.flush();
+        }
+        if let Some(z) = &mut self.zeek {
+            z.flush();
+        }
     }
 
     /// One line per configured output saying what it did (for run summaries).
@@ -351,6 +427,29 @@ impl Outputs {
                 n.lookup_lines.load(Relaxed),
                 n.rotations.load(Relaxed),
                 n.errors.load(Relaxed)
+            ));
+        }
+        for (name, on, m) in [
+            ("eve", self.eve.is_some(), &self.metrics.eve),
+            ("zeek", self.zeek.is_some(), &self.metrics.zeek),
+        ] {
+            if on {
+                out.push(format!(
+                    "{name}: {} records, {} rotations, {} write errors",
+                    m.lines.load(Relaxed),
+                    m.rotations.load(Relaxed),
+                    m.errors.load(Relaxed)
+                ));
+            }
+        }
+        if self.syslog.is_some() {
+            let s = &self.metrics.syslog;
+            out.push(format!(
+                "syslog: {} sent, {} failed, {} queue full, {} at shutdown",
+                s.sent.load(Relaxed),
+                s.failed.load(Relaxed),
+                s.queue_full.load(Relaxed),
+                s.shutdown.load(Relaxed)
             ));
         }
         let w = &self.metrics.webhook;
@@ -404,7 +503,7 @@ impl Outputs {
 
     /// End of the run: flush NDJSON, deliver queued webhook alerts (within
     /// the grace period) and mark the input finished. The metrics server keeps
-    /// serving until `self` is dropped. Returns the first NDJSON write error.
+    /// serving until `self` is dropped. Returns the first write error (NDJSON, then EVE, then Zeek).
     pub fn finish(&mut self) -> Result<(), OutputError> {
         if let Some(wh) = &mut self.webhook {
             wh.close();
@@ -412,15 +511,18 @@ impl Outputs {
         if let Some(k) = &mut self.kafka {
             k.close();
         }
+        if let Some(s) = &mut self.syslog {
+            s.close();
+        }
         if let Some(mut t) = self.triage.take() {
             let rest = t.close();
             self.write_triage(&rest);
         }
         self.metrics.set_input_finished();
-        match &mut self.ndjson {
-            Some(n) => n.finish(),
-            None => Ok(()),
-        }
+        let eve = self.eve.as_mut().map_or(Ok(()), EveWriter::finish);
+        let zeek = self.zeek.as_mut().map_or(Ok(()), ZeekWriter::finish);
+        let ndjson = self.ndjson.as_mut().map_or(Ok(()), NdjsonWriter::finish);
+        ndjson.and(eve).and(zeek)
     }
 }
 
@@ -736,6 +838,41 @@ pub(crate) mod tests {
         ] {
             assert!(body.lines().any(|l| l == want), "{want} missing:\n{body}");
         }
+    }
+
+    /// `[outputs.eve]`, `[outputs.zeek]` and `[outputs.syslog]` from a
+    /// configuration file; two line outputs on stdout are refused.
+    #[test]
+    fn eve_zeek_and_syslog_from_the_configuration_file() {
+        let c: OutputsConfig = toml::from_str(
+            "[eve]\npath = \"eve.json\"\nmax_bytes = 1000\ncommunity_id = false\n\
+             [zeek]\npath = \"-\"\nformat = \"json\"\n\
+             [syslog]\nurl = \"unix:/dev/log\"\nmin_label = \"likely-compromise\"\nfacility = \"daemon\"\n",
+        )
+        .unwrap();
+        let e = c.eve.as_ref().unwrap();
+        assert_eq!(
+            (e.max_bytes, e.keep, e.community_id),
+            (Some(1000), 5, false)
+        );
+        let z = c.zeek.as_ref().unwrap();
+        assert_eq!(z.format, zeek::ZeekFormat::Json);
+        assert!(c.ndjson_on_stdout(), "Zeek on stdout silences the table");
+        let s = c.syslog.as_ref().unwrap();
+        assert_eq!(s.min_label, syslog::SyslogMinLabel::LikelyCompromise);
+        assert_eq!(
+            s.validate().unwrap(),
+            (syslog::Target::Unix("/dev/log".into()), 3)
+        );
+        assert!(toml::from_str::<OutputsConfig>("[zeek]\nformat = \"csv\"\n").is_err());
+        assert!(toml::from_str::<OutputsConfig>("[eve]\npth = \"x\"\n").is_err());
+        let two = OutputsConfig {
+            ndjson: Some(NdjsonConfig::default()),
+            eve: Some(EveConfig::default()),
+            ..Default::default()
+        };
+        let e = Outputs::start(&two).unwrap_err().to_string();
+        assert!(e.contains("only one"), "{e}");
     }
 
     #[test]

@@ -81,11 +81,12 @@ pub fn rotated_path(path: &Path, i: usize) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// A size-rotated append-only file.
+/// A size-rotated append-only file (shared with the EVE and Zeek outputs,
+/// [`super::linefile`]).
 #[derive(Debug)]
-struct RotatingFile {
-    path: PathBuf,
-    file: BufWriter<File>,
+pub(crate) struct RotatingFile {
+    pub(crate) path: PathBuf,
+    pub(crate) file: BufWriter<File>,
     size: u64,
     max: Option<u64>,
     keep: usize,
@@ -96,7 +97,7 @@ fn open_append(path: &Path) -> io::Result<File> {
 }
 
 impl RotatingFile {
-    fn open(path: &Path, max: Option<u64>, keep: usize) -> io::Result<Self> {
+    pub(crate) fn open(path: &Path, max: Option<u64>, keep: usize) -> io::Result<Self> {
         let f = open_append(path)?;
         let size = f.metadata()?.len();
         Ok(RotatingFile {
@@ -110,19 +111,30 @@ impl RotatingFile {
 
     /// Write one line; rotate first if it would not fit (a line is never split,
     /// and a line longer than the limit gets a file of its own).
-    fn write_line(&mut self, line: &[u8], m: &NdjsonMetrics) -> io::Result<()> {
-        if let Some(max) = self.max {
-            if self.size > 0 && self.size + line.len() as u64 > max {
-                self.rotate()?;
-                m.rotations.fetch_add(1, Ordering::Relaxed);
-            }
+    pub(crate) fn write_line(&mut self, line: &[u8], m: &NdjsonMetrics) -> io::Result<()> {
+        if self.would_rotate(line.len()) {
+            self.rotate()?;
+            m.rotations.fetch_add(1, Ordering::Relaxed);
         }
-        self.file.write_all(line)?;
-        self.size += line.len() as u64;
+        self.append(line)
+    }
+
+    /// Whether `len` more bytes would take the file past its limit (never
+    /// for an empty file).
+    pub(crate) fn would_rotate(&self, len: usize) -> bool {
+        self.max
+            .is_some_and(|max| self.size > 0 && self.size + len as u64 > max)
+    }
+
+    /// Append without a rotation check (a header that must stay with the
+    /// line after it).
+    pub(crate) fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.file.write_all(bytes)?;
+        self.size += bytes.len() as u64;
         Ok(())
     }
 
-    fn rotate(&mut self) -> io::Result<()> {
+    pub(crate) fn rotate(&mut self) -> io::Result<()> {
         self.file.flush()?;
         if self.keep == 0 {
             match std::fs::remove_file(&self.path) {

@@ -456,6 +456,8 @@ fn fill_base(
 fn set_name_type(ev: &mut JsonEvent, name: Option<&str>, ty: Option<&str>) -> Result<(), String> {
     let name = name.map(str::trim).filter(|n| !n.is_empty());
     let name = name.ok_or("`rrname` missing")?;
+    // Suricata writes the root as `<root>`.
+    let name = if name == "<root>" { "" } else { name };
     let name = check_text_name(name).map_err(|e| format!("`rrname` refused: {e}"))?;
     ev.domain.clear();
     ev.domain

@@ -129,6 +129,8 @@ fn set_query(
     if q.is_empty() {
         return Err("`query` is unset (no question in this transaction)".into());
     }
+    // The root, as sentineldns's Zeek output (and Suricata) write it.
+    let q = if q == "<root>" { "" } else { q };
     let q = check_text_name(q).map_err(|e| format!("`query` refused: {e}"))?;
     ev.domain.clear();
     ev.domain.extend(q.chars().map(|c| c.to_ascii_lowercase()));

@@ -47,6 +47,7 @@ mod flows_lab;
 mod flows_rules;
 mod flows_unsw;
 mod flows_zscore;
+mod formats;
 mod fuzz_regressions;
 mod golden;
 mod hostile;

@@ -312,6 +312,69 @@ impl Metrics {
                 ),
             ]);
         }
+        let formats: Vec<(&str, &super::LineMetrics)> = [("eve", &self.eve), ("zeek", &self.zeek)]
+            .into_iter()
+            .filter(|(_, m)| m.is_configured())
+            .collect();
+        if !formats.is_empty() {
+            let each = |pick: fn(&super::LineMetrics) -> &AtomicU64| {
+                formats
+                    .iter()
+                    .map(move |(n, m)| (*n, ld(pick(m))))
+                    .collect::<Vec<_>>()
+            };
+            f.extend([
+                by(
+                    "sentineldns_format_lines_total",
+                    COUNTER,
+                    "Records written in another tool's format (Suricata EVE, Zeek dns.log).",
+                    "format",
+                    each(|m| &m.lines),
+                ),
+                by(
+                    "sentineldns_format_bytes_total",
+                    COUNTER,
+                    "Bytes written in another tool's format, headers included.",
+                    "format",
+                    each(|m| &m.bytes),
+                ),
+                by(
+                    "sentineldns_format_rotations_total",
+                    COUNTER,
+                    "File rotations of the EVE and Zeek outputs.",
+                    "format",
+                    each(|m| &m.rotations),
+                ),
+                by(
+                    "sentineldns_format_write_errors_total",
+                    COUNTER,
+                    "Write errors of the EVE and Zeek outputs (an output stops at its first).",
+                    "format",
+                    each(|m| &m.errors),
+                ),
+            ]);
+        }
+        let s = &self.syslog;
+        if s.is_configured() {
+            f.push(by(
+                "sentineldns_syslog_messages_total",
+                COUNTER,
+                "Syslog messages, by what became of them: sent, failed (receiver unreachable or write failed), queue_full, shutdown (still queued at exit).",
+                "result",
+                [
+                    ("sent", ld(&s.sent)),
+                    ("failed", ld(&s.failed)),
+                    ("queue_full", ld(&s.queue_full)),
+                    ("shutdown", ld(&s.shutdown)),
+                ],
+            ));
+            f.push(one(
+                "sentineldns_syslog_connects_total",
+                COUNTER,
+                "Syslog connections (re)established.",
+                Int(ld(&s.connects)),
+            ));
+        }
         let w = &self.webhook;
         if w.configured.load(Ordering::Relaxed) {
             f.extend([

@@ -71,6 +71,13 @@ impl TroubleWatch {
                     .to_string(),
             );
         }
+        for (name, f) in [("EVE", &m.eve), ("Zeek", &m.zeek)] {
+            if f.is_configured() && f.errors.load(Ordering::Relaxed) > 0 {
+                out.push(format!(
+                    "the {name} output stopped after a write error: no more records are written (the store is unaffected; see the log)"
+                ));
+            }
+        }
         if m.kafka.is_configured() {
             let now = kafka_lost(m);
             let before = self.last_kafka_lost.swap(now, Ordering::Relaxed);

@@ -339,6 +339,63 @@ impl NdjsonMetrics {
     }
 }
 
+/// Counters of a line output in another tool's format (Suricata EVE, Zeek
+/// `dns.log`).
+#[derive(Debug, Default)]
+pub struct LineMetrics {
+    pub(crate) configured: AtomicBool,
+    /// Lines (records) written.
+    pub lines: AtomicU64,
+    /// Bytes written (all files, headers included).
+    pub bytes: AtomicU64,
+    /// File rotations.
+    pub rotations: AtomicU64,
+    /// Write errors (the output stops at the first).
+    pub errors: AtomicU64,
+}
+
+impl LineMetrics {
+    /// Mark the output as configured (its metrics are then rendered).
+    pub fn set_configured(&self) {
+        self.configured.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the output is on.
+    pub fn is_configured(&self) -> bool {
+        self.configured.load(Ordering::Relaxed)
+    }
+}
+
+/// Syslog output counters.
+#[derive(Debug, Default)]
+pub struct SyslogMetrics {
+    pub(crate) configured: AtomicBool,
+    /// Messages accepted into the queue.
+    pub enqueued: AtomicU64,
+    /// Messages written to the socket.
+    pub sent: AtomicU64,
+    /// Messages lost: the receiver could not be reached or the write failed.
+    pub failed: AtomicU64,
+    /// Messages dropped because the queue was full.
+    pub queue_full: AtomicU64,
+    /// Messages still queued when the shutdown grace ran out.
+    pub shutdown: AtomicU64,
+    /// Connections (re)established (TCP and unix sockets).
+    pub connects: AtomicU64,
+}
+
+impl SyslogMetrics {
+    /// Mark the syslog output as configured.
+    pub fn set_configured(&self) {
+        self.configured.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the output is on.
+    pub fn is_configured(&self) -> bool {
+        self.configured.load(Ordering::Relaxed)
+    }
+}
+
 /// The metrics registry: shared as `Arc<Metrics>`, bumped from anywhere.
 #[derive(Debug)]
 pub struct Metrics {
@@ -360,6 +417,12 @@ pub struct Metrics {
     pub webhook: WebhookMetrics,
     /// NDJSON counters.
     pub ndjson: NdjsonMetrics,
+    /// Suricata EVE output counters.
+    pub eve: LineMetrics,
+    /// Zeek `dns.log` output counters.
+    pub zeek: LineMetrics,
+    /// Syslog output counters.
+    pub syslog: SyslogMetrics,
     /// Kafka output counters.
     pub kafka: std::sync::Arc<KafkaMetrics>,
     /// Incident-triage counters ([`crate::triage`]).
@@ -385,6 +448,9 @@ impl Default for Metrics {
             scoring: Histogram::new(histogram::SCORING_US),
             webhook: WebhookMetrics::default(),
             ndjson: NdjsonMetrics::default(),
+            eve: LineMetrics::default(),
+            zeek: LineMetrics::default(),
+            syslog: SyslogMetrics::default(),
             kafka: std::sync::Arc::default(),
             triage: std::sync::Arc::default(),
         }
