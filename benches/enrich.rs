@@ -36,7 +36,7 @@ fn bench(c: &mut Criterion) {
     for l in &lookups {
         e.enrich(l);
     }
-    let mut sink = Vec::new();
+    let mut sink = sentineldns::enrich::FirstSeenDelta::default();
     e.drain_new_first_seen(&mut sink);
     let mut i = 0usize;
     c.bench_function("enrich/cache_hit", |b| {

@@ -23,7 +23,7 @@
 use crate::aggregate::{AggregateConfig, Aggregator, HostWindow};
 use crate::decode::{DecodeConfig, Decoder, Location};
 use crate::dnstap::ClientMessage;
-use crate::enrich::{EnrichConfig, Enricher, Enrichment, FirstSeenRecord};
+use crate::enrich::{EnrichConfig, Enricher, Enrichment, FirstSeenDelta};
 use crate::event::{
     Answers, DnsMessage, DnsService, Lookup, LookupDetail, LookupOutcome, RawPacket, Transport,
     TsMicros, MICROS,
@@ -203,7 +203,7 @@ pub trait WindowSink {
     fn write(
         &mut self,
         windows: &[HostWindow],
-        first_seen: &[FirstSeenRecord],
+        first_seen: &FirstSeenDelta,
     ) -> Result<(), Self::Error>;
 
     /// One enriched lookup as it enters its window (default: ignored). For
@@ -219,16 +219,17 @@ pub struct VecSink {
     /// Windows received.
     pub windows: Vec<HostWindow>,
     /// First-seen records received.
-    pub first_seen: Vec<FirstSeenRecord>,
+    /// First-seen state received, merged (a snapshot replaces the log before it).
+    pub first_seen: FirstSeenDelta,
     /// Batches received.
     pub batches: usize,
 }
 
 impl WindowSink for VecSink {
     type Error = std::convert::Infallible;
-    fn write(&mut self, w: &[HostWindow], f: &[FirstSeenRecord]) -> Result<(), Self::Error> {
+    fn write(&mut self, w: &[HostWindow], f: &FirstSeenDelta) -> Result<(), Self::Error> {
         self.windows.extend_from_slice(w);
-        self.first_seen.extend_from_slice(f);
+        self.first_seen.append(&mut f.clone());
         self.batches += 1;
         Ok(())
     }
@@ -258,7 +259,7 @@ pub trait LookupOut {
     /// One lookup; `now` is the newest packet time seen when it was produced.
     fn lookup(&mut self, l: &Lookup<'_>, e: &Enrichment, now: TsMicros);
     /// Newly seen domains to persist (moved out of `recs`).
-    fn first_seen(&mut self, recs: &mut Vec<FirstSeenRecord>);
+    fn first_seen(&mut self, recs: &mut FirstSeenDelta);
 }
 
 /// Front half: decode and pair.
@@ -266,7 +267,7 @@ pub struct Ingest {
     decoder: Decoder,
     pairer: Pairer,
     enricher: Enricher,
-    new_seen: Vec<FirstSeenRecord>,
+    new_seen: FirstSeenDelta,
     /// Source and decoder counters.
     stats: Stats,
     /// Pairing counters (kept apart so stages can borrow them independently).
@@ -290,7 +291,7 @@ impl Ingest {
                     .clamp(1, MICROS),
             ),
             enricher,
-            new_seen: Vec::new(),
+            new_seen: FirstSeenDelta::default(),
             stats: Stats::default(),
             pair_stats: Stats::default(),
             max_ts: TsMicros::MIN,
@@ -503,7 +504,7 @@ pub struct Windowing<S: WindowSink> {
     aggregator: Aggregator,
     sink: S,
     closed: Vec<HostWindow>,
-    first_seen: Vec<FirstSeenRecord>,
+    first_seen: FirstSeenDelta,
     now: TsMicros,
     windows: u64,
     error: Option<S::Error>,
@@ -516,7 +517,7 @@ impl<S: WindowSink> Windowing<S> {
             aggregator: Aggregator::new(cfg.aggregate),
             sink,
             closed: Vec::new(),
-            first_seen: Vec::new(),
+            first_seen: FirstSeenDelta::default(),
             now: TsMicros::MIN,
             windows: 0,
             error: None,
@@ -568,19 +569,18 @@ impl<S: WindowSink> Windowing<S> {
     }
 }
 
-/// First-seen records held for the next window batch at most: beyond it they
-/// are written on their own (a flood of new domains between two window
-/// closes — 5 minutes of packet time — would otherwise hold ~100 bytes per
-/// record: 1 GB for a 16 k names/s random-subdomain flood).
+/// First-seen log records held for the next window batch at most: beyond
+/// it they are written on their own (20 bytes each, so at most ~1.3 MB wait;
+/// a snapshot is written as soon as it is taken).
 pub const FIRST_SEEN_BATCH: usize = 65_536;
 
 impl<S: WindowSink> LookupOut for Windowing<S> {
     fn lookup(&mut self, l: &Lookup<'_>, e: &Enrichment, now: TsMicros) {
         self.record(l, e, now);
     }
-    fn first_seen(&mut self, recs: &mut Vec<FirstSeenRecord>) {
+    fn first_seen(&mut self, recs: &mut FirstSeenDelta) {
         self.first_seen.append(recs);
-        if self.first_seen.len() >= FIRST_SEEN_BATCH {
+        if self.first_seen.log_records() >= FIRST_SEEN_BATCH || self.first_seen.snapshot.is_some() {
             // Closed windows, if any, go with them (closed is usually empty).
             self.emit();
         }
@@ -627,7 +627,7 @@ pub struct LookupBatch {
     /// Response messages of the lookups (for outputs that show every answer).
     wire: Vec<u8>,
     entries: Vec<Entry>,
-    first_seen: Vec<FirstSeenRecord>,
+    first_seen: FirstSeenDelta,
     /// Packet clock when the batch was sent.
     now: TsMicros,
 }
@@ -694,7 +694,7 @@ impl LookupBatch {
 }
 
 impl LookupOut for LookupBatch {
-    fn first_seen(&mut self, recs: &mut Vec<FirstSeenRecord>) {
+    fn first_seen(&mut self, recs: &mut FirstSeenDelta) {
         self.first_seen.append(recs);
     }
 
@@ -1125,7 +1125,11 @@ mod tests {
             ));
         }
         let (sink, _) = replay_text(&text, Threads::One);
-        assert_eq!(sink.first_seen.len(), 400_000, "sensor-wide and per-host");
+        // What a restart restores: the last snapshot's keys and the log after it.
+        let fs = &sink.first_seen;
+        let keys = fs.snapshot.as_ref().map_or(0, |s| s.keys()) + fs.log_records() as u64;
+        assert_eq!(keys, 400_000, "sensor-wide and per-host");
+        assert!(fs.snapshot.is_some(), "the log outgrew the first snapshot");
         assert!(
             sink.batches >= 400_000 / FIRST_SEEN_BATCH,
             "{}",

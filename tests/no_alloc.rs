@@ -78,7 +78,7 @@ fn cache_hit_does_not_allocate() {
             e.enrich(&lk(*h, n));
         }
     }
-    let mut out = Vec::new();
+    let mut out = sentineldns::enrich::FirstSeenDelta::default();
     e.drain_new_first_seen(&mut out);
     let mut high = 0;
     let allocs = allocations_in(|| {

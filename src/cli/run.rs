@@ -54,9 +54,9 @@ pub struct SensorArgs {
     /// Store windows without scoring them (overrides `[sensor] model`).
     #[arg(long)]
     pub no_model: bool,
-    /// Keep at most N rows in the database's first-seen table; above it the
-    /// domains seen least recently are pruned down to 90 % of N [default:
-    /// `[limits] first_seen_rows`, else 3000000].
+    /// Persist at most N first-seen keys (snapshot and log records of
+    /// `first_seen_state`); above it a snapshot keeps the 90 % of N seen most
+    /// recently [default: `[limits] first_seen_rows`, else 3000000].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub first_seen_rows: Option<u64>,
     /// Threat-intel list (allow-list syntax: `example.com` covers its

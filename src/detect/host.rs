@@ -200,7 +200,9 @@ mod tests {
             .collect();
         let vs: Vec<_> = ws.iter().map(|w| det.judge(w)).collect();
         assert!(vs.iter().all(|v| v.label == crate::model::Label::Normal));
-        store.write_batch(run, &ws, &vs, &[]).unwrap();
+        store
+            .write_batch(run, &ws, &vs, &crate::enrich::FirstSeenDelta::default())
+            .unwrap();
         let mut live = HostBaselines::new();
         for w in &ws {
             live.learn(host, &super::super::model_input(w), w.end);

@@ -56,7 +56,7 @@ pub static PREVALENCE: UnitInfo = UnitInfo {
     summary: "distinct clients per registrable domain; names one host alone resolves look like C2, DGA or a tunnel, names many resolve do not",
     findings: Vec::new,
     memory: "[limits] host_first_seen_cap (host, domain) pairs",
-    persisted: "per-host first_seen rows in SQLite, preloaded at start",
+    persisted: "per-host keys in first_seen_state (compact log rows and snapshots), restored at start",
 };
 
 /// Site learning ([`crate::learn`]): the shipped model is a prior; the

@@ -175,6 +175,23 @@ impl FirstSeenSet {
         self.evicted
     }
 
+    /// Append at most `max` entries as `(key, persisted hour)`, **most
+    /// recently seen first** (the order [`FirstSeenSet::preload`] takes), to
+    /// `out`. Returns the entries left out by `max`. O(n log n); for the
+    /// occasional snapshot of the persisted state, not the hot path.
+    pub fn entries_newest_first(&self, max: usize, out: &mut Vec<(u64, u32)>) -> usize {
+        let mut order: Vec<(u64, u64)> = self.map.iter().map(|(k, v)| (*v, *k)).collect();
+        order.sort_unstable_by(|a, b| b.cmp(a));
+        let left_out = order.len().saturating_sub(max);
+        out.extend(
+            order
+                .into_iter()
+                .take(max)
+                .map(|(v, k)| (k, (v & HOUR_MASK) as u32)),
+        );
+        left_out
+    }
+
     /// Drop the least-recently-seen entries down to 90 % of the cap.
     fn evict(&mut self) {
         let target = self.cap - self.cap / 10;
@@ -303,6 +320,28 @@ mod tests {
         assert!(!s.contains(9) && !s.contains(8));
         assert!(s.contains(0) && s.contains(7) && s.contains(100));
         assert_eq!(s.touch(0, 3), Touch::Seen);
+    }
+
+    #[test]
+    fn entries_come_out_newest_first_and_restore_the_same_order() {
+        let mut s = FirstSeenSet::new(10);
+        for k in 0..6u64 {
+            s.touch(k, k as u32);
+        }
+        s.touch(2, 9); // 2 is now the newest (its hour stays 2: not stale)
+        let mut out = Vec::new();
+        assert_eq!(s.entries_newest_first(4, &mut out), 2);
+        assert_eq!(out, vec![(2, 2), (5, 5), (4, 4), (3, 3)]);
+        // Preloading them (newest first) ranks them the same way: one touch
+        // over the cap of 4 evicts the oldest, 3.
+        let mut r = FirstSeenSet::new(4);
+        for (k, h) in &out {
+            r.preload(*k, *h);
+        }
+        assert_eq!(r.touch(100, 0), Touch::New);
+        assert!(!r.contains(3));
+        assert!(r.contains(2) && r.contains(5) && r.contains(4) && r.contains(100));
+        assert_eq!(r.hour(5), Some(5));
     }
 
     #[test]

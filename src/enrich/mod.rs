@@ -30,11 +30,13 @@ pub mod brand;
 pub mod brands;
 pub mod firstseen;
 pub mod lexical;
+pub mod persist;
 pub mod popular;
 pub mod psl;
 
 pub use firstseen::{FirstSeenSet, Touch};
 pub use lexical::{LexicalModel, LexicalScore};
+pub use persist::{FirstSeenDelta, FirstSeenSnapshot, Part, PersistError};
 pub use psl::Psl;
 
 use crate::event::{Lookup, TsMicros};
@@ -311,7 +313,18 @@ pub struct Enricher {
     /// Distinct clients per registrable domain (see [`Enrichment::hosts`]),
     /// at most `first_seen_cap` domains.
     prevalence: FxHashMap<u64, u16>,
-    queue: Vec<FirstSeenRecord>,
+    /// New and refreshed keys since the last drain ([`persist`] log records).
+    log: Vec<u8>,
+    /// Log records drained since the last snapshot.
+    log_since_snapshot: u64,
+    /// Keys in the last snapshot.
+    snapshot_keys: u64,
+    /// `[limits] first_seen_rows`: persisted records (snapshot keys and log
+    /// records) at most before a snapshot is due.
+    persist_rows: u64,
+    /// Take a snapshot at the next drain (state restored from rows that the
+    /// snapshot must replace).
+    snapshot_due: bool,
     stats: EnrichStats,
 }
 
@@ -340,7 +353,11 @@ impl Enricher {
             hosts: FirstSeenSet::new(cfg.host_first_seen_cap),
             prevalence: FxHashMap::default(),
             cache: FxHashMap::default(),
-            queue: Vec::new(),
+            log: Vec::new(),
+            log_since_snapshot: 0,
+            snapshot_keys: 0,
+            persist_rows: persist::DEFAULT_FIRST_SEEN_ROWS,
+            snapshot_due: false,
             stats: EnrichStats::default(),
             cfg,
             psl,
@@ -502,33 +519,133 @@ impl Enricher {
             // by `last_ts` keeps domains that are still looked up.
             if g != Touch::Seen {
                 self.stats.refreshes += u64::from(g == Touch::Stale);
-                self.queue_record(None, q, c.registrable_len, l.ts);
+                self.queue_record(c.registrable_hash, c.registrable_hash, hour, false);
             }
             if h != Touch::Seen {
                 self.stats.refreshes += u64::from(h == Touch::Stale);
-                self.queue_record(Some(l.client), q, c.registrable_len, l.ts);
+                let key = host_key(l.client, c.registrable_hash);
+                self.queue_record(key, c.registrable_hash, hour, true);
             }
         }
         e
     }
 
-    fn queue_record(&mut self, host: Option<IpAddr>, q: &str, reg_len: u16, ts: TsMicros) {
-        if self.queue.len() >= Self::RECORD_QUEUE_CAP {
+    #[inline]
+    fn queue_record(&mut self, key: u64, registrable: u64, hour: u32, host: bool) {
+        if self.log.len() >= Self::RECORD_QUEUE_CAP * persist::LOG_RECORD {
             self.stats.records_dropped += 1;
             return;
         }
-        let domain = q.get(q.len() - reg_len as usize..).unwrap_or(q);
-        self.queue.push(FirstSeenRecord {
-            host,
-            domain: domain.to_string(),
-            first_ts: ts,
-            last_ts: ts,
-        });
+        persist::push_log(&mut self.log, key, registrable, hour, host);
     }
 
-    /// Move the records queued since the last drain into `out` (appending).
-    pub fn drain_new_first_seen(&mut self, out: &mut Vec<FirstSeenRecord>) {
-        out.append(&mut self.queue);
+    /// Cap the persisted first-seen records (snapshot keys and log records;
+    /// `[limits] first_seen_rows`, at least 1): past it the next drain takes
+    /// a snapshot of the newest 90 %.
+    pub fn set_persist_rows(&mut self, rows: u64) {
+        self.persist_rows = rows.max(1);
+    }
+
+    /// Move what must be persisted since the last drain into `out`: the log
+    /// records, or a snapshot of the whole state when one is due (see
+    /// [`persist`]). Allocates only for a snapshot.
+    pub fn drain_new_first_seen(&mut self, out: &mut FirstSeenDelta) {
+        let n = (self.log.len() / persist::LOG_RECORD) as u64;
+        self.log_since_snapshot += n;
+        let grown =
+            self.log_since_snapshot >= persist::MIN_LOG_BEFORE_SNAPSHOT.max(self.snapshot_keys);
+        let over = self.snapshot_keys + self.log_since_snapshot > self.persist_rows;
+        if self.snapshot_due || (n > 0 && (grown || over)) {
+            let (snap, dropped) = self.snapshot();
+            self.snapshot_keys = snap.keys();
+            self.log_since_snapshot = 0;
+            self.snapshot_due = false;
+            self.log.clear();
+            out.append(&mut FirstSeenDelta {
+                snapshot: Some(snap),
+                log: Vec::new(),
+                dropped,
+            });
+        } else {
+            out.log.append(&mut self.log);
+        }
+    }
+
+    /// The whole first-seen state (at most 90 % of `persist_rows` keys, the
+    /// most recently seen; sensor-wide keys first) and the keys left out.
+    pub fn snapshot(&self) -> (FirstSeenSnapshot, u64) {
+        let limit = (self.persist_rows - self.persist_rows / 10).max(1) as usize;
+        let mut keys = Vec::new();
+        let mut dropped = self.global.entries_newest_first(limit, &mut keys) as u64;
+        let mut snap = FirstSeenSnapshot::default();
+        snap.sensor.reserve(keys.len() * persist::SNAP_RECORD);
+        for (k, h) in keys.drain(..) {
+            persist::push_snap(&mut snap.sensor, k, h);
+        }
+        let room = limit.saturating_sub(self.global.len());
+        dropped += self.hosts.entries_newest_first(room, &mut keys) as u64;
+        snap.host.reserve(keys.len() * persist::SNAP_RECORD);
+        for (k, h) in keys {
+            persist::push_snap(&mut snap.host, k, h);
+        }
+        snap.prevalence
+            .reserve(self.prevalence.len() * persist::PREV_RECORD);
+        let mut prev: Vec<(u64, u16)> = self.prevalence.iter().map(|(h, n)| (*h, *n)).collect();
+        prev.sort_unstable();
+        for (h, n) in prev {
+            persist::push_prev(&mut snap.prevalence, h, n);
+        }
+        (snap, dropped)
+    }
+
+    /// Restore one stored part of the persisted state (call in the order the
+    /// rows were written: a snapshot's parts, then the log rows after it).
+    /// Returns the records restored. Nothing is queued.
+    pub fn restore_first_seen(&mut self, part: Part, data: &[u8]) -> usize {
+        let mut n = 0;
+        match part {
+            Part::Sensor => {
+                for (k, h) in persist::snap_records(data) {
+                    self.global.preload(k, h);
+                    n += 1;
+                }
+            }
+            Part::Host => {
+                for (k, h) in persist::snap_records(data) {
+                    self.hosts.preload(k, h);
+                    n += 1;
+                }
+            }
+            Part::Prevalence => {
+                let cap = self.cfg.first_seen_cap.max(1);
+                for (h, c) in persist::prev_records(data) {
+                    if self.prevalence.len() < cap || self.prevalence.contains_key(&h) {
+                        self.prevalence.insert(h, c);
+                    }
+                    n += 1;
+                }
+            }
+            Part::Log => {
+                for r in persist::log_records(data) {
+                    if r.host {
+                        if self.hosts.touch(r.key, r.hour) == Touch::New {
+                            self.count_host(r.registrable);
+                        }
+                    } else {
+                        self.global.touch(r.key, r.hour);
+                    }
+                    n += 1;
+                }
+            }
+        }
+        n
+    }
+
+    /// Take a snapshot at the next drain, so it replaces rows the state was
+    /// restored from (the legacy `first_seen` table, rows of another key
+    /// scheme).
+    pub fn snapshot_at_next_drain(&mut self) {
+        self.snapshot_due = true;
     }
 
     /// PSL + lexical work for one (trimmed) qname.
@@ -717,6 +834,25 @@ mod tests {
         assert!(r.entropy > 3.0);
     }
 
+    /// The log record a lookup of `domain` (a registrable domain) at `ts`
+    /// queues: sensor-wide, or for `host`.
+    fn rec(host: Option<[u8; 4]>, domain: &str, ts: i64) -> persist::LogRecord {
+        let reg = fx_hash(domain.as_bytes());
+        persist::LogRecord {
+            key: host.map_or(reg, |h| host_key(IpAddr::from(h), reg)),
+            registrable: reg,
+            hour: hour_of(ts),
+            host: host.is_some(),
+        }
+    }
+
+    fn drained(e: &mut Enricher) -> Vec<persist::LogRecord> {
+        let mut out = FirstSeenDelta::default();
+        e.drain_new_first_seen(&mut out);
+        assert!(out.snapshot.is_none());
+        out.records().collect()
+    }
+
     #[test]
     fn first_seen_global_and_host_and_drain() {
         let mut e = Enricher::new(EnrichConfig::default());
@@ -728,59 +864,72 @@ mod tests {
         assert!(!c.new_global && c.new_host);
         let d = e.enrich(&lk([10, 0, 0, 2], "example.com", 400));
         assert!(!d.new_global && !d.new_host);
-        let mut out = Vec::new();
+        let mut out = FirstSeenDelta::default();
         e.drain_new_first_seen(&mut out);
         assert_eq!(
-            out,
+            out.records().collect::<Vec<_>>(),
             vec![
-                FirstSeenRecord {
-                    host: None,
-                    domain: "example.com".into(),
-                    first_ts: 100,
-                    last_ts: 100,
-                },
-                FirstSeenRecord {
-                    host: Some(IpAddr::from([10, 0, 0, 1])),
-                    domain: "example.com".into(),
-                    first_ts: 100,
-                    last_ts: 100,
-                },
-                FirstSeenRecord {
-                    host: Some(IpAddr::from([10, 0, 0, 2])),
-                    domain: "example.com".into(),
-                    first_ts: 300,
-                    last_ts: 300,
-                },
+                rec(None, "example.com", 100),
+                rec(Some([10, 0, 0, 1]), "example.com", 100),
+                rec(Some([10, 0, 0, 2]), "example.com", 300),
             ]
         );
-        out.clear();
-        e.drain_new_first_seen(&mut out);
-        assert!(out.is_empty());
+        assert!(drained(&mut e).is_empty());
 
-        // restart: preload restores both sets
+        // restart: replaying the log restores both sets and the prevalence
         let mut e2 = Enricher::new(EnrichConfig::default());
-        for r in [
-            FirstSeenRecord {
-                host: None,
-                domain: "example.com".into(),
-                first_ts: 100,
-                last_ts: 100,
-            },
-            FirstSeenRecord {
-                host: Some(IpAddr::from([10, 0, 0, 1])),
-                domain: "example.com".into(),
-                first_ts: 100,
-                last_ts: 100,
-            },
-        ] {
-            e2.preload_first_seen(&r);
-        }
+        assert_eq!(e2.restore_first_seen(Part::Log, &out.log), 3);
         let x = e2.enrich(&lk([10, 0, 0, 1], "example.com", 500));
         assert!(!x.new_global && !x.new_host);
+        assert_eq!(x.hosts, 2, "two clients resolved it before the restart");
         let y = e2.enrich(&lk([10, 0, 0, 3], "example.com", 600));
         assert!(!y.new_global && y.new_host);
-        e2.drain_new_first_seen(&mut out);
-        assert_eq!(out.len(), 1);
+        assert_eq!(y.hosts, 3);
+        assert_eq!(
+            drained(&mut e2),
+            vec![rec(Some([10, 0, 0, 3]), "example.com", 600)]
+        );
+
+        // ... and so does a snapshot, followed by the log after it
+        let (snap, dropped) = e2.snapshot();
+        assert_eq!((snap.keys(), dropped), (4, 0));
+        let mut e3 = Enricher::new(EnrichConfig::default());
+        for (part, data) in snap.parts() {
+            e3.restore_first_seen(part, data);
+        }
+        let z = e3.enrich(&lk([10, 0, 0, 3], "www.example.com", 700));
+        assert!(!z.new_global && !z.new_host);
+        assert_eq!(z.hosts, 3);
+        assert!(e3.enrich(&lk([10, 0, 0, 4], "example.com", 800)).new_host);
+    }
+
+    #[test]
+    fn a_snapshot_is_due_when_the_log_outgrows_it_or_the_row_cap() {
+        let mut e = Enricher::new(EnrichConfig::default());
+        e.set_persist_rows(100);
+        let mut out = FirstSeenDelta::default();
+        for i in 0..40 {
+            e.enrich(&lk([10, 0, 0, 1], &format!("d{i}.com"), 1));
+        }
+        e.drain_new_first_seen(&mut out);
+        assert_eq!((out.log_records(), out.snapshot.is_none()), (80, true));
+        // 80 + 40 > 100 persisted records: a snapshot of the newest 90 keys.
+        for i in 40..60 {
+            e.enrich(&lk([10, 0, 0, 1], &format!("d{i}.com"), 2));
+        }
+        e.drain_new_first_seen(&mut out);
+        let snap = out.snapshot.clone().expect("snapshot due at the row cap");
+        assert_eq!((snap.keys(), out.log_records(), out.dropped), (90, 0, 30));
+        // The 60 sensor-wide keys are all in it, then the 30 newest per-host.
+        assert_eq!(snap.sensor.len() / persist::SNAP_RECORD, 60);
+        // Nothing new: nothing to write, no snapshot.
+        let mut none = FirstSeenDelta::default();
+        e.drain_new_first_seen(&mut none);
+        assert!(none.is_empty());
+        // Asked for (rows restored from another scheme or the v1 table).
+        e.snapshot_at_next_drain();
+        e.drain_new_first_seen(&mut none);
+        assert!(none.snapshot.is_some());
     }
 
     #[test]
@@ -789,32 +938,24 @@ mod tests {
         let mut e = Enricher::new(EnrichConfig::default());
         let t0 = 1_709_546_400 * crate::event::MICROS;
         e.enrich(&lk([10, 0, 0, 1], "www.example.com", t0));
-        let mut out = Vec::new();
-        e.drain_new_first_seen(&mut out);
-        assert_eq!(out.len(), 2);
-        out.clear();
+        assert_eq!(drained(&mut e).len(), 2);
         // Looked up all day: nothing to write until the stored hour is 24 h old.
         for i in 0..24 {
             e.enrich(&lk([10, 0, 0, 1], "www.example.com", t0 + i * H));
         }
-        e.drain_new_first_seen(&mut out);
-        assert!(out.is_empty(), "{out:?}");
+        assert!(drained(&mut e).is_empty());
         let later = t0 + 24 * H + 5;
         e.enrich(&lk([10, 0, 0, 1], "mail.example.com", later));
         e.enrich(&lk([10, 0, 0, 1], "www.example.com", later + 1));
-        e.drain_new_first_seen(&mut out);
-        let want = |host| FirstSeenRecord {
-            host,
-            domain: "example.com".into(),
-            first_ts: later,
-            last_ts: later,
-        };
         assert_eq!(
-            out,
-            vec![want(None), want(Some(IpAddr::from([10, 0, 0, 1])))]
+            drained(&mut e),
+            vec![
+                rec(None, "example.com", later),
+                rec(Some([10, 0, 0, 1]), "example.com", later)
+            ]
         );
         assert_eq!(e.stats().refreshes, 2);
-        // A preloaded record refreshes from its stored last_ts, not first_ts.
+        // A preloaded (v1 table) record refreshes from its stored last_ts, not first_ts.
         let mut e2 = Enricher::new(EnrichConfig::default());
         e2.preload_first_seen(&FirstSeenRecord {
             host: None,
@@ -824,10 +965,9 @@ mod tests {
         });
         let r = e2.enrich(&lk([10, 0, 0, 2], "example.com", t0 + 23 * H));
         assert!(!r.new_global && r.new_host);
-        out.clear();
-        e2.drain_new_first_seen(&mut out);
+        let out = drained(&mut e2);
         assert_eq!(out.len(), 1, "only the new host record: {out:?}");
-        assert!(out[0].host.is_some());
+        assert!(out[0].host);
     }
 
     #[test]
@@ -846,9 +986,7 @@ mod tests {
             assert!(!r.new_global && !r.new_host, "{q}");
             assert_eq!(r.registrable(q), None);
         }
-        let mut out = Vec::new();
-        e.drain_new_first_seen(&mut out);
-        assert!(out.is_empty());
+        assert!(drained(&mut e).is_empty());
         let r = e.enrich(&lk([10, 0, 0, 1], "1.0.168.192.in-addr.arpa", 1));
         assert_eq!(r.risk, 0.0);
         assert_eq!(e.enrich(&lk([10, 0, 0, 1], "", 1)).labels, 0);
@@ -916,9 +1054,12 @@ mod tests {
             e.enrich(&lk([10, 0, 0, 1], &q, 1));
         }
         assert_eq!(e.stats().records_dropped, 20);
-        let mut out = Vec::new();
+        let mut out = FirstSeenDelta::default();
         e.drain_new_first_seen(&mut out);
-        assert_eq!(out.len(), Enricher::RECORD_QUEUE_CAP);
+        // The full queue is past the minimum log before a snapshot: the
+        // whole state goes as one, with the keys the full queue dropped.
+        let snap = out.snapshot.expect("snapshot");
+        assert_eq!(snap.keys() as usize, 2 * n);
     }
 
     #[test]

@@ -31,7 +31,7 @@ use crate::config::{
     default_model_paths, read_limited, Config, ConfigError, FileKind, ModelChoice, Settings,
 };
 use crate::detect::{model_id, Detector, HostUnits, ModelRole, Verdict, MODEL_FEATURES};
-use crate::enrich::{Enricher, Enrichment, FirstSeenRecord};
+use crate::enrich::{Enricher, Enrichment, FirstSeenDelta};
 use crate::event::{Lookup, RawPacket, MICROS};
 use crate::incident::{IncidentBatch, Tracker};
 use crate::learn::{SiteLearner, Step};
@@ -190,7 +190,7 @@ impl StoreSink {
 
 impl WindowSink for StoreSink {
     type Error = SensorError;
-    fn write(&mut self, w: &[HostWindow], f: &[FirstSeenRecord]) -> Result<(), SensorError> {
+    fn write(&mut self, w: &[HostWindow], f: &FirstSeenDelta) -> Result<(), SensorError> {
         self.verdicts.clear();
         if let (Some(l), Some(_)) = (&mut self.learner, &self.detector) {
             match l.before_batch(&mut self.store, w) {
@@ -448,10 +448,12 @@ pub fn build_enricher(
     Ok(e)
 }
 
-/// Open the database of `settings` with its first-seen row cap (`[limits]
-/// first_seen_rows`, `flag` laid over it) and preload the newest first-seen
-/// records into `enricher`, filling its in-memory sets to 90 % of their caps
-/// (so the first new domains after a restart do not trigger an eviction pass).
+/// Open the database of `settings` and restore the first-seen state into
+/// `enricher` (its snapshot and the log after it, see
+/// [`crate::enrich::persist`]) with the persisted-records cap (`[limits]
+/// first_seen_rows`, `flag` laid over it). A database written before schema
+/// v11 has its v1 `first_seen` rows preloaded instead (the newest, up to 90 %
+/// of the in-memory caps), and the first batch snapshots over them.
 pub fn open_store(
     settings: &Settings,
     flag: Option<u64>,
@@ -459,21 +461,40 @@ pub fn open_store(
     enricher: &mut Enricher,
 ) -> Result<Store, SensorError> {
     let mut store = Store::open(&settings.config.sensor.db)?;
-    store.set_first_seen_rows(flag.unwrap_or(settings.config.limits.first_seen_rows));
+    enricher.set_persist_rows(flag.unwrap_or(settings.config.limits.first_seen_rows));
     store.set_keep(settings.config.store.keep());
     let t = Instant::now();
-    let tenth = |cap: usize| cap - cap / 10;
-    let preloaded = store
-        .load_first_seen(
-            tenth(cfg.enrich.first_seen_cap),
-            tenth(cfg.enrich.host_first_seen_cap),
-            |r| enricher.preload_first_seen(&r),
-        )
+    let loaded = store
+        .load_first_seen_state(|part, data| enricher.restore_first_seen(part, data))
         .map_err(SensorError::FirstSeen)?;
+    if loaded.ignored > 0 {
+        enricher.snapshot_at_next_drain();
+    }
+    let legacy = store
+        .legacy_first_seen_rows()
+        .map_err(SensorError::FirstSeen)?;
+    if legacy > 0 {
+        let tenth = |cap: usize| cap - cap / 10;
+        let n = store
+            .load_first_seen(
+                tenth(cfg.enrich.first_seen_cap),
+                tenth(cfg.enrich.host_first_seen_cap),
+                |r| enricher.preload_first_seen(&r),
+            )
+            .map_err(SensorError::FirstSeen)?;
+        enricher.snapshot_at_next_drain();
+        tracing::info!(
+            rows = legacy,
+            preloaded = n,
+            "first-seen rows of the v1 table preloaded; the first batch replaces them with a snapshot"
+        );
+    }
     tracing::info!(
-        records = preloaded,
+        rows = loaded.rows,
+        records = loaded.records,
+        ignored = loaded.ignored,
         secs = t.elapsed().as_secs_f64(),
-        "first-seen domains preloaded"
+        "first-seen state restored"
     );
     Ok(store)
 }

@@ -1,17 +1,19 @@
-//! First-seen domains: stable keys, the restart preload, batched inserts
-//! and pruning at the `[limits] first_seen_rows` cap.
+//! First-seen state: the compact rows of `first_seen_state`
+//! ([`crate::enrich::persist`]) and, for databases written before schema
+//! v11, the one-time preload of the v1 `first_seen` table.
 
 use super::{Store, StoreError};
+use crate::enrich::persist::{self, FirstSeenDelta, Part, PersistError};
 use crate::enrich::FirstSeenRecord;
+use crate::event::TsMicros;
 use crate::model::checksum::Fnv1a64;
 use rusqlite::Transaction;
 use std::net::IpAddr;
 
-/// Default cap on rows of the `first_seen` table (`[limits] first_seen_rows`).
-pub const DEFAULT_FIRST_SEEN_ROWS: u64 = 3_000_000;
+pub use crate::enrich::persist::DEFAULT_FIRST_SEEN_ROWS;
 
 impl Store {
-    /// The persisted first-seen records with the newest `last_ts`, **newest
+    /// The v1 table's first-seen records with the newest `last_ts`, **newest
     /// first** (the order [`crate::enrich::Enricher::preload_first_seen`]
     /// takes): at most `sensor_limit` sensor-wide and `host_limit` per-host
     /// records. One walk of the `last_ts` index, stopped as soon as both
@@ -78,76 +80,129 @@ pub fn first_seen_key(scope: &str, domain: &str) -> i64 {
     h.finish() as i64
 }
 
-/// Rows per multi-row `INSERT` for first-seen records.
-const FIRST_SEEN_CHUNK: usize = 128;
-
-/// Restart preload: newest `last_ts` first, walking `first_seen_last_ts`.
+/// Restart preload of the v1 table: newest `last_ts` first, walking `first_seen_last_ts`.
 pub(super) const FIRST_SEEN_PRELOAD_SQL: &str =
     "SELECT scope, domain, first_ts, last_ts FROM first_seen ORDER BY last_ts DESC, key DESC";
 
-/// Pruning: the `?` rows with the oldest `last_ts`, walking `first_seen_last_ts`.
-pub(super) const FIRST_SEEN_PRUNE_SQL: &str =
-    "DELETE FROM first_seen WHERE key IN (SELECT key FROM first_seen ORDER BY last_ts, key LIMIT ?)";
-
-fn first_seen_insert_sql(rows: usize) -> String {
-    let mut sql =
-        String::from("INSERT INTO first_seen (key, scope, domain, first_ts, last_ts) VALUES ");
-    for i in 0..rows {
-        sql.push_str(if i == 0 {
-            "(?, ?, ?, ?, ?)"
-        } else {
-            ", (?, ?, ?, ?, ?)"
-        });
-    }
-    sql.push_str(
-        " ON CONFLICT (key) DO UPDATE SET first_ts = MIN(first_ts, excluded.first_ts), \
-         last_ts = MAX(last_ts, excluded.last_ts)",
-    );
-    sql
+/// What [`Store::load_first_seen_state`] read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FirstSeenLoad {
+    /// Rows restored.
+    pub rows: u64,
+    /// Records restored (keys, prevalence entries and log records).
+    pub records: u64,
+    /// Rows ignored: another key scheme, an unknown part or a length that is
+    /// not a whole number of records. The caller should snapshot over them.
+    pub ignored: u64,
 }
 
-/// Delete the `n` rows with the oldest `last_ts`; returns the rows deleted.
-pub(super) fn prune_first_seen(tx: &Transaction<'_>, n: u64) -> rusqlite::Result<u64> {
-    let n = i64::try_from(n).unwrap_or(i64::MAX);
-    Ok(tx.prepare_cached(FIRST_SEEN_PRUNE_SQL)?.execute([n])? as u64)
-}
-
-/// Upsert `recs`; returns the number of distinct keys written, an upper
-/// bound on the rows added (a key already stored is refreshed, not added).
-/// Counting the rows really added would cost a second B-tree lookup per key;
-/// the caller recounts the table only when the bound crosses the cap.
-pub(super) fn insert_first_seen(
-    tx: &Transaction<'_>,
-    recs: &[FirstSeenRecord],
-) -> rusqlite::Result<u64> {
-    if recs.is_empty() {
-        return Ok(0);
+impl Store {
+    /// Rows left in the v1 `first_seen` table (read once, then replaced by
+    /// the first snapshot).
+    pub fn legacy_first_seen_rows(&self) -> Result<u64, StoreError> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM first_seen", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n.max(0) as u64)
+            .map_err(|e| self.err(e))
     }
-    // Integer keys in ascending order: sequential B-tree inserts, no string
-    // comparisons. A fresh sensor writes one row per new (host, domain) pair, so
-    // rows go in multi-row statements to spread the per-statement cost.
-    let mut keyed: Vec<(i64, String, &FirstSeenRecord)> = recs
-        .iter()
-        .map(|r| {
-            let scope = r.host.map(|h| h.to_string()).unwrap_or_default();
-            (first_seen_key(&scope, &r.domain), scope, r)
-        })
-        .collect();
-    keyed.sort_unstable_by_key(|k| k.0);
-    // Sorted, so duplicate keys are adjacent.
-    let mut added = keyed.len() as u64;
-    added -= keyed.windows(2).filter(|w| w[0].0 == w[1].0).count() as u64;
-    for chunk in keyed.chunks(FIRST_SEEN_CHUNK) {
-        let mut st = tx.prepare_cached(&first_seen_insert_sql(chunk.len()))?;
-        for (i, (key, scope, r)) in chunk.iter().enumerate() {
-            let b = i * 5;
-            st.raw_bind_parameter(b + 1, key)?;
-            st.raw_bind_parameter(b + 2, scope.as_str())?;
-            st.raw_bind_parameter(b + 3, r.domain.as_str())?;
-            st.raw_bind_parameter(b + 4, r.first_ts)?;
-            st.raw_bind_parameter(b + 5, r.last_ts.max(r.first_ts))?;
+
+    /// Hand every stored first-seen row to `f` in the order written (a
+    /// snapshot's parts, then the log rows after it); `f` returns the
+    /// records it restored. Rows of another key scheme or that do not hold
+    /// whole records are skipped, counted and logged.
+    pub fn load_first_seen_state(
+        &self,
+        mut f: impl FnMut(Part, &[u8]) -> usize,
+    ) -> Result<FirstSeenLoad, StoreError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT id, scheme, part, data FROM first_seen_state ORDER BY id")
+            .map_err(|e| self.err(e))?;
+        let mut rows = st.query([]).map_err(|e| self.err(e))?;
+        let scheme = persist::scheme();
+        let mut out = FirstSeenLoad::default();
+        while let Some(r) = rows.next().map_err(|e| self.err(e))? {
+            let id: i64 = r.get(0).map_err(|e| self.err(e))?;
+            let s: i64 = r.get(1).map_err(|e| self.err(e))?;
+            let part: String = r.get(2).map_err(|e| self.err(e))?;
+            let data = r.get_ref(3).map_err(|e| self.err(e))?;
+            let data = data.as_blob().unwrap_or_default();
+            let problem = match Part::parse(&part) {
+                _ if s != scheme => Some(format!(
+                    "first-seen row {id}: written by a build that hashes keys differently"
+                )),
+                None => Some(
+                    PersistError::UnknownPart {
+                        row: id,
+                        part: part.clone(),
+                    }
+                    .to_string(),
+                ),
+                Some(p) if data.len() % p.record_len() != 0 => Some(
+                    PersistError::Length {
+                        row: id,
+                        part: p.as_str(),
+                        len: data.len(),
+                        record: p.record_len(),
+                    }
+                    .to_string(),
+                ),
+                Some(p) => {
+                    out.records += f(p, data) as u64;
+                    out.rows += 1;
+                    None
+                }
+            };
+            if let Some(why) = problem {
+                tracing::warn!(db = %self.path.display(), "{why}; row ignored");
+                out.ignored += 1;
+            }
         }
-        st.raw_execute()?;
+        Ok(out)
     }
-    Ok(added)
+}
+
+/// Write one batch's first-seen state: a snapshot (which deletes every row
+/// before it and the v1 table's rows), then the log after it. One row per
+/// part and MiB, however many records.
+pub(super) fn write_first_seen(
+    tx: &Transaction<'_>,
+    delta: &FirstSeenDelta,
+    newest_ts: Option<TsMicros>,
+) -> rusqlite::Result<()> {
+    let scheme = persist::scheme();
+    let insert = |part: Part, data: &[u8]| -> rusqlite::Result<Option<i64>> {
+        let mut first = None;
+        let per = (persist::CHUNK_BYTES / part.record_len()) * part.record_len();
+        let mut st = tx.prepare_cached(
+            "INSERT INTO first_seen_state (scheme, part, records, newest_ts, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for chunk in data.chunks(per) {
+            st.execute(rusqlite::params![
+                scheme,
+                part.as_str(),
+                (chunk.len() / part.record_len()) as i64,
+                newest_ts,
+                chunk
+            ])?;
+            first.get_or_insert(tx.last_insert_rowid());
+        }
+        Ok(first)
+    };
+    if let Some(snap) = &delta.snapshot {
+        let mut first = None;
+        for (part, data) in snap.parts() {
+            if let Some(id) = insert(part, data)? {
+                first.get_or_insert(id);
+            }
+        }
+        // An empty snapshot (nothing seen yet) still replaces what is stored.
+        let before = first.unwrap_or(i64::MAX);
+        tx.execute("DELETE FROM first_seen_state WHERE id < ?1", [before])?;
+        tx.execute("DELETE FROM first_seen", [])?;
+    }
+    insert(Part::Log, &delta.log)?;
+    Ok(())
 }

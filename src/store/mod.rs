@@ -29,7 +29,7 @@ mod schema;
 mod tests;
 mod windows;
 
-pub use first_seen::{first_seen_key, DEFAULT_FIRST_SEEN_ROWS};
+pub use first_seen::{first_seen_key, FirstSeenLoad, DEFAULT_FIRST_SEEN_ROWS};
 pub use flow_alerts::FlowAlertRecord;
 pub use incidents::{IncidentQuery, StoredIncident};
 pub use models::{ModelRecord, TrainingRows};
@@ -112,12 +112,8 @@ pub enum StoreError {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
-    /// Cap on `first_seen` rows; over it, the oldest `last_ts` go down to 90 %.
-    first_seen_rows: u64,
-    /// At least the rows in `first_seen`: counted on the first write, raised
-    /// by every key a batch writes, recounted when it crosses the cap.
-    first_seen_count: Option<u64>,
-    /// Rows pruned at the cap by this `Store`.
+    /// First-seen keys left out of snapshots at `[limits] first_seen_rows`
+    /// by the batches this `Store` wrote.
     first_seen_pruned: u64,
     /// Retention (`[store] keep`): packet time a window is kept after its
     /// start, measured from the newest window of each batch; `None` keeps all.
@@ -187,8 +183,6 @@ impl Store {
         Store {
             conn,
             path,
-            first_seen_rows: DEFAULT_FIRST_SEEN_ROWS,
-            first_seen_count: None,
             first_seen_pruned: 0,
             keep: None,
             retention_pruned: Pruned::default(),
@@ -215,21 +209,9 @@ impl Store {
         self.retention_pruned
     }
 
-    /// Cap the `first_seen` table at `rows` (at least 1; default
-    /// [`DEFAULT_FIRST_SEEN_ROWS`]). A batch that takes the table over the cap
-    /// deletes the rows with the oldest `last_ts` down to 90 % of it, in the
-    /// same transaction.
-    pub fn set_first_seen_rows(&mut self, rows: u64) {
-        self.first_seen_rows = rows.max(1);
-    }
-
-    /// The `first_seen` row cap.
-    pub fn first_seen_rows(&self) -> u64 {
-        self.first_seen_rows
-    }
-
-    /// `first_seen` rows deleted at the cap by this `Store` so far (reported
-    /// as [`crate::stats::Bound::FirstSeenRows`]).
+    /// First-seen keys left out of snapshots at `[limits] first_seen_rows`
+    /// by this `Store`'s batches so far (reported as
+    /// [`crate::stats::Bound::FirstSeenRows`]).
     pub fn first_seen_pruned(&self) -> u64 {
         self.first_seen_pruned
     }

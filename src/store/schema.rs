@@ -225,6 +225,25 @@ ALTER TABLE windows ADD COLUMN rcodes TEXT;  -- JSON {noerror, nxdomain, servfai
 ALTER TABLE incidents ADD COLUMN triage TEXT;
 ALTER TABLE incidents ADD COLUMN triage_status TEXT;
 "#,
+    // v11: the first-seen state as compact binary records
+    // (`crate::enrich::persist`): one row per window batch for the keys that
+    // became new or were refreshed (`part` 'log'), and now and then a
+    // snapshot of the whole in-memory state ('sensor', 'host', 'prevalence'
+    // rows, at most 1 MiB each) that replaces every row before it. Restored
+    // in `id` order. `scheme` fingerprints the key hash: rows of another are
+    // ignored. The v1 `first_seen` table (one row per pair) is no longer
+    // written; a sensor that finds rows in it preloads them once and its
+    // first snapshot deletes them.
+    r#"
+CREATE TABLE first_seen_state (
+    id        INTEGER PRIMARY KEY,
+    scheme    INTEGER NOT NULL,
+    part      TEXT NOT NULL,       -- log | sensor | host | prevalence
+    records   INTEGER NOT NULL,
+    newest_ts INTEGER,             -- packet time (unix µs) of the batch's newest window, if any
+    data      BLOB NOT NULL
+);
+"#,
 ];
 
 /// Latest schema version.

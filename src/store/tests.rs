@@ -1,9 +1,9 @@
 //! Store tests: schema and migrations, round trips, first-seen caps, crashed runs, flow alerts.
 
-use super::first_seen::{FIRST_SEEN_PRELOAD_SQL, FIRST_SEEN_PRUNE_SQL};
+use super::first_seen::FIRST_SEEN_PRELOAD_SQL;
 use super::*;
 use crate::aggregate::{AggregateConfig, Aggregator, HostWindow};
-use crate::enrich::{Enrichment, FirstSeenRecord};
+use crate::enrich::{Enrichment, FirstSeenDelta, FirstSeenRecord, FirstSeenSnapshot, Part};
 use crate::event::Lookup;
 use crate::features::{FEATURE_NAMES, N_FEATURES};
 use rusqlite::params;
@@ -96,25 +96,48 @@ fn too_new_schema_is_refused() {
     assert!(e.contains("schema version 99"), "{e}");
 }
 
+/// A delta with `n` sensor-wide log records (keys `from..from + n`).
+fn log_delta(from: u64, n: u64) -> FirstSeenDelta {
+    let mut d = FirstSeenDelta::default();
+    for k in from..from + n {
+        d.log.extend_from_slice(&k.to_le_bytes());
+        d.log.extend_from_slice(&k.to_le_bytes());
+        d.log.extend_from_slice(&7u32.to_le_bytes());
+    }
+    d
+}
+
+/// Rows of `first_seen_state` as (part, records, bytes), in id order.
+fn state_rows(s: &Store) -> Vec<(String, i64, usize)> {
+    let mut st = s
+        .conn
+        .prepare("SELECT part, records, length(data) FROM first_seen_state ORDER BY id")
+        .unwrap();
+    st.query_map([], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as usize))
+    })
+    .unwrap()
+    .map(|r| r.unwrap())
+    .collect()
+}
+
+fn loaded(s: &Store) -> (Vec<(Part, Vec<u8>)>, FirstSeenLoad) {
+    let mut got = Vec::new();
+    let l = s
+        .load_first_seen_state(|p, d| {
+            got.push((p, d.to_vec()));
+            d.len() / p.record_len()
+        })
+        .unwrap();
+    (got, l)
+}
+
 #[test]
 fn windows_and_first_seen_round_trip() {
     let mut s = Store::open_in_memory().unwrap();
     let run = s.begin_run("replay", &["a.pcap".into()], 300).unwrap();
     let ws = some_windows();
-    let fs = vec![
-        FirstSeenRecord {
-            host: None,
-            domain: "example.com".into(),
-            first_ts: 5,
-            last_ts: 5,
-        },
-        FirstSeenRecord {
-            host: Some("10.0.0.1".parse().unwrap()),
-            domain: "example.com".into(),
-            first_ts: 5,
-            last_ts: 5,
-        },
-    ];
+    let fs = log_delta(1, 2);
     s.write_batch(run, &ws, &[], &fs).unwrap();
     s.finish_run(run, "complete", "{}").unwrap();
     assert_eq!(s.count_windows(run).unwrap(), 3);
@@ -137,44 +160,88 @@ fn windows_and_first_seen_round_trip() {
         .unwrap();
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].window_start, 300);
-    // The same record again keeps the earliest time and adds no row.
-    let again = vec![FirstSeenRecord {
-        host: None,
-        domain: "example.com".into(),
-        first_ts: 3,
-        last_ts: 3,
-    }];
-    s.write_batch(run, &[], &[], &again).unwrap();
-    let mut loaded = Vec::new();
-    assert_eq!(s.load_first_seen(10, 20, |r| loaded.push(r)).unwrap(), 2);
+    assert_eq!(s.run_status(run).unwrap().as_deref(), Some("complete"));
+    // One row for the batch's log, whatever its size; loaded back in order.
+    s.write_batch(run, &[], &[], &log_delta(3, 100_000))
+        .unwrap();
     assert_eq!(
-        loaded.iter().find(|r| r.host.is_none()).unwrap().first_ts,
-        3
+        state_rows(&s),
+        vec![
+            ("log".into(), 2, 40),
+            ("log".into(), 52_428, 1_048_560),
+            ("log".into(), 47_572, 951_440)
+        ],
+        "one row per MiB"
     );
+    let (parts, l) = loaded(&s);
+    assert_eq!((l.rows, l.records, l.ignored), (3, 100_002, 0));
+    assert_eq!(parts[0], (Part::Log, fs.log.clone()));
+    let keys: Vec<u64> = parts
+        .iter()
+        .flat_map(|(_, d)| {
+            crate::enrich::persist::log_records(d)
+                .map(|r| r.key)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(keys, (1..100_003).collect::<Vec<u64>>());
     assert_ne!(first_seen_key("", "a.com"), first_seen_key("a.com", ""));
-    // Keys on disk must never change.
+    // Keys of the v1 table must never change.
     assert_eq!(first_seen_key("", "a.com"), -3_618_781_549_185_398_895);
     assert_eq!(
         first_seen_key("10.0.0.1", "example.com"),
         -7_514_576_336_545_952_752
     );
-    // More rows than one statement holds, with a duplicate inside the batch.
-    let many: Vec<FirstSeenRecord> = (0..300)
-        .map(|i| FirstSeenRecord {
-            host: None,
-            domain: format!("d{}.com", i % 290),
-            first_ts: 1000 - i,
-            last_ts: 1000 - i,
-        })
-        .collect();
-    s.write_batch(run, &[], &[], &many).unwrap();
-    let mut loaded = Vec::new();
-    s.load_first_seen(10_000, 20_000, |r| loaded.push(r))
+}
+
+#[test]
+fn a_snapshot_replaces_every_row_before_it_and_the_v1_table() {
+    let mut s = Store::open_in_memory().unwrap();
+    let run = s.begin_run("replay", &[], 300).unwrap();
+    legacy_insert(&s, &[rec(None, "old.com", 1, 1)]);
+    s.write_batch(run, &[], &[], &log_delta(1, 5)).unwrap();
+    let mut d = log_delta(10, 2);
+    d.snapshot = Some(FirstSeenSnapshot {
+        sensor: vec![1; 24],
+        host: vec![2; 12],
+        prevalence: vec![3; 10],
+    });
+    d.dropped = 4;
+    s.write_batch(run, &[], &[], &d).unwrap();
+    assert_eq!(
+        state_rows(&s),
+        vec![
+            ("sensor".into(), 2, 24),
+            ("host".into(), 1, 12),
+            ("prevalence".into(), 1, 10),
+            ("log".into(), 2, 40)
+        ]
+    );
+    assert_eq!(
+        (s.legacy_first_seen_rows().unwrap(), s.first_seen_pruned()),
+        (0, 4)
+    );
+    // A failed batch writes nothing of its first-seen state.
+    let mut bad = some_windows();
+    bad.truncate(1);
+    let e = s.write_batch(run + 100, &bad, &[], &log_delta(50, 3));
+    assert!(
+        e.is_err(),
+        "a window of an unknown run violates the foreign key"
+    );
+    assert_eq!(state_rows(&s).len(), 4);
+    // Rows of another key scheme, an unknown part or a torn length are
+    // skipped, counted, and the rest still loads.
+    s.conn
+        .execute_batch(
+            "INSERT INTO first_seen_state (scheme, part, records, data) VALUES (1, 'log', 0, x'');
+             INSERT INTO first_seen_state (scheme, part, records, data) SELECT scheme, 'bogus', 0, x'' FROM first_seen_state LIMIT 1;
+             INSERT INTO first_seen_state (scheme, part, records, data) SELECT scheme, 'log', 1, x'0102' FROM first_seen_state LIMIT 1;",
+        )
         .unwrap();
-    assert_eq!(loaded.len(), 2 + 290);
-    let d5 = loaded.iter().find(|r| r.domain == "d5.com").unwrap();
-    assert_eq!(d5.first_ts, 1000 - 295, "earliest of the two rows wins");
-    assert_eq!(s.run_status(run).unwrap().as_deref(), Some("complete"));
+    let (parts, l) = loaded(&s);
+    assert_eq!((l.rows, l.records, l.ignored), (4, 6, 3));
+    assert_eq!(parts.len(), 4);
 }
 
 fn rec(host: Option<&str>, domain: &str, first_ts: i64, last_ts: i64) -> FirstSeenRecord {
@@ -183,6 +250,19 @@ fn rec(host: Option<&str>, domain: &str, first_ts: i64, last_ts: i64) -> FirstSe
         domain: domain.into(),
         first_ts,
         last_ts,
+    }
+}
+
+/// Rows of the v1 table, as a sensor before schema v11 wrote them.
+fn legacy_insert(s: &Store, recs: &[FirstSeenRecord]) {
+    for r in recs {
+        let scope = r.host.map(|h| h.to_string()).unwrap_or_default();
+        s.conn
+            .execute(
+                "INSERT INTO first_seen (key, scope, domain, first_ts, last_ts) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![first_seen_key(&scope, &r.domain), scope, r.domain, r.first_ts, r.last_ts],
+            )
+            .unwrap();
     }
 }
 
@@ -197,104 +277,16 @@ fn first_seen_rows(s: &Store) -> Vec<(String, String, i64, i64)> {
         .collect()
 }
 
-fn table_count(s: &Store) -> u64 {
-    s.conn
-        .query_row("SELECT COUNT(*) FROM first_seen", [], |r| {
-            r.get::<_, i64>(0)
-        })
-        .unwrap() as u64
-}
-
-#[test]
-fn first_seen_cap_prunes_oldest_last_ts_in_the_batch_transaction() {
-    let mut s = Store::open_in_memory().unwrap();
-    assert_eq!(s.first_seen_rows(), DEFAULT_FIRST_SEEN_ROWS);
-    s.set_first_seen_rows(100);
-    let run = s.begin_run("replay", &[], 300).unwrap();
-    // 100 rows: at the cap, nothing pruned. last_ts = 1000 + i; d0 is the
-    // oldest first seen but was refreshed most recently.
-    let mut batch: Vec<FirstSeenRecord> = (0..100)
-        .map(|i| rec(None, &format!("d{i}.com"), 1000 + i, 1000 + i))
-        .collect();
-    batch[0].last_ts = 5000;
-    s.write_batch(run, &[], &[], &batch).unwrap();
-    assert_eq!((table_count(&s), s.first_seen_pruned()), (100, 0));
-    // Re-sending stored keys adds no row.
-    s.write_batch(run, &[], &[], &batch[..10]).unwrap();
-    assert_eq!((table_count(&s), s.first_seen_pruned()), (100, 0));
-    // 5 new rows: 105 > 100 → down to 90, the 15 oldest last_ts go
-    // (d1..d15), d0 stays.
-    let more: Vec<FirstSeenRecord> = (100..105)
-        .map(|i| rec(None, &format!("d{i}.com"), 2000 + i, 2000 + i))
-        .collect();
-    s.write_batch(run, &[], &[], &more).unwrap();
-    assert_eq!((table_count(&s), s.first_seen_pruned()), (90, 15));
-    let left: Vec<String> = first_seen_rows(&s).into_iter().map(|r| r.1).collect();
-    assert!(left.contains(&"d0.com".to_string()));
-    for i in 1..=15 {
-        assert!(!left.contains(&format!("d{i}.com")), "d{i} kept");
-    }
-    assert!(left.contains(&"d16.com".to_string()));
-    // A failed batch rolls back its rows and leaves the bookkeeping alone.
-    s.set_first_seen_rows(91);
-    let mut bad = some_windows();
-    bad.truncate(1);
-    let bad_batch = vec![rec(None, "x1.com", 1, 1), rec(None, "x2.com", 1, 1)];
-    let e = s.write_batch(run + 100, &bad, &[], &bad_batch);
-    assert!(
-        e.is_err(),
-        "a window of an unknown run violates the foreign key"
-    );
-    assert_eq!((table_count(&s), s.first_seen_pruned()), (90, 15));
-    s.write_batch(run, &[], &[], &bad_batch).unwrap();
-    // 92 > 91 → down to 82: the counter was not advanced by the failed batch.
-    assert_eq!((table_count(&s), s.first_seen_pruned()), (82, 25));
-    // A reopened Store counts the table once and keeps pruning.
-    let mut big = Store::open_in_memory().unwrap();
-    big.set_first_seen_rows(10);
-    let run = big.begin_run("replay", &[], 300).unwrap();
-    for round in 0..20 {
-        let b: Vec<FirstSeenRecord> = (0..7)
-            .map(|i| rec(Some("10.0.0.1"), &format!("r{round}x{i}.com"), round, round))
-            .collect();
-        big.write_batch(run, &[], &[], &b).unwrap();
-        assert!(table_count(&big) <= 10);
-    }
-    assert_eq!(big.first_seen_pruned() + table_count(&big), 140);
-}
-
-#[test]
-fn refresh_records_move_last_ts_and_keep_first_ts() {
-    let mut s = Store::open_in_memory().unwrap();
-    let run = s.begin_run("replay", &[], 300).unwrap();
-    s.write_batch(run, &[], &[], &[rec(None, "a.com", 100, 100)])
-        .unwrap();
-    s.write_batch(run, &[], &[], &[rec(None, "a.com", 9_000, 9_000)])
-        .unwrap();
-    assert_eq!(
-        first_seen_rows(&s),
-        vec![(String::new(), "a.com".into(), 100, 9_000)]
-    );
-    // An older record (e.g. a replay of an older file) never moves last_ts back.
-    s.write_batch(run, &[], &[], &[rec(None, "a.com", 50, 50)])
-        .unwrap();
-    assert_eq!(
-        first_seen_rows(&s),
-        vec![(String::new(), "a.com".into(), 50, 9_000)]
-    );
-}
-
 #[test]
 fn preload_is_newest_last_ts_first_within_each_limit() {
-    let mut s = Store::open_in_memory().unwrap();
-    let run = s.begin_run("replay", &[], 300).unwrap();
+    let s = Store::open_in_memory().unwrap();
     let mut b = Vec::new();
     for i in 0..10 {
         b.push(rec(None, &format!("g{i}.com"), 0, 100 + i));
         b.push(rec(Some("10.0.0.1"), &format!("h{i}.com"), 0, 200 + i));
     }
     b.push(rec(Some("::1"), "v6.com", 0, 150));
-    s.write_batch(run, &[], &[], &b).unwrap();
+    legacy_insert(&s, &b);
     let mut got = Vec::new();
     let n = s
         .load_first_seen(3, 4, |r| got.push((r.host.is_some(), r.domain, r.last_ts)))
@@ -320,25 +312,21 @@ fn preload_is_newest_last_ts_first_within_each_limit() {
 }
 
 #[test]
-fn first_seen_preload_and_prune_walk_the_index_without_sorting() {
+fn first_seen_preload_walks_the_index_without_sorting() {
     let s = Store::open_in_memory().unwrap();
-    for sql in [
-        FIRST_SEEN_PRELOAD_SQL.to_string(),
-        FIRST_SEEN_PRUNE_SQL.replace('?', "10"),
-    ] {
-        let mut st = s
-            .conn
-            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-            .unwrap();
-        let plan: Vec<String> = st
-            .query_map([], |r| r.get::<_, String>(3))
-            .unwrap()
-            .map(|r| r.unwrap())
-            .collect();
-        let plan = plan.join(" | ");
-        assert!(plan.contains("first_seen_last_ts"), "{sql}: {plan}");
-        assert!(!plan.contains("TEMP B-TREE"), "{sql} sorts: {plan}");
-    }
+    let sql = FIRST_SEEN_PRELOAD_SQL;
+    let mut st = s
+        .conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .unwrap();
+    let plan: Vec<String> = st
+        .query_map([], |r| r.get::<_, String>(3))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    let plan = plan.join(" | ");
+    assert!(plan.contains("first_seen_last_ts"), "{sql}: {plan}");
+    assert!(!plan.contains("TEMP B-TREE"), "{sql} sorts: {plan}");
 }
 
 #[test]
@@ -371,17 +359,18 @@ fn migration_from_v2_keeps_first_seen_rows() {
             ("10.0.0.1".into(), "old.com".into(), 43, 43)
         ]
     );
+    assert_eq!(s.legacy_first_seen_rows().unwrap(), 2);
     let mut got = Vec::new();
     s.load_first_seen(10, 10, |r| got.push(r)).unwrap();
     assert_eq!(got.len(), 2);
     assert_eq!(got[0].last_ts, 43, "newest first");
-    // The migrated row upserts like a new one.
-    s.write_batch(1, &[], &[], &[rec(None, "old.com", 99, 99)])
-        .unwrap();
-    assert_eq!(
-        first_seen_rows(&s)[0],
-        (String::new(), "old.com".into(), 42, 99)
-    );
+    // The first snapshot replaces them.
+    let d = FirstSeenDelta {
+        snapshot: Some(FirstSeenSnapshot::default()),
+        ..Default::default()
+    };
+    s.write_batch(1, &[], &[], &d).unwrap();
+    assert!(first_seen_rows(&s).is_empty());
     assert_eq!(s.run_status(1).unwrap().as_deref(), Some("complete"));
 }
 
@@ -543,7 +532,7 @@ fn incidents_round_trip_with_their_windows_and_reopen_as_open() {
     let run = s.begin_run("replay", &[], 300).unwrap();
     let ws = some_windows();
     let batch = an_incident_batch(&ws);
-    s.write_batch_with_incidents(run, &ws, &[], &[], &batch)
+    s.write_batch_with_incidents(run, &ws, &[], &FirstSeenDelta::default(), &batch)
         .unwrap();
     drop(s);
     let s = Store::open(&p).unwrap();
@@ -585,7 +574,7 @@ fn a_failing_batch_stores_neither_windows_nor_incidents() {
     // foreign key after the incidents were upserted: all of it rolls back.
     batch.window_ids[0] = Some(999);
     assert!(s
-        .write_batch_with_incidents(run, &ws, &[], &[], &batch)
+        .write_batch_with_incidents(run, &ws, &[], &FirstSeenDelta::default(), &batch)
         .is_err());
     assert_eq!(s.max_incident_id().unwrap(), 0);
     assert_eq!(s.count_windows(run).unwrap(), 0);
@@ -669,7 +658,7 @@ fn retention_prunes_old_windows_and_closed_incidents_in_the_batch_transaction() 
     let run = s.begin_run("replay", &[], 300).unwrap();
     let ws = some_windows();
     let batch = an_incident_batch(&ws);
-    s.write_batch_with_incidents(run, &ws, &[], &[], &batch)
+    s.write_batch_with_incidents(run, &ws, &[], &FirstSeenDelta::default(), &batch)
         .unwrap();
     // One incident closed, one still open.
     s.conn
@@ -679,12 +668,14 @@ fn retention_prunes_old_windows_and_closed_incidents_in_the_batch_transaction() 
         )
         .unwrap();
     // 29 days later: everything is younger than 30 days.
-    s.write_batch(run, &windows_later(29), &[], &[]).unwrap();
+    s.write_batch(run, &windows_later(29), &[], &FirstSeenDelta::default())
+        .unwrap();
     assert_eq!(s.count_windows(run).unwrap(), 6);
     assert_eq!(s.retention_pruned(), Pruned::default());
     // 31 days later: the first batch's windows go, and the closed incident
     // with them; the open one stays (a restart continues it).
-    s.write_batch(run, &windows_later(31), &[], &[]).unwrap();
+    s.write_batch(run, &windows_later(31), &[], &FirstSeenDelta::default())
+        .unwrap();
     assert_eq!(s.count_windows(run).unwrap(), 6);
     assert_eq!(
         s.retention_pruned(),
@@ -714,8 +705,10 @@ fn retention_off_keeps_everything() {
     s.set_keep(Some(0));
     assert_eq!(s.keep(), None);
     let run = s.begin_run("replay", &[], 300).unwrap();
-    s.write_batch(run, &some_windows(), &[], &[]).unwrap();
-    s.write_batch(run, &windows_later(3650), &[], &[]).unwrap();
+    s.write_batch(run, &some_windows(), &[], &FirstSeenDelta::default())
+        .unwrap();
+    s.write_batch(run, &windows_later(3650), &[], &FirstSeenDelta::default())
+        .unwrap();
     assert_eq!(s.count_windows(run).unwrap(), 6);
     assert_eq!(s.retention_pruned(), Pruned::default());
 }

@@ -1,14 +1,14 @@
 //! Windows: the batch write (windows and their first-seen records in one
 //! transaction) and the queries `windows` and `alerts` print.
 
-use super::first_seen::{insert_first_seen, prune_first_seen};
+use super::first_seen::write_first_seen;
 use super::incidents::upsert_incidents;
 use super::read::{QtypeMix, RcodeMix};
 use super::schema::window_columns;
 use super::{us_to_s, Pruned, Store, StoreError};
 use crate::aggregate::HostWindow;
 use crate::detect::Verdict;
-use crate::enrich::FirstSeenRecord;
+use crate::enrich::FirstSeenDelta;
 use crate::event::MICROS;
 use crate::features::{self, FEATURE_NAMES, N_FEATURES};
 use crate::incident::IncidentBatch;
@@ -144,7 +144,7 @@ impl Store {
         run: i64,
         windows: &[HostWindow],
         verdicts: &[Verdict],
-        first_seen: &[FirstSeenRecord],
+        first_seen: &FirstSeenDelta,
     ) -> Result<(), StoreError> {
         self.write_batch_with_incidents(
             run,
@@ -163,7 +163,7 @@ impl Store {
         run: i64,
         windows: &[HostWindow],
         verdicts: &[Verdict],
-        first_seen: &[FirstSeenRecord],
+        first_seen: &FirstSeenDelta,
         incidents: &IncidentBatch,
     ) -> Result<(), StoreError> {
         self.write_batch_with_state(
@@ -185,7 +185,7 @@ impl Store {
         run: i64,
         windows: &[HostWindow],
         verdicts: &[Verdict],
-        first_seen: &[FirstSeenRecord],
+        first_seen: &FirstSeenDelta,
         incidents: &IncidentBatch,
         states: &StateRows,
     ) -> Result<(), StoreError> {
@@ -201,8 +201,6 @@ impl Store {
             path: path.clone(),
             source: e,
         };
-        let cap = self.first_seen_rows;
-        let known = self.first_seen_count;
         let keep = self.keep;
         let tx = self.conn.transaction().map_err(wrap)?;
         upsert_incidents(&tx, run, &incidents.events).map_err(wrap)?;
@@ -215,38 +213,13 @@ impl Store {
             }
             _ => Pruned::default(),
         };
-        let mut pruned = 0;
-        let mut count = known;
         if !first_seen.is_empty() {
-            // `count` is an upper bound on the rows in `first_seen`: exact after
-            // a count, then raised by every key each batch writes (a refreshed
-            // key is counted as if it were new). The table is counted (an index
-            // scan) only when the bound crosses the cap, and pruned to 90 % when
-            // the exact count does.
-            let exact = |tx: &rusqlite::Transaction<'_>| {
-                tx.query_row("SELECT COUNT(*) FROM first_seen", [], |r| {
-                    r.get::<_, i64>(0)
-                })
-                .map(|n| n.max(0) as u64)
-            };
-            let mut rows = match known {
-                Some(n) => n,
-                None => exact(&tx).map_err(wrap)?,
-            };
-            rows = rows.saturating_add(insert_first_seen(&tx, first_seen).map_err(wrap)?);
-            if rows > cap {
-                rows = exact(&tx).map_err(wrap)?;
-            }
-            if rows > cap {
-                pruned = prune_first_seen(&tx, rows - (cap - cap / 10)).map_err(wrap)?;
-                rows -= pruned;
-            }
-            count = Some(rows);
+            let newest = windows.iter().map(|w| w.start).max();
+            write_first_seen(&tx, first_seen, newest).map_err(wrap)?;
         }
         tx.commit().map_err(wrap)?;
         // Only a committed batch changes the bookkeeping.
-        self.first_seen_count = count;
-        self.first_seen_pruned += pruned;
+        self.first_seen_pruned += first_seen.dropped;
         self.retention_pruned.windows += retained.windows;
         self.retention_pruned.incidents += retained.incidents;
         if retained != Pruned::default() {

@@ -6,7 +6,7 @@
 
 use crate::util;
 use sentineldns::aggregate::HostWindow;
-use sentineldns::enrich::{Enricher, FirstSeenRecord};
+use sentineldns::enrich::{Enricher, FirstSeenDelta};
 use sentineldns::pipeline::{Pipeline, PipelineConfig, RunEnd, Threads, WindowSink};
 use sentineldns::source::merge::Merger;
 use sentineldns::stats::{Bound, SkipReason, Stats};
@@ -22,7 +22,7 @@ struct Count {
 
 impl WindowSink for Count {
     type Error = std::convert::Infallible;
-    fn write(&mut self, w: &[HostWindow], _: &[FirstSeenRecord]) -> Result<(), Self::Error> {
+    fn write(&mut self, w: &[HostWindow], _: &FirstSeenDelta) -> Result<(), Self::Error> {
         self.windows += w.len() as u64;
         self.lookups += w.iter().map(|w| u64::from(w.lookups)).sum::<u64>();
         Ok(())

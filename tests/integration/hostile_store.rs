@@ -11,15 +11,25 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// First-seen keys persisted (snapshot keys and log records; schema v11
+/// stores them as compact records in `first_seen_state`, not a row each).
 fn first_seen_count(db: &Path) -> i64 {
-    db_value(db, "SELECT COUNT(*) FROM first_seen")
+    db_value(
+        db,
+        "SELECT COALESCE(SUM(records), 0) FROM first_seen_state WHERE part <> 'prevalence'",
+    )
 }
 
-/// Seconds of the "first-seen domains preloaded" log line.
+/// Every record persisted, prevalence entries included (what a restart restores).
+fn first_seen_records(db: &Path) -> i64 {
+    db_value(db, "SELECT COALESCE(SUM(records), 0) FROM first_seen_state")
+}
+
+/// Records and seconds of the "first-seen state restored" log line.
 fn preload_secs(stderr: &str) -> (u64, f64) {
     let line = stderr
         .lines()
-        .find(|l| l.contains("first-seen domains preloaded"))
+        .find(|l| l.contains("first-seen state restored"))
         .unwrap_or_else(|| panic!("no preload log line in:\n{stderr}"));
     let field = |k: &str| -> String {
         let i = line.find(k).unwrap_or_else(|| panic!("no {k} in {line}")) + k.len();
@@ -74,6 +84,12 @@ fn random_subdomain_flood_keeps_first_seen_bounded() {
     let first = replay(&summary);
     ok(&first, "replay of the flood");
     let rows = first_seen_count(&db);
+    let records = first_seen_records(&db);
+    assert_eq!(
+        db_value::<i64>(&db, "SELECT COUNT(*) FROM first_seen"),
+        0,
+        "the v1 table is not written"
+    );
     assert!(rows as u64 <= cap, "{rows} rows over the cap {cap}");
     assert!(rows as u64 >= cap * 9 / 10 - 1, "pruned to 90 %: {rows}");
     let s = util::read_json(&summary);
@@ -88,9 +104,9 @@ fn random_subdomain_flood_keeps_first_seen_bounded() {
     // the second replay keeps the bound (all its names are known: nothing new).
     let second = replay(&dir.path().join("summary2.json"));
     ok(&second, "second replay");
-    let (records, secs) = preload_secs(&String::from_utf8_lossy(&second.stderr));
-    assert_eq!(records, rows as u64, "preloads every kept row");
-    assert!(secs < 2.0, "preload of {records} rows took {secs} s");
+    let (restored, secs) = preload_secs(&String::from_utf8_lossy(&second.stderr));
+    assert_eq!(restored, records as u64, "restores every kept record");
+    assert!(secs < 2.0, "restoring {restored} records took {secs} s");
     assert!(first_seen_count(&db) as u64 <= cap);
 }
 

@@ -35,7 +35,8 @@ pub struct LimitsConfig {
     /// First-seen (host, registrable domain) pairs kept in memory (default
     /// 2000000; 1 to 50000000).
     pub host_first_seen_cap: usize,
-    /// First-seen domains kept in the database (default 3000000; 1000 to
+    /// First-seen keys persisted in the database (snapshot and log records of
+    /// `first_seen_state`; default 3000000; 1000 to
     /// 100000000).
     pub first_seen_rows: u64,
     /// Longest JSONL input line in bytes; a number or `"1M"`-style size
