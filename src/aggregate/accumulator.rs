@@ -14,9 +14,38 @@ use crate::enrich::Enrichment;
 use crate::event::{qtype, rcode, Lookup, LookupOutcome, TsMicros};
 use rustc_hash::FxHashMap;
 
+/// A name in an accumulator's arena ([`Acc::names`]): offset and length.
+/// One growing buffer per accumulator instead of a `String` per distinct
+/// name: a cold window of 200 new names costs a few buffer growths, not 200
+/// allocations (and their frees at close).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Name(u32, u32);
+
+impl Name {
+    /// Append `s` to `arena` and name it.
+    #[inline]
+    fn push(arena: &mut String, s: &str) -> Name {
+        let off = arena.len() as u32;
+        arena.push_str(s);
+        Name(off, s.len() as u32)
+    }
+
+    /// The text in `arena`.
+    #[inline]
+    pub(super) fn get(self, arena: &str) -> &str {
+        arena
+            .get(self.0 as usize..(self.0 + self.1) as usize)
+            .unwrap_or_default()
+    }
+}
+
+/// An arena that grew past this is dropped at window close rather than kept
+/// for the next window (a flood of names must not pin its memory).
+const ARENA_KEEP: usize = 1 << 20;
+
 #[derive(Debug)]
 pub(super) struct DomStat {
-    name: String,
+    name: Name,
     count: u32,
     nxdomain: u32,
     risk: f32,
@@ -29,6 +58,8 @@ pub(super) struct Acc {
     pub(super) w: HostWindow,
     pub(super) domains: FxHashMap<u64, DomStat>,
     pub(super) regs: FxHashMap<u64, RegStat>,
+    /// Text of the kept names and registrable domains ([`Name`]).
+    pub(super) names: String,
     /// Names and registrable domains not kept at the cap (counted since the
     /// aggregator last collected them).
     pub(super) names_dropped: u64,
@@ -255,7 +286,7 @@ impl Acc {
                     self.domains.insert(
                         e.qname_hash,
                         DomStat {
-                            name: pools.string(l.qname),
+                            name: Name::push(&mut self.names, l.qname),
                             count: 1,
                             nxdomain: nx as u32,
                             risk: e.risk,
@@ -284,7 +315,7 @@ impl Acc {
         let r = self.regs.entry(reg_key).or_insert_with(|| {
             w.unique_registrable += 1;
             RegStat {
-                name: pools.string(reg_name),
+                name: Name::push(&mut self.names, reg_name),
                 subdomains: 0,
                 encoded: 0,
                 risky: false,
@@ -328,12 +359,18 @@ impl Acc {
     /// Drop what this accumulator holds (eviction), returning its buffers to
     /// the pools.
     pub(super) fn discard(&mut self, pools: &mut Pools) {
-        for (_, d) in self.domains.drain() {
-            pools.put_string(d.name);
-        }
+        self.domains.clear();
         for (_, r) in self.regs.drain() {
-            pools.put_string(r.name);
             pools.put_times(r.times);
+        }
+        self.clear_names();
+    }
+
+    fn clear_names(&mut self) {
+        if self.names.capacity() > ARENA_KEEP {
+            self.names = String::new();
+        } else {
+            self.names.clear();
         }
     }
 
@@ -347,26 +384,27 @@ impl Acc {
             r.contacts();
             r.regular = r.regularity();
         }
+        let names = self.names.as_str();
         let mut best_encoded: Option<&RegStat> = None;
         let mut nx_only: Vec<&str> = Vec::new();
         let mut best_flood: Option<&RegStat> = None;
         let mut best_flood_any: Option<&RegStat> = None;
         for r in self.regs.values() {
-            keep_most(&mut best_flood, r, 1, |r| r.nx_names);
+            keep_most(&mut best_flood, r, 1, |r| r.nx_names, names);
             let better = r.nx_names > 0
                 && best_flood_any.is_none_or(|b| {
-                    (r.nx_names, std::cmp::Reverse(&r.name))
-                        > (b.nx_names, std::cmp::Reverse(&b.name))
+                    (r.nx_names, std::cmp::Reverse(r.name.get(names)))
+                        > (b.nx_names, std::cmp::Reverse(b.name.get(names)))
                 });
             if better {
                 best_flood_any = Some(r);
             }
-            if r.nx > 0 && r.other_rcode == 0 && !r.vouched && r.name.contains('.') {
+            if r.nx > 0 && r.other_rcode == 0 && !r.vouched && r.name.get(names).contains('.') {
                 w.nx_only_registrable += 1;
-                nx_only.push(&r.name);
+                nx_only.push(r.name.get(names));
             }
-            keep_most(&mut best_fan, r, 0, |r| r.subdomains);
-            keep_most(&mut best_encoded, r, 1, |r| r.encoded);
+            keep_most(&mut best_fan, r, 0, |r| r.subdomains, names);
+            keep_most(&mut best_encoded, r, 1, |r| r.encoded, names);
             let Some((cv, mean)) = r.regular else {
                 continue;
             };
@@ -375,8 +413,8 @@ impl Acc {
                 Some((b, bcv, _)) => {
                     cv < *bcv - 1e-12
                         || ((cv - *bcv).abs() <= 1e-12
-                            && (r.count, std::cmp::Reverse(&r.name))
-                                > (b.count, std::cmp::Reverse(&b.name)))
+                            && (r.count, std::cmp::Reverse(r.name.get(names)))
+                                > (b.count, std::cmp::Reverse(b.name.get(names))))
                 }
             };
             if better {
@@ -390,7 +428,7 @@ impl Acc {
             .filter_map(|r| {
                 let (cv, mean) = r.regular?;
                 (cv <= super::REGULAR_MAX_CV).then(|| RegularContact {
-                    domain: r.name.clone(),
+                    domain: r.name.get(names).to_string(),
                     lookups: r.count,
                     mean_interval_s: mean,
                     cv,
@@ -407,7 +445,7 @@ impl Acc {
             .filter(|r| {
                 !r.vouched
                     && r.hosts <= 1
-                    && r.name.contains('.')
+                    && r.name.get(names).contains('.')
                     && (1..=super::CONTACTS_MAX_TIMES).contains(&r.times.len())
             })
             .collect();
@@ -415,62 +453,64 @@ impl Acc {
             b.times
                 .len()
                 .cmp(&a.times.len())
-                .then_with(|| a.name.cmp(&b.name))
+                .then_with(|| a.name.get(names).cmp(b.name.get(names)))
         });
         w.contacts = rare
             .iter()
             .take(super::CONTACTS_MAX_DOMAINS)
             .map(|r| Contacts {
-                domain: r.name.clone(),
+                domain: r.name.get(names).to_string(),
                 hosts: r.hosts,
-                times: r.times.clone(),
+                times: r.times.to_vec(),
             })
             .collect();
         nx_only.sort_unstable();
         w.nx_only_examples = nx_only.iter().take(top).map(|s| s.to_string()).collect();
         if let Some(b) = best_fan {
             w.max_subdomains = b.subdomains;
-            w.max_subdomains_domain = b.name.clone();
+            w.max_subdomains_domain = b.name.get(names).to_string();
         }
         if let Some(b) = best_flood_any {
             w.nx_flood_any_names = b.nx_names;
-            w.nx_flood_any_domain = b.name.clone();
+            w.nx_flood_any_domain = b.name.get(names).to_string();
         }
         if let Some(b) = best_flood {
             w.nx_flood_names = b.nx_names;
-            w.nx_flood_domain = b.name.clone();
+            w.nx_flood_domain = b.name.get(names).to_string();
         }
         if let Some(b) = best_encoded {
             w.encoded_names = b.encoded;
-            w.encoded_domain = b.name.clone();
+            w.encoded_domain = b.name.get(names).to_string();
         }
         w.beacon = best_beacon.map(|(r, cv, mean)| Beacon {
-            domain: r.name.clone(),
+            domain: r.name.get(names).to_string(),
             queries: r.count,
             mean_interval_s: mean,
             cv,
         });
         let mut doms: Vec<&DomStat> = self.domains.values().collect();
-        w.top_domains = top_k(&mut doms, top, |a, b| {
-            b.count.cmp(&a.count).then_with(|| a.name.cmp(&b.name))
+        w.top_domains = top_k(&mut doms, top, names, |a, b| {
+            b.count
+                .cmp(&a.count)
+                .then_with(|| a.name.get(names).cmp(b.name.get(names)))
         });
-        w.risky_domains = top_k(&mut doms, top, |a, b| {
+        w.risky_domains = top_k(&mut doms, top, names, |a, b| {
             b.risk
                 .total_cmp(&a.risk)
                 .then_with(|| b.count.cmp(&a.count))
-                .then_with(|| a.name.cmp(&b.name))
+                .then_with(|| a.name.get(names).cmp(b.name.get(names)))
         });
         let mut fakes: Vec<&DomStat> = doms
             .iter()
             .copied()
             .filter(|d| d.lookalike.is_some())
             .collect();
-        fakes.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        fakes.sort_unstable_by(|a, b| a.name.get(names).cmp(b.name.get(names)));
         w.lookalikes = fakes
             .iter()
             .take(top)
             .map(|d| Lookalike {
-                name: d.name.clone(),
+                name: d.name.get(names).to_string(),
                 brand: d.lookalike.map_or("", |i| i.brand_name()),
             })
             .collect();
@@ -481,13 +521,11 @@ impl Acc {
         } else {
             None
         };
-        for (_, d) in self.domains.drain() {
-            pools.put_string(d.name);
-        }
+        self.domains.clear();
         for (_, r) in self.regs.drain() {
-            pools.put_string(r.name);
             pools.put_times(r.times);
         }
+        self.clear_names();
         w
     }
 }
@@ -499,13 +537,17 @@ fn keep_most<'a>(
     r: &'a RegStat,
     min: u32,
     key: fn(&RegStat) -> u32,
+    names: &str,
 ) {
     if r.vouched || key(r) < min {
         return;
     }
     let better = match best {
         None => true,
-        Some(b) => (key(r), std::cmp::Reverse(&r.name)) > (key(b), std::cmp::Reverse(&b.name)),
+        Some(b) => {
+            (key(r), std::cmp::Reverse(r.name.get(names)))
+                > (key(b), std::cmp::Reverse(b.name.get(names)))
+        }
     };
     if better {
         *best = Some(r);
@@ -517,6 +559,7 @@ fn keep_most<'a>(
 fn top_k(
     v: &mut [&DomStat],
     k: usize,
+    names: &str,
     cmp: impl Fn(&&DomStat, &&DomStat) -> std::cmp::Ordering,
 ) -> Vec<DomainCount> {
     let k = k.min(v.len());
@@ -527,12 +570,12 @@ fn top_k(
         v.select_nth_unstable_by(k - 1, &cmp);
     }
     v[..k].sort_unstable_by(&cmp);
-    v[..k].iter().map(|d| dc(d)).collect()
+    v[..k].iter().map(|d| dc(d, names)).collect()
 }
 
-fn dc(d: &DomStat) -> DomainCount {
+fn dc(d: &DomStat, names: &str) -> DomainCount {
     DomainCount {
-        name: d.name.clone(),
+        name: d.name.get(names).to_string(),
         count: d.count,
         nxdomain: d.nxdomain,
         risk: (d.risk as f64 * 1e4).round() / 1e4,

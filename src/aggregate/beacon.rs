@@ -9,13 +9,18 @@ use crate::event::{TsMicros, MICROS};
 /// bound); a domain looked up more often is judged on its first ones.
 pub const BEACON_SAMPLES: usize = 256;
 
+/// Lookup times of one registrable domain: the first few inline (most
+/// domains of a window are looked up once or twice: no allocation for them).
+pub(super) type Times = smallvec::SmallVec<[TsMicros; 4]>;
+
 /// Lookups of a domain closer together than this count as one contact for the
 /// beacon feature.
 pub const BEACON_MIN_GAP: TsMicros = MICROS;
 
 #[derive(Debug)]
 pub(super) struct RegStat {
-    pub(super) name: String,
+    /// The domain, in the accumulator's name arena.
+    pub(super) name: super::accumulator::Name,
     pub(super) subdomains: u32,
     /// Distinct encoded names ([`is_encoded`]).
     pub(super) encoded: u32,
@@ -37,7 +42,7 @@ pub(super) struct RegStat {
     /// depend on arrival order (responses can complete lookups out of query
     /// order); sorted at window close. Input is nearly sorted, so appending and
     /// replacing the latest kept time when full is O(1) in the common case.
-    pub(super) times: Vec<TsMicros>,
+    pub(super) times: Times,
     /// Latest time in `times`.
     pub(super) latest: TsMicros,
     /// (cv, mean interval) once computed at close.

@@ -256,6 +256,7 @@ impl Aggregator {
                     w: HostWindow::empty(l.client, start, end),
                     domains: FxHashMap::default(),
                     regs: FxHashMap::default(),
+                    names: String::new(),
                     names_dropped: 0,
                 });
                 a.w = HostWindow::empty(l.client, start, end);

@@ -248,12 +248,24 @@ impl Merger {
                 }
             }
         }
-        if let Some(i) = self.pending.take() {
-            if let Some(ts) = self.inputs[i].advance(stats) {
-                self.heap.push(Reverse((ts, i)));
+        let i = if self.inputs.len() == 1 {
+            // One input (the common case): no ordering to do, no heap.
+            if self.pending.take().is_some() {
+                self.heap.clear();
+                self.inputs[0].advance(stats)?;
+            } else {
+                self.heap.pop()?;
             }
-        }
-        let Reverse((_, i)) = self.heap.pop()?;
+            0
+        } else {
+            if let Some(i) = self.pending.take() {
+                if let Some(ts) = self.inputs[i].advance(stats) {
+                    self.heap.push(Reverse((ts, i)));
+                }
+            }
+            let Reverse((_, i)) = self.heap.pop()?;
+            i
+        };
         self.pending = Some(i);
         let inp = &self.inputs[i];
         Some(match &inp.reader {
