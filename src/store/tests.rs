@@ -634,6 +634,20 @@ fn the_api_reads_stay_on_their_indexes() {
     let (sql, args) = read::windows_sql(&f);
     let p = plan(&s, &sql, &args);
     assert!(p.contains("windows_host_cover"), "{p}");
+    // The incident index is partial (v12: flagged windows only); lookups by
+    // incident still use it.
+    for sql in [
+        "SELECT COUNT(*) FROM windows WHERE incident_id = ?",
+        "SELECT id FROM incidents WHERE NOT EXISTS (SELECT 1 FROM windows w WHERE w.incident_id = incidents.id)",
+    ] {
+        let args = if sql.contains('?') {
+            vec![rusqlite::types::Value::Integer(1)]
+        } else {
+            vec![]
+        };
+        let p = plan(&s, sql, &args);
+        assert!(p.contains("windows_incident"), "{sql}: {p}");
+    }
 }
 
 /// `some_windows` moved `days` later in packet time.
