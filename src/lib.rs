@@ -81,7 +81,7 @@
 //! 7. then, in the binary: `cli` (argument types → `config`, `output`,
 //!    `sentineldns_flows::cli`) ← `cmd` (one file per subcommand) ← `main`.
 //!
-//! Third-party types (hickory `Message`, pcap-parser blocks, rusqlite rows)
+//! Third-party types (etherparse slices, pcap-parser blocks, rusqlite rows)
 //! never leave the module that wraps them. The hot path passes borrowed values
 //! by reference and does not allocate per packet in the common case.
 //!

@@ -1,16 +1,47 @@
 //! DNS message parsing: header, first question and a light walk of the answer
 //! section. Owns [`parse_dns`], [`DnsParsed`] and [`DnsError`].
 //!
+//! Everything here is a hand-written walk over the bytes (issue 18): no
+//! intermediate `Name`, no allocation, no recursion. It replaced
+//! hickory-proto's `Header::read` and `Name::read`, whose results it keeps
+//! exactly; the hickory-based parser is kept as the oracle of the
+//! differential tests (`dns_reference.rs`, used by `src/decode/tests.rs` and
+//! the `parse_dns` fuzz target).
+//!
 //! # What is parsed
 //!
-//! * The 12-byte header (via hickory's `Header::read`).
-//! * The first question: its name is read with hickory's `Name::read`, which
-//!   follows compression pointers, refuses pointers that do not point strictly
-//!   before the name being read (this is what rules out loops and forward
-//!   pointers) and enforces the 63-octet label and 255-octet name limits. The
-//!   name is then rendered into the caller's scratch `String` (lowercase ASCII,
-//!   `\DDD` escapes for bytes outside `0x21..=0x7e` and for `.` inside a label,
-//!   no trailing dot, `""` for the root or an absent question).
+//! * The 12-byte header: id, QR, OPCODE (4 bits), TC, RCODE (low 4 bits),
+//!   QDCOUNT, ANCOUNT.
+//! * The first question: its name is walked from offset 12, following
+//!   compression pointers, then rendered from the wire bytes straight into
+//!   the caller's scratch `String` (no intermediate name, no allocation while
+//!   its capacity suffices): lowercase ASCII, `\DDD` escapes for bytes
+//!   outside `0x21..=0x7e` and for `.` inside a label, no trailing dot, `""`
+//!   for the root or an absent question. The rules are hickory's `read_inner`
+//!   (hickory-proto 0.25, `rr/domain/name.rs`), checked in this order at each
+//!   length byte:
+//!   1. *overlap*: after a pointer, the labels reached must stay before the
+//!      start of the stretch that pointed to them (hickory's `max_idx`: one
+//!      level up only); reaching it is [`NameFault::Overlap`] with that start;
+//!   2. the length byte is missing: [`DnsError::Truncated`];
+//!   3. `01`/`10` high bits: [`NameFault::LabelCode`] (so a "label over 63"
+//!      is always reported as a label code; [`NameFault::LabelTooLong`] is
+//!      never produced, as with hickory);
+//!   4. a label (1..=63 octets; its bytes missing: truncated) makes the name
+//!      too long when `labels + label bytes + 1 (root)` would exceed 255:
+//!      [`NameFault::NameTooLong`] carrying *that label's* length, as hickory
+//!      reports it (its final `len >= 255` check cannot fire after that);
+//!   5. a pointer (both bytes needed, else truncated) must point strictly
+//!      before the start of the stretch that contains it, i.e. the name itself
+//!      for the first pointer, the previous pointer's target after that:
+//!      otherwise [`NameFault::PointerNotPrior`]. Targets therefore strictly
+//!      decrease, which rules out loops and forward pointers and bounds the
+//!      walk (and at most 255 name octets are ever copied).
+//!
+//!   Every name fault is reported at the offset of the name (12), as the
+//!   mapping of hickory's errors did; a name running off the end of the
+//!   message is `Truncated { need: len + 1, have: len }` (hickory did not say
+//!   where). On a name error the scratch string is left empty, as it was.
 //! * Further questions (QDCOUNT > 1) are skipped.
 //! * The answer section: per record the owner name is *skipped* (labels up to the
 //!   root byte or a compression pointer), then type, class, TTL and RDLENGTH are
@@ -18,15 +49,11 @@
 //!   [`Answers`]; `total` and `min_ttl` are tracked.
 //! * Authority and additional sections are never looked at.
 //!
-//! # Why answer owner names are skipped rather than read with hickory
+//! # Why answer owner names are skipped rather than followed
 //!
-//! We never use answer owner names. Skipping is O(bytes) with no recursion, no
-//! allocation and no pointer following, whereas `Name::read` follows every
-//! pointer recursively (depth bounded only by the 14-bit offset space, which in
-//! the answer section can reach thousands of frames), builds a `Name` (heap for
-//! names over 32 bytes) and allocates a boxed error on failure. A pointer in an
-//! owner name is still checked to point strictly before itself (forward
-//! pointers are reported as [`DnsError::BadName`]).
+//! We never use answer owner names. Skipping is O(bytes) with no pointer
+//! following. A pointer in an owner name is still checked to point strictly
+//! before itself (forward pointers are reported as [`DnsError::BadName`]).
 //!
 //! # Damage policy
 //!
@@ -39,11 +66,6 @@
 
 use crate::event::Answers;
 use crate::stats::SkipReason;
-use hickory_proto::op::Header;
-use hickory_proto::rr::Name;
-use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
-use hickory_proto::ProtoErrorKind;
-use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// DNS header length.
@@ -219,24 +241,31 @@ fn trunc(need: usize, have: usize) -> DnsError {
 ///
 /// `name_scratch` is cleared and receives the first question name; the
 /// returned [`DnsParsed::qname`] borrows it. No allocation happens unless the
-/// scratch string has to grow or the message is invalid.
+/// scratch string has to grow.
 pub fn parse_dns<'b>(buf: &[u8], name_scratch: &'b mut String) -> Result<DnsParsed<'b>, DnsError> {
     name_scratch.clear();
     let have = buf.len();
-    if have < HEADER_LEN {
+    let Some(h) = buf.first_chunk::<HEADER_LEN>() else {
         return Err(trunc(HEADER_LEN, have));
-    }
-    let mut dec = BinDecoder::new(buf);
-    let header = Header::read(&mut dec).map_err(|_| trunc(HEADER_LEN, have))?;
-    let qdcount = header.query_count();
-    let ancount = header.answer_count();
+    };
+    let id = u16::from_be_bytes([h[0], h[1]]);
+    let flags = h[2];
+    let rcode = u16::from(h[3] & 0x0F);
+    let qdcount = u16::from_be_bytes([h[4], h[5]]);
+    let ancount = u16::from_be_bytes([h[6], h[7]]);
 
+    let mut pos = HEADER_LEN;
     let (qtype, qclass) = if qdcount > 0 {
-        let start = dec.index();
-        let name = Name::read(&mut dec).map_err(|e| name_error(&e, start, have))?;
-        render_name(&name, name_scratch);
-        let qtype = read_u16(&mut dec, have)?;
-        let qclass = read_u16(&mut dec, have)?;
+        pos = match read_question_name(buf, HEADER_LEN, name_scratch) {
+            Ok(end) => end,
+            Err(e) => {
+                name_scratch.clear();
+                return Err(e);
+            }
+        };
+        // (As before, a truncated QTYPE/QCLASS leaves the name in the scratch.)
+        let qtype = read_u16(buf, &mut pos)?;
+        let qclass = read_u16(buf, &mut pos)?;
         (qtype, qclass)
     } else {
         (0, 0)
@@ -244,15 +273,14 @@ pub fn parse_dns<'b>(buf: &[u8], name_scratch: &'b mut String) -> Result<DnsPars
 
     let mut answers = Answers::default();
     let mut min_ttl = None;
-    let answers_error =
-        walk_rest(&mut dec, buf, qdcount, ancount, &mut answers, &mut min_ttl).err();
+    let answers_error = walk_rest(buf, pos, qdcount, ancount, &mut answers, &mut min_ttl).err();
 
     Ok(DnsParsed {
-        id: header.id(),
-        response: header.message_type() == hickory_proto::op::MessageType::Response,
-        opcode: u8::from(header.op_code()),
-        rcode: u16::from(header.response_code()),
-        truncated: header.truncated(),
+        id,
+        response: flags & 0x80 != 0,
+        opcode: (flags >> 3) & 0x0F,
+        rcode,
+        truncated: flags & 0x02 != 0,
         qname: name_scratch.as_str(),
         qtype,
         qclass,
@@ -263,10 +291,179 @@ pub fn parse_dns<'b>(buf: &[u8], name_scratch: &'b mut String) -> Result<DnsPars
     })
 }
 
-/// Skip questions 2..qdcount, then walk `ancount` answer records.
+/// Walk the name at `start`, following pointers, and render it into `out`
+/// (module docs: the rules and their order are hickory's `read_inner`).
+/// Returns the offset just past the name where it started (after its first
+/// pointer, or after its root byte). `out` is untouched on error.
+///
+/// The walk only checks the structure; the name is rendered once it is
+/// known to be valid. A name without pointers (the common case: the first
+/// question has nothing before it to point to but the header) is one
+/// stretch of bytes, rendered in one pass by [`render_plain`]; a name with
+/// pointers by [`render_escaped`]. The labels before the first pointer are
+/// walked by a tighter loop: no overlap is possible there.
+fn read_question_name(buf: &[u8], start: usize, out: &mut String) -> Result<usize, DnsError> {
+    let have = buf.len();
+    let bad = |fault| DnsError::BadName {
+        offset: start,
+        fault,
+    };
+    // Cursor, start of the stretch being read (the name, then each pointer
+    // target), start of the stretch that pointed here (no limit at first).
+    let mut pos = start;
+    let mut stretch = start;
+    let mut limit = usize::MAX;
+    // Where the name ends in the message: set by its first pointer.
+    let mut end = None;
+    // Encoded length so far, counting the root byte (hickory's `encoded_len`).
+    let mut wire = 1usize;
+    // The labels before any pointer, where no overlap is possible. A name
+    // that ends here has no pointer and is rendered in one pass.
+    loop {
+        let Some(&b) = buf.get(pos) else {
+            return Err(trunc(have + 1, have));
+        };
+        if b == 0 {
+            render_plain(buf.get(start..pos).unwrap_or_default(), out);
+            return Ok(pos + 1);
+        }
+        if b >= 0x40 {
+            // A pointer or a reserved label type: the full walk below.
+            break;
+        }
+        let len = usize::from(b);
+        if pos + 1 + len > have {
+            return Err(trunc(have + 1, have));
+        }
+        if wire + len + 1 > 255 {
+            return Err(bad(NameFault::NameTooLong(len)));
+        }
+        wire += len + 1;
+        pos += 1 + len;
+    }
+    loop {
+        if pos >= limit {
+            return Err(bad(NameFault::Overlap(limit)));
+        }
+        let Some(&b) = buf.get(pos) else {
+            return Err(trunc(have + 1, have));
+        };
+        match b & 0xC0 {
+            0x00 => {
+                if b == 0 {
+                    break;
+                }
+                let len = usize::from(b);
+                if pos + 1 + len > have {
+                    return Err(trunc(have + 1, have));
+                }
+                if wire + len + 1 > 255 {
+                    return Err(bad(NameFault::NameTooLong(len)));
+                }
+                wire += len + 1;
+                pos += 1 + len;
+            }
+            0xC0 => {
+                let Some(&lo) = buf.get(pos + 1) else {
+                    return Err(trunc(have + 1, have));
+                };
+                let ptr = (u16::from(b & 0x3F) << 8) | u16::from(lo);
+                if usize::from(ptr) >= stretch {
+                    return Err(bad(NameFault::PointerNotPrior(ptr)));
+                }
+                if end.is_none() {
+                    end = Some(pos + 2);
+                }
+                limit = stretch;
+                stretch = usize::from(ptr);
+                pos = stretch;
+            }
+            _ => return Err(bad(NameFault::LabelCode(b))),
+        }
+    }
+    // Reached through a pointer: rendered by following it again.
+    render_escaped(buf, start, out);
+    Ok(end.unwrap_or(pos + 1))
+}
+
+/// Render `name`, a valid name without pointers and without its root byte
+/// (length byte, label, length byte, label...; empty for the root), into
+/// `out`, which is empty.
+///
+/// The bytes go through [`TEXT`] straight into the string's own buffer
+/// (taken as a `Vec<u8>`: one capacity check for the whole name, no copy
+/// and no allocation while the capacity suffices), the length bytes inside
+/// are overwritten with dots, and the buffer is handed back as a `String`
+/// after the UTF-8 check. A byte that needs an escape is 0x80 there, which
+/// fails the check: the buffer is emptied and [`render_escaped`] writes the
+/// name instead.
+fn render_plain(name: &[u8], out: &mut String) {
+    let Some((&first, rest)) = name.split_first() else {
+        return;
+    };
+    let mut v = std::mem::take(out).into_bytes();
+    v.clear();
+    v.extend_from_slice(rest);
+    for c in v.iter_mut() {
+        *c = TEXT[usize::from(*c)];
+    }
+    // The length bytes after the first label become the dots.
+    let mut i = usize::from(first);
+    while let (Some(d), Some(&len)) = (v.get_mut(i), rest.get(i)) {
+        *d = b'.';
+        i += 1 + usize::from(len);
+    }
+    match String::from_utf8(v) {
+        Ok(s) => *out = s,
+        Err(e) => {
+            let mut v = e.into_bytes();
+            v.clear();
+            *out = String::from_utf8(v).unwrap_or_default();
+            render_escaped(name, 0, out);
+        }
+    }
+}
+
+/// Render the name at `pos`, already validated by [`read_question_name`],
+/// with escapes. Stops at anything invalid and only follows pointers that go
+/// strictly backwards, so it ends whatever `buf` holds.
+#[cold]
+fn render_escaped(buf: &[u8], mut pos: usize, out: &mut String) {
+    let mut first = true;
+    while let Some(&b) = buf.get(pos) {
+        match b & 0xC0 {
+            0x00 if b == 0 => return,
+            0x00 => {
+                let len = usize::from(b);
+                let Some(label) = buf.get(pos + 1..pos + 1 + len) else {
+                    return;
+                };
+                if !first {
+                    out.push('.');
+                }
+                first = false;
+                push_label(label, out);
+                pos += 1 + len;
+            }
+            0xC0 => {
+                let Some(&lo) = buf.get(pos + 1) else {
+                    return;
+                };
+                let ptr = usize::from((u16::from(b & 0x3F) << 8) | u16::from(lo));
+                if ptr >= pos {
+                    return;
+                }
+                pos = ptr;
+            }
+            _ => return,
+        }
+    }
+}
+
+/// Skip questions 2..qdcount from `pos`, then walk `ancount` answer records.
 fn walk_rest(
-    dec: &mut BinDecoder<'_>,
     buf: &[u8],
+    mut pos: usize,
     qdcount: u16,
     ancount: u16,
     answers: &mut Answers,
@@ -274,20 +471,36 @@ fn walk_rest(
 ) -> Result<(), DnsError> {
     let have = buf.len();
     for _ in 1..qdcount {
-        skip_name(dec, buf)?;
-        skip(dec, 4, have)?;
+        pos = skip_name(buf, pos)?;
+        pos = skip(buf, pos, 4)?;
     }
     for _ in 0..ancount {
-        skip_name(dec, buf)?;
-        let rtype = read_u16(dec, have)?;
-        let _class = read_u16(dec, have)?;
-        let ttl = read_u32(dec, have)?;
-        let rdlen = read_u16(dec, have)? as usize;
-        let at = dec.index();
-        let rdata = dec
-            .read_slice(rdlen)
-            .map_err(|_| trunc(at + rdlen, have))?
-            .unverified();
+        pos = skip_name(buf, pos)?;
+        // TYPE, CLASS, TTL, RDLENGTH: one bounds check when all ten bytes
+        // are there, else field by field for the error of the one cut.
+        let (rtype, ttl, rdlen) = match buf.get(pos..pos + 10) {
+            Some(&[t0, t1, _, _, l0, l1, l2, l3, r0, r1]) => {
+                pos += 10;
+                (
+                    u16::from_be_bytes([t0, t1]),
+                    u32::from_be_bytes([l0, l1, l2, l3]),
+                    usize::from(u16::from_be_bytes([r0, r1])),
+                )
+            }
+            _ => {
+                read_u16(buf, &mut pos)?;
+                read_u16(buf, &mut pos)?;
+                read_u32(buf, &mut pos)?;
+                read_u16(buf, &mut pos)?;
+                // Not reached: one of the four reads failed.
+                return Err(trunc(pos, have));
+            }
+        };
+        let at = pos;
+        let rdata = buf
+            .get(at..at + rdlen)
+            .ok_or_else(|| trunc(at + rdlen, have))?;
+        pos = at + rdlen;
         match (rtype, rdata.len()) {
             (1, 4) => {
                 let mut o = [0u8; 4];
@@ -315,43 +528,57 @@ fn walk_rest(
 }
 
 #[inline]
-fn read_u16(dec: &mut BinDecoder<'_>, have: usize) -> Result<u16, DnsError> {
-    let at = dec.index();
-    dec.read_u16()
-        .map(|v| v.unverified())
-        .map_err(|_| trunc(at + 2, have))
+fn read_u16(buf: &[u8], pos: &mut usize) -> Result<u16, DnsError> {
+    let at = *pos;
+    match buf.get(at..at + 2) {
+        Some(&[a, b]) => {
+            *pos = at + 2;
+            Ok(u16::from_be_bytes([a, b]))
+        }
+        _ => Err(trunc(at + 2, buf.len())),
+    }
 }
 
 #[inline]
-fn read_u32(dec: &mut BinDecoder<'_>, have: usize) -> Result<u32, DnsError> {
-    let at = dec.index();
-    dec.read_u32()
-        .map(|v| v.unverified())
-        .map_err(|_| trunc(at + 4, have))
+fn read_u32(buf: &[u8], pos: &mut usize) -> Result<u32, DnsError> {
+    let at = *pos;
+    match buf.get(at..at + 4) {
+        Some(&[a, b, c, d]) => {
+            *pos = at + 4;
+            Ok(u32::from_be_bytes([a, b, c, d]))
+        }
+        _ => Err(trunc(at + 4, buf.len())),
+    }
 }
 
+/// `pos + n` if the message has those `n` bytes.
 #[inline]
-fn skip(dec: &mut BinDecoder<'_>, n: usize, have: usize) -> Result<(), DnsError> {
-    let at = dec.index();
-    dec.read_slice(n)
-        .map(|_| ())
-        .map_err(|_| trunc(at + n, have))
+fn skip(buf: &[u8], pos: usize, n: usize) -> Result<usize, DnsError> {
+    if n <= buf.len().saturating_sub(pos) {
+        Ok(pos + n)
+    } else {
+        Err(trunc(pos + n, buf.len()))
+    }
 }
 
-/// Skip a wire-format name without following pointers. Checks label types,
-/// label lengths (by construction <= 63), the 255-octet limit for the inline
-/// part and that a terminating pointer points strictly before itself.
-fn skip_name(dec: &mut BinDecoder<'_>, buf: &[u8]) -> Result<(), DnsError> {
+/// Skip a wire-format name at `pos` without following pointers; returns the
+/// offset past it. Checks label types, label lengths (by construction <= 63),
+/// the 255-octet limit for the inline part (root byte not counted) and that a
+/// terminating pointer points strictly before itself.
+fn skip_name(buf: &[u8], mut pos: usize) -> Result<usize, DnsError> {
     let have = buf.len();
-    let start = dec.index();
+    let start = pos;
     let mut wire = 0usize;
     loop {
-        let at = dec.index();
-        let b = dec.pop().map_err(|_| trunc(at + 1, have))?.unverified();
+        let at = pos;
+        let Some(&b) = buf.get(at) else {
+            return Err(trunc(at + 1, have));
+        };
+        pos += 1;
         match b & 0xC0 {
             0x00 => {
                 if b == 0 {
-                    return Ok(());
+                    return Ok(pos);
                 }
                 let len = usize::from(b);
                 wire += len + 1;
@@ -361,10 +588,12 @@ fn skip_name(dec: &mut BinDecoder<'_>, buf: &[u8]) -> Result<(), DnsError> {
                         fault: NameFault::NameTooLong(wire),
                     });
                 }
-                skip(dec, len, have)?;
+                pos = skip(buf, pos, len)?;
             }
             0xC0 => {
-                let lo = dec.pop().map_err(|_| trunc(at + 2, have))?.unverified();
+                let Some(&lo) = buf.get(at + 1) else {
+                    return Err(trunc(at + 2, have));
+                };
                 let ptr = (u16::from(b & 0x3F) << 8) | u16::from(lo);
                 if usize::from(ptr) >= at {
                     return Err(DnsError::BadName {
@@ -372,7 +601,7 @@ fn skip_name(dec: &mut BinDecoder<'_>, buf: &[u8]) -> Result<(), DnsError> {
                         fault: NameFault::PointerNotPrior(ptr),
                     });
                 }
-                return Ok(());
+                return Ok(at + 2);
             }
             _ => {
                 return Err(DnsError::BadName {
@@ -384,45 +613,46 @@ fn skip_name(dec: &mut BinDecoder<'_>, buf: &[u8]) -> Result<(), DnsError> {
     }
 }
 
-/// Map a hickory name error onto [`DnsError`].
-fn name_error(e: &hickory_proto::ProtoError, start: usize, have: usize) -> DnsError {
-    let fault = match e.kind() {
-        ProtoErrorKind::LabelBytesTooLong(n) => NameFault::LabelTooLong(*n),
-        ProtoErrorKind::UnrecognizedLabelCode(c) => NameFault::LabelCode(*c),
-        ProtoErrorKind::DomainNameTooLong(n) => NameFault::NameTooLong(*n),
-        ProtoErrorKind::PointerNotPriorToLabel { ptr, .. } => NameFault::PointerNotPrior(*ptr),
-        ProtoErrorKind::LabelOverlapsWithOther { other, .. } => NameFault::Overlap(*other),
-        // Only "insufficient bytes" remains: the name ran off the end. hickory does
-        // not say how far it got; at least one more byte than we have is needed.
-        _ => return trunc(have + 1, have),
-    };
-    DnsError::BadName {
-        offset: start,
-        fault,
-    }
-}
-
-/// Render `name` into `out` (which the caller has cleared): lowercase ASCII,
-/// dot-joined, no trailing dot, `\DDD` for bytes outside `0x21..=0x7e` and `.`.
-fn render_name(name: &Name, out: &mut String) {
-    for (i, label) in name.iter().enumerate() {
-        if i > 0 {
-            out.push('.');
+/// How a label byte is rendered: itself lowercased, or 0x80 (not ASCII) when
+/// it is written `\DDD` (bytes outside `0x21..=0x7e`, and `.`).
+static TEXT: [u8; 256] = {
+    let mut t = [0x80u8; 256];
+    let mut b = 0x21u8;
+    while b <= 0x7e {
+        if b != b'.' {
+            t[b as usize] = b.to_ascii_lowercase();
         }
-        push_label(label, out);
+        b += 1;
     }
-}
+    t
+};
 
 /// Append one label with escaping and lowercasing.
 pub(crate) fn push_label(label: &[u8], out: &mut String) {
     for &b in label {
-        if (0x21..=0x7e).contains(&b) && b != b'.' {
-            out.push(char::from(b.to_ascii_lowercase()));
-        } else {
-            // Writing to a String cannot fail.
-            let _ = write!(out, "\\{b:03}");
+        match TEXT[usize::from(b)] {
+            0x80 => push_escape(b, out),
+            // The mask tells the compiler `t` is ASCII (one byte, no encoding).
+            t => out.push(char::from(t & 0x7f)),
         }
     }
+}
+
+/// Append `\DDD` for `b`.
+fn push_escape(b: u8, out: &mut String) {
+    out.push('\\');
+    out.push(char::from(b'0' + b / 100));
+    out.push(char::from(b'0' + b / 10 % 10));
+    out.push(char::from(b'0' + b % 10));
+}
+
+/// The hickory-proto parser this module replaced, kept as the oracle of the
+/// differential tests (also included by the `parse_dns` fuzz target).
+#[cfg(test)]
+pub(crate) mod reference {
+    use super::{DnsError, DnsParsed, NameFault, HEADER_LEN};
+    use crate::event::Answers;
+    include!("dns_reference.rs");
 }
 
 #[cfg(test)]
@@ -690,6 +920,124 @@ pub(crate) mod tests {
         assert_eq!(r.qdcount, 2);
         assert_eq!(r.answers.ips(), &[IpAddr::from([9, 8, 7, 6])]);
         assert_eq!(r.min_ttl, Some(5));
+    }
+
+    /// [`p`], asserting first that the hickory reference parser agrees.
+    fn both(buf: &[u8]) -> Result<(String, DnsParsed<'static>), DnsError> {
+        let mut s = String::new();
+        let r = reference::parse_dns_hickory(buf, &mut s)
+            .map(|r| (r.qname.to_string(), DnsParsed { qname: "", ..r }));
+        let n = p(buf);
+        assert_eq!(n, r, "hickory disagrees on {buf:02x?}");
+        n
+    }
+
+    fn bad(offset: usize, fault: NameFault) -> DnsError {
+        DnsError::BadName { offset, fault }
+    }
+
+    #[test]
+    fn pointers_into_the_header_follow_hickorys_rules() {
+        // name -> 8 -> "\x01z\0" (nscount and arcount bytes)
+        let m = [0, 1, 0, 0, 0, 1, 0, 0, 1, b'z', 0, 0, 0xC0, 8, 0, 1, 0, 1];
+        assert_eq!(both(&m).unwrap().0, "z");
+        // labels, then a pointer: "q" + "z"
+        let m = [
+            0, 1, 0, 0, 0, 1, 0, 0, 1, b'Z', 0, 0, 1, b'q', 0xC0, 8, 0, 1, 0, 1,
+        ];
+        let (name, r) = both(&m).unwrap();
+        assert_eq!((name.as_str(), r.qtype, r.qclass), ("q.z", 1, 1));
+        // a pointer to the root byte: the root name
+        let m = [0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xC0, 3, 0, 28, 0, 1];
+        assert_eq!(both(&m).unwrap().0, "");
+        // name -> 8 -> 2: the labels at 2 run into offset 8, where the
+        // stretch that pointed to them starts (one level up): overlap at 8
+        let m = [
+            0, 1, 3, b'a', b'b', 1, 2, b'c', 0xC0, 2, 0, 0, 0xC0, 8, 0, 1, 0, 1,
+        ];
+        assert_eq!(both(&m).unwrap_err(), bad(12, NameFault::Overlap(8)));
+        // the labels at 4 run into the name itself (offset 12)
+        let m = [0, 1, 0, 0, 5, 1, 0, 0, 0, 0, 1, b'x', 0xC0, 4, 0, 1, 0, 1];
+        assert_eq!(both(&m).unwrap_err(), bad(12, NameFault::Overlap(12)));
+        // the second pointer (at 8) must point before 8, not before 12
+        let m = [0, 1, 0, 0, 0, 1, 0, 0, 0xC0, 9, 0, 0, 0xC0, 8, 0, 1, 0, 1];
+        assert_eq!(
+            both(&m).unwrap_err(),
+            bad(12, NameFault::PointerNotPrior(9))
+        );
+        // a pointer after labels still has to point before the name (12)
+        let m = [
+            0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, b'a', 1, b'b', 0xC0, 14,
+        ];
+        assert_eq!(
+            both(&m).unwrap_err(),
+            bad(12, NameFault::PointerNotPrior(14))
+        );
+    }
+
+    #[test]
+    fn name_faults_match_hickory_exactly() {
+        // 5 labels of 63: the 4th would make 257 octets; hickory reports the
+        // length of the label that did not fit
+        let long = vec!["a".repeat(63); 5].join(".");
+        assert_eq!(
+            both(&query(1, &long, 1)).unwrap_err(),
+            bad(12, NameFault::NameTooLong(63))
+        );
+        // reserved label types
+        for code in [0x40u8, 0x7f, 0x80, 0xbf] {
+            let mut m = query(1, "", 1);
+            m.truncate(12);
+            m.extend_from_slice(&[1, b'a', code, 0, 0, 1, 0, 1]);
+            assert_eq!(both(&m).unwrap_err(), bad(12, NameFault::LabelCode(code)));
+        }
+        // running off the end: hickory does not say where
+        let q = query(1, "abc", 1);
+        for cut in [12, 13, 14, 16] {
+            assert_eq!(
+                both(&q[..cut]).unwrap_err(),
+                DnsError::Truncated {
+                    need: cut + 1,
+                    have: cut
+                }
+            );
+        }
+        // half a pointer
+        let m = [0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, b'a', 0xC0];
+        assert_eq!(
+            both(&m).unwrap_err(),
+            DnsError::Truncated { need: 16, have: 15 }
+        );
+        // a bad name leaves the scratch empty, a truncated QTYPE does not
+        let mut s = String::from("old");
+        assert!(parse_dns(&m, &mut s).is_err());
+        assert_eq!(s, "");
+        let q = query(1, "Keep.Me", 1);
+        assert!(parse_dns(&q[..q.len() - 3], &mut s).is_err());
+        assert_eq!(s, "keep.me");
+    }
+
+    #[test]
+    fn every_byte_renders_like_hickory() {
+        let mut m = query(1, "", 1);
+        m.truncate(12);
+        for chunk in (0..=255u8).collect::<Vec<_>>().chunks(63) {
+            m.push(chunk.len() as u8);
+            m.extend_from_slice(chunk);
+        }
+        m.extend_from_slice(&[0, 0, 1, 0, 1]);
+        // 256 bytes in 5 labels are too long for one name: split in two
+        let (head, tail) = m.split_at(12 + 64 * 2);
+        let mut a = head.to_vec();
+        a.extend_from_slice(&[0, 0, 1, 0, 1]);
+        let mut b = m[..12].to_vec();
+        b.extend_from_slice(tail);
+        for msg in [a, b] {
+            let (name, _) = both(&msg).unwrap();
+            assert!(name.is_ascii());
+        }
+        let (name, _) = both(&query(1, "A-Z.a~z.Q!", 1)).unwrap();
+        assert_eq!(name, "a-z.a~z.q!");
     }
 
     #[test]
