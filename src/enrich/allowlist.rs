@@ -17,7 +17,7 @@
 //! high-volume, random-looking names that are infrastructure, not behaviour.
 
 use crate::decode::dns::check_text_name;
-use rustc_hash::FxHashSet;
+use rustc_hash::FxHashMap;
 
 /// The embedded default list.
 pub const DEFAULT_TEXT: &str = include_str!("../../data/allowlist-default.txt");
@@ -25,15 +25,23 @@ pub const DEFAULT_TEXT: &str = include_str!("../../data/allowlist-default.txt");
 /// A parsed allow-list.
 #[derive(Debug, Clone, Default)]
 pub struct AllowList {
-    /// Apex and everything below.
-    tree: FxHashSet<String>,
-    /// Everything below, not the apex.
-    below: FxHashSet<String>,
-    /// Exactly these names.
-    exact: FxHashSet<String>,
+    /// Every listed domain with the kinds of entry it has ([`TREE`]: apex
+    /// and everything below, [`BELOW`]: everything below, not the apex,
+    /// [`EXACT`]: exactly this name): one lookup per candidate suffix.
+    entries: FxHashMap<String, u8>,
+    /// Entries (a domain listed as two kinds counts twice).
+    count: usize,
+    /// Bit `n` set: some entry is `n` bytes long (lengths from 256 on are
+    /// all in bit 255), so suffixes of other lengths need no lookup.
+    lens: [u64; 4],
     /// Length of the longest entry: no longer suffix can match.
     longest: usize,
 }
+
+/// Entry kinds (bits of [`AllowList::entries`]' values).
+const TREE: u8 = 1;
+const BELOW: u8 = 2;
+const EXACT: u8 = 4;
 
 /// A line that is not a domain.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -71,12 +79,12 @@ impl AllowList {
             }
             let lower = line.to_ascii_lowercase();
             let lower = lower.trim_end_matches('.');
-            let (set, d) = if let Some(d) = lower.strip_prefix('=') {
-                (&mut a.exact, d)
+            let (kind, d) = if let Some(d) = lower.strip_prefix('=') {
+                (EXACT, d)
             } else if let Some(d) = lower.strip_prefix("*.") {
-                (&mut a.below, d)
+                (BELOW, d)
             } else {
-                (&mut a.tree, lower)
+                (TREE, lower)
             };
             if !valid_domain(d) {
                 return Err(AllowListError {
@@ -85,28 +93,48 @@ impl AllowList {
                     why: "not a domain name",
                 });
             }
-            a.longest = a.longest.max(d.len());
-            set.insert(d.to_string());
+            a.insert(d, kind);
         }
         Ok(a)
     }
 
+    fn insert(&mut self, d: &str, kind: u8) {
+        let kinds = match self.entries.get_mut(d) {
+            Some(k) => k,
+            None => self.entries.entry(d.to_string()).or_insert(0),
+        };
+        self.count += (kind & !*kinds).count_ones() as usize;
+        *kinds |= kind;
+        let n = d.len().min(255);
+        self.lens[n >> 6] |= 1 << (n & 63);
+        self.longest = self.longest.max(d.len());
+    }
+
     /// Merge another list into this one.
     pub fn extend(&mut self, other: AllowList) {
-        self.tree.extend(other.tree);
-        self.below.extend(other.below);
-        self.exact.extend(other.exact);
-        self.longest = self.longest.max(other.longest);
+        for (d, kinds) in &other.entries {
+            self.insert(d, *kinds);
+        }
     }
 
     /// Number of entries.
     pub fn len(&self) -> usize {
-        self.tree.len() + self.below.len() + self.exact.len()
+        self.count
     }
 
     /// Whether the list is empty.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The kinds of entry `d` has (0: not listed).
+    #[inline]
+    fn kinds(&self, d: &str) -> u8 {
+        let n = d.len().min(255);
+        if self.lens[n >> 6] & (1 << (n & 63)) == 0 {
+            return 0;
+        }
+        self.entries.get(d).copied().unwrap_or(0)
     }
 
     /// Whether `name` (lowercase, no trailing dot) is allowed.
@@ -119,7 +147,7 @@ impl AllowList {
             return false;
         }
         let bytes = name.as_bytes();
-        if bytes.len() <= self.longest && (self.exact.contains(name) || self.tree.contains(name)) {
+        if bytes.len() <= self.longest && self.kinds(name) & (EXACT | TREE) != 0 {
             return true;
         }
         // A dot at `i` starts the suffix `name[i + 1..]` of `len - i - 1` bytes.
@@ -129,8 +157,22 @@ impl AllowList {
             .enumerate()
             .filter(|(_, b)| **b == b'.')
             .filter_map(|(j, _)| name.get(from + j + 1..))
-            .any(|rest| self.tree.contains(rest) || self.below.contains(rest))
+            .any(|rest| self.kinds(rest) & (TREE | BELOW) != 0)
     }
+}
+
+/// Whether a label of `name` starts with an underscore (`_dmarc.example.com`,
+/// `s1._domainkey.example.com`): `name` starts with `_` or contains `._`.
+#[inline]
+pub(crate) fn has_service_label(name: &str) -> bool {
+    let b = name.as_bytes();
+    // Most names have no underscore at all: one quick scan for that first.
+    b.contains(&b'_')
+        && (b.first() == Some(&b'_')
+            || b.iter()
+                .enumerate()
+                .skip(1)
+                .any(|(i, &c)| c == b'_' && b[i - 1] == b'.'))
 }
 
 /// Infrastructure lookups, kept out of the behavioural features: reverse
@@ -142,29 +184,32 @@ pub fn is_infrastructure(name: &str) -> bool {
     if name.ends_with(".arpa") || name == "arpa" {
         return true;
     }
-    if name.starts_with('_') || name.contains("._") {
+    if has_service_label(name) {
         return true;
     }
-    let mut labels = name.split('.');
-    let octets = labels
-        .by_ref()
-        .take(4)
-        .filter(|l| {
-            !l.is_empty()
-                && l.len() <= 3
-                && l.bytes().all(|b| b.is_ascii_digit())
-                && l.parse::<u16>().is_ok_and(|v| v <= 255)
-        })
-        .count();
-    if octets == 4 && name.split('.').count() > 4 {
-        return true;
+    let b = name.as_bytes();
+    // One pass over the labels: the first 4 all octets (1-3 digits, at most
+    // 255) and a fifth label after them, or the first 32 all hex nibbles and
+    // a 33rd after them. Stops as soon as neither can hold.
+    let (mut octets, mut nibbles) = (true, true);
+    for (i, label) in b.split(|c| *c == b'.').enumerate() {
+        if (i == 4 && octets) || (i == 32 && nibbles) {
+            return true;
+        }
+        if i < 4 {
+            octets &= !label.is_empty()
+                && label.len() <= 3
+                && label.iter().all(u8::is_ascii_digit)
+                && label.iter().fold(0u16, |v, d| v * 10 + u16::from(d - b'0')) <= 255;
+        } else {
+            octets = false;
+        }
+        nibbles &= i < 32 && label.len() == 1 && label[0].is_ascii_hexdigit();
+        if !octets && !nibbles {
+            return false;
+        }
     }
-    let nibbles = name
-        .split('.')
-        .take(32)
-        .filter(|l| l.len() == 1 && l.bytes().all(|b| b.is_ascii_hexdigit()))
-        .count();
-    nibbles == 32 && name.split('.').count() > 32
+    false
 }
 
 #[cfg(test)]
@@ -218,6 +263,117 @@ mod tests {
         assert!(!b.matches(&max[1..]));
         assert!(AllowList::parse(&format!("{}.com", "a".repeat(64))).is_err());
         assert!(AllowList::parse("a..com").is_err());
+    }
+
+    /// Deterministic pseudo-random names made of `pool` labels.
+    fn names(pool: &[&str], n: usize, max_labels: u64) -> Vec<String> {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            state >> 33
+        };
+        (0..n)
+            .map(|_| {
+                let k = next() % (max_labels + 1);
+                (0..k)
+                    .map(|_| pool[(next() % pool.len() as u64) as usize])
+                    .collect::<Vec<_>>()
+                    .join(".")
+            })
+            .collect()
+    }
+
+    /// `is_infrastructure` as it was (several passes over the labels).
+    fn reference_infrastructure(name: &str) -> bool {
+        if name.ends_with(".arpa") || name == "arpa" {
+            return true;
+        }
+        if name.starts_with('_') || name.contains("._") {
+            return true;
+        }
+        let mut labels = name.split('.');
+        let octets = labels
+            .by_ref()
+            .take(4)
+            .filter(|l| {
+                !l.is_empty()
+                    && l.len() <= 3
+                    && l.bytes().all(|b| b.is_ascii_digit())
+                    && l.parse::<u16>().is_ok_and(|v| v <= 255)
+            })
+            .count();
+        if octets == 4 && name.split('.').count() > 4 {
+            return true;
+        }
+        let nibbles = name
+            .split('.')
+            .take(32)
+            .filter(|l| l.len() == 1 && l.bytes().all(|b| b.is_ascii_hexdigit()))
+            .count();
+        nibbles == 32 && name.split('.').count() > 32
+    }
+
+    #[test]
+    fn infrastructure_test_agrees_with_the_reference() {
+        let octets = [
+            "1", "12", "255", "256", "0", "00", "099", "300", "1000", "", "a", "in-addr",
+        ];
+        let nibbles = ["a", "f", "0", "9", "g", "ab", "", "_x", "x_", "ip6", "arpa"];
+        let mut all = names(&octets, 20_000, 7);
+        all.extend(names(&nibbles, 20_000, 40));
+        all.extend(names(&["a", "b", "1"], 5_000, 36));
+        let longer: Vec<String> = all
+            .iter()
+            .enumerate()
+            .take(2_000)
+            .map(|(i, n)| format!("{n}.{}", octets[i % octets.len()]))
+            .collect();
+        all.extend(longer);
+        let mut infra = 0;
+        for n in &all {
+            assert_eq!(is_infrastructure(n), reference_infrastructure(n), "{n:?}");
+            infra += usize::from(is_infrastructure(n));
+        }
+        assert!(infra > 1_000 && infra < all.len() - 1_000, "{infra}");
+    }
+
+    #[test]
+    fn matching_agrees_with_a_scan_of_every_suffix() {
+        let text = "example.com\n*.cdn.net\n=exact.org\ncom.example.com\n=cdn.net\n\
+                    *.exact.org\na.b\n";
+        let a = AllowList::parse(text).unwrap();
+        assert_eq!(a.len(), 7);
+        let (mut tree, mut below, mut exact) = (Vec::new(), Vec::new(), Vec::new());
+        for line in text.lines() {
+            match (line.strip_prefix('='), line.strip_prefix("*.")) {
+                (Some(d), _) => exact.push(d),
+                (_, Some(d)) => below.push(d),
+                _ => tree.push(line),
+            }
+        }
+        let naive = |n: &str| {
+            exact.contains(&n)
+                || tree.contains(&n)
+                || n.match_indices('.').any(|(i, _)| {
+                    let rest = &n[i + 1..];
+                    tree.contains(&rest) || below.contains(&rest)
+                })
+        };
+        let pool = [
+            "example", "com", "cdn", "net", "exact", "org", "a", "b", "x", "",
+        ];
+        let mut hits = 0;
+        for n in names(&pool, 30_000, 5) {
+            assert_eq!(a.matches(&n), !n.is_empty() && naive(&n), "{n:?}");
+            hits += usize::from(a.matches(&n));
+        }
+        assert!(hits > 300, "{hits}");
+        let mut b = AllowList::parse("=cdn.net\nexample.com").unwrap();
+        b.extend(AllowList::parse("*.cdn.net\nexample.com\nx.y").unwrap());
+        assert_eq!(b.len(), 4);
+        assert!(b.matches("cdn.net") && b.matches("a.cdn.net") && b.matches("q.x.y"));
     }
 
     #[test]

@@ -37,7 +37,6 @@
 //! (which also marks the subset that counts for lexical risk). Homoglyph matching
 //! needs at least 5 characters; shorter brands (`dhl`, `amex`) match exactly.
 
-use rustc_hash::FxHashSet;
 use std::sync::OnceLock;
 
 /// Brands whose lookalikes are flagged: every brand of the one list
@@ -115,16 +114,10 @@ impl Impersonation {
     }
 }
 
-/// The popular registrable domains of [`POPULAR_DOMAINS`], parsed once.
-pub(crate) fn popular_set() -> &'static FxHashSet<&'static str> {
-    static SET: OnceLock<FxHashSet<&'static str>> = OnceLock::new();
-    SET.get_or_init(|| {
-        POPULAR_DOMAINS
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .collect()
-    })
+/// The popular registrable domains of [`POPULAR_DOMAINS`], parsed once (with
+/// the shared platforms among them, see [`super::popular`]).
+pub(crate) fn popular_set() -> &'static super::popular::Popular {
+    super::popular::popular()
 }
 
 /// Whether two ASCII strings are equal after undoing look-alike characters
@@ -145,19 +138,38 @@ struct Skeleton {
     len: usize,
 }
 
+/// The look-alike character undone at `b[i]` (see [`same_skeleton`]) and the
+/// index after it (`rn` and `vv` take two bytes).
+#[inline]
+fn skeleton_step(b: &[u8], i: usize) -> (u8, usize) {
+    match (b[i], b.get(i + 1)) {
+        (b'r', Some(b'n')) => (b'm', i + 2),
+        (b'v', Some(b'v')) => (b'w', i + 2),
+        (b'0', _) => (b'o', i + 1),
+        (b'1' | b'l' | b'i', _) => (b'l', i + 1),
+        (b'3', _) => (b'e', i + 1),
+        (b'4', _) => (b'a', i + 1),
+        (b'5', _) => (b's', i + 1),
+        (b'7', _) => (b't', i + 1),
+        (c, _) => (c, i + 1),
+    }
+}
+
+/// The first two bytes of the skeleton of `b` (`None` when shorter).
+#[inline]
+fn skeleton_head(b: &[u8]) -> Option<(u8, u8)> {
+    if b.is_empty() {
+        return None;
+    }
+    let (c0, i) = skeleton_step(b, 0);
+    if i >= b.len() {
+        return None;
+    }
+    Some((c0, skeleton_step(b, i).0))
+}
+
 impl Skeleton {
     fn of(s: &str) -> Option<Self> {
-        fn canon(c: u8) -> u8 {
-            match c {
-                b'0' => b'o',
-                b'1' | b'l' | b'i' => b'l',
-                b'3' => b'e',
-                b'4' => b'a',
-                b'5' => b's',
-                b'7' => b't',
-                c => c,
-            }
-        }
         let b = s.as_bytes();
         let mut out = Skeleton {
             bytes: [0; 64],
@@ -165,31 +177,83 @@ impl Skeleton {
         };
         let mut i = 0;
         while i < b.len() {
-            let c = match (b[i], b.get(i + 1)) {
-                (b'r', Some(b'n')) => {
-                    i += 1;
-                    b'm'
-                }
-                (b'v', Some(b'v')) => {
-                    i += 1;
-                    b'w'
-                }
-                (c, _) => canon(c),
-            };
+            let (c, next) = skeleton_step(b, i);
             *out.bytes.get_mut(out.len)? = c;
             out.len += 1;
-            i += 1;
+            i = next;
         }
         // Unused bytes stay 0, so whole-array equality is skeleton equality.
         Some(out)
     }
 }
 
+/// A set of byte pairs (65,536 bits).
+struct PairSet(Box<[u64; 1024]>);
+
+impl PairSet {
+    fn new() -> Self {
+        PairSet(Box::new([0; 1024]))
+    }
+
+    fn insert(&mut self, a: u8, b: u8) {
+        let k = usize::from(a) << 8 | usize::from(b);
+        self.0[k >> 6] |= 1 << (k & 63);
+    }
+
+    #[inline]
+    fn contains(&self, a: u8, b: u8) -> bool {
+        let k = usize::from(a) << 8 | usize::from(b);
+        self.0[k >> 6] & (1 << (k & 63)) != 0
+    }
+}
+
 /// Index of every brand by name and by skeleton, built once. Brand skeletons
 /// are distinct (tested), so a token matches at most one brand either way.
+/// The first two bytes and the length of every name (and of every skeleton)
+/// tell at once that most tokens match none, without hashing them.
 struct BrandIndex {
     by_name: rustc_hash::FxHashMap<&'static str, u8>,
     by_skeleton: rustc_hash::FxHashMap<[u8; 64], u8>,
+    /// First two bytes of every brand name.
+    name_heads: PairSet,
+    /// Bit `n`: some brand name is `n` bytes long (names from 64 bytes on
+    /// are not in it: such tokens are always looked up).
+    name_lens: u64,
+    /// First two bytes of every brand's skeleton; `None` when some brand's
+    /// skeleton is shorter than two bytes (then every token is looked up).
+    skeleton_heads: Option<PairSet>,
+    /// Bit `n`: some brand is `n - 1`, `n` or `n + 1` bytes long (a
+    /// homoglyph token is within one byte of its brand); tokens from 128
+    /// bytes on are always looked up.
+    near_lens: u128,
+}
+
+impl BrandIndex {
+    /// Whether `s` may be a brand name (`false`: `by_name` does not have it).
+    #[inline]
+    fn may_be_name(&self, s: &[u8]) -> bool {
+        if s.len() >= 64 {
+            return true;
+        }
+        self.name_lens & (1 << s.len()) != 0
+            && match (s.first(), s.get(1)) {
+                (Some(&a), Some(&b)) => self.name_heads.contains(a, b),
+                _ => true,
+            }
+    }
+
+    /// Whether the skeleton of `s` may be a brand's (`false`: `by_skeleton`
+    /// has no brand within one byte of the length of `s` for it).
+    #[inline]
+    fn may_be_homoglyph(&self, s: &[u8]) -> bool {
+        if s.len() < 128 && self.near_lens & (1 << s.len()) == 0 {
+            return false;
+        }
+        match (&self.skeleton_heads, skeleton_head(s)) {
+            (Some(heads), Some((a, b))) => heads.contains(a, b),
+            _ => true,
+        }
+    }
 }
 
 fn brand_index() -> &'static BrandIndex {
@@ -197,32 +261,78 @@ fn brand_index() -> &'static BrandIndex {
     IDX.get_or_init(|| {
         let mut by_name = rustc_hash::FxHashMap::default();
         let mut by_skeleton = rustc_hash::FxHashMap::default();
+        let mut name_heads = PairSet::new();
+        let mut skeleton_heads = Some(PairSet::new());
+        let (mut name_lens, mut near_lens) = (0u64, 0u128);
         for (i, b) in BRANDS.iter().enumerate() {
             by_name.insert(*b, i as u8);
             if let Some(sk) = Skeleton::of(b) {
                 by_skeleton.entry(sk.bytes).or_insert(i as u8);
             }
+            let (n, bytes) = (b.len(), b.as_bytes());
+            if n < 64 {
+                name_lens |= 1 << n;
+            }
+            for m in n.saturating_sub(1)..=n + 1 {
+                if m < 128 {
+                    near_lens |= 1 << m;
+                }
+            }
+            if let (Some(&c0), Some(&c1)) = (bytes.first(), bytes.get(1)) {
+                name_heads.insert(c0, c1);
+            }
+            match (skeleton_head(bytes), skeleton_heads.as_mut()) {
+                (Some((c0, c1)), Some(heads)) => heads.insert(c0, c1),
+                _ => skeleton_heads = None,
+            }
         }
         BrandIndex {
             by_name,
             by_skeleton,
+            name_heads,
+            name_lens,
+            skeleton_heads,
+            near_lens,
         }
     })
 }
 
 /// The brand a token stands for, if any: exactly, with digits around it, or
 /// by skeleton (homoglyphs; tokens of 5+ characters within one character of
-/// the brand's length). Two hash lookups and one skeleton per token.
+/// the brand's length). At most two hash lookups and one skeleton per token,
+/// and none when its length and first two bytes (or skeleton bytes) are no
+/// brand's.
 fn token_brand(token: &str) -> Option<(u8, Kind)> {
     if token.len() < 3 {
         return None;
     }
     let idx = brand_index();
-    let trimmed = token.trim_matches(|c: char| c.is_ascii_digit());
-    if let Some(&i) = idx.by_name.get(token).or_else(|| idx.by_name.get(trimmed)) {
+    // `trim_matches(|c: char| c.is_ascii_digit())`, on bytes: a digit is
+    // one byte and never part of another character.
+    let tb = token.as_bytes();
+    let trimmed = match tb.iter().position(|c| !c.is_ascii_digit()) {
+        Some(from) => {
+            let to = tb.iter().rposition(|c| !c.is_ascii_digit()).unwrap_or(from);
+            token.get(from..=to).unwrap_or_default()
+        }
+        None => "",
+    };
+    let by_name = |s: &str| {
+        idx.may_be_name(s.as_bytes())
+            .then(|| idx.by_name.get(s))
+            .flatten()
+    };
+    let named = match by_name(token) {
+        None if trimmed.len() != token.len() => by_name(trimmed),
+        found => found,
+    };
+    if let Some(&i) = named {
         return Some((i, Kind::Token));
     }
     if token.len() < 5 || token.starts_with('-') {
+        return None;
+    }
+    if !idx.may_be_homoglyph(token.as_bytes()) {
         return None;
     }
     let sk = Skeleton::of(token)?;
@@ -240,10 +350,16 @@ fn label_brand(label: &str) -> Option<(u8, Kind, bool)> {
             k == Kind::Token && BRANDS.get(b as usize) == Some(&label),
         ));
     }
-    if label.contains('-') {
+    if label.as_bytes().contains(&b'-') {
+        let mut off = 0;
         return label
-            .split('-')
-            .find_map(token_brand)
+            .as_bytes()
+            .split(|b| *b == b'-')
+            .find_map(|piece| {
+                let token = &label[off..off + piece.len()];
+                off += piece.len() + 1;
+                token_brand(token)
+            })
             .map(|(b, k)| (b, k, false));
     }
     None
@@ -286,18 +402,22 @@ fn dashed_popular(label: &str) -> bool {
 pub fn impersonation(q: &str, registrable: Option<&str>) -> Option<Impersonation> {
     let reg = registrable?;
     let reg_start = q.len().checked_sub(reg.len())?;
-    let reg_label = reg.split('.').next().unwrap_or(reg);
+    let reg_label = reg
+        .bytes()
+        .position(|b| b == b'.')
+        .map_or(reg, |i| &reg[..i]);
     let scored = q.get(..reg_start + reg_label.len())?;
     // Service names (`google._domainkey.example.com`, `_dmarc.…`) and reverse
     // lookups name the brand as a key or mail selector, not as a site.
-    if q.ends_with(".arpa") || q.starts_with('_') || q.contains("._") {
+    if q.ends_with(".arpa") || super::allowlist::has_service_label(q) {
         return None;
     }
     // Only names carrying a brand pay for the popularity lookup.
     let popular_reg = std::cell::OnceCell::new();
     let popular_reg = || *popular_reg.get_or_init(|| popular_set().contains(reg));
     let mut off = 0;
-    let (brand, kind) = scored.split('.').find_map(|label| {
+    let (brand, kind) = scored.as_bytes().split(|b| *b == b'.').find_map(|piece| {
+        let label = scored.get(off..off + piece.len())?;
         let in_subdomain = off < reg_start;
         off += label.len() + 1;
         let (b, kind, whole) = if label.starts_with("xn--") {
@@ -344,6 +464,93 @@ pub fn build_popular_list(ranked: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `token_brand` without the length and first-bytes filters.
+    fn unfiltered_token_brand(token: &str) -> Option<(u8, Kind)> {
+        if token.len() < 3 {
+            return None;
+        }
+        let idx = brand_index();
+        let trimmed = token.trim_matches(|c: char| c.is_ascii_digit());
+        if let Some(&i) = idx.by_name.get(token).or_else(|| idx.by_name.get(trimmed)) {
+            return Some((i, Kind::Token));
+        }
+        if token.len() < 5 || token.starts_with('-') {
+            return None;
+        }
+        let sk = Skeleton::of(token)?;
+        let &i = idx.by_skeleton.get(&sk.bytes)?;
+        let brand = BRANDS.get(i as usize)?;
+        (token.len().abs_diff(brand.len()) <= 1).then_some((i, Kind::Homoglyph))
+    }
+
+    #[test]
+    fn brand_filters_reject_only_tokens_that_match_no_brand() {
+        for b in BRANDS {
+            assert!((3..64).contains(&b.len()), "{b}");
+        }
+        let mut tokens: Vec<String> = Vec::new();
+        let edits = |b: &str| -> Vec<String> {
+            let mut v = vec![
+                b.to_string(),
+                format!("{b}24"),
+                format!("7{b}"),
+                format!("{b}x"),
+                format!("x{b}"),
+                format!("{b}\0"),
+                format!("-{b}"),
+                b[1..].to_string(),
+                b[..b.len() - 1].to_string(),
+                b.replace('o', "0").replace('l', "1").replace('e', "3"),
+                b.replace('m', "rn").replace('w', "vv"),
+                b.replace('a', "4").replace('s', "5").replace('t', "7"),
+                b.replace('i', "l"),
+                b.to_uppercase(),
+                format!("{b}{b}"),
+            ];
+            v.push(b.chars().rev().collect());
+            v
+        };
+        for b in BRANDS {
+            tokens.extend(edits(b));
+        }
+        let mut state = 12345u64;
+        for _ in 0..20_000 {
+            let mut t = String::new();
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            let len = (state >> 59) as usize + 1;
+            for _ in 0..len {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1);
+                t.push(b"abcdeilmnoprstuvw01345789-"[(state >> 33) as usize % 26] as char);
+            }
+            tokens.push(t);
+        }
+        tokens.extend(
+            [
+                "",
+                "a",
+                "ab",
+                "\u{430}pple",
+                "pаypal",
+                "rnicrosoft",
+                "vvhatsapp",
+            ]
+            .map(String::from),
+        );
+        tokens.push("a".repeat(130));
+        tokens.push(format!("paypal{}", "\0".repeat(60)));
+        let mut found = 0;
+        for t in &tokens {
+            assert_eq!(token_brand(t), unfiltered_token_brand(t), "{t:?}");
+            found += usize::from(token_brand(t).is_some());
+        }
+        assert!(found > 300, "{found}");
+    }
+
     use crate::enrich::psl::Psl;
 
     fn imp(name: &str) -> Option<(&'static str, Kind)> {

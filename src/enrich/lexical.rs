@@ -80,10 +80,8 @@
 
 use super::psl::{trim_dot, Psl};
 use super::EnrichError;
-use aho_corasick::{AhoCorasick, MatchKind};
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::OnceLock;
 
 /// Number of symbols: boundary, `a`-`z`, `0`-`9`, `-`.
 const NSYM: usize = 38;
@@ -184,26 +182,85 @@ pub const ORDINARY_LABELS: &[&str] = &[
     "secure",
 ];
 
-/// One automaton for all [`KEYWORDS`] (a scan is linear in the name).
-fn keywords() -> &'static AhoCorasick {
-    static AC: OnceLock<AhoCorasick> = OnceLock::new();
-    AC.get_or_init(|| build_matcher(KEYWORDS))
+/// Substring search for a fixed set of up to 64 words of two or more bytes.
+/// Two tables built at compile time give, for a byte, the words whose first
+/// (second) byte it is; at each position of the text their intersection
+/// names the few words that may start there (usually none), and only those
+/// are compared. A scan costs a few instructions per byte and allocates
+/// nothing.
+pub(crate) struct WordSet {
+    words: &'static [&'static str],
+    /// Bit `w` of `first[b]`: word `w` starts with byte `b`.
+    first: [u64; 256],
+    /// Bit `w` of `second[b]`: the second byte of word `w` is `b`.
+    second: [u64; 256],
 }
 
-/// One automaton for all [`BRANDS`].
-fn brands() -> &'static AhoCorasick {
-    static AC: OnceLock<AhoCorasick> = OnceLock::new();
-    AC.get_or_init(|| build_matcher(BRANDS))
+impl WordSet {
+    /// The set of `words` (at most 64, each at least two bytes: checked
+    /// when built).
+    const fn new(words: &'static [&'static str]) -> Self {
+        assert!(words.len() <= 64, "a WordSet has at most 64 words");
+        let mut first = [0u64; 256];
+        let mut second = [0u64; 256];
+        let mut i = 0;
+        while i < words.len() {
+            let w = words[i].as_bytes();
+            assert!(w.len() >= 2, "a word of a WordSet has two bytes or more");
+            first[w[0] as usize] |= 1 << i;
+            second[w[1] as usize] |= 1 << i;
+            i += 1;
+        }
+        WordSet {
+            words,
+            first,
+            second,
+        }
+    }
+
+    /// Whether some word occurs in `text` and is shorter than `max_len` bytes.
+    #[inline]
+    fn occurs_shorter_than(&self, text: &str, max_len: usize) -> bool {
+        let t = text.as_bytes();
+        let Some(&head) = t.first() else {
+            return false;
+        };
+        // Words starting at `i` have their first byte `t[i]` (`here`) and
+        // their second `t[i + 1]`.
+        let mut here = self.first[usize::from(head)];
+        for (i, &next) in t[1..].iter().enumerate() {
+            let mut candidates = here & self.second[usize::from(next)];
+            here = self.first[usize::from(next)];
+            while candidates != 0 {
+                let w = self.words[candidates.trailing_zeros() as usize];
+                candidates &= candidates - 1;
+                if w.len() < max_len && t[i..].starts_with(w.as_bytes()) {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    /// Whether some word occurs in `text`.
+    #[inline]
+    pub(crate) fn is_match(&self, text: &str) -> bool {
+        self.occurs_shorter_than(text, usize::MAX)
+    }
 }
 
-fn build_matcher(words: &[&str]) -> AhoCorasick {
-    // Invariant: the word lists are small compile-time constants of plain ASCII,
-    // well within aho-corasick's limits (tested by `matchers_agree_with_naive_search`).
-    #[allow(clippy::expect_used)]
-    AhoCorasick::builder()
-        .match_kind(MatchKind::Standard)
-        .build(words)
-        .expect("keyword automaton builds")
+/// All [`KEYWORDS`].
+static KEYWORD_SET: WordSet = WordSet::new(KEYWORDS);
+
+/// All [`BRANDS`].
+static BRAND_SET: WordSet = WordSet::new(BRANDS);
+
+fn keywords() -> &'static WordSet {
+    &KEYWORD_SET
+}
+
+fn brands() -> &'static WordSet {
+    &BRAND_SET
 }
 
 /// Phishing / lure keywords (substring match in the scored part).
@@ -318,10 +375,42 @@ pub const W_TLD: f32 = 2.8;
 /// The benign character-bigram model.
 #[derive(Clone, Debug)]
 pub struct LexicalModel {
-    /// `ln P(next | prev)`, `prev * NSYM + next`.
-    table: Vec<f32>,
-    /// Smallest log-probability in the table (used for characters outside the alphabet).
-    floor: f32,
+    /// `ln P(next | prev)` at `prev * EXT + next`, over the alphabet's
+    /// symbols and one more, [`ODD`] (a byte outside the alphabet), whose row
+    /// and column hold the floor: the smallest log-probability of the model.
+    ext: Box<[f32; EXT * EXT]>,
+}
+
+/// Symbols of [`LexicalModel::ext`]: the alphabet and [`ODD`].
+const EXT: usize = NSYM + 1;
+/// The symbol of a byte outside `[a-z0-9-]`.
+const ODD: usize = NSYM;
+/// Per byte: the low six bits are its symbol (`sym`, or [`ODD`]); bit 6 is
+/// set for digits, bit 7 for lower-case consonants (letters but `aeiou`).
+const CLASS: [u8; 256] = byte_classes();
+const DIGIT: u8 = 1 << 6;
+const CONSONANT: u8 = 1 << 7;
+
+const fn byte_classes() -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = match c {
+            b'a'..=b'z' => 1 + (c - b'a'),
+            b'0'..=b'9' => 27 + (c - b'0'),
+            b'-' => 37,
+            _ => ODD as u8,
+        };
+        if c.is_ascii_digit() {
+            t[b] |= DIGIT;
+        }
+        if c.is_ascii_lowercase() && !matches!(c, b'a' | b'e' | b'i' | b'o' | b'u') {
+            t[b] |= CONSONANT;
+        }
+        b += 1;
+    }
+    t
 }
 
 /// Per-term contributions to the logit `z` (for explanations).
@@ -415,11 +504,6 @@ fn parse_sym(c: char, as_prev: bool) -> Option<usize> {
     }
 }
 
-#[inline]
-fn is_vowel(b: u8) -> bool {
-    matches!(b, b'a' | b'e' | b'i' | b'o' | b'u')
-}
-
 /// Whether a subdomain label is an ordinary host/service label (not scored).
 pub fn is_ordinary_label(label: &str) -> bool {
     let b = label.as_bytes();
@@ -497,15 +581,11 @@ impl LexicalModel {
             });
         }
         let floor = table.iter().copied().fold(0.0f32, f32::min);
-        Ok(LexicalModel { table, floor })
-    }
-
-    #[inline]
-    fn lp(&self, prev: Option<usize>, next: Option<usize>) -> f32 {
-        match (prev, next) {
-            (Some(p), Some(n)) => self.table[p * NSYM + n],
-            _ => self.floor,
+        let mut ext = Box::new([floor; EXT * EXT]);
+        for p in 0..NSYM {
+            ext[p * EXT..p * EXT + NSYM].copy_from_slice(&table[p * NSYM..(p + 1) * NSYM]);
         }
+        Ok(LexicalModel { ext })
     }
 
     /// Score a name. `registrable` should be what [`Psl::registrable_domain`]
@@ -541,14 +621,21 @@ impl LexicalModel {
         if name == "arpa" || name.ends_with(".arpa") {
             return LexicalScore::default();
         }
+        // The registrable domain, when it is a non-empty suffix of the name.
+        let reg = registrable
+            .map(trim_dot)
+            .filter(|r| !r.is_empty() && name.ends_with(r));
         // Byte offset where the registrable label starts and where the scored part ends.
-        let (reg_start, scored_end) = match registrable.map(trim_dot) {
-            Some(r) if !r.is_empty() && name.ends_with(r) => {
+        let (reg_start, scored_end) = match reg {
+            Some(r) => {
                 let start = name.len() - r.len();
-                let end = r.find('.').map_or(name.len(), |i| start + i);
+                let end = r
+                    .bytes()
+                    .position(|b| b == b'.')
+                    .map_or(name.len(), |i| start + i);
                 (start, end)
             }
-            _ => match name.rfind('.') {
+            None => match name.rfind('.') {
                 Some(i) => (name[..i].rfind('.').map_or(0, |j| j + 1), i),
                 None => (0, name.len()),
             },
@@ -559,11 +646,9 @@ impl LexicalModel {
         // own (`account.eum-appdynamics.com`, `oauth2.googleapis.com`): a popular
         // registrable domain vouches for its names (shared platforms excepted),
         // and a popular domain carrying a brand belongs to the brand.
-        let reg = registrable
-            .map(trim_dot)
-            .filter(|r| !r.is_empty() && name.ends_with(r));
-        let vouched = reg.is_some_and(super::popular::vouches);
-        let brand_owned = reg.is_some_and(|r| super::brand::popular_set().contains(r));
+        let standing = reg.map_or_else(Default::default, super::popular::standing);
+        let vouched = standing.vouches;
+        let brand_owned = standing.popular;
 
         let mut hist = [0u16; 256];
         let mut n: u32 = 0;
@@ -575,8 +660,11 @@ impl LexicalModel {
         let mut transitions: u32 = 0;
         let mut punycode = false;
         let mut keyword = false;
+        // Bytes seen (bit `c` of the 256): the entropy visits only these.
+        let mut seen = [0u64; 4];
         let mut off = 0usize;
-        for label in scored.split('.') {
+        for piece in scored.as_bytes().split(|b| *b == b'.') {
+            let label = &scored[off..off + piece.len()];
             let is_reg = off == reg_start;
             off += label.len() + 1;
             if !is_reg && is_ordinary_label(label) {
@@ -590,34 +678,38 @@ impl LexicalModel {
             if !is_reg && !vouched && brands().is_match(label) {
                 keyword = true;
             }
-            let mut prev = Some(BOUNDARY);
+            // `lp(prev, sym(c))` with the symbols of `CLASS` and the table
+            // `ext`: the same log-probabilities, added in the same order.
+            let mut prev = BOUNDARY;
             let (mut drun, mut crun) = (0u32, 0u32);
             for &c in label.as_bytes() {
-                let s = sym(c);
-                lp_sum += self.lp(prev, s);
+                let class = CLASS[usize::from(c)];
+                let s = usize::from(class & 0x3f);
+                lp_sum += self.ext[prev * EXT + s];
                 transitions += 1;
                 prev = s;
                 n += 1;
                 hist[c as usize] = hist[c as usize].saturating_add(1);
-                if c.is_ascii_digit() {
+                seen[(c >> 6) as usize] |= 1u64 << (c & 63);
+                if class & DIGIT != 0 {
                     digits += 1;
                     drun += 1;
                     max_drun = max_drun.max(drun);
                 } else {
                     drun = 0;
                 }
-                if c.is_ascii_lowercase() && !is_vowel(c) {
+                if class & CONSONANT != 0 {
                     crun += 1;
                     max_crun = max_crun.max(crun);
                 } else {
                     crun = 0;
                 }
-                if s.is_none() {
+                if s == ODD {
                     odd += 1;
                 }
             }
             if !label.is_empty() {
-                lp_sum += self.lp(prev, Some(BOUNDARY));
+                lp_sum += self.ext[prev * EXT + BOUNDARY];
                 transitions += 1;
             }
         }
@@ -625,18 +717,20 @@ impl LexicalModel {
             // A brand inside a longer registrable label (paypal-secure.com),
             // not the brand's own domain (paypal.com).
             keyword = (!vouched && keywords().is_match(scored))
-                || (!brand_owned
-                    && brands()
-                        .find_overlapping_iter(reg_label)
-                        .any(|m| m.len() < reg_label.len()));
+                || (!brand_owned && brands().occurs_shorter_than(reg_label, reg_label.len()));
         }
         let nf = n as f32;
         let entropy = if n == 0 {
             0.0
         } else {
+            // Over the bytes seen, in ascending order: the same terms in the
+            // same order as a pass over all 256 counts skipping the zeros.
             let mut h = 0.0f32;
-            for &c in hist.iter() {
-                if c > 0 {
+            for (w, &bits) in seen.iter().enumerate() {
+                let mut bits = bits;
+                while bits != 0 {
+                    let c = hist[w * 64 + bits.trailing_zeros() as usize];
+                    bits &= bits - 1;
                     let p = c as f32 / nf;
                     h -= p * p.log2();
                 }
@@ -858,15 +952,96 @@ mod tests {
             let naive = BRANDS
                 .iter()
                 .any(|b| name != *b && name.len() > b.len() && name.contains(b));
-            let fast = brands()
-                .find_overlapping_iter(name)
-                .any(|m| m.len() < name.len());
+            let fast = brands().occurs_shorter_than(name, name.len());
             assert_eq!(fast, naive, "{name}");
         }
     }
 
+    /// The automaton the scorer used before [`WordSet`].
+    fn automaton(words: &[&str]) -> aho_corasick::AhoCorasick {
+        aho_corasick::AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::Standard)
+            .build(words)
+            .unwrap()
+    }
+
+    #[test]
+    fn word_sets_find_what_the_automaton_found() {
+        let (kw, br) = (automaton(KEYWORDS), automaton(BRANDS));
+        let mut texts: Vec<String> = Vec::new();
+        for w in KEYWORDS.iter().chain(BRANDS) {
+            texts.push(w.to_string());
+            texts.push(format!("x{w}"));
+            texts.push(format!("{w}-x"));
+            texts.push(format!("my{w}{w}.com"));
+            texts.push(w[..w.len() - 1].to_string());
+            texts.push(w[1..].to_string());
+        }
+        let mut state = 7u64;
+        let alphabet = b"abcdefghiklmnoprstuvwy0123-.\xc3";
+        for _ in 0..50_000 {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            let len = (state >> 58) as usize;
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| {
+                    state = state
+                        .wrapping_mul(6_364_136_223_846_793_005)
+                        .wrapping_add(1);
+                    alphabet[(state >> 33) as usize % alphabet.len()]
+                })
+                .collect();
+            texts.push(String::from_utf8_lossy(&bytes).into_owned());
+        }
+        let mut hits = 0;
+        for t in &texts {
+            assert_eq!(keywords().is_match(t), kw.is_match(t), "{t:?}");
+            assert_eq!(brands().is_match(t), br.is_match(t), "{t:?}");
+            for n in [0, 4, 6, t.len(), usize::MAX] {
+                let old = br.find_overlapping_iter(t.as_str()).any(|m| m.len() < n);
+                assert_eq!(brands().occurs_shorter_than(t, n), old, "{t:?} {n}");
+            }
+            hits += usize::from(kw.is_match(t) || br.is_match(t));
+        }
+        assert!(hits > 200, "{hits}");
+    }
+
     fn m() -> LexicalModel {
         LexicalModel::embedded()
+    }
+
+    #[test]
+    fn byte_classes_and_the_extended_table_are_the_symbols_and_the_model() {
+        for b in 0..=255u8 {
+            let class = CLASS[usize::from(b)];
+            assert_eq!(usize::from(class & 0x3f), sym(b).unwrap_or(ODD), "{b}");
+            assert_eq!(class & DIGIT != 0, b.is_ascii_digit(), "{b}");
+            let consonant = b.is_ascii_lowercase() && !b"aeiou".contains(&b);
+            assert_eq!(class & CONSONANT != 0, consonant, "{b}");
+        }
+        // `lp(prev, next)` as the model file gives it, `floor` for a symbol
+        // outside the alphabet.
+        let mut table = vec![f32::NAN; NSYM * NSYM];
+        for line in EMBEDDED_MODEL.lines().filter(|l| !l.starts_with('#')) {
+            let (key, val) = line.split_once('\t').unwrap();
+            let mut ch = key.chars();
+            let p = parse_sym(ch.next().unwrap(), true).unwrap();
+            let n = parse_sym(ch.next().unwrap(), false).unwrap();
+            table[p * NSYM + n] = val.trim().parse().unwrap();
+        }
+        let floor = table.iter().copied().fold(0.0f32, f32::min);
+        let model = m();
+        for p in 0..EXT {
+            for n in 0..EXT {
+                let want = if p < NSYM && n < NSYM {
+                    table[p * NSYM + n]
+                } else {
+                    floor
+                };
+                assert_eq!(model.ext[p * EXT + n].to_bits(), want.to_bits(), "{p} {n}");
+            }
+        }
     }
 
     #[test]

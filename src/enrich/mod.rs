@@ -666,7 +666,7 @@ impl Enricher {
         let allowed = self.allow.matches(q);
         let (mut labels, mut max_label) = (0usize, 0usize);
         if !q.is_empty() {
-            for label in q.split('.') {
+            for label in q.as_bytes().split(|b| *b == b'.') {
                 labels += 1;
                 max_label = max_label.max(label.len());
             }
@@ -676,19 +676,25 @@ impl Enricher {
         let reg_len = reg.map_or(0, |r| u16::try_from(r.len()).unwrap_or(0));
         let group_len = group_len(q, reg_len);
         let popular = reg.is_some_and(popular::vouches) || search_miss.is_some();
+        let registrable_hash = match reg {
+            Some(r) if reg_len > 0 => fx_hash(r.as_bytes()),
+            _ => 0,
+        };
+        let group = q.get(q.len() - group_len as usize..).unwrap_or(q);
+        // Most names are grouped under their registrable domain: the same
+        // bytes (the same slice of `q`), so the same hash.
+        let group_hash = match reg {
+            Some(r) if reg_len > 0 && r.as_ptr() == group.as_ptr() && r.len() == group.len() => {
+                registrable_hash
+            }
+            _ => fx_hash(group.as_bytes()),
+        };
         CacheEntry {
             qname_len: u32::try_from(q.len()).unwrap_or(u32::MAX),
             registrable_len: reg_len,
-            registrable_hash: match reg {
-                Some(r) if reg_len > 0 => fx_hash(r.as_bytes()),
-                _ => 0,
-            },
+            registrable_hash,
             group_len,
-            group_hash: fx_hash(
-                q.get(q.len() - group_len as usize..)
-                    .unwrap_or(q)
-                    .as_bytes(),
-            ),
+            group_hash,
             risk: if allowed { 0.0 } else { s.risk },
             entropy: s.entropy,
             digit_ratio: s.digit_ratio,

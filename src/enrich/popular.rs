@@ -29,54 +29,147 @@
 //!   water torture against a popular victim (`x8k2.victim.com`) is still a
 //!   storm.
 
-use super::brand::popular_set;
-use super::psl::{Psl, EMBEDDED_PSL};
+use super::brand::POPULAR_DOMAINS;
+use super::psl::{first_word, lines_at, Marks, Psl, EMBEDDED_PSL};
+use rustc_hash::FxHashMap;
+#[cfg(test)]
 use rustc_hash::FxHashSet;
 use std::sync::OnceLock;
 
-/// Popular domains that are shared registration platforms (see module docs).
-fn shared_platforms() -> &'static FxHashSet<&'static str> {
-    static SET: OnceLock<FxHashSet<&'static str>> = OnceLock::new();
-    SET.get_or_init(|| shared_from(EMBEDDED_PSL, popular_set()))
+/// The popular registrable domains ([`POPULAR_DOMAINS`]), each marked with
+/// whether it is a shared registration platform (see the module docs), so
+/// one hash lookup tells both.
+#[derive(Debug)]
+pub(crate) struct Popular {
+    /// Domain -> shared platform.
+    map: FxHashMap<&'static str, bool>,
 }
 
-/// The members of `popular` at or above a rule of `psl_text`'s private section.
-fn shared_from(
-    psl_text: &'static str,
-    popular: &FxHashSet<&'static str>,
-) -> FxHashSet<&'static str> {
-    let mut out = FxHashSet::default();
-    let mut private = false;
-    for line in psl_text.lines() {
-        let line = line.trim();
-        if line.contains("===BEGIN PRIVATE DOMAINS===") {
-            private = true;
+/// What the popular list says about a registrable domain.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Standing {
+    /// On the popular list.
+    pub popular: bool,
+    /// Popular and not a shared platform: it vouches for its names ([`vouches`]).
+    pub vouches: bool,
+}
+
+impl Popular {
+    /// The non-empty, non-comment lines of `list` (trimmed), marked shared
+    /// when at or above a rule of `psl_text`'s private section.
+    fn build(list: &'static str, psl_text: &str) -> Self {
+        // Room for lines of 12 bytes or more.
+        let mut map = FxHashMap::with_capacity_and_hasher(list.len() / 12, Default::default());
+        for (_, line) in lines_at(list) {
+            // `str::trim`, which also drops the `\r` of a CRLF line; ASCII
+            // lines need no decoding.
+            let d = if line.is_ascii() {
+                line.trim_ascii()
+            } else {
+                line.trim()
+            };
+            if !d.is_empty() && !d.starts_with('#') {
+                map.insert(d, false);
+            }
+        }
+        for_each_private_rule_domain(psl_text, |d| {
+            if let Some(shared) = map.get_mut(d) {
+                *shared = true;
+            }
+        });
+        Popular { map }
+    }
+
+    /// Whether `domain` is on the popular list.
+    #[inline]
+    pub(crate) fn contains(&self, domain: &str) -> bool {
+        self.map.contains_key(domain)
+    }
+
+    /// Whether `domain` is popular and whether it vouches.
+    #[inline]
+    pub(crate) fn standing(&self, domain: &str) -> Standing {
+        match self.map.get(domain) {
+            Some(&shared) => Standing {
+                popular: true,
+                vouches: !shared,
+            },
+            None => Standing::default(),
+        }
+    }
+}
+
+/// The popular list, parsed once.
+pub(crate) fn popular() -> &'static Popular {
+    static SET: OnceLock<Popular> = OnceLock::new();
+    SET.get_or_init(|| Popular::build(POPULAR_DOMAINS, EMBEDDED_PSL))
+}
+
+/// Call `f` with every rule of `psl_text`'s private section (the lines after
+/// the `===BEGIN PRIVATE DOMAINS===` line, up to the line with
+/// `===END PRIVATE DOMAINS===`; `!` and `*.` prefixes dropped) and with each
+/// parent domain of it.
+fn for_each_private_rule_domain<'t>(psl_text: &'t str, mut f: impl FnMut(&'t str)) {
+    const BEGIN: &str = "===BEGIN PRIVATE DOMAINS===";
+    const END: &str = "===END PRIVATE DOMAINS===";
+    let Some(begin) = psl_text.find(BEGIN) else {
+        return;
+    };
+    // An END line before the BEGIN line ends the section before it starts.
+    let begin_line = psl_text[..begin].rfind('\n').map_or(0, |i| i + 1);
+    if psl_text[..begin_line].contains(END) {
+        return;
+    }
+    // The rules: the lines after the BEGIN line that hold no BEGIN marker,
+    // up to the first that holds an END marker. A marker never starts or
+    // ends with white space, so it is in a trimmed line iff it is in the line.
+    let after = psl_text[begin..]
+        .find('\n')
+        .map_or(psl_text.len(), |i| begin + i + 1);
+    let rest = &psl_text[after..];
+    let mut begins = Marks::new(rest, BEGIN);
+    let mut ends = Marks::new(rest, END);
+    for (start, raw) in lines_at(rest) {
+        let end = start + raw.len();
+        if begins.in_line(start, end) {
             continue;
         }
-        if line.contains("===END PRIVATE DOMAINS===") {
+        if ends.in_line(start, end) {
             break;
         }
-        if !private || line.is_empty() || line.starts_with("//") {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with("//") {
             continue;
         }
-        let rule = line
-            .split_whitespace()
-            .next()
-            .unwrap_or("")
-            .trim_start_matches('!')
-            .trim_start_matches("*.");
+        // `trim_start_matches('!')`, then `trim_start_matches("*.")`.
+        let mut rule = first_word(line).unwrap_or("").trim_start_matches('!');
+        while let Some(r) = rule.strip_prefix("*.") {
+            rule = r;
+        }
         // The rule itself and each parent domain of it.
         let mut s = rule;
         loop {
-            if let Some(&p) = popular.get(s) {
-                out.insert(p);
-            }
-            match s.find('.') {
+            f(s);
+            match s.bytes().position(|b| b == b'.') {
                 Some(i) => s = &s[i + 1..],
                 None => break,
             }
         }
     }
+}
+
+/// The members of `popular` at or above a rule of `psl_text`'s private section.
+#[cfg(test)]
+fn shared_from(
+    psl_text: &'static str,
+    popular: &FxHashSet<&'static str>,
+) -> FxHashSet<&'static str> {
+    let mut out = FxHashSet::default();
+    for_each_private_rule_domain(psl_text, |s| {
+        if let Some(&p) = popular.get(s) {
+            out.insert(p);
+        }
+    });
     out
 }
 
@@ -104,7 +197,14 @@ pub fn search_list_miss<'a>(q: &'a str, psl: &Psl) -> Option<(&'a str, &'a str)>
 /// Whether the registrable domain `reg` (lower-case, no trailing dot) vouches
 /// for the names under it: popular and not a shared platform.
 pub fn vouches(reg: &str) -> bool {
-    popular_set().contains(reg) && !shared_platforms().contains(reg)
+    popular().standing(reg).vouches
+}
+
+/// Whether the registrable domain `reg` is popular and whether it vouches
+/// ([`vouches`]), in one lookup.
+#[inline]
+pub(crate) fn standing(reg: &str) -> Standing {
+    popular().standing(reg)
 }
 
 #[cfg(test)]
@@ -140,10 +240,7 @@ mod tests {
     fn shared_registration_platforms_do_not_vouch() {
         // Popular, but anyone can register under them (PSL private section).
         for d in ["github.io", "amazonaws.com", "blogspot.com"] {
-            assert!(
-                popular_set().contains(d),
-                "{d} should be on the popular list"
-            );
+            assert!(popular().contains(d), "{d} should be on the popular list");
             assert!(!vouches(d), "{d}");
         }
     }
@@ -168,6 +265,86 @@ mod tests {
         assert_eq!(f("www.google.com.a.b.c.internal"), None);
         assert_eq!(f("printer.acme.internal"), None);
         assert_eq!(f("localhost"), None);
+    }
+
+    /// The shared platforms as they were found before [`Popular`]: every
+    /// line of the whole text searched for both markers.
+    fn reference_shared(
+        psl_text: &'static str,
+        popular: &FxHashSet<&'static str>,
+    ) -> FxHashSet<&'static str> {
+        let mut out = FxHashSet::default();
+        let mut private = false;
+        for line in psl_text.lines() {
+            let line = line.trim();
+            if line.contains("===BEGIN PRIVATE DOMAINS===") {
+                private = true;
+                continue;
+            }
+            if line.contains("===END PRIVATE DOMAINS===") {
+                break;
+            }
+            if !private || line.is_empty() || line.starts_with("//") {
+                continue;
+            }
+            let rule = line
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .trim_start_matches('!')
+                .trim_start_matches("*.");
+            let mut s = rule;
+            loop {
+                if let Some(&p) = popular.get(s) {
+                    out.insert(p);
+                }
+                match s.find('.') {
+                    Some(i) => s = &s[i + 1..],
+                    None => break,
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn popular_map_is_the_popular_list_with_its_shared_platforms() {
+        let set: FxHashSet<&'static str> = POPULAR_DOMAINS
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .collect();
+        let shared = reference_shared(EMBEDDED_PSL, &set);
+        assert!(shared.len() > 10 && set.len() > 10_000);
+        assert_eq!(shared_from(EMBEDDED_PSL, &set), shared);
+        let p = popular();
+        assert_eq!(p.map.len(), set.len());
+        for d in &set {
+            let want = !shared.contains(d);
+            assert_eq!(
+                p.standing(d),
+                Standing {
+                    popular: true,
+                    vouches: want
+                },
+                "{d}"
+            );
+        }
+        assert_eq!(p.standing("not-on-the-list.example"), Standing::default());
+        // Marker lines in odd places: the same domains as the line-by-line scan.
+        let pop: FxHashSet<&'static str> =
+            ["a.com", "b.net", "c.org", "d.io"].into_iter().collect();
+        for text in [
+            "// ===END PRIVATE DOMAINS===\n// ===BEGIN PRIVATE DOMAINS===\na.com\n",
+            "// ===BEGIN PRIVATE DOMAINS===\n x.a.com extra\n// ===BEGIN PRIVATE DOMAINS===\nb.net\n\
+             // ===END PRIVATE DOMAINS=== ===BEGIN PRIVATE DOMAINS===\n!c.org\n\
+             // ===END PRIVATE DOMAINS===\n*.d.io\n",
+            "// ===BEGIN PRIVATE DOMAINS=== ===END PRIVATE DOMAINS===\r\n*.*.d.io\r\nc.org",
+            "a.com\n// ===BEGIN PRIVATE DOMAINS===",
+            "b.net\n",
+        ] {
+            assert_eq!(shared_from(text, &pop), reference_shared(text, &pop), "{text:?}");
+        }
     }
 
     #[test]

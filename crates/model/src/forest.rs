@@ -274,6 +274,77 @@ pub struct ExtendedIsolationForest {
     extension_level: usize,
     max_depth: usize,
     trees: Vec<Tree>,
+    /// The trees prepared for scoring, built at the first score (not stored:
+    /// derived from `trees`, which nothing changes after fitting or loading).
+    #[serde(skip)]
+    prepared: Prepared,
+}
+
+/// One node of a tree prepared for scoring ([`Prepared`]).
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    /// A split whose normal has at most two non-zero coordinates, `w0` at
+    /// `i0` and `w1` at `i1` (a missing one is weight 0 at coordinate 0).
+    /// Coordinates are below [`MAX_DIMS`], 256: a `u8` indexes a 256-array
+    /// without a bounds check.
+    Sparse {
+        left: u32,
+        right: u32,
+        i0: u8,
+        i1: u8,
+        w0: f64,
+        w1: f64,
+        offset: f64,
+    },
+    /// Any other split: the dot product with `normals[start..start + dims]`.
+    Dense {
+        left: u32,
+        right: u32,
+        start: usize,
+        offset: f64,
+    },
+    /// A leaf: `c_leaf(size)`.
+    Leaf { c: f64 },
+    /// A split whose normal vector is out of range: the walk ends here.
+    Stop,
+}
+
+/// The trees as [`Step`]s, one `Vec` per tree, node for node.
+///
+/// # Why the sparse dot product gives the same path
+/// With extension level 1 every normal has at most two non-zero
+/// coordinates. [`dot`] adds the products in a fixed order, but when `x` is
+/// finite every other product is ±0, and adding ±0 to a non-zero value
+/// leaves it unchanged, so the dense sum is `a + b` for the two non-zero
+/// products `a` and `b` (IEEE addition is commutative), or a zero when that
+/// is zero, whose sign `dot(n, x) <= offset` does not see. So the sparse
+/// step is used only when `x` has `dims` finite values; otherwise the trees
+/// are walked as stored ([`Tree::path_length`]).
+#[derive(Default)]
+struct Prepared(std::sync::OnceLock<Vec<Vec<Step>>>);
+
+impl Clone for Prepared {
+    /// Empty: a clone prepares its own trees (which may be changed first).
+    fn clone(&self) -> Self {
+        Prepared::default()
+    }
+}
+
+impl PartialEq for Prepared {
+    /// Derived data: forests are equal when their trees are.
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.get().is_some() {
+            "Prepared"
+        } else {
+            "Unprepared"
+        })
+    }
 }
 
 /// Dot product over the common prefix of `a` and `b`; fixed summation order
@@ -447,7 +518,137 @@ impl Tree {
     }
 }
 
+impl Tree {
+    /// The tree as [`Step`]s (see [`Prepared`]).
+    fn prepare(&self, dims: usize) -> Vec<Step> {
+        self.nodes
+            .iter()
+            .map(|node| match *node {
+                Node::Leaf { size } => Step::Leaf {
+                    c: c_leaf(size as usize),
+                },
+                Node::Split {
+                    left,
+                    right,
+                    normal,
+                    offset,
+                } => {
+                    let start = (normal as usize).saturating_mul(dims);
+                    let Some(n) = self.normals.get(start..start.saturating_add(dims)) else {
+                        return Step::Stop;
+                    };
+                    // The non-zero coordinates (two at most are kept; a
+                    // coordinate past 255 makes the step dense).
+                    let mut nz = [(0u8, 0.0f64); 2];
+                    let mut count = 0usize;
+                    for (i, &w) in n.iter().enumerate() {
+                        if w != 0.0 {
+                            match (nz.get_mut(count), u8::try_from(i)) {
+                                (Some(slot), Ok(i)) => *slot = (i, w),
+                                (_, Err(_)) => count = usize::MAX - 1,
+                                (None, _) => {}
+                            }
+                            count = count.saturating_add(1);
+                        }
+                    }
+                    match count {
+                        0..=2 => {
+                            let [(i0, w0), (i1, w1)] = nz;
+                            Step::Sparse {
+                                left,
+                                right,
+                                i0,
+                                i1,
+                                w0,
+                                w1,
+                                offset,
+                            }
+                        }
+                        _ => Step::Dense {
+                            left,
+                            right,
+                            start,
+                            offset,
+                        },
+                    }
+                }
+            })
+            .collect()
+    }
+
+    /// [`Tree::path_length`] over the prepared `steps` of this tree, for an
+    /// `x` of at least `dims` values, all finite (see [`Prepared`]), whose
+    /// first `dims` values are also in `xs`.
+    #[inline]
+    fn prepared_path_length(
+        &self,
+        steps: &[Step],
+        xs: &[f64; MAX_DIMS],
+        x: &[f64],
+        dims: usize,
+    ) -> f64 {
+        let mut i = 0usize;
+        let mut depth = 0.0;
+        // As many steps as `Tree::path_length` takes at most.
+        let mut budget = steps.len() + 1;
+        while budget > 0 {
+            budget -= 1;
+            let step = steps.get(i);
+            let (left, right, below) = if let Some(&Step::Sparse {
+                left,
+                right,
+                i0,
+                i1,
+                w0,
+                w1,
+                offset,
+            }) = step
+            {
+                let (a, b) = (xs[usize::from(i0)] * w0, xs[usize::from(i1)] * w1);
+                (left, right, a + b <= offset)
+            } else {
+                match step {
+                    Some(Step::Leaf { c }) => return depth + c,
+                    Some(&Step::Dense {
+                        left,
+                        right,
+                        start,
+                        offset,
+                    }) => {
+                        let n = &self.normals[start..start + dims];
+                        (left, right, dot(n, x) <= offset)
+                    }
+                    Some(Step::Sparse { .. } | Step::Stop) | None => break,
+                }
+            };
+            i = if below { left as usize } else { right as usize };
+            depth += 1.0;
+        }
+        depth
+    }
+}
+
 impl ExtendedIsolationForest {
+    /// Sum of the path lengths of `x` over the trees, in tree order.
+    fn total_path_length(&self, x: &[f64]) -> f64 {
+        let dims = self.dims;
+        let finite = dims <= MAX_DIMS && x.len() >= dims && x[..dims].iter().all(|v| v.is_finite());
+        if !finite {
+            return self.trees.iter().map(|t| t.path_length(x, dims)).sum();
+        }
+        let prepared = self
+            .prepared
+            .0
+            .get_or_init(|| self.trees.iter().map(|t| t.prepare(dims)).collect());
+        let mut xs = [0.0; MAX_DIMS];
+        xs[..dims].copy_from_slice(&x[..dims]);
+        self.trees
+            .iter()
+            .zip(prepared)
+            .map(|(t, steps)| t.prepared_path_length(steps, &xs, x, dims))
+            .sum()
+    }
+
     /// Fits a forest. `rows` must be the `n_rows × dims` matrix the parameters were
     /// checked for, every value finite.
     pub fn fit(params: &CheckedParams, rows: &[Vec<f64>]) -> Result<Self, ModelError> {
@@ -554,6 +755,7 @@ impl ExtendedIsolationForest {
             extension_level: p.extension_level,
             max_depth: p.max_depth,
             trees,
+            prepared: Prepared::default(),
         })
     }
 
@@ -565,7 +767,7 @@ impl ExtendedIsolationForest {
         if self.trees.is_empty() {
             return 0.5;
         }
-        let total: f64 = self.trees.iter().map(|t| t.path_length(x, self.dims)).sum();
+        let total = self.total_path_length(x);
         let mean = total / self.trees.len() as f64;
         (-mean / c_factor(self.sample_size)).exp2()
     }
@@ -575,8 +777,7 @@ impl ExtendedIsolationForest {
         if self.trees.is_empty() {
             return 0.0;
         }
-        let total: f64 = self.trees.iter().map(|t| t.path_length(x, self.dims)).sum();
-        total / self.trees.len() as f64
+        self.total_path_length(x) / self.trees.len() as f64
     }
 
     /// Raw score of a point isolated at the first split of every tree (`E[h] = 1`),
@@ -1056,6 +1257,63 @@ pub(crate) mod tests {
                 gap_c > 0.05 && gap_e.abs() < 0.5 * gap_c,
                 "r={r}: diagonal-axis gap EIF {gap_e:.4} vs classic {gap_c:.4}"
             );
+        }
+    }
+
+    #[test]
+    fn prepared_scoring_matches_the_stored_trees_bit_for_bit() {
+        let dims = 6;
+        let (mut rows, out) = blobs(dims, 400, 40, 4.0, 11);
+        rows.extend(out);
+        let mut g = Gauss::new(5);
+        for ext in [0, 1, 2, dims - 1] {
+            let f = fit(
+                &rows,
+                ForestParams {
+                    n_trees: 60,
+                    extension_level: Some(ext),
+                    seed: ext as u64,
+                    ..Default::default()
+                },
+            );
+            let reference =
+                |x: &[f64]| -> f64 { f.trees.iter().map(|t| t.path_length(x, dims)).sum() };
+            let mut points: Vec<Vec<f64>> = rows.iter().take(200).cloned().collect();
+            for k in 0..3000usize {
+                let scale = 10f64.powi((k % 7) as i32 - 3);
+                points.push(
+                    (0..dims)
+                        .map(|j| match (k + 3 * j) % 11 {
+                            0 => 0.0,
+                            1 => -0.0,
+                            2 => f64::MIN_POSITIVE / 4.0,
+                            _ => g.next() * scale,
+                        })
+                        .collect(),
+                );
+            }
+            // Not finite, short and long inputs take the stored walk.
+            points.push(vec![f64::NAN; dims]);
+            points.push(vec![f64::INFINITY, 0.0, 0.0, 0.0, 0.0, 0.0]);
+            points.push(vec![0.5; dims - 2]);
+            points.push(vec![0.5; dims + 3]);
+            for x in &points {
+                assert_eq!(
+                    f.total_path_length(x).to_bits(),
+                    reference(x).to_bits(),
+                    "ext {ext}: {x:?}"
+                );
+            }
+            let sparse = f
+                .prepared
+                .0
+                .get()
+                .unwrap()
+                .iter()
+                .flatten()
+                .filter(|s| matches!(s, Step::Sparse { .. }))
+                .count();
+            assert_eq!(sparse > 0, ext <= 1, "ext {ext}");
         }
     }
 
