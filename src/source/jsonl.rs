@@ -239,7 +239,9 @@ fn read_bounded_line(
             break;
         }
         any = true;
-        let (chunk, used, end) = match buf.iter().position(|&b| b == b'\n') {
+        // memchr: SIMD search, ~16× fewer instructions than a byte loop on
+        // 1 KB ECS lines (issue 18).
+        let (chunk, used, end) = match memchr::memchr(b'\n', buf) {
             Some(i) => (&buf[..i], i + 1, true),
             None => (buf, buf.len(), false),
         };
