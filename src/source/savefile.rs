@@ -1,7 +1,7 @@
 //! Streaming pcap / pcapng reader.
 //!
 //! Legacy pcap with one of its four standard magic numbers is read by
-//! [`LegacyFast`]: record headers are parsed straight out of the input's
+//! `LegacyFast`: record headers are parsed straight out of the input's
 //! `BufRead` buffer and each packet is copied once, from that buffer into the
 //! caller's [`OwnedPacket`] (issue 18: pcap-parser's reader copied every byte
 //! into its own buffer first and shifted that buffer on every refill — ~180
