@@ -176,22 +176,26 @@ fn is_ip_literal(name: &str) -> bool {
         && name.parse::<Ipv4Addr>().is_ok()
 }
 
-/// Cut the ICANN section (with its BEGIN line, which the parser needs) or,
-/// with `include_private`, use the whole text.
-fn parse_list(text: &str, include_private: bool) -> Result<Rules, EnrichError> {
+/// The part of the list text the rules are read from: the ICANN section
+/// (from the start of its marker's line, so the parser sees the marker) or,
+/// with `include_private`, the whole text.
+fn section(text: &str, include_private: bool) -> Result<&str, EnrichError> {
     let begin = text
         .find(ICANN_BEGIN)
         .ok_or(EnrichError::PslNoIcannSection)?;
-    let body = if include_private {
-        text
-    } else {
-        // Start at the beginning of the marker's line so the parser sees it.
-        let line_start = text[..begin].rfind('\n').map_or(0, |i| i + 1);
-        let end = text[begin..]
-            .find(ICANN_END)
-            .map_or(text.len(), |i| begin + i);
-        &text[line_start..end]
-    };
+    if include_private {
+        return Ok(text);
+    }
+    let line_start = text[..begin].rfind('\n').map_or(0, |i| i + 1);
+    let end = text[begin..]
+        .find(ICANN_END)
+        .map_or(text.len(), |i| begin + i);
+    Ok(&text[line_start..end])
+}
+
+/// Parse the rules of [`section`].
+fn parse_list(text: &str, include_private: bool) -> Result<Rules, EnrichError> {
+    let body = section(text, include_private)?;
     Rules::parse(body).map_err(|e| EnrichError::Psl(e.to_string()))
 }
 
@@ -702,16 +706,7 @@ mod tests {
     /// The list as the `publicsuffix` crate parses it (this module's parser
     /// before it had its own trie).
     fn reference(text: &str, include_private: bool) -> Result<publicsuffix::List, String> {
-        let begin = text.find(ICANN_BEGIN).ok_or("no ICANN section")?;
-        let body = if include_private {
-            text
-        } else {
-            let line_start = text[..begin].rfind('\n').map_or(0, |i| i + 1);
-            let end = text[begin..]
-                .find(ICANN_END)
-                .map_or(text.len(), |i| begin + i);
-            &text[line_start..end]
-        };
+        let body = section(text, include_private).map_err(|_| "no ICANN section")?;
         body.parse::<publicsuffix::List>()
             .map_err(|e| e.to_string())
     }
