@@ -255,19 +255,29 @@ impl Store {
                 supported: SCHEMA_VERSION,
             });
         }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(v as usize) {
-            let path = self.path.clone();
-            let tx = self.conn.transaction().map_err(|e| StoreError::Sqlite {
-                path: path.clone(),
-                source: e,
-            })?;
-            let step = (|| {
-                tx.execute_batch(sql)?;
-                tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-                tx.commit()
-            })();
-            step.map_err(|e| StoreError::Sqlite { path, source: e })?;
+        if v == SCHEMA_VERSION {
+            return Ok(());
         }
+        // Every pending step in one transaction: a fresh file is created in
+        // one commit (SQLite re-reads its schema once, not once per step),
+        // and a failure anywhere leaves the file at its old version.
+        let path = self.path.clone();
+        let tx = self.conn.transaction().map_err(|e| StoreError::Sqlite {
+            path: path.clone(),
+            source: e,
+        })?;
+        let step = (|| {
+            if v == 0 {
+                tx.execute_batch(schema::FRESH)?;
+            } else {
+                for sql in &MIGRATIONS[v as usize..] {
+                    tx.execute_batch(sql)?;
+                }
+            }
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+            tx.commit()
+        })();
+        step.map_err(|e| StoreError::Sqlite { path, source: e })?;
         Ok(())
     }
 }

@@ -253,6 +253,11 @@ CREATE INDEX windows_incident ON windows (incident_id) WHERE incident_id IS NOT 
 "#,
 ];
 
+/// The schema at [`SCHEMA_VERSION`] in one script, for a fresh database:
+/// what SQLite stores once every step of [`MIGRATIONS`] has run, so a new
+/// file is created without re-reading its schema after each `ALTER TABLE`.
+pub const FRESH: &str = include_str!("fresh.sql");
+
 /// Latest schema version.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 

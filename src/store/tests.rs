@@ -726,3 +726,62 @@ fn retention_off_keeps_everything() {
     assert_eq!(s.count_windows(run).unwrap(), 6);
     assert_eq!(s.retention_pruned(), Pruned::default());
 }
+
+/// `sqlite_master` of a connection: (type, name, table, sql), by name.
+fn schema_rows(c: &Connection) -> Vec<(String, String, String, Option<String>)> {
+    let mut st = c
+        .prepare("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name")
+        .unwrap();
+    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+#[test]
+fn fresh_schema_is_the_migrated_schema() {
+    // Every migration step, one by one, as a file at version 0 was upgraded
+    // before the fresh script existed.
+    let stepped = Connection::open_in_memory().unwrap();
+    for sql in MIGRATIONS {
+        stepped.execute_batch(sql).unwrap();
+    }
+    let fresh = Store::open_in_memory().unwrap();
+    assert_eq!(fresh.schema_version().unwrap(), SCHEMA_VERSION);
+    let want = schema_rows(&stepped);
+    let got = schema_rows(&fresh.conn);
+    if want != got {
+        let mut st = stepped
+            .prepare("SELECT sql || ';' FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid")
+            .unwrap();
+        let text: Vec<String> = st
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        panic!(
+            "src/store/fresh.sql is not what MIGRATIONS build; after its three comment lines it must read:\n{}",
+            text.join("\n")
+        );
+    }
+}
+
+#[test]
+fn every_upgrade_path_ends_at_the_fresh_schema() {
+    let fresh = Store::open_in_memory().unwrap();
+    let want = schema_rows(&fresh.conn);
+    for from in 1..SCHEMA_VERSION as usize {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("old.db");
+        {
+            let c = Connection::open(&p).unwrap();
+            for sql in &MIGRATIONS[..from] {
+                c.execute_batch(sql).unwrap();
+            }
+            c.pragma_update(None, "user_version", from as i64).unwrap();
+        }
+        let s = Store::open(&p).unwrap();
+        assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION, "from v{from}");
+        assert_eq!(schema_rows(&s.conn), want, "upgraded from v{from}");
+    }
+}
