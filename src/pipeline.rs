@@ -2,14 +2,15 @@
 //!
 //! It has two halves with one seam between them:
 //!
-//! * [`Ingest`] (front): source items → [`Decoder`] → [`Pairer`] → [`Enricher`] →
-//!   enriched lookups. It owns the packet clock (`max_ts`, the newest packet time
-//!   seen) and stamps every lookup with it; newly seen domains travel with the
-//!   lookups to be persisted with the windows.
-//! * [`Windowing`] (back): enriched lookup → [`Aggregator`] → [`WindowSink`].
-//!   Before recording a lookup it advances the window watermark to the lookup's
-//!   stamp, so closing windows depends only on the sequence of (lookup, stamp)
-//!   pairs — never on how the halves are scheduled.
+//! * [`Ingest`] (front): source items → [`Decoder`] → [`Pairer`] → lookups. It
+//!   owns the packet clock (`max_ts`, the newest packet time seen) and stamps
+//!   every lookup with it.
+//! * [`Windowing`] (back): lookup → [`Enricher`] → [`Aggregator`] →
+//!   [`WindowSink`]. Before recording a lookup it advances the window watermark
+//!   to the lookup's stamp, so closing windows depends only on the sequence of
+//!   (lookup, stamp) pairs — never on how the halves are scheduled. Newly seen
+//!   domains are persisted with the windows. Enrichment sits in this half so
+//!   that with two threads the work splits about evenly (BENCHMARKS.md).
 //!
 //! [`Pipeline::run`] drives both on one thread ([`Threads::One`]) or runs the
 //! ingest half on its own thread ([`Threads::Two`]), handing lookups over a
@@ -254,20 +255,16 @@ pub enum Threads {
     Two,
 }
 
-/// Receives enriched lookups from [`Ingest`], each stamped with the packet clock.
+/// Receives lookups from [`Ingest`], each stamped with the packet clock.
 pub trait LookupOut {
     /// One lookup; `now` is the newest packet time seen when it was produced.
-    fn lookup(&mut self, l: &Lookup<'_>, e: &Enrichment, now: TsMicros);
-    /// Newly seen domains to persist (moved out of `recs`).
-    fn first_seen(&mut self, recs: &mut FirstSeenDelta);
+    fn lookup(&mut self, l: &Lookup<'_>, now: TsMicros);
 }
 
 /// Front half: decode and pair.
 pub struct Ingest {
     decoder: Decoder,
     pairer: Pairer,
-    enricher: Enricher,
-    new_seen: FirstSeenDelta,
     /// Source and decoder counters.
     stats: Stats,
     /// Pairing counters (kept apart so stages can borrow them independently).
@@ -280,8 +277,8 @@ pub struct Ingest {
 }
 
 impl Ingest {
-    /// New front half around an enricher (already preloaded with first-seen state).
-    pub fn new(cfg: &PipelineConfig, enricher: Enricher) -> Self {
+    /// New front half.
+    pub fn new(cfg: &PipelineConfig) -> Self {
         Ingest {
             decoder: Decoder::new(cfg.decode),
             pairer: Pairer::new(cfg.pair).with_scan_step(
@@ -290,8 +287,6 @@ impl Ingest {
                     .saturating_sub(cfg.pair.timeout)
                     .clamp(1, MICROS),
             ),
-            enricher,
-            new_seen: FirstSeenDelta::default(),
             stats: Stats::default(),
             pair_stats: Stats::default(),
             max_ts: TsMicros::MIN,
@@ -335,7 +330,6 @@ impl Ingest {
         let Ingest {
             decoder,
             pairer,
-            enricher,
             stats,
             pair_stats,
             ..
@@ -345,9 +339,9 @@ impl Ingest {
             packet: number,
         };
         decoder.decode(pkt, &loc, stats, |m| {
-            pairer.push(m, pair_stats, |l| out.lookup(l, &enricher.enrich(l), now));
+            pairer.push(m, pair_stats, |l| out.lookup(l, now));
         });
-        self.tick(out);
+        self.tick();
     }
 
     /// Feed one dnstap client message (data frame `frame` of `source`): its
@@ -411,16 +405,11 @@ impl Ingest {
                     size: u32::try_from(msg.wire.len()).unwrap_or(u32::MAX),
                     wire: &msg.wire,
                 };
-                let Ingest {
-                    pairer,
-                    enricher,
-                    pair_stats,
-                    ..
-                } = self;
-                pairer.push(&m, pair_stats, |l| out.lookup(l, &enricher.enrich(l), now));
+                self.pairer
+                    .push(&m, &mut self.pair_stats, |l| out.lookup(l, now));
             }
         }
-        self.tick(out);
+        self.tick();
     }
 
     /// Feed one JSONL event, read from line `line` of `source`.
@@ -452,9 +441,8 @@ impl Ingest {
             scenario: ev.scenario.as_deref(),
             detail: ev.detail,
         };
-        let e = self.enricher.enrich(&l);
-        out.lookup(&l, &e, self.max_ts);
-        self.tick(out);
+        out.lookup(&l, self.max_ts);
+        self.tick();
     }
 
     /// The clock has just moved from `before` to `self.max_ts`: expire the
@@ -467,22 +455,16 @@ impl Ingest {
     fn expire_pending<O: LookupOut>(&mut self, before: TsMicros, out: &mut O) {
         let now = self.max_ts;
         let stamp = if before == TsMicros::MIN { now } else { before };
-        let enricher = &mut self.enricher;
-        self.pairer.expire(now, &mut self.pair_stats, |l| {
-            out.lookup(l, &enricher.enrich(l), stamp)
-        });
+        self.pairer
+            .expire(now, &mut self.pair_stats, |l| out.lookup(l, stamp));
     }
 
-    fn tick<O: LookupOut>(&mut self, out: &mut O) {
+    fn tick(&mut self) {
         let now = self.max_ts;
         if now.saturating_sub(self.last_decoder_expiry) >= MICROS || now < self.last_decoder_expiry
         {
             self.last_decoder_expiry = now;
             self.decoder.expire(now, &mut self.stats);
-        }
-        self.enricher.drain_new_first_seen(&mut self.new_seen);
-        if !self.new_seen.is_empty() {
-            out.first_seen(&mut self.new_seen);
         }
     }
 
@@ -490,17 +472,16 @@ impl Ingest {
     pub fn finish<O: LookupOut>(&mut self, out: &mut O) {
         self.clock.settle(&mut self.stats);
         let now = self.max_ts;
-        let enricher = &mut self.enricher;
-        self.pairer.flush_all(&mut self.pair_stats, |l| {
-            out.lookup(l, &enricher.enrich(l), now)
-        });
-        self.enricher.drain_new_first_seen(&mut self.new_seen);
-        out.first_seen(&mut self.new_seen);
+        self.pairer
+            .flush_all(&mut self.pair_stats, |l| out.lookup(l, now));
     }
 }
 
-/// Back half: aggregate, hand closed windows to the sink.
+/// Back half: enrich, aggregate, hand closed windows to the sink.
 pub struct Windowing<S: WindowSink> {
+    enricher: Enricher,
+    /// Drain target of the enricher's newly seen domains.
+    new_seen: FirstSeenDelta,
     aggregator: Aggregator,
     sink: S,
     closed: Vec<HostWindow>,
@@ -511,9 +492,11 @@ pub struct Windowing<S: WindowSink> {
 }
 
 impl<S: WindowSink> Windowing<S> {
-    /// New back half.
-    pub fn new(cfg: &PipelineConfig, sink: S) -> Self {
+    /// New back half around an enricher (already preloaded with first-seen state).
+    pub fn new(cfg: &PipelineConfig, enricher: Enricher, sink: S) -> Self {
         Windowing {
+            enricher,
+            new_seen: FirstSeenDelta::default(),
             aggregator: Aggregator::new(cfg.aggregate),
             sink,
             closed: Vec::new(),
@@ -535,11 +518,22 @@ impl<S: WindowSink> Windowing<S> {
         }
     }
 
-    /// Record one enriched lookup produced at packet time `now`.
-    pub fn record(&mut self, l: &Lookup<'_>, e: &Enrichment, now: TsMicros) {
+    /// Enrich and record one lookup produced at packet time `now`.
+    pub fn record(&mut self, l: &Lookup<'_>, now: TsMicros) {
         self.advance(now);
-        self.aggregator.record(l, e);
-        self.sink.lookup(l, e);
+        let e = self.enricher.enrich(l);
+        self.aggregator.record(l, &e);
+        self.sink.lookup(l, &e);
+        self.enricher.drain_new_first_seen(&mut self.new_seen);
+        if !self.new_seen.is_empty() {
+            self.first_seen.append(&mut self.new_seen);
+            if self.first_seen.log_records() >= FIRST_SEEN_BATCH
+                || self.first_seen.snapshot.is_some()
+            {
+                // Closed windows, if any, go with them (closed is usually empty).
+                self.emit();
+            }
+        }
     }
 
     fn emit(&mut self) {
@@ -560,6 +554,8 @@ impl<S: WindowSink> Windowing<S> {
 
     /// Close every window and write the final batch.
     pub fn finish(&mut self) -> Result<(), S::Error> {
+        self.enricher.drain_new_first_seen(&mut self.new_seen);
+        self.first_seen.append(&mut self.new_seen);
         self.aggregator.flush_all(&mut self.closed);
         self.emit();
         match self.error.take() {
@@ -575,15 +571,8 @@ impl<S: WindowSink> Windowing<S> {
 pub const FIRST_SEEN_BATCH: usize = 65_536;
 
 impl<S: WindowSink> LookupOut for Windowing<S> {
-    fn lookup(&mut self, l: &Lookup<'_>, e: &Enrichment, now: TsMicros) {
-        self.record(l, e, now);
-    }
-    fn first_seen(&mut self, recs: &mut FirstSeenDelta) {
-        self.first_seen.append(recs);
-        if self.first_seen.log_records() >= FIRST_SEEN_BATCH || self.first_seen.snapshot.is_some() {
-            // Closed windows, if any, go with them (closed is usually empty).
-            self.emit();
-        }
+    fn lookup(&mut self, l: &Lookup<'_>, now: TsMicros) {
+        self.record(l, now);
     }
 }
 
@@ -591,7 +580,6 @@ impl<S: WindowSink> LookupOut for Windowing<S> {
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     now: TsMicros,
-    enr: Enrichment,
     ts: TsMicros,
     client: IpAddr,
     server: Option<IpAddr>,
@@ -627,7 +615,6 @@ pub struct LookupBatch {
     /// Response messages of the lookups (for outputs that show every answer).
     wire: Vec<u8>,
     entries: Vec<Entry>,
-    first_seen: FirstSeenDelta,
     /// Packet clock when the batch was sent.
     now: TsMicros,
 }
@@ -652,7 +639,6 @@ impl LookupBatch {
         self.text.clear();
         self.wire.clear();
         self.entries.clear();
-        self.first_seen.clear();
     }
 
     fn is_full(&self) -> bool {
@@ -660,9 +646,6 @@ impl LookupBatch {
     }
 
     fn replay<O: LookupOut>(&mut self, out: &mut O) {
-        // Newly seen domains first: they were seen by lookups of this batch and
-        // go to the store with the next windows that close.
-        out.first_seen(&mut self.first_seen);
         for e in &self.entries {
             let l = Lookup {
                 ts: e.ts,
@@ -688,17 +671,13 @@ impl LookupBatch {
                     ..e.detail
                 },
             };
-            out.lookup(&l, &e.enr, e.now);
+            out.lookup(&l, e.now);
         }
     }
 }
 
 impl LookupOut for LookupBatch {
-    fn first_seen(&mut self, recs: &mut FirstSeenDelta) {
-        self.first_seen.append(recs);
-    }
-
-    fn lookup(&mut self, l: &Lookup<'_>, e: &Enrichment, now: TsMicros) {
+    fn lookup(&mut self, l: &Lookup<'_>, now: TsMicros) {
         let qname = self.push_str(l.qname);
         let label = l.label.map(|s| self.push_str(s));
         let scenario = l.scenario.map(|s| self.push_str(s));
@@ -709,7 +688,6 @@ impl LookupOut for LookupBatch {
         });
         self.entries.push(Entry {
             now,
-            enr: *e,
             ts: l.ts,
             client: l.client,
             server: l.server,
@@ -746,8 +724,8 @@ impl<S: WindowSink> Pipeline<S> {
     /// state) and a sink.
     pub fn new(cfg: &PipelineConfig, enricher: Enricher, sink: S) -> Self {
         Pipeline {
-            ingest: Ingest::new(cfg, enricher),
-            windowing: Windowing::new(cfg, sink),
+            ingest: Ingest::new(cfg),
+            windowing: Windowing::new(cfg, enricher, sink),
         }
     }
 
@@ -770,17 +748,17 @@ impl<S: WindowSink> Pipeline<S> {
 
     /// Counters of the enricher (first-seen evictions and refreshes).
     pub fn enrich_stats(&self) -> crate::enrich::EnrichStats {
-        self.ingest.enricher.stats()
+        self.windowing.enricher.stats()
     }
 
     /// Replace the enricher's allow-list (live configuration reload).
     pub fn replace_allowlist(&mut self, list: crate::enrich::allowlist::AllowList) {
-        self.ingest.enricher.replace_allowlist(list);
+        self.windowing.enricher.replace_allowlist(list);
     }
 
     /// Replace the enricher's threat-intel list (live configuration reload).
     pub fn replace_intel(&mut self, list: crate::enrich::allowlist::AllowList) {
-        self.ingest.enricher.replace_intel(list);
+        self.windowing.enricher.replace_intel(list);
     }
 
     /// The sink.

@@ -105,8 +105,8 @@ fn steady_state_pipeline_does_not_allocate_per_packet() {
     use sentineldns::event::{RawPacket, MICROS};
     use sentineldns::pipeline::{Ingest, PipelineConfig, VecSink, Windowing};
     let cfg = PipelineConfig::default();
-    let mut ingest = Ingest::new(&cfg, Enricher::new(cfg.enrich.clone()));
-    let mut win = Windowing::new(&cfg, VecSink::default());
+    let mut ingest = Ingest::new(&cfg);
+    let mut win = Windowing::new(&cfg, Enricher::new(cfg.enrich.clone()), VecSink::default());
     let names = [
         "www.google.com",
         "api.github.com",
