@@ -131,7 +131,7 @@ pub fn run(a: ScoreArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("writing {}", p.display()))?;
     }
     eprintln!(
-        "score: {} records, {} lookups scored, {} windows, {} bad records, {} records of windows already published, {} commits, {} partitions taken up, {} assignment changes, in {:.2}s ({:.0} lookups/s)",
+        "score: {} records, {} lookups scored, {} windows, {} bad records, {} records of windows already published, {} commits, {} partitions taken up, {} assignment changes, in {:.2}s; {:.0} lookups/s over the {:.2}s from the first record to the last",
         s.records,
         s.lookups,
         s.windows,
@@ -141,7 +141,8 @@ pub fn run(a: ScoreArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
         s.partitions_opened,
         s.rebalances,
         s.secs,
-        s.lookups as f64 / s.secs.max(1e-9)
+        s.lookups as f64 / s.busy_secs.max(1e-3),
+        s.busy_secs
     );
     Ok(if stop.load(std::sync::atomic::Ordering::Relaxed) {
         ExitCode::from(130)

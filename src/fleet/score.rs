@@ -185,6 +185,9 @@ pub struct ScoreStats {
     pub partitions_opened: u64,
     /// Wall-clock seconds.
     pub secs: f64,
+    /// Wall-clock seconds from the first record to the last: the time
+    /// spent scoring, without the group join and the idle wait.
+    pub busy_secs: f64,
 }
 
 /// One assigned partition.
@@ -637,6 +640,9 @@ where
         let t0 = Instant::now();
         let mut last_record = Instant::now();
         let mut last_commit = Instant::now();
+        let mut last_check = Instant::now() - ASSIGNMENT_CHECK;
+        let mut first_record: Option<Instant> = None;
+        let mut last_taken = Instant::now();
         let mut poll_errors = 0u64;
         loop {
             if stop.load(Ordering::Relaxed) {
@@ -649,17 +655,27 @@ where
                 .consumer
                 .poll(Duration::from_millis(100))
                 .map(|r| r.map(|m| m.detach()));
-            let rebalances = self.stats.rebalances;
-            self.check_assignment()?;
-            self.seek_pending();
-            if self.stats.rebalances != rebalances {
-                // The idle clock starts when partitions are (re)assigned.
-                last_record = Instant::now();
+            // Asking librdkafka for the assignment is a round trip to its
+            // main thread: once per record it was most of the scorer's time
+            // (BENCHMARKS.md). A record of a partition not taken up yet
+            // checks at once (`take`); otherwise every ASSIGNMENT_CHECK and
+            // whenever a poll comes back empty.
+            if polled.is_none() || last_check.elapsed() >= ASSIGNMENT_CHECK {
+                last_check = Instant::now();
+                let rebalances = self.stats.rebalances;
+                self.check_assignment()?;
+                self.seek_pending();
+                if self.stats.rebalances != rebalances {
+                    // The idle clock starts when partitions are (re)assigned.
+                    last_record = Instant::now();
+                }
             }
             match polled {
                 Some(Ok(m)) => {
                     self.take(&m)?;
                     last_record = Instant::now();
+                    first_record.get_or_insert(last_record);
+                    last_taken = last_record;
                 }
                 Some(Err(e)) => {
                     poll_errors += 1;
@@ -687,9 +703,15 @@ where
         self.drop_parts()?;
         self.count_windows();
         self.stats.secs = t0.elapsed().as_secs_f64();
+        self.stats.busy_secs = first_record.map_or(0.0, |f| {
+            last_taken.saturating_duration_since(f).as_secs_f64()
+        });
         Ok(self.stats.clone())
     }
 }
+
+/// How often the consumer's assignment is read back while records flow.
+const ASSIGNMENT_CHECK: Duration = Duration::from_millis(100);
 
 /// Whether a commit failed because the group's membership or coordinator
 /// changed (a rebalance, a restarted broker) rather than for good.

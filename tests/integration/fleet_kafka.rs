@@ -75,20 +75,27 @@ fn create_topics(brokers: &str, tag: &str) -> Topics {
 
 /// `tansu topic create` of `name` with `partitions` partitions on `brokers`
 /// (a topic a producer's metadata request auto-created already is fine).
+/// A broker that was just started may not answer yet (seen on a loaded
+/// machine: the command failed with nothing on stderr), so a failure is
+/// retried for up to 10 s before the test fails with the last error.
 pub(crate) fn create_topic(brokers: &str, name: &str, partitions: u32) {
-    let o = Command::new(tansu())
-        .args(["topic", "create", "--partitions"])
-        .arg(partitions.to_string())
-        .arg("--broker")
-        .arg(format!("tcp://{brokers}"))
-        .arg(name)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        o.status.success() || err.contains("already exists"),
-        "tansu topic create {name} on {brokers} failed: {err}"
-    );
+    let mut err = String::new();
+    for _ in 0..40 {
+        let o = Command::new(tansu())
+            .args(["topic", "create", "--partitions"])
+            .arg(partitions.to_string())
+            .arg("--broker")
+            .arg(format!("tcp://{brokers}"))
+            .arg(name)
+            .output()
+            .unwrap();
+        err = String::from_utf8_lossy(&o.stderr).into_owned();
+        if o.status.success() || err.contains("already exists") {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    panic!("tansu topic create {name} on {brokers} failed: {err}");
 }
 
 /// An `[outputs.kafka]` configuration file naming the brokers and topics.
