@@ -256,7 +256,13 @@ impl ModelRole {
 
 /// The id of a model file's bytes: 16 hex digits of their FNV-1a 64 hash.
 pub fn model_id(bytes: &[u8]) -> String {
-    format!("{:016x}", crate::model::checksum::fnv1a64(bytes))
+    model_id_of_hash(crate::model::checksum::fnv1a64(bytes))
+}
+
+/// [`model_id`] of a file whose FNV-1a 64 is `hash` (as
+/// `Bundle::from_bytes_hashed` returns it).
+pub fn model_id_of_hash(hash: u64) -> String {
+    format!("{hash:016x}")
 }
 
 /// Scores windows with a model bundle.

@@ -387,11 +387,11 @@ pub fn load_model(
         }
         ModelSource::Embedded => EMBEDDED_MODEL,
     };
-    let bundle = Bundle::from_bytes(bytes, &MODEL_FEATURES)
+    let (bundle, hash) = Bundle::from_bytes_hashed(bytes, &MODEL_FEATURES)
         .map_err(|e| format!("loading model {source}: {e}"))?;
     // The shipped model is a prior wherever it is found: the embedded copy,
     // a default-path file, or any file with the same bytes.
-    let id = model_id(bytes);
+    let id = crate::detect::model_id_of_hash(hash);
     let role = if matches!(choice, ModelChoice::Search) || id == model_id(EMBEDDED_MODEL) {
         ModelRole::Prior
     } else {

@@ -347,7 +347,16 @@ impl Bundle {
     /// `expected_features` (same names, same order). See the module docs for
     /// the order of checks. Never panics.
     pub fn from_bytes(b: &[u8], expected_features: &[&str]) -> Result<Bundle, ModelError> {
-        let bundle: Bundle = FORMAT.decode(b)?;
+        Self::from_bytes_hashed(b, expected_features).map(|(bundle, _)| bundle)
+    }
+
+    /// [`from_bytes`](Self::from_bytes), and the FNV-1a 64 of all of `b`
+    /// (the model's identity) without hashing the file a second time.
+    pub fn from_bytes_hashed(
+        b: &[u8],
+        expected_features: &[&str],
+    ) -> Result<(Bundle, u64), ModelError> {
+        let (bundle, hash): (Bundle, u64) = FORMAT.decode_hashed(b)?;
         bundle.validate()?;
         if bundle
             .feature_names
@@ -360,7 +369,7 @@ impl Bundle {
                 found: bundle.feature_names.clone(),
             });
         }
-        Ok(bundle)
+        Ok((bundle, hash))
     }
 
     /// Structural validation of a decoded bundle (also run by `train`).

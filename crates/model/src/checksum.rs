@@ -48,6 +48,12 @@ impl Fnv1a64 {
         self.0 = h;
     }
 
+    /// A hasher in the state it has after the bytes whose hash is `h`:
+    /// `resume(fnv1a64(a))` fed `b` finishes at `fnv1a64(a ‖ b)`.
+    pub const fn resume(h: u64) -> Self {
+        Fnv1a64(h)
+    }
+
     /// Current hash value.
     pub const fn finish(&self) -> u64 {
         self.0

@@ -156,6 +156,13 @@ impl Format {
 
     /// Check the frame and decode its payload. Never panics.
     pub fn decode<T: DeserializeOwned>(&self, b: &[u8]) -> Result<T, FrameError> {
+        self.decode_hashed(b).map(|(v, _)| v)
+    }
+
+    /// [`decode`](Self::decode), and the FNV-1a 64 of the whole frame `b`
+    /// (a file's identity) for the price of its 8-byte trailer: the body's
+    /// hash is computed for the checksum anyway.
+    pub fn decode_hashed<T: DeserializeOwned>(&self, b: &[u8]) -> Result<(T, u64), FrameError> {
         let len = self.check_header(b, b.len() as u64)? as usize;
         let (body, trailer) = b.split_at(HEADER_LEN + len);
         let expected = u64::from_le_bytes(le8(trailer));
@@ -163,6 +170,8 @@ impl Format {
         if expected != found {
             return Err(FrameError::Checksum { expected, found });
         }
+        let mut whole = crate::checksum::Fnv1a64::resume(found);
+        whole.update(trailer);
         let payload = &body[HEADER_LEN..];
         let config = bincode::config::standard().with_limit::<DECODE_LIMIT_BYTES>();
         let (value, used): (T, usize) = bincode::serde::decode_from_slice(payload, config)
@@ -174,7 +183,7 @@ impl Format {
                 payload.len()
             )));
         }
-        Ok(value)
+        Ok((value, whole.finish()))
     }
 
     /// Read a framed file, checking its header before reading the rest.
@@ -259,6 +268,16 @@ mod tests {
         version: 3,
         max_payload: 1 << 20,
     };
+
+    #[test]
+    fn decode_hashed_gives_the_hash_of_the_whole_frame() {
+        for v in [vec![], vec![1u32], (0..5000).collect::<Vec<u32>>()] {
+            let b = F.encode(&v).unwrap();
+            let (back, hash) = F.decode_hashed::<Vec<u32>>(&b).unwrap();
+            assert_eq!(back, v);
+            assert_eq!(hash, crate::checksum::fnv1a64(&b));
+        }
+    }
 
     #[test]
     fn round_trip_and_each_check_in_order() {
