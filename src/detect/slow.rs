@@ -267,7 +267,8 @@ impl SlowSignals {
     /// rows a batch writes, keyed by host, at packet time `end`.
     pub fn save_host(&self, host: &IpAddr, rows: &mut crate::store::StateRows) {
         if let Some(h) = self.hosts.get(host) {
-            let mut json = String::with_capacity(256);
+            // (A host's hour is 1-2 KB of JSON: one allocation, no regrowth.)
+            let mut json = String::with_capacity(2048);
             h.push_json(&mut json);
             rows.rows.push((
                 Self::STATE,

@@ -19,6 +19,7 @@ use crate::aggregate::DomainCount;
 use crate::detect::Reason;
 
 /// Append `s` as a JSON string (quotes included).
+#[inline]
 pub fn push_str(out: &mut String, s: &str) {
     out.push('"');
     let mut start = 0;
@@ -51,6 +52,7 @@ pub fn push_str(out: &mut String, s: &str) {
 }
 
 /// Append `x` as a JSON number (`null` when not finite).
+#[inline]
 pub fn push_f64(out: &mut String, x: f64) {
     if x.is_finite() {
         out.push_str(zmij::Buffer::new().format_finite(x));
@@ -60,16 +62,15 @@ pub fn push_f64(out: &mut String, x: f64) {
 }
 
 /// Append `n` as a JSON number.
+#[inline]
 pub fn push_int<I: itoa::Integer>(out: &mut String, n: I) {
     out.push_str(itoa::Buffer::new().format(n));
 }
 
 /// Append `"key":` (after a comma unless `first`); `key` needs no escaping.
+#[inline]
 pub fn push_key(out: &mut String, key: &str, first: bool) {
-    if !first {
-        out.push(',');
-    }
-    out.push('"');
+    out.push_str(if first { "\"" } else { ",\"" });
     out.push_str(key);
     out.push_str("\":");
 }
