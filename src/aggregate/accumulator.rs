@@ -488,13 +488,13 @@ impl Acc {
             mean_interval_s: mean,
             cv,
         });
-        let mut doms: Vec<&DomStat> = self.domains.values().collect();
-        w.top_domains = top_k(&mut doms, top, names, |a, b| {
+        let doms: Vec<&DomStat> = self.domains.values().collect();
+        w.top_domains = top_k(&doms, top, names, |a, b| {
             b.count
                 .cmp(&a.count)
                 .then_with(|| a.name.get(names).cmp(b.name.get(names)))
         });
-        w.risky_domains = top_k(&mut doms, top, names, |a, b| {
+        w.risky_domains = top_k(&doms, top, names, |a, b| {
             b.risk
                 .total_cmp(&a.risk)
                 .then_with(|| b.count.cmp(&a.count))
@@ -554,23 +554,31 @@ fn keep_most<'a>(
     }
 }
 
-/// The first `k` of `v` in `cmp` order: partial selection, then a sort of
-/// only those `k` (a host with 50 000 distinct names is not sorted twice).
+/// The first `k` of `v` in `cmp` order (a total order: names are unique
+/// in a window): one pass keeping the best `k` sorted, so most names cost a
+/// single comparison with the current `k`-th, usually decided by the count
+/// or risk without looking at the name (a host with 50 000 distinct names
+/// is not sorted). `tests::top_k_matches_selection_and_sort` keeps it equal
+/// to a partial selection followed by a sort.
 fn top_k(
-    v: &mut [&DomStat],
+    v: &[&DomStat],
     k: usize,
     names: &str,
-    cmp: impl Fn(&&DomStat, &&DomStat) -> std::cmp::Ordering,
+    cmp: impl Fn(&DomStat, &DomStat) -> std::cmp::Ordering,
 ) -> Vec<DomainCount> {
-    let k = k.min(v.len());
     if k == 0 {
         return Vec::new();
     }
-    if k < v.len() {
-        v.select_nth_unstable_by(k - 1, &cmp);
+    let mut best: Vec<&DomStat> = Vec::with_capacity(k.min(v.len()) + 1);
+    for &d in v {
+        if best.len() == k && best.last().is_some_and(|w| cmp(d, w).is_ge()) {
+            continue;
+        }
+        let at = best.partition_point(|b| cmp(b, d).is_lt());
+        best.insert(at, d);
+        best.truncate(k);
     }
-    v[..k].sort_unstable_by(&cmp);
-    v[..k].iter().map(|d| dc(d, names)).collect()
+    best.iter().map(|d| dc(d, names)).collect()
 }
 
 fn dc(d: &DomStat, names: &str) -> DomainCount {
@@ -633,6 +641,77 @@ mod payload_tests {
             "_ldap._tcp.dc._msdcs.ad.example-corp.com",
         ] {
             assert_eq!(payload_kind(benign), None, "{benign}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `top_k` replaced: partial selection, then a sort of the first `k`.
+    fn top_k_by_selection(
+        v: &mut [&DomStat],
+        k: usize,
+        names: &str,
+        cmp: impl Fn(&DomStat, &DomStat) -> std::cmp::Ordering,
+    ) -> Vec<DomainCount> {
+        let k = k.min(v.len());
+        if k == 0 {
+            return Vec::new();
+        }
+        if k < v.len() {
+            v.select_nth_unstable_by(k - 1, |a, b| cmp(a, b));
+        }
+        v[..k].sort_unstable_by(|a, b| cmp(a, b));
+        v[..k].iter().map(|d| dc(d, names)).collect()
+    }
+
+    #[test]
+    fn top_k_matches_selection_and_sort() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(18);
+        for round in 0..400 {
+            let n = rng.random_range(0..120usize);
+            let mut arena = String::new();
+            let stats: Vec<DomStat> = (0..n)
+                .map(|i| DomStat {
+                    // Unique names, in no particular order.
+                    name: Name::push(
+                        &mut arena,
+                        &format!("{}-{i}.example", rng.random_range(0..50u32)),
+                    ),
+                    // Few distinct values: plenty of ties to break.
+                    count: rng.random_range(1..=(1 + round % 6) as u32),
+                    nxdomain: rng.random_range(0..3),
+                    risk: [0.0f32, 0.25, 0.5, 0.9][rng.random_range(0..4usize)],
+                    lookalike: None,
+                })
+                .collect();
+            let by_count = |a: &DomStat, b: &DomStat| {
+                b.count
+                    .cmp(&a.count)
+                    .then_with(|| a.name.get(&arena).cmp(b.name.get(&arena)))
+            };
+            let by_risk = |a: &DomStat, b: &DomStat| {
+                b.risk
+                    .total_cmp(&a.risk)
+                    .then_with(|| b.count.cmp(&a.count))
+                    .then_with(|| a.name.get(&arena).cmp(b.name.get(&arena)))
+            };
+            for k in [0, 1, 5, 7, 200] {
+                let refs: Vec<&DomStat> = stats.iter().collect();
+                let mut scratch = refs.clone();
+                assert_eq!(
+                    top_k(&refs, k, &arena, by_count),
+                    top_k_by_selection(&mut scratch, k, &arena, by_count)
+                );
+                let mut scratch = refs.clone();
+                assert_eq!(
+                    top_k(&refs, k, &arena, by_risk),
+                    top_k_by_selection(&mut scratch, k, &arena, by_risk)
+                );
+            }
         }
     }
 }

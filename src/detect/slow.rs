@@ -107,6 +107,65 @@ struct HostHour {
 }
 
 impl HostHour {
+    /// Append its JSON to `out`: the bytes `serde_json::to_string` writes
+    /// (what [`SlowSignals::restore`] reads back), without serde's
+    /// per-field machinery (`tests::state_json_matches_serde_json`).
+    fn push_json(&self, out: &mut String) {
+        use crate::store::json::{push_int, push_key, push_str};
+        out.push('{');
+        push_key(out, "digests", true);
+        out.push('[');
+        for (i, d) in self.digests.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push('{');
+            push_key(out, "start", true);
+            push_int(out, d.start);
+            push_key(out, "nx_only", false);
+            push_int(out, d.nx_only);
+            push_key(out, "encoded_domain", false);
+            push_str(out, &d.encoded_domain);
+            push_key(out, "encoded", false);
+            push_int(out, d.encoded);
+            out.push('}');
+        }
+        out.push(']');
+        push_key(out, "tracks", false);
+        out.push('[');
+        for (i, t) in self.tracks.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push('{');
+            push_key(out, "domain", true);
+            push_str(out, &t.domain);
+            push_key(out, "times", false);
+            out.push('[');
+            for (j, x) in t.times.iter().enumerate() {
+                if j > 0 {
+                    out.push(',');
+                }
+                push_int(out, *x);
+            }
+            out.push_str("]}");
+        }
+        out.push(']');
+        push_key(out, "last", false);
+        push_int(out, self.last);
+        push_key(out, "since", false);
+        push_int(out, self.since);
+        push_key(out, "usual", false);
+        out.push('[');
+        for (i, u) in self.usual.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            push_str(out, u);
+        }
+        out.push_str("]}");
+    }
+
     /// Add the window's contact times to the host's tracks (windows of a
     /// host arrive in start order), forgetting times older than the hour.
     fn join(&mut self, w: &HostWindow) {
@@ -208,14 +267,15 @@ impl SlowSignals {
     /// rows a batch writes, keyed by host, at packet time `end`.
     pub fn save_host(&self, host: &IpAddr, rows: &mut crate::store::StateRows) {
         if let Some(h) = self.hosts.get(host) {
-            if let Ok(json) = serde_json::to_string(h) {
-                rows.rows.push((
-                    Self::STATE,
-                    host.to_string(),
-                    h.last.div_euclid(MICROS),
-                    json,
-                ));
-            }
+            // (A host's hour is 1-2 KB of JSON: one allocation, no regrowth.)
+            let mut json = String::with_capacity(2048);
+            h.push_json(&mut json);
+            rows.rows.push((
+                Self::STATE,
+                host.to_string(),
+                h.last.div_euclid(MICROS),
+                json,
+            ));
         }
     }
 
@@ -596,6 +656,69 @@ mod tests {
         let h = s.hosts.values().next().unwrap();
         assert!(h.tracks.len() <= MAX_TRACKS);
         assert!(h.tracks.iter().all(|t| t.times.len() <= TRACK_TIMES));
+    }
+
+    #[test]
+    fn state_json_matches_serde_json() {
+        let names = [
+            "",
+            "c2.example",
+            "a\"b",
+            "back\\slash",
+            "<script>alert(1)</script>",
+            "tab\tnl\ncr\r\u{0}\u{8}\u{c}\u{1f}\u{7f}",
+            "ünïcødé.例え 🦀",
+        ];
+        let mut hours = vec![HostHour {
+            digests: VecDeque::new(),
+            tracks: Vec::new(),
+            last: 0,
+            since: 0,
+            usual: Vec::new(),
+        }];
+        for n in 1..names.len() {
+            hours.push(HostHour {
+                digests: (0..n)
+                    .map(|i| Digest {
+                        start: i as i64 * 300 * MICROS - 1,
+                        nx_only: [0, 1, u32::MAX][i % 3],
+                        encoded_domain: names[(n + i) % names.len()].to_string(),
+                        encoded: i as u32,
+                    })
+                    .collect(),
+                tracks: (0..n)
+                    .map(|i| Track {
+                        domain: names[i].to_string(),
+                        times: (0..i as i64)
+                            .map(|t| t * 60 * MICROS + i64::MIN / 2)
+                            .collect(),
+                    })
+                    .collect(),
+                last: i64::MAX,
+                since: i64::MIN,
+                usual: names[..n].iter().map(|s| s.to_string()).collect(),
+            });
+        }
+        for h in &hours {
+            let mut out = String::new();
+            h.push_json(&mut out);
+            assert_eq!(out, serde_json::to_string(h).unwrap());
+        }
+        // And what a real run leaves, through the rows a batch writes.
+        let mut s = SlowSignals::new().with_baseline(0);
+        for (m, c) in timer("c2\"x\".example", 1, 3600, 60, 40) {
+            let mut w = window(m);
+            w.contacts = vec![c];
+            w.nx_only_registrable = 3;
+            w.encoded_domain = "t<\\>.example".into();
+            w.encoded_names = 2;
+            s.observe(&w);
+        }
+        let mut rows = crate::store::StateRows::default();
+        s.save_host(&window(0).host, &mut rows);
+        let h = s.hosts.values().next().unwrap();
+        assert!(!h.tracks.is_empty() && !h.digests.is_empty());
+        assert_eq!(rows.rows[0].3, serde_json::to_string(h).unwrap());
     }
 
     #[test]

@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 mod first_seen;
 mod flow_alerts;
 mod incidents;
+pub mod json;
 mod models;
 #[cfg(feature = "postgres")]
 pub mod pg;

@@ -132,6 +132,23 @@ impl QtypeMix {
             rare: q.rare.into(),
         }
     }
+
+    /// Append its JSON (`serde_json::to_string`'s bytes) to `out`.
+    pub fn push_json(&self, out: &mut String) {
+        super::json::push_counts(
+            out,
+            &[
+                ("a", self.a),
+                ("aaaa", self.aaaa),
+                ("txt", self.txt),
+                ("null", self.null),
+                ("any", self.any),
+                ("ptr", self.ptr),
+                ("other_common", self.other_common),
+                ("rare", self.rare),
+            ],
+        );
+    }
 }
 
 /// Lookups per response code, of one window or summed over windows.
@@ -163,6 +180,21 @@ impl RcodeMix {
             other: w.other_error.into(),
             no_response: w.unanswered.into(),
         }
+    }
+
+    /// Append its JSON (`serde_json::to_string`'s bytes) to `out`.
+    pub fn push_json(&self, out: &mut String) {
+        super::json::push_counts(
+            out,
+            &[
+                ("noerror", self.noerror),
+                ("nxdomain", self.nxdomain),
+                ("servfail", self.servfail),
+                ("refused", self.refused),
+                ("other", self.other),
+                ("no_response", self.no_response),
+            ],
+        );
     }
 }
 

@@ -5,7 +5,7 @@ use super::first_seen::write_first_seen;
 use super::incidents::upsert_incidents;
 use super::read::{QtypeMix, RcodeMix};
 use super::schema::window_columns;
-use super::{us_to_s, Pruned, Store, StoreError};
+use super::{json, us_to_s, Pruned, Store, StoreError};
 use crate::aggregate::HostWindow;
 use crate::detect::Verdict;
 use crate::enrich::FirstSeenDelta;
@@ -350,15 +350,30 @@ pub(super) fn insert_windows(
         vec!["?"; cols.len()].join(", ")
     );
     let mut st = tx.prepare_cached(&sql)?;
+    // Each parameter is bound in column order straight from the window (SQLite
+    // copies text as it is bound, so one buffer serves every JSON column and
+    // every window); `tests::insert_matches_the_value_rows` keeps the rows
+    // identical to binding a `Vec<Value>` of the same values.
+    let mut json = String::with_capacity(1024);
+    let mut host = String::with_capacity(48);
     for (i, w) in windows.iter().enumerate() {
         let verdict = verdicts.get(i);
-        let mut v: Vec<rusqlite::types::Value> = Vec::with_capacity(cols.len());
-        v.push(run.into());
-        v.push(w.host.to_string().into());
-        v.push((w.start.div_euclid(MICROS)).into());
-        v.push((w.end.div_euclid(MICROS)).into());
-        v.push(us_to_s(w.first_ts).into());
-        v.push(us_to_s(w.last_ts).into());
+        let mut col = 0usize;
+        let mut bind = |st: &mut rusqlite::CachedStatement<'_>, v: &dyn rusqlite::ToSql| {
+            col += 1;
+            st.raw_bind_parameter(col, v)
+        };
+        bind(&mut st, &run)?;
+        host.clear();
+        {
+            use std::fmt::Write as _;
+            let _ = write!(host, "{}", w.host);
+        }
+        bind(&mut st, &host.as_str())?;
+        bind(&mut st, &w.start.div_euclid(MICROS))?;
+        bind(&mut st, &w.end.div_euclid(MICROS))?;
+        bind(&mut st, &us_to_s(w.first_ts))?;
+        bind(&mut st, &us_to_s(w.last_ts))?;
         for n in [
             w.lookups,
             w.answered,
@@ -371,72 +386,266 @@ pub(super) fn insert_windows(
             w.high_risk_domains,
             w.new_domains,
         ] {
-            v.push((n as i64).into());
+            bind(&mut st, &(n as i64))?;
         }
-        v.push((w.response_bytes as i64).into());
+        bind(&mut st, &(w.response_bytes as i64))?;
         for f in features::compute(w) {
-            v.push(f.into());
+            bind(&mut st, &f)?;
         }
-        v.push(w.max_subdomains_domain.clone().into());
-        v.push(match &w.beacon {
-            Some(b) => b.domain.clone().into(),
-            None => rusqlite::types::Value::Null,
-        });
-        v.push(
-            serde_json::to_string(&w.top_domains)
-                .unwrap_or_default()
-                .into(),
-        );
-        v.push(
-            serde_json::to_string(&w.risky_domains)
-                .unwrap_or_default()
-                .into(),
-        );
-        v.push(opt(&w.truth.label));
-        v.push(opt(&w.truth.scenario));
-        v.push((w.truth.malicious_lookups as i64).into());
+        bind(&mut st, &w.max_subdomains_domain.as_str())?;
+        bind(&mut st, &w.beacon.as_ref().map(|b| b.domain.as_str()))?;
+        json.clear();
+        json::push_domain_counts(&mut json, &w.top_domains);
+        bind(&mut st, &json.as_str())?;
+        json.clear();
+        json::push_domain_counts(&mut json, &w.risky_domains);
+        bind(&mut st, &json.as_str())?;
+        bind(&mut st, &w.truth.label.as_deref())?;
+        bind(&mut st, &w.truth.scenario.as_deref())?;
+        bind(&mut st, &(w.truth.malicious_lookups as i64))?;
         match verdict {
             Some(vd) => {
-                v.push(vd.score.into());
-                v.push(vd.label.as_str().to_string().into());
-                v.push(
-                    serde_json::to_string(&vd.reasons)
-                        .unwrap_or_default()
-                        .into(),
-                );
-                v.push(vd.explanation.clone().into());
-                v.push(vd.model_id.to_string().into());
+                bind(&mut st, &vd.score)?;
+                bind(&mut st, &vd.label.as_str())?;
+                json.clear();
+                json::push_reasons(&mut json, &vd.reasons);
+                bind(&mut st, &json.as_str())?;
+                bind(&mut st, &vd.explanation.as_str())?;
+                bind(&mut st, &&*vd.model_id)?;
             }
-            None => v.extend(std::iter::repeat_n(rusqlite::types::Value::Null, 5)),
+            None => {
+                for _ in 0..5 {
+                    bind(&mut st, &rusqlite::types::Null)?;
+                }
+            }
         }
-        v.push(
-            serde_json::to_string(&crate::detect::model_input(w))
-                .unwrap_or_default()
-                .into(),
-        );
-        v.push((verdict.is_some_and(|vd| vd.evidence) as i64).into());
-        v.push(match incident_ids.get(i).copied().flatten() {
-            Some(id) => id.into(),
-            None => rusqlite::types::Value::Null,
-        });
-        v.push(
-            serde_json::to_string(&QtypeMix::of(w))
-                .unwrap_or_default()
-                .into(),
-        );
-        v.push(
-            serde_json::to_string(&RcodeMix::of(w))
-                .unwrap_or_default()
-                .into(),
-        );
-        st.execute(params_from_iter(v))?;
+        json.clear();
+        json::push_f64s(&mut json, &crate::detect::model_input(w));
+        bind(&mut st, &json.as_str())?;
+        bind(&mut st, &(verdict.is_some_and(|vd| vd.evidence) as i64))?;
+        bind(&mut st, &incident_ids.get(i).copied().flatten())?;
+        json.clear();
+        QtypeMix::of(w).push_json(&mut json);
+        bind(&mut st, &json.as_str())?;
+        json.clear();
+        RcodeMix::of(w).push_json(&mut json);
+        bind(&mut st, &json.as_str())?;
+        debug_assert_eq!(col, cols.len());
+        st.raw_execute()?;
     }
     Ok(())
 }
 
-fn opt(s: &Option<String>) -> rusqlite::types::Value {
-    match s {
-        Some(s) => s.clone().into(),
-        None => rusqlite::types::Value::Null,
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aggregate::{Beacon, DomainCount};
+    use crate::detect::Reason;
+    use crate::model::Label;
+
+    /// The row writer as it was (a `Vec<Value>` per window, JSON through
+    /// serde_json): the reference [`insert_windows`] must match byte for byte.
+    fn insert_windows_reference(
+        tx: &Transaction<'_>,
+        run: i64,
+        windows: &[HostWindow],
+        verdicts: &[Verdict],
+        incident_ids: &[Option<i64>],
+    ) -> rusqlite::Result<()> {
+        let cols = window_columns();
+        let sql = format!(
+            "INSERT OR REPLACE INTO windows ({}) VALUES ({})",
+            cols.join(", "),
+            vec!["?"; cols.len()].join(", ")
+        );
+        let mut st = tx.prepare_cached(&sql)?;
+        for (i, w) in windows.iter().enumerate() {
+            let verdict = verdicts.get(i);
+            let mut v: Vec<rusqlite::types::Value> = Vec::with_capacity(cols.len());
+            v.push(run.into());
+            v.push(w.host.to_string().into());
+            v.push((w.start.div_euclid(MICROS)).into());
+            v.push((w.end.div_euclid(MICROS)).into());
+            v.push(us_to_s(w.first_ts).into());
+            v.push(us_to_s(w.last_ts).into());
+            for n in [
+                w.lookups,
+                w.answered,
+                w.unanswered,
+                w.unsolicited,
+                w.multicast,
+                w.infra_lookups,
+                w.nxdomain,
+                w.servfail,
+                w.high_risk_domains,
+                w.new_domains,
+            ] {
+                v.push((n as i64).into());
+            }
+            v.push((w.response_bytes as i64).into());
+            for f in features::compute(w) {
+                v.push(f.into());
+            }
+            v.push(w.max_subdomains_domain.clone().into());
+            v.push(match &w.beacon {
+                Some(b) => b.domain.clone().into(),
+                None => rusqlite::types::Value::Null,
+            });
+            v.push(serde_json::to_string(&w.top_domains).unwrap().into());
+            v.push(serde_json::to_string(&w.risky_domains).unwrap().into());
+            v.push(opt(&w.truth.label));
+            v.push(opt(&w.truth.scenario));
+            v.push((w.truth.malicious_lookups as i64).into());
+            match verdict {
+                Some(vd) => {
+                    v.push(vd.score.into());
+                    v.push(vd.label.as_str().to_string().into());
+                    v.push(serde_json::to_string(&vd.reasons).unwrap().into());
+                    v.push(vd.explanation.clone().into());
+                    v.push(vd.model_id.to_string().into());
+                }
+                None => v.extend(std::iter::repeat_n(rusqlite::types::Value::Null, 5)),
+            }
+            v.push(
+                serde_json::to_string(&crate::detect::model_input(w))
+                    .unwrap()
+                    .into(),
+            );
+            v.push((verdict.is_some_and(|vd| vd.evidence) as i64).into());
+            v.push(match incident_ids.get(i).copied().flatten() {
+                Some(id) => id.into(),
+                None => rusqlite::types::Value::Null,
+            });
+            v.push(serde_json::to_string(&QtypeMix::of(w)).unwrap().into());
+            v.push(serde_json::to_string(&RcodeMix::of(w)).unwrap().into());
+            st.execute(params_from_iter(v))?;
+        }
+        Ok(())
+    }
+
+    fn opt(s: &Option<String>) -> rusqlite::types::Value {
+        match s {
+            Some(s) => s.clone().into(),
+            None => rusqlite::types::Value::Null,
+        }
+    }
+
+    /// Windows with hostile names, empty and odd values, with and without
+    /// verdicts, beacons, truth and incidents.
+    fn sample() -> (Vec<HostWindow>, Vec<Verdict>, Vec<Option<i64>>) {
+        let hostile = [
+            "a\"b.example",
+            "back\\slash.example",
+            "<script>alert(1)</script>",
+            "tab\tnew\nline\u{1}\u{1f}\u{7f}",
+            "ünïcødé.例え.テスト",
+            "",
+        ];
+        let mut ws = Vec::new();
+        let mut vs = Vec::new();
+        let mut ids = Vec::new();
+        for i in 0..12i64 {
+            let host: std::net::IpAddr = if i % 2 == 0 {
+                format!("10.0.0.{i}").parse().unwrap()
+            } else {
+                format!("fd00::{i}").parse().unwrap()
+            };
+            let mut w = HostWindow::empty(host, i * 300 * MICROS, (i + 1) * 300 * MICROS + 7);
+            w.first_ts = i * 300 * MICROS + 123_457;
+            w.last_ts = (i + 1) * 300 * MICROS - 1;
+            w.lookups = 17 * i as u32;
+            w.with_rcode = 11 * i as u32;
+            w.nxdomain = i as u32;
+            w.unique_domains = 3 + i as u32;
+            w.unique_registrable = 2 + i as u32;
+            w.response_bytes = 1 << 40;
+            w.qtypes.txt = i as u32;
+            w.entropy_sum = 0.1 * i as f64;
+            w.max_subdomains_domain = hostile[i as usize % hostile.len()].to_string();
+            w.top_domains = (0..i as usize % 4)
+                .map(|k| DomainCount {
+                    name: hostile[(i as usize + k) % hostile.len()].to_string(),
+                    count: k as u32 * 3,
+                    nxdomain: k as u32,
+                    risk: [0.0, 0.1234, 1.0, f64::NAN][k % 4],
+                })
+                .collect();
+            w.risky_domains = w.top_domains.iter().rev().cloned().collect();
+            if i % 3 == 0 {
+                w.beacon = Some(Beacon {
+                    domain: hostile[i as usize % hostile.len()].to_string(),
+                    queries: 9,
+                    mean_interval_s: 60.0,
+                    cv: 0.01,
+                });
+                w.truth.label = Some("malicious".into());
+                w.truth.scenario = Some("dga \"x\"".into());
+                w.truth.malicious_lookups = 5;
+            }
+            if i < 9 {
+                vs.push(Verdict {
+                    score: 0.1 * i as f64,
+                    label: [Label::Normal, Label::Unusual, Label::LikelyCompromise][i as usize % 3],
+                    reasons: (0..i as usize % 3)
+                        .map(|k| Reason {
+                            tag: ["nxdomain_spike", "slow_dga"][k % 2],
+                            feature: "nxdomain_name_rate_s",
+                            value: 0.5 * k as f64,
+                            usual: 0.02,
+                            deviation: f64::INFINITY,
+                        })
+                        .collect(),
+                    explanation: format!("Unusual for <b>{host}</b> \"quoted\" \\ {i}"),
+                    model_id: "0123456789abcdef".into(),
+                    evidence: i % 2 == 1,
+                });
+            }
+            ids.push((i % 4 == 1).then_some(i));
+            ws.push(w);
+        }
+        (ws, vs, ids)
+    }
+
+    fn dump(store: &Store) -> Vec<Vec<rusqlite::types::Value>> {
+        let mut st = store
+            .conn
+            .prepare("SELECT * FROM windows ORDER BY id")
+            .unwrap();
+        let n = st.column_count();
+        st.query_map([], |r| {
+            (0..n)
+                .map(|i| r.get::<_, rusqlite::types::Value>(i))
+                .collect()
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+    }
+
+    #[test]
+    fn insert_matches_the_value_rows() {
+        let (ws, vs, ids) = sample();
+        let mut rows = Vec::new();
+        for reference in [false, true] {
+            let mut store = Store::open_in_memory().unwrap();
+            let run = store.begin_run("test", &[], 300).unwrap();
+            store
+                .conn
+                .execute_batch("PRAGMA foreign_keys = OFF")
+                .unwrap();
+            let tx = store.conn.transaction().unwrap();
+            // Twice: the second batch replaces the first one's rows.
+            for _ in 0..2 {
+                if reference {
+                    insert_windows_reference(&tx, run, &ws, &vs, &ids).unwrap();
+                } else {
+                    insert_windows(&tx, run, &ws, &vs, &ids).unwrap();
+                }
+            }
+            tx.commit().unwrap();
+            rows.push(dump(&store));
+        }
+        assert_eq!(rows[0].len(), 12);
+        assert_eq!(rows[0], rows[1]);
     }
 }
