@@ -18,6 +18,7 @@ use crate::event::{
 };
 use crate::stats::{Bound, Stats};
 use rustc_hash::FxHashMap;
+use std::collections::hash_map::Entry;
 use std::net::IpAddr;
 
 /// Pairing parameters.
@@ -146,30 +147,36 @@ impl Pairer {
                 id: m.id,
                 transport: m.transport,
             };
-            if self.pending.contains_key(&key) {
-                stats.duplicate_queries += 1;
-                return;
-            }
+            // One hash and probe per query (entry), except when the table is
+            // full and room must be made first.
             if self.pending.len() >= self.cfg.max_pending.max(1) {
+                if self.pending.contains_key(&key) {
+                    stats.duplicate_queries += 1;
+                    return;
+                }
                 self.make_room(stats, &mut emit);
             }
+            let slot = match self.pending.entry(key) {
+                Entry::Occupied(_) => {
+                    stats.duplicate_queries += 1;
+                    return;
+                }
+                Entry::Vacant(v) => v,
+            };
             let mut qname = self.pool.pop().unwrap_or_default();
             qname.clear();
             qname.push_str(m.qname);
             self.seq += 1;
-            self.pending.insert(
-                key,
-                Pending {
-                    ts: m.ts,
-                    seq: self.seq,
-                    qtype: m.qtype,
-                    qbytes: m.size,
-                    service: m.service,
-                    flags: header_flags(m.wire),
-                    qclass: m.qclass,
-                    qname,
-                },
-            );
+            slot.insert(Pending {
+                ts: m.ts,
+                seq: self.seq,
+                qtype: m.qtype,
+                qbytes: m.size,
+                service: m.service,
+                flags: header_flags(m.wire),
+                qclass: m.qclass,
+                qname,
+            });
             return;
         }
         let key = Key {
@@ -180,13 +187,15 @@ impl Pairer {
             id: m.id,
             transport: m.transport,
         };
-        let matched = match self.pending.get(&key) {
-            Some(p) => p.qname == m.qname,
-            None => false,
+        // One hash and probe per response: the entry is taken only when the
+        // names agree.
+        let matched = match self.pending.entry(key) {
+            Entry::Occupied(o) if o.get().qname == m.qname => Some(o.remove()),
+            _ => None,
         };
         stats.lookups += 1;
-        if matched {
-            if let Some(p) = self.pending.remove(&key) {
+        match matched {
+            Some(p) => {
                 stats.answered += 1;
                 let latency = (m.ts - p.ts).clamp(0, u32::MAX as i64) as u32;
                 emit(&Lookup {
@@ -210,27 +219,28 @@ impl Pairer {
                 });
                 self.pool.push(p.qname);
             }
-        } else {
-            stats.unsolicited += 1;
-            emit(&Lookup {
-                ts: m.ts,
-                client: m.dst,
-                server: Some(m.src),
-                transport: Some(m.transport),
-                service: m.service,
-                qname: m.qname,
-                qtype: m.qtype,
-                rcode: Some(m.rcode),
-                answers: m.answers,
-                min_ttl: m.min_ttl,
-                latency_us: None,
-                query_bytes: 0,
-                response_bytes: m.size,
-                outcome: LookupOutcome::Unsolicited,
-                label: None,
-                scenario: None,
-                detail: response_detail(m),
-            });
+            None => {
+                stats.unsolicited += 1;
+                emit(&Lookup {
+                    ts: m.ts,
+                    client: m.dst,
+                    server: Some(m.src),
+                    transport: Some(m.transport),
+                    service: m.service,
+                    qname: m.qname,
+                    qtype: m.qtype,
+                    rcode: Some(m.rcode),
+                    answers: m.answers,
+                    min_ttl: m.min_ttl,
+                    latency_us: None,
+                    query_bytes: 0,
+                    response_bytes: m.size,
+                    outcome: LookupOutcome::Unsolicited,
+                    label: None,
+                    scenario: None,
+                    detail: response_detail(m),
+                });
+            }
         }
     }
 
@@ -516,5 +526,57 @@ mod tests {
         // oldest first, in order
         assert!(out.windows(2).all(|w| w[0].0 <= w[1].0));
         assert_eq!(out[0].0, 1_000_000);
+    }
+    #[test]
+    fn a_duplicate_at_a_full_table_evicts_nothing() {
+        let mut p = Pairer::new(PairConfig {
+            max_pending: 2,
+            ..PairConfig::default()
+        });
+        let mut s = Stats::default();
+        let mut out = Vec::new();
+        for (ts, id) in [(1, 1), (2, 2), (3, 2)] {
+            p.push(&msg(ts, false, id, "d.example"), &mut s, |l| out.push(l.ts));
+        }
+        assert_eq!(s.duplicate_queries, 1);
+        assert_eq!(s.evictions(Bound::PendingQueries), 0);
+        assert!(out.is_empty());
+        assert_eq!(p.pending.len(), 2);
+        // A new query at the full table makes room as before.
+        p.push(&msg(4, false, 3, "d.example"), &mut s, |l| out.push(l.ts));
+        assert_eq!(out, vec![1]);
+        assert_eq!(p.pending.len(), 2);
+    }
+
+    #[test]
+    fn a_response_with_another_name_leaves_the_query_waiting() {
+        let (out, s) = run(
+            &[
+                msg(1, false, 4, "a.example"),
+                msg(2, true, 4, "b.example"),
+                msg(3, true, 4, "a.example"),
+            ],
+            true,
+        );
+        assert_eq!((s.unsolicited, s.answered, s.unanswered), (1, 1, 0));
+        assert_eq!(out[0].2, LookupOutcome::Unsolicited);
+        assert_eq!(
+            out[1],
+            (1, "a.example".into(), LookupOutcome::Answered, Some(2))
+        );
+    }
+    #[test]
+    fn an_ipv4_query_is_not_answered_from_the_ipv6_address_with_its_bits() {
+        let q = msg(1, false, 8, "v.example");
+        let mut r = msg(2, true, 8, "v.example");
+        // ::10.0.0.1 → ::10.0.0.2: same low 32 bits as the query's addresses.
+        r.src = "::a00:1".parse().unwrap();
+        r.dst = "::a00:2".parse().unwrap();
+        let (out, s) = run(&[q, r], true);
+        assert_eq!((s.answered, s.unsolicited, s.unanswered), (0, 1, 1));
+        assert_eq!(out.len(), 2);
+        // And with the IPv4 addresses it pairs.
+        let (_, s) = run(&[q, msg(2, true, 8, "v.example")], true);
+        assert_eq!((s.answered, s.unsolicited, s.unanswered), (1, 0, 0));
     }
 }

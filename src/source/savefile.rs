@@ -87,6 +87,17 @@ struct LegacyFast {
     linktype: u32,
 }
 
+/// The 32-bit field at `at` of a record header `h` (at least `at + 4` bytes).
+#[inline]
+fn word(big_endian: bool, h: &[u8], at: usize) -> u32 {
+    let b = [h[at], h[at + 1], h[at + 2], h[at + 3]];
+    if big_endian {
+        u32::from_be_bytes(b)
+    } else {
+        u32::from_le_bytes(b)
+    }
+}
+
 /// Legacy pcap file header length.
 const LEGACY_HEADER: usize = 24;
 /// Legacy pcap record header length.
@@ -125,12 +136,7 @@ impl LegacyFast {
 
     #[inline]
     fn word(&self, h: &[u8], at: usize) -> u32 {
-        let b = [h[at], h[at + 1], h[at + 2], h[at + 3]];
-        if self.big_endian {
-            u32::from_be_bytes(b)
-        } else {
-            u32::from_le_bytes(b)
-        }
+        word(self.big_endian, h, at)
     }
 
     /// The next record into `out`: `Ok(true)` for a packet, `Ok(false)` at a
@@ -140,10 +146,30 @@ impl LegacyFast {
             ErrorKind::UnexpectedEof => "file ends in the middle of a record".to_string(),
             _ => format!("read error: {e}"),
         };
+        let (big_endian, nanos, linktype) = (self.big_endian, self.nanos, self.linktype);
         let buf = self.reader.fill_buf().map_err(io)?;
         if buf.is_empty() {
             return Ok(false);
         }
+        // Common case: header and data both in the buffer, read from one
+        // `fill_buf` (a second call per record cost ~34 instructions).
+        if let Some(hdr) = buf.get(..RECORD_HEADER) {
+            let caplen = word(big_endian, hdr, 8) as usize;
+            if let Some(data) = buf.get(RECORD_HEADER..RECORD_HEADER.saturating_add(caplen)) {
+                if caplen <= MAX_BUFFER - RECORD_HEADER {
+                    let usec = word(big_endian, hdr, 4) as i64;
+                    out.ts = word(big_endian, hdr, 0) as i64 * MICROS
+                        + if nanos { usec / 1000 } else { usec };
+                    out.linktype = linktype;
+                    out.orig_len = word(big_endian, hdr, 12);
+                    out.data.clear();
+                    out.data.extend_from_slice(data);
+                    self.reader.consume(RECORD_HEADER + caplen);
+                    return Ok(true);
+                }
+            }
+        }
+        let buf = self.reader.fill_buf().map_err(io)?;
         let mut hdr = [0u8; RECORD_HEADER];
         let whole = if buf.len() >= RECORD_HEADER {
             hdr.copy_from_slice(&buf[..RECORD_HEADER]);
@@ -562,6 +588,42 @@ mod tests {
         let (p, s) = read_all(&v);
         assert_eq!(p.len(), 1);
         assert_eq!(s.skipped(SkipReason::CaptureRecord), 1);
+    }
+
+    /// Every record read by [`LegacyFast`] through a reader of `cap` bytes:
+    /// small capacities make records straddle the buffer's end (the slow
+    /// path), large ones take the one-`fill_buf` fast path.
+    fn fast_records(bytes: &[u8], cap: usize) -> Vec<(i64, u32, u32, Vec<u8>)> {
+        let r = std::io::BufReader::with_capacity(cap, std::io::Cursor::new(bytes.to_vec()));
+        let Ok(mut f) = LegacyFast::open(Box::new(r)) else {
+            panic!("not legacy pcap")
+        };
+        let mut pkt = OwnedPacket::default();
+        let mut out = Vec::new();
+        while f.next_into(&mut pkt).unwrap() {
+            out.push((pkt.ts, pkt.linktype, pkt.orig_len, pkt.data.clone()));
+        }
+        out
+    }
+
+    #[test]
+    fn fast_reader_is_the_same_whatever_the_buffer_size() {
+        for magic in [0xa1b2_c3d4u32, 0xa1b2_3c4d] {
+            let mut v = legacy_header(magic, 1);
+            for i in 0..40u32 {
+                let data: Vec<u8> = (0..(i * 7 % 53) as u8).collect();
+                legacy_record(&mut v, 100 + i, i * 1000 + 7, &data);
+            }
+            let want = fast_records(&v, 1 << 16);
+            assert_eq!(want.len(), 40);
+            assert_eq!(want[3].3, (0..21u8).collect::<Vec<_>>());
+            for be in [false, true] {
+                let file = if be { to_big_endian(&v) } else { v.clone() };
+                for cap in (24..120).chain([1 << 16]) {
+                    assert_eq!(fast_records(&file, cap), want, "cap {cap} be {be}");
+                }
+            }
+        }
     }
 
     /// Packets, then the skip count and examples' text.
