@@ -111,14 +111,10 @@ impl HostHour {
     /// (what [`SlowSignals::restore`] reads back), without serde's
     /// per-field machinery (`tests::state_json_matches_serde_json`).
     fn push_json(&self, out: &mut String) {
-        use crate::store::json::{push_int, push_key, push_str};
+        use crate::store::json::{push_array, push_int, push_key, push_str};
         out.push('{');
         push_key(out, "digests", true);
-        out.push('[');
-        for (i, d) in self.digests.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
+        push_array(out, self.digests.iter(), |out, d| {
             out.push('{');
             push_key(out, "start", true);
             push_int(out, d.start);
@@ -129,41 +125,23 @@ impl HostHour {
             push_key(out, "encoded", false);
             push_int(out, d.encoded);
             out.push('}');
-        }
-        out.push(']');
+        });
         push_key(out, "tracks", false);
-        out.push('[');
-        for (i, t) in self.tracks.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
+        push_array(out, self.tracks.iter(), |out, t| {
             out.push('{');
             push_key(out, "domain", true);
             push_str(out, &t.domain);
             push_key(out, "times", false);
-            out.push('[');
-            for (j, x) in t.times.iter().enumerate() {
-                if j > 0 {
-                    out.push(',');
-                }
-                push_int(out, *x);
-            }
-            out.push_str("]}");
-        }
-        out.push(']');
+            push_array(out, t.times.iter(), |out, x| push_int(out, *x));
+            out.push('}');
+        });
         push_key(out, "last", false);
         push_int(out, self.last);
         push_key(out, "since", false);
         push_int(out, self.since);
         push_key(out, "usual", false);
-        out.push('[');
-        for (i, u) in self.usual.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            push_str(out, u);
-        }
-        out.push_str("]}");
+        push_array(out, self.usual.iter(), |out, u| push_str(out, u));
+        out.push('}');
     }
 
     /// Add the window's contact times to the host's tracks (windows of a

@@ -75,13 +75,26 @@ pub fn push_key(out: &mut String, key: &str, first: bool) {
     out.push_str("\":");
 }
 
-/// Append a `[DomainCount]` (the `top_domains` / `risky_domains` columns).
-pub fn push_domain_counts(out: &mut String, v: &[DomainCount]) {
+/// Append `items` as a JSON array, each written by `each`.
+#[inline]
+pub fn push_array<T>(
+    out: &mut String,
+    items: impl IntoIterator<Item = T>,
+    mut each: impl FnMut(&mut String, T),
+) {
     out.push('[');
-    for (i, d) in v.iter().enumerate() {
+    for (i, x) in items.into_iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
+        each(out, x);
+    }
+    out.push(']');
+}
+
+/// Append a `[DomainCount]` (the `top_domains` / `risky_domains` columns).
+pub fn push_domain_counts(out: &mut String, v: &[DomainCount]) {
+    push_array(out, v.iter(), |out, d| {
         out.push('{');
         push_key(out, "name", true);
         push_str(out, &d.name);
@@ -92,17 +105,12 @@ pub fn push_domain_counts(out: &mut String, v: &[DomainCount]) {
         push_key(out, "risk", false);
         push_f64(out, d.risk);
         out.push('}');
-    }
-    out.push(']');
+    });
 }
 
 /// Append a `[Reason]` (the `reasons` column).
 pub fn push_reasons(out: &mut String, v: &[Reason]) {
-    out.push('[');
-    for (i, r) in v.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
+    push_array(out, v.iter(), |out, r| {
         out.push('{');
         push_key(out, "tag", true);
         push_str(out, r.tag);
@@ -115,20 +123,14 @@ pub fn push_reasons(out: &mut String, v: &[Reason]) {
         push_key(out, "deviation", false);
         push_f64(out, r.deviation);
         out.push('}');
-    }
-    out.push(']');
+    });
 }
 
 /// Append a list of floats (the `model_input` column).
 pub fn push_f64s(out: &mut String, v: &[f64]) {
-    out.push('[');
-    for (i, x) in v.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
+    push_array(out, v.iter(), |out, x| {
         push_f64(out, *x);
-    }
-    out.push(']');
+    });
 }
 
 /// Append an object of unsigned counts, `fields` in order (the `qtypes` and
