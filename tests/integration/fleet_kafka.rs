@@ -74,7 +74,8 @@ fn create_topics(brokers: &str, tag: &str) -> Topics {
 }
 
 /// `tansu topic create` of `name` with `partitions` partitions on `brokers`
-/// (a topic a producer's metadata request auto-created already is fine).
+/// (a topic a producer's metadata request auto-created already is fine: a
+/// sensor that reaches a late broker first creates it with one partition).
 /// A broker that was just started may not answer yet (seen on a loaded
 /// machine: the command failed with nothing on stderr), so a failure is
 /// retried for up to 10 s before the test fails with the last error.
@@ -89,7 +90,12 @@ pub(crate) fn create_topic(brokers: &str, name: &str, partitions: u32) {
             .arg(name)
             .output()
             .unwrap();
-        err = String::from_utf8_lossy(&o.stderr).into_owned();
+        // tansu logs its errors to standard output, not standard error.
+        err = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
         if o.status.success() || err.contains("already exists") {
             return;
         }
