@@ -134,14 +134,6 @@ CREATE TABLE incidents (
 CREATE INDEX incidents_host_first ON incidents (host, first_seen);
 CREATE INDEX incidents_status ON incidents (status, last_seen);
 CREATE INDEX incidents_first ON incidents (first_seen);
-CREATE TABLE detector_state (
-    detector TEXT NOT NULL,
-    key      TEXT NOT NULL,
-    updated  INTEGER NOT NULL,
-    state    TEXT NOT NULL,
-    PRIMARY KEY (detector, key)
-) WITHOUT ROWID;
-CREATE INDEX detector_state_updated ON detector_state (detector, updated);
 CREATE INDEX windows_host_cover ON windows (host, window_start, last_ts, label, score);
 CREATE INDEX windows_flagged ON windows (window_start, id) WHERE label <> 'Normal';
 CREATE TABLE first_seen_state (
@@ -153,3 +145,12 @@ CREATE TABLE first_seen_state (
     data      BLOB NOT NULL
 );
 CREATE INDEX windows_incident ON windows (incident_id) WHERE incident_id IS NOT NULL;
+CREATE TABLE "detector_state" (
+    id       INTEGER PRIMARY KEY,
+    detector TEXT NOT NULL,
+    key      TEXT NOT NULL,
+    updated  INTEGER NOT NULL,
+    state    TEXT NOT NULL,
+    UNIQUE (detector, key)
+);
+CREATE INDEX detector_state_updated ON detector_state (detector, updated);

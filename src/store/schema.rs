@@ -251,6 +251,29 @@ CREATE TABLE first_seen_state (
 DROP INDEX windows_incident;
 CREATE INDEX windows_incident ON windows (incident_id) WHERE incident_id IS NOT NULL;
 "#,
+    // v13: detector_state becomes a rowid table with the key as a UNIQUE
+    // index. As a WITHOUT ROWID table its rows were its primary-key b-tree's
+    // cells, and a slow-signal state (about 1.5 KB of JSON) does not fit in
+    // one: every key comparison of an upsert's search copied the whole row
+    // and its overflow page into a fresh buffer (about 12 times an upsert,
+    // 0.4 G instructions on 22,750 windows) and every upsert wrote the
+    // overflow page too. Now the index holds only the key and the row
+    // stays in its table page.
+    r#"
+CREATE TABLE detector_state_v13 (
+    id       INTEGER PRIMARY KEY,
+    detector TEXT NOT NULL,
+    key      TEXT NOT NULL,
+    updated  INTEGER NOT NULL,
+    state    TEXT NOT NULL,
+    UNIQUE (detector, key)
+);
+INSERT INTO detector_state_v13 (detector, key, updated, state)
+    SELECT detector, key, updated, state FROM detector_state;
+DROP TABLE detector_state;
+ALTER TABLE detector_state_v13 RENAME TO detector_state;
+CREATE INDEX detector_state_updated ON detector_state (detector, updated);
+"#,
 ];
 
 /// The schema at [`SCHEMA_VERSION`] in one script, for a fresh database:

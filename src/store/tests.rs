@@ -785,3 +785,51 @@ fn every_upgrade_path_ends_at_the_fresh_schema() {
         assert_eq!(schema_rows(&s.conn), want, "upgraded from v{from}");
     }
 }
+
+#[test]
+fn detector_state_rows_survive_the_v13_upgrade_and_upsert_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("v12.db");
+    let big = format!("{{\"hour\":[{}]}}", vec!["1.5"; 600].join(","));
+    {
+        let c = Connection::open(&p).unwrap();
+        for sql in &MIGRATIONS[..12] {
+            c.execute_batch(sql).unwrap();
+        }
+        c.pragma_update(None, "user_version", 12).unwrap();
+        c.execute(
+            "INSERT INTO detector_state (detector, key, updated, state) VALUES
+             ('slow_signals', '10.0.0.1', 100, ?1), ('slow_signals', '10.0.0.2', 200, '{}')",
+            [&big],
+        )
+        .unwrap();
+    }
+    let s = Store::open(&p).unwrap();
+    let read = |s: &Store| {
+        let mut rows = Vec::new();
+        s.detector_states("slow_signals", i64::MIN, 10, |k, t, v| {
+            rows.push((k.to_string(), t, v.to_string()))
+        })
+        .unwrap();
+        rows
+    };
+    assert_eq!(
+        read(&s),
+        vec![
+            ("10.0.0.2".to_string(), 200, "{}".to_string()),
+            ("10.0.0.1".to_string(), 100, big.clone()),
+        ]
+    );
+    // The (detector, key) uniqueness the upsert relies on survived: a second
+    // write of a key replaces its row instead of adding one.
+    s.conn
+        .execute(
+            "INSERT INTO detector_state (detector, key, updated, state) VALUES ('slow_signals', '10.0.0.1', 300, 'new')
+             ON CONFLICT (detector, key) DO UPDATE SET updated = excluded.updated, state = excluded.state",
+            [],
+        )
+        .unwrap();
+    let rows = read(&s);
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0], ("10.0.0.1".to_string(), 300, "new".to_string()));
+}
