@@ -321,7 +321,145 @@ enum Step {
 /// step is used only when `x` has `dims` finite values; otherwise the trees
 /// are walked as stored ([`Tree::path_length`]).
 #[derive(Default)]
-struct Prepared(std::sync::OnceLock<Vec<Vec<Step>>>);
+struct Prepared(std::sync::OnceLock<PreparedTrees>);
+
+/// The prepared form of a forest: [`Flat`] when every split is sparse and
+/// every child comes after its parent (every forest fitted here with
+/// extension level 0 or 1, the shipped one included), the per-tree steps
+/// otherwise.
+enum PreparedTrees {
+    Flat(Flat),
+    Steps(Vec<Vec<Step>>),
+}
+
+/// Bit of a [`Flat`] node reference that marks a leaf: the rest is an index
+/// into [`Flat::leaves`].
+const FLAT_LEAF: u32 = 1 << 31;
+
+/// Every tree's sparse splits in one array and the leaves' `c_leaf(size)`
+/// in another; a node reference is a split index, or a leaf index with
+/// [`FLAT_LEAF`] set. A walk loads one split a level and no leaf record,
+/// and needs no step budget: every child is later in the array than its
+/// parent, so it ends at a leaf. Each split computes exactly what
+/// [`Step::Sparse`] does, so the path lengths are bit for bit the same
+/// (tested).
+struct Flat {
+    roots: Vec<u32>,
+    splits: Vec<FlatSplit>,
+    leaves: Vec<f64>,
+}
+
+#[derive(Clone, Copy)]
+struct FlatSplit {
+    w0: f64,
+    w1: f64,
+    offset: f64,
+    left: u32,
+    right: u32,
+    i0: u8,
+    i1: u8,
+}
+
+impl Flat {
+    /// `steps` (one `Vec` per tree) as a flat forest, `None` unless every
+    /// step is a sparse split or a leaf, every child index is past its
+    /// parent's and inside its tree, and the counts fit the references.
+    fn new(steps: &[Vec<Step>]) -> Option<Flat> {
+        let mut f = Flat {
+            roots: Vec::with_capacity(steps.len()),
+            splits: Vec::new(),
+            leaves: Vec::new(),
+        };
+        for tree in steps {
+            // Each node's reference in the flat arrays, in tree order.
+            let mut refs = Vec::with_capacity(tree.len());
+            let (mut n_splits, mut n_leaves) = (f.splits.len(), f.leaves.len());
+            for step in tree {
+                match step {
+                    Step::Sparse { .. } => {
+                        refs.push(
+                            u32::try_from(n_splits)
+                                .ok()
+                                .filter(|r| r & FLAT_LEAF == 0)?,
+                        );
+                        n_splits += 1;
+                    }
+                    Step::Leaf { .. } => {
+                        refs.push(
+                            u32::try_from(n_leaves)
+                                .ok()
+                                .filter(|r| r & FLAT_LEAF == 0)?
+                                | FLAT_LEAF,
+                        );
+                        n_leaves += 1;
+                    }
+                    Step::Dense { .. } | Step::Stop => return None,
+                }
+            }
+            f.roots.push(*refs.first()?);
+            for (at, step) in tree.iter().enumerate() {
+                match *step {
+                    Step::Sparse {
+                        left,
+                        right,
+                        i0,
+                        i1,
+                        w0,
+                        w1,
+                        offset,
+                    } => {
+                        let child = |c: u32| {
+                            let c = c as usize;
+                            if c > at {
+                                refs.get(c).copied()
+                            } else {
+                                None
+                            }
+                        };
+                        f.splits.push(FlatSplit {
+                            w0,
+                            w1,
+                            offset,
+                            left: child(left)?,
+                            right: child(right)?,
+                            i0,
+                            i1,
+                        });
+                    }
+                    Step::Leaf { c } => f.leaves.push(c),
+                    Step::Dense { .. } | Step::Stop => return None,
+                }
+            }
+        }
+        Some(f)
+    }
+
+    /// Sum of the path lengths of `xs` over the trees, in tree order.
+    #[inline]
+    fn total_path_length(&self, xs: &[f64; MAX_DIMS]) -> f64 {
+        self.roots
+            .iter()
+            .map(|&root| {
+                let mut node = root;
+                let mut depth = 0.0;
+                while node & FLAT_LEAF == 0 {
+                    let Some(s) = self.splits.get(node as usize) else {
+                        break;
+                    };
+                    let (a, b) = (xs[usize::from(s.i0)] * s.w0, xs[usize::from(s.i1)] * s.w1);
+                    node = if a + b <= s.offset { s.left } else { s.right };
+                    depth += 1.0;
+                }
+                depth
+                    + self
+                        .leaves
+                        .get((node & !FLAT_LEAF) as usize)
+                        .copied()
+                        .unwrap_or(0.0)
+            })
+            .sum()
+    }
+}
 
 impl Clone for Prepared {
     /// Empty: a clone prepares its own trees (which may be changed first).
@@ -636,17 +774,24 @@ impl ExtendedIsolationForest {
         if !finite {
             return self.trees.iter().map(|t| t.path_length(x, dims)).sum();
         }
-        let prepared = self
-            .prepared
-            .0
-            .get_or_init(|| self.trees.iter().map(|t| t.prepare(dims)).collect());
+        let prepared = self.prepared.0.get_or_init(|| {
+            let steps: Vec<Vec<Step>> = self.trees.iter().map(|t| t.prepare(dims)).collect();
+            match Flat::new(&steps) {
+                Some(flat) => PreparedTrees::Flat(flat),
+                None => PreparedTrees::Steps(steps),
+            }
+        });
         let mut xs = [0.0; MAX_DIMS];
         xs[..dims].copy_from_slice(&x[..dims]);
-        self.trees
-            .iter()
-            .zip(prepared)
-            .map(|(t, steps)| t.prepared_path_length(steps, &xs, x, dims))
-            .sum()
+        match prepared {
+            PreparedTrees::Flat(flat) => flat.total_path_length(&xs),
+            PreparedTrees::Steps(steps) => self
+                .trees
+                .iter()
+                .zip(steps)
+                .map(|(t, steps)| t.prepared_path_length(steps, &xs, x, dims))
+                .sum(),
+        }
     }
 
     /// Fits a forest. `rows` must be the `n_rows × dims` matrix the parameters were
@@ -1304,16 +1449,42 @@ pub(crate) mod tests {
                     "ext {ext}: {x:?}"
                 );
             }
-            let sparse = f
-                .prepared
-                .0
-                .get()
-                .unwrap()
-                .iter()
-                .flatten()
-                .filter(|s| matches!(s, Step::Sparse { .. }))
-                .count();
-            assert_eq!(sparse > 0, ext <= 1, "ext {ext}");
+            // Extension levels 0 and 1 have only sparse splits: the flat
+            // walk; the others the per-tree steps.
+            let flat = matches!(f.prepared.0.get().unwrap(), PreparedTrees::Flat(_));
+            assert_eq!(flat, ext <= 1, "ext {ext}");
+        }
+    }
+
+    #[test]
+    fn flat_forest_refuses_what_could_loop_or_leave_its_tree() {
+        let split = |left: u32, right: u32| Step::Sparse {
+            left,
+            right,
+            i0: 0,
+            i1: 1,
+            w0: 1.0,
+            w1: 0.5,
+            offset: 0.25,
+        };
+        let leaf = |c: f64| Step::Leaf { c };
+        // A root split over two leaves, and a tree that is one leaf.
+        let good = vec![vec![split(1, 2), leaf(1.5), leaf(2.5)], vec![leaf(4.0)]];
+        let flat = Flat::new(&good).expect("a well-formed sparse forest is flattened");
+        let mut xs = [0.0; MAX_DIMS];
+        xs[0] = 1.0; // 1.0 > 0.25: right, depth 1 + 2.5; then 4.0
+        assert_eq!(flat.total_path_length(&xs), 3.5 + 4.0);
+        xs[0] = 0.0; // left: 1 + 1.5
+        assert_eq!(flat.total_path_length(&xs), 2.5 + 4.0);
+        for bad in [
+            vec![vec![split(0, 1), leaf(1.0)]], // points at itself
+            vec![vec![leaf(1.0), split(0, 0)]], // points back
+            vec![vec![split(1, 7), leaf(1.0)]], // past its tree
+            vec![vec![split(1, 2), leaf(1.0)]], // past its tree, by one
+            vec![vec![Step::Stop]],             // a broken normal
+            vec![vec![]],                       // no root
+        ] {
+            assert!(Flat::new(&bad).is_none());
         }
     }
 
