@@ -804,7 +804,7 @@ fn detector_state_rows_survive_the_v13_upgrade_and_upsert_in_place() {
         )
         .unwrap();
     }
-    let s = Store::open(&p).unwrap();
+    let mut s = Store::open(&p).unwrap();
     let read = |s: &Store| {
         let mut rows = Vec::new();
         s.detector_states("slow_signals", i64::MIN, 10, |k, t, v| {
@@ -820,15 +820,21 @@ fn detector_state_rows_survive_the_v13_upgrade_and_upsert_in_place() {
             ("10.0.0.1".to_string(), 100, big.clone()),
         ]
     );
-    // The (detector, key) uniqueness the upsert relies on survived: a second
-    // write of a key replaces its row instead of adding one.
-    s.conn
-        .execute(
-            "INSERT INTO detector_state (detector, key, updated, state) VALUES ('slow_signals', '10.0.0.1', 300, 'new')
-             ON CONFLICT (detector, key) DO UPDATE SET updated = excluded.updated, state = excluded.state",
-            [],
-        )
-        .unwrap();
+    // The (detector, key) uniqueness the store's upsert relies on survived:
+    // a second write of a key replaces its row instead of adding one.
+    let states = StateRows {
+        rows: vec![("slow_signals", "10.0.0.1".into(), 300, "new".into())],
+        prune_before: Vec::new(),
+    };
+    s.write_batch_with_state(
+        0,
+        &[],
+        &[],
+        &FirstSeenDelta::default(),
+        &crate::incident::IncidentBatch::default(),
+        &states,
+    )
+    .unwrap();
     let rows = read(&s);
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[0], ("10.0.0.1".to_string(), 300, "new".to_string()));
